@@ -1,0 +1,247 @@
+//! The site's domain: study, site, subject, the enrollment lifecycle and
+//! the screening log.
+//!
+//! Everything here is a pure function over values: it decides whether an
+//! action is allowed and which fields it changes, and returns those changes
+//! as [`Change`]s. Persisting them (with audit and outbox rows) is the
+//! store's job; nothing in this module touches a database or a clock (the
+//! caller passes `today`).
+
+mod error;
+mod ids;
+mod lifecycle;
+mod screening;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+pub use error::{DomainError, Field};
+pub use ids::{DeskCode, SubjectId};
+pub use lifecycle::{Action, ActionKind, plan_action};
+pub use screening::{
+    LABEL_MAX_CHARS, REASON_MAX_CHARS, ScreeningInput, VERSION_MAX_CHARS, parse_date,
+    plan_screening_edit, validate_new_screening,
+};
+
+/// Who acts. Until sign-in exists this is the operating-system account plus
+/// the display name set in Settings; it is a real value everywhere (audit
+/// rows, commands) so that accounts can replace it without a schema change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Actor {
+    /// The account that is signed in to the desk computer.
+    pub account: String,
+    /// The name the user chose to be shown under; may be empty.
+    pub display_name: String,
+}
+
+/// The study this desk works for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Study {
+    pub id: String,
+    pub title: String,
+    /// How many subjects the study plans to enroll across all sites.
+    pub enrollment_target: u32,
+}
+
+/// A trial site (a REDCap data access group).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Site {
+    pub id: String,
+    /// Short code that prefixes subject ids, such as `S01`.
+    pub code: String,
+    pub name: String,
+}
+
+/// Whether a criterion must hold (inclusion) or must not hold (exclusion).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum CriterionKind {
+    Inclusion,
+    Exclusion,
+}
+
+/// One line of the study's eligibility checklist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Criterion {
+    /// Stable id such as `I1` or `E2`.
+    pub id: String,
+    pub kind: CriterionKind,
+    pub text: String,
+}
+
+/// A CRC's answer to one eligibility criterion. An unanswered criterion is
+/// absent from the map, not a third value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    Yes,
+    No,
+}
+
+impl Answer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Answer::Yes => "yes",
+            Answer::No => "no",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Answer> {
+        match s {
+            "yes" => Some(Answer::Yes),
+            "no" => Some(Answer::No),
+            _ => None,
+        }
+    }
+}
+
+/// Where a subject stands in the enrollment lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectStatus {
+    Screening,
+    ScreenFailed,
+    Enrolled,
+    Completed,
+    Withdrawn,
+}
+
+impl SubjectStatus {
+    pub const ALL: [SubjectStatus; 5] = [
+        SubjectStatus::Screening,
+        SubjectStatus::ScreenFailed,
+        SubjectStatus::Enrolled,
+        SubjectStatus::Completed,
+        SubjectStatus::Withdrawn,
+    ];
+
+    /// The value stored in the database and sent over IPC.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubjectStatus::Screening => "screening",
+            SubjectStatus::ScreenFailed => "screen_failed",
+            SubjectStatus::Enrolled => "enrolled",
+            SubjectStatus::Completed => "completed",
+            SubjectStatus::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SubjectStatus> {
+        SubjectStatus::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Whether the subject has been enrolled at some point, so the
+    /// enrollment checks (consent, eligibility) must keep holding.
+    pub fn was_enrolled(self) -> bool {
+        matches!(
+            self,
+            SubjectStatus::Enrolled | SubjectStatus::Completed | SubjectStatus::Withdrawn
+        )
+    }
+}
+
+/// The screening-log part of a subject record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Screening {
+    pub screening_date: NaiveDate,
+    /// Initials or a short label; never a full name.
+    pub label: String,
+    pub consent_date: Option<NaiveDate>,
+    /// Version of the informed-consent form the subject signed.
+    pub consent_version: Option<String>,
+    /// Criterion id to answer; unanswered criteria are absent.
+    pub eligibility: BTreeMap<String, Answer>,
+}
+
+/// A subject as stored at this desk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Subject {
+    pub id: String,
+    pub site_id: String,
+    pub status: SubjectStatus,
+    pub screening: Screening,
+    pub enrollment_date: Option<NaiveDate>,
+    pub screen_fail_reason: Option<String>,
+    pub withdrawal_date: Option<NaiveDate>,
+    pub withdrawal_reason: Option<String>,
+    pub completion_date: Option<NaiveDate>,
+    #[ts(type = "string")]
+    pub created_at: DateTime<Utc>,
+    #[ts(type = "string")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One field changed by an action: what the audit row and the outbox row
+/// record. Values are the stored text form (ISO dates, `yes`/`no`), `None`
+/// for empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// A subject field name (`status`, `consent_date`, ...) or
+    /// `eligibility.<criterion id>`.
+    pub field: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+impl Change {
+    fn of<T: ToString>(field: &str, old: Option<T>, new: Option<T>) -> Option<Change> {
+        let old = old.map(|v| v.to_string());
+        let new = new.map(|v| v.to_string());
+        (old != new).then(|| Change {
+            field: field.to_owned(),
+            old,
+            new,
+        })
+    }
+}
+
+/// The demo study a desk starts with when nothing is configured.
+pub fn demo_study() -> (Study, Vec<Site>, Vec<Criterion>) {
+    let study = Study {
+        id: "DEMO-01".into(),
+        title: "SiteDesk Demo Study".into(),
+        enrollment_target: 40,
+    };
+    let sites = vec![
+        Site {
+            id: "s01".into(),
+            code: "S01".into(),
+            name: "Riverside Clinic".into(),
+        },
+        Site {
+            id: "s02".into(),
+            code: "S02".into(),
+            name: "Hillview Hospital".into(),
+        },
+    ];
+    let c = |id: &str, kind, text: &str| Criterion {
+        id: id.into(),
+        kind,
+        text: text.into(),
+    };
+    let criteria = vec![
+        c("I1", CriterionKind::Inclusion, "Aged 18 to 75 years"),
+        c(
+            "I2",
+            CriterionKind::Inclusion,
+            "Type 2 diabetes diagnosed at least 6 months ago",
+        ),
+        c(
+            "I3",
+            CriterionKind::Inclusion,
+            "HbA1c between 7.0% and 10.5%",
+        ),
+        c("E1", CriterionKind::Exclusion, "Pregnant or breastfeeding"),
+        c(
+            "E2",
+            CriterionKind::Exclusion,
+            "In another interventional trial within 30 days",
+        ),
+    ];
+    (study, sites, criteria)
+}

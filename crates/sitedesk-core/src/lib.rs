@@ -1,0 +1,18 @@
+//! SiteDesk's core: everything a site desk knows and does, without a window.
+//!
+//! - [`domain`]: studies, sites, subjects, the enrollment lifecycle and the
+//!   screening-log checks. Pure functions over values; no I/O.
+//! - [`store`]: the SQLite file. One writer thread owns the only writable
+//!   connection; every mutation is committed together with its audit row and
+//!   its sync-outbox row. Reads go through read-only connections.
+//! - [`diagnostics`]: the registry of long-lived tasks that the diagnostics
+//!   panel shows.
+//! - [`i18n`]: the user's language, for messages the core produces.
+//!
+//! Deliberately absent: Tauri, windows, HTTP. The desktop shell (`sitedesk`)
+//! and the tests drive this crate through its public API.
+
+pub mod diagnostics;
+pub mod domain;
+pub mod i18n;
+pub mod store;

@@ -1,0 +1,145 @@
+//! The schema, as an ordered list of migrations. `PRAGMA user_version` holds
+//! how many have been applied; [`migrate`] applies the rest at open, each in
+//! its own transaction. A migration is never edited once released: a change
+//! is a new entry at the end, and `tests.rs` checks the upgrade from every
+//! earlier version.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Migration `i` takes the schema from version `i` to `i + 1`.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: study set-up, subjects with their screening log, audit trail, outbox.
+    r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE study (
+    id                TEXT PRIMARY KEY,
+    title             TEXT NOT NULL,
+    enrollment_target INTEGER NOT NULL CHECK (enrollment_target >= 0)
+) STRICT;
+
+CREATE TABLE site (
+    id       TEXT PRIMARY KEY,
+    study_id TEXT NOT NULL REFERENCES study(id),
+    code     TEXT NOT NULL UNIQUE,
+    name     TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE criterion (
+    study_id TEXT NOT NULL REFERENCES study(id),
+    id       TEXT NOT NULL,
+    kind     TEXT NOT NULL CHECK (kind IN ('inclusion', 'exclusion')),
+    text     TEXT NOT NULL,
+    ordinal  INTEGER NOT NULL,
+    PRIMARY KEY (study_id, id)
+) STRICT;
+
+-- The next sequence number of this desk's subject ids, per site. Only the
+-- writer reads and bumps it, inside the transaction that inserts the subject.
+CREATE TABLE subject_sequence (
+    site_id TEXT PRIMARY KEY REFERENCES site(id),
+    next    INTEGER NOT NULL CHECK (next >= 1)
+) STRICT;
+
+CREATE TABLE subject (
+    id                 TEXT PRIMARY KEY,
+    site_id            TEXT NOT NULL REFERENCES site(id),
+    status             TEXT NOT NULL CHECK (status IN
+                         ('screening', 'screen_failed', 'enrolled', 'completed', 'withdrawn')),
+    screening_date     TEXT NOT NULL,
+    label              TEXT NOT NULL,
+    consent_date       TEXT,
+    consent_version    TEXT,
+    enrollment_date    TEXT,
+    screen_fail_reason TEXT,
+    withdrawal_date    TEXT,
+    withdrawal_reason  TEXT,
+    completion_date    TEXT,
+    created_at         TEXT NOT NULL,
+    updated_at         TEXT NOT NULL
+) STRICT;
+CREATE INDEX subject_site_status ON subject(site_id, status);
+
+CREATE TABLE subject_eligibility (
+    subject_id   TEXT NOT NULL REFERENCES subject(id),
+    criterion_id TEXT NOT NULL,
+    answer       TEXT NOT NULL CHECK (answer IN ('yes', 'no')),
+    PRIMARY KEY (subject_id, criterion_id)
+) STRICT;
+
+-- Who changed what, when and why. Append-only: the triggers below refuse
+-- UPDATE and DELETE, so a row once written stays as written.
+CREATE TABLE audit (
+    id           INTEGER PRIMARY KEY,
+    at           TEXT NOT NULL,
+    user_account TEXT NOT NULL,
+    user_name    TEXT NOT NULL,
+    entity       TEXT NOT NULL,
+    entity_id    TEXT NOT NULL,
+    field        TEXT NOT NULL,
+    old_value    TEXT,
+    new_value    TEXT,
+    reason       TEXT
+) STRICT;
+CREATE INDEX audit_entity ON audit(entity, entity_id, id);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit rows are append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit rows are append-only'); END;
+
+-- Changes waiting to be sent to the central EDC, one row per changed field,
+-- each tied to the audit row written in the same transaction.
+CREATE TABLE outbox (
+    id         INTEGER PRIMARY KEY,
+    audit_id   INTEGER NOT NULL UNIQUE REFERENCES audit(id),
+    entity     TEXT NOT NULL,
+    entity_id  TEXT NOT NULL,
+    field      TEXT NOT NULL,
+    value      TEXT,
+    created_at TEXT NOT NULL
+) STRICT;
+"#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Applies the migrations the file lacks. A file from a newer SiteDesk is
+/// refused rather than guessed at.
+pub(super) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
+    migrate_to(conn, SCHEMA_VERSION)
+}
+
+/// Applies migrations up to `target`; tests use it to build every earlier
+/// version.
+pub(super) fn migrate_to(conn: &mut Connection, target: u32) -> Result<u32, StoreError> {
+    let found: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for version in found..target {
+        let tx = conn.transaction()?;
+        tx.execute_batch(MIGRATIONS[version as usize])
+            .map_err(|source| StoreError::Migration {
+                version: version + 1,
+                source,
+            })?;
+        tx.pragma_update(None, "user_version", version + 1)?;
+        tx.commit()?;
+        tracing::info!(version = version + 1, "applied schema migration");
+    }
+    Ok(found)
+}

@@ -1,0 +1,180 @@
+//! The SQLite file and the only way to change it.
+//!
+//! - [`Store::open`] opens (or creates) the file in WAL mode with
+//!   `synchronous=FULL` and foreign keys on, applies the migrations, and
+//!   starts the writer thread.
+//! - Every mutation is a typed command sent to the writer through a
+//!   [`WriterHandle`]; the reply comes only after COMMIT. Each one writes the
+//!   data change, an audit row per changed field and, for study data, an
+//!   outbox row per changed field, in one transaction.
+//! - Reads go through read-only connections ([`Readers`]).
+//!
+//! Deliberately absent: SQL anywhere else in the codebase, and any second
+//! writable connection.
+
+mod migrations;
+mod read;
+#[cfg(test)]
+mod tests;
+mod write;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::diagnostics::TaskRegistry;
+use crate::domain::{DeskCode, DomainError};
+
+pub use migrations::SCHEMA_VERSION;
+pub use read::{
+    AuditEntry, DeskInfo, Readers, Settings, StatusCount, StudySetup, SubjectFilter, SubjectRow,
+};
+pub use writer::{WriterHandle, WriterStats};
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The writer thread has stopped (the app is shutting down, or it
+    /// failed); nothing was written.
+    #[error("the database writer has stopped")]
+    WriterClosed,
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("{entity} {id} does not exist")]
+    NotFound { entity: &'static str, id: String },
+    #[error("no study is set up on this desk")]
+    NoStudy,
+    #[error("cannot open the database at {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("schema migration {version} failed: {source}")]
+    Migration {
+        version: u32,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "the database was written by a newer SiteDesk (schema {found}, this app knows {supported})"
+    )]
+    SchemaTooNew { found: u32, supported: u32 },
+    /// A stored value that the code cannot interpret: the file was changed
+    /// outside SiteDesk or is damaged.
+    #[error("stored {what} is not valid: {value}")]
+    Corrupt { what: &'static str, value: String },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// How to open the store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// The desk code to use if the file is new; a random one otherwise.
+    /// Ignored for an existing file, whose subject ids already use its code.
+    pub desk_code: Option<DeskCode>,
+    /// Capacity of the writer's command channel; callers wait when it is full.
+    pub queue_capacity: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            desk_code: None,
+            // Enough for every open window and background task to have a
+            // few edits in flight; more only hides a stuck writer.
+            queue_capacity: 256,
+        }
+    }
+}
+
+/// An open store: the writer handle and the read connections.
+#[derive(Clone)]
+pub struct Store {
+    writer: WriterHandle,
+    readers: Readers,
+    path: PathBuf,
+    join: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl Store {
+    /// Opens or creates the database file at `path` and starts its writer,
+    /// registered in `registry`.
+    pub fn open(path: &Path, options: StoreOptions, registry: &TaskRegistry) -> Result<Store> {
+        let mut conn = open_writable(path)?;
+        migrations::migrate(&mut conn)?;
+        write::ensure_desk(&conn, options.desk_code)?;
+        let (writer, join) = writer::spawn(conn, options.queue_capacity, registry)?;
+        Ok(Store {
+            writer,
+            readers: Readers::new(path.to_owned()),
+            path: path.to_owned(),
+            join: Arc::new(Mutex::new(Some(join))),
+        })
+    }
+
+    pub fn writer(&self) -> &WriterHandle {
+        &self.writer
+    }
+
+    pub fn readers(&self) -> &Readers {
+        &self.readers
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stops the writer after every command queued before this call has
+    /// been committed and answered, and waits for its thread. Commands sent
+    /// afterwards get [`StoreError::WriterClosed`]. Calling it twice is fine.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        let join = self.join.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(join) = join {
+            // The thread has answered `Close`; joining only waits for the
+            // connection to drop (a WAL checkpoint at most).
+            let _ = tokio::task::spawn_blocking(move || join.join()).await;
+        }
+    }
+}
+
+/// The one place that opens a writable connection.
+fn open_writable(path: &Path) -> Result<Connection> {
+    let err = |source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(err)?;
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+        .map_err(err)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Corrupt {
+            what: "journal mode",
+            value: mode,
+        });
+    }
+    // FULL: a commit is on disk before the writer replies, also across a
+    // power cut, not only a process crash.
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(err)?;
+    conn.pragma_update(None, "foreign_keys", true)
+        .map_err(err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(err)?;
+    Ok(conn)
+}

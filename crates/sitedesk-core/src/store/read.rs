@@ -1,0 +1,484 @@
+//! Queries, run on read-only connections (and, for the writer's own
+//! checks, inside its transaction: the `load_*` functions take any
+//! `&Connection`).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use super::{Result, StoreError};
+use crate::domain::{
+    Answer, Criterion, CriterionKind, Screening, Site, Study, Subject, SubjectStatus,
+};
+use crate::i18n::Lang;
+
+/// The study set-up of this desk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct StudySetup {
+    pub study: Study,
+    pub sites: Vec<Site>,
+    pub criteria: Vec<Criterion>,
+    /// The site this desk enrolls for.
+    pub desk_site_id: String,
+    pub desk_code: String,
+}
+
+impl StudySetup {
+    pub fn desk_site(&self) -> &Site {
+        // `configure_study` refuses a desk site that is not among the sites,
+        // and foreign keys keep it so.
+        self.sites
+            .iter()
+            .find(|s| s.id == self.desk_site_id)
+            .unwrap_or(&self.sites[0])
+    }
+}
+
+/// This desk's identity, also before a study is set up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct DeskInfo {
+    pub desk_code: String,
+    pub schema_version: u32,
+}
+
+/// The user's preferences.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct Settings {
+    pub display_name: String,
+    pub language: Lang,
+}
+
+/// Which subjects a list shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, TS)]
+pub struct SubjectFilter {
+    /// Matches the start or any part of the id or the initials.
+    #[serde(default)]
+    pub search: Option<String>,
+    #[serde(default)]
+    pub status: Option<SubjectStatus>,
+    #[serde(default)]
+    pub site_id: Option<String>,
+}
+
+/// A line of the subject list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct SubjectRow {
+    pub id: String,
+    pub site_id: String,
+    pub site_code: String,
+    pub label: String,
+    pub status: SubjectStatus,
+    pub screening_date: NaiveDate,
+    pub enrollment_date: Option<NaiveDate>,
+    #[ts(type = "string")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// How many subjects of a site have a status. Always counted from the
+/// subject rows, never kept as a counter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct StatusCount {
+    pub site_id: String,
+    pub status: SubjectStatus,
+    pub count: u32,
+}
+
+/// One row of the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct AuditEntry {
+    #[ts(type = "number")]
+    pub id: i64,
+    #[ts(type = "string")]
+    pub at: DateTime<Utc>,
+    pub user_account: String,
+    pub user_name: String,
+    pub entity: String,
+    pub entity_id: String,
+    pub field: String,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// A small pool of read-only connections. Queries run on tokio's blocking
+/// threads so that async callers never wait on SQLite.
+#[derive(Clone)]
+pub struct Readers {
+    path: PathBuf,
+    idle: Arc<Mutex<Vec<Connection>>>,
+}
+
+/// Idle connections kept for reuse; more are opened when needed and closed
+/// afterwards.
+const MAX_IDLE: usize = 4;
+
+impl Readers {
+    pub(super) fn new(path: PathBuf) -> Readers {
+        Readers {
+            path,
+            idle: Arc::default(),
+        }
+    }
+
+    /// Runs `f` on a read-only connection.
+    pub async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = this.checkout()?;
+            let result = f(&conn);
+            this.checkin(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Corrupt {
+            what: "read task",
+            value: e.to_string(),
+        })?
+    }
+
+    fn checkout(&self) -> Result<Connection> {
+        if let Some(conn) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+            return Ok(conn);
+        }
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::Open {
+            path: self.path.clone(),
+            source,
+        })?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(conn)
+    }
+
+    fn checkin(&self, conn: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push(conn);
+        }
+    }
+
+    pub async fn setup(&self) -> Result<Option<StudySetup>> {
+        self.read(|c| load_setup(c)).await
+    }
+
+    pub async fn desk(&self) -> Result<DeskInfo> {
+        self.read(|c| {
+            let desk_code = meta(c, "desk_code")?.ok_or(StoreError::Corrupt {
+                what: "desk code",
+                value: String::new(),
+            })?;
+            let schema_version = c.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            Ok(DeskInfo {
+                desk_code,
+                schema_version,
+            })
+        })
+        .await
+    }
+
+    pub async fn settings(&self) -> Result<Settings> {
+        self.read(|c| {
+            let get = |k: &str| -> Result<Option<String>> {
+                Ok(
+                    c.query_row("SELECT value FROM settings WHERE key = ?1", [k], |r| {
+                        r.get(0)
+                    })
+                    .optional()?,
+                )
+            };
+            Ok(Settings {
+                display_name: get("display_name")?.unwrap_or_default(),
+                language: get("language")?
+                    .as_deref()
+                    .and_then(Lang::from_tag)
+                    .unwrap_or_default(),
+            })
+        })
+        .await
+    }
+
+    pub async fn subjects(&self, filter: SubjectFilter) -> Result<Vec<SubjectRow>> {
+        self.read(move |c| list_subjects(c, &filter)).await
+    }
+
+    pub async fn subject(&self, id: String) -> Result<Subject> {
+        self.read(move |c| {
+            load_subject(c, &id)?.ok_or(StoreError::NotFound {
+                entity: "subject",
+                id,
+            })
+        })
+        .await
+    }
+
+    pub async fn status_counts(&self) -> Result<Vec<StatusCount>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT site_id, status, count(*) FROM subject GROUP BY site_id, status ORDER BY site_id, status",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?)))?;
+            rows.map(|row| {
+                let (site_id, status, count) = row?;
+                Ok(StatusCount { site_id, status: status_of(&status)?, count })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    /// The audit trail of one subject, oldest first.
+    pub async fn subject_audit(&self, id: String) -> Result<Vec<AuditEntry>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, at, user_account, user_name, entity, entity_id, field, old_value, new_value, reason
+                 FROM audit WHERE entity = 'subject' AND entity_id = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([id], |r| {
+                Ok(AuditEntry {
+                    id: r.get(0)?,
+                    at: r.get(1)?,
+                    user_account: r.get(2)?,
+                    user_name: r.get(3)?,
+                    entity: r.get(4)?,
+                    entity_id: r.get(5)?,
+                    field: r.get(6)?,
+                    old_value: r.get(7)?,
+                    new_value: r.get(8)?,
+                    reason: r.get(9)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .await
+    }
+}
+
+fn meta(c: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(
+        c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?,
+    )
+}
+
+pub(super) fn load_setup(c: &Connection) -> Result<Option<StudySetup>> {
+    let study = c
+        .query_row("SELECT id, title, enrollment_target FROM study", [], |r| {
+            Ok(Study {
+                id: r.get(0)?,
+                title: r.get(1)?,
+                enrollment_target: r.get(2)?,
+            })
+        })
+        .optional()?;
+    let Some(study) = study else { return Ok(None) };
+    let mut stmt =
+        c.prepare_cached("SELECT id, code, name FROM site WHERE study_id = ?1 ORDER BY code")?;
+    let sites = stmt
+        .query_map([&study.id], |r| {
+            Ok(Site {
+                id: r.get(0)?,
+                code: r.get(1)?,
+                name: r.get(2)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut stmt = c.prepare_cached(
+        "SELECT id, kind, text FROM criterion WHERE study_id = ?1 ORDER BY ordinal",
+    )?;
+    let criteria = stmt
+        .query_map([&study.id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?
+        .map(|row| {
+            let (id, kind, text) = row?;
+            let kind = match kind.as_str() {
+                "inclusion" => CriterionKind::Inclusion,
+                "exclusion" => CriterionKind::Exclusion,
+                _ => {
+                    return Err(StoreError::Corrupt {
+                        what: "criterion kind",
+                        value: kind,
+                    });
+                }
+            };
+            Ok(Criterion { id, kind, text })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let desk_site_id = meta(c, "desk_site_id")?.ok_or(StoreError::NoStudy)?;
+    let desk_code = meta(c, "desk_code")?.unwrap_or_default();
+    Ok(Some(StudySetup {
+        study,
+        sites,
+        criteria,
+        desk_site_id,
+        desk_code,
+    }))
+}
+
+fn status_of(s: &str) -> Result<SubjectStatus> {
+    SubjectStatus::parse(s).ok_or_else(|| StoreError::Corrupt {
+        what: "subject status",
+        value: s.to_owned(),
+    })
+}
+
+fn date_of(s: Option<String>) -> Result<Option<NaiveDate>> {
+    s.map(|s| {
+        s.parse().map_err(|_| StoreError::Corrupt {
+            what: "date",
+            value: s,
+        })
+    })
+    .transpose()
+}
+
+pub(super) fn load_subject(c: &Connection, id: &str) -> Result<Option<Subject>> {
+    let row = c
+        .query_row(
+            "SELECT id, site_id, status, screening_date, label, consent_date, consent_version, enrollment_date,
+                    screen_fail_reason, withdrawal_date, withdrawal_reason, completion_date, created_at, updated_at
+             FROM subject WHERE id = ?1",
+            [id],
+            raw_subject,
+        )
+        .optional()?;
+    let Some(raw) = row else { return Ok(None) };
+    let mut stmt = c.prepare_cached(
+        "SELECT criterion_id, answer FROM subject_eligibility WHERE subject_id = ?1",
+    )?;
+    let eligibility = stmt
+        .query_map([id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?
+        .map(|row| {
+            let (criterion, answer) = row?;
+            let answer = Answer::parse(&answer).ok_or(StoreError::Corrupt {
+                what: "answer",
+                value: answer,
+            })?;
+            Ok((criterion, answer))
+        })
+        .collect::<Result<_>>()?;
+    Ok(Some(Subject {
+        id: raw.id,
+        site_id: raw.site_id,
+        status: status_of(&raw.status)?,
+        screening: Screening {
+            screening_date: date_of(Some(raw.screening_date))?.unwrap_or_default(),
+            label: raw.label,
+            consent_date: date_of(raw.consent_date)?,
+            consent_version: raw.consent_version,
+            eligibility,
+        },
+        enrollment_date: date_of(raw.enrollment_date)?,
+        screen_fail_reason: raw.screen_fail_reason,
+        withdrawal_date: date_of(raw.withdrawal_date)?,
+        withdrawal_reason: raw.withdrawal_reason,
+        completion_date: date_of(raw.completion_date)?,
+        created_at: raw.created_at,
+        updated_at: raw.updated_at,
+    }))
+}
+
+struct RawSubject {
+    id: String,
+    site_id: String,
+    status: String,
+    screening_date: String,
+    label: String,
+    consent_date: Option<String>,
+    consent_version: Option<String>,
+    enrollment_date: Option<String>,
+    screen_fail_reason: Option<String>,
+    withdrawal_date: Option<String>,
+    withdrawal_reason: Option<String>,
+    completion_date: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+fn raw_subject(r: &Row<'_>) -> rusqlite::Result<RawSubject> {
+    Ok(RawSubject {
+        id: r.get(0)?,
+        site_id: r.get(1)?,
+        status: r.get(2)?,
+        screening_date: r.get(3)?,
+        label: r.get(4)?,
+        consent_date: r.get(5)?,
+        consent_version: r.get(6)?,
+        enrollment_date: r.get(7)?,
+        screen_fail_reason: r.get(8)?,
+        withdrawal_date: r.get(9)?,
+        withdrawal_reason: r.get(10)?,
+        completion_date: r.get(11)?,
+        created_at: r.get(12)?,
+        updated_at: r.get(13)?,
+    })
+}
+
+fn list_subjects(c: &Connection, filter: &SubjectFilter) -> Result<Vec<SubjectRow>> {
+    let search = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let escaped = s
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+    let mut stmt = c.prepare_cached(
+        "SELECT s.id, s.site_id, site.code, s.label, s.status, s.screening_date, s.enrollment_date, s.updated_at
+         FROM subject s JOIN site ON site.id = s.site_id
+         WHERE (?1 IS NULL OR s.status = ?1)
+           AND (?2 IS NULL OR s.site_id = ?2)
+           AND (?3 IS NULL OR s.id LIKE ?3 ESCAPE '\\' OR s.label LIKE ?3 ESCAPE '\\')
+         ORDER BY s.created_at DESC, s.id DESC",
+    )?;
+    let rows = stmt.query_map(
+        params![filter.status.map(|s| s.as_str()), filter.site_id, search],
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, Option<String>>(6)?,
+                r.get::<_, DateTime<Utc>>(7)?,
+            ))
+        },
+    )?;
+    rows.map(|row| {
+        let (id, site_id, site_code, label, status, screening_date, enrollment_date, updated_at) =
+            row?;
+        Ok(SubjectRow {
+            id,
+            site_id,
+            site_code,
+            label,
+            status: status_of(&status)?,
+            screening_date: date_of(Some(screening_date))?.unwrap_or_default(),
+            enrollment_date: date_of(enrollment_date)?,
+            updated_at,
+        })
+    })
+    .collect()
+}

@@ -1,0 +1,524 @@
+use std::collections::BTreeMap;
+
+use chrono::Local;
+use rusqlite::Connection;
+
+use super::migrations::{MIGRATIONS, migrate_to};
+use super::*;
+use crate::diagnostics::{TaskKind, TaskState};
+use crate::domain::{
+    Action, Actor, Answer, CriterionKind, DomainError, ScreeningInput, SubjectStatus, demo_study,
+};
+use crate::i18n::Lang;
+
+fn actor() -> Actor {
+    Actor {
+        account: "crc1".into(),
+        display_name: "Dana Lee".into(),
+    }
+}
+
+fn today() -> String {
+    Local::now().date_naive().to_string()
+}
+
+fn eligible_input(label: &str) -> ScreeningInput {
+    let eligibility: BTreeMap<String, Answer> = demo_study()
+        .2
+        .into_iter()
+        .map(|c| {
+            (
+                c.id,
+                if c.kind == CriterionKind::Inclusion {
+                    Answer::Yes
+                } else {
+                    Answer::No
+                },
+            )
+        })
+        .collect();
+    ScreeningInput {
+        screening_date: today(),
+        label: label.into(),
+        consent_date: Some(today()),
+        consent_version: Some("v1.0".into()),
+        eligibility,
+    }
+}
+
+async fn open_demo(dir: &tempfile::TempDir) -> (Store, TaskRegistry) {
+    let registry = TaskRegistry::new();
+    let options = StoreOptions {
+        desk_code: DeskCode::parse("K7Q"),
+        ..StoreOptions::default()
+    };
+    let store = Store::open(&dir.path().join("desk.sqlite3"), options, &registry).unwrap();
+    let (study, sites, criteria) = demo_study();
+    store
+        .writer()
+        .configure_study(actor(), study, sites, criteria, "s01".into())
+        .await
+        .unwrap();
+    (store, registry)
+}
+
+/// Counts rows with a plain connection, outside the store, as an inspector would.
+fn count(store: &Store, sql: &str) -> i64 {
+    let c = Connection::open(store.path()).unwrap();
+    c.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+#[tokio::test]
+async fn a_reply_means_the_row_is_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open_demo(&dir).await;
+    let s = store
+        .writer()
+        .screen_subject(actor(), eligible_input("AB"))
+        .await
+        .unwrap();
+    // A fresh connection sees only committed data.
+    let c = Connection::open(store.path()).unwrap();
+    let status: String = c
+        .query_row("SELECT status FROM subject WHERE id = ?1", [&s.id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(status, "screening");
+    assert_eq!(s.id, "S01-K7Q-0001");
+}
+
+#[tokio::test]
+async fn the_file_is_wal_with_full_sync_and_foreign_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open_demo(&dir).await;
+    let c = Connection::open(store.path()).unwrap();
+    let mode: String = c
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    // synchronous and foreign_keys are per connection: check the writer's by
+    // their effect, a dangling reference is refused.
+    let r = c.execute_batch(
+        "PRAGMA foreign_keys = ON; INSERT INTO subject_sequence(site_id, next) VALUES ('nope', 1);",
+    );
+    assert!(r.is_err());
+}
+
+#[tokio::test]
+async fn every_change_has_its_audit_and_outbox_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open_demo(&dir).await;
+    let w = store.writer();
+    let s = w
+        .screen_subject(actor(), eligible_input("AB"))
+        .await
+        .unwrap();
+    let enrolled = w
+        .apply_action(
+            actor(),
+            s.id.clone(),
+            Action::Enroll {
+                enrollment_date: Local::now().date_naive(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(enrolled.status, SubjectStatus::Enrolled);
+    let trail = store.readers().subject_audit(s.id.clone()).await.unwrap();
+    // status, site, screening date, label, consent date and version, 5 criteria; then status and enrollment date.
+    assert_eq!(trail.len(), 11 + 2);
+    let last = &trail[trail.len() - 2];
+    assert_eq!(
+        (
+            last.field.as_str(),
+            last.old_value.as_deref(),
+            last.new_value.as_deref()
+        ),
+        ("status", Some("screening"), Some("enrolled"))
+    );
+    assert_eq!(
+        (last.user_account.as_str(), last.user_name.as_str()),
+        ("crc1", "Dana Lee")
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM outbox WHERE entity = 'subject'"
+        ),
+        13
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM audit a JOIN outbox o ON o.audit_id = a.id WHERE a.entity = 'subject'"
+        ),
+        13
+    );
+}
+
+#[tokio::test]
+async fn the_audit_trail_refuses_update_and_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open_demo(&dir).await;
+    store
+        .writer()
+        .screen_subject(actor(), eligible_input("AB"))
+        .await
+        .unwrap();
+    let c = Connection::open(store.path()).unwrap();
+    let e = c
+        .execute("UPDATE audit SET new_value = 'x'", [])
+        .unwrap_err();
+    assert!(e.to_string().contains("append-only"), "{e}");
+    let e = c.execute("DELETE FROM audit", []).unwrap_err();
+    assert!(e.to_string().contains("append-only"), "{e}");
+}
+
+#[tokio::test]
+async fn a_failing_command_does_not_affect_the_next_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open_demo(&dir).await;
+    let w = store.writer();
+    let e = w
+        .apply_action(
+            actor(),
+            "S01-K7Q-0404".into(),
+            Action::ScreenFail { reason: "x".into() },
+        )
+        .await;
+    assert!(matches!(e, Err(StoreError::NotFound { .. })), "{e:?}");
+    let e = w
+        .screen_subject(
+            actor(),
+            ScreeningInput {
+                label: "John Smith".into(),
+                ..eligible_input("")
+            },
+        )
+        .await;
+    assert!(
+        matches!(e, Err(StoreError::Domain(DomainError::TooLong { .. }))),
+        "{e:?}"
+    );
+    let s = w
+        .screen_subject(actor(), eligible_input("CD"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.id, "S01-K7Q-0001",
+        "refused commands consume no sequence number"
+    );
+    assert_eq!(w.stats().rollbacks, 2);
+}
+
+#[tokio::test]
+async fn a_failure_midway_rolls_back_the_whole_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open_demo(&dir).await;
+    let w = store.writer();
+    let s = w
+        .screen_subject(actor(), eligible_input("AB"))
+        .await
+        .unwrap();
+    // Make the last statement of the command (the outbox insert) fail, after
+    // the subject row and the audit row have been written.
+    Connection::open(store.path())
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER outbox_fail BEFORE INSERT ON outbox WHEN NEW.field = 'screen_fail_reason'
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+        )
+        .unwrap();
+    let before_audit = count(&store, "SELECT count(*) FROM audit");
+    let e = w
+        .apply_action(
+            actor(),
+            s.id.clone(),
+            Action::ScreenFail {
+                reason: "too young".into(),
+            },
+        )
+        .await;
+    assert!(matches!(e, Err(StoreError::Sqlite(_))), "{e:?}");
+    let after = store.readers().subject(s.id.clone()).await.unwrap();
+    assert_eq!(
+        after.status,
+        SubjectStatus::Screening,
+        "status change rolled back"
+    );
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM audit"),
+        before_audit,
+        "audit rows rolled back"
+    );
+}
+
+#[tokio::test]
+async fn a_closed_writer_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, registry) = open_demo(&dir).await;
+    let queued = store.writer().screen_subject(actor(), eligible_input("AB"));
+    let (first, ()) = tokio::join!(queued, store.close());
+    assert!(
+        first.is_ok(),
+        "a command queued before close is still applied"
+    );
+    let e = store
+        .writer()
+        .screen_subject(actor(), eligible_input("CD"))
+        .await;
+    assert!(matches!(e, Err(StoreError::WriterClosed)), "{e:?}");
+    store.close().await;
+    let writer = registry
+        .snapshot()
+        .into_iter()
+        .find(|t| t.kind == TaskKind::Writer)
+        .unwrap();
+    assert_eq!(writer.state, TaskState::Done);
+}
+
+#[tokio::test]
+async fn the_writer_registers_and_reports_its_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, registry) = open_demo(&dir).await;
+    let writer = registry
+        .snapshot()
+        .into_iter()
+        .find(|t| t.kind == TaskKind::Writer)
+        .unwrap();
+    assert_eq!(
+        (writer.name.as_str(), writer.state),
+        ("SQLite writer", TaskState::Running)
+    );
+    let stats = store.writer().stats();
+    assert_eq!(
+        (stats.queue_depth, stats.queue_capacity, stats.commits),
+        (0, 256, 1)
+    );
+}
+
+#[tokio::test]
+async fn preferences_are_saved_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open_demo(&dir).await;
+    store
+        .writer()
+        .set_preferences(actor(), "  Dana Lee ".into(), Lang::ZhCn)
+        .await
+        .unwrap();
+    let s = store.readers().settings().await.unwrap();
+    assert_eq!(
+        (s.display_name.as_str(), s.language),
+        ("Dana Lee", Lang::ZhCn)
+    );
+    let e = store
+        .writer()
+        .set_preferences(actor(), "x".repeat(81), Lang::En)
+        .await;
+    assert!(matches!(
+        e,
+        Err(StoreError::Domain(DomainError::TooLong { .. }))
+    ));
+    assert_eq!(
+        store.readers().settings().await.unwrap().language,
+        Lang::ZhCn,
+        "refused edit changed nothing"
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM audit WHERE entity = 'settings'"
+        ),
+        2
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM outbox WHERE entity = 'settings'"
+        ),
+        0
+    );
+}
+
+#[tokio::test]
+async fn the_desk_code_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("desk.sqlite3");
+    let registry = TaskRegistry::new();
+    let first = Store::open(&path, StoreOptions::default(), &registry).unwrap();
+    let code = first.readers().desk().await.unwrap().desk_code;
+    first.close().await;
+    let options = StoreOptions {
+        desk_code: DeskCode::parse("ZZZ"),
+        ..StoreOptions::default()
+    };
+    let again = Store::open(&path, options, &registry).unwrap();
+    assert_eq!(again.readers().desk().await.unwrap().desk_code, code);
+    again.close().await;
+}
+
+#[tokio::test]
+async fn subjects_are_listed_filtered_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open_demo(&dir).await;
+    let w = store.writer();
+    for label in ["AA", "AB", "CD"] {
+        w.screen_subject(actor(), eligible_input(label))
+            .await
+            .unwrap();
+    }
+    w.apply_action(
+        actor(),
+        "S01-K7Q-0002".into(),
+        Action::ScreenFail { reason: "x".into() },
+    )
+    .await
+    .unwrap();
+    let r = store.readers();
+    let all = r.subjects(SubjectFilter::default()).await.unwrap();
+    assert_eq!(
+        all.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["S01-K7Q-0003", "S01-K7Q-0002", "S01-K7Q-0001"]
+    );
+    let a = r
+        .subjects(SubjectFilter {
+            search: Some("a".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(a.len(), 2);
+    let percent = r
+        .subjects(SubjectFilter {
+            search: Some("%".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        percent.is_empty(),
+        "LIKE wildcards in the search are literal"
+    );
+    let failed = r
+        .subjects(SubjectFilter {
+            status: Some(SubjectStatus::ScreenFailed),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(failed[0].label, "AB");
+    let other_site = r
+        .subjects(SubjectFilter {
+            site_id: Some("s02".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(other_site.is_empty());
+    let counts = r.status_counts().await.unwrap();
+    assert_eq!(
+        counts,
+        vec![
+            StatusCount {
+                site_id: "s01".into(),
+                status: SubjectStatus::ScreenFailed,
+                count: 1
+            },
+            StatusCount {
+                site_id: "s01".into(),
+                status: SubjectStatus::Screening,
+                count: 2
+            },
+        ]
+    );
+}
+
+#[test]
+fn migrations_apply_from_an_empty_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Connection::open(dir.path().join("a.sqlite3")).unwrap();
+    assert_eq!(migrate_to(&mut c, SCHEMA_VERSION).unwrap(), 0);
+    let v: u32 = c
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
+    assert_eq!(
+        migrate_to(&mut c, SCHEMA_VERSION).unwrap(),
+        SCHEMA_VERSION,
+        "a second run is a no-op"
+    );
+}
+
+/// Rows that each schema version can hold, written at that version before
+/// upgrading, so an upgrade is checked against real data.
+fn seed_at(version: u32, c: &Connection) {
+    if version >= 1 {
+        c.execute_batch(
+            "INSERT INTO meta VALUES ('desk_code', 'K7Q'), ('desk_site_id', 's01');
+             INSERT INTO study VALUES ('DEMO-01', 'Demo', 40);
+             INSERT INTO site VALUES ('s01', 'DEMO-01', 'S01', 'Riverside');
+             INSERT INTO subject(id, site_id, status, screening_date, label, created_at, updated_at)
+               VALUES ('S01-K7Q-0001', 's01', 'screening', '2026-01-05', 'AB',
+                       '2026-01-05T09:00:00.000Z', '2026-01-05T09:00:00.000Z');
+             INSERT INTO audit(at, user_account, user_name, entity, entity_id, field, new_value)
+               VALUES ('2026-01-05T09:00:00.000Z', 'crc1', '', 'subject', 'S01-K7Q-0001', 'status', 'screening');",
+        )
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn migrations_upgrade_every_earlier_version_keeping_its_data() {
+    for from in 0..=SCHEMA_VERSION {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite3");
+        {
+            let mut c = Connection::open(&path).unwrap();
+            migrate_to(&mut c, from).unwrap();
+            seed_at(from, &c);
+        }
+        let registry = TaskRegistry::new();
+        let store = Store::open(&path, StoreOptions::default(), &registry).unwrap();
+        assert_eq!(
+            store.readers().desk().await.unwrap().schema_version,
+            SCHEMA_VERSION
+        );
+        if from >= 1 {
+            let s = store
+                .readers()
+                .subject("S01-K7Q-0001".into())
+                .await
+                .unwrap();
+            assert_eq!(
+                s.screening.label, "AB",
+                "data written at version {from} survives"
+            );
+            let input = ScreeningInput {
+                eligibility: BTreeMap::new(),
+                ..eligible_input("CD")
+            };
+            let next = store.writer().screen_subject(actor(), input).await.unwrap();
+            assert_eq!(
+                next.id, "S01-K7Q-0002",
+                "the sequence continues after existing ids (from {from})"
+            );
+        }
+        store.close().await;
+    }
+    assert_eq!(MIGRATIONS.len() as u32, SCHEMA_VERSION);
+}
+
+#[test]
+fn a_file_from_a_newer_app_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.sqlite3");
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
+    let e = Store::open(&path, StoreOptions::default(), &TaskRegistry::new())
+        .err()
+        .unwrap();
+    assert!(matches!(e, StoreError::SchemaTooNew { .. }), "{e}");
+}

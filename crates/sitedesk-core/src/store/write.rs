@@ -1,0 +1,402 @@
+//! The SQL of every mutation. Called only by the writer thread, inside the
+//! transaction it opened; each function writes the data change together
+//! with its audit rows and, for study data, its outbox rows.
+
+use chrono::{Local, NaiveDate, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::read::{load_setup, load_subject};
+use super::{Result, StoreError};
+use crate::domain::{
+    Action, Actor, Change, Criterion, DeskCode, DomainError, Field, ScreeningInput, Site, Study,
+    Subject, SubjectId, SubjectStatus, plan_action, plan_screening_edit, validate_new_screening,
+};
+use crate::i18n::Lang;
+
+/// The longest display name; it is shown beside every audit row.
+pub const DISPLAY_NAME_MAX_CHARS: usize = 80;
+
+/// The moment a command runs: the audit timestamp (UTC) and the desk's
+/// local calendar day, against which "not in the future" is checked.
+pub(super) struct Now {
+    pub at: String,
+    pub today: NaiveDate,
+}
+
+impl Now {
+    pub fn current() -> Now {
+        Now {
+            at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+            today: Local::now().date_naive(),
+        }
+    }
+}
+
+/// Gives a new file its desk code; an existing file keeps the one it has.
+pub(super) fn ensure_desk(conn: &Connection, code: Option<DeskCode>) -> Result<()> {
+    let code = code.unwrap_or_else(DeskCode::random);
+    conn.execute(
+        "INSERT OR IGNORE INTO meta(key, value) VALUES ('desk_code', ?1)",
+        [code.as_str()],
+    )?;
+    Ok(())
+}
+
+pub(super) fn configure_study(
+    tx: &Transaction<'_>,
+    now: &Now,
+    actor: &Actor,
+    study: &Study,
+    sites: &[Site],
+    criteria: &[Criterion],
+    desk_site_id: &str,
+) -> Result<bool> {
+    let exists: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM study)", [], |r| r.get(0))?;
+    if exists {
+        return Ok(false);
+    }
+    if !sites.iter().any(|s| s.id == desk_site_id) {
+        return Err(StoreError::NotFound {
+            entity: "site",
+            id: desk_site_id.to_owned(),
+        });
+    }
+    tx.execute(
+        "INSERT INTO study(id, title, enrollment_target) VALUES (?1, ?2, ?3)",
+        params![study.id, study.title, study.enrollment_target],
+    )?;
+    for s in sites {
+        tx.execute(
+            "INSERT INTO site(id, study_id, code, name) VALUES (?1, ?2, ?3, ?4)",
+            params![s.id, study.id, s.code, s.name],
+        )?;
+    }
+    for (i, c) in criteria.iter().enumerate() {
+        let kind = match c.kind {
+            crate::domain::CriterionKind::Inclusion => "inclusion",
+            crate::domain::CriterionKind::Exclusion => "exclusion",
+        };
+        tx.execute(
+            "INSERT INTO criterion(study_id, id, kind, text, ordinal) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![study.id, c.id, kind, c.text, i as i64],
+        )?;
+    }
+    tx.execute(
+        "INSERT INTO meta(key, value) VALUES ('desk_site_id', ?1)",
+        [desk_site_id],
+    )?;
+    let changes = [
+        Change {
+            field: "title".into(),
+            old: None,
+            new: Some(study.title.clone()),
+        },
+        Change {
+            field: "desk_site_id".into(),
+            old: None,
+            new: Some(desk_site_id.to_owned()),
+        },
+    ];
+    record(
+        tx,
+        now,
+        actor,
+        "study",
+        &study.id,
+        &changes,
+        None,
+        Outbox::No,
+    )?;
+    Ok(true)
+}
+
+pub(super) fn screen_subject(
+    tx: &Transaction<'_>,
+    now: &Now,
+    actor: &Actor,
+    input: &ScreeningInput,
+) -> Result<Subject> {
+    let setup = load_setup(tx)?.ok_or(StoreError::NoStudy)?;
+    let screening = validate_new_screening(input, &setup.criteria, now.today)?;
+    let site = setup.desk_site();
+    // Only the writer runs this, one command at a time: read and bump are
+    // one step as far as any other caller can tell.
+    let desk = DeskCode::parse(&setup.desk_code).ok_or_else(|| StoreError::Corrupt {
+        what: "desk code",
+        value: setup.desk_code.clone(),
+    })?;
+    // A site's sequence starts after any id of this desk already present
+    // (for example subjects restored from a backup), never on top of one.
+    let prefix = format!("{}-{}-", site.code, desk);
+    tx.execute(
+        "INSERT INTO subject_sequence(site_id, next)
+         SELECT ?1, 1 + coalesce(max(CAST(substr(id, length(?2) + 1) AS INTEGER)), 0)
+         FROM subject WHERE site_id = ?1 AND substr(id, 1, length(?2)) = ?2
+         ON CONFLICT(site_id) DO NOTHING",
+        params![site.id, prefix],
+    )?;
+    let seq: u32 = tx.query_row(
+        "UPDATE subject_sequence SET next = next + 1 WHERE site_id = ?1 RETURNING next - 1",
+        [&site.id],
+        |r| r.get(0),
+    )?;
+    let id = SubjectId::new(&site.code, &desk, seq).into_string();
+    tx.execute(
+        "INSERT INTO subject(id, site_id, status, screening_date, label, consent_date, consent_version,
+                             created_at, updated_at)
+         VALUES (?1, ?2, 'screening', ?3, ?4, ?5, ?6, ?7, ?7)",
+        params![
+            id,
+            site.id,
+            screening.screening_date.to_string(),
+            screening.label,
+            screening.consent_date.map(|d| d.to_string()),
+            screening.consent_version,
+            now.at,
+        ],
+    )?;
+    let mut changes = vec![
+        Change {
+            field: "status".into(),
+            old: None,
+            new: Some(SubjectStatus::Screening.as_str().into()),
+        },
+        Change {
+            field: "site_id".into(),
+            old: None,
+            new: Some(site.id.clone()),
+        },
+        Change {
+            field: "screening_date".into(),
+            old: None,
+            new: Some(screening.screening_date.to_string()),
+        },
+        Change {
+            field: "label".into(),
+            old: None,
+            new: Some(screening.label.clone()),
+        },
+    ];
+    if let (Some(date), Some(version)) = (screening.consent_date, &screening.consent_version) {
+        changes.push(Change {
+            field: "consent_date".into(),
+            old: None,
+            new: Some(date.to_string()),
+        });
+        changes.push(Change {
+            field: "consent_version".into(),
+            old: None,
+            new: Some(version.clone()),
+        });
+    }
+    for (criterion, answer) in &screening.eligibility {
+        set_eligibility(tx, &id, criterion, Some(answer.as_str()))?;
+        changes.push(Change {
+            field: format!("eligibility.{criterion}"),
+            old: None,
+            new: Some(answer.as_str().into()),
+        });
+    }
+    record(tx, now, actor, "subject", &id, &changes, None, Outbox::Yes)?;
+    load_subject(tx, &id)?.ok_or(StoreError::NotFound {
+        entity: "subject",
+        id,
+    })
+}
+
+pub(super) fn edit_screening(
+    tx: &Transaction<'_>,
+    now: &Now,
+    actor: &Actor,
+    subject_id: &str,
+    input: &ScreeningInput,
+    reason: Option<&str>,
+) -> Result<Subject> {
+    let setup = load_setup(tx)?.ok_or(StoreError::NoStudy)?;
+    let subject = existing_subject(tx, subject_id)?;
+    let changes = plan_screening_edit(&subject, input, &setup.criteria, now.today, reason)?;
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    update_subject(tx, now, actor, subject_id, &changes, reason)
+}
+
+pub(super) fn apply_action(
+    tx: &Transaction<'_>,
+    now: &Now,
+    actor: &Actor,
+    subject_id: &str,
+    action: &Action,
+) -> Result<Subject> {
+    let setup = load_setup(tx)?.ok_or(StoreError::NoStudy)?;
+    let subject = existing_subject(tx, subject_id)?;
+    let changes = plan_action(&subject, action, &setup.criteria, now.today)?;
+    let reason = match action {
+        Action::ScreenFail { reason } | Action::Withdraw { reason, .. } => Some(reason.trim()),
+        Action::Enroll { .. } | Action::Complete { .. } => None,
+    };
+    update_subject(tx, now, actor, subject_id, &changes, reason)
+}
+
+pub(super) fn set_preferences(
+    tx: &Transaction<'_>,
+    now: &Now,
+    actor: &Actor,
+    display_name: &str,
+    language: Lang,
+) -> Result<()> {
+    let display_name = display_name.trim();
+    if display_name.chars().count() > DISPLAY_NAME_MAX_CHARS {
+        return Err(DomainError::TooLong {
+            field: Field::DisplayName,
+            max: DISPLAY_NAME_MAX_CHARS,
+        }
+        .into());
+    }
+    let mut changes = Vec::new();
+    for (key, value) in [("display_name", display_name), ("language", language.tag())] {
+        let old: Option<String> = tx
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if old.as_deref() == Some(value) {
+            continue;
+        }
+        tx.execute(
+            "INSERT INTO settings(key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )?;
+        changes.push(Change {
+            field: key.into(),
+            old,
+            new: Some(value.into()),
+        });
+    }
+    record(
+        tx,
+        now,
+        actor,
+        "settings",
+        &actor.account,
+        &changes,
+        None,
+        Outbox::No,
+    )
+}
+
+fn existing_subject(conn: &Connection, id: &str) -> Result<Subject> {
+    load_subject(conn, id)?.ok_or_else(|| StoreError::NotFound {
+        entity: "subject",
+        id: id.to_owned(),
+    })
+}
+
+fn update_subject(
+    tx: &Transaction<'_>,
+    now: &Now,
+    actor: &Actor,
+    id: &str,
+    changes: &[Change],
+    reason: Option<&str>,
+) -> Result<Subject> {
+    for c in changes {
+        if let Some(criterion) = c.field.strip_prefix("eligibility.") {
+            set_eligibility(tx, id, criterion, c.new.as_deref())?;
+            continue;
+        }
+        // Column names come from this fixed list, never from input.
+        let sql = match c.field.as_str() {
+            "status" => "UPDATE subject SET status = ?1 WHERE id = ?2",
+            "screening_date" => "UPDATE subject SET screening_date = ?1 WHERE id = ?2",
+            "label" => "UPDATE subject SET label = ?1 WHERE id = ?2",
+            "consent_date" => "UPDATE subject SET consent_date = ?1 WHERE id = ?2",
+            "consent_version" => "UPDATE subject SET consent_version = ?1 WHERE id = ?2",
+            "enrollment_date" => "UPDATE subject SET enrollment_date = ?1 WHERE id = ?2",
+            "screen_fail_reason" => "UPDATE subject SET screen_fail_reason = ?1 WHERE id = ?2",
+            "withdrawal_date" => "UPDATE subject SET withdrawal_date = ?1 WHERE id = ?2",
+            "withdrawal_reason" => "UPDATE subject SET withdrawal_reason = ?1 WHERE id = ?2",
+            "completion_date" => "UPDATE subject SET completion_date = ?1 WHERE id = ?2",
+            other => {
+                return Err(StoreError::Corrupt {
+                    what: "subject field",
+                    value: other.to_owned(),
+                });
+            }
+        };
+        tx.execute(sql, params![c.new, id])?;
+    }
+    tx.execute(
+        "UPDATE subject SET updated_at = ?1 WHERE id = ?2",
+        params![now.at, id],
+    )?;
+    record(tx, now, actor, "subject", id, changes, reason, Outbox::Yes)?;
+    existing_subject(tx, id)
+}
+
+fn set_eligibility(
+    tx: &Transaction<'_>,
+    subject_id: &str,
+    criterion: &str,
+    answer: Option<&str>,
+) -> Result<()> {
+    match answer {
+        Some(a) => tx.execute(
+            "INSERT INTO subject_eligibility(subject_id, criterion_id, answer) VALUES (?1, ?2, ?3)
+             ON CONFLICT(subject_id, criterion_id) DO UPDATE SET answer = excluded.answer",
+            params![subject_id, criterion, a],
+        )?,
+        None => tx.execute(
+            "DELETE FROM subject_eligibility WHERE subject_id = ?1 AND criterion_id = ?2",
+            params![subject_id, criterion],
+        )?,
+    };
+    Ok(())
+}
+
+/// Whether a change is sent to the central EDC. Study data is; local set-up
+/// and preferences are audited but stay at the desk.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Outbox {
+    Yes,
+    No,
+}
+
+/// Writes one audit row per change and, for study data, one outbox row tied
+/// to it.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    tx: &Transaction<'_>,
+    now: &Now,
+    actor: &Actor,
+    entity: &str,
+    entity_id: &str,
+    changes: &[Change],
+    reason: Option<&str>,
+    outbox: Outbox,
+) -> Result<()> {
+    let mut audit = tx.prepare_cached(
+        "INSERT INTO audit(at, user_account, user_name, entity, entity_id, field, old_value, new_value, reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    let mut out = tx.prepare_cached(
+        "INSERT INTO outbox(audit_id, entity, entity_id, field, value, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for c in changes {
+        audit.execute(params![
+            now.at,
+            actor.account,
+            actor.display_name,
+            entity,
+            entity_id,
+            c.field,
+            c.old,
+            c.new,
+            reason
+        ])?;
+        if outbox == Outbox::Yes {
+            let audit_id = tx.last_insert_rowid();
+            out.execute(params![audit_id, entity, entity_id, c.field, c.new, now.at])?;
+        }
+    }
+    Ok(())
+}
