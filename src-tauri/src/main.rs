@@ -1,1 +1,129 @@
-fn main() {}
+//! SiteDesk, the desktop shell: command-line flags, start-up (open the store,
+//! set up the demo study when nothing is configured), the IPC commands, and
+//! an orderly exit. The work itself lives in `sitedesk-core`.
+
+// No console window next to the app on Windows release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod bindings;
+mod cli;
+mod commands;
+mod diagnostics;
+mod dto;
+mod error;
+mod state;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use sitedesk_core::diagnostics::TaskRegistry;
+use sitedesk_core::domain::demo_study;
+use sitedesk_core::store::{Store, StoreOptions};
+use tauri::{Manager, RunEvent};
+
+use crate::cli::Cli;
+use crate::state::{AppState, os_account};
+
+/// The database file's name inside the data directory.
+const DB_FILE: &str = "sitedesk.sqlite3";
+/// How long exit waits for tasks to stop before it closes the store anyway.
+/// Data safety does not depend on it: every acknowledged edit is committed.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
+
+fn main() -> ExitCode {
+    let cli = match Cli::parse(std::env::args().skip(1)) {
+        Ok(cli::Parsed::Run(cli)) => cli,
+        Ok(cli::Parsed::Exit(text)) => {
+            println!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("sitedesk: {e}\n\n{}", cli::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SITEDESK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let app = tauri::Builder::default()
+        .invoke_handler(tauri::generate_handler![
+            commands::ipc::app_info,
+            commands::ipc::list_subjects,
+            commands::ipc::status_counts,
+            commands::ipc::get_subject,
+            commands::ipc::screen_subject,
+            commands::ipc::edit_screening,
+            commands::ipc::apply_action,
+            commands::ipc::save_preferences,
+            commands::ipc::diagnostics_snapshot,
+        ])
+        .setup(move |app| {
+            let data_dir = match &cli.data_dir {
+                Some(dir) => dir.clone(),
+                None => app.path().app_data_dir()?,
+            };
+            let state = start(data_dir.join(DB_FILE), &cli)?;
+            app.manage(state);
+            diagnostics::spawn_publisher(app.handle());
+            Ok(())
+        })
+        .build(tauri::generate_context!());
+    let app = match app {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("sitedesk: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    app.run(|handle, event| {
+        if let RunEvent::Exit = event {
+            if let Some(state) = handle.try_state::<AppState>() {
+                shutdown(&state);
+            }
+        }
+    });
+    ExitCode::SUCCESS
+}
+
+/// Opens the store and, on a desk with nothing configured, sets up the demo
+/// study with this desk at its first site.
+fn start(db: PathBuf, cli: &Cli) -> Result<AppState, Box<dyn std::error::Error>> {
+    let registry = TaskRegistry::new();
+    let options = StoreOptions { desk_code: cli.desk_code.clone(), ..StoreOptions::default() };
+    let store = Store::open(&db, options, &registry)?;
+    tracing::info!(path = %db.display(), "database open");
+    let account = os_account();
+    tauri::async_runtime::block_on(async {
+        let settings = store.readers().settings().await?;
+        let (study, sites, criteria) = demo_study();
+        let demo_id = study.id.clone();
+        let desk_site = sites[0].id.clone();
+        let actor = sitedesk_core::domain::Actor { account: account.clone(), display_name: settings.display_name.clone() };
+        if store.writer().configure_study(actor, study, sites, criteria, desk_site).await? {
+            tracing::info!("nothing configured: set up the demo study");
+        }
+        let demo = store.readers().setup().await?.is_some_and(|s| s.study.id == demo_id);
+        Ok(AppState::new(store.clone(), registry, account, demo, settings))
+    })
+}
+
+/// Cancel every task, wait for them within a deadline, then let the writer
+/// commit what is queued and stop.
+fn shutdown(state: &AppState) {
+    state.cancel.cancel();
+    state.tracker.close();
+    tauri::async_runtime::block_on(async {
+        if tokio::time::timeout(SHUTDOWN_DEADLINE, state.tracker.wait()).await.is_err() {
+            tracing::warn!(live = state.tracker.len(), "tasks still running at exit deadline");
+        }
+        state.store.close().await;
+    });
+    tracing::info!("shut down");
+}
+

@@ -1,0 +1,23 @@
+//! Generates the Tauri context and the ACL permissions of the app's own
+//! commands: a command missing from this list cannot be called at all, and
+//! one listed here is callable only if a capability grants it.
+
+/// Every command in `src/commands.rs`; `capabilities/default.json` grants them.
+const COMMANDS: &[&str] = &[
+    "app_info",
+    "list_subjects",
+    "status_counts",
+    "get_subject",
+    "screen_subject",
+    "edit_screening",
+    "apply_action",
+    "save_preferences",
+    "diagnostics_snapshot",
+];
+
+fn main() {
+    tauri_build::try_build(
+        tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("tauri build script");
+}

@@ -1,0 +1,96 @@
+//! Command-line flags and environment variables.
+
+use std::path::PathBuf;
+
+use sitedesk_core::domain::DeskCode;
+
+pub const USAGE: &str = "\
+Usage: sitedesk [--data-dir DIR] [--desk-code CODE]
+
+Options:
+  --data-dir DIR     Folder of the database file (env SITEDESK_DATA_DIR;
+                     default: the user's application data folder)
+  --desk-code CODE   Desk code for a new database, 1-6 characters
+                     (env SITEDESK_DESK_CODE; default: random)
+  -h, --help         Print this help
+  -V, --version      Print the version
+
+Environment:
+  SITEDESK_LOG       Log filter, e.g. info or sitedesk_core=debug";
+
+/// What the user asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cli {
+    pub data_dir: Option<PathBuf>,
+    pub desk_code: Option<DeskCode>,
+}
+
+pub enum Parsed {
+    Run(Cli),
+    /// Print this and exit (help, version).
+    Exit(String),
+}
+
+impl Cli {
+    /// Parses the flags; the environment fills in what they leave out.
+    pub fn parse(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
+        let mut cli = Cli::default();
+        let mut desk_code = None;
+        let mut args = args.peekable();
+        while let Some(arg) = args.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+                _ => (arg.clone(), None),
+            };
+            let mut value = || inline.clone().or_else(|| args.next()).ok_or(format!("{flag} needs a value"));
+            match flag.as_str() {
+                "-h" | "--help" => return Ok(Parsed::Exit(USAGE.into())),
+                "-V" | "--version" => return Ok(Parsed::Exit(format!("sitedesk {}", env!("CARGO_PKG_VERSION")))),
+                "--data-dir" => cli.data_dir = Some(PathBuf::from(value()?)),
+                "--desk-code" => desk_code = Some(value()?),
+                // WebKit's WebDriver starts the app with this switch when a
+                // test drives it; the webview reads the automation flag itself.
+                "--automation" => {}
+                other if !other.starts_with('-') => return Err(format!("unexpected argument {other}")),
+                other => return Err(format!("unknown option {other}")),
+            }
+        }
+        if cli.data_dir.is_none() {
+            cli.data_dir = std::env::var_os("SITEDESK_DATA_DIR").filter(|v| !v.is_empty()).map(PathBuf::from);
+        }
+        let desk_code = desk_code.or_else(|| std::env::var("SITEDESK_DESK_CODE").ok().filter(|v| !v.is_empty()));
+        if let Some(code) = desk_code {
+            cli.desk_code = Some(DeskCode::parse(&code).ok_or(format!("invalid desk code {code:?}"))?);
+        }
+        Ok(Parsed::Run(cli))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Cli, String> {
+        match Cli::parse(args.iter().map(|s| s.to_string()))? {
+            Parsed::Run(cli) => Ok(cli),
+            Parsed::Exit(text) => Err(text),
+        }
+    }
+
+    #[test]
+    fn flags_are_parsed_in_both_spellings() {
+        let cli = run(&["--data-dir", "/tmp/x", "--desk-code=k7q"]).unwrap();
+        assert_eq!(cli.data_dir, Some(PathBuf::from("/tmp/x")));
+        assert_eq!(cli.desk_code, DeskCode::parse("K7Q"));
+    }
+
+    #[test]
+    fn bad_flags_are_refused() {
+        assert_eq!(run(&["--data-dir"]), Err("--data-dir needs a value".into()));
+        assert_eq!(run(&["--desk-code", "O0"]), Err("invalid desk code \"O0\"".into()));
+        assert_eq!(run(&["--frobnicate"]), Err("unknown option --frobnicate".into()));
+        assert_eq!(run(&["stray"]), Err("unexpected argument stray".into()));
+        assert_eq!(run(&["--automation"]), Ok(Cli::default()), "WebDriver's switch is accepted");
+        assert!(run(&["--help"]).unwrap_err().starts_with("Usage"));
+    }
+}

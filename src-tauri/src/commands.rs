@@ -1,0 +1,163 @@
+//! The IPC commands: thin. Each one parses its raw payload into a typed
+//! value, calls the core, and returns a DTO or an [`IpcError`]. No rule of
+//! the domain lives here.
+//!
+//! The handlers take `&AppState` so that tests can call them on a real
+//! store without a window; [`ipc`] holds the `#[tauri::command]` wrappers
+//! the app registers, one line each.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sitedesk_core::domain::{Action, ActionKind, ScreeningInput, Subject};
+use sitedesk_core::i18n::Lang;
+use sitedesk_core::store::{Settings, StatusCount, SubjectFilter, SubjectRow};
+
+use crate::dto::{AppInfo, ApplyAction, DiagnosticsSnapshot, EditScreening, Preferences, SubjectDetail, SubjectRef};
+use crate::error::IpcError;
+use crate::state::AppState;
+
+type CmdResult<T> = Result<T, IpcError>;
+
+/// Longest subject id accepted; real ids are about 12 characters.
+const ID_MAX_CHARS: usize = 40;
+/// Longest search text accepted.
+const SEARCH_MAX_CHARS: usize = 100;
+
+fn parse<T: DeserializeOwned>(lang: Lang, payload: Value) -> CmdResult<T> {
+    serde_json::from_value(payload).map_err(|e| IpcError::invalid_input(lang, e))
+}
+
+fn check_id(lang: Lang, id: &str) -> CmdResult<()> {
+    let ok = !id.is_empty()
+        && id.chars().count() <= ID_MAX_CHARS
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if ok { Ok(()) } else { Err(IpcError::invalid_input(lang, "malformed subject id")) }
+}
+
+pub async fn app_info(state: &AppState) -> CmdResult<AppInfo> {
+    let lang = state.lang();
+    let readers = state.store.readers();
+    let err = |e| IpcError::from_store(e, lang);
+    Ok(AppInfo {
+        version: env!("CARGO_PKG_VERSION").into(),
+        actor: state.actor(),
+        settings: state.prefs(),
+        setup: readers.setup().await.map_err(err)?,
+        desk: readers.desk().await.map_err(err)?,
+        database_path: state.store.path().display().to_string(),
+        demo: state.demo,
+    })
+}
+
+pub async fn list_subjects(state: &AppState, payload: Value) -> CmdResult<Vec<SubjectRow>> {
+    let lang = state.lang();
+    let filter: SubjectFilter = parse(lang, payload)?;
+    if filter.search.as_ref().is_some_and(|s| s.chars().count() > SEARCH_MAX_CHARS) {
+        return Err(IpcError::invalid_input(lang, "search text too long"));
+    }
+    state.store.readers().subjects(filter).await.map_err(|e| IpcError::from_store(e, lang))
+}
+
+pub async fn status_counts(state: &AppState) -> CmdResult<Vec<StatusCount>> {
+    let lang = state.lang();
+    state.store.readers().status_counts().await.map_err(|e| IpcError::from_store(e, lang))
+}
+
+pub async fn get_subject(state: &AppState, payload: Value) -> CmdResult<SubjectDetail> {
+    let lang = state.lang();
+    let SubjectRef { id } = parse(lang, payload)?;
+    check_id(lang, &id)?;
+    let readers = state.store.readers();
+    let err = |e| IpcError::from_store(e, lang);
+    let subject = readers.subject(id.clone()).await.map_err(err)?;
+    let audit = readers.subject_audit(id).await.map_err(err)?;
+    let actions = ActionKind::ALL.into_iter().filter(|k| k.target(subject.status).is_some()).collect();
+    Ok(SubjectDetail { subject, actions, audit })
+}
+
+pub async fn screen_subject(state: &AppState, payload: Value) -> CmdResult<Subject> {
+    let lang = state.lang();
+    let input: ScreeningInput = parse(lang, payload)?;
+    state.store.writer().screen_subject(state.actor(), input).await.map_err(|e| IpcError::from_store(e, lang))
+}
+
+pub async fn edit_screening(state: &AppState, payload: Value) -> CmdResult<Subject> {
+    let lang = state.lang();
+    let EditScreening { id, input, reason } = parse(lang, payload)?;
+    check_id(lang, &id)?;
+    state
+        .store
+        .writer()
+        .edit_screening(state.actor(), id, input, reason)
+        .await
+        .map_err(|e| IpcError::from_store(e, lang))
+}
+
+pub async fn apply_action(state: &AppState, payload: Value) -> CmdResult<Subject> {
+    let lang = state.lang();
+    let ApplyAction { id, kind, date, reason } = parse(lang, payload)?;
+    check_id(lang, &id)?;
+    let action = Action::parse(kind, date.as_deref(), reason.as_deref())
+        .map_err(|e| IpcError::from_store(e.into(), lang))?;
+    state
+        .store
+        .writer()
+        .apply_action(state.actor(), id, action)
+        .await
+        .map_err(|e| IpcError::from_store(e, lang))
+}
+
+pub async fn save_preferences(state: &AppState, payload: Value) -> CmdResult<Settings> {
+    let lang = state.lang();
+    let Preferences { display_name, language } = parse(lang, payload)?;
+    let store = &state.store;
+    store
+        .writer()
+        .set_preferences(state.actor(), display_name, language)
+        .await
+        .map_err(|e| IpcError::from_store(e, lang))?;
+    let saved = store.readers().settings().await.map_err(|e| IpcError::from_store(e, language))?;
+    state.set_prefs(saved.clone());
+    Ok(saved)
+}
+
+pub async fn diagnostics_snapshot(state: &AppState) -> CmdResult<DiagnosticsSnapshot> {
+    Ok(crate::diagnostics::snapshot(state))
+}
+
+/// The commands as Tauri registers them: each forwards to the handler of
+/// the same name.
+pub mod ipc {
+    use serde_json::Value;
+    use sitedesk_core::domain::Subject;
+    use sitedesk_core::store::{Settings, StatusCount, SubjectRow};
+    use tauri::State;
+
+    use super::CmdResult;
+    use crate::dto::{AppInfo, DiagnosticsSnapshot, SubjectDetail};
+    use crate::state::AppState;
+
+    macro_rules! forward {
+        ($($name:ident($($payload:ident)?) -> $out:ty;)*) => {$(
+            #[tauri::command]
+            pub async fn $name(state: State<'_, AppState>, $($payload: Value)?) -> CmdResult<$out> {
+                super::$name(&state, $($payload)?).await
+            }
+        )*};
+    }
+
+    forward! {
+        app_info() -> AppInfo;
+        list_subjects(payload) -> Vec<SubjectRow>;
+        status_counts() -> Vec<StatusCount>;
+        get_subject(payload) -> SubjectDetail;
+        screen_subject(payload) -> Subject;
+        edit_screening(payload) -> Subject;
+        apply_action(payload) -> Subject;
+        save_preferences(payload) -> Settings;
+        diagnostics_snapshot() -> DiagnosticsSnapshot;
+    }
+}
+
+#[cfg(test)]
+mod tests;

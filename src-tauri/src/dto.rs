@@ -1,0 +1,74 @@
+//! What commands take and return, beyond the core's own types. TypeScript
+//! types for all of them are generated into `ui/src/ipc/bindings.ts`
+//! (see `bindings.rs`).
+
+use serde::{Deserialize, Serialize};
+use sitedesk_core::diagnostics::TaskSnapshot;
+use sitedesk_core::domain::{ActionKind, Actor, ScreeningInput, Subject};
+use sitedesk_core::i18n::Lang;
+use sitedesk_core::store::{AuditEntry, DeskInfo, Settings, StudySetup, WriterStats};
+use ts_rs::TS;
+
+/// Who is at the desk, what it is set up for, and how this build is doing.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct AppInfo {
+    pub version: String,
+    pub actor: Actor,
+    pub settings: Settings,
+    pub setup: Option<StudySetup>,
+    pub desk: DeskInfo,
+    /// Where the database file lives, for IT staff.
+    pub database_path: String,
+    /// Whether this desk runs the built-in demo study.
+    pub demo: bool,
+}
+
+/// A subject with its audit trail and the lifecycle actions its status
+/// allows (decided by the core's transition table, not by the UI).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SubjectDetail {
+    pub subject: Subject,
+    pub actions: Vec<ActionKind>,
+    pub audit: Vec<AuditEntry>,
+}
+
+/// `get_subject`'s payload.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct SubjectRef {
+    pub id: String,
+}
+
+/// `edit_screening`'s payload.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct EditScreening {
+    pub id: String,
+    pub input: ScreeningInput,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `apply_action`'s payload: dates as `YYYY-MM-DD` text, checked by the core.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct ApplyAction {
+    pub id: String,
+    pub kind: ActionKind,
+    #[serde(default)]
+    pub date: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `save_preferences`' payload.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct Preferences {
+    pub display_name: String,
+    pub language: Lang,
+}
+
+/// What the diagnostics panel shows; also pushed as the `diagnostics` event
+/// about once a second.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct DiagnosticsSnapshot {
+    pub tasks: Vec<TaskSnapshot>,
+    pub writer: WriterStats,
+}

@@ -1,0 +1,65 @@
+//! What every command shares: the store, the task registry, the root of the
+//! cancellation tree and the tracker every spawned task goes through, and
+//! the user's preferences.
+
+use std::sync::RwLock;
+
+use sitedesk_core::diagnostics::TaskRegistry;
+use sitedesk_core::domain::Actor;
+use sitedesk_core::i18n::Lang;
+use sitedesk_core::store::{Settings, Store};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub struct AppState {
+    pub store: Store,
+    pub registry: TaskRegistry,
+    /// The root of the cancellation tree: app -> sync run -> job -> batch.
+    pub cancel: CancellationToken,
+    /// Every task the app spawns, so that exit can wait for them.
+    pub tracker: TaskTracker,
+    /// The operating-system account at the desk.
+    pub account: String,
+    pub demo: bool,
+    prefs: RwLock<Settings>,
+}
+
+impl AppState {
+    pub fn new(store: Store, registry: TaskRegistry, account: String, demo: bool, prefs: Settings) -> AppState {
+        AppState {
+            store,
+            registry,
+            cancel: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            account,
+            demo,
+            prefs: RwLock::new(prefs),
+        }
+    }
+
+    pub fn prefs(&self) -> Settings {
+        self.prefs.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set_prefs(&self, prefs: Settings) {
+        *self.prefs.write().unwrap_or_else(|p| p.into_inner()) = prefs;
+    }
+
+    /// The language messages are written in.
+    pub fn lang(&self) -> Lang {
+        self.prefs().language
+    }
+
+    /// Who is acting now: the account plus the display name from Settings.
+    pub fn actor(&self) -> Actor {
+        Actor { account: self.account.clone(), display_name: self.prefs().display_name }
+    }
+}
+
+/// The operating-system account, as the environment names it.
+pub fn os_account() -> String {
+    ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "unknown".into())
+}
