@@ -1,0 +1,99 @@
+import { Alert, AppShell, Badge, Center, Group, Loader, NavLink, Text, Title } from "@mantine/core";
+import { useCallback, useEffect, useState } from "react";
+import { useTranslation } from "react-i18next";
+
+import { AppContext } from "./context";
+import { setLanguage } from "./i18n";
+import { type AppInfo, type IpcError, api } from "./ipc";
+import { DiagnosticsPage } from "./pages/DiagnosticsPage";
+import { SettingsPage } from "./pages/SettingsPage";
+import { SubjectPage } from "./pages/SubjectPage";
+import { SubjectsPage } from "./pages/SubjectsPage";
+
+export type View =
+  | { page: "subjects" }
+  | { page: "subject"; id: string }
+  | { page: "diagnostics" }
+  | { page: "settings" };
+
+export function App() {
+  const { t } = useTranslation();
+  const [info, setInfo] = useState<AppInfo | null>(null);
+  const [error, setError] = useState<IpcError | null>(null);
+  const [view, setView] = useState<View>({ page: "subjects" });
+
+  const refresh = useCallback(async () => {
+    try {
+      const next = await api.appInfo();
+      setLanguage(next.settings.language);
+      setInfo(next);
+    } catch (e) {
+      setError(e as IpcError);
+    }
+  }, []);
+
+  useEffect(() => {
+    void refresh();
+  }, [refresh]);
+
+  if (error) {
+    return (
+      <Center h="100vh" p="xl">
+        <Alert color="red" title={t("app.startFailed")} data-testid="error">
+          {error.message}
+        </Alert>
+      </Center>
+    );
+  }
+  if (!info) {
+    return (
+      <Center h="100vh" aria-label={t("app.loading")}>
+        <Loader />
+      </Center>
+    );
+  }
+
+  const nav = (page: "subjects" | "diagnostics" | "settings") => (
+    <NavLink
+      component="button"
+      data-testid={`nav-${page}`}
+      label={t(`nav.${page}`)}
+      active={view.page === page || (page === "subjects" && view.page === "subject")}
+      onClick={() => setView({ page })}
+    />
+  );
+
+  return (
+    <AppContext.Provider value={{ info, refresh }}>
+      <AppShell header={{ height: 52 }} navbar={{ width: 200, breakpoint: 0 }} padding="md">
+        <AppShell.Header>
+          <Group h="100%" px="md" justify="space-between">
+            <Group gap="sm">
+              <Title order={4}>{t("app.title")}</Title>
+              {info.setup && <Text c="dimmed">{info.setup.study.title}</Text>}
+              {info.demo && (
+                <Badge variant="outline" data-testid="demo-badge">
+                  {t("app.demo")}
+                </Badge>
+              )}
+            </Group>
+            <Text size="sm" c="dimmed">
+              {info.actor.display_name || info.actor.account}
+            </Text>
+          </Group>
+        </AppShell.Header>
+        <AppShell.Navbar p="xs">
+          {nav("subjects")}
+          {nav("diagnostics")}
+          {nav("settings")}
+        </AppShell.Navbar>
+        <AppShell.Main>
+          {view.page === "subjects" && <SubjectsPage onOpen={(id) => setView({ page: "subject", id })} />}
+          {view.page === "subject" && <SubjectPage id={view.id} onBack={() => setView({ page: "subjects" })} />}
+          {view.page === "diagnostics" && <DiagnosticsPage />}
+          {view.page === "settings" && <SettingsPage />}
+        </AppShell.Main>
+      </AppShell>
+    </AppContext.Provider>
+  );
+}

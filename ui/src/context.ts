@@ -1,0 +1,17 @@
+import { createContext, useContext } from "react";
+
+import type { AppInfo } from "./ipc";
+
+export interface AppContextValue {
+  info: AppInfo;
+  /** Reloads AppInfo after something it shows has changed (settings). */
+  refresh: () => Promise<void>;
+}
+
+export const AppContext = createContext<AppContextValue | null>(null);
+
+export function useApp(): AppContextValue {
+  const ctx = useContext(AppContext);
+  if (!ctx) throw new Error("useApp outside AppContext");
+  return ctx;
+}

@@ -1,0 +1,148 @@
+// Generated from the Rust types by `src-tauri/src/bindings.rs`; do not edit.
+// Regenerate: UPDATE_BINDINGS=1 cargo test -p sitedesk bindings
+
+export type Lang = "en" | "zh-CN";
+
+export type Actor = { 
+/**
+ * The account that is signed in to the desk computer.
+ */
+account: string, 
+/**
+ * The name the user chose to be shown under; may be empty.
+ */
+display_name: string, };
+
+export type Study = { id: string, title: string, 
+/**
+ * How many subjects the study plans to enroll across all sites.
+ */
+enrollment_target: number, };
+
+export type Site = { id: string, 
+/**
+ * Short code that prefixes subject ids, such as `S01`.
+ */
+code: string, name: string, };
+
+export type CriterionKind = "inclusion" | "exclusion";
+
+export type Criterion = { 
+/**
+ * Stable id such as `I1` or `E2`.
+ */
+id: string, kind: CriterionKind, text: string, };
+
+export type Answer = "yes" | "no";
+
+export type SubjectStatus = "screening" | "screen_failed" | "enrolled" | "completed" | "withdrawn";
+
+export type Screening = { screening_date: string, 
+/**
+ * Initials or a short label; never a full name.
+ */
+label: string, consent_date: string | null, 
+/**
+ * Version of the informed-consent form the subject signed.
+ */
+consent_version: string | null, 
+/**
+ * Criterion id to answer; unanswered criteria are absent.
+ */
+eligibility: { [key in string]: Answer }, };
+
+export type Subject = { id: string, site_id: string, status: SubjectStatus, screening: Screening, enrollment_date: string | null, screen_fail_reason: string | null, withdrawal_date: string | null, withdrawal_reason: string | null, completion_date: string | null, created_at: string, updated_at: string, };
+
+export type ScreeningInput = { 
+/**
+ * `YYYY-MM-DD`.
+ */
+screening_date: string, label: string, 
+/**
+ * `YYYY-MM-DD`, empty or absent when consent is not yet given.
+ */
+consent_date: string | null, consent_version: string | null, eligibility: { [key in string]: Answer }, };
+
+export type ActionKind = "screen_fail" | "enroll" | "complete" | "withdraw";
+
+export type StudySetup = { study: Study, sites: Array<Site>, criteria: Array<Criterion>, 
+/**
+ * The site this desk enrolls for.
+ */
+desk_site_id: string, desk_code: string, };
+
+export type DeskInfo = { desk_code: string, schema_version: number, };
+
+export type Settings = { display_name: string, language: Lang, };
+
+export type SubjectFilter = { 
+/**
+ * Matches the start or any part of the id or the initials.
+ */
+search: string | null, status: SubjectStatus | null, site_id: string | null, };
+
+export type SubjectRow = { id: string, site_id: string, site_code: string, label: string, status: SubjectStatus, screening_date: string, enrollment_date: string | null, updated_at: string, };
+
+export type StatusCount = { site_id: string, status: SubjectStatus, count: number, };
+
+export type AuditEntry = { id: number, at: string, user_account: string, user_name: string, entity: string, entity_id: string, field: string, old_value: string | null, new_value: string | null, reason: string | null, };
+
+export type TaskId = number;
+
+export type TaskKind = "writer" | "diagnostics" | "scheduler" | "sync_run" | "sync_job" | "sync_batch" | "profiler" | "export";
+
+export type TaskState = "queued" | "running" | "waiting" | "cancelling" | "done" | "failed" | "cancelled";
+
+export type TaskSnapshot = { id: TaskId, parent: TaskId | null, name: string, kind: TaskKind, state: TaskState, started_at: string, 
+/**
+ * Milliseconds from start to now, or to the end for a finished task.
+ */
+elapsed_ms: number, 
+/**
+ * Work done and work known, when the task reports it.
+ */
+progress: [number, number] | null, 
+/**
+ * A message without patient data.
+ */
+last_error: string | null, };
+
+export type WriterStats = { 
+/**
+ * Commands waiting in the channel.
+ */
+queue_depth: number, queue_capacity: number, 
+/**
+ * Transactions committed since the app started.
+ */
+commits: number, 
+/**
+ * Commands that failed and were rolled back.
+ */
+rollbacks: number, };
+
+export type AppInfo = { version: string, actor: Actor, settings: Settings, setup: StudySetup | null, desk: DeskInfo, 
+/**
+ * Where the database file lives, for IT staff.
+ */
+database_path: string, 
+/**
+ * Whether this desk runs the built-in demo study.
+ */
+demo: boolean, };
+
+export type SubjectDetail = { subject: Subject, actions: Array<ActionKind>, audit: Array<AuditEntry>, };
+
+export type SubjectRef = { id: string, };
+
+export type EditScreening = { id: string, input: ScreeningInput, reason: string | null, };
+
+export type ApplyAction = { id: string, kind: ActionKind, date: string | null, reason: string | null, };
+
+export type Preferences = { display_name: string, language: Lang, };
+
+export type DiagnosticsSnapshot = { tasks: Array<TaskSnapshot>, writer: WriterStats, };
+
+export type ErrorCode = "invalid_input" | "validation" | "illegal_transition" | "not_found" | "no_study" | "unavailable" | "storage";
+
+export type IpcError = { code: ErrorCode, message: string, };

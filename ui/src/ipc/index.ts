@@ -1,0 +1,74 @@
+// The only module that talks to the Tauri backend. Components call these
+// typed functions; every failure arrives as an `IpcError` ({code, message})
+// with the message already in the user's language.
+import { invoke as tauriInvoke } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
+
+import type {
+  AppInfo,
+  ApplyAction,
+  DiagnosticsSnapshot,
+  EditScreening,
+  ErrorCode,
+  IpcError,
+  Preferences,
+  ScreeningInput,
+  Settings,
+  StatusCount,
+  Subject,
+  SubjectDetail,
+  SubjectFilter,
+  SubjectRow,
+} from "./bindings";
+
+export type * from "./bindings";
+
+const ERROR_CODES: readonly ErrorCode[] = [
+  "invalid_input",
+  "validation",
+  "illegal_transition",
+  "not_found",
+  "no_study",
+  "unavailable",
+  "storage",
+];
+
+export function isIpcError(e: unknown): e is IpcError {
+  return (
+    typeof e === "object" &&
+    e !== null &&
+    ERROR_CODES.includes((e as IpcError).code) &&
+    typeof (e as IpcError).message === "string"
+  );
+}
+
+/** Calls a command; anything thrown that is not an IpcError (a bridge failure) is wrapped as one. */
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await tauriInvoke<T>(command, args);
+  } catch (e) {
+    if (isIpcError(e)) throw e;
+    const message = typeof e === "string" ? e : e instanceof Error ? e.message : String(e);
+    throw { code: "invalid_input", message } satisfies IpcError;
+  }
+}
+
+export const api = {
+  appInfo: () => call<AppInfo>("app_info"),
+  listSubjects: (filter: SubjectFilter) => call<SubjectRow[]>("list_subjects", { payload: filter }),
+  statusCounts: () => call<StatusCount[]>("status_counts"),
+  getSubject: (id: string) => call<SubjectDetail>("get_subject", { payload: { id } }),
+  screenSubject: (input: ScreeningInput) => call<Subject>("screen_subject", { payload: input }),
+  editScreening: (payload: EditScreening) => call<Subject>("edit_screening", { payload }),
+  applyAction: (payload: ApplyAction) => call<Subject>("apply_action", { payload }),
+  savePreferences: (payload: Preferences) => call<Settings>("save_preferences", { payload }),
+  diagnosticsSnapshot: () => call<DiagnosticsSnapshot>("diagnostics_snapshot"),
+};
+
+/** Subscribes to the snapshot the backend pushes about once a second. Returns the unsubscribe function. */
+export function onDiagnostics(handler: (snapshot: DiagnosticsSnapshot) => void): () => void {
+  const unlisten = listen<DiagnosticsSnapshot>("diagnostics", (event) => handler(event.payload));
+  return () => {
+    void unlisten.then((f) => f());
+  };
+}

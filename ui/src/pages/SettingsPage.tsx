@@ -1,0 +1,95 @@
+import { Button, Group, Paper, SegmentedControl, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { notifications } from "@mantine/notifications";
+import { type FormEvent, useState } from "react";
+import { useTranslation } from "react-i18next";
+
+import { ErrorAlert } from "../components/ErrorAlert";
+import { useApp } from "../context";
+import { LANGS, setLanguage } from "../i18n";
+import { type IpcError, type Lang, api } from "../ipc";
+
+export function SettingsPage() {
+  const { t } = useTranslation();
+  const { info, refresh } = useApp();
+  const [name, setName] = useState(info.settings.display_name);
+  const [lang, setLang] = useState<Lang>(info.settings.language);
+  const [error, setError] = useState<IpcError | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    try {
+      const saved = await api.savePreferences({ display_name: name, language: lang });
+      setLanguage(saved.language);
+      setError(null);
+      await refresh();
+      notifications.show({ message: t("settings.saved"), color: "green" });
+    } catch (err) {
+      setError(err as IpcError);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const site = info.setup?.sites.find((s) => s.id === info.setup?.desk_site_id);
+  const about: [string, string][] = [
+    [t("settings.account"), info.actor.account],
+    [t("settings.study"), info.setup ? `${info.setup.study.title} (${info.setup.study.id})` : "—"],
+    [t("settings.site"), site ? `${site.code} ${site.name}` : "—"],
+    [t("settings.deskCode"), info.desk.desk_code],
+    [t("settings.database"), info.database_path],
+    [t("settings.version"), info.version],
+  ];
+
+  return (
+    <Stack maw={720}>
+      <Title order={2} data-testid="page-title">
+        {t("settings.title")}
+      </Title>
+      <Paper withBorder p="md">
+        <form onSubmit={(e) => void submit(e)}>
+          <Stack>
+            <TextInput
+              data-testid="settings-name"
+              label={t("settings.displayName")}
+              description={t("settings.displayNameHint")}
+              value={name}
+              maxLength={80}
+              onChange={(e) => setName(e.currentTarget.value)}
+            />
+            <div>
+              <Text size="sm" fw={500} mb={4} id="language-label">
+                {t("settings.language")}
+              </Text>
+              <SegmentedControl
+                aria-labelledby="language-label"
+                data-testid="settings-language"
+                value={lang}
+                onChange={(v) => setLang(v as Lang)}
+                data={LANGS.map((l) => ({ value: l, label: t(`language.${l}`) }))}
+              />
+            </div>
+            <ErrorAlert error={error} />
+            <Group>
+              <Button type="submit" loading={busy} data-testid="settings-save">
+                {t("settings.save")}
+              </Button>
+            </Group>
+          </Stack>
+        </form>
+      </Paper>
+      <Title order={3}>{t("settings.about")}</Title>
+      <Table withTableBorder>
+        <Table.Tbody>
+          {about.map(([k, v]) => (
+            <Table.Tr key={k}>
+              <Table.Th w={200}>{k}</Table.Th>
+              <Table.Td style={{ wordBreak: "break-all" }}>{v}</Table.Td>
+            </Table.Tr>
+          ))}
+        </Table.Tbody>
+      </Table>
+    </Stack>
+  );
+}

@@ -1,0 +1,161 @@
+import { Anchor, Button, Group, Paper, SimpleGrid, Stack, Text, Title } from "@mantine/core";
+import { useHotkeys } from "@mantine/hooks";
+import type { ColumnDef } from "@tanstack/react-table";
+import { useCallback, useEffect, useMemo, useState } from "react";
+import { useTranslation } from "react-i18next";
+
+import { DataTable } from "../components/DataTable";
+import { ErrorAlert } from "../components/ErrorAlert";
+import { StatusBadge } from "../components/StatusBadge";
+import { useApp } from "../context";
+import { fieldName, fieldValue, formatTimestamp } from "../format";
+import { type ActionKind, type AuditEntry, type IpcError, type SubjectDetail, api } from "../ipc";
+import { ActionModal } from "./ActionModal";
+import { ScreeningModal } from "./ScreeningModal";
+
+const ACTION_LABEL: Record<ActionKind, string> = {
+  enroll: "subject.enroll",
+  screen_fail: "subject.screenFail",
+  complete: "subject.complete",
+  withdraw: "subject.withdraw",
+};
+
+export function SubjectPage({ id, onBack }: { id: string; onBack: () => void }) {
+  const { t, i18n } = useTranslation();
+  const { info } = useApp();
+  const [detail, setDetail] = useState<SubjectDetail | null>(null);
+  const [error, setError] = useState<IpcError | null>(null);
+  const [action, setAction] = useState<ActionKind | null>(null);
+  const [editing, setEditing] = useState(false);
+
+  const load = useCallback(async () => {
+    try {
+      setDetail(await api.getSubject(id));
+      setError(null);
+    } catch (e) {
+      setError(e as IpcError);
+    }
+  }, [id]);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  // Esc goes back to the list when no dialog is open (a dialog takes Esc itself).
+  useHotkeys([["Escape", () => !action && !editing && onBack()]]);
+
+  const columns = useMemo<ColumnDef<AuditEntry, unknown>[]>(
+    () => [
+      { header: t("subject.columns.at"), accessorKey: "at", cell: (c) => formatTimestamp(c.row.original.at, i18n.language) },
+      {
+        header: t("subject.columns.who"),
+        id: "who",
+        cell: (c) => {
+          const e = c.row.original;
+          return e.user_name ? `${e.user_name} (${e.user_account})` : e.user_account;
+        },
+      },
+      { header: t("subject.columns.field"), id: "field", cell: (c) => fieldName(t, c.row.original.field) },
+      { header: t("subject.columns.old"), id: "old", cell: (c) => fieldValue(t, c.row.original, c.row.original.old_value) },
+      { header: t("subject.columns.new"), id: "new", cell: (c) => fieldValue(t, c.row.original, c.row.original.new_value) },
+      { header: t("subject.columns.reason"), id: "reason", cell: (c) => c.row.original.reason ?? "" },
+    ],
+    [t, i18n.language],
+  );
+
+  const s = detail?.subject;
+  const site = info.setup?.sites.find((x) => x.id === s?.site_id);
+  const item = (label: string, value: string | null | undefined, testId?: string) => (
+    <div>
+      <Text size="xs" c="dimmed">
+        {label}
+      </Text>
+      <Text data-testid={testId}>{value || "—"}</Text>
+    </div>
+  );
+
+  return (
+    <Stack>
+      <Anchor component="button" onClick={onBack} data-testid="back">
+        ← {t("subject.back")}
+      </Anchor>
+      <ErrorAlert error={error} />
+      {s && detail && (
+        <>
+          <Group justify="space-between">
+            <Group>
+              <Title order={2} data-testid="subject-id">
+                {s.id}
+              </Title>
+              <StatusBadge status={s.status} testId="subject-status" />
+            </Group>
+            <Group>
+              <Button variant="default" data-testid="action-edit" onClick={() => setEditing(true)}>
+                {t("subject.editScreening")}
+              </Button>
+              {detail.actions.map((k) => (
+                <Button
+                  key={k}
+                  data-testid={`action-${k}`}
+                  color={k === "enroll" || k === "complete" ? "green" : "red"}
+                  variant={k === "enroll" || k === "complete" ? "filled" : "light"}
+                  onClick={() => setAction(k)}
+                >
+                  {t(ACTION_LABEL[k])}
+                </Button>
+              ))}
+            </Group>
+          </Group>
+          <Paper withBorder p="md">
+            <SimpleGrid cols={{ base: 2, md: 4 }}>
+              {item(t("screening.label"), s.screening.label, "subject-label")}
+              {item(t("subject.site"), site ? `${site.code} ${site.name}` : s.site_id)}
+              {item(t("screening.screeningDate"), s.screening.screening_date)}
+              {item(t("screening.consentDate"), s.screening.consent_date)}
+              {item(t("screening.consentVersion"), s.screening.consent_version)}
+              {item(t("subject.enrollmentDate"), s.enrollment_date, "subject-enrollment-date")}
+              {s.screen_fail_reason && item(t("fields.screen_fail_reason"), s.screen_fail_reason)}
+              {s.withdrawal_date && item(t("subject.withdrawalDate"), s.withdrawal_date)}
+              {s.withdrawal_reason && item(t("fields.withdrawal_reason"), s.withdrawal_reason)}
+              {s.completion_date && item(t("subject.completionDate"), s.completion_date)}
+            </SimpleGrid>
+            {detail.actions.length === 0 && (
+              <Text size="sm" c="dimmed" mt="sm">
+                {t("subject.noActions")}
+              </Text>
+            )}
+          </Paper>
+          <Title order={3}>{t("subject.history")}</Title>
+          <DataTable
+            testId="audit-table"
+            data={detail.audit}
+            columns={columns}
+            rowId={(e) => String(e.id)}
+            empty={t("subject.historyEmpty")}
+          />
+          {action && (
+            <ActionModal
+              subjectId={s.id}
+              kind={action}
+              onClose={() => setAction(null)}
+              onDone={() => {
+                setAction(null);
+                void load();
+              }}
+            />
+          )}
+          {editing && (
+            <ScreeningModal
+              subject={s}
+              onClose={() => setEditing(false)}
+              onSaved={() => {
+                setEditing(false);
+                void load();
+              }}
+            />
+          )}
+        </>
+      )}
+    </Stack>
+  );
+}

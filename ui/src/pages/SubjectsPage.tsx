@@ -1,0 +1,138 @@
+import { Button, Group, NativeSelect, Paper, Progress, Stack, Text, TextInput, Title } from "@mantine/core";
+import { useDebouncedValue } from "@mantine/hooks";
+import type { ColumnDef } from "@tanstack/react-table";
+import { useCallback, useEffect, useMemo, useState } from "react";
+import { useTranslation } from "react-i18next";
+
+import { DataTable } from "../components/DataTable";
+import { ErrorAlert } from "../components/ErrorAlert";
+import { StatusBadge } from "../components/StatusBadge";
+import { useApp } from "../context";
+import { type IpcError, type StatusCount, type SubjectRow, type SubjectStatus, api } from "../ipc";
+import { ScreeningModal } from "./ScreeningModal";
+
+const STATUSES: SubjectStatus[] = ["screening", "screen_failed", "enrolled", "completed", "withdrawn"];
+/** Statuses of subjects who were enrolled: what counts against the target. */
+const EVER_ENROLLED: SubjectStatus[] = ["enrolled", "completed", "withdrawn"];
+
+export function SubjectsPage({ onOpen }: { onOpen: (id: string) => void }) {
+  const { t } = useTranslation();
+  const { info } = useApp();
+  const [search, setSearch] = useState("");
+  const [debounced] = useDebouncedValue(search, 200);
+  const [status, setStatus] = useState<SubjectStatus | "">("");
+  const [site, setSite] = useState("");
+  const [rows, setRows] = useState<SubjectRow[]>([]);
+  const [counts, setCounts] = useState<StatusCount[]>([]);
+  const [error, setError] = useState<IpcError | null>(null);
+  const [screening, setScreening] = useState(false);
+
+  const load = useCallback(async () => {
+    try {
+      const filter = { search: debounced || null, status: status || null, site_id: site || null };
+      const [list, c] = await Promise.all([api.listSubjects(filter), api.statusCounts()]);
+      setRows(list);
+      setCounts(c);
+      setError(null);
+    } catch (e) {
+      setError(e as IpcError);
+    }
+  }, [debounced, status, site]);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  const columns = useMemo<ColumnDef<SubjectRow, unknown>[]>(
+    () => [
+      { header: t("subjects.columns.id"), accessorKey: "id" },
+      { header: t("subjects.columns.label"), accessorKey: "label" },
+      { header: t("subjects.columns.site"), accessorKey: "site_code" },
+      {
+        header: t("subjects.columns.status"),
+        accessorKey: "status",
+        cell: (c) => <StatusBadge status={c.row.original.status} />,
+      },
+      { header: t("subjects.columns.screeningDate"), accessorKey: "screening_date" },
+      {
+        header: t("subjects.columns.enrollmentDate"),
+        accessorKey: "enrollment_date",
+        cell: (c) => c.row.original.enrollment_date ?? "—",
+      },
+    ],
+    [t],
+  );
+
+  const target = info.setup?.study.enrollment_target ?? 0;
+  const enrolled = counts.filter((c) => EVER_ENROLLED.includes(c.status)).reduce((n, c) => n + c.count, 0);
+  const sites = info.setup?.sites ?? [];
+
+  return (
+    <Stack>
+      <Group justify="space-between">
+        <Title order={2} data-testid="page-title">
+          {t("subjects.title")}
+        </Title>
+        <Button data-testid="screen-new" onClick={() => setScreening(true)}>
+          {t("subjects.screenNew")}
+        </Button>
+      </Group>
+      {target > 0 && (
+        <Paper withBorder p="sm">
+          <Text size="sm" data-testid="enrollment-progress">
+            {t("subjects.enrollment", { enrolled, target })}
+          </Text>
+          <Progress value={Math.min(100, (enrolled / target) * 100)} mt="xs" />
+        </Paper>
+      )}
+      <Group align="end">
+        <TextInput
+          data-testid="subject-search"
+          style={{ flex: 1 }}
+          placeholder={t("subjects.search")}
+          aria-label={t("subjects.search")}
+          value={search}
+          onChange={(e) => setSearch(e.currentTarget.value)}
+        />
+        <NativeSelect
+          data-testid="status-filter"
+          label={t("subjects.statusFilter")}
+          value={status}
+          onChange={(e) => setStatus(e.currentTarget.value as SubjectStatus | "")}
+          data={[
+            { value: "", label: t("subjects.all") },
+            ...STATUSES.map((s) => ({
+              value: s,
+              label: `${t(`status.${s}`)} (${counts.filter((c) => c.status === s).reduce((n, c) => n + c.count, 0)})`,
+            })),
+          ]}
+        />
+        <NativeSelect
+          data-testid="site-filter"
+          label={t("subjects.siteFilter")}
+          value={site}
+          onChange={(e) => setSite(e.currentTarget.value)}
+          data={[{ value: "", label: t("subjects.all") }, ...sites.map((s) => ({ value: s.id, label: `${s.code} ${s.name}` }))]}
+        />
+      </Group>
+      <ErrorAlert error={error} />
+      <DataTable
+        testId="subject-table"
+        data={rows}
+        columns={columns}
+        rowId={(r) => r.id}
+        empty={t("subjects.empty")}
+        onOpen={(r) => onOpen(r.id)}
+      />
+      {screening && (
+        <ScreeningModal
+          onClose={() => setScreening(false)}
+          onSaved={(subject) => {
+            setScreening(false);
+            onOpen(subject.id);
+          }}
+        />
+      )}
+    </Stack>
+  );
+}

@@ -1,0 +1,126 @@
+import { MantineProvider } from "@mantine/core";
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { afterEach, describe, expect, it } from "vitest";
+
+import { App } from "../App";
+import i18n from "../i18n";
+import type { IpcError } from "../ipc";
+import { appInfo, row, subject } from "./fixtures";
+
+type Handler = (args: Record<string, unknown>) => unknown;
+
+function backend(overrides: Record<string, Handler> = {}) {
+  const calls: { cmd: string; args: Record<string, unknown> }[] = [];
+  const handlers: Record<string, Handler> = {
+    app_info: () => appInfo,
+    list_subjects: () => [row],
+    status_counts: () => [{ site_id: "s01", status: "screening", count: 1 }],
+    get_subject: () => ({ subject, actions: ["screen_fail", "enroll"], audit: [] }),
+    diagnostics_snapshot: () => ({
+      tasks: [
+        {
+          id: 1,
+          parent: null,
+          name: "SQLite writer",
+          kind: "writer",
+          state: "running",
+          started_at: "2026-06-01T09:00:00.000Z",
+          elapsed_ms: 5000,
+          progress: null,
+          last_error: null,
+        },
+      ],
+      writer: { queue_depth: 0, queue_capacity: 256, commits: 7, rollbacks: 0 },
+    }),
+    ...overrides,
+  };
+  mockIPC(
+    (cmd, args) => {
+      calls.push({ cmd, args: (args ?? {}) as Record<string, unknown> });
+      const h = handlers[cmd];
+      if (!h) throw new Error(`unexpected command ${cmd}`);
+      return h((args ?? {}) as Record<string, unknown>);
+    },
+    { shouldMockEvents: true },
+  );
+  return calls;
+}
+
+function renderApp() {
+  return render(
+    <MantineProvider>
+      <App />
+    </MantineProvider>,
+  );
+}
+
+afterEach(async () => {
+  cleanup();
+  // Unmounting unsubscribes from events asynchronously; let that finish
+  // while the mocked event plugin is still installed.
+  await act(() => new Promise((resolve) => setTimeout(resolve, 0)));
+  clearMocks();
+  await act(() => i18n.changeLanguage("en"));
+});
+
+describe("SiteDesk UI", () => {
+  it("lists subjects with enrollment progress against the target", async () => {
+    backend();
+    renderApp();
+    expect(await screen.findByText("S01-K7Q-0001")).toBeInTheDocument();
+    expect(screen.getByTestId("enrollment-progress")).toHaveTextContent("Enrolled 0 of 40");
+    expect(screen.getByTestId("demo-badge")).toBeInTheDocument();
+  });
+
+  it("starts in the language saved in settings", async () => {
+    backend({ app_info: () => ({ ...appInfo, settings: { ...appInfo.settings, language: "zh-CN" } }) });
+    renderApp();
+    expect(await screen.findByTestId("page-title")).toHaveTextContent("受试者");
+    expect(screen.getByTestId("nav-settings")).toHaveTextContent("设置");
+  });
+
+  it("sends the filter to the backend", async () => {
+    const calls = backend();
+    renderApp();
+    await screen.findByText("S01-K7Q-0001");
+    fireEvent.change(screen.getByTestId("status-filter"), { target: { value: "enrolled" } });
+    await waitFor(() => {
+      const last = calls.filter((c) => c.cmd === "list_subjects").at(-1);
+      expect(last?.args.payload).toEqual({ search: null, status: "enrolled", site_id: null });
+    });
+  });
+
+  it("shows the core's message when screening is refused, and keeps the form", async () => {
+    const refusal: IpcError = { code: "validation", message: "Initials may only contain letters." };
+    backend({
+      screen_subject: () => {
+        throw refusal;
+      },
+    });
+    renderApp();
+    fireEvent.click(await screen.findByTestId("screen-new"));
+    const label = await screen.findByTestId("screening-label");
+    fireEvent.change(label, { target: { value: "J S" } });
+    fireEvent.submit(screen.getByTestId("screening-form"));
+    expect(await screen.findByTestId("error")).toHaveTextContent("Initials may only contain letters.");
+    expect(screen.getByTestId("screening-label")).toHaveValue("J S");
+  });
+
+  it("offers exactly the actions the backend allows", async () => {
+    backend();
+    renderApp();
+    fireEvent.click(await screen.findByText("S01-K7Q-0001"));
+    expect(await screen.findByTestId("action-enroll")).toBeInTheDocument();
+    expect(screen.getByTestId("action-screen_fail")).toBeInTheDocument();
+    expect(screen.queryByTestId("action-withdraw")).toBeNull();
+  });
+
+  it("shows the writer task in the diagnostics panel", async () => {
+    backend();
+    renderApp();
+    fireEvent.click(await screen.findByTestId("nav-diagnostics"));
+    expect(await screen.findByText("SQLite writer")).toBeInTheDocument();
+    expect(screen.getByTestId("writer-commits")).toHaveTextContent("7");
+  });
+});
