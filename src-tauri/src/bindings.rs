@@ -8,12 +8,13 @@ mod tests {
 
     use sitedesk_core::diagnostics::{TaskId, TaskKind, TaskSnapshot, TaskState};
     use sitedesk_core::domain::{
-        ActionKind, Actor, Answer, Criterion, CriterionKind, Screening, ScreeningInput, Site, Study, Subject,
-        SubjectStatus,
+        ActionKind, Actor, Answer, Criterion, CriterionKind, Screening, ScreeningInput, Site,
+        Study, Subject, SubjectStatus,
     };
     use sitedesk_core::i18n::Lang;
     use sitedesk_core::store::{
-        AuditEntry, DeskInfo, Settings, StatusCount, StudySetup, SubjectFilter, SubjectRow, WriterStats,
+        AuditEntry, DeskInfo, Settings, StatusCount, StudySetup, SubjectFilter, SubjectRow,
+        WriterStats,
     };
     use ts_rs::{Config, TS};
 
@@ -34,10 +35,39 @@ mod tests {
             )*};
         }
         decl!(
-            Lang, Actor, Study, Site, CriterionKind, Criterion, Answer, SubjectStatus, Screening, Subject,
-            ScreeningInput, ActionKind, StudySetup, DeskInfo, Settings, SubjectFilter, SubjectRow, StatusCount,
-            AuditEntry, TaskId, TaskKind, TaskState, TaskSnapshot, WriterStats, AppInfo, SubjectDetail, SubjectRef,
-            EditScreening, ApplyAction, Preferences, DiagnosticsSnapshot, ErrorCode, IpcError,
+            Lang,
+            Actor,
+            Study,
+            Site,
+            CriterionKind,
+            Criterion,
+            Answer,
+            SubjectStatus,
+            Screening,
+            Subject,
+            ScreeningInput,
+            ActionKind,
+            StudySetup,
+            DeskInfo,
+            Settings,
+            SubjectFilter,
+            SubjectRow,
+            StatusCount,
+            AuditEntry,
+            TaskId,
+            TaskKind,
+            TaskState,
+            TaskSnapshot,
+            WriterStats,
+            AppInfo,
+            SubjectDetail,
+            SubjectRef,
+            EditScreening,
+            ApplyAction,
+            Preferences,
+            DiagnosticsSnapshot,
+            ErrorCode,
+            IpcError,
         );
         out.truncate(out.trim_end().len());
         out.push('\n');

@@ -42,25 +42,44 @@ impl Cli {
                 Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
                 _ => (arg.clone(), None),
             };
-            let mut value = || inline.clone().or_else(|| args.next()).ok_or(format!("{flag} needs a value"));
+            let mut value = || {
+                inline
+                    .clone()
+                    .or_else(|| args.next())
+                    .ok_or(format!("{flag} needs a value"))
+            };
             match flag.as_str() {
                 "-h" | "--help" => return Ok(Parsed::Exit(USAGE.into())),
-                "-V" | "--version" => return Ok(Parsed::Exit(format!("sitedesk {}", env!("CARGO_PKG_VERSION")))),
+                "-V" | "--version" => {
+                    return Ok(Parsed::Exit(format!(
+                        "sitedesk {}",
+                        env!("CARGO_PKG_VERSION")
+                    )));
+                }
                 "--data-dir" => cli.data_dir = Some(PathBuf::from(value()?)),
                 "--desk-code" => desk_code = Some(value()?),
                 // WebKit's WebDriver starts the app with this switch when a
                 // test drives it; the webview reads the automation flag itself.
                 "--automation" => {}
-                other if !other.starts_with('-') => return Err(format!("unexpected argument {other}")),
+                other if !other.starts_with('-') => {
+                    return Err(format!("unexpected argument {other}"));
+                }
                 other => return Err(format!("unknown option {other}")),
             }
         }
         if cli.data_dir.is_none() {
-            cli.data_dir = std::env::var_os("SITEDESK_DATA_DIR").filter(|v| !v.is_empty()).map(PathBuf::from);
+            cli.data_dir = std::env::var_os("SITEDESK_DATA_DIR")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from);
         }
-        let desk_code = desk_code.or_else(|| std::env::var("SITEDESK_DESK_CODE").ok().filter(|v| !v.is_empty()));
+        let desk_code = desk_code.or_else(|| {
+            std::env::var("SITEDESK_DESK_CODE")
+                .ok()
+                .filter(|v| !v.is_empty())
+        });
         if let Some(code) = desk_code {
-            cli.desk_code = Some(DeskCode::parse(&code).ok_or(format!("invalid desk code {code:?}"))?);
+            cli.desk_code =
+                Some(DeskCode::parse(&code).ok_or(format!("invalid desk code {code:?}"))?);
         }
         Ok(Parsed::Run(cli))
     }
@@ -87,10 +106,20 @@ mod tests {
     #[test]
     fn bad_flags_are_refused() {
         assert_eq!(run(&["--data-dir"]), Err("--data-dir needs a value".into()));
-        assert_eq!(run(&["--desk-code", "O0"]), Err("invalid desk code \"O0\"".into()));
-        assert_eq!(run(&["--frobnicate"]), Err("unknown option --frobnicate".into()));
+        assert_eq!(
+            run(&["--desk-code", "O0"]),
+            Err("invalid desk code \"O0\"".into())
+        );
+        assert_eq!(
+            run(&["--frobnicate"]),
+            Err("unknown option --frobnicate".into())
+        );
         assert_eq!(run(&["stray"]), Err("unexpected argument stray".into()));
-        assert_eq!(run(&["--automation"]), Ok(Cli::default()), "WebDriver's switch is accepted");
+        assert_eq!(
+            run(&["--automation"]),
+            Ok(Cli::default()),
+            "WebDriver's switch is accepted"
+        );
         assert!(run(&["--help"]).unwrap_err().starts_with("Usage"));
     }
 }

@@ -12,7 +12,10 @@ use sitedesk_core::domain::{Action, ActionKind, ScreeningInput, Subject};
 use sitedesk_core::i18n::Lang;
 use sitedesk_core::store::{Settings, StatusCount, SubjectFilter, SubjectRow};
 
-use crate::dto::{AppInfo, ApplyAction, DiagnosticsSnapshot, EditScreening, Preferences, SubjectDetail, SubjectRef};
+use crate::dto::{
+    AppInfo, ApplyAction, DiagnosticsSnapshot, EditScreening, Preferences, SubjectDetail,
+    SubjectRef,
+};
 use crate::error::IpcError;
 use crate::state::AppState;
 
@@ -23,7 +26,16 @@ const ID_MAX_CHARS: usize = 40;
 /// Longest search text accepted.
 const SEARCH_MAX_CHARS: usize = 100;
 
+/// Every payload is a JSON object with exactly the fields of its type: an
+/// array (which serde would read as a struct), a misspelt or an extra field
+/// is refused rather than guessed at.
 fn parse<T: DeserializeOwned>(lang: Lang, payload: Value) -> CmdResult<T> {
+    if !payload.is_object() {
+        return Err(IpcError::invalid_input(
+            lang,
+            "the payload is not an object",
+        ));
+    }
     serde_json::from_value(payload).map_err(|e| IpcError::invalid_input(lang, e))
 }
 
@@ -31,7 +43,11 @@ fn check_id(lang: Lang, id: &str) -> CmdResult<()> {
     let ok = !id.is_empty()
         && id.chars().count() <= ID_MAX_CHARS
         && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if ok { Ok(()) } else { Err(IpcError::invalid_input(lang, "malformed subject id")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(IpcError::invalid_input(lang, "malformed subject id"))
+    }
 }
 
 pub async fn app_info(state: &AppState) -> CmdResult<AppInfo> {
@@ -52,15 +68,29 @@ pub async fn app_info(state: &AppState) -> CmdResult<AppInfo> {
 pub async fn list_subjects(state: &AppState, payload: Value) -> CmdResult<Vec<SubjectRow>> {
     let lang = state.lang();
     let filter: SubjectFilter = parse(lang, payload)?;
-    if filter.search.as_ref().is_some_and(|s| s.chars().count() > SEARCH_MAX_CHARS) {
+    if filter
+        .search
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > SEARCH_MAX_CHARS)
+    {
         return Err(IpcError::invalid_input(lang, "search text too long"));
     }
-    state.store.readers().subjects(filter).await.map_err(|e| IpcError::from_store(e, lang))
+    state
+        .store
+        .readers()
+        .subjects(filter)
+        .await
+        .map_err(|e| IpcError::from_store(e, lang))
 }
 
 pub async fn status_counts(state: &AppState) -> CmdResult<Vec<StatusCount>> {
     let lang = state.lang();
-    state.store.readers().status_counts().await.map_err(|e| IpcError::from_store(e, lang))
+    state
+        .store
+        .readers()
+        .status_counts()
+        .await
+        .map_err(|e| IpcError::from_store(e, lang))
 }
 
 pub async fn get_subject(state: &AppState, payload: Value) -> CmdResult<SubjectDetail> {
@@ -71,14 +101,26 @@ pub async fn get_subject(state: &AppState, payload: Value) -> CmdResult<SubjectD
     let err = |e| IpcError::from_store(e, lang);
     let subject = readers.subject(id.clone()).await.map_err(err)?;
     let audit = readers.subject_audit(id).await.map_err(err)?;
-    let actions = ActionKind::ALL.into_iter().filter(|k| k.target(subject.status).is_some()).collect();
-    Ok(SubjectDetail { subject, actions, audit })
+    let actions = ActionKind::ALL
+        .into_iter()
+        .filter(|k| k.target(subject.status).is_some())
+        .collect();
+    Ok(SubjectDetail {
+        subject,
+        actions,
+        audit,
+    })
 }
 
 pub async fn screen_subject(state: &AppState, payload: Value) -> CmdResult<Subject> {
     let lang = state.lang();
     let input: ScreeningInput = parse(lang, payload)?;
-    state.store.writer().screen_subject(state.actor(), input).await.map_err(|e| IpcError::from_store(e, lang))
+    state
+        .store
+        .writer()
+        .screen_subject(state.actor(), input)
+        .await
+        .map_err(|e| IpcError::from_store(e, lang))
 }
 
 pub async fn edit_screening(state: &AppState, payload: Value) -> CmdResult<Subject> {
@@ -95,7 +137,12 @@ pub async fn edit_screening(state: &AppState, payload: Value) -> CmdResult<Subje
 
 pub async fn apply_action(state: &AppState, payload: Value) -> CmdResult<Subject> {
     let lang = state.lang();
-    let ApplyAction { id, kind, date, reason } = parse(lang, payload)?;
+    let ApplyAction {
+        id,
+        kind,
+        date,
+        reason,
+    } = parse(lang, payload)?;
     check_id(lang, &id)?;
     let action = Action::parse(kind, date.as_deref(), reason.as_deref())
         .map_err(|e| IpcError::from_store(e.into(), lang))?;
@@ -109,14 +156,21 @@ pub async fn apply_action(state: &AppState, payload: Value) -> CmdResult<Subject
 
 pub async fn save_preferences(state: &AppState, payload: Value) -> CmdResult<Settings> {
     let lang = state.lang();
-    let Preferences { display_name, language } = parse(lang, payload)?;
+    let Preferences {
+        display_name,
+        language,
+    } = parse(lang, payload)?;
     let store = &state.store;
     store
         .writer()
         .set_preferences(state.actor(), display_name, language)
         .await
         .map_err(|e| IpcError::from_store(e, lang))?;
-    let saved = store.readers().settings().await.map_err(|e| IpcError::from_store(e, language))?;
+    let saved = store
+        .readers()
+        .settings()
+        .await
+        .map_err(|e| IpcError::from_store(e, language))?;
     state.set_prefs(saved.clone());
     Ok(saved)
 }

@@ -16,13 +16,18 @@ pub const EVENT: &str = "diagnostics";
 const PERIOD: Duration = Duration::from_secs(1);
 
 pub fn snapshot(state: &AppState) -> DiagnosticsSnapshot {
-    DiagnosticsSnapshot { tasks: state.registry.snapshot(), writer: state.store.writer().stats() }
+    DiagnosticsSnapshot {
+        tasks: state.registry.snapshot(),
+        writer: state.store.writer().stats(),
+    }
 }
 
 /// Starts the publisher as a tracked task that stops with the app's token.
 pub fn spawn_publisher(app: &AppHandle) {
     let state = app.state::<AppState>();
-    let task = state.registry.register("Diagnostics publisher", TaskKind::Diagnostics, None);
+    let task = state
+        .registry
+        .register("Diagnostics publisher", TaskKind::Diagnostics, None);
     let cancel = state.cancel.child_token();
     let app = app.clone();
     let fut = state.tracker.track_future(async move {

@@ -34,12 +34,14 @@ pub struct SubjectDetail {
 
 /// `get_subject`'s payload.
 #[derive(Debug, Clone, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
 pub struct SubjectRef {
     pub id: String,
 }
 
 /// `edit_screening`'s payload.
 #[derive(Debug, Clone, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
 pub struct EditScreening {
     pub id: String,
     pub input: ScreeningInput,
@@ -49,6 +51,7 @@ pub struct EditScreening {
 
 /// `apply_action`'s payload: dates as `YYYY-MM-DD` text, checked by the core.
 #[derive(Debug, Clone, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
 pub struct ApplyAction {
     pub id: String,
     pub kind: ActionKind,
@@ -60,6 +63,7 @@ pub struct ApplyAction {
 
 /// `save_preferences`' payload.
 #[derive(Debug, Clone, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
 pub struct Preferences {
     pub display_name: String,
     pub language: Lang,

@@ -41,7 +41,10 @@ impl IpcError {
             Lang::En => format!("The request was not understood: {detail}"),
             Lang::ZhCn => format!("无法识别该请求：{detail}"),
         };
-        IpcError { code: ErrorCode::InvalidInput, message }
+        IpcError {
+            code: ErrorCode::InvalidInput,
+            message,
+        }
     }
 
     pub fn from_store(e: StoreError, lang: Lang) -> IpcError {
@@ -50,11 +53,19 @@ impl IpcError {
             StoreError::Domain(d) => (domain_code(d), d.message(lang)),
             StoreError::NotFound { entity, id } => (
                 ErrorCode::NotFound,
-                if zh { format!("找不到{}“{id}”。", entity_zh(entity)) } else { format!("There is no {entity} {id}.") },
+                if zh {
+                    format!("找不到{}“{id}”。", entity_zh(entity))
+                } else {
+                    format!("There is no {entity} {id}.")
+                },
             ),
             StoreError::NoStudy => (
                 ErrorCode::NoStudy,
-                if zh { "此工作站尚未设置研究。".into() } else { "No study is set up on this desk.".into() },
+                if zh {
+                    "此工作站尚未设置研究。".into()
+                } else {
+                    "No study is set up on this desk.".into()
+                },
             ),
             StoreError::WriterClosed => (
                 ErrorCode::Unavailable,

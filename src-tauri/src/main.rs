@@ -13,6 +13,7 @@ mod dto;
 mod error;
 mod state;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -35,7 +36,8 @@ fn main() -> ExitCode {
     let cli = match Cli::parse(std::env::args().skip(1)) {
         Ok(cli::Parsed::Run(cli)) => cli,
         Ok(cli::Parsed::Exit(text)) => {
-            println!("{text}");
+            // `--help` and `--version` answer on standard output.
+            let _ = writeln!(std::io::stdout(), "{text}");
             return ExitCode::SUCCESS;
         }
         Err(e) => {
@@ -82,10 +84,10 @@ fn main() -> ExitCode {
         }
     };
     app.run(|handle, event| {
-        if let RunEvent::Exit = event {
-            if let Some(state) = handle.try_state::<AppState>() {
-                shutdown(&state);
-            }
+        if let RunEvent::Exit = event
+            && let Some(state) = handle.try_state::<AppState>()
+        {
+            shutdown(&state);
         }
     });
     ExitCode::SUCCESS
@@ -95,7 +97,10 @@ fn main() -> ExitCode {
 /// study with this desk at its first site.
 fn start(db: PathBuf, cli: &Cli) -> Result<AppState, Box<dyn std::error::Error>> {
     let registry = TaskRegistry::new();
-    let options = StoreOptions { desk_code: cli.desk_code.clone(), ..StoreOptions::default() };
+    let options = StoreOptions {
+        desk_code: cli.desk_code.clone(),
+        ..StoreOptions::default()
+    };
     let store = Store::open(&db, options, &registry)?;
     tracing::info!(path = %db.display(), "database open");
     let account = os_account();
@@ -104,12 +109,29 @@ fn start(db: PathBuf, cli: &Cli) -> Result<AppState, Box<dyn std::error::Error>>
         let (study, sites, criteria) = demo_study();
         let demo_id = study.id.clone();
         let desk_site = sites[0].id.clone();
-        let actor = sitedesk_core::domain::Actor { account: account.clone(), display_name: settings.display_name.clone() };
-        if store.writer().configure_study(actor, study, sites, criteria, desk_site).await? {
+        let actor = sitedesk_core::domain::Actor {
+            account: account.clone(),
+            display_name: settings.display_name.clone(),
+        };
+        if store
+            .writer()
+            .configure_study(actor, study, sites, criteria, desk_site)
+            .await?
+        {
             tracing::info!("nothing configured: set up the demo study");
         }
-        let demo = store.readers().setup().await?.is_some_and(|s| s.study.id == demo_id);
-        Ok(AppState::new(store.clone(), registry, account, demo, settings))
+        let demo = store
+            .readers()
+            .setup()
+            .await?
+            .is_some_and(|s| s.study.id == demo_id);
+        Ok(AppState::new(
+            store.clone(),
+            registry,
+            account,
+            demo,
+            settings,
+        ))
     })
 }
 
@@ -119,11 +141,16 @@ fn shutdown(state: &AppState) {
     state.cancel.cancel();
     state.tracker.close();
     tauri::async_runtime::block_on(async {
-        if tokio::time::timeout(SHUTDOWN_DEADLINE, state.tracker.wait()).await.is_err() {
-            tracing::warn!(live = state.tracker.len(), "tasks still running at exit deadline");
+        if tokio::time::timeout(SHUTDOWN_DEADLINE, state.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                live = state.tracker.len(),
+                "tasks still running at exit deadline"
+            );
         }
         state.store.close().await;
     });
     tracing::info!("shut down");
 }
-

@@ -25,7 +25,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, registry: TaskRegistry, account: String, demo: bool, prefs: Settings) -> AppState {
+    pub fn new(
+        store: Store,
+        registry: TaskRegistry,
+        account: String,
+        demo: bool,
+        prefs: Settings,
+    ) -> AppState {
         AppState {
             store,
             registry,
@@ -52,7 +58,10 @@ impl AppState {
 
     /// Who is acting now: the account plus the display name from Settings.
     pub fn actor(&self) -> Actor {
-        Actor { account: self.account.clone(), display_name: self.prefs().display_name }
+        Actor {
+            account: self.account.clone(),
+            display_name: self.prefs().display_name,
+        }
     }
 }
 

@@ -22,13 +22,26 @@ struct Desk {
 async fn desk() -> Desk {
     let dir = tempfile::tempdir().unwrap();
     let registry = TaskRegistry::new();
-    let options = StoreOptions { desk_code: DeskCode::parse("T1"), ..StoreOptions::default() };
+    let options = StoreOptions {
+        desk_code: DeskCode::parse("TQ"),
+        ..StoreOptions::default()
+    };
     let store = Store::open(&dir.path().join("desk.sqlite3"), options, &registry).unwrap();
     let (study, sites, criteria) = demo_study();
-    let actor = Actor { account: "crc".into(), display_name: String::new() };
-    store.writer().configure_study(actor, study, sites, criteria, "s01".into()).await.unwrap();
+    let actor = Actor {
+        account: "crc".into(),
+        display_name: String::new(),
+    };
+    store
+        .writer()
+        .configure_study(actor, study, sites, criteria, "s01".into())
+        .await
+        .unwrap();
     let settings = store.readers().settings().await.unwrap();
-    Desk { state: AppState::new(store, registry, "crc".into(), true, settings), _dir: dir }
+    Desk {
+        state: AppState::new(store, registry, "crc".into(), true, settings),
+        _dir: dir,
+    }
 }
 
 fn today() -> String {
@@ -58,11 +71,18 @@ fn fingerprint(db: &Path) -> String {
         .unwrap();
     let mut out = String::new();
     for table in tables {
-        let mut stmt = conn.prepare(&format!("SELECT * FROM \"{table}\" ORDER BY rowid")).unwrap();
+        let mut stmt = conn
+            .prepare(&format!("SELECT * FROM \"{table}\" ORDER BY rowid"))
+            .unwrap();
         let columns = stmt.column_count();
         let rows = stmt
             .query_map([], |r| {
-                (0..columns).map(|i| r.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}"))).collect::<Result<Vec<_>, _>>()
+                (0..columns)
+                    .map(|i| {
+                        r.get::<_, rusqlite::types::Value>(i)
+                            .map(|v| format!("{v:?}"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
             })
             .unwrap();
         out.push_str(&table);
@@ -103,23 +123,48 @@ async fn malformed_and_out_of_range_payloads_are_refused_and_change_nothing() {
         ("null", Value::Null, InvalidInput),
         ("a string", json!("S01"), InvalidInput),
         ("a number as status", json!({"status": 3}), InvalidInput),
-        ("an unknown status", json!({"status": "dancing"}), InvalidInput),
-        ("a search of 101 characters", json!({"search": "a".repeat(101)}), InvalidInput),
+        (
+            "an unknown status",
+            json!({"status": "dancing"}),
+            InvalidInput,
+        ),
+        (
+            "a search of 101 characters",
+            json!({"search": "a".repeat(101)}),
+            InvalidInput,
+        ),
     ];
     for (what, payload, code) in cases {
-        expect_code(&format!("list_subjects {what}"), list_subjects(s, payload).await, code);
+        expect_code(
+            &format!("list_subjects {what}"),
+            list_subjects(s, payload).await,
+            code,
+        );
     }
 
     let cases: Vec<(&str, Value, ErrorCode)> = vec![
         ("no id", json!({}), InvalidInput),
         ("an empty id", json!({"id": ""}), InvalidInput),
         ("a path as id", json!({"id": "../etc/passwd"}), InvalidInput),
-        ("an id of 41 characters", json!({"id": "S".repeat(41)}), InvalidInput),
+        (
+            "an id of 41 characters",
+            json!({"id": "S".repeat(41)}),
+            InvalidInput,
+        ),
         ("an array", json!([id]), InvalidInput),
+        (
+            "an extra field",
+            json!({"id": id, "admin": true}),
+            InvalidInput,
+        ),
         ("an unknown id", json!({"id": "S01-ZZZ-0001"}), NotFound),
     ];
     for (what, payload, code) in cases {
-        expect_code(&format!("get_subject {what}"), get_subject(s, payload).await, code);
+        expect_code(
+            &format!("get_subject {what}"),
+            get_subject(s, payload).await,
+            code,
+        );
     }
 
     let with = |key: &str, value: Value| {
@@ -130,78 +175,217 @@ async fn malformed_and_out_of_range_payloads_are_refused_and_change_nothing() {
     let cases: Vec<(&str, Value, ErrorCode)> = vec![
         ("an empty object", json!({}), InvalidInput),
         ("a number as label", with("label", json!(7)), InvalidInput),
-        ("an answer that is not yes or no", with("eligibility", json!({"I1": "maybe"})), InvalidInput),
-        ("a malformed date", with("screening_date", json!("2026-13-45")), Validation),
-        ("a short date", with("screening_date", json!("2026-1-5")), Validation),
-        ("a screening date tomorrow", with("screening_date", json!(tomorrow)), Validation),
-        ("a consent date tomorrow", with("consent_date", json!(tomorrow)), Validation),
-        ("a full name as label", with("label", json!("Jane Doe")), Validation),
-        ("a label of 600 characters", with("label", json!(long)), Validation),
+        (
+            "a misspelt field",
+            with("consent_dat", json!(today())),
+            InvalidInput,
+        ),
+        (
+            "an answer that is not yes or no",
+            with("eligibility", json!({"I1": "maybe"})),
+            InvalidInput,
+        ),
+        (
+            "a malformed date",
+            with("screening_date", json!("2026-13-45")),
+            Validation,
+        ),
+        (
+            "a short date",
+            with("screening_date", json!("2026-1-5")),
+            Validation,
+        ),
+        (
+            "a screening date tomorrow",
+            with("screening_date", json!(tomorrow)),
+            Validation,
+        ),
+        (
+            "a consent date tomorrow",
+            with("consent_date", json!(tomorrow)),
+            Validation,
+        ),
+        (
+            "a full name as label",
+            with("label", json!("Jane Doe")),
+            Validation,
+        ),
+        (
+            "a label of 600 characters",
+            with("label", json!(long)),
+            Validation,
+        ),
         ("an empty label", with("label", json!("  ")), Validation),
-        ("an unknown criterion", with("eligibility", json!({"X9": "yes"})), Validation),
-        ("consent without version", with("consent_version", json!("")), Validation),
-        ("a consent version of 600 characters", with("consent_version", json!(long)), Validation),
+        (
+            "an unknown criterion",
+            with("eligibility", json!({"X9": "yes"})),
+            Validation,
+        ),
+        (
+            "consent without version",
+            with("consent_version", json!("")),
+            Validation,
+        ),
+        (
+            "a consent version of 600 characters",
+            with("consent_version", json!(long)),
+            Validation,
+        ),
     ];
     for (what, payload, code) in cases {
-        expect_code(&format!("screen_subject {what}"), screen_subject(s, payload).await, code);
+        expect_code(
+            &format!("screen_subject {what}"),
+            screen_subject(s, payload).await,
+            code,
+        );
     }
 
     let mut changed = eligible("AB");
     changed["label"] = json!("XY");
     let cases: Vec<(&str, Value, ErrorCode)> = vec![
         ("no input", json!({"id": id}), InvalidInput),
-        ("a malformed id", json!({"id": "a b", "input": eligible("AB")}), InvalidInput),
-        ("an unknown id", json!({"id": "S01-ZZZ-0001", "input": eligible("AB")}), NotFound),
-        ("a change without a reason", json!({"id": id, "input": changed}), Validation),
-        ("a reason of 600 characters", json!({"id": id, "input": changed, "reason": long}), Validation),
-        ("a reason that is a number", json!({"id": id, "input": changed, "reason": 5}), InvalidInput),
+        (
+            "a malformed id",
+            json!({"id": "a b", "input": eligible("AB")}),
+            InvalidInput,
+        ),
+        (
+            "an unknown id",
+            json!({"id": "S01-ZZZ-0001", "input": eligible("AB")}),
+            NotFound,
+        ),
+        (
+            "a change without a reason",
+            json!({"id": id, "input": changed}),
+            Validation,
+        ),
+        (
+            "a reason of 600 characters",
+            json!({"id": id, "input": changed, "reason": long}),
+            Validation,
+        ),
+        (
+            "a reason that is a number",
+            json!({"id": id, "input": changed, "reason": 5}),
+            InvalidInput,
+        ),
     ];
     for (what, payload, code) in cases {
-        expect_code(&format!("edit_screening {what}"), edit_screening(s, payload).await, code);
+        expect_code(
+            &format!("edit_screening {what}"),
+            edit_screening(s, payload).await,
+            code,
+        );
     }
 
     let cases: Vec<(&str, Value, ErrorCode)> = vec![
-        ("an unknown action", json!({"id": id, "kind": "explode"}), InvalidInput),
+        (
+            "an unknown action",
+            json!({"id": id, "kind": "explode"}),
+            InvalidInput,
+        ),
         ("no kind", json!({"id": id}), InvalidInput),
-        ("enroll without a date", json!({"id": id, "kind": "enroll"}), Validation),
-        ("enroll on a malformed date", json!({"id": id, "kind": "enroll", "date": "yesterday"}), Validation),
-        ("enroll tomorrow", json!({"id": id, "kind": "enroll", "date": tomorrow}), Validation),
-        ("complete a subject in screening", json!({"id": id, "kind": "complete", "date": today()}), IllegalTransition),
+        (
+            "enroll without a date",
+            json!({"id": id, "kind": "enroll"}),
+            Validation,
+        ),
+        (
+            "enroll on a malformed date",
+            json!({"id": id, "kind": "enroll", "date": "yesterday"}),
+            Validation,
+        ),
+        (
+            "enroll tomorrow",
+            json!({"id": id, "kind": "enroll", "date": tomorrow}),
+            Validation,
+        ),
+        (
+            "complete a subject in screening",
+            json!({"id": id, "kind": "complete", "date": today()}),
+            IllegalTransition,
+        ),
         (
             "withdraw a subject in screening",
             json!({"id": id, "kind": "withdraw", "date": today(), "reason": "moved"}),
             IllegalTransition,
         ),
-        ("screen fail without a reason", json!({"id": id, "kind": "screen_fail"}), Validation),
-        ("screen fail with a reason of 600 characters", json!({"id": id, "kind": "screen_fail", "reason": long}), Validation),
-        ("an unknown id", json!({"id": "S01-ZZZ-0001", "kind": "enroll", "date": today()}), NotFound),
+        (
+            "screen fail without a reason",
+            json!({"id": id, "kind": "screen_fail"}),
+            Validation,
+        ),
+        (
+            "screen fail with a reason of 600 characters",
+            json!({"id": id, "kind": "screen_fail", "reason": long}),
+            Validation,
+        ),
+        (
+            "an unknown id",
+            json!({"id": "S01-ZZZ-0001", "kind": "enroll", "date": today()}),
+            NotFound,
+        ),
     ];
     for (what, payload, code) in cases {
-        expect_code(&format!("apply_action {what}"), apply_action(s, payload).await, code);
+        expect_code(
+            &format!("apply_action {what}"),
+            apply_action(s, payload).await,
+            code,
+        );
     }
 
     let cases: Vec<(&str, Value, ErrorCode)> = vec![
-        ("an unknown language", json!({"display_name": "Ann", "language": "fr"}), InvalidInput),
+        (
+            "an unknown language",
+            json!({"display_name": "Ann", "language": "fr"}),
+            InvalidInput,
+        ),
         ("no language", json!({"display_name": "Ann"}), InvalidInput),
-        ("a display name of 81 characters", json!({"display_name": "a".repeat(81), "language": "en"}), Validation),
+        (
+            "a display name of 81 characters",
+            json!({"display_name": "a".repeat(81), "language": "en"}),
+            Validation,
+        ),
     ];
     for (what, payload, code) in cases {
-        expect_code(&format!("save_preferences {what}"), save_preferences(s, payload).await, code);
+        expect_code(
+            &format!("save_preferences {what}"),
+            save_preferences(s, payload).await,
+            code,
+        );
     }
 
-    assert_eq!(fingerprint(&db), before, "a refused command wrote to the database");
-    assert_eq!(s.prefs().language, Lang::En, "a refused preference reached the app's state");
+    assert_eq!(
+        fingerprint(&db),
+        before,
+        "a refused command wrote to the database"
+    );
+    assert_eq!(
+        s.prefs().language,
+        Lang::En,
+        "a refused preference reached the app's state"
+    );
 }
 
 #[tokio::test]
 async fn errors_are_in_the_users_language() {
     let d = desk().await;
     let s = &d.state;
-    let saved = save_preferences(s, json!({"display_name": "王芳", "language": "zh-CN"})).await.unwrap();
+    let saved = save_preferences(s, json!({"display_name": "王芳", "language": "zh-CN"}))
+        .await
+        .unwrap();
     assert_eq!(saved.language, Lang::ZhCn);
-    let e = expect_code("get_subject unknown", get_subject(s, json!({"id": "S01-ZZZ-0001"})).await, ErrorCode::NotFound);
+    let e = expect_code(
+        "get_subject unknown",
+        get_subject(s, json!({"id": "S01-ZZZ-0001"})).await,
+        ErrorCode::NotFound,
+    );
     assert_eq!(e.message, "找不到受试者“S01-ZZZ-0001”。");
-    let e = expect_code("screen_subject future", screen_subject(s, json!({"label": 1})).await, ErrorCode::InvalidInput);
+    let e = expect_code(
+        "screen_subject future",
+        screen_subject(s, json!({"label": 1})).await,
+        ErrorCode::InvalidInput,
+    );
     assert!(e.message.starts_with("无法识别该请求"), "{}", e.message);
 }
 
@@ -210,13 +394,28 @@ async fn a_valid_lifecycle_goes_through_the_handlers() {
     let d = desk().await;
     let s = &d.state;
     let subject = screen_subject(s, eligible("ab")).await.unwrap();
-    assert_eq!(subject.id, "S01-T1-0001");
+    assert_eq!(subject.id, "S01-TQ-0001");
     let detail = get_subject(s, json!({"id": subject.id})).await.unwrap();
-    assert_eq!(detail.actions, vec![ActionKind::ScreenFail, ActionKind::Enroll]);
-    let enrolled = apply_action(s, json!({"id": subject.id, "kind": "enroll", "date": today()})).await.unwrap();
+    assert_eq!(
+        detail.actions,
+        vec![ActionKind::ScreenFail, ActionKind::Enroll]
+    );
+    let enrolled = apply_action(
+        s,
+        json!({"id": subject.id, "kind": "enroll", "date": today()}),
+    )
+    .await
+    .unwrap();
     let detail = get_subject(s, json!({"id": enrolled.id})).await.unwrap();
-    assert_eq!(detail.actions, vec![ActionKind::Complete, ActionKind::Withdraw]);
-    assert!(detail.audit.iter().any(|a| a.field == "enrollment_date"), "{:?}", detail.audit);
-    let rows = list_subjects(s, json!({"search": "S01-T1"})).await.unwrap();
+    assert_eq!(
+        detail.actions,
+        vec![ActionKind::Complete, ActionKind::Withdraw]
+    );
+    assert!(
+        detail.audit.iter().any(|a| a.field == "enrollment_date"),
+        "{:?}",
+        detail.audit
+    );
+    let rows = list_subjects(s, json!({"search": "S01-TQ"})).await.unwrap();
     assert_eq!(rows.len(), 1);
 }

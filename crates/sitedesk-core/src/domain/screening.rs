@@ -22,6 +22,7 @@ pub const REASON_MAX_CHARS: usize = 500;
 
 /// The screening log as the CRC typed it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
 pub struct ScreeningInput {
     /// `YYYY-MM-DD`.
     pub screening_date: String,
@@ -53,13 +54,13 @@ pub fn validate_new_screening(
         Field::ConsentDate,
     )?;
     let consent_version = non_empty(input.consent_version.as_deref());
-    if let Some(v) = &consent_version {
-        if v.chars().count() > VERSION_MAX_CHARS {
-            return Err(DomainError::TooLong {
-                field: Field::ConsentVersion,
-                max: VERSION_MAX_CHARS,
-            });
-        }
+    if let Some(v) = &consent_version
+        && v.chars().count() > VERSION_MAX_CHARS
+    {
+        return Err(DomainError::TooLong {
+            field: Field::ConsentVersion,
+            max: VERSION_MAX_CHARS,
+        });
     }
     match (consent_date, &consent_version) {
         (Some(_), None) => {
@@ -102,10 +103,10 @@ pub fn plan_screening_edit(
     reason: Option<&str>,
 ) -> Result<Vec<Change>, DomainError> {
     let new = validate_new_screening(input, criteria, today)?;
-    if subject.status.was_enrolled() {
-        if let Some(enrolled) = subject.enrollment_date {
-            check_enrollment(&new, enrolled, criteria)?;
-        }
+    if subject.status.was_enrolled()
+        && let Some(enrolled) = subject.enrollment_date
+    {
+        check_enrollment(&new, enrolled, criteria)?;
     }
     let old = &subject.screening;
     let mut changes: Vec<(Field, Change)> = Vec::new();
@@ -144,10 +145,10 @@ pub fn plan_screening_edit(
         return Err(DomainError::NothingChanged);
     }
     let reason = non_empty(reason);
-    if let Some((field, _)) = changes.iter().find(|(_, c)| c.old.is_some()) {
-        if reason.is_none() {
-            return Err(DomainError::ReasonForChangeRequired { field: *field });
-        }
+    if let Some((field, _)) = changes.iter().find(|(_, c)| c.old.is_some())
+        && reason.is_none()
+    {
+        return Err(DomainError::ReasonForChangeRequired { field: *field });
     }
     if let Some(r) = &reason {
         check_reason(r)?;

@@ -54,6 +54,7 @@ pub struct Settings {
 
 /// Which subjects a list shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
 pub struct SubjectFilter {
     /// Matches the start or any part of the id or the initials.
     #[serde(default)]
@@ -168,7 +169,7 @@ impl Readers {
     }
 
     pub async fn setup(&self) -> Result<Option<StudySetup>> {
-        self.read(|c| load_setup(c)).await
+        self.read(load_setup).await
     }
 
     pub async fn desk(&self) -> Result<DeskInfo> {
