@@ -1,0 +1,275 @@
+//! The real desktop app, driven through WebDriver: tauri-driver in front of
+//! WebKitWebDriver, under a display (Xvfb in CI). Needs `SITEDESK_APP_BIN`
+//! (the built `sitedesk` binary) and `tauri-driver` on PATH; it fails, never
+//! skips, when they are missing. Screenshots go to `SITEDESK_SCREENSHOTS`
+//! (default: `e2e-screenshots/` at the workspace root).
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+
+/// Generous: the first start of WebKit under Xvfb on a loaded 2-core machine
+/// takes seconds.
+const WAIT: Duration = Duration::from_secs(45);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// tauri-driver, killed when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+    /// The port of the WebKitWebDriver that tauri-driver starts.
+    native: u16,
+}
+
+impl Driver {
+    async fn start() -> Driver {
+        let (port, native) = (free_port(), free_port());
+        let child = Command::new("tauri-driver")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start tauri-driver (cargo install tauri-driver --locked): {e}")
+            });
+        // tauri-driver says nothing when it is ready: poll its port and the
+        // port of the WebKitWebDriver it starts, which it forwards to; a
+        // session asked for before both listen is dropped half-way.
+        let deadline = Instant::now() + WAIT;
+        let mut poll = tokio::time::interval(Duration::from_millis(50));
+        for p in [port, native] {
+            while TcpStream::connect(("127.0.0.1", p)).is_err() {
+                assert!(
+                    Instant::now() < deadline,
+                    "tauri-driver did not listen on {p}"
+                );
+                poll.tick().await;
+            }
+        }
+        Driver {
+            child,
+            port,
+            native,
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        // tauri-driver leaves the WebKitWebDriver it started running; it is
+        // the one listening on our native port.
+        let _ = Command::new("pkill")
+            .args(["-f", &format!("WebKitWebDriver --port={} ", self.native)])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn app_binary() -> PathBuf {
+    let bin = std::env::var_os("SITEDESK_APP_BIN")
+        .map(PathBuf::from)
+        .expect(
+            "SITEDESK_APP_BIN must name the built sitedesk binary (scripts/test-all.sh sets it)",
+        );
+    assert!(
+        bin.is_file(),
+        "SITEDESK_APP_BIN {} is not a file",
+        bin.display()
+    );
+    bin
+}
+
+fn screenshot_dir() -> PathBuf {
+    let dir = std::env::var_os("SITEDESK_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../e2e-screenshots"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Starts the app on `data_dir` and connects a WebDriver session to it.
+async fn launch(driver: &Driver, data_dir: &Path) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), json!("wry"));
+    caps.insert(
+        "tauri:options".into(),
+        json!({
+            "application": app_binary(),
+            "args": ["--data-dir", data_dir, "--desk-code", "E2E"],
+        }),
+    );
+    ClientBuilder::new(HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("WebDriver session with the app")
+}
+
+fn css(testid: &str) -> String {
+    format!("[data-testid='{testid}']")
+}
+
+/// Waits until the element with `testid` shows `text`.
+async fn wait_text(c: &Client, testid: &str, text: &str) {
+    let xpath = format!("//*[@data-testid='{testid}'][contains(normalize-space(.), '{text}')]");
+    if let Err(e) = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath(&xpath))
+        .await
+    {
+        let shown = match c.find(Locator::Css(&css(testid))).await {
+            Ok(el) => el.text().await.unwrap_or_default(),
+            Err(_) => "<absent>".into(),
+        };
+        panic!("{testid} never showed {text:?} (shows {shown:?}): {e:?}");
+    }
+}
+
+async fn click(c: &Client, testid: &str) {
+    click_css(c, &css(testid)).await;
+}
+
+async fn click_css(c: &Client, selector: &str) {
+    let el = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(selector))
+        .await
+        .unwrap_or_else(|e| panic!("{selector}: {e:?}"));
+    el.click()
+        .await
+        .unwrap_or_else(|e| panic!("click {selector}: {e:?}"));
+}
+
+/// Waits until the checkbox or radio button `testid` is checked.
+async fn wait_checked(c: &Client, testid: &str) {
+    let deadline = Instant::now() + WAIT;
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        let el = c.find(Locator::Css(&css(testid))).await;
+        if let Ok(el) = el
+            && el.prop("checked").await.ok().flatten().as_deref() == Some("true")
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{testid} was never checked");
+        poll.tick().await;
+    }
+}
+
+async fn type_into(c: &Client, testid: &str, text: &str) {
+    let el = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(&css(testid)))
+        .await
+        .unwrap_or_else(|e| panic!("{testid}: {e:?}"));
+    el.clear().await.unwrap();
+    el.send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("type into {testid}: {e:?}"));
+}
+
+/// Saves a screenshot once the page has painted what the DOM holds: two
+/// animation frames, so that the last click's re-render is on screen.
+async fn shot(c: &Client, name: &str) {
+    c.execute_async(
+        "const done = arguments[arguments.length - 1];\
+         requestAnimationFrame(() => requestAnimationFrame(() => done()));",
+        vec![],
+    )
+    .await
+    .expect("wait for a paint");
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(screenshot_dir().join(format!("{name}.png")), png).unwrap();
+}
+
+#[tokio::test]
+async fn screen_enroll_restart_translate_and_diagnose() {
+    let data = tempfile::tempdir().unwrap();
+    let driver = Driver::start().await;
+    let today = chrono::Local::now().date_naive().to_string();
+
+    // First run: screen a subject and enroll it.
+    let c = launch(&driver, data.path()).await;
+    wait_text(&c, "page-title", "Subjects").await;
+    shot(&c, "01-subjects-empty").await;
+    click(&c, "screen-new").await;
+    type_into(&c, "screening-label", "AB").await;
+    type_into(&c, "consent-date", &today).await;
+    type_into(&c, "consent-version", "v1.0").await;
+    for id in ["I1", "I2", "I3"] {
+        click(&c, &format!("elig-{id}-yes")).await;
+    }
+    for id in ["E1", "E2"] {
+        click(&c, &format!("elig-{id}-no")).await;
+    }
+    for id in [
+        "elig-I1-yes",
+        "elig-I2-yes",
+        "elig-I3-yes",
+        "elig-E1-no",
+        "elig-E2-no",
+    ] {
+        wait_checked(&c, id).await;
+    }
+    shot(&c, "02-screening-form").await;
+    click(&c, "form-save").await;
+    wait_text(&c, "subject-id", "S01-E2E-0001").await;
+    wait_text(&c, "subject-status", "Screening").await;
+    click(&c, "action-enroll").await;
+    type_into(&c, "action-date", &today).await;
+    click(&c, "action-save").await;
+    wait_text(&c, "subject-status", "Enrolled").await;
+    shot(&c, "03-enrolled").await;
+    c.close().await.expect("quit the app");
+
+    // Second run on the same database: the subject and its history are there.
+    let c = launch(&driver, data.path()).await;
+    wait_text(&c, "subject-table", "S01-E2E-0001").await;
+    // A row opens on a click anywhere in it: click its first cell.
+    click_css(&c, &format!("{} td", css("row-S01-E2E-0001"))).await;
+    wait_text(&c, "subject-status", "Enrolled").await;
+    wait_text(&c, "audit-table", "Enrollment date").await;
+    wait_text(&c, "audit-table", "Screening").await;
+    shot(&c, "04-after-restart-audit").await;
+
+    // Switch to Simplified Chinese and read a translated label.
+    click(&c, "nav-settings").await;
+    let chinese = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath("//label[contains(., '简体中文')]"))
+        .await
+        .expect("language choice");
+    chinese.click().await.unwrap();
+    click(&c, "settings-save").await;
+    wait_text(&c, "page-title", "设置").await;
+    wait_text(&c, "nav-subjects", "受试者").await;
+    shot(&c, "05-chinese").await;
+
+    // The diagnostics panel lists the writer task, live.
+    click(&c, "nav-diagnostics").await;
+    wait_text(&c, "task-table", "SQLite writer").await;
+    wait_text(&c, "task-table", "运行中").await;
+    shot(&c, "06-diagnostics").await;
+    c.close().await.expect("quit the app");
+}

@@ -1,0 +1,8 @@
+//! One test binary for the suites that cross crates or drive the real app:
+//!
+//! - `concurrency`: many callers enrolling at once through the one writer.
+//! - `e2e` (feature `e2e`): the built desktop app driven through WebDriver.
+
+mod concurrency;
+#[cfg(feature = "e2e")]
+mod e2e;
