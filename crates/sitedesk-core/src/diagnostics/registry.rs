@@ -31,6 +31,8 @@ pub enum TaskKind {
     SyncBatch,
     Profiler,
     Export,
+    /// Checks IT staff or a supervisor start: verifying the audit trail.
+    Maintenance,
 }
 
 /// Where a task is in its life.

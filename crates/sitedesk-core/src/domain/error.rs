@@ -18,6 +18,11 @@ pub enum Field {
     Reason,
     Eligibility,
     DisplayName,
+    RecordId,
+    Event,
+    Instance,
+    FieldName,
+    Value,
 }
 
 impl Field {
@@ -43,6 +48,16 @@ impl Field {
             (Field::Eligibility, Lang::ZhCn) => "入选/排除标准",
             (Field::DisplayName, Lang::En) => "Display name",
             (Field::DisplayName, Lang::ZhCn) => "显示名称",
+            (Field::RecordId, Lang::En) => "Record ID",
+            (Field::RecordId, Lang::ZhCn) => "记录编号",
+            (Field::Event, Lang::En) => "Event",
+            (Field::Event, Lang::ZhCn) => "访视事件",
+            (Field::Instance, Lang::En) => "Repeat instance",
+            (Field::Instance, Lang::ZhCn) => "重复序号",
+            (Field::FieldName, Lang::En) => "Field name",
+            (Field::FieldName, Lang::ZhCn) => "字段名",
+            (Field::Value, Lang::En) => "Value",
+            (Field::Value, Lang::ZhCn) => "值",
         }
     }
 }
@@ -104,6 +119,10 @@ pub enum DomainError {
     ReasonForChangeRequired { field: Field },
     #[error("nothing changed")]
     NothingChanged,
+    #[error("{field:?} is not a valid name")]
+    InvalidName { field: Field },
+    #[error("a reason is required to change the saved value of {field}")]
+    ValueReasonRequired { field: String },
 }
 
 impl DomainError {
@@ -201,6 +220,21 @@ impl DomainError {
                     "没有需要保存的修改。".into()
                 } else {
                     "There is nothing to save.".into()
+                }
+            }
+            InvalidName { field } => {
+                let f = field.name(lang);
+                if zh {
+                    format!("“{f}”无效：只能包含小写字母、数字和下划线。")
+                } else {
+                    format!("{f} is not valid: use lower-case letters, digits and underscores.")
+                }
+            }
+            ValueReasonRequired { field } => {
+                if zh {
+                    format!("修改已保存的字段“{field}”需要填写修改原因。")
+                } else {
+                    format!("Changing the saved value of {field} needs a reason for change.")
                 }
             }
         }

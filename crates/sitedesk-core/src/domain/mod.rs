@@ -13,6 +13,7 @@ mod lifecycle;
 mod screening;
 #[cfg(test)]
 mod tests;
+mod values;
 
 use std::collections::BTreeMap;
 
@@ -26,6 +27,9 @@ pub use lifecycle::{Action, ActionKind, plan_action};
 pub use screening::{
     LABEL_MAX_CHARS, REASON_MAX_CHARS, ScreeningInput, VERSION_MAX_CHARS, parse_date,
     plan_screening_edit, validate_new_screening,
+};
+pub use values::{
+    NAME_MAX_CHARS, RecordEdit, VALUE_MAX_CHARS, check_record_edit, plan_record_edit,
 };
 
 /// Who acts. Until sign-in exists this is the operating-system account plus

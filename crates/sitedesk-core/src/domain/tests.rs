@@ -438,6 +438,12 @@ fn every_message_exists_in_both_languages() {
             field: Field::ConsentDate,
         },
         DomainError::NothingChanged,
+        DomainError::InvalidName {
+            field: Field::Event,
+        },
+        DomainError::ValueReasonRequired {
+            field: "weight_kg".into(),
+        },
     ];
     for e in errors {
         let (en, zh) = (e.message(Lang::En), e.message(Lang::ZhCn));

@@ -4,14 +4,36 @@
 //! is a new entry at the end, and `tests.rs` checks the upgrade from every
 //! earlier version.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction};
 
-use super::StoreError;
+use super::{StoreError, chain};
+
+/// Rust that runs after a migration's SQL, in the same transaction.
+pub(super) type MigrationStep = fn(&Transaction<'_>) -> Result<(), StoreError>;
+
+/// One step of the schema: SQL, then, where SQL cannot do it, Rust.
+pub(super) struct Migration {
+    pub sql: &'static str,
+    /// Runs after `sql`, in the same transaction.
+    pub then: Option<MigrationStep>,
+}
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[Migration] = &[
     // 1: study set-up, subjects with their screening log, audit trail, outbox.
-    r#"
+    Migration {
+        sql: V1,
+        then: None,
+    },
+    // 2: the audit hash chain (rows written by version 1 are chained in id
+    // order), and case report form values.
+    Migration {
+        sql: V2,
+        then: Some(chain::chain_unhashed_rows),
+    },
+];
+
+const V1: &str = r#"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -108,8 +130,30 @@ CREATE TABLE outbox (
     value      TEXT,
     created_at TEXT NOT NULL
 ) STRICT;
-"#,
-];
+"#;
+
+const V2: &str = r#"
+-- Each audit row carries the SHA-256 of its own content and of the previous
+-- row's hash (see store/chain.rs). Subject-level rows have no event.
+ALTER TABLE audit ADD COLUMN event TEXT;
+ALTER TABLE audit ADD COLUMN instance INTEGER;
+ALTER TABLE audit ADD COLUMN prev_hash BLOB;
+ALTER TABLE audit ADD COLUMN hash BLOB;
+ALTER TABLE outbox ADD COLUMN event TEXT;
+ALTER TABLE outbox ADD COLUMN instance INTEGER;
+
+-- Case report form values, laid out as the EDC keeps them: one row per
+-- record, event, field and repeat instance; an empty value has no row.
+CREATE TABLE record_value (
+    record_id  TEXT NOT NULL,
+    event      TEXT NOT NULL,
+    field      TEXT NOT NULL,
+    instance   INTEGER NOT NULL CHECK (instance >= 1),
+    value      TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (record_id, event, field, instance)
+) STRICT, WITHOUT ROWID;
+"#;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -132,11 +176,15 @@ pub(super) fn migrate_to(conn: &mut Connection, target: u32) -> Result<u32, Stor
     }
     for version in found..target {
         let tx = conn.transaction()?;
-        tx.execute_batch(MIGRATIONS[version as usize])
+        let step = &MIGRATIONS[version as usize];
+        tx.execute_batch(step.sql)
             .map_err(|source| StoreError::Migration {
                 version: version + 1,
                 source,
             })?;
+        if let Some(then) = step.then {
+            then(&tx)?;
+        }
         tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;
         tracing::info!(version = version + 1, "applied schema migration");

@@ -12,6 +12,7 @@
 //! Deliberately absent: SQL anywhere else in the codebase, and any second
 //! writable connection.
 
+mod chain;
 mod migrations;
 mod read;
 #[cfg(test)]
@@ -28,11 +29,15 @@ use rusqlite::{Connection, OpenFlags};
 use crate::diagnostics::TaskRegistry;
 use crate::domain::{DeskCode, DomainError};
 
+pub use chain::{AuditVerification, ChainBreak, ChainProblem};
 pub use migrations::SCHEMA_VERSION;
 pub use read::{
     AuditEntry, DeskInfo, Readers, Settings, StatusCount, StudySetup, SubjectFilter, SubjectRow,
 };
-pub use writer::{WriterHandle, WriterStats};
+pub use writer::{
+    Ack, Lane, LaneStats, MAX_BATCH_COMMANDS, MAX_BATCH_TIME, Percentiles, WriterHandle,
+    WriterStats,
+};
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +70,13 @@ pub enum StoreError {
     /// outside SiteDesk or is damaged.
     #[error("stored {what} is not valid: {value}")]
     Corrupt { what: &'static str, value: String },
+    /// The command ran, but its transaction could not be committed (or not
+    /// even begun); nothing of it was saved.
+    #[error("the change was not saved: {0}")]
+    NotCommitted(String),
+    /// A read was stopped by its cancellation token.
+    #[error("the read was cancelled")]
+    Cancelled,
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }
@@ -77,8 +89,12 @@ pub struct StoreOptions {
     /// The desk code to use if the file is new; a random one otherwise.
     /// Ignored for an existing file, whose subject ids already use its code.
     pub desk_code: Option<DeskCode>,
-    /// Capacity of the writer's command channel; callers wait when it is full.
+    /// Capacity of the writer's interactive lane; callers wait when it is
+    /// full.
     pub queue_capacity: usize,
+    /// Capacity of the bulk lane. Small: a bulk producer that outruns the
+    /// disk should wait, not fill memory.
+    pub bulk_queue_capacity: usize,
 }
 
 impl Default for StoreOptions {
@@ -88,6 +104,8 @@ impl Default for StoreOptions {
             // Enough for every open window and background task to have a
             // few edits in flight; more only hides a stuck writer.
             queue_capacity: 256,
+            // A few batches' worth of bulk commands (see MAX_BATCH_COMMANDS).
+            bulk_queue_capacity: 1024,
         }
     }
 }
@@ -108,7 +126,12 @@ impl Store {
         let mut conn = open_writable(path)?;
         migrations::migrate(&mut conn)?;
         write::ensure_desk(&conn, options.desk_code)?;
-        let (writer, join) = writer::spawn(conn, options.queue_capacity, registry)?;
+        let (writer, join) = writer::spawn(
+            conn,
+            options.queue_capacity,
+            options.bulk_queue_capacity,
+            registry,
+        )?;
         Ok(Store {
             writer,
             readers: Readers::new(path.to_owned()),
@@ -141,6 +164,30 @@ impl Store {
             let _ = tokio::task::spawn_blocking(move || join.join()).await;
         }
     }
+}
+
+/// Verifies the audit chain of the database at `path` without starting a
+/// writer or changing the file: for IT staff, while the app is closed or
+/// open. A file that an older SiteDesk wrote must be opened by the app once
+/// first, which chains its rows.
+pub fn verify_audit_file(path: &Path) -> Result<AuditVerification> {
+    let err = |source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(err)?;
+    let version: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version != SCHEMA_VERSION {
+        return Err(StoreError::Corrupt {
+            what: "schema version for verification",
+            value: format!(
+                "{version} (this app verifies {SCHEMA_VERSION}; open the file with the app first)"
+            ),
+        });
+    }
+    chain::verify(&conn, &|| true)
 }
 
 /// The one place that opens a writable connection.

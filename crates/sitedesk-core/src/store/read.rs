@@ -10,6 +10,10 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use super::chain::{self, AuditVerification};
 use super::{Result, StoreError};
 use crate::domain::{
     Answer, Criterion, CriterionKind, Screening, Site, Study, Subject, SubjectStatus,
@@ -113,6 +117,13 @@ pub struct Readers {
     idle: Arc<Mutex<Vec<Connection>>>,
 }
 
+fn flatten<T>(r: std::result::Result<Result<T>, tokio::task::JoinError>) -> Result<T> {
+    r.map_err(|e| StoreError::Corrupt {
+        what: "read task",
+        value: e.to_string(),
+    })?
+}
+
 /// Idle connections kept for reuse; more are opened when needed and closed
 /// afterwards.
 const MAX_IDLE: usize = 4;
@@ -132,17 +143,73 @@ impl Readers {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let this = self.clone();
-        tokio::task::spawn_blocking(move || {
+        flatten(
+            tokio::task::spawn_blocking(move || {
+                let conn = this.checkout()?;
+                let result = f(&conn);
+                this.checkin(conn);
+                result
+            })
+            .await,
+        )
+    }
+
+    /// Runs `f` on a read-only connection and stops it when `cancel` fires:
+    /// SQLite's interrupt ends the running statement, and `f` gets a
+    /// `keep_going` check for the work it does between statements. Either
+    /// way the answer is [`StoreError::Cancelled`]. For long reads: exports,
+    /// large lists, verifying the audit trail.
+    pub async fn read_cancellable<T, F>(&self, cancel: CancellationToken, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &dyn Fn() -> bool) -> Result<T> + Send + 'static,
+    {
+        let this = self.clone();
+        let (handle_tx, handle_rx) = oneshot::channel();
+        let token = cancel.clone();
+        let job = tokio::task::spawn_blocking(move || {
             let conn = this.checkout()?;
-            let result = f(&conn);
+            let _ = handle_tx.send(conn.get_interrupt_handle());
+            let keep_going = || !token.is_cancelled();
+            let result = if keep_going() {
+                f(&conn, &keep_going)
+            } else {
+                Err(StoreError::Cancelled)
+            };
             this.checkin(conn);
-            result
-        })
-        .await
-        .map_err(|e| StoreError::Corrupt {
-            what: "read task",
-            value: e.to_string(),
-        })?
+            match result {
+                Err(StoreError::Sqlite(e))
+                    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted) =>
+                {
+                    Err(StoreError::Cancelled)
+                }
+                Err(_) if token.is_cancelled() => Err(StoreError::Cancelled),
+                r => r,
+            }
+        });
+        let interrupt = async {
+            match handle_rx.await {
+                Ok(handle) => {
+                    cancel.cancelled().await;
+                    handle.interrupt();
+                }
+                // The job ended before it had a connection.
+                Err(_) => std::future::pending().await,
+            }
+        };
+        let mut job = std::pin::pin!(job);
+        tokio::select! {
+            r = &mut job => return flatten(r),
+            () = interrupt => {}
+        }
+        flatten(job.await)
+    }
+
+    /// Walks the audit trail's hash chain (see `chain.rs`); stops when
+    /// `cancel` fires.
+    pub async fn verify_audit(&self, cancel: CancellationToken) -> Result<AuditVerification> {
+        self.read_cancellable(cancel, |c, keep_going| chain::verify(c, keep_going))
+            .await
     }
 
     fn checkout(&self) -> Result<Connection> {

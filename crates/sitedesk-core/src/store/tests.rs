@@ -10,6 +10,7 @@ use crate::domain::{
     Action, Actor, Answer, CriterionKind, DomainError, ScreeningInput, SubjectStatus, demo_study,
 };
 use crate::i18n::Lang;
+use tokio_util::sync::CancellationToken;
 
 fn actor() -> Actor {
     Actor {
@@ -209,7 +210,7 @@ async fn a_failing_command_does_not_affect_the_next_one() {
         s.id, "S01-K7Q-0001",
         "refused commands consume no sequence number"
     );
-    assert_eq!(w.stats().rollbacks, 2);
+    assert_eq!(w.stats().failed_commands, 2);
 }
 
 #[tokio::test]
@@ -293,7 +294,11 @@ async fn the_writer_registers_and_reports_its_queue() {
     );
     let stats = store.writer().stats();
     assert_eq!(
-        (stats.queue_depth, stats.queue_capacity, stats.commits),
+        (
+            stats.interactive.queue_depth,
+            stats.interactive.queue_capacity,
+            stats.commits
+        ),
         (0, 256, 1)
     );
 }
@@ -466,6 +471,13 @@ fn seed_at(version: u32, c: &Connection) {
         )
         .unwrap();
     }
+    if version >= 2 {
+        // Written by version 2 or later: chained as the writer chains.
+        let mut c = Connection::open(c.path().unwrap()).unwrap();
+        let tx = c.transaction().unwrap();
+        super::chain::chain_unhashed_rows(&tx).unwrap();
+        tx.commit().unwrap();
+    }
 }
 
 #[tokio::test]
@@ -503,6 +515,16 @@ async fn migrations_upgrade_every_earlier_version_keeping_its_data() {
                 next.id, "S01-K7Q-0002",
                 "the sequence continues after existing ids (from {from})"
             );
+            let check = store
+                .readers()
+                .verify_audit(CancellationToken::new())
+                .await
+                .unwrap();
+            assert_eq!(
+                (check.broken, check.rows_checked),
+                (None, 7),
+                "rows from version {from} are chained, new ones follow them"
+            );
         }
         store.close().await;
     }
@@ -521,4 +543,414 @@ fn a_file_from_a_newer_app_is_refused() {
         .err()
         .unwrap();
     assert!(matches!(e, StoreError::SchemaTooNew { .. }), "{e}");
+}
+
+// ---- group commit, lanes, backpressure ----
+
+fn edit(record: &str, field: &str, value: &str) -> crate::domain::RecordEdit {
+    crate::domain::RecordEdit {
+        record_id: record.into(),
+        event: "baseline_arm_1".into(),
+        instance: 1,
+        values: BTreeMap::from([(field.to_owned(), Some(value.to_owned()))]),
+        reason: None,
+    }
+}
+
+async fn open_at(path: &std::path::Path, options: StoreOptions) -> Store {
+    Store::open(path, options, &TaskRegistry::new()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_command_inside_a_batch_gets_its_error_while_the_others_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_at(&dir.path().join("d.sqlite3"), StoreOptions::default()).await;
+    let w = store.writer();
+    w.set_values(Lane::Interactive, actor(), edit("r0", "weight", "70"))
+        .await
+        .unwrap();
+    // Queue 300 edits before waiting for any; every 10th changes r0's saved
+    // weight without a reason and must fail alone.
+    let mut acks = Vec::new();
+    for i in 0..300 {
+        let e = if i % 10 == 0 {
+            edit("r0", "weight", &format!("{}", 71 + i))
+        } else {
+            edit(&format!("r{i}"), "weight", "80")
+        };
+        acks.push(w.queue_values(Lane::Bulk, actor(), e).await.unwrap());
+    }
+    for (i, ack) in acks.into_iter().enumerate() {
+        let r = ack.committed().await;
+        if i % 10 == 0 {
+            assert!(
+                matches!(
+                    r,
+                    Err(StoreError::Domain(DomainError::ValueReasonRequired { .. }))
+                ),
+                "{i}: {r:?}"
+            );
+        } else {
+            assert_eq!(r.unwrap(), 1, "{i}");
+        }
+    }
+    let stats = w.stats();
+    assert!(
+        stats.batch_size.max > 1.0,
+        "queued edits share transactions: {stats:?}"
+    );
+    assert!(stats.commits < 300, "{stats:?}");
+    assert_eq!(stats.failed_commands, 30);
+    let (values, audits, outbox, broken) = store
+        .readers()
+        .read(|c| {
+            let n = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0));
+            Ok((
+                n("SELECT count(*) FROM record_value")?,
+                n("SELECT count(*) FROM audit WHERE entity = 'record'")?,
+                n("SELECT count(*) FROM outbox WHERE entity = 'record'")?,
+                n("SELECT count(*) FROM record_value WHERE record_id = 'r0' AND value <> '70'")?,
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!((values, audits, outbox, broken), (271, 271, 271, 0));
+    let check = store
+        .readers()
+        .verify_audit(CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(check.broken, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn interactive_edits_go_before_queued_bulk_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_at(&dir.path().join("d.sqlite3"), StoreOptions::default()).await;
+    let w = store.writer().clone();
+    let mut acks = Vec::new();
+    for i in 0..1000 {
+        acks.push(
+            w.queue_values(Lane::Bulk, actor(), edit(&format!("b{i}"), "x", "1"))
+                .await
+                .unwrap(),
+        );
+    }
+    let waiting = w.stats().bulk.queue_depth;
+    w.set_values(Lane::Interactive, actor(), edit("person", "x", "1"))
+        .await
+        .unwrap();
+    for a in acks {
+        a.committed().await.unwrap();
+    }
+    // The audit id is the order of execution: count the bulk edits that
+    // ran after the interactive one. In arrival order it would be none.
+    let after: i64 = store
+        .readers()
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM audit
+                 WHERE entity_id LIKE 'b%'
+                   AND id > (SELECT id FROM audit WHERE entity_id = 'person')",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+        .unwrap();
+    assert!(
+        waiting > 100,
+        "the bulk lane was still full when the edit came: {waiting}"
+    );
+    assert!(
+        after as u32 >= waiting / 2,
+        "{after} bulk edits ran after the interactive one, {waiting} were waiting"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stalled_writer_blocks_bulk_producers_instead_of_buffering() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.sqlite3");
+    let options = StoreOptions {
+        bulk_queue_capacity: 8,
+        ..StoreOptions::default()
+    };
+    let store = open_at(&path, options).await;
+    // Another process holds the write lock: the writer waits in BEGIN.
+    let blocker = Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+    let w = store.writer().clone();
+    let (tx, mut queued) = tokio::sync::mpsc::unbounded_channel();
+    let producer = tokio::spawn(async move {
+        let mut acks = Vec::new();
+        for i in 0..100 {
+            let ack = w
+                .queue_values(Lane::Bulk, actor(), edit(&format!("p{i}"), "x", "1"))
+                .await
+                .unwrap();
+            acks.push(ack);
+            let _ = tx.send(i);
+        }
+        for a in acks {
+            a.committed().await.unwrap();
+        }
+    });
+    // Wait until the producer stops making progress: it must stop after the
+    // lane's capacity (plus the one command the writer holds), not at 100.
+    let mut count = 0;
+    while tokio::time::timeout(std::time::Duration::from_millis(300), queued.recv())
+        .await
+        .is_ok_and(|v| v.is_some())
+    {
+        count += 1;
+    }
+    assert!(
+        (8..=9).contains(&count),
+        "{count} edits were queued behind a stalled writer"
+    );
+    assert_eq!(store.writer().stats().bulk.queue_depth, 8);
+    blocker.execute_batch("ROLLBACK").unwrap();
+    producer.await.unwrap();
+    let n: i64 = store
+        .readers()
+        .read(|c| Ok(c.query_row("SELECT count(*) FROM record_value", [], |r| r.get(0))?))
+        .await
+        .unwrap();
+    assert_eq!(n, 100);
+}
+
+#[tokio::test]
+async fn record_edits_write_only_changes_and_need_a_reason_to_change_saved_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_at(&dir.path().join("d.sqlite3"), StoreOptions::default()).await;
+    let w = store.writer();
+    let mut e = edit("r1", "weight", "70");
+    e.values.insert("height".into(), Some("180".into()));
+    assert_eq!(
+        w.set_values(Lane::Interactive, actor(), e.clone())
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        w.set_values(Lane::Interactive, actor(), e.clone())
+            .await
+            .unwrap(),
+        0,
+        "saving the same values again changes nothing"
+    );
+    let mut change = edit("r1", "weight", "");
+    let r = w
+        .set_values(Lane::Interactive, actor(), change.clone())
+        .await;
+    assert!(
+        matches!(
+            r,
+            Err(StoreError::Domain(DomainError::ValueReasonRequired { .. }))
+        ),
+        "clearing a saved value needs a reason: {r:?}"
+    );
+    change.reason = Some("Entered on the wrong subject".into());
+    assert_eq!(
+        w.set_values(Lane::Interactive, actor(), change)
+            .await
+            .unwrap(),
+        1
+    );
+    for bad in [
+        crate::domain::RecordEdit {
+            event: "Baseline Arm".into(),
+            ..edit("r1", "x", "1")
+        },
+        crate::domain::RecordEdit {
+            instance: 0,
+            ..edit("r1", "x", "1")
+        },
+        edit("r1", "1x", "1"),
+        edit("", "x", "1"),
+    ] {
+        let r = w.set_values(Lane::Interactive, actor(), bad.clone()).await;
+        assert!(
+            matches!(r, Err(StoreError::Domain(_))),
+            "{bad:?} was accepted: {r:?}"
+        );
+    }
+    type Row = (String, Option<String>, Option<String>, Option<String>);
+    let audit: Vec<Row> = store
+        .readers()
+        .read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT field, old_value, new_value, reason FROM audit WHERE entity = 'record' ORDER BY id",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        audit,
+        vec![
+            ("height".into(), None, Some("180".into()), None),
+            ("weight".into(), None, Some("70".into()), None),
+            (
+                "weight".into(),
+                Some("70".into()),
+                None,
+                Some("Entered on the wrong subject".into())
+            ),
+        ]
+    );
+}
+
+// ---- the audit chain ----
+
+/// A store with a few audit rows, closed, and a raw connection to its file
+/// with the append-only triggers dropped: what someone with the file and a
+/// SQLite shell could do.
+async fn tamperable() -> (tempfile::TempDir, std::path::PathBuf, Connection) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.sqlite3");
+    let store = open_at(&path, StoreOptions::default()).await;
+    for i in 0..5 {
+        store
+            .writer()
+            .set_values(Lane::Interactive, actor(), edit(&format!("r{i}"), "x", "1"))
+            .await
+            .unwrap();
+    }
+    store.close().await;
+    assert_eq!(verify_audit_file(&path).unwrap().broken, None);
+    let c = Connection::open(&path).unwrap();
+    c.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;")
+        .unwrap();
+    (dir, path, c)
+}
+
+fn first_break(path: &std::path::Path) -> Option<(i64, ChainProblem)> {
+    verify_audit_file(path)
+        .unwrap()
+        .broken
+        .map(|b| (b.audit_id, b.problem))
+}
+
+#[tokio::test]
+async fn verify_finds_a_row_modified_behind_the_apps_back() {
+    let (_d, path, c) = tamperable().await;
+    c.execute("UPDATE audit SET new_value = '2' WHERE id = 3", [])
+        .unwrap();
+    assert_eq!(first_break(&path), Some((3, ChainProblem::ContentChanged)));
+}
+
+#[tokio::test]
+async fn verify_finds_a_deleted_row() {
+    let (_d, path, c) = tamperable().await;
+    c.execute("DELETE FROM outbox WHERE audit_id = 2", [])
+        .unwrap();
+    c.execute("DELETE FROM audit WHERE id = 2", []).unwrap();
+    assert_eq!(first_break(&path), Some((3, ChainProblem::LinkBroken)));
+}
+
+#[tokio::test]
+async fn verify_finds_rows_cut_off_the_end() {
+    let (_d, path, c) = tamperable().await;
+    c.execute("DELETE FROM outbox WHERE audit_id = 5", [])
+        .unwrap();
+    c.execute("DELETE FROM audit WHERE id = 5", []).unwrap();
+    assert_eq!(first_break(&path), Some((5, ChainProblem::EndMissing)));
+}
+
+#[tokio::test]
+async fn verify_finds_reordered_rows() {
+    let (_d, path, c) = tamperable().await;
+    // Swap the content of rows 2 and 4 (hashes included), as if they had
+    // been written in the other order.
+    c.execute_batch(
+        "PRAGMA foreign_keys = OFF;
+         UPDATE audit SET id = -2 WHERE id = 2;
+         UPDATE audit SET id = 2 WHERE id = 4;
+         UPDATE audit SET id = 4 WHERE id = -2;",
+    )
+    .unwrap();
+    assert_eq!(first_break(&path), Some((2, ChainProblem::LinkBroken)));
+}
+
+#[tokio::test]
+async fn verify_finds_an_inserted_row() {
+    let (_d, path, c) = tamperable().await;
+    c.execute_batch(
+        "INSERT INTO audit(id, at, user_account, user_name, entity, entity_id, field, new_value, prev_hash, hash)
+         SELECT 100, at, user_account, user_name, entity, entity_id, field, 'forged', prev_hash, hash
+         FROM audit WHERE id = 5;",
+    )
+    .unwrap();
+    assert_eq!(first_break(&path), Some((100, ChainProblem::LinkBroken)));
+}
+
+#[tokio::test]
+async fn an_untouched_trail_verifies_through_the_readers_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_at(&dir.path().join("d.sqlite3"), StoreOptions::default()).await;
+    store
+        .writer()
+        .set_values(Lane::Bulk, actor(), edit("r", "x", "1"))
+        .await
+        .unwrap();
+    let v = store
+        .readers()
+        .verify_audit(CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!((v.rows_checked, v.broken), (1, None));
+    assert_eq!(v.head.unwrap().len(), 64);
+}
+
+// ---- cancellable reads ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_read_stops_when_its_token_is_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_at(&dir.path().join("d.sqlite3"), StoreOptions::default()).await;
+    let cancel = CancellationToken::new();
+    let started = std::time::Instant::now();
+    let read = store.readers().read_cancellable(cancel.clone(), |c, _| {
+        // Minutes of work if nobody stops it.
+        Ok(c.query_row(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000000000)
+             SELECT count(*) FROM n",
+            [],
+            |r| r.get::<_, i64>(0),
+        )?)
+    });
+    let canceller = async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        cancel.cancel();
+    };
+    let (r, ()) = tokio::join!(read, canceller);
+    assert!(matches!(r, Err(StoreError::Cancelled)), "{r:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "the read stopped promptly"
+    );
+    // The pool's connection still works afterwards.
+    let n: i64 = store
+        .readers()
+        .read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get(0))?))
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn a_read_cancelled_before_it_starts_does_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_at(&dir.path().join("d.sqlite3"), StoreOptions::default()).await;
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let r = store
+        .readers()
+        .read_cancellable(cancel, |_, _| -> Result<()> { panic!("ran") })
+        .await;
+    assert!(matches!(r, Err(StoreError::Cancelled)), "{r:?}");
 }

@@ -2,14 +2,17 @@
 //! transaction it opened; each function writes the data change together
 //! with its audit rows and, for study data, its outbox rows.
 
+use std::collections::BTreeMap;
+
 use chrono::{Local, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::read::{load_setup, load_subject};
-use super::{Result, StoreError};
+use super::{Result, StoreError, chain};
 use crate::domain::{
-    Action, Actor, Change, Criterion, DeskCode, DomainError, Field, ScreeningInput, Site, Study,
-    Subject, SubjectId, SubjectStatus, plan_action, plan_screening_edit, validate_new_screening,
+    Action, Actor, Change, Criterion, DeskCode, DomainError, Field, RecordEdit, ScreeningInput,
+    Site, Study, Subject, SubjectId, SubjectStatus, check_record_edit, plan_action,
+    plan_record_edit, plan_screening_edit, validate_new_screening,
 };
 use crate::i18n::Lang;
 
@@ -236,6 +239,73 @@ pub(super) fn apply_action(
     update_subject(tx, now, actor, subject_id, &changes, reason)
 }
 
+/// Writes the fields of a record edit whose value changes, each with its
+/// audit row (chained) and its outbox row. Returns how many changed.
+pub(super) fn set_values(
+    tx: &Transaction<'_>,
+    now: &Now,
+    actor: &Actor,
+    edit: &RecordEdit,
+) -> Result<u32> {
+    check_record_edit(edit)?;
+    let record_id = edit.record_id.trim();
+    let instance = i64::from(edit.instance);
+    let mut current = BTreeMap::new();
+    {
+        let mut stmt = tx.prepare_cached(
+            "SELECT value FROM record_value
+             WHERE record_id = ?1 AND event = ?2 AND field = ?3 AND instance = ?4",
+        )?;
+        for field in edit.values.keys() {
+            let v: Option<String> = stmt
+                .query_row(params![record_id, edit.event, field, instance], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if let Some(v) = v {
+                current.insert(field.clone(), v);
+            }
+        }
+    }
+    let (changes, reason) = plan_record_edit(&current, edit)?;
+    {
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO record_value(record_id, event, field, instance, value, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(record_id, event, field, instance)
+             DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )?;
+        let mut clear = tx.prepare_cached(
+            "DELETE FROM record_value
+             WHERE record_id = ?1 AND event = ?2 AND field = ?3 AND instance = ?4",
+        )?;
+        for c in &changes {
+            match &c.new {
+                Some(v) => {
+                    upsert.execute(params![record_id, edit.event, c.field, instance, v, now.at])?
+                }
+                None => clear.execute(params![record_id, edit.event, c.field, instance])?,
+            };
+        }
+    }
+    let target = Target {
+        entity: "record",
+        entity_id: record_id,
+        event: Some(&edit.event),
+        instance: Some(instance),
+    };
+    record_at(
+        tx,
+        now,
+        actor,
+        target,
+        &changes,
+        reason.as_deref(),
+        Outbox::Yes,
+    )?;
+    Ok(changes.len() as u32)
+}
+
 pub(super) fn set_preferences(
     tx: &Transaction<'_>,
     now: &Now,
@@ -361,8 +431,29 @@ enum Outbox {
     No,
 }
 
-/// Writes one audit row per change and, for study data, one outbox row tied
-/// to it.
+/// Where a change belongs: a subject-level field, or a form value of a
+/// record at an event and repeat instance.
+#[derive(Clone, Copy)]
+pub(super) struct Target<'a> {
+    pub entity: &'a str,
+    pub entity_id: &'a str,
+    pub event: Option<&'a str>,
+    pub instance: Option<i64>,
+}
+
+impl<'a> Target<'a> {
+    fn subject(entity: &'a str, entity_id: &'a str) -> Target<'a> {
+        Target {
+            entity,
+            entity_id,
+            event: None,
+            instance: None,
+        }
+    }
+}
+
+/// Writes one audit row per change, chained to the one before it (see
+/// `chain.rs`), and, for study data, one outbox row tied to it.
 #[allow(clippy::too_many_arguments)]
 fn record(
     tx: &Transaction<'_>,
@@ -374,29 +465,87 @@ fn record(
     reason: Option<&str>,
     outbox: Outbox,
 ) -> Result<()> {
+    record_at(
+        tx,
+        now,
+        actor,
+        Target::subject(entity, entity_id),
+        changes,
+        reason,
+        outbox,
+    )
+}
+
+fn record_at(
+    tx: &Transaction<'_>,
+    now: &Now,
+    actor: &Actor,
+    target: Target<'_>,
+    changes: &[Change],
+    reason: Option<&str>,
+    outbox: Outbox,
+) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
     let mut audit = tx.prepare_cached(
-        "INSERT INTO audit(at, user_account, user_name, entity, entity_id, field, old_value, new_value, reason)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO audit(id, at, user_account, user_name, entity, entity_id, event, instance,
+                           field, old_value, new_value, reason, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?;
     let mut out = tx.prepare_cached(
-        "INSERT INTO outbox(audit_id, entity, entity_id, field, value, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO outbox(audit_id, entity, entity_id, event, instance, field, value, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
+    let (mut id, mut prev) = chain::last(tx)?;
     for c in changes {
+        id += 1;
+        let hash = chain::hash(
+            &prev,
+            &chain::AuditContent {
+                id,
+                at: &now.at,
+                user_account: &actor.account,
+                user_name: &actor.display_name,
+                entity: target.entity,
+                entity_id: target.entity_id,
+                event: target.event,
+                instance: target.instance,
+                field: &c.field,
+                old_value: c.old.as_deref(),
+                new_value: c.new.as_deref(),
+                reason,
+            },
+        );
         audit.execute(params![
+            id,
             now.at,
             actor.account,
             actor.display_name,
-            entity,
-            entity_id,
+            target.entity,
+            target.entity_id,
+            target.event,
+            target.instance,
             c.field,
             c.old,
             c.new,
-            reason
+            reason,
+            prev.as_slice(),
+            hash.as_slice(),
         ])?;
         if outbox == Outbox::Yes {
-            let audit_id = tx.last_insert_rowid();
-            out.execute(params![audit_id, entity, entity_id, c.field, c.new, now.at])?;
+            out.execute(params![
+                id,
+                target.entity,
+                target.entity_id,
+                target.event,
+                target.instance,
+                c.field,
+                c.new,
+                now.at
+            ])?;
         }
+        prev = hash;
     }
-    Ok(())
+    chain::set_head(tx, id, &prev)
 }
