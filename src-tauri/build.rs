@@ -12,6 +12,7 @@ const COMMANDS: &[&str] = &[
     "edit_screening",
     "apply_action",
     "save_preferences",
+    "verify_audit",
     "diagnostics_snapshot",
 ];
 

@@ -13,8 +13,8 @@ mod tests {
     };
     use sitedesk_core::i18n::Lang;
     use sitedesk_core::store::{
-        AuditEntry, DeskInfo, Settings, StatusCount, StudySetup, SubjectFilter, SubjectRow,
-        WriterStats,
+        AuditEntry, AuditVerification, ChainBreak, ChainProblem, DeskInfo, LaneStats, Percentiles,
+        Settings, StatusCount, StudySetup, SubjectFilter, SubjectRow, WriterStats,
     };
     use ts_rs::{Config, TS};
 
@@ -58,7 +58,12 @@ mod tests {
             TaskKind,
             TaskState,
             TaskSnapshot,
+            Percentiles,
+            LaneStats,
             WriterStats,
+            ChainProblem,
+            ChainBreak,
+            AuditVerification,
             AppInfo,
             SubjectDetail,
             SubjectRef,

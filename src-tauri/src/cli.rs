@@ -6,6 +6,12 @@ use sitedesk_core::domain::DeskCode;
 
 pub const USAGE: &str = "\
 Usage: sitedesk [--data-dir DIR] [--desk-code CODE]
+       sitedesk verify-audit [--data-dir DIR]
+
+Commands:
+  verify-audit       Check the audit trail's hash chain and report the first
+                     broken row; exit status 0 intact, 1 broken, 2 error.
+                     Reads the file only; the app may be open.
 
 Options:
   --data-dir DIR     Folder of the database file (env SITEDESK_DATA_DIR;
@@ -21,8 +27,17 @@ Environment:
 /// What the user asked for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cli {
+    pub command: Subcommand,
     pub data_dir: Option<PathBuf>,
     pub desk_code: Option<DeskCode>,
+}
+
+/// What to do: start the app, or one of the commands for IT staff.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Subcommand {
+    #[default]
+    Run,
+    VerifyAudit,
 }
 
 pub enum Parsed {
@@ -61,6 +76,9 @@ impl Cli {
                 // WebKit's WebDriver starts the app with this switch when a
                 // test drives it; the webview reads the automation flag itself.
                 "--automation" => {}
+                "verify-audit" if cli.command == Subcommand::Run => {
+                    cli.command = Subcommand::VerifyAudit;
+                }
                 other if !other.starts_with('-') => {
                     return Err(format!("unexpected argument {other}"));
                 }
@@ -83,6 +101,22 @@ impl Cli {
         }
         Ok(Parsed::Run(cli))
     }
+}
+
+/// Where the app keeps its data when `--data-dir` is not given: the same
+/// folder Tauri's `app_data_dir` names on Linux (`$XDG_DATA_HOME` or
+/// `~/.local/share`, then the app's identifier), for commands that run
+/// without a window.
+pub fn default_data_dir(identifier: &str) -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".local/share"))
+        })?;
+    Some(base.join(identifier))
 }
 
 #[cfg(test)]
@@ -121,5 +155,18 @@ mod tests {
             "WebDriver's switch is accepted"
         );
         assert!(run(&["--help"]).unwrap_err().starts_with("Usage"));
+        assert_eq!(
+            run(&["verify-audit", "verify-audit"]),
+            Err("unexpected argument verify-audit".into())
+        );
+    }
+
+    #[test]
+    fn verify_audit_is_a_subcommand() {
+        let cli = run(&["verify-audit", "--data-dir", "/d"]).unwrap();
+        assert_eq!(
+            (cli.command, cli.data_dir),
+            (Subcommand::VerifyAudit, Some(PathBuf::from("/d")))
+        );
     }
 }

@@ -8,9 +8,12 @@
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use sitedesk_core::diagnostics::{TaskKind, TaskState};
 use sitedesk_core::domain::{Action, ActionKind, ScreeningInput, Subject};
 use sitedesk_core::i18n::Lang;
-use sitedesk_core::store::{Settings, StatusCount, SubjectFilter, SubjectRow};
+use sitedesk_core::store::{
+    AuditVerification, Settings, StatusCount, StoreError, SubjectFilter, SubjectRow,
+};
 
 use crate::dto::{
     AppInfo, ApplyAction, DiagnosticsSnapshot, EditScreening, Preferences, SubjectDetail,
@@ -175,6 +178,37 @@ pub async fn save_preferences(state: &AppState, payload: Value) -> CmdResult<Set
     Ok(saved)
 }
 
+/// Walks the audit trail's hash chain, as a task in the diagnostics panel
+/// that stops with the app.
+pub async fn verify_audit(state: &AppState) -> CmdResult<AuditVerification> {
+    let lang = state.lang();
+    let task = state
+        .registry
+        .register("Verify audit trail", TaskKind::Maintenance, None);
+    task.set_state(TaskState::Running);
+    let result = state
+        .store
+        .readers()
+        .verify_audit(state.cancel.child_token())
+        .await;
+    let end = match &result {
+        Ok(v) => {
+            if let Some(b) = &v.broken {
+                tracing::warn!(audit_id = b.audit_id, problem = ?b.problem, "audit chain broken");
+                task.set_error(format!("broken at row {}", b.audit_id));
+            }
+            TaskState::Done
+        }
+        Err(StoreError::Cancelled) => TaskState::Cancelled,
+        Err(e) => {
+            task.set_error(e.to_string());
+            TaskState::Failed
+        }
+    };
+    task.finish(end);
+    result.map_err(|e| IpcError::from_store(e, lang))
+}
+
 pub async fn diagnostics_snapshot(state: &AppState) -> CmdResult<DiagnosticsSnapshot> {
     Ok(crate::diagnostics::snapshot(state))
 }
@@ -184,7 +218,7 @@ pub async fn diagnostics_snapshot(state: &AppState) -> CmdResult<DiagnosticsSnap
 pub mod ipc {
     use serde_json::Value;
     use sitedesk_core::domain::Subject;
-    use sitedesk_core::store::{Settings, StatusCount, SubjectRow};
+    use sitedesk_core::store::{AuditVerification, Settings, StatusCount, SubjectRow};
     use tauri::State;
 
     use super::CmdResult;
@@ -209,6 +243,7 @@ pub mod ipc {
         edit_screening(payload) -> Subject;
         apply_action(payload) -> Subject;
         save_preferences(payload) -> Settings;
+        verify_audit() -> AuditVerification;
         diagnostics_snapshot() -> DiagnosticsSnapshot;
     }
 }

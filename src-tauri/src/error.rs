@@ -23,6 +23,8 @@ pub enum ErrorCode {
     NoStudy,
     /// The database writer has stopped (the app is closing).
     Unavailable,
+    /// A long operation was stopped (the app is closing).
+    Cancelled,
     /// The database could not be read or written.
     Storage,
 }
@@ -73,6 +75,14 @@ impl IpcError {
                     "应用正在关闭，未保存任何内容。".into()
                 } else {
                     "SiteDesk is shutting down; nothing was saved.".into()
+                },
+            ),
+            StoreError::Cancelled => (
+                ErrorCode::Cancelled,
+                if zh {
+                    "操作已取消。".into()
+                } else {
+                    "The operation was cancelled.".into()
                 },
             ),
             other => {

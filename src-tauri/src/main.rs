@@ -26,6 +26,8 @@ use tauri::{Manager, RunEvent};
 use crate::cli::Cli;
 use crate::state::{AppState, os_account};
 
+/// The app's identifier, as in `tauri.conf.json`: names its data folder.
+const IDENTIFIER: &str = "org.sitedesk.desk";
 /// The database file's name inside the data directory.
 const DB_FILE: &str = "sitedesk.sqlite3";
 /// How long exit waits for tasks to stop before it closes the store anyway.
@@ -45,6 +47,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if cli.command == cli::Subcommand::VerifyAudit {
+        return verify_audit(&cli);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SITEDESK_LOG")
@@ -63,6 +68,7 @@ fn main() -> ExitCode {
             commands::ipc::edit_screening,
             commands::ipc::apply_action,
             commands::ipc::save_preferences,
+            commands::ipc::verify_audit,
             commands::ipc::diagnostics_snapshot,
         ])
         .setup(move |app| {
@@ -91,6 +97,50 @@ fn main() -> ExitCode {
         }
     });
     ExitCode::SUCCESS
+}
+
+/// `sitedesk verify-audit`: walks the hash chain of the database file and
+/// says where it first breaks. Exit status 0 intact, 1 broken, 2 error.
+fn verify_audit(cli: &Cli) -> ExitCode {
+    let Some(dir) = cli
+        .data_dir
+        .clone()
+        .or_else(|| cli::default_data_dir(IDENTIFIER))
+    else {
+        eprintln!("sitedesk: no data folder; pass --data-dir");
+        return ExitCode::from(2);
+    };
+    let path = dir.join(DB_FILE);
+    let mut out = std::io::stdout();
+    match sitedesk_core::store::verify_audit_file(&path) {
+        Ok(v) => match v.broken {
+            None => {
+                let _ = writeln!(
+                    out,
+                    "{}: audit trail intact, {} rows, last hash {}",
+                    path.display(),
+                    v.rows_checked,
+                    v.head.as_deref().unwrap_or("(empty)")
+                );
+                ExitCode::SUCCESS
+            }
+            Some(b) => {
+                let _ = writeln!(
+                    out,
+                    "{}: audit trail BROKEN at row {}: {} ({} rows before it verified)",
+                    path.display(),
+                    b.audit_id,
+                    b.problem.describe(),
+                    v.rows_checked
+                );
+                ExitCode::from(1)
+            }
+        },
+        Err(e) => {
+            eprintln!("sitedesk: {}: {e}", path.display());
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// Opens the store and, on a desk with nothing configured, sets up the demo

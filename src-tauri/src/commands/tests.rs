@@ -71,9 +71,7 @@ fn fingerprint(db: &Path) -> String {
         .unwrap();
     let mut out = String::new();
     for table in tables {
-        let mut stmt = conn
-            .prepare(&format!("SELECT * FROM \"{table}\" ORDER BY rowid"))
-            .unwrap();
+        let mut stmt = conn.prepare(&format!("SELECT * FROM \"{table}\"")).unwrap();
         let columns = stmt.column_count();
         let rows = stmt
             .query_map([], |r| {
@@ -85,10 +83,13 @@ fn fingerprint(db: &Path) -> String {
                     .collect::<Result<Vec<_>, _>>()
             })
             .unwrap();
+        // Sorted here: some tables have no rowid to order by.
+        let mut rows: Vec<String> = rows.map(|r| r.unwrap().join("|")).collect();
+        rows.sort();
         out.push_str(&table);
         for row in rows {
             out.push('\n');
-            out.push_str(&row.unwrap().join("|"));
+            out.push_str(&row);
         }
         out.push('\n');
     }

@@ -89,7 +89,7 @@ export type AuditEntry = { id: number, at: string, user_account: string, user_na
 
 export type TaskId = number;
 
-export type TaskKind = "writer" | "diagnostics" | "scheduler" | "sync_run" | "sync_job" | "sync_batch" | "profiler" | "export";
+export type TaskKind = "writer" | "diagnostics" | "scheduler" | "sync_run" | "sync_job" | "sync_batch" | "profiler" | "export" | "maintenance";
 
 export type TaskState = "queued" | "running" | "waiting" | "cancelling" | "done" | "failed" | "cancelled";
 
@@ -107,19 +107,69 @@ progress: [number, number] | null,
  */
 last_error: string | null, };
 
-export type WriterStats = { 
+export type Percentiles = { p50: number, p99: number, max: number, };
+
+export type LaneStats = { 
 /**
- * Commands waiting in the channel.
+ * Commands waiting in the channel now.
  */
 queue_depth: number, queue_capacity: number, 
+/**
+ * Commands answered since the app started.
+ */
+answered: number, 
+/**
+ * From queued to answered (after COMMIT), in milliseconds, since start.
+ */
+ack_ms: Percentiles, };
+
+export type WriterStats = { interactive: LaneStats, bulk: LaneStats, 
 /**
  * Transactions committed since the app started.
  */
 commits: number, 
 /**
- * Commands that failed and were rolled back.
+ * Commands that failed and were rolled back alone.
  */
-rollbacks: number, };
+failed_commands: number, 
+/**
+ * Rows written (data, audit and outbox) since the app started.
+ */
+rows: number, 
+/**
+ * Commands per transaction.
+ */
+batch_size: Percentiles, 
+/**
+ * Time of COMMIT itself (the fsync), in milliseconds.
+ */
+commit_ms: Percentiles, 
+/**
+ * Over the last second or so.
+ */
+commits_per_sec: number, rows_per_sec: number, };
+
+export type ChainProblem = "content_changed" | "link_broken" | "not_hashed" | "end_missing";
+
+export type ChainBreak = { 
+/**
+ * The audit row id at which the break shows.
+ */
+audit_id: number, problem: ChainProblem, };
+
+export type AuditVerification = { 
+/**
+ * Rows checked, up to the first break.
+ */
+rows_checked: number, 
+/**
+ * The hash of the last row, for IT staff to note down and compare later.
+ */
+head: string | null, 
+/**
+ * The first place the chain breaks; `None` when the trail is intact.
+ */
+broken: ChainBreak | null, };
 
 export type AppInfo = { version: string, actor: Actor, settings: Settings, setup: StudySetup | null, desk: DeskInfo, 
 /**
@@ -143,6 +193,6 @@ export type Preferences = { display_name: string, language: Lang, };
 
 export type DiagnosticsSnapshot = { tasks: Array<TaskSnapshot>, writer: WriterStats, };
 
-export type ErrorCode = "invalid_input" | "validation" | "illegal_transition" | "not_found" | "no_study" | "unavailable" | "storage";
+export type ErrorCode = "invalid_input" | "validation" | "illegal_transition" | "not_found" | "no_study" | "unavailable" | "cancelled" | "storage";
 
 export type IpcError = { code: ErrorCode, message: string, };

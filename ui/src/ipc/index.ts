@@ -7,6 +7,7 @@ import { listen } from "@tauri-apps/api/event";
 import type {
   AppInfo,
   ApplyAction,
+  AuditVerification,
   DiagnosticsSnapshot,
   EditScreening,
   ErrorCode,
@@ -30,6 +31,7 @@ const ERROR_CODES: readonly ErrorCode[] = [
   "not_found",
   "no_study",
   "unavailable",
+  "cancelled",
   "storage",
 ];
 
@@ -62,6 +64,7 @@ export const api = {
   editScreening: (payload: EditScreening) => call<Subject>("edit_screening", { payload }),
   applyAction: (payload: ApplyAction) => call<Subject>("apply_action", { payload }),
   savePreferences: (payload: Preferences) => call<Settings>("save_preferences", { payload }),
+  verifyAudit: () => call<AuditVerification>("verify_audit"),
   diagnosticsSnapshot: () => call<DiagnosticsSnapshot>("diagnostics_snapshot"),
 };
 

@@ -1,4 +1,4 @@
-import { Badge, Group, Paper, SimpleGrid, Stack, Text, Title } from "@mantine/core";
+import { Badge, Group, Paper, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
 import type { ColumnDef } from "@tanstack/react-table";
 import { useEffect, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -6,7 +6,17 @@ import { useTranslation } from "react-i18next";
 import { DataTable } from "../components/DataTable";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { formatElapsed, formatTimestamp } from "../format";
-import { type DiagnosticsSnapshot, type IpcError, type TaskSnapshot, type TaskState, api, onDiagnostics } from "../ipc";
+import {
+  type DiagnosticsSnapshot,
+  type IpcError,
+  type LaneStats,
+  type Percentiles,
+  type TaskSnapshot,
+  type TaskState,
+  type WriterStats,
+  api,
+  onDiagnostics,
+} from "../ipc";
 
 const STATE_COLOR: Record<TaskState, string> = {
   queued: "gray",
@@ -70,33 +80,7 @@ export function DiagnosticsPage() {
       <ErrorAlert error={error} />
       {snap && (
         <>
-          <Paper withBorder p="md">
-            <Text fw={600} mb="xs">
-              {t("diagnostics.writer")}
-            </Text>
-            <SimpleGrid cols={3}>
-              <div>
-                <Text size="xs" c="dimmed">
-                  {t("diagnostics.queueDepth")}
-                </Text>
-                <Text data-testid="writer-queue">
-                  {snap.writer.queue_depth} / {snap.writer.queue_capacity}
-                </Text>
-              </div>
-              <div>
-                <Text size="xs" c="dimmed">
-                  {t("diagnostics.commits")}
-                </Text>
-                <Text data-testid="writer-commits">{snap.writer.commits}</Text>
-              </div>
-              <div>
-                <Text size="xs" c="dimmed">
-                  {t("diagnostics.rollbacks")}
-                </Text>
-                <Text data-testid="writer-rollbacks">{snap.writer.rollbacks}</Text>
-              </div>
-            </SimpleGrid>
-          </Paper>
+          <WriterPanel writer={snap.writer} />
           <Group>
             <Title order={3}>{t("diagnostics.tasks")}</Title>
             <Text c="dimmed">{t("diagnostics.live", { count: liveCount })}</Text>
@@ -105,5 +89,76 @@ export function DiagnosticsPage() {
         </>
       )}
     </Stack>
+  );
+}
+
+const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
+const triple = (p: Percentiles) => `${fmt(p.p50)} / ${fmt(p.p99)} / ${fmt(p.max)}`;
+
+function Figure({ label, value, testId }: { label: string; value: string; testId?: string }) {
+  return (
+    <div>
+      <Text size="xs" c="dimmed">
+        {label}
+      </Text>
+      <Text data-testid={testId}>{value}</Text>
+    </div>
+  );
+}
+
+/** The writer's lanes, throughput and latencies, as the backend measures them. */
+function WriterPanel({ writer }: { writer: WriterStats }) {
+  const { t } = useTranslation();
+  const lanes: ["interactive" | "bulk", LaneStats][] = [
+    ["interactive", writer.interactive],
+    ["bulk", writer.bulk],
+  ];
+  return (
+    <Paper withBorder p="md">
+      <Text fw={600} mb="xs">
+        {t("diagnostics.writer")}
+      </Text>
+      <SimpleGrid cols={3} mb="sm">
+        <Figure label={t("diagnostics.commits")} value={String(writer.commits)} testId="writer-commits" />
+        <Figure label={t("diagnostics.rows")} value={String(writer.rows)} testId="writer-rows" />
+        <Figure
+          label={t("diagnostics.failedCommands")}
+          value={String(writer.failed_commands)}
+          testId="writer-failed"
+        />
+        <Figure label={t("diagnostics.batchSize")} value={triple(writer.batch_size)} testId="writer-batch" />
+        <Figure label={t("diagnostics.commitTime")} value={triple(writer.commit_ms)} testId="writer-commit-ms" />
+        <Figure
+          label=" "
+          value={t("diagnostics.perSecond", {
+            commits: fmt(writer.commits_per_sec),
+            rows: fmt(writer.rows_per_sec),
+          })}
+          testId="writer-rates"
+        />
+      </SimpleGrid>
+      <Table data-testid="writer-lanes">
+        <Table.Thead>
+          <Table.Tr>
+            <Table.Th>{t("diagnostics.lane")}</Table.Th>
+            <Table.Th>{t("diagnostics.queueDepth")}</Table.Th>
+            <Table.Th>{t("diagnostics.answered")}</Table.Th>
+            <Table.Th>{t("diagnostics.ackLatency")}</Table.Th>
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>
+          {lanes.map(([name, lane]) => (
+            <Table.Tr key={name} data-testid={`lane-${name}`}>
+              <Table.Td>{t(`diagnostics.lanes.${name}`)}</Table.Td>
+              <Table.Td>
+                {lane.queue_depth} / {lane.queue_capacity}
+              </Table.Td>
+              <Table.Td>{lane.answered}</Table.Td>
+              <Table.Td>{triple(lane.ack_ms)}</Table.Td>
+            </Table.Tr>
+          ))}
+        </Table.Tbody>
+      </Table>
+    </Paper>
   );
 }

@@ -1,4 +1,16 @@
-import { Button, Group, Paper, SegmentedControl, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import {
+  Alert,
+  Button,
+  Code,
+  Group,
+  Paper,
+  SegmentedControl,
+  Stack,
+  Table,
+  Text,
+  TextInput,
+  Title,
+} from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { type FormEvent, useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -6,7 +18,7 @@ import { useTranslation } from "react-i18next";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { useApp } from "../context";
 import { LANGS, setLanguage } from "../i18n";
-import { type IpcError, type Lang, api } from "../ipc";
+import { type AuditVerification, type IpcError, type Lang, api } from "../ipc";
 
 export function SettingsPage() {
   const { t } = useTranslation();
@@ -90,6 +102,65 @@ export function SettingsPage() {
           ))}
         </Table.Tbody>
       </Table>
+      <AuditCheck />
     </Stack>
+  );
+}
+
+/** "Verify audit trail": the core walks the hash chain and names the first broken row. */
+function AuditCheck() {
+  const { t } = useTranslation();
+  const [result, setResult] = useState<AuditVerification | null>(null);
+  const [error, setError] = useState<IpcError | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const verify = async () => {
+    setBusy(true);
+    setResult(null);
+    try {
+      setResult(await api.verifyAudit());
+      setError(null);
+    } catch (err) {
+      setError(err as IpcError);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <>
+      <Title order={3}>{t("settings.audit")}</Title>
+      <Paper withBorder p="md">
+        <Stack>
+          <Text size="sm" c="dimmed">
+            {t("settings.auditHint")}
+          </Text>
+          <Group>
+            <Button variant="default" loading={busy} onClick={() => void verify()} data-testid="verify-audit">
+              {t("settings.verify")}
+            </Button>
+          </Group>
+          <ErrorAlert error={error} />
+          {result && !result.broken && (
+            <Alert color="green" data-testid="audit-result">
+              <Text>{t("settings.intact", { rows: result.rows_checked })}</Text>
+              {result.head && (
+                <Text size="sm">
+                  {t("settings.lastHash")}: <Code style={{ wordBreak: "break-all" }}>{result.head}</Code>
+                </Text>
+              )}
+            </Alert>
+          )}
+          {result?.broken && (
+            <Alert color="red" data-testid="audit-result">
+              {t("settings.broken", {
+                id: result.broken.audit_id,
+                problem: t(`settings.problem.${result.broken.problem}`),
+              })}
+            </Alert>
+          )}
+        </Stack>
+      </Paper>
+    </>
   );
 }

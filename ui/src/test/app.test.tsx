@@ -31,7 +31,22 @@ function backend(overrides: Record<string, Handler> = {}) {
           last_error: null,
         },
       ],
-      writer: { queue_depth: 0, queue_capacity: 256, commits: 7, rollbacks: 0 },
+      writer: {
+        interactive: {
+          queue_depth: 0,
+          queue_capacity: 256,
+          answered: 7,
+          ack_ms: { p50: 2.1, p99: 4.5, max: 6 },
+        },
+        bulk: { queue_depth: 3, queue_capacity: 1024, answered: 0, ack_ms: { p50: 0, p99: 0, max: 0 } },
+        commits: 7,
+        failed_commands: 0,
+        rows: 21,
+        batch_size: { p50: 1, p99: 1, max: 1 },
+        commit_ms: { p50: 1.5, p99: 3, max: 3 },
+        commits_per_sec: 0,
+        rows_per_sec: 0,
+      },
     }),
     ...overrides,
   };
@@ -122,5 +137,34 @@ describe("SiteDesk UI", () => {
     fireEvent.click(await screen.findByTestId("nav-diagnostics"));
     expect(await screen.findByText("SQLite writer")).toBeInTheDocument();
     expect(screen.getByTestId("writer-commits")).toHaveTextContent("7");
+    expect(screen.getByTestId("lane-interactive")).toHaveTextContent("2.10 / 4.50 / 6.00");
+    expect(screen.getByTestId("lane-bulk")).toHaveTextContent("3 / 1024");
+  });
+
+  it("reports where the audit chain breaks, in the user's words", async () => {
+    backend({
+      verify_audit: () => ({
+        rows_checked: 2,
+        head: null,
+        broken: { audit_id: 3, problem: "content_changed" },
+      }),
+    });
+    renderApp();
+    fireEvent.click(await screen.findByTestId("nav-settings"));
+    fireEvent.click(await screen.findByTestId("verify-audit"));
+    expect(await screen.findByTestId("audit-result")).toHaveTextContent(
+      "Broken at audit row 3: its content was changed after it was written.",
+    );
+  });
+
+  it("shows an intact audit trail with its last hash", async () => {
+    const head = "ab".repeat(32);
+    backend({ verify_audit: () => ({ rows_checked: 12, head, broken: null }) });
+    renderApp();
+    fireEvent.click(await screen.findByTestId("nav-settings"));
+    fireEvent.click(await screen.findByTestId("verify-audit"));
+    const result = await screen.findByTestId("audit-result");
+    expect(result).toHaveTextContent("Intact: 12 rows verified.");
+    expect(result).toHaveTextContent(head);
   });
 });
