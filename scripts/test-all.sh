@@ -24,6 +24,9 @@ fi
 step "Rust: unit and cross-crate tests"
 cargo test --workspace --locked
 
+step "Benchmark (short mode; full run: cargo bench -p sitedesk-core --bench store)"
+cargo bench -p sitedesk-core --bench store --locked -- --short
+
 step "End-to-end: the app under Xvfb through WebDriver (screenshots in $SITEDESK_SCREENSHOTS)"
 cargo build -p sitedesk --locked
 export SITEDESK_APP_BIN="$CARGO_TARGET_DIR/debug/sitedesk"

@@ -90,11 +90,8 @@ pub(super) fn hash(prev: &Hash, row: &AuditContent<'_>) -> Hash {
 /// The last row's id and hash: what the next row chains to.
 pub(super) fn last(conn: &Connection) -> Result<(i64, Hash)> {
     let row: Option<(i64, Option<Vec<u8>>)> = conn
-        .query_row(
-            "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     match row {
         None => Ok((0, GENESIS)),
@@ -117,11 +114,21 @@ fn to_hash(bytes: &[u8]) -> Option<Hash> {
 /// Records the chain's last row in `meta`, so that rows cut off the end
 /// are noticed too.
 pub(super) fn set_head(tx: &Transaction<'_>, id: i64, hash: &Hash) -> Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO meta(key, value) VALUES ('audit_head', ?1)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        [format!("{id}:{}", hex(hash))],
-    )?;
+    )?
+    .execute([format!("{id}:{}", hex(hash))])?;
+    Ok(())
+}
+
+/// Moves `meta.audit_head` to the chain's last row; the writer calls it
+/// once per transaction, just before COMMIT.
+pub(super) fn update_head(tx: &Transaction<'_>) -> Result<()> {
+    let (id, hash) = last(tx)?;
+    if id > 0 {
+        set_head(tx, id, &hash)?;
+    }
     Ok(())
 }
 

@@ -547,5 +547,6 @@ fn record_at(
         }
         prev = hash;
     }
-    chain::set_head(tx, id, &prev)
+    // `meta.audit_head` moves once per transaction, before COMMIT (writer.rs).
+    Ok(())
 }

@@ -438,7 +438,13 @@ fn run_batch(
             drop(tx);
             Err(e)
         }
-        None => tx.commit().map_err(|e| e.to_string()),
+        None => match super::chain::update_head(&tx) {
+            Ok(()) => tx.commit().map_err(|e| e.to_string()),
+            Err(e) => {
+                drop(tx);
+                Err(e.to_string())
+            }
+        },
     };
     let commit_time = commit_started.elapsed();
     let rows = conn.total_changes() - rows_before;
@@ -566,16 +572,23 @@ fn in_savepoint<T>(
     tx: &Transaction<'_>,
     f: impl FnOnce(&Transaction<'_>) -> Result<T>,
 ) -> Result<T> {
-    tx.execute_batch("SAVEPOINT command")?;
+    // Cached statements: parsing these anew for every command costs more
+    // than running them.
+    let run = |sql: &str| -> Result<()> {
+        tx.prepare_cached(sql)?.execute([])?;
+        Ok(())
+    };
+    run("SAVEPOINT command")?;
     match f(tx) {
         Ok(v) => {
-            tx.execute_batch("RELEASE command")?;
+            run("RELEASE command")?;
             Ok(v)
         }
         Err(e) => {
             tracing::debug!(error = %e, "command rolled back");
             if !tx.is_autocommit() {
-                tx.execute_batch("ROLLBACK TO command; RELEASE command")?;
+                run("ROLLBACK TO command")?;
+                run("RELEASE command")?;
             }
             Err(e)
         }

@@ -1,0 +1,339 @@
+//! The store benchmark: SiteDesk's writer against the two ways an app could
+//! write the same edit, measured in the same run on the same disk.
+//!
+//! The edit is a form value with its audit row and its outbox row, in WAL
+//! with `synchronous=FULL`, at 1, 16 and 256 concurrent callers:
+//!
+//! - N: an `Arc<Mutex<Connection>>` shared by the callers, one transaction
+//!   per edit (what most apps do). Plain inserts, no hash chain.
+//! - R: one thread inserting the same three rows, 1000 edits per
+//!   transaction, prepared statements: the ceiling for this disk.
+//! - SiteDesk: `WriterHandle::set_values` on the interactive lane. Per edit
+//!   it also reads the saved value, hashes the audit row into the chain and
+//!   moves the chain's head, and it answers only after COMMIT.
+//!
+//! Then the interactive lane's time-to-saved while bulk edits stream
+//! through the bulk lane.
+//!
+//! `cargo bench -p sitedesk-core --bench store` runs the full benchmark;
+//! `-- --short` a quick one (CI). The baselines' SQL lives here, outside
+//! the store, on purpose: it is what the store is compared with.
+
+#![allow(clippy::print_stdout, reason = "a benchmark prints its table")]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, params};
+use sitedesk_core::diagnostics::TaskRegistry;
+use sitedesk_core::domain::{Actor, RecordEdit};
+use sitedesk_core::store::{Lane, Store, StoreOptions};
+
+struct Mode {
+    /// How long each throughput configuration runs.
+    run: Duration,
+    /// Bulk edits written while the interactive lane is measured.
+    bulk_edits: u64,
+}
+
+const CALLERS: [usize; 3] = [1, 16, 256];
+
+fn main() {
+    let short = std::env::args().any(|a| a == "--short");
+    let mode = if short {
+        Mode {
+            run: Duration::from_millis(1500),
+            bulk_edits: 10_000,
+        }
+    } else {
+        Mode {
+            run: Duration::from_secs(6),
+            bulk_edits: 100_000,
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    println!(
+        "store benchmark ({} mode): 3-row edit (value, audit, outbox), WAL, synchronous=FULL, {:?} per configuration",
+        if short { "short" } else { "full" },
+        mode.run
+    );
+    println!();
+    println!(
+        "{:<34} {:>7} {:>12} {:>9} {:>9}",
+        "configuration", "callers", "edits/s", "vs N", "vs R"
+    );
+
+    let r = ceiling(&fresh(&dir, "r"), mode.run);
+    println!(
+        "{:<34} {:>7} {:>12.0} {:>9} {:>9}",
+        "R: one thread, 1000 per txn", 1, r, "", "1.00x"
+    );
+    let mut below_n = false;
+    for callers in CALLERS {
+        let n = mutex_baseline(&fresh(&dir, &format!("n{callers}")), callers, mode.run);
+        let s = rt.block_on(sitedesk(
+            &fresh(&dir, &format!("s{callers}")),
+            callers,
+            mode.run,
+        ));
+        println!(
+            "{:<34} {:>7} {:>12.0} {:>9} {:>8.2}x",
+            "N: Arc<Mutex<Connection>>, txn/edit",
+            callers,
+            n,
+            "1.00x",
+            n / r
+        );
+        println!(
+            "{:<34} {:>7} {:>12.0} {:>8.2}x {:>8.2}x",
+            "SiteDesk writer (group commit)",
+            callers,
+            s,
+            s / n,
+            s / r
+        );
+        if callers > 1 && s < n {
+            below_n = true;
+        }
+    }
+    println!();
+    println!("targets: at 16 callers >= 10x N; at 256 callers >= 0.5x R");
+
+    let (ack, bulk_rate) = rt.block_on(interactive_under_bulk(
+        &fresh(&dir, "mixed"),
+        mode.bulk_edits,
+    ));
+    println!();
+    println!(
+        "interactive time-to-saved while {} bulk edits stream: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} samples); bulk {:.0} edits/s",
+        mode.bulk_edits, ack.p50, ack.p99, ack.max, ack.samples, bulk_rate
+    );
+    println!("target: interactive p99 <= 20 ms");
+    if below_n {
+        eprintln!("error: the writer was slower than the one-transaction-per-edit baseline");
+        std::process::exit(1);
+    }
+}
+
+/// A new database file with SiteDesk's schema, closed again.
+fn fresh(dir: &tempfile::TempDir, name: &str) -> std::path::PathBuf {
+    let path = dir.path().join(format!("{name}.sqlite3"));
+    let store = Store::open(&path, StoreOptions::default(), &TaskRegistry::new()).expect("open");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    rt.block_on(store.close());
+    path
+}
+
+fn connect(path: &Path) -> Connection {
+    let c = Connection::open(path).expect("open");
+    c.pragma_update(None, "journal_mode", "WAL").expect("wal");
+    c.pragma_update(None, "synchronous", "FULL").expect("full");
+    c.busy_timeout(Duration::from_secs(30)).expect("busy");
+    c
+}
+
+const UPSERT: &str =
+    "INSERT INTO record_value(record_id, event, field, instance, value, updated_at)
+     VALUES (?1, 'baseline_arm_1', 'weight', 1, ?2, ?3)
+     ON CONFLICT(record_id, event, field, instance) DO UPDATE SET value = excluded.value";
+const AUDIT: &str = "INSERT INTO audit(at, user_account, user_name, entity, entity_id, event, instance, field, new_value)
+     VALUES (?1, 'bench', '', 'record', ?2, 'baseline_arm_1', 1, 'weight', ?3)";
+const OUTBOX: &str =
+    "INSERT INTO outbox(audit_id, entity, entity_id, event, instance, field, value, created_at)
+     VALUES (?1, 'record', ?2, 'baseline_arm_1', 1, 'weight', ?3, ?4)";
+
+fn plain_edit(c: &Connection, record: &str, value: &str) {
+    let at = "2026-01-01T00:00:00.000Z";
+    c.prepare_cached(UPSERT)
+        .unwrap()
+        .execute(params![record, value, at])
+        .unwrap();
+    c.prepare_cached(AUDIT)
+        .unwrap()
+        .execute(params![at, record, value])
+        .unwrap();
+    let audit_id = c.last_insert_rowid();
+    c.prepare_cached(OUTBOX)
+        .unwrap()
+        .execute(params![audit_id, record, value, at])
+        .unwrap();
+}
+
+/// R: one thread, 1000 edits per transaction.
+fn ceiling(path: &Path, run: Duration) -> f64 {
+    let mut c = connect(path);
+    let started = Instant::now();
+    let mut edits = 0u64;
+    while started.elapsed() < run {
+        let tx = c.transaction().unwrap();
+        for _ in 0..1000 {
+            plain_edit(&tx, &format!("r{edits}"), "70");
+            edits += 1;
+        }
+        tx.commit().unwrap();
+    }
+    edits as f64 / started.elapsed().as_secs_f64()
+}
+
+/// N: callers share one connection behind a mutex, one transaction each.
+fn mutex_baseline(path: &Path, callers: usize, run: Duration) -> f64 {
+    let conn = Arc::new(Mutex::new(connect(path)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let edits = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let threads: Vec<_> = (0..callers)
+        .map(|caller| {
+            let (conn, stop, edits) = (conn.clone(), stop.clone(), edits.clone());
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let mut c = conn.lock().unwrap();
+                    let tx = c.transaction().unwrap();
+                    plain_edit(&tx, &format!("c{caller}-{i}"), "70");
+                    tx.commit().unwrap();
+                    drop(c);
+                    edits.fetch_add(1, Ordering::Relaxed);
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(run);
+    stop.store(true, Ordering::Relaxed);
+    let elapsed = started.elapsed();
+    for t in threads {
+        t.join().unwrap();
+    }
+    edits.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64()
+}
+
+fn actor() -> Actor {
+    Actor {
+        account: "bench".into(),
+        display_name: String::new(),
+    }
+}
+
+fn edit(record: String) -> RecordEdit {
+    RecordEdit {
+        record_id: record,
+        event: "baseline_arm_1".into(),
+        instance: 1,
+        values: BTreeMap::from([("weight".to_owned(), Some("70".to_owned()))]),
+        reason: None,
+    }
+}
+
+/// SiteDesk: callers are tasks that each wait for their edit to be saved
+/// before sending the next, as a person at a form would.
+async fn sitedesk(path: &Path, callers: usize, run: Duration) -> f64 {
+    let store = Store::open(path, StoreOptions::default(), &TaskRegistry::new()).expect("open");
+    let stop = Arc::new(AtomicBool::new(false));
+    let edits = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|caller| {
+            let (w, stop, edits) = (store.writer().clone(), stop.clone(), edits.clone());
+            tokio::spawn(async move {
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    w.set_values(Lane::Interactive, actor(), edit(format!("c{caller}-{i}")))
+                        .await
+                        .expect("saved");
+                    edits.fetch_add(1, Ordering::Relaxed);
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(run).await;
+    stop.store(true, Ordering::Relaxed);
+    let elapsed = started.elapsed();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let stats = store.writer().stats();
+    store.close().await;
+    println!(
+        "    writer: {} transactions, edits per transaction p50 {:.0} / p99 {:.0} / max {:.0}, commit p50 {:.2} ms / p99 {:.2} ms",
+        stats.commits,
+        stats.batch_size.p50,
+        stats.batch_size.p99,
+        stats.batch_size.max,
+        stats.commit_ms.p50,
+        stats.commit_ms.p99
+    );
+    edits.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64()
+}
+
+struct Latency {
+    p50: f64,
+    p99: f64,
+    max: f64,
+    samples: usize,
+}
+
+/// One interactive edit every 5 ms while a producer streams `bulk` edits
+/// through the bulk lane as fast as the lane takes them.
+async fn interactive_under_bulk(path: &Path, bulk: u64) -> (Latency, f64) {
+    let store = Store::open(path, StoreOptions::default(), &TaskRegistry::new()).expect("open");
+    let w = store.writer().clone();
+    let producer = tokio::spawn(async move {
+        let started = Instant::now();
+        let mut acks = std::collections::VecDeque::new();
+        for i in 0..bulk {
+            acks.push_back(
+                w.queue_values(Lane::Bulk, actor(), edit(format!("b{i}")))
+                    .await
+                    .expect("queued"),
+            );
+            // Keep the acks bounded too: wait for the oldest past a window.
+            if acks.len() > 4096 {
+                acks.pop_front().unwrap().committed().await.expect("saved");
+            }
+        }
+        for a in acks {
+            a.committed().await.expect("saved");
+        }
+        bulk as f64 / started.elapsed().as_secs_f64()
+    });
+    let mut samples = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(5));
+    let mut i = 0;
+    loop {
+        tick.tick().await;
+        let t = Instant::now();
+        store
+            .writer()
+            .set_values(Lane::Interactive, actor(), edit(format!("i{i}")))
+            .await
+            .expect("saved");
+        samples.push(t.elapsed().as_secs_f64() * 1000.0);
+        i += 1;
+        if producer.is_finished() {
+            break;
+        }
+    }
+    let rate = producer.await.unwrap();
+    store.close().await;
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    (
+        Latency {
+            p50: at(0.5),
+            p99: at(0.99),
+            max: *samples.last().unwrap(),
+            samples: samples.len(),
+        },
+        rate,
+    )
+}
