@@ -252,8 +252,19 @@ async fn screen_enroll_restart_translate_and_diagnose() {
     wait_text(&c, "audit-table", "Screening").await;
     shot(&c, "04-after-restart-audit").await;
 
-    // Switch to Simplified Chinese and read a translated label.
+    // A supervisor verifies the audit trail: the chain is intact.
     click(&c, "nav-settings").await;
+    click(&c, "verify-audit").await;
+    wait_text(&c, "audit-result", "Intact").await;
+    c.execute(
+        "document.querySelector(\"[data-testid='audit-result']\").scrollIntoView();",
+        vec![],
+    )
+    .await
+    .expect("scroll to the result");
+    shot(&c, "05-audit-verified").await;
+
+    // Switch to Simplified Chinese and read a translated label.
     let chinese = c
         .wait()
         .at_most(WAIT)
@@ -264,12 +275,13 @@ async fn screen_enroll_restart_translate_and_diagnose() {
     click(&c, "settings-save").await;
     wait_text(&c, "page-title", "设置").await;
     wait_text(&c, "nav-subjects", "受试者").await;
-    shot(&c, "05-chinese").await;
+    shot(&c, "06-chinese").await;
 
     // The diagnostics panel lists the writer task, live.
     click(&c, "nav-diagnostics").await;
     wait_text(&c, "task-table", "SQLite writer").await;
     wait_text(&c, "task-table", "运行中").await;
-    shot(&c, "06-diagnostics").await;
+    wait_text(&c, "lane-interactive", "交互").await;
+    shot(&c, "07-diagnostics").await;
     c.close().await.expect("quit the app");
 }
