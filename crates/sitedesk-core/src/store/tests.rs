@@ -954,3 +954,16 @@ async fn a_read_cancelled_before_it_starts_does_not_run() {
         .await;
     assert!(matches!(r, Err(StoreError::Cancelled)), "{r:?}");
 }
+
+// Regression: `saturating_record` clamped every latency past 2 ms to 2 µs,
+// so the panel showed slow commits as instant.
+#[test]
+fn latency_histograms_keep_values_past_their_first_bucket() {
+    let mut h = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+    for us in [500, 1_500, 7_500, 250_000] {
+        super::writer::record(&mut h, us);
+    }
+    let p = Percentiles::of(&h, 1000.0);
+    assert!((p.max - 250.0).abs() < 1.0, "{p:?}");
+    assert!((p.p50 - 1.5).abs() < 0.01, "{p:?}");
+}
