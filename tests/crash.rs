@@ -7,7 +7,7 @@
 //! `SITEDESK_CRASH_KILLS` sets the number of kills (default 100; README
 //! names the command for 1000); `SITEDESK_CRASH_SEED` replays a run.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -45,8 +45,14 @@ fn run_and_kill(db: &Path, first: u64, rng: &mut StdRng) -> Vec<String> {
             .collect::<Vec<_>>()
     });
     std::thread::sleep(Duration::from_millis(rng.random_range(20..200)));
+    let exited = child.try_wait().expect("child status");
     child.kill().expect("SIGKILL the child");
     let _ = child.wait();
+    assert_eq!(
+        exited.and_then(|s| s.code()),
+        None,
+        "crash-writer ended on its own before it was killed (see its stderr)"
+    );
     reader.join().unwrap()
 }
 
@@ -57,18 +63,30 @@ fn check(db: &Path, acked: &HashSet<String>, kill: usize) {
         .unwrap();
     assert_eq!(integrity, "ok", "after kill {kill}");
     let count = |sql: &str| -> i64 { c.query_row(sql, [], |r| r.get(0)).unwrap() };
+    // Every acknowledged edit is there whole: both fields, its values.
     let mut stmt = c
-        .prepare("SELECT DISTINCT record_id FROM record_value")
+        .prepare("SELECT record_id, field, value FROM record_value")
         .unwrap();
-    let saved: HashSet<String> = stmt
-        .query_map([], |r| r.get(0))
+    let saved: HashMap<(String, String), String> = stmt
+        .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    let lost: Vec<_> = acked.difference(&saved).take(5).collect();
+    let mut lost = Vec::new();
+    for id in acked {
+        let i: u64 = id[1..].parse().unwrap();
+        let weight = saved.get(&(id.clone(), "weight".to_owned()));
+        let date = saved.get(&(id.clone(), "visit_date".to_owned()));
+        if weight != Some(&(50 + i % 50).to_string())
+            || date.map(String::as_str) != Some("2026-11-23")
+        {
+            lost.push((id.clone(), weight.cloned(), date.cloned()));
+        }
+    }
     assert!(
         lost.is_empty(),
-        "after kill {kill}: acknowledged edits lost: {lost:?}"
+        "after kill {kill}: acknowledged edits lost or wrong: {:?}",
+        &lost[..lost.len().min(5)]
     );
     // Every value has its audit row and its outbox row, and nothing else
     // exists: each edit writes two values, two audit rows, two outbox rows.

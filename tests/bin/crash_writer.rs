@@ -1,7 +1,10 @@
 //! The child of the crash-safety suite (`tests/crash.rs`): writes form
 //! values through the store's writer from several tasks, on both lanes, and
 //! prints the record id of every edit the writer acknowledged, one per line,
-//! until it is killed.
+//! until it is killed. Every seventh edit is one the writer must refuse (a
+//! saved value changed without a reason), so that failing commands roll
+//! back inside batches while the process dies. Anything unexpected ends the
+//! process with status 3, which the parent reports.
 //!
 //! Usage: crash-writer DB_PATH FIRST_INDEX
 
@@ -11,8 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sitedesk_core::diagnostics::TaskRegistry;
-use sitedesk_core::domain::{Actor, RecordEdit};
-use sitedesk_core::store::{Lane, Store, StoreOptions};
+use sitedesk_core::domain::{Actor, DomainError, RecordEdit};
+use sitedesk_core::store::{Lane, Store, StoreError, StoreOptions};
 
 /// Writers at once: enough for the writer to batch.
 const TASKS: u64 = 8;
@@ -59,9 +62,26 @@ fn main() {
                             ]),
                             reason: None,
                         };
-                        w.set_values(lane, actor.clone(), edit)
-                            .await
-                            .expect("edit saved");
+                        if let Err(e) = w.set_values(lane, actor.clone(), edit.clone()).await {
+                            eprintln!("crash-writer: edit k{i} failed: {e}");
+                            std::process::exit(3);
+                        }
+                        if i % 7 == 0 {
+                            let mut refused = edit;
+                            refused.values =
+                                BTreeMap::from([("weight".to_owned(), Some("999".to_owned()))]);
+                            match w.set_values(lane, actor.clone(), refused).await {
+                                Err(StoreError::Domain(DomainError::ValueReasonRequired {
+                                    ..
+                                })) => {}
+                                other => {
+                                    eprintln!(
+                                        "crash-writer: k{i} change without reason: {other:?}"
+                                    );
+                                    std::process::exit(3);
+                                }
+                            }
+                        }
                         // Acknowledged, hence committed: tell the parent.
                         let mut o = out.lock().unwrap_or_else(|p| p.into_inner());
                         let _ = writeln!(o, "k{i}");

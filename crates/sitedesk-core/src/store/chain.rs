@@ -7,8 +7,10 @@
 //!
 //! The chain proves that the file was not edited by someone without the
 //! app's code; it is not a signature. Someone who can run SQL and hash can
-//! rewrite the whole chain; what stops that is a copy of the head kept
-//! elsewhere (the EDC's own log, an export), not this module.
+//! rewrite the whole chain, and cutting rows off the end needs SQL alone
+//! (copy the earlier row's hash into `meta.audit_head`); what stops both is
+//! a copy of the head kept elsewhere (the EDC's own log, an export), not
+//! this module.
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
@@ -281,7 +283,11 @@ pub(super) fn verify(
     conn: &Connection,
     keep_going: &dyn Fn() -> bool,
 ) -> Result<AuditVerification> {
-    let mut stmt = conn.prepare(&format!("{SELECT_ROWS} ORDER BY id"))?;
+    // One read transaction for the rows and the head: with the app writing
+    // meanwhile, a head read later than the rows would look like rows cut
+    // off the end.
+    let snapshot = conn.unchecked_transaction()?;
+    let mut stmt = snapshot.prepare(&format!("{SELECT_ROWS} ORDER BY id"))?;
     let mut rows = stmt.query([])?;
     let mut prev = GENESIS;
     let mut last_id = 0;
@@ -312,7 +318,9 @@ pub(super) fn verify(
         prev = stored;
         last_id = row.id;
     }
-    let recorded: Option<String> = conn
+    drop(rows);
+    drop(stmt);
+    let recorded: Option<String> = snapshot
         .query_row("SELECT value FROM meta WHERE key = 'audit_head'", [], |r| {
             r.get(0)
         })

@@ -10,7 +10,6 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use super::chain::{self, AuditVerification};
@@ -117,6 +116,10 @@ pub struct Readers {
     idle: Arc<Mutex<Vec<Connection>>>,
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn flatten<T>(r: std::result::Result<Result<T>, tokio::task::JoinError>) -> Result<T> {
     r.map_err(|e| StoreError::Corrupt {
         what: "read task",
@@ -165,17 +168,22 @@ impl Readers {
         F: FnOnce(&Connection, &dyn Fn() -> bool) -> Result<T> + Send + 'static,
     {
         let this = self.clone();
-        let (handle_tx, handle_rx) = oneshot::channel();
+        // The interrupt handle of the connection while, and only while, this
+        // read uses it: cleared under the lock before the connection goes
+        // back to the pool, so a late cancel cannot stop someone else's read.
+        let slot: Arc<Mutex<Option<rusqlite::InterruptHandle>>> = Arc::default();
+        let job_slot = slot.clone();
         let token = cancel.clone();
         let job = tokio::task::spawn_blocking(move || {
             let conn = this.checkout()?;
-            let _ = handle_tx.send(conn.get_interrupt_handle());
+            *lock(&job_slot) = Some(conn.get_interrupt_handle());
             let keep_going = || !token.is_cancelled();
             let result = if keep_going() {
                 f(&conn, &keep_going)
             } else {
                 Err(StoreError::Cancelled)
             };
+            *lock(&job_slot) = None;
             this.checkin(conn);
             match result {
                 Err(StoreError::Sqlite(e))
@@ -188,21 +196,18 @@ impl Readers {
             }
         });
         let interrupt = async {
-            match handle_rx.await {
-                Ok(handle) => {
-                    cancel.cancelled().await;
-                    handle.interrupt();
-                }
-                // The job ended before it had a connection.
-                Err(_) => std::future::pending().await,
+            cancel.cancelled().await;
+            if let Some(handle) = lock(&slot).as_ref() {
+                handle.interrupt();
             }
+            // Whatever the job does now, it finishes on its own.
+            std::future::pending::<()>().await;
         };
         let mut job = std::pin::pin!(job);
         tokio::select! {
-            r = &mut job => return flatten(r),
-            () = interrupt => {}
+            r = &mut job => flatten(r),
+            () = interrupt => unreachable!("the interrupt future never completes"),
         }
-        flatten(job.await)
     }
 
     /// Walks the audit trail's hash chain (see `chain.rs`); stops when

@@ -98,12 +98,17 @@ async fn the_file_is_wal_with_full_sync_and_foreign_keys() {
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
-    // synchronous and foreign_keys are per connection: check the writer's by
-    // their effect, a dangling reference is refused.
-    let r = c.execute_batch(
-        "PRAGMA foreign_keys = ON; INSERT INTO subject_sequence(site_id, next) VALUES ('nope', 1);",
+    store.close().await;
+    // synchronous and foreign_keys are per connection: check them on a
+    // connection from the one function that opens the writer's.
+    let w = super::open_writable(&dir.path().join("desk.sqlite3")).unwrap();
+    let pragma = |name: &str| -> i64 { w.pragma_query_value(None, name, |r| r.get(0)).unwrap() };
+    assert_eq!(
+        pragma("synchronous"),
+        2,
+        "synchronous=FULL: a commit is on disk before the reply"
     );
-    assert!(r.is_err());
+    assert_eq!(pragma("foreign_keys"), 1);
 }
 
 #[tokio::test]
@@ -966,4 +971,32 @@ fn latency_histograms_keep_values_past_their_first_bucket() {
     let p = Percentiles::of(&h, 1000.0);
     assert!((p.max - 250.0).abs() < 1.0, "{p:?}");
     assert!((p.p50 - 1.5).abs() < 0.01, "{p:?}");
+}
+
+// Regression: verify read the rows and the head in two read transactions,
+// so a batch committed in between looked like rows cut off the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_while_the_app_writes_finds_no_break() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_at(&dir.path().join("d.sqlite3"), StoreOptions::default()).await;
+    let w = store.writer().clone();
+    let writing = tokio::spawn(async move {
+        for i in 0..3000 {
+            w.set_values(Lane::Bulk, actor(), edit(&format!("w{i}"), "x", "1"))
+                .await
+                .unwrap();
+        }
+    });
+    let mut checks = 0;
+    while !writing.is_finished() {
+        let v = store
+            .readers()
+            .verify_audit(CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!(v.broken, None, "after {} rows", v.rows_checked);
+        checks += 1;
+    }
+    writing.await.unwrap();
+    assert!(checks > 1, "verify ran while the writes went on");
 }

@@ -403,17 +403,24 @@ fn run_batch(
     lanes: &mut Lanes,
     metrics: &Metrics,
 ) -> Option<oneshot::Sender<()>> {
+    let first = match first {
+        Envelope {
+            command: Command::Close { reply },
+            ..
+        } => return Some(reply),
+        other => other,
+    };
     let started = Instant::now();
-    let rows_before = conn.total_changes();
     let mut done: Vec<Pending> = Vec::new();
     let mut close = None;
     let mut aborted: Option<String> = None;
+    let (mut rows, mut succeeded) = (0u64, 0u64);
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
             // Not even BEGIN worked (the disk is gone): the command fails.
             let message = e.to_string();
-            if let Some(p) = execute(Err(&message), first, &Now::current(), metrics) {
+            if let Some(p) = execute(Err(&message), first, &Now::current(), metrics).pending {
                 (p.answer)(None);
             }
             return None;
@@ -427,8 +434,18 @@ fn run_batch(
             break;
         }
         let _entered = env.span.clone().entered();
-        if let Some(p) = execute(Ok(&tx), env, &now, metrics) {
-            done.push(p);
+        let ran = execute(Ok(&tx), env, &now, metrics);
+        done.extend(ran.pending);
+        if ran.ok {
+            succeeded += 1;
+            rows += ran.rows;
+        }
+        if let Some(fatal) = ran.fatal {
+            // A savepoint could not be released or rolled back, or the
+            // database failed (I/O, disk full): what this transaction holds
+            // can no longer be trusted, so none of it is committed.
+            aborted = Some(fatal);
+            break;
         }
         if tx.is_autocommit() {
             // SQLite rolled the whole transaction back on its own (disk
@@ -447,6 +464,12 @@ fn run_batch(
             drop(tx);
             Err(e)
         }
+        None if succeeded == 0 => {
+            // Only failed commands: their savepoints are rolled back and
+            // there is nothing to commit.
+            drop(tx);
+            Ok(())
+        }
         None => match super::chain::update_head(&tx) {
             Ok(()) => tx.commit().map_err(|e| e.to_string()),
             Err(e) => {
@@ -456,19 +479,26 @@ fn run_batch(
         },
     };
     let commit_time = commit_started.elapsed();
-    let rows = conn.total_changes() - rows_before;
     match &outcome {
-        Ok(()) => {
+        Ok(()) if succeeded > 0 => {
             metrics.commits.fetch_add(1, Ordering::Relaxed);
             metrics.rows.fetch_add(rows, Ordering::Relaxed);
         }
-        Err(e) => tracing::error!(error = %e, commands = done.len(), "batch not committed"),
+        Ok(()) => {}
+        Err(e) => {
+            tracing::error!(error = %e, commands = done.len(), "batch not committed");
+            metrics
+                .failed_commands
+                .fetch_add(succeeded, Ordering::Relaxed);
+        }
     }
     let error = outcome.err();
     let answered = Instant::now();
     let mut h = metrics.histograms.lock().unwrap_or_else(|p| p.into_inner());
     record(&mut h.batch_size, done.len() as u64);
-    record(&mut h.commit_us, micros(commit_time));
+    if succeeded > 0 {
+        record(&mut h.commit_us, micros(commit_time));
+    }
     for p in done {
         let i = p.lane as usize;
         record(&mut h.ack_us[i], micros(answered.duration_since(p.queued)));
@@ -476,6 +506,18 @@ fn run_batch(
         (p.answer)(error.as_deref());
     }
     close
+}
+
+/// What running one command left behind.
+struct Ran {
+    /// The caller's answer, sent after the batch commits.
+    pending: Option<Pending>,
+    /// Whether the command succeeded (its savepoint was released).
+    ok: bool,
+    /// Rows it wrote, when it succeeded.
+    rows: u64,
+    /// Why the whole batch must not commit, if it must not.
+    fatal: Option<String>,
 }
 
 /// Runs one command inside its own SAVEPOINT of `tx`, so that its failure
@@ -486,7 +528,7 @@ fn execute(
     env: Envelope,
     now: &Now,
     metrics: &Metrics,
-) -> Option<Pending> {
+) -> Ran {
     let Envelope {
         lane,
         queued,
@@ -495,14 +537,25 @@ fn execute(
     } = env;
     macro_rules! step {
         ($reply:expr, |$tx:ident| $body:expr) => {{
-            let result = match tx {
-                Ok($tx) => in_savepoint($tx, |$tx| $body),
-                Err(e) => Err(StoreError::NotCommitted(e.to_owned())),
+            let (result, fatal, rows) = match tx {
+                Ok($tx) => {
+                    let before = $tx.total_changes();
+                    let (result, fatal) = in_savepoint($tx, |$tx| $body);
+                    let rows = $tx.total_changes() - before;
+                    (result, fatal, rows)
+                }
+                Err(e) => (Err(StoreError::NotCommitted(e.to_owned())), None, 0),
             };
-            if result.is_err() {
+            let ok = result.is_ok();
+            if !ok {
                 metrics.failed_commands.fetch_add(1, Ordering::Relaxed);
             }
-            Some(pending(lane, queued, result, $reply))
+            Ran {
+                pending: Some(pending(lane, queued, result, $reply)),
+                ok,
+                rows: if ok { rows } else { 0 },
+                fatal,
+            }
         }};
     }
     match command {
@@ -570,38 +623,66 @@ fn execute(
         }
         Command::Close { reply } => {
             let _ = reply.send(());
-            None
+            Ran {
+                pending: None,
+                ok: false,
+                rows: 0,
+                fatal: None,
+            }
         }
     }
 }
 
 /// Runs `f` between `SAVEPOINT` and `RELEASE`; on error, rolls back to the
-/// savepoint so that the rest of the batch is untouched.
+/// savepoint so that the rest of the batch is untouched. The second value
+/// says why the batch must not commit: a savepoint statement failed (the
+/// command's writes may be half there), or the database itself failed.
 fn in_savepoint<T>(
     tx: &Transaction<'_>,
     f: impl FnOnce(&Transaction<'_>) -> Result<T>,
-) -> Result<T> {
+) -> (Result<T>, Option<String>) {
     // Cached statements: parsing these anew for every command costs more
     // than running them.
     let run = |sql: &str| -> Result<()> {
         tx.prepare_cached(sql)?.execute([])?;
         Ok(())
     };
-    run("SAVEPOINT command")?;
+    if let Err(e) = run("SAVEPOINT command") {
+        let why = e.to_string();
+        return (Err(e), Some(why));
+    }
     match f(tx) {
-        Ok(v) => {
-            run("RELEASE command")?;
-            Ok(v)
-        }
+        Ok(v) => match run("RELEASE command") {
+            Ok(()) => (Ok(v), None),
+            Err(e) => {
+                let why = e.to_string();
+                (Err(e), Some(why))
+            }
+        },
         Err(e) => {
             tracing::debug!(error = %e, "command rolled back");
-            if !tx.is_autocommit() {
-                run("ROLLBACK TO command")?;
-                run("RELEASE command")?;
+            let mut fatal = database_failed(&e).then(|| e.to_string());
+            if !tx.is_autocommit()
+                && let Err(undo) = run("ROLLBACK TO command").and_then(|()| run("RELEASE command"))
+            {
+                fatal.get_or_insert(undo.to_string());
             }
-            Err(e)
+            (Err(e), fatal)
         }
     }
+}
+
+/// Errors after which SQLite may have undone only the failing statement and
+/// the transaction cannot be trusted to hold what the batch wrote.
+fn database_failed(e: &StoreError) -> bool {
+    use rusqlite::ErrorCode::*;
+    let StoreError::Sqlite(e) = e else {
+        return false;
+    };
+    matches!(
+        e.sqlite_error_code(),
+        Some(DiskFull | SystemIoFailure | OutOfMemory | DatabaseCorrupt | NotADatabase | ReadOnly)
+    )
 }
 
 impl WriterHandle {
