@@ -7,6 +7,8 @@
 //!   its sync-outbox row. Reads go through read-only connections.
 //! - [`diagnostics`]: the registry of long-lived tasks that the diagnostics
 //!   panel shows.
+//! - [`metadata`]: the study's REDCap data dictionary, read from its CSV
+//!   file or the API's JSON, with a version hash and field-by-field diffs.
 //! - [`i18n`]: the user's language, for messages the core produces.
 //!
 //! Deliberately absent: Tauri, windows, HTTP. The desktop shell (`sitedesk`)
@@ -15,4 +17,5 @@
 pub mod diagnostics;
 pub mod domain;
 pub mod i18n;
+pub mod metadata;
 pub mod store;

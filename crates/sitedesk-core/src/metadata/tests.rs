@@ -1,0 +1,297 @@
+use super::*;
+use crate::i18n::Lang;
+
+const HEADER: &str = "\"Variable / Field Name\",\"Form Name\",\"Section Header\",\"Field Type\",\"Field Label\",\"Choices, Calculations, OR Slider Labels\",\"Field Note\",\"Text Validation Type OR Show Slider Number\",\"Text Validation Min\",\"Text Validation Max\",Identifier?,\"Branching Logic (Show field only if...)\",\"Required Field?\",\"Custom Alignment\",\"Question Number (surveys only)\",\"Matrix Group Name\",\"Matrix Ranking?\",\"Field Annotation\"";
+
+fn csv(rows: &[&str]) -> Vec<u8> {
+    let mut s = String::from(HEADER);
+    for r in rows {
+        s.push_str("\r\n");
+        s.push_str(r);
+    }
+    s.into_bytes()
+}
+
+const GOOD: &[&str] = &[
+    "record_id,enrollment,,text,\"Study ID\",,,,,,,,,,,,,",
+    "dob,enrollment,\"<b>Demographics</b>\",text,\"Date of birth\",,YYYY-MM-DD,date_ymd,1900-01-01,today,y,,y,,,,,",
+    "sex,enrollment,,radio,Sex,\"1, Female | 2, Male | 3, Other, or not said\",,,,,,,y,RH,,,,",
+    "meds,enrollment,,checkbox,\"Medications\",\"1, Metformin|2, Insulin|a, Other\",,,,,,\"[sex] = '1'\",,,,,,@HIDDEN",
+    "bmi,enrollment,,calc,BMI,\"round([weight]/([height]/100)^2, 1)\",,,,,,,,,,,,",
+    "notes,followup,,notes,\"Notes,\nover two lines\",,,,,,,,,,,,,",
+];
+
+#[test]
+fn a_dictionary_csv_is_read_with_every_column() {
+    let d = parse_csv(&csv(GOOD)).unwrap();
+    assert_eq!(d.fields.len(), 6);
+    assert_eq!(d.record_id_field().name, "record_id");
+    let dob = d.field("dob").unwrap();
+    assert_eq!(
+        (
+            dob.validation.as_deref(),
+            dob.min.as_deref(),
+            dob.max.as_deref(),
+            dob.identifier,
+            dob.required
+        ),
+        (
+            Some("date_ymd"),
+            Some("1900-01-01"),
+            Some("today"),
+            true,
+            true
+        )
+    );
+    assert_eq!(dob.section_header.as_deref(), Some("<b>Demographics</b>"));
+    let sex = d.field("sex").unwrap();
+    assert_eq!(
+        sex.choices,
+        vec![
+            Choice {
+                code: "1".into(),
+                label: "Female".into()
+            },
+            Choice {
+                code: "2".into(),
+                label: "Male".into()
+            },
+            Choice {
+                code: "3".into(),
+                label: "Other, or not said".into()
+            },
+        ]
+    );
+    assert_eq!(sex.custom_alignment.as_deref(), Some("RH"));
+    let meds = d.field("meds").unwrap();
+    assert_eq!(meds.choices.len(), 3);
+    assert_eq!(meds.branching_logic.as_deref(), Some("[sex] = '1'"));
+    assert_eq!(meds.annotation.as_deref(), Some("@HIDDEN"));
+    let bmi = d.field("bmi").unwrap();
+    assert_eq!(
+        bmi.choices_text.as_deref(),
+        Some("round([weight]/([height]/100)^2, 1)")
+    );
+    assert_eq!(d.field("notes").unwrap().label, "Notes,\nover two lines");
+    let forms: Vec<_> = d.instruments().into_iter().map(|i| i.name).collect();
+    assert_eq!(forms, vec!["enrollment", "followup"]);
+}
+
+#[test]
+fn the_api_json_gives_the_same_dictionary_as_the_csv() {
+    let from_csv = parse_csv(&csv(GOOD)).unwrap();
+    let json: Vec<serde_json::Value> = from_csv
+        .fields
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "field_name": f.name, "form_name": f.form,
+                "section_header": f.section_header.clone().unwrap_or_default(),
+                "field_type": serde_json::to_value(f.field_type).unwrap(),
+                "field_label": f.label,
+                "select_choices_or_calculations": if f.choices.is_empty() {
+                    f.choices_text.clone().unwrap_or_default()
+                } else {
+                    f.choices.iter().map(|c| format!("{}, {}", c.code, c.label)).collect::<Vec<_>>().join(" | ")
+                },
+                "field_note": f.note.clone().unwrap_or_default(),
+                "text_validation_type_or_show_slider_number": f.validation.clone().unwrap_or_default(),
+                "text_validation_min": f.min.clone().unwrap_or_default(),
+                "text_validation_max": f.max.clone().unwrap_or_default(),
+                "identifier": if f.identifier { "y" } else { "" },
+                "branching_logic": f.branching_logic.clone().unwrap_or_default(),
+                "required_field": if f.required { "y" } else { "" },
+                "custom_alignment": f.custom_alignment.clone().unwrap_or_default(),
+                "question_number": "", "matrix_group_name": "", "matrix_ranking": "",
+                "field_annotation": f.annotation.clone().unwrap_or_default(),
+            })
+        })
+        .collect();
+    let from_json = parse_api_json(&serde_json::to_string(&json).unwrap()).unwrap();
+    assert_eq!(from_json, from_csv);
+    assert_eq!(from_json.version_hash(), from_csv.version_hash());
+}
+
+#[test]
+fn malformed_dictionaries_are_refused_with_the_line_and_the_reason() {
+    let cases: Vec<(Vec<u8>, usize, Problem)> = vec![
+        (b"name,form\r\nx,y".to_vec(), 1, Problem::NotADictionary),
+        (csv(&[]), 1, Problem::Empty),
+        (
+            csv(&["record_id,f,,text,ID,,,,,,,,,,,"]),
+            2,
+            Problem::ColumnCount {
+                found: 16,
+                expected: 18,
+            },
+        ),
+        (
+            csv(&["Record ID,f,,text,ID,,,,,,,,,,,,,"]),
+            2,
+            Problem::BadName {
+                column: "field_name",
+                name: "Record ID".into(),
+            },
+        ),
+        (
+            csv(&[
+                "record_id,f,,text,ID,,,,,,,,,,,,,",
+                "x,f,,matrix,X,,,,,,,,,,,,,",
+            ]),
+            3,
+            Problem::UnknownType("matrix".into()),
+        ),
+        (
+            csv(&[
+                "record_id,f,,text,ID,,,,,,,,,,,,,",
+                "record_id,f,,text,ID,,,,,,,,,,,,,",
+            ]),
+            3,
+            Problem::DuplicateField,
+        ),
+        (
+            csv(&[
+                "record_id,f,,text,ID,,,,,,,,,,,,,",
+                "x,f,,radio,X,\"1, A | B\",,,,,,,,,,,,",
+            ]),
+            3,
+            Problem::BadChoice("B".into()),
+        ),
+        (
+            csv(&[
+                "record_id,f,,text,ID,,,,,,,,,,,,,",
+                "x,f,,dropdown,X,\"1, A | 1, B\",,,,,,,,,,,,",
+            ]),
+            3,
+            Problem::DuplicateChoice("1".into()),
+        ),
+        (
+            csv(&[
+                "record_id,f,,text,ID,,,,,,,,,,,,,",
+                "x,f,,checkbox,X,,,,,,,,,,,,,",
+            ]),
+            3,
+            Problem::NoChoices,
+        ),
+        (
+            csv(&[
+                "record_id,f,,text,ID,,,,,,,,,,,,,",
+                "x,f,,calc,X,,,,,,,,,,,,,",
+            ]),
+            3,
+            Problem::NoCalculation,
+        ),
+        (
+            csv(&["record_id,f,,text,ID,,,,,,yes,,,,,,,"]),
+            2,
+            Problem::BadFlag {
+                column: "identifier",
+                value: "yes".into(),
+            },
+        ),
+        (
+            csv(&["record_id,,,text,ID,,,,,,,,,,,,,"]),
+            2,
+            Problem::MissingName {
+                column: "form_name",
+            },
+        ),
+    ];
+    for (bytes, line, problem) in cases {
+        let e = parse_csv(&bytes).unwrap_err();
+        assert_eq!(
+            (e.line, &e.problem),
+            (line, &problem),
+            "{}",
+            String::from_utf8_lossy(&bytes)
+        );
+        assert!(!e.message(Lang::En).is_empty());
+        assert!(!e.message(Lang::ZhCn).is_empty());
+    }
+    for bad in ["", "{}", "[1]", "[{\"field_name\": []}]", "not json"] {
+        let e = parse_api_json(bad).unwrap_err();
+        assert!(matches!(e.problem, Problem::Unreadable(_)), "{bad}: {e:?}");
+    }
+}
+
+#[test]
+fn messages_name_the_line_and_field_in_both_languages() {
+    let e = parse_csv(&csv(&[
+        "record_id,f,,text,ID,,,,,,,,,,,,,",
+        "x,f,,checkbox,X,,,,,,,,,,,,,",
+    ]))
+    .unwrap_err();
+    assert_eq!(
+        e.message(Lang::En),
+        "Data dictionary line 3 (field x): this field type needs choices."
+    );
+    assert_eq!(
+        e.message(Lang::ZhCn),
+        "数据字典第 3 行（字段 x）：该字段类型需要选项。"
+    );
+}
+
+#[test]
+fn a_changed_dictionary_is_detected_field_by_field() {
+    let old = parse_csv(&csv(GOOD)).unwrap();
+    let mut rows: Vec<&str> = GOOD
+        .iter()
+        .copied()
+        .filter(|r| !r.starts_with("notes,"))
+        .collect();
+    rows[2] = "sex,enrollment,,radio,\"Sex at birth\",\"1, Female | 2, Male\",,,,,,,y,RH,,,,";
+    rows.push("weight,vitals,,text,\"Weight (kg)\",,,number,20,300,,,,,,,,");
+    let new = parse_csv(&csv(&rows)).unwrap();
+    assert_ne!(old.version_hash(), new.version_hash());
+    assert_eq!(
+        old.version_hash(),
+        parse_csv(&csv(GOOD)).unwrap().version_hash()
+    );
+    assert_eq!(
+        old.diff(&new),
+        vec![
+            FieldChange::Changed {
+                field: "sex".into(),
+                aspects: vec![Aspect::Label, Aspect::Choices],
+                removed_choices: vec!["3".into()],
+            },
+            FieldChange::Added {
+                field: "weight".into()
+            },
+            FieldChange::Removed {
+                field: "notes".into()
+            },
+        ]
+    );
+    assert!(old.diff(&old).is_empty());
+}
+
+/// Compatibility: every real REDCap export in `../shared/fixtures/redcap`
+/// reads, with one field per data row. Runs where the shared fixtures are
+/// present (CI and developer machines).
+#[test]
+fn real_redcap_dictionaries_are_read() {
+    let root =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/redcap");
+    let Ok(dirs) = std::fs::read_dir(&root) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs with ../shared beside the clone: {} is missing",
+            root.display()
+        );
+        return;
+    };
+    let mut read = 0;
+    for dir in dirs {
+        let path = dir.unwrap().path().join("dictionary.csv");
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let d = parse_csv(&bytes)
+            .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.message(Lang::En)));
+        let rows = csv::Reader::from_reader(bytes.as_slice()).records().count();
+        assert_eq!(d.fields.len(), rows, "{}", path.display());
+        read += 1;
+    }
+    assert!(read >= 7, "only {read} fixture dictionaries found");
+}
