@@ -31,6 +31,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         sql: V2,
         then: Some(chain::chain_unhashed_rows),
     },
+    // 3: versions of the study's data dictionary.
+    Migration {
+        sql: V3,
+        then: None,
+    },
 ];
 
 const V1: &str = r#"
@@ -153,6 +158,20 @@ CREATE TABLE record_value (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (record_id, event, field, instance)
 ) STRICT, WITHOUT ROWID;
+"#;
+
+const V3: &str = r#"
+-- Every data dictionary this desk has imported, as JSON, by version hash;
+-- meta.dictionary_version names the one in force. Old versions stay, so
+-- that values entered under them can still be read against them.
+CREATE TABLE dictionary_version (
+    id          INTEGER PRIMARY KEY,
+    hash        TEXT NOT NULL UNIQUE,
+    source      TEXT NOT NULL,
+    imported_at TEXT NOT NULL,
+    imported_by TEXT NOT NULL,
+    body        TEXT NOT NULL
+) STRICT;
 "#;
 
 /// The schema version this build writes.

@@ -32,7 +32,8 @@ use crate::domain::{DeskCode, DomainError};
 pub use chain::{AuditVerification, ChainBreak, ChainProblem};
 pub use migrations::SCHEMA_VERSION;
 pub use read::{
-    AuditEntry, DeskInfo, Readers, Settings, StatusCount, StudySetup, SubjectFilter, SubjectRow,
+    AuditEntry, DeskInfo, DictionaryImport, OrphanedValues, Readers, Settings, StatusCount,
+    StoredDictionary, StudySetup, SubjectFilter, SubjectRow,
 };
 pub use writer::{
     Ack, Lane, LaneStats, MAX_BATCH_COMMANDS, MAX_BATCH_TIME, Percentiles, WriterHandle,

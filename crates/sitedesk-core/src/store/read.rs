@@ -18,6 +18,7 @@ use crate::domain::{
     Answer, Criterion, CriterionKind, Screening, Site, Study, Subject, SubjectStatus,
 };
 use crate::i18n::Lang;
+use crate::metadata::{Dictionary, FieldChange};
 
 /// The study set-up of this desk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
@@ -108,12 +109,66 @@ pub struct AuditEntry {
     pub reason: Option<String>,
 }
 
+/// The data dictionary in force on this desk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct StoredDictionary {
+    pub hash: String,
+    /// Where it came from: a file name, or the EDC's URL.
+    pub source: String,
+    #[ts(type = "string")]
+    pub imported_at: String,
+    pub dictionary: Dictionary,
+}
+
+/// What importing a dictionary did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct DictionaryImport {
+    pub hash: String,
+    /// False when the same version was already in force.
+    pub changed: bool,
+    /// Against the version in force before (all fields at the first import).
+    pub changes: Vec<FieldChange>,
+}
+
+/// Saved values of a field the dictionary in force does not define: kept,
+/// and flagged for a person to look at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct OrphanedValues {
+    pub field: String,
+    pub values: u32,
+}
+
 /// A small pool of read-only connections. Queries run on tokio's blocking
 /// threads so that async callers never wait on SQLite.
 #[derive(Clone)]
 pub struct Readers {
     path: PathBuf,
     idle: Arc<Mutex<Vec<Connection>>>,
+}
+
+/// The dictionary in force, if one was imported.
+pub(super) fn load_dictionary(c: &Connection) -> Result<Option<StoredDictionary>> {
+    let row: Option<(String, String, String, String)> = c
+        .query_row(
+            "SELECT hash, source, imported_at, body FROM dictionary_version
+             WHERE id = (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'dictionary_version')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    row.map(|(hash, source, imported_at, body)| {
+        let dictionary = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt {
+            what: "stored dictionary",
+            value: e.to_string(),
+        })?;
+        Ok(StoredDictionary {
+            hash,
+            source,
+            imported_at,
+            dictionary,
+        })
+    })
+    .transpose()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -238,6 +293,37 @@ impl Readers {
         if idle.len() < MAX_IDLE {
             idle.push(conn);
         }
+    }
+
+    pub async fn dictionary(&self) -> Result<Option<StoredDictionary>> {
+        self.read(load_dictionary).await
+    }
+
+    /// Fields with saved values that the dictionary in force lacks (a
+    /// checkbox value `meds___2` belongs to `meds`).
+    pub async fn orphaned_values(&self) -> Result<Vec<OrphanedValues>> {
+        self.read(|c| {
+            let dictionary = load_dictionary(c)?.map(|d| d.dictionary);
+            let mut stmt = c.prepare(
+                "SELECT field, count(*) FROM record_value GROUP BY field ORDER BY field",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(OrphanedValues {
+                    field: r.get(0)?,
+                    values: r.get(1)?,
+                })
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let row = row?;
+                let base = row.field.split("___").next().unwrap_or(&row.field);
+                if dictionary.as_ref().is_none_or(|d| d.field(base).is_none()) {
+                    out.push(row);
+                }
+            }
+            Ok(out)
+        })
+        .await
     }
 
     pub async fn setup(&self) -> Result<Option<StudySetup>> {

@@ -1000,3 +1000,112 @@ async fn verify_while_the_app_writes_finds_no_break() {
     writing.await.unwrap();
     assert!(checks > 1, "verify ran while the writes went on");
 }
+
+// ---- the data dictionary ----
+
+fn dictionary(rows: &[&str]) -> crate::metadata::Dictionary {
+    let mut csv = String::from(
+        "field_name,form_name,section_header,field_type,field_label,select_choices_or_calculations,field_note,text_validation_type_or_show_slider_number,text_validation_min,text_validation_max,identifier,branching_logic,required_field,custom_alignment,question_number,matrix_group_name,matrix_ranking,field_annotation",
+    );
+    for r in rows {
+        csv.push('\n');
+        csv.push_str(r);
+    }
+    crate::metadata::parse_csv(csv.as_bytes()).unwrap()
+}
+
+#[tokio::test]
+async fn a_dictionary_is_imported_once_per_version_and_audited_without_outbox() {
+    use crate::metadata::FieldChange;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_at(&dir.path().join("d.sqlite3"), StoreOptions::default()).await;
+    let w = store.writer();
+    let v1 = dictionary(&[
+        "record_id,visit,,text,ID,,,,,,,,,,,,,",
+        "weight,visit,,text,Weight,,,number,20,300,,,,,,,,",
+        "smoker,visit,,yesno,Smoker,,,,,,,,,,,,,",
+    ]);
+    let first = w
+        .import_dictionary(actor(), v1.clone(), "study.csv".into())
+        .await
+        .unwrap();
+    assert!(first.changed);
+    assert_eq!(
+        first.changes.len(),
+        3,
+        "every field is new: {:?}",
+        first.changes
+    );
+    let again = w
+        .import_dictionary(actor(), v1.clone(), "study.csv".into())
+        .await
+        .unwrap();
+    assert_eq!((again.changed, again.changes.len()), (false, 0));
+
+    // A value of a field the next version drops is kept and flagged.
+    w.set_values(Lane::Interactive, actor(), edit("r1", "smoker", "1"))
+        .await
+        .unwrap();
+    let v2 = dictionary(&[
+        "record_id,visit,,text,ID,,,,,,,,,,,,,",
+        "weight,visit,,text,\"Weight (kg)\",,,number,20,300,,,,,,,,",
+    ]);
+    let second = w
+        .import_dictionary(actor(), v2.clone(), "study-v2.csv".into())
+        .await
+        .unwrap();
+    assert!(second.changed);
+    assert_eq!(
+        second.changes,
+        vec![
+            FieldChange::Changed {
+                field: "weight".into(),
+                aspects: vec![crate::metadata::Aspect::Label],
+                removed_choices: vec![],
+            },
+            FieldChange::Removed {
+                field: "smoker".into()
+            },
+        ]
+    );
+    let stored = store.readers().dictionary().await.unwrap().unwrap();
+    assert_eq!(
+        (stored.hash, stored.source, stored.dictionary),
+        (v2.version_hash(), "study-v2.csv".to_owned(), v2)
+    );
+    let orphans = store.readers().orphaned_values().await.unwrap();
+    assert_eq!(orphans.len(), 1);
+    assert_eq!(
+        (orphans[0].field.as_str(), orphans[0].values),
+        ("smoker", 1)
+    );
+
+    // Going back to the first version works and is audited too.
+    let back = w
+        .import_dictionary(actor(), v1.clone(), "study.csv".into())
+        .await
+        .unwrap();
+    assert!(back.changed);
+    assert!(store.readers().orphaned_values().await.unwrap().is_empty());
+    let (audits, outbox): (i64, i64) = store
+        .readers()
+        .read(|c| {
+            Ok((
+                c.query_row(
+                    "SELECT count(*) FROM audit WHERE entity = 'study' AND field = 'dictionary_version'",
+                    [],
+                    |r| r.get(0),
+                )?,
+                c.query_row("SELECT count(*) FROM outbox WHERE entity = 'study'", [], |r| r.get(0))?,
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!((audits, outbox), (3, 0));
+    let v = store
+        .readers()
+        .verify_audit(CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(v.broken, None);
+}

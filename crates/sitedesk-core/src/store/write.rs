@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{Local, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use super::read::DictionaryImport;
 use super::read::{load_setup, load_subject};
 use super::{Result, StoreError, chain};
 use crate::domain::{
@@ -15,6 +16,7 @@ use crate::domain::{
     plan_record_edit, plan_screening_edit, validate_new_screening,
 };
 use crate::i18n::Lang;
+use crate::metadata::Dictionary;
 
 /// The longest display name; it is shown beside every audit row.
 pub const DISPLAY_NAME_MAX_CHARS: usize = 80;
@@ -304,6 +306,69 @@ pub(super) fn set_values(
         Outbox::Yes,
     )?;
     Ok(changes.len() as u32)
+}
+
+/// Makes `dictionary` the one in force, unless it already is. Returns what
+/// changed against the previous one (every field is new at the first
+/// import). Values entered under an earlier version are never touched.
+pub(super) fn import_dictionary(
+    tx: &Transaction<'_>,
+    now: &Now,
+    actor: &Actor,
+    dictionary: &Dictionary,
+    source: &str,
+) -> Result<DictionaryImport> {
+    let hash = dictionary.version_hash();
+    let current = super::read::load_dictionary(tx)?;
+    if current.as_ref().is_some_and(|c| c.hash == hash) {
+        return Ok(DictionaryImport {
+            hash,
+            changed: false,
+            changes: Vec::new(),
+        });
+    }
+    let empty = Dictionary { fields: Vec::new() };
+    let before = current.as_ref().map_or(&empty, |c| &c.dictionary);
+    let changes = before.diff(dictionary);
+    let body = serde_json::to_string(dictionary).map_err(|e| StoreError::Corrupt {
+        what: "dictionary",
+        value: e.to_string(),
+    })?;
+    tx.execute(
+        "INSERT INTO dictionary_version(hash, source, imported_at, imported_by, body)
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(hash) DO NOTHING",
+        params![hash, source, now.at, actor.account, body],
+    )?;
+    let id: i64 = tx.query_row(
+        "SELECT id FROM dictionary_version WHERE hash = ?1",
+        [&hash],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "INSERT INTO meta(key, value) VALUES ('dictionary_version', ?1)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [id.to_string()],
+    )?;
+    let change = Change {
+        field: "dictionary_version".into(),
+        old: current.map(|c| c.hash),
+        new: Some(hash.clone()),
+    };
+    record(
+        tx,
+        now,
+        actor,
+        "study",
+        "metadata",
+        &[change],
+        None,
+        Outbox::No,
+    )?;
+    Ok(DictionaryImport {
+        hash,
+        changed: true,
+        changes,
+    })
 }
 
 pub(super) fn set_preferences(

@@ -33,11 +33,13 @@ use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 use ts_rs::TS;
 
+use super::read::DictionaryImport;
 use super::write::{self, Now};
 use super::{Result, StoreError};
 use crate::diagnostics::{TaskKind, TaskRegistry, TaskState};
 use crate::domain::{Action, Actor, Criterion, RecordEdit, ScreeningInput, Site, Study, Subject};
 use crate::i18n::Lang;
+use crate::metadata::Dictionary;
 
 /// Most commands in one transaction. Past a few hundred, a bigger batch
 /// saves almost nothing more on fsyncs and holds replies longer.
@@ -96,6 +98,12 @@ enum Command {
         edit: RecordEdit,
         actor: Actor,
         reply: oneshot::Sender<Result<u32>>,
+    },
+    ImportDictionary {
+        dictionary: Box<Dictionary>,
+        source: String,
+        actor: Actor,
+        reply: oneshot::Sender<Result<DictionaryImport>>,
     },
     /// Stop after the commands queued before this one.
     Close { reply: oneshot::Sender<()> },
@@ -621,6 +629,18 @@ fn execute(
         Command::SetValues { edit, actor, reply } => {
             step!(reply, |tx| write::set_values(tx, now, &actor, &edit))
         }
+        Command::ImportDictionary {
+            dictionary,
+            source,
+            actor,
+            reply,
+        } => step!(reply, |tx| write::import_dictionary(
+            tx,
+            now,
+            &actor,
+            &dictionary,
+            &source
+        )),
         Command::Close { reply } => {
             let _ = reply.send(());
             Ran {
@@ -825,6 +845,24 @@ impl WriterHandle {
     ) -> Result<Ack<u32>> {
         self.enqueue(lane, |reply| Command::SetValues { edit, actor, reply })
             .await
+    }
+
+    /// Makes `dictionary` the study's data dictionary, unless that version
+    /// is already in force, and says what changed. `source` names where it
+    /// came from (a file, the EDC).
+    pub async fn import_dictionary(
+        &self,
+        actor: Actor,
+        dictionary: Dictionary,
+        source: String,
+    ) -> Result<DictionaryImport> {
+        self.call(|reply| Command::ImportDictionary {
+            dictionary: Box::new(dictionary),
+            source,
+            actor,
+            reply,
+        })
+        .await
     }
 
     /// Asks the writer to stop once the commands queued so far are done.
