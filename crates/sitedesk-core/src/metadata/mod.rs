@@ -5,14 +5,17 @@
 //! EDC applies; a dictionary has a version hash, and two versions can be
 //! compared field by field.
 //!
-//! Deliberately not here: validating values and evaluating logic (their
-//! own modules, later), storage (the store), and HTML sanitizing of labels
-//! (done where labels are rendered).
+//! `validate` checks one value against its field as the EDC does.
+//!
+//! Deliberately not here: evaluating branching logic and calculations
+//! (their own module, later), storage (the store), and HTML sanitizing of
+//! labels (done where labels are rendered).
 
 mod dictionary;
 mod error;
 #[cfg(test)]
 mod tests;
+pub mod validate;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};

@@ -295,3 +295,311 @@ fn real_redcap_dictionaries_are_read() {
     }
     assert!(read >= 7, "only {read} fixture dictionaries found");
 }
+
+// ---- validation ----
+
+mod validation {
+    use chrono::NaiveDate;
+
+    use super::super::validate::{Invalid, Kind, Verdict, check_value, display};
+    use super::super::*;
+    use crate::i18n::Lang;
+
+    fn field(kind: &str, validation: Option<&str>, min: Option<&str>, max: Option<&str>) -> Field {
+        Field {
+            name: "f".into(),
+            form: "visit".into(),
+            section_header: None,
+            field_type: FieldType::parse(kind).unwrap(),
+            label: "F".into(),
+            choices: vec![
+                Choice {
+                    code: "1".into(),
+                    label: "One".into(),
+                },
+                Choice {
+                    code: "a".into(),
+                    label: "A".into(),
+                },
+            ],
+            choices_text: None,
+            note: None,
+            validation: validation.map(Into::into),
+            min: min.map(Into::into),
+            max: max.map(Into::into),
+            identifier: false,
+            branching_logic: None,
+            required: false,
+            custom_alignment: None,
+            question_number: None,
+            matrix_ranking: false,
+            matrix_group: None,
+            annotation: None,
+        }
+    }
+
+    fn now() -> chrono::NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 11, 23)
+            .unwrap()
+            .and_hms_opt(10, 30, 0)
+            .unwrap()
+    }
+
+    fn text(validation: &str) -> Field {
+        field("text", Some(validation), None, None)
+    }
+
+    fn stored(v: Verdict) -> String {
+        match v {
+            Verdict::Valid { stored } => stored,
+            other => panic!("not valid: {other:?}"),
+        }
+    }
+
+    fn refused(f: &Field, input: &str) -> bool {
+        matches!(check_value(f, input, now()), Verdict::Invalid { .. })
+    }
+
+    #[test]
+    fn dates_and_times_are_read_in_the_fields_order_and_stored_as_iso() {
+        let mdy = text("date_mdy");
+        assert_eq!(stored(check_value(&mdy, "05-31-2024", now())), "2024-05-31");
+        assert_eq!(stored(check_value(&mdy, "5/31/2024", now())), "2024-05-31");
+        assert_eq!(
+            stored(check_value(&mdy, "2024-05-31", now())),
+            "2024-05-31",
+            "ISO is always accepted"
+        );
+        assert!(refused(&mdy, "31-05-2024"));
+        assert!(refused(&text("date_ymd"), "2024-02-30"));
+        assert!(refused(&text("date_ymd"), "24-02-03"));
+        assert_eq!(
+            stored(check_value(&text("date_dmy"), "31-05-2024", now())),
+            "2024-05-31"
+        );
+        assert_eq!(
+            stored(check_value(
+                &text("datetime_seconds_dmy"),
+                "31-05-2024 13:45:08",
+                now()
+            )),
+            "2024-05-31 13:45:08"
+        );
+        assert!(refused(&text("datetime_seconds_ymd"), "2024-05-31 13:45"));
+        assert_eq!(
+            stored(check_value(
+                &text("datetime_mdy"),
+                "05-31-2024 13:45",
+                now()
+            )),
+            "2024-05-31 13:45"
+        );
+        assert_eq!(stored(check_value(&text("time"), "23:59", now())), "23:59");
+        assert!(refused(&text("time"), "24:00"));
+        assert!(refused(&text("time"), "9:30"));
+        assert_eq!(
+            stored(check_value(&text("time_hh_mm_ss"), "09:30:15", now())),
+            "09:30:15"
+        );
+        assert_eq!(
+            stored(check_value(&text("time_mm_ss"), "04:30", now())),
+            "04:30"
+        );
+        assert!(refused(&text("time_mm_ss"), "04:75"));
+        assert_eq!(display(&mdy, "2024-05-31"), "05-31-2024");
+        assert_eq!(
+            display(&text("datetime_dmy"), "2024-05-31 13:45"),
+            "31-05-2024 13:45"
+        );
+    }
+
+    #[test]
+    fn numbers_keep_their_decimal_places_and_separator() {
+        assert_eq!(stored(check_value(&text("integer"), "-12", now())), "-12");
+        assert!(refused(&text("integer"), "1.0"));
+        assert!(refused(&text("integer"), "12a"));
+        assert_eq!(
+            stored(check_value(&text("number"), "3.14159", now())),
+            "3.14159"
+        );
+        assert!(refused(&text("number"), "3,14"));
+        assert_eq!(
+            stored(check_value(&text("number_2dp"), "3.50", now())),
+            "3.50"
+        );
+        assert!(refused(&text("number_2dp"), "3.5"));
+        assert_eq!(
+            stored(check_value(&text("number_1dp_comma_decimal"), "3,5", now())),
+            "3,5"
+        );
+        assert!(refused(&text("number_1dp_comma_decimal"), "3.5"));
+        assert_eq!(
+            stored(check_value(&text("number_comma_decimal"), "-0,25", now())),
+            "-0,25"
+        );
+    }
+
+    #[test]
+    fn out_of_range_is_soft_and_malformed_is_hard() {
+        let weight = field("text", Some("number"), Some("20"), Some("300"));
+        assert_eq!(stored(check_value(&weight, "70.5", now())), "70.5");
+        assert!(matches!(
+            check_value(&weight, "350", now()),
+            Verdict::OutOfRange { ref stored, .. } if stored == "350"
+        ));
+        assert!(matches!(
+            check_value(&weight, "19.9", now()),
+            Verdict::OutOfRange { .. }
+        ));
+        assert!(refused(&weight, "seventy"));
+        let visit = field("text", Some("date_ymd"), Some("2000-01-01"), Some("today"));
+        assert_eq!(
+            stored(check_value(&visit, "2026-11-23", now())),
+            "2026-11-23"
+        );
+        assert!(matches!(
+            check_value(&visit, "2026-11-24", now()),
+            Verdict::OutOfRange { .. }
+        ));
+        assert!(matches!(
+            check_value(&visit, "1999-12-31", now()),
+            Verdict::OutOfRange { .. }
+        ));
+        let seen = field("text", Some("datetime_ymd"), None, Some("now"));
+        assert_eq!(
+            stored(check_value(&seen, "2026-11-23 10:29", now())),
+            "2026-11-23 10:29"
+        );
+        assert!(matches!(
+            check_value(&seen, "2026-11-23 10:31", now()),
+            Verdict::OutOfRange { .. }
+        ));
+    }
+
+    #[test]
+    fn identifiers_codes_and_addresses_follow_their_patterns() {
+        let ok = |v: &str, input: &str| {
+            assert!(
+                matches!(check_value(&text(v), input, now()), Verdict::Valid { .. }),
+                "{v}: {input}"
+            )
+        };
+        let bad = |v: &str, input: &str| assert!(refused(&text(v), input), "{v}: {input} accepted");
+        ok("email", "crc@site.example.org");
+        bad("email", "crc@site");
+        bad("email", "crc at site.org");
+        ok("phone", "(615) 555-0123");
+        bad("phone", "(015) 555-0123");
+        bad("phone", "555-0123");
+        ok("phone_australia", "02 9876 5432");
+        ok("zipcode", "37203-1234");
+        bad("zipcode", "3720");
+        ok("alpha_only", "Anna");
+        bad("alpha_only", "Anna1");
+        ok("mrn_10d", "0123456789");
+        bad("mrn_10d", "012345678");
+        ok("mrn_generic", "AB-1234");
+        ok("ssn", "123-45-6789");
+        bad("ssn", "123456789");
+        ok("postalcode_canada", "k1a 0b1");
+        bad("postalcode_canada", "K1A 0B");
+        ok("postalcode_australia", "2000");
+        ok("postalcode_germany", "10115");
+        ok("postalcode_french", "75001");
+    }
+
+    #[test]
+    fn choices_flags_and_fields_nobody_types_into() {
+        let radio = field("radio", None, None, None);
+        assert_eq!(stored(check_value(&radio, "a", now())), "a");
+        assert_eq!(
+            check_value(&radio, "2", now()),
+            Verdict::Invalid {
+                problem: Invalid::NotAChoice
+            }
+        );
+        assert!(refused(&field("yesno", None, None, None), "2"));
+        assert_eq!(
+            stored(check_value(
+                &field("truefalse", None, None, None),
+                "0",
+                now()
+            )),
+            "0"
+        );
+        assert_eq!(
+            stored(check_value(&field("slider", None, None, None), "55", now())),
+            "55"
+        );
+        assert!(refused(&field("slider", None, None, None), "101"));
+        for kind in ["calc", "descriptive", "file", "sql"] {
+            assert_eq!(
+                check_value(&field(kind, None, None, None), "1", now()),
+                Verdict::Invalid {
+                    problem: Invalid::NotEnterable
+                },
+                "{kind}"
+            );
+        }
+        let mut required = text("integer");
+        required.required = true;
+        assert_eq!(check_value(&required, "  ", now()), Verdict::Missing);
+        assert_eq!(stored(check_value(&text("integer"), "", now())), "");
+    }
+
+    #[test]
+    fn an_unknown_validation_type_is_flagged_not_guessed() {
+        assert_eq!(
+            check_value(&text("my_site_code"), "XY-1", now()),
+            Verdict::Unsupported {
+                stored: "XY-1".into(),
+                validation: "my_site_code".into()
+            }
+        );
+    }
+
+    #[test]
+    fn refusals_read_well_in_both_languages() {
+        let Verdict::Invalid { problem } = check_value(&text("date_dmy"), "2024/31/05", now())
+        else {
+            panic!()
+        };
+        assert_eq!(
+            problem.message(Lang::En),
+            "This is not a valid value; expected: 31-05-2024 (D-M-Y)"
+        );
+        assert_eq!(
+            problem.message(Lang::ZhCn),
+            "格式不正确，应为：31-05-2024 (D-M-Y)"
+        );
+        assert_ne!(
+            Invalid::NotAChoice.message(Lang::En),
+            Invalid::NotAChoice.message(Lang::ZhCn)
+        );
+    }
+
+    /// Every validation type of REDCap's own test project is one SiteDesk
+    /// knows.
+    #[test]
+    fn every_validation_type_of_the_redcap_fixture_is_known() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/redcap/validation-types-1/dictionary.csv");
+        let Ok(bytes) = std::fs::read(&path) else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{} is missing",
+                path.display()
+            );
+            return;
+        };
+        let d = parse_csv(&bytes).unwrap();
+        let mut seen = 0;
+        for f in d.fields.iter().filter(|f| f.field_type == FieldType::Text) {
+            if let Some(v) = &f.validation {
+                assert!(Kind::parse(v).is_some(), "{}: {v}", f.name);
+                seen += 1;
+            }
+        }
+        assert!(seen >= 30, "{seen} validated fields");
+    }
+}
