@@ -5,14 +5,15 @@
 //! EDC applies; a dictionary has a version hash, and two versions can be
 //! compared field by field.
 //!
-//! `validate` checks one value against its field as the EDC does.
+//! `validate` checks one value against its field as the EDC does; `logic`
+//! parses and evaluates branching logic and calculations.
 //!
-//! Deliberately not here: evaluating branching logic and calculations
-//! (their own module, later), storage (the store), and HTML sanitizing of
+//! Deliberately not here: storage (the store) and HTML sanitizing of
 //! labels (done where labels are rendered).
 
 mod dictionary;
 mod error;
+pub mod logic;
 #[cfg(test)]
 mod tests;
 pub mod validate;

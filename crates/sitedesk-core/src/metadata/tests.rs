@@ -603,3 +603,206 @@ mod validation {
         assert!(seen >= 30, "{seen} validated fields");
     }
 }
+
+// ---- branching logic and calculations ----
+
+mod logic {
+    use std::collections::HashMap;
+
+    use super::super::logic::{
+        FieldRef, LogicError, calculate, check_dictionary, parse, references, shows,
+    };
+    use super::super::*;
+
+    fn values(pairs: &[(&str, &str)]) -> impl Fn(&FieldRef) -> String {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |r: &FieldRef| {
+            let key = match (&r.event, &r.choice) {
+                (Some(e), _) => format!("{e}.{}", r.field),
+                (None, Some(c)) => format!("{}({c})", r.field),
+                (None, None) => r.field.clone(),
+            };
+            map.get(&key).cloned().unwrap_or_default()
+        }
+    }
+
+    fn show(logic: &str, pairs: &[(&str, &str)]) -> bool {
+        shows(&parse(logic).unwrap(), &values(pairs)).unwrap()
+    }
+
+    fn calc(expr: &str, pairs: &[(&str, &str)]) -> String {
+        calculate(&parse(expr).unwrap(), &values(pairs)).unwrap()
+    }
+
+    #[test]
+    fn branching_logic_compares_as_redcap_does() {
+        assert!(show("[sex] = '1'", &[("sex", "1")]));
+        assert!(
+            show("[sex] = 1", &[("sex", "1")]),
+            "a number equals its text"
+        );
+        assert!(!show("[sex] = '1'", &[]));
+        assert!(show("[sex] = ''", &[]), "a blank field is the empty string");
+        assert!(show("[age] >= 18 and [age] < 65", &[("age", "40")]));
+        assert!(
+            !show("[age] >= 18", &[]),
+            "an ordering with a blank is false"
+        );
+        assert!(show("[age] <> ''", &[("age", "7")]));
+        assert!(show(
+            "[a] = '1' or ([b] = '2' and not [c] = '3')",
+            &[("b", "2")]
+        ));
+        assert!(show("[meds(3)] = '1'", &[("meds(3)", "1")]));
+        assert!(show(
+            "[baseline_arm_1][weight] > 70",
+            &[("baseline_arm_1.weight", "80")]
+        ));
+        assert!(
+            show("[age] > 9", &[("age", "10")]),
+            "numeric, not text, order"
+        );
+        assert!(show(
+            "contains([notes], 'ALLERGY')",
+            &[("notes", "peanut allergy")]
+        ));
+        assert!(show("isblankormissingcode([x])", &[]));
+        assert!(show("isnumber([x])", &[("x", "1.5")]));
+    }
+
+    #[test]
+    fn calculations_follow_precedence_and_functions() {
+        assert_eq!(calc("3+4", &[]), "7");
+        assert_eq!(calc("2 + 3 * 4 ^ 2", &[]), "50");
+        assert_eq!(calc("-2^2", &[]), "-4");
+        assert_eq!(
+            calc(
+                "round([weight]/(([height]/100)^2), 1)",
+                &[("weight", "70"), ("height", "175")]
+            ),
+            "22.9"
+        );
+        assert_eq!(
+            calc("[weight] * 2", &[]),
+            "",
+            "arithmetic with a blank is blank"
+        );
+        assert_eq!(
+            calc("[a] / [b]", &[("a", "1"), ("b", "0")]),
+            "",
+            "division by zero is blank"
+        );
+        assert_eq!(
+            calc("if([age] >= 18, 'adult', 'minor')", &[("age", "17")]),
+            "minor"
+        );
+        assert_eq!(calc("rounddown(2.57, 1) + roundup(2.51, 1)", &[]), "5.1");
+        assert_eq!(
+            calc("abs(-3) + sqrt(16) + min(4, 2, 9) + max(1, 5)", &[]),
+            "14"
+        );
+        assert_eq!(calc("mean(2, 4, [x]) + sum(1, 2)", &[]), "6");
+        assert_eq!(
+            calc(
+                "round(datediff([dob], [visit], 'y'), 0)",
+                &[("dob", "1990-06-15"), ("visit", "2026-06-15")]
+            ),
+            "36"
+        );
+        assert_eq!(
+            calc("datediff('2026-01-02', '2026-01-01', 'd')", &[]),
+            "1",
+            "unsigned by default"
+        );
+        assert_eq!(
+            calc(
+                "datediff('2026-01-02', '2026-01-01', 'd', 'ymd', true)",
+                &[]
+            ),
+            "-1"
+        );
+    }
+
+    #[test]
+    fn malformed_and_unsupported_logic_is_reported_not_guessed() {
+        for bad in [
+            "[age] >",
+            "([a] = 1",
+            "[a = 1",
+            "'open",
+            "[a] = 1 1",
+            "",
+            "@#",
+        ] {
+            assert!(
+                matches!(parse(bad), Err(LogicError::Syntax(..))),
+                "{bad:?}: {:?}",
+                parse(bad)
+            );
+        }
+        assert_eq!(
+            parse("[event-name] = 'baseline_arm_1'"),
+            Err(LogicError::Unsupported(
+                "smart variable [event-name]".into()
+            ))
+        );
+        assert_eq!(
+            parse("stdev([a], [b]) > 1"),
+            Err(LogicError::Unsupported("function stdev()".into()))
+        );
+        assert!(matches!(
+            calculate(&parse("if([a], 1)").unwrap(), &|_| String::new()),
+            Err(LogicError::Eval(_))
+        ));
+    }
+
+    #[test]
+    fn references_list_every_field_read() {
+        let e = parse("if([a] > 1, [b], [ev][c] + [d(2)])").unwrap();
+        let names: Vec<String> = references(&e).into_iter().map(|r| r.field).collect();
+        assert_eq!(names, vec!["a", "b", "c", "d"]);
+    }
+
+    /// All the branching logic and calculations of the real REDCap
+    /// projects parse, or are listed as unsupported.
+    #[test]
+    fn the_logic_of_real_redcap_projects_parses() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/redcap");
+        let Ok(dirs) = std::fs::read_dir(&root) else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{} is missing",
+                root.display()
+            );
+            return;
+        };
+        let mut with_logic = 0;
+        for dir in dirs {
+            let path = dir.unwrap().path().join("dictionary.csv");
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            let d = parse_csv(&bytes).unwrap();
+            for issue in check_dictionary(&d) {
+                assert!(
+                    matches!(issue.error, LogicError::Unsupported(_)),
+                    "{}: {} {}: {}",
+                    path.display(),
+                    issue.field,
+                    issue.column,
+                    issue.error
+                );
+            }
+            with_logic += d
+                .fields
+                .iter()
+                .filter(|f| f.branching_logic.is_some() || f.field_type == FieldType::Calc)
+                .count();
+        }
+        assert!(with_logic >= 5, "{with_logic} fields with logic");
+    }
+}
