@@ -13,6 +13,8 @@ const COMMANDS: &[&str] = &[
     "apply_action",
     "save_preferences",
     "verify_audit",
+    "preview_dictionary",
+    "import_dictionary",
     "diagnostics_snapshot",
 ];
 

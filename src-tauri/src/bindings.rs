@@ -12,6 +12,9 @@ mod tests {
         Study, Subject, SubjectStatus,
     };
     use sitedesk_core::i18n::Lang;
+    use sitedesk_core::metadata::logic::{LogicError, LogicIssue};
+    use sitedesk_core::metadata::{Aspect, Choice, FieldChange, FieldType};
+    use sitedesk_core::store::DictionaryImport;
     use sitedesk_core::store::{
         AuditEntry, AuditVerification, ChainBreak, ChainProblem, DeskInfo, LaneStats, Percentiles,
         Settings, StatusCount, StudySetup, SubjectFilter, SubjectRow, WriterStats,
@@ -64,6 +67,15 @@ mod tests {
             ChainProblem,
             ChainBreak,
             AuditVerification,
+            FieldType,
+            Choice,
+            Aspect,
+            FieldChange,
+            LogicError,
+            LogicIssue,
+            DictionaryImport,
+            DictionaryFile,
+            DictionaryPreview,
             AppInfo,
             SubjectDetail,
             SubjectRef,

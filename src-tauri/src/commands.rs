@@ -12,12 +12,15 @@ use sitedesk_core::diagnostics::{TaskKind, TaskState};
 use sitedesk_core::domain::{Action, ActionKind, ScreeningInput, Subject};
 use sitedesk_core::i18n::Lang;
 use sitedesk_core::store::{
-    AuditVerification, Settings, StatusCount, StoreError, SubjectFilter, SubjectRow,
+    AuditVerification, DictionaryImport, Settings, StatusCount, StoreError, SubjectFilter,
+    SubjectRow,
 };
 
+use sitedesk_core::metadata::{self, Dictionary};
+
 use crate::dto::{
-    AppInfo, ApplyAction, DiagnosticsSnapshot, EditScreening, Preferences, SubjectDetail,
-    SubjectRef,
+    AppInfo, ApplyAction, DiagnosticsSnapshot, DictionaryFile, DictionaryPreview, EditScreening,
+    Preferences, SubjectDetail, SubjectRef,
 };
 use crate::error::IpcError;
 use crate::state::AppState;
@@ -209,6 +212,59 @@ pub async fn verify_audit(state: &AppState) -> CmdResult<AuditVerification> {
     result.map_err(|e| IpcError::from_store(e, lang))
 }
 
+/// The largest dictionary file accepted: real ones are tens of kilobytes.
+const DICTIONARY_MAX_BYTES: usize = 5 * 1024 * 1024;
+
+fn read_dictionary(lang: Lang, file: &DictionaryFile) -> CmdResult<Dictionary> {
+    if file.text.len() > DICTIONARY_MAX_BYTES || file.file_name.chars().count() > 255 {
+        return Err(IpcError::invalid_input(
+            lang,
+            "the dictionary file is too large",
+        ));
+    }
+    metadata::parse_csv(file.text.as_bytes()).map_err(|e| IpcError::validation(e.message(lang)))
+}
+
+/// Reads a data dictionary file and says what importing it would change.
+pub async fn preview_dictionary(state: &AppState, payload: Value) -> CmdResult<DictionaryPreview> {
+    let lang = state.lang();
+    let file: DictionaryFile = parse(lang, payload)?;
+    let dictionary = read_dictionary(lang, &file)?;
+    let current = state
+        .store
+        .readers()
+        .dictionary()
+        .await
+        .map_err(|e| IpcError::from_store(e, lang))?;
+    let empty = Dictionary { fields: Vec::new() };
+    let before = current.as_ref().map_or(&empty, |c| &c.dictionary);
+    Ok(DictionaryPreview {
+        hash: dictionary.version_hash(),
+        current_hash: current.as_ref().map(|c| c.hash.clone()),
+        fields: dictionary.fields.len() as u32,
+        instruments: dictionary
+            .instruments()
+            .into_iter()
+            .map(|i| i.name)
+            .collect(),
+        changes: before.diff(&dictionary),
+        logic_issues: metadata::logic::check_dictionary(&dictionary),
+    })
+}
+
+/// Makes a data dictionary file the study's dictionary.
+pub async fn import_dictionary(state: &AppState, payload: Value) -> CmdResult<DictionaryImport> {
+    let lang = state.lang();
+    let file: DictionaryFile = parse(lang, payload)?;
+    let dictionary = read_dictionary(lang, &file)?;
+    state
+        .store
+        .writer()
+        .import_dictionary(state.actor(), dictionary, file.file_name)
+        .await
+        .map_err(|e| IpcError::from_store(e, lang))
+}
+
 pub async fn diagnostics_snapshot(state: &AppState) -> CmdResult<DiagnosticsSnapshot> {
     Ok(crate::diagnostics::snapshot(state))
 }
@@ -218,11 +274,13 @@ pub async fn diagnostics_snapshot(state: &AppState) -> CmdResult<DiagnosticsSnap
 pub mod ipc {
     use serde_json::Value;
     use sitedesk_core::domain::Subject;
-    use sitedesk_core::store::{AuditVerification, Settings, StatusCount, SubjectRow};
+    use sitedesk_core::store::{
+        AuditVerification, DictionaryImport, Settings, StatusCount, SubjectRow,
+    };
     use tauri::State;
 
     use super::CmdResult;
-    use crate::dto::{AppInfo, DiagnosticsSnapshot, SubjectDetail};
+    use crate::dto::{AppInfo, DiagnosticsSnapshot, DictionaryPreview, SubjectDetail};
     use crate::state::AppState;
 
     macro_rules! forward {
@@ -244,6 +302,8 @@ pub mod ipc {
         apply_action(payload) -> Subject;
         save_preferences(payload) -> Settings;
         verify_audit() -> AuditVerification;
+        preview_dictionary(payload) -> DictionaryPreview;
+        import_dictionary(payload) -> DictionaryImport;
         diagnostics_snapshot() -> DiagnosticsSnapshot;
     }
 }

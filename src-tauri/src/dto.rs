@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use sitedesk_core::diagnostics::TaskSnapshot;
 use sitedesk_core::domain::{ActionKind, Actor, ScreeningInput, Subject};
 use sitedesk_core::i18n::Lang;
+use sitedesk_core::metadata::FieldChange;
+use sitedesk_core::metadata::logic::LogicIssue;
 use sitedesk_core::store::{AuditEntry, DeskInfo, Settings, StudySetup, WriterStats};
 use ts_rs::TS;
 
@@ -75,4 +77,27 @@ pub struct Preferences {
 pub struct DiagnosticsSnapshot {
     pub tasks: Vec<TaskSnapshot>,
     pub writer: WriterStats,
+}
+
+/// `preview_dictionary` and `import_dictionary`'s payload: a data
+/// dictionary CSV file as the UI read it.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct DictionaryFile {
+    pub file_name: String,
+    pub text: String,
+}
+
+/// What importing a dictionary file would do, shown before it is applied.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct DictionaryPreview {
+    pub hash: String,
+    /// The version in force now, if any.
+    pub current_hash: Option<String>,
+    pub fields: u32,
+    pub instruments: Vec<String>,
+    /// Against the version in force (every field when there is none).
+    pub changes: Vec<FieldChange>,
+    /// Branching logic and calculations that cannot be used offline.
+    pub logic_issues: Vec<LogicIssue>,
 }

@@ -49,6 +49,15 @@ impl IpcError {
         }
     }
 
+    /// A rule of the input broke, with the core's message in the user's
+    /// language.
+    pub fn validation(message: String) -> IpcError {
+        IpcError {
+            code: ErrorCode::Validation,
+            message,
+        }
+    }
+
     pub fn from_store(e: StoreError, lang: Lang) -> IpcError {
         let zh = lang == Lang::ZhCn;
         let (code, message) = match &e {

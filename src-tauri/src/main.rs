@@ -69,6 +69,8 @@ fn main() -> ExitCode {
             commands::ipc::apply_action,
             commands::ipc::save_preferences,
             commands::ipc::verify_audit,
+            commands::ipc::preview_dictionary,
+            commands::ipc::import_dictionary,
             commands::ipc::diagnostics_snapshot,
         ])
         .setup(move |app| {

@@ -420,3 +420,60 @@ async fn a_valid_lifecycle_goes_through_the_handlers() {
     let rows = list_subjects(s, json!({"search": "S01-TQ"})).await.unwrap();
     assert_eq!(rows.len(), 1);
 }
+
+const DICTIONARY: &str = "field_name,form_name,section_header,field_type,field_label,select_choices_or_calculations,field_note,text_validation_type_or_show_slider_number,text_validation_min,text_validation_max,identifier,branching_logic,required_field,custom_alignment,question_number,matrix_group_name,matrix_ranking,field_annotation
+record_id,visit,,text,ID,,,,,,,,,,,,,
+weight,visit,,text,Weight,,,number,20,300,,,,,,,,
+bmi,visit,,calc,BMI,\"stdev([weight], 1)\",,,,,,,,,,,,";
+
+#[tokio::test]
+async fn a_dictionary_file_is_previewed_then_imported_and_bad_ones_change_nothing() {
+    let d = desk().await;
+    let s = &d.state;
+    let file = json!({"file_name": "study.csv", "text": DICTIONARY});
+    let preview = preview_dictionary(s, file.clone()).await.unwrap();
+    assert_eq!((preview.fields, preview.current_hash.clone()), (3, None));
+    assert_eq!(preview.changes.len(), 3);
+    assert_eq!(
+        preview.logic_issues.len(),
+        1,
+        "stdev() is listed as unsupported"
+    );
+
+    let db = s.store.path().to_owned();
+    let before = fingerprint(&db);
+    let bad_csv = json!({"file_name": "x.csv", "text": "name,form\nx,y"});
+    let e = expect_code(
+        "a CSV that is no dictionary",
+        preview_dictionary(s, bad_csv.clone()).await,
+        ErrorCode::Validation,
+    );
+    assert!(
+        e.message.starts_with("Data dictionary line 1"),
+        "{}",
+        e.message
+    );
+    expect_code(
+        "import of it",
+        import_dictionary(s, bad_csv).await,
+        ErrorCode::Validation,
+    );
+    let huge = json!({"file_name": "x.csv", "text": "x".repeat(6 * 1024 * 1024)});
+    expect_code(
+        "a 6 MB file",
+        import_dictionary(s, huge).await,
+        ErrorCode::InvalidInput,
+    );
+    expect_code(
+        "no text",
+        import_dictionary(s, json!({"file_name": "x.csv"})).await,
+        ErrorCode::InvalidInput,
+    );
+    assert_eq!(fingerprint(&db), before, "refused imports wrote nothing");
+
+    let imported = import_dictionary(s, file.clone()).await.unwrap();
+    assert!(imported.changed);
+    let again = preview_dictionary(s, file).await.unwrap();
+    assert_eq!(again.current_hash.as_deref(), Some(again.hash.as_str()));
+    assert!(again.changes.is_empty());
+}

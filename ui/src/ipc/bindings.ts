@@ -171,6 +171,61 @@ head: string | null,
  */
 broken: ChainBreak | null, };
 
+export type FieldType = "text" | "notes" | "dropdown" | "radio" | "checkbox" | "yesno" | "truefalse" | "calc" | "slider" | "descriptive" | "file" | "sql";
+
+export type Choice = { 
+/**
+ * The stored code (`1`, `a`, `-99`).
+ */
+code: string, 
+/**
+ * The label shown; may contain HTML.
+ */
+label: string, };
+
+export type Aspect = "form" | "type" | "label" | "choices" | "calculation" | "validation" | "range" | "required" | "identifier" | "branching_logic" | "layout" | "annotation";
+
+export type FieldChange = { "kind": "added", field: string, } | { "kind": "removed", field: string, } | { "kind": "changed", field: string, aspects: Array<Aspect>, 
+/**
+ * Choice codes the new version no longer has: saved values with
+ * these codes need a look.
+ */
+removed_choices: Array<string>, };
+
+export type LogicError = { "kind": "syntax", "detail": [number, string] } | { "kind": "unsupported", "detail": string } | { "kind": "eval", "detail": string };
+
+export type LogicIssue = { field: string, 
+/**
+ * `branching_logic` or `calculation`.
+ */
+column: string, error: LogicError, };
+
+export type DictionaryImport = { hash: string, 
+/**
+ * False when the same version was already in force.
+ */
+changed: boolean, 
+/**
+ * Against the version in force before (all fields at the first import).
+ */
+changes: Array<FieldChange>, };
+
+export type DictionaryFile = { file_name: string, text: string, };
+
+export type DictionaryPreview = { hash: string, 
+/**
+ * The version in force now, if any.
+ */
+current_hash: string | null, fields: number, instruments: Array<string>, 
+/**
+ * Against the version in force (every field when there is none).
+ */
+changes: Array<FieldChange>, 
+/**
+ * Branching logic and calculations that cannot be used offline.
+ */
+logic_issues: Array<LogicIssue>, };
+
 export type AppInfo = { version: string, actor: Actor, settings: Settings, setup: StudySetup | null, desk: DeskInfo, 
 /**
  * Where the database file lives, for IT staff.

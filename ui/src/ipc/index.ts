@@ -8,6 +8,9 @@ import type {
   AppInfo,
   ApplyAction,
   AuditVerification,
+  DictionaryFile,
+  DictionaryImport,
+  DictionaryPreview,
   DiagnosticsSnapshot,
   EditScreening,
   ErrorCode,
@@ -65,6 +68,8 @@ export const api = {
   applyAction: (payload: ApplyAction) => call<Subject>("apply_action", { payload }),
   savePreferences: (payload: Preferences) => call<Settings>("save_preferences", { payload }),
   verifyAudit: () => call<AuditVerification>("verify_audit"),
+  previewDictionary: (payload: DictionaryFile) => call<DictionaryPreview>("preview_dictionary", { payload }),
+  importDictionary: (payload: DictionaryFile) => call<DictionaryImport>("import_dictionary", { payload }),
   diagnosticsSnapshot: () => call<DiagnosticsSnapshot>("diagnostics_snapshot"),
 };
 

@@ -16,6 +16,7 @@ import { type FormEvent, useState } from "react";
 import { useTranslation } from "react-i18next";
 
 import { ErrorAlert } from "../components/ErrorAlert";
+import { DictionaryCard } from "./DictionaryCard";
 import { useApp } from "../context";
 import { LANGS, setLanguage } from "../i18n";
 import { type AuditVerification, type IpcError, type Lang, api } from "../ipc";
@@ -102,6 +103,7 @@ export function SettingsPage() {
           ))}
         </Table.Tbody>
       </Table>
+      <DictionaryCard />
       <AuditCheck />
     </Stack>
   );

@@ -1,6 +1,7 @@
 import { MantineProvider } from "@mantine/core";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it } from "vitest";
 
 import { App } from "../App";
@@ -166,5 +167,43 @@ describe("SiteDesk UI", () => {
     const result = await screen.findByTestId("audit-result");
     expect(result).toHaveTextContent("Intact: 12 rows verified.");
     expect(result).toHaveTextContent(head);
+  });
+});
+
+describe("Study forms", () => {
+  it("previews a dictionary file's changes and applies it", async () => {
+    const preview = {
+      hash: "ab".repeat(32),
+      current_hash: "cd".repeat(32),
+      fields: 3,
+      instruments: ["visit"],
+      changes: [
+        { kind: "changed", field: "sex", aspects: ["label", "choices"], removed_choices: ["3"] },
+        { kind: "removed", field: "smoker" },
+      ],
+      logic_issues: [
+        { field: "bmi", column: "calculation", error: { kind: "unsupported", detail: "function stdev()" } },
+      ],
+    };
+    const calls = backend({
+      preview_dictionary: () => preview,
+      import_dictionary: () => ({ hash: preview.hash, changed: true, changes: preview.changes }),
+    });
+    renderApp();
+    fireEvent.click(await screen.findByTestId("nav-settings"));
+    await screen.findByTestId("dictionary-file");
+    const input = document.querySelector("input[type=file]");
+    expect(input).toBeTruthy();
+    const file = new File(["field_name,form_name\n"], "study.csv", { type: "text/csv" });
+    await userEvent.upload(input as HTMLInputElement, file);
+    await waitFor(() => expect(calls.map((c) => c.cmd)).toContain("preview_dictionary"));
+    const changes = await screen.findByTestId("dictionary-changes");
+    expect(changes).toHaveTextContent("Changed: label, choices · choices removed: 3");
+    expect(changes).toHaveTextContent("Removed (saved values are kept and flagged)");
+    expect(screen.getByTestId("dictionary-logic")).toHaveTextContent("function stdev()");
+    fireEvent.click(screen.getByTestId("dictionary-apply"));
+    await waitFor(() => expect(calls.some((c) => c.cmd === "import_dictionary")).toBe(true));
+    const sent = calls.find((c) => c.cmd === "import_dictionary")?.args.payload as { file_name: string };
+    expect(sent.file_name).toBe("study.csv");
   });
 });

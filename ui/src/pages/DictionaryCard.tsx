@@ -1,0 +1,144 @@
+import { Alert, Badge, Button, Code, FileInput, Group, Paper, Stack, Table, Text, Title } from "@mantine/core";
+import { notifications } from "@mantine/notifications";
+import { useState } from "react";
+import { useTranslation } from "react-i18next";
+
+import { ErrorAlert } from "../components/ErrorAlert";
+import { type DictionaryFile, type DictionaryPreview, type FieldChange, type IpcError, api } from "../ipc";
+
+/** A file's text, through FileReader, which every webview has. */
+function readText(file: File): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result ?? ""));
+    reader.onerror = () => reject(reader.error ?? new Error("cannot read the file"));
+    reader.readAsText(file);
+  });
+}
+
+/** Preview a REDCap data dictionary file against the version in force, then apply it. */
+export function DictionaryCard() {
+  const { t } = useTranslation();
+  const [file, setFile] = useState<DictionaryFile | null>(null);
+  const [preview, setPreview] = useState<DictionaryPreview | null>(null);
+  const [error, setError] = useState<IpcError | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const choose = async (chosen: File | null) => {
+    setPreview(null);
+    setError(null);
+    setFile(null);
+    if (!chosen) return;
+    try {
+      const next = { file_name: chosen.name, text: await readText(chosen) };
+      setFile(next);
+      setPreview(await api.previewDictionary(next));
+    } catch (e) {
+      setError(e as IpcError);
+    }
+  };
+
+  const apply = async () => {
+    if (!file) return;
+    setBusy(true);
+    try {
+      await api.importDictionary(file);
+      notifications.show({ message: t("dictionary.applied"), color: "green" });
+      setPreview(await api.previewDictionary(file));
+    } catch (e) {
+      setError(e as IpcError);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const describe = (c: FieldChange) => {
+    switch (c.kind) {
+      case "added":
+        return <Badge color="green">{t("dictionary.added")}</Badge>;
+      case "removed":
+        return <Badge color="orange">{t("dictionary.removed")}</Badge>;
+      case "changed":
+        return (
+          <Text size="sm">
+            {t("dictionary.changed", { aspects: c.aspects.map((a) => t(`dictionary.aspect.${a}`)).join(", ") })}
+            {c.removed_choices.length > 0 && ` · ${t("dictionary.removedChoices", { codes: c.removed_choices.join(", ") })}`}
+          </Text>
+        );
+    }
+  };
+
+  const same = preview !== null && preview.hash === preview.current_hash;
+
+  return (
+    <>
+      <Title order={3}>{t("dictionary.title")}</Title>
+      <Paper withBorder p="md">
+        <Stack>
+          <Text size="sm" c="dimmed">
+            {t("dictionary.hint")}
+          </Text>
+          <FileInput
+            data-testid="dictionary-file"
+            label={t("dictionary.choose")}
+            placeholder={t("dictionary.placeholder")}
+            accept=".csv,text/csv"
+            clearable
+            onChange={(f) => void choose(f)}
+          />
+          <ErrorAlert error={error} />
+          {preview && (
+            <Stack data-testid="dictionary-preview">
+              <Group>
+                <Text>{t("dictionary.summary", { fields: preview.fields, forms: preview.instruments.length })}</Text>
+                <Text size="sm" c="dimmed">
+                  {t("dictionary.version")}: <Code>{preview.hash.slice(0, 12)}</Code>
+                </Text>
+              </Group>
+              {same ? (
+                <Alert color="blue">{t("dictionary.same")}</Alert>
+              ) : (
+                <>
+                  <Text fw={500}>{t("dictionary.changes")}</Text>
+                  {preview.changes.length === 0 ? (
+                    <Text size="sm">{t("dictionary.noChanges")}</Text>
+                  ) : (
+                    <Table data-testid="dictionary-changes">
+                      <Table.Tbody>
+                        {preview.changes.map((c) => (
+                          <Table.Tr key={`${c.kind}-${c.field}`}>
+                            <Table.Td>
+                              <Code>{c.field}</Code>
+                            </Table.Td>
+                            <Table.Td>{describe(c)}</Table.Td>
+                          </Table.Tr>
+                        ))}
+                      </Table.Tbody>
+                    </Table>
+                  )}
+                </>
+              )}
+              {preview.logic_issues.length > 0 && (
+                <Alert color="yellow" title={t("dictionary.logic")} data-testid="dictionary-logic">
+                  {preview.logic_issues.map((i) => (
+                    <Text size="sm" key={`${i.field}-${i.column}`}>
+                      <Code>{i.field}</Code> ({i.column}):{" "}
+                      {i.error.kind === "syntax" ? i.error.detail[1] : i.error.detail}
+                    </Text>
+                  ))}
+                </Alert>
+              )}
+              {!same && (
+                <Group>
+                  <Button loading={busy} onClick={() => void apply()} data-testid="dictionary-apply">
+                    {t("dictionary.apply")}
+                  </Button>
+                </Group>
+              )}
+            </Stack>
+          )}
+        </Stack>
+      </Paper>
+    </>
+  );
+}
