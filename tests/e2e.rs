@@ -154,9 +154,21 @@ async fn click_css(c: &Client, selector: &str) {
         .for_element(Locator::Css(selector))
         .await
         .unwrap_or_else(|e| panic!("{selector}: {e:?}"));
+    click_element(c, &el, selector).await;
+}
+
+/// Scrolls `el` to the middle of the window, clear of the fixed header,
+/// and clicks it.
+async fn click_element(c: &Client, el: &fantoccini::elements::Element, what: &str) {
+    c.execute(
+        "arguments[0].scrollIntoView({block: 'center'});",
+        vec![serde_json::to_value(el).expect("element reference")],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("scroll to {what}: {e:?}"));
     el.click()
         .await
-        .unwrap_or_else(|e| panic!("click {selector}: {e:?}"));
+        .unwrap_or_else(|e| panic!("click {what}: {e:?}"));
 }
 
 /// Waits until the checkbox or radio button `testid` is checked.
@@ -271,7 +283,7 @@ async fn screen_enroll_restart_translate_and_diagnose() {
         .for_element(Locator::XPath("//label[contains(., '简体中文')]"))
         .await
         .expect("language choice");
-    chinese.click().await.unwrap();
+    click_element(&c, &chinese, "简体中文").await;
     click(&c, "settings-save").await;
     wait_text(&c, "page-title", "设置").await;
     wait_text(&c, "nav-subjects", "受试者").await;
