@@ -6,11 +6,13 @@
 //! compared field by field.
 //!
 //! `validate` checks one value against its field as the EDC does; `logic`
-//! parses and evaluates branching logic and calculations.
+//! parses and evaluates branching logic and calculations; `design` holds
+//! arms, events, the form-event mapping, repeating forms and sites.
 //!
 //! Deliberately not here: storage (the store) and HTML sanitizing of
 //! labels (done where labels are rendered).
 
+pub mod design;
 mod dictionary;
 mod error;
 pub mod logic;

@@ -806,3 +806,179 @@ mod logic {
         assert!(with_logic >= 5, "{with_logic} fields with logic");
     }
 }
+
+// ---- arms, events, mapping, repeating forms, sites ----
+
+mod design {
+    use super::super::design::{CLASSIC_EVENT, Design, DesignError};
+    use super::super::*;
+
+    fn dictionary() -> Dictionary {
+        parse_csv(
+            b"field_name,form_name,section_header,field_type,field_label,select_choices_or_calculations,field_note,text_validation_type_or_show_slider_number,text_validation_min,text_validation_max,identifier,branching_logic,required_field,custom_alignment,question_number,matrix_group_name,matrix_ranking,field_annotation
+record_id,enrollment,,text,ID,,,,,,,,,,,,,
+sbp,vitals,,text,SBP,,,integer,,,,,,,,,,
+ae_term,adverse_event,,text,AE,,,,,,,,,,,,,",
+        )
+        .unwrap()
+    }
+
+    const ARMS: &str = r#"[{"arm_num":"1","name":"Drug A"},{"arm_num":2,"name":"Drug B"}]"#;
+    const EVENTS: &str = r#"[
+        {"event_name":"Enrollment","arm_num":"1","unique_event_name":"enrollment_arm_1","custom_event_label":"","event_id":"41"},
+        {"event_name":"Visit 1","arm_num":"1","unique_event_name":"visit_1_arm_1","custom_event_label":null,"event_id":42},
+        {"event_name":"Enrollment","arm_num":"2","unique_event_name":"enrollment_arm_2","custom_event_label":"Day 0","event_id":43}]"#;
+    const MAPPING: &str = r#"[
+        {"arm_num":1,"unique_event_name":"enrollment_arm_1","form":"enrollment"},
+        {"arm_num":1,"unique_event_name":"visit_1_arm_1","form":"vitals"},
+        {"arm_num":1,"unique_event_name":"visit_1_arm_1","form":"adverse_event"},
+        {"arm_num":2,"unique_event_name":"enrollment_arm_2","form":"enrollment"}]"#;
+    const REPEATING: &str = r#"[{"event_name":"visit_1_arm_1","form_name":"adverse_event","custom_form_label":"[ae_term]"}]"#;
+    const DAGS: &str = r#"[{"data_access_group_name":"Riverside Clinic","unique_group_name":"riverside_clinic","data_access_group_id":"7"}]"#;
+
+    #[test]
+    fn a_longitudinal_design_is_read_and_answers_the_visit_grid() {
+        let d = dictionary();
+        let design = Design::from_api(
+            &d,
+            Some(ARMS),
+            Some(EVENTS),
+            Some(MAPPING),
+            Some(REPEATING),
+            Some(DAGS),
+        )
+        .unwrap();
+        assert!(design.is_longitudinal());
+        assert_eq!(
+            design.event_names(),
+            vec!["enrollment_arm_1", "visit_1_arm_1", "enrollment_arm_2"]
+        );
+        assert_eq!(
+            design.forms_for_event(&d, "visit_1_arm_1"),
+            vec!["vitals", "adverse_event"]
+        );
+        assert_eq!(
+            design.forms_for_event(&d, "enrollment_arm_2"),
+            vec!["enrollment"]
+        );
+        assert!(design.repeats("visit_1_arm_1", "adverse_event"));
+        assert!(!design.repeats("visit_1_arm_1", "vitals"));
+        assert_eq!(
+            design.events[2].custom_event_label.as_deref(),
+            Some("Day 0")
+        );
+        assert_eq!(design.events[0].custom_event_label, None);
+        assert_eq!(design.dags[0].unique_group_name, "riverside_clinic");
+    }
+
+    #[test]
+    fn a_classic_design_has_one_event_with_every_form() {
+        let d = dictionary();
+        let design = Design::from_api(
+            &d,
+            None,
+            None,
+            None,
+            Some(r#"[{"event_name":"","form_name":"adverse_event","custom_form_label":""}]"#),
+            None,
+        )
+        .unwrap();
+        assert_eq!(design.event_names(), vec![CLASSIC_EVENT]);
+        assert_eq!(design.forms_for_event(&d, CLASSIC_EVENT).len(), 3);
+        assert!(design.repeats(CLASSIC_EVENT, "adverse_event"));
+    }
+
+    #[test]
+    fn a_design_that_does_not_hold_together_is_refused() {
+        let d = dictionary();
+        let unknown_form =
+            r#"[{"arm_num":1,"unique_event_name":"enrollment_arm_1","form":"labs"}]"#;
+        assert_eq!(
+            Design::from_api(&d, Some(ARMS), Some(EVENTS), Some(unknown_form), None, None),
+            Err(DesignError::UnknownForm("labs".into()))
+        );
+        let unknown_event =
+            r#"[{"arm_num":1,"unique_event_name":"visit_9_arm_1","form":"vitals"}]"#;
+        assert_eq!(
+            Design::from_api(
+                &d,
+                Some(ARMS),
+                Some(EVENTS),
+                Some(unknown_event),
+                None,
+                None
+            ),
+            Err(DesignError::UnknownEvent("visit_9_arm_1".into()))
+        );
+        assert!(matches!(
+            Design::from_api(
+                &d,
+                Some(r#"[{"arm_num":1,"name":"A"}]"#),
+                Some(EVENTS),
+                None,
+                None,
+                None
+            ),
+            Err(DesignError::UnknownArm { arm_num: 2, .. })
+        ));
+        assert!(matches!(
+            Design::from_api(
+                &d,
+                Some("{\"error\":\"not longitudinal\"}"),
+                None,
+                None,
+                None,
+                None
+            ),
+            Err(DesignError::Unreadable { what: "arm", .. })
+        ));
+    }
+
+    /// The arms and events of REDCap's longitudinal test project, as its
+    /// CSV exports hold them, read as the API's JSON.
+    #[test]
+    fn the_longitudinal_fixture_reads() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/redcap/longitudinal");
+        let Ok(dictionary_csv) = std::fs::read(root.join("dictionary.csv")) else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{} is missing",
+                root.display()
+            );
+            return;
+        };
+        let to_json = |file: &str| {
+            let mut r = csv::Reader::from_path(root.join(file)).unwrap();
+            let headers = r.headers().unwrap().clone();
+            let rows: Vec<serde_json::Map<String, serde_json::Value>> = r
+                .records()
+                .map(|rec| {
+                    let rec = rec.unwrap();
+                    headers
+                        .iter()
+                        .zip(rec.iter())
+                        .map(|(h, v)| (h.to_owned(), serde_json::Value::from(v)))
+                        .collect()
+                })
+                .collect();
+            serde_json::to_string(&rows).unwrap()
+        };
+        let d = parse_csv(&dictionary_csv).unwrap();
+        let design = Design::from_api(
+            &d,
+            Some(&to_json("arm.csv")),
+            Some(&to_json("event.csv")),
+            None,
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(design.arms.len(), 2);
+        assert!(design.events.len() >= 4, "{} events", design.events.len());
+        assert!(design.events.iter().all(|e| {
+            e.unique_event_name
+                .ends_with(&format!("_arm_{}", e.arm_num))
+        }));
+    }
+}

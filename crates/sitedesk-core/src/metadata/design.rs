@@ -1,0 +1,266 @@
+//! The study's design beyond the dictionary: arms, events, which forms each
+//! event has, which forms or events repeat, and the data access groups
+//! (sites), read from the REDCap API's JSON answers (`arm`, `event`,
+//! `formEventMapping`, `repeatingFormsEvents`, `dag`). A classic (not
+//! longitudinal) project has none of arms, events and mapping: every form
+//! belongs to its one implicit event.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use super::Dictionary;
+
+/// The event a classic project's rows belong to.
+pub const CLASSIC_EVENT: &str = "event_1_arm_1";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Arm {
+    pub arm_num: u32,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Event {
+    /// What people call it ("Visit 1").
+    pub event_name: String,
+    pub arm_num: u32,
+    /// What rows carry (`visit_1_arm_1`).
+    pub unique_event_name: String,
+    #[serde(default)]
+    pub custom_event_label: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct FormEvent {
+    pub arm_num: u32,
+    pub unique_event_name: String,
+    pub form: String,
+}
+
+/// A repeating form in an event, or (no form) a whole repeating event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Repeating {
+    /// Empty in a classic project.
+    pub event_name: String,
+    /// Empty when the whole event repeats.
+    pub form_name: String,
+    #[serde(default)]
+    pub custom_form_label: Option<String>,
+}
+
+/// A data access group: a site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Dag {
+    pub data_access_group_name: String,
+    pub unique_group_name: String,
+}
+
+/// Everything about the study's shape that the forms and the visit grid
+/// need besides the dictionary.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Design {
+    pub arms: Vec<Arm>,
+    pub events: Vec<Event>,
+    pub mapping: Vec<FormEvent>,
+    pub repeating: Vec<Repeating>,
+    pub dags: Vec<Dag>,
+}
+
+/// Why a design cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DesignError {
+    #[error("the {what} answer cannot be read: {detail}")]
+    Unreadable { what: &'static str, detail: String },
+    #[error("event {event} names arm {arm_num}, which does not exist")]
+    UnknownArm { event: String, arm_num: u32 },
+    #[error("{what} {name} appears twice")]
+    Duplicate { what: &'static str, name: String },
+    #[error("the form-event mapping names event {0}, which does not exist")]
+    UnknownEvent(String),
+    #[error("{0} is not a form of the data dictionary")]
+    UnknownForm(String),
+}
+
+/// Reads one API answer; a value that is a number in one REDCap version and
+/// text in another (`arm_num`) is accepted either way.
+fn read<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    json: &str,
+) -> Result<Vec<T>, DesignError> {
+    let value: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| DesignError::Unreadable {
+            what,
+            detail: e.to_string(),
+        })?;
+    let normalized = normalize(value);
+    serde_json::from_value(normalized).map_err(|e| DesignError::Unreadable {
+        what,
+        detail: e.to_string(),
+    })
+}
+
+/// `"1"` to `1` for numeric keys, `""` to null for optional labels.
+fn normalize(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Array(items) => Value::Array(items.into_iter().map(normalize).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let v = match (k.as_str(), v) {
+                        ("arm_num", Value::String(s)) => s
+                            .trim()
+                            .parse::<u32>()
+                            .map(Value::from)
+                            .unwrap_or(Value::String(s)),
+                        ("custom_event_label" | "custom_form_label", Value::String(s))
+                            if s.is_empty() =>
+                        {
+                            Value::Null
+                        }
+                        (_, v) => v,
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+impl Design {
+    /// Builds a design from the API's answers; `None` for the answers a
+    /// classic project does not give. Checks that every reference resolves
+    /// against the others and against `dictionary`.
+    pub fn from_api(
+        dictionary: &Dictionary,
+        arms: Option<&str>,
+        events: Option<&str>,
+        mapping: Option<&str>,
+        repeating: Option<&str>,
+        dags: Option<&str>,
+    ) -> Result<Design, DesignError> {
+        let design = Design {
+            arms: arms
+                .map(|j| read("arm", j))
+                .transpose()?
+                .unwrap_or_default(),
+            events: events
+                .map(|j| read("event", j))
+                .transpose()?
+                .unwrap_or_default(),
+            mapping: mapping
+                .map(|j| read("formEventMapping", j))
+                .transpose()?
+                .unwrap_or_default(),
+            repeating: repeating
+                .map(|j| read("repeatingFormsEvents", j))
+                .transpose()?
+                .unwrap_or_default(),
+            dags: dags
+                .map(|j| read("dag", j))
+                .transpose()?
+                .unwrap_or_default(),
+        };
+        design.check(dictionary)?;
+        Ok(design)
+    }
+
+    fn check(&self, dictionary: &Dictionary) -> Result<(), DesignError> {
+        let forms: Vec<String> = dictionary
+            .instruments()
+            .into_iter()
+            .map(|i| i.name)
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        for a in &self.arms {
+            if !seen.insert(format!("arm {}", a.arm_num)) {
+                return Err(DesignError::Duplicate {
+                    what: "arm",
+                    name: a.arm_num.to_string(),
+                });
+            }
+        }
+        for e in &self.events {
+            if !self.arms.iter().any(|a| a.arm_num == e.arm_num) {
+                return Err(DesignError::UnknownArm {
+                    event: e.unique_event_name.clone(),
+                    arm_num: e.arm_num,
+                });
+            }
+            if !seen.insert(format!("event {}", e.unique_event_name)) {
+                return Err(DesignError::Duplicate {
+                    what: "event",
+                    name: e.unique_event_name.clone(),
+                });
+            }
+        }
+        for m in &self.mapping {
+            if !self
+                .events
+                .iter()
+                .any(|e| e.unique_event_name == m.unique_event_name)
+            {
+                return Err(DesignError::UnknownEvent(m.unique_event_name.clone()));
+            }
+            if !forms.contains(&m.form) {
+                return Err(DesignError::UnknownForm(m.form.clone()));
+            }
+        }
+        for r in &self.repeating {
+            if !r.form_name.is_empty() && !forms.contains(&r.form_name) {
+                return Err(DesignError::UnknownForm(r.form_name.clone()));
+            }
+            if self.is_longitudinal()
+                && !self
+                    .events
+                    .iter()
+                    .any(|e| e.unique_event_name == r.event_name)
+            {
+                return Err(DesignError::UnknownEvent(r.event_name.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn is_longitudinal(&self) -> bool {
+        !self.events.is_empty()
+    }
+
+    /// The events rows can belong to, in order.
+    pub fn event_names(&self) -> Vec<String> {
+        if self.is_longitudinal() {
+            self.events
+                .iter()
+                .map(|e| e.unique_event_name.clone())
+                .collect()
+        } else {
+            vec![CLASSIC_EVENT.to_owned()]
+        }
+    }
+
+    /// The forms designated for an event, in dictionary order (every form in
+    /// a classic project).
+    pub fn forms_for_event(&self, dictionary: &Dictionary, event: &str) -> Vec<String> {
+        dictionary
+            .instruments()
+            .into_iter()
+            .map(|i| i.name)
+            .filter(|f| {
+                !self.is_longitudinal()
+                    || self
+                        .mapping
+                        .iter()
+                        .any(|m| m.unique_event_name == event && &m.form == f)
+            })
+            .collect()
+    }
+
+    /// Whether `form` repeats in `event` (by itself, or with its whole event).
+    pub fn repeats(&self, event: &str, form: &str) -> bool {
+        self.repeating.iter().any(|r| {
+            let event_matches = !self.is_longitudinal() || r.event_name == event;
+            event_matches && (r.form_name.is_empty() || r.form_name == form)
+        })
+    }
+}
