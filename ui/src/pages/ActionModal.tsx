@@ -1,8 +1,9 @@
-import { Button, Group, Modal, Stack, Text, TextInput, Textarea } from "@mantine/core";
+import { Modal, Stack, TextInput, Textarea } from "@mantine/core";
 import { type FormEvent, useState } from "react";
 import { useTranslation } from "react-i18next";
 
 import { ErrorAlert } from "../components/ErrorAlert";
+import { FormFooter } from "../components/FormFooter";
 import { localToday } from "../format";
 import { type ActionKind, type IpcError, type Subject, api } from "../ipc";
 
@@ -91,19 +92,7 @@ export function ActionModal({
             />
           )}
           <ErrorAlert error={error} />
-          <Group justify="space-between">
-            <Text size="xs" c="dimmed">
-              {t("form.keys")}
-            </Text>
-            <Group>
-              <Button variant="default" onClick={onClose}>
-                {t("form.cancel")}
-              </Button>
-              <Button type="submit" loading={busy} data-testid="action-save">
-                {t("form.save")}
-              </Button>
-            </Group>
-          </Group>
+          <FormFooter onCancel={onClose} busy={busy} saveTestId="action-save" />
         </Stack>
       </form>
     </Modal>

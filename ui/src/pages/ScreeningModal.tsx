@@ -1,9 +1,10 @@
-import { Button, Divider, Group, Modal, Radio, Stack, Text, TextInput, Textarea } from "@mantine/core";
+import { Divider, Group, Modal, Radio, Stack, Text, TextInput, Textarea } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { type FormEvent, useState } from "react";
 import { useTranslation } from "react-i18next";
 
 import { ErrorAlert } from "../components/ErrorAlert";
+import { FormFooter } from "../components/FormFooter";
 import { useApp } from "../context";
 import { localToday } from "../format";
 import { type Answer, type IpcError, type Subject, api } from "../ipc";
@@ -137,19 +138,7 @@ export function ScreeningModal({ subject, onClose, onSaved }: Props) {
             />
           )}
           <ErrorAlert error={error} />
-          <Group justify="space-between">
-            <Text size="xs" c="dimmed">
-              {t("form.keys")}
-            </Text>
-            <Group>
-              <Button variant="default" onClick={onClose}>
-                {t("form.cancel")}
-              </Button>
-              <Button type="submit" loading={busy} data-testid="form-save">
-                {t("form.save")}
-              </Button>
-            </Group>
-          </Group>
+          <FormFooter onCancel={onClose} busy={busy} saveTestId="form-save" />
         </Stack>
       </form>
     </Modal>
