@@ -171,9 +171,9 @@ pub(super) fn load_dictionary(c: &Connection) -> Result<Option<StoredDictionary>
     .transpose()
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+/// Virtual-machine steps between two looks at a read's cancellation token:
+/// a few microseconds of work, so a cancel takes effect at once.
+const PROGRESS_STEPS: std::ffi::c_int = 4096;
 
 fn flatten<T>(r: std::result::Result<Result<T>, tokio::task::JoinError>) -> Result<T> {
     r.map_err(|e| StoreError::Corrupt {
@@ -213,7 +213,7 @@ impl Readers {
     }
 
     /// Runs `f` on a read-only connection and stops it when `cancel` fires:
-    /// SQLite's interrupt ends the running statement, and `f` gets a
+    /// SQLite's progress handler ends the running statement, and `f` gets a
     /// `keep_going` check for the work it does between statements. Either
     /// way the answer is [`StoreError::Cancelled`]. For long reads: exports,
     /// large lists, verifying the audit trail.
@@ -223,46 +223,38 @@ impl Readers {
         F: FnOnce(&Connection, &dyn Fn() -> bool) -> Result<T> + Send + 'static,
     {
         let this = self.clone();
-        // The interrupt handle of the connection while, and only while, this
-        // read uses it: cleared under the lock before the connection goes
-        // back to the pool, so a late cancel cannot stop someone else's read.
-        let slot: Arc<Mutex<Option<rusqlite::InterruptHandle>>> = Arc::default();
-        let job_slot = slot.clone();
-        let token = cancel.clone();
-        let job = tokio::task::spawn_blocking(move || {
-            let conn = this.checkout()?;
-            *lock(&job_slot) = Some(conn.get_interrupt_handle());
-            let keep_going = || !token.is_cancelled();
-            let result = if keep_going() {
-                f(&conn, &keep_going)
-            } else {
-                Err(StoreError::Cancelled)
-            };
-            *lock(&job_slot) = None;
-            this.checkin(conn);
-            match result {
-                Err(StoreError::Sqlite(e))
-                    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted) =>
-                {
+        flatten(
+            tokio::task::spawn_blocking(move || {
+                let mut conn = this.checkout()?;
+                // SQLite asks the token every few thousand steps of a running
+                // statement and stops it when it fires. Unlike an interrupt
+                // sent from outside, a cancel that lands before a statement
+                // starts is not lost, and none can reach another read.
+                let asked = cancel.clone();
+                conn.progress_handler(PROGRESS_STEPS, Some(move || asked.is_cancelled()))?;
+                let keep_going = || !cancel.is_cancelled();
+                let result = if keep_going() {
+                    f(&conn, &keep_going)
+                } else {
                     Err(StoreError::Cancelled)
+                };
+                // A connection that keeps the handler is not put back.
+                if conn.progress_handler(0, None::<fn() -> bool>).is_ok() {
+                    this.checkin(conn);
                 }
-                Err(_) if token.is_cancelled() => Err(StoreError::Cancelled),
-                r => r,
-            }
-        });
-        let interrupt = async {
-            cancel.cancelled().await;
-            if let Some(handle) = lock(&slot).as_ref() {
-                handle.interrupt();
-            }
-            // Whatever the job does now, it finishes on its own.
-            std::future::pending::<()>().await;
-        };
-        let mut job = std::pin::pin!(job);
-        tokio::select! {
-            r = &mut job => flatten(r),
-            () = interrupt => unreachable!("the interrupt future never completes"),
-        }
+                match result {
+                    Err(StoreError::Sqlite(e))
+                        if e.sqlite_error_code()
+                            == Some(rusqlite::ErrorCode::OperationInterrupted) =>
+                    {
+                        Err(StoreError::Cancelled)
+                    }
+                    Err(_) if cancel.is_cancelled() => Err(StoreError::Cancelled),
+                    r => r,
+                }
+            })
+            .await,
+        )
     }
 
     /// Walks the audit trail's hash chain (see `chain.rs`); stops when

@@ -919,17 +919,23 @@ async fn a_long_read_stops_when_its_token_is_cancelled() {
     let store = open_at(&dir.path().join("d.sqlite3"), StoreOptions::default()).await;
     let cancel = CancellationToken::new();
     let started = std::time::Instant::now();
-    let read = store.readers().read_cancellable(cancel.clone(), |c, _| {
-        // Minutes of work if nobody stops it.
-        Ok(c.query_row(
+    let (running_tx, running) = tokio::sync::oneshot::channel();
+    let read = store
+        .readers()
+        .read_cancellable(cancel.clone(), move |c, _| {
+            let _ = running_tx.send(());
+            // Minutes of work if nobody stops it.
+            Ok(c.query_row(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000000000)
              SELECT count(*) FROM n",
             [],
             |r| r.get::<_, i64>(0),
         )?)
-    });
+        });
+    // Cancel once the read has its connection, whatever its statement is
+    // doing by then.
     let canceller = async {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        running.await.unwrap();
         cancel.cancel();
     };
     let (r, ()) = tokio::join!(read, canceller);
