@@ -236,8 +236,6 @@ pub async fn preview_dictionary(state: &AppState, payload: Value) -> CmdResult<D
         .dictionary()
         .await
         .map_err(|e| IpcError::from_store(e, lang))?;
-    let empty = Dictionary { fields: Vec::new() };
-    let before = current.as_ref().map_or(&empty, |c| &c.dictionary);
     Ok(DictionaryPreview {
         hash: dictionary.version_hash(),
         current_hash: current.as_ref().map(|c| c.hash.clone()),
@@ -247,7 +245,7 @@ pub async fn preview_dictionary(state: &AppState, payload: Value) -> CmdResult<D
             .into_iter()
             .map(|i| i.name)
             .collect(),
-        changes: before.diff(&dictionary),
+        changes: dictionary.changes_since(current.as_ref().map(|c| &c.dictionary)),
         logic_issues: metadata::logic::check_dictionary(&dictionary),
     })
 }

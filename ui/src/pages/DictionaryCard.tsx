@@ -1,9 +1,10 @@
-import { Alert, Badge, Button, Code, FileInput, Group, Paper, Stack, Table, Text, Title } from "@mantine/core";
+import { Alert, Badge, Button, Code, FileInput, Group, Stack, Table, Text } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 
 import { ErrorAlert } from "../components/ErrorAlert";
+import { Section } from "../components/Section";
 import { type DictionaryFile, type DictionaryPreview, type FieldChange, type IpcError, api } from "../ipc";
 
 /** A file's text, through FileReader, which every webview has. */
@@ -71,74 +72,66 @@ export function DictionaryCard() {
   const same = preview !== null && preview.hash === preview.current_hash;
 
   return (
-    <>
-      <Title order={3}>{t("dictionary.title")}</Title>
-      <Paper withBorder p="md">
-        <Stack>
-          <Text size="sm" c="dimmed">
-            {t("dictionary.hint")}
-          </Text>
-          <FileInput
-            data-testid="dictionary-file"
-            label={t("dictionary.choose")}
-            placeholder={t("dictionary.placeholder")}
-            accept=".csv,text/csv"
-            clearable
-            onChange={(f) => void choose(f)}
-          />
-          <ErrorAlert error={error} />
-          {preview && (
-            <Stack data-testid="dictionary-preview">
-              <Group>
-                <Text>{t("dictionary.summary", { fields: preview.fields, forms: preview.instruments.length })}</Text>
-                <Text size="sm" c="dimmed">
-                  {t("dictionary.version")}: <Code>{preview.hash.slice(0, 12)}</Code>
-                </Text>
-              </Group>
-              {same ? (
-                <Alert color="blue">{t("dictionary.same")}</Alert>
+    <Section title={t("dictionary.title")} hint={t("dictionary.hint")}>
+      <FileInput
+        data-testid="dictionary-file"
+        label={t("dictionary.choose")}
+        placeholder={t("dictionary.placeholder")}
+        accept=".csv,text/csv"
+        clearable
+        onChange={(f) => void choose(f)}
+      />
+      <ErrorAlert error={error} />
+      {preview && (
+        <Stack data-testid="dictionary-preview">
+          <Group>
+            <Text>{t("dictionary.summary", { fields: preview.fields, forms: preview.instruments.length })}</Text>
+            <Text size="sm" c="dimmed">
+              {t("dictionary.version")}: <Code>{preview.hash.slice(0, 12)}</Code>
+            </Text>
+          </Group>
+          {same ? (
+            <Alert color="blue">{t("dictionary.same")}</Alert>
+          ) : (
+            <>
+              <Text fw={500}>{t("dictionary.changes")}</Text>
+              {preview.changes.length === 0 ? (
+                <Text size="sm">{t("dictionary.noChanges")}</Text>
               ) : (
-                <>
-                  <Text fw={500}>{t("dictionary.changes")}</Text>
-                  {preview.changes.length === 0 ? (
-                    <Text size="sm">{t("dictionary.noChanges")}</Text>
-                  ) : (
-                    <Table data-testid="dictionary-changes">
-                      <Table.Tbody>
-                        {preview.changes.map((c) => (
-                          <Table.Tr key={`${c.kind}-${c.field}`}>
-                            <Table.Td>
-                              <Code>{c.field}</Code>
-                            </Table.Td>
-                            <Table.Td>{describe(c)}</Table.Td>
-                          </Table.Tr>
-                        ))}
-                      </Table.Tbody>
-                    </Table>
-                  )}
-                </>
+                <Table data-testid="dictionary-changes">
+                  <Table.Tbody>
+                    {preview.changes.map((c) => (
+                      <Table.Tr key={`${c.kind}-${c.field}`}>
+                        <Table.Td>
+                          <Code>{c.field}</Code>
+                        </Table.Td>
+                        <Table.Td>{describe(c)}</Table.Td>
+                      </Table.Tr>
+                    ))}
+                  </Table.Tbody>
+                </Table>
               )}
-              {preview.logic_issues.length > 0 && (
-                <Alert color="yellow" title={t("dictionary.logic")} data-testid="dictionary-logic">
-                  {preview.logic_issues.map((i) => (
-                    <Text size="sm" key={`${i.field}-${i.column}`}>
-                      <Code>{i.field}</Code> ({i.column}):{" "}
-                      {i.error.kind === "syntax" ? i.error.detail[1] : i.error.detail}
-                    </Text>
-                  ))}
-                </Alert>
-              )}
-              {!same && (
-                <Group>
-                  <Button loading={busy} onClick={() => void apply()} data-testid="dictionary-apply">
-                    {t("dictionary.apply")}
-                  </Button>
-                </Group>
-              )}
-            </Stack>
+            </>
+          )}
+          {preview.logic_issues.length > 0 && (
+            <Alert color="yellow" title={t("dictionary.logic")} data-testid="dictionary-logic">
+              {preview.logic_issues.map((i) => (
+                <Text size="sm" key={`${i.field}-${i.column}`}>
+                  <Code>{i.field}</Code> ({i.column}):{" "}
+                  {i.error.kind === "syntax" ? i.error.detail[1] : i.error.detail}
+                </Text>
+              ))}
+            </Alert>
+          )}
+          {!same && (
+            <Group>
+              <Button loading={busy} onClick={() => void apply()} data-testid="dictionary-apply">
+                {t("dictionary.apply")}
+              </Button>
+            </Group>
           )}
         </Stack>
-      </Paper>
-    </>
+      )}
+    </Section>
   );
 }

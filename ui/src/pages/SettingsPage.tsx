@@ -16,6 +16,7 @@ import { type FormEvent, useState } from "react";
 import { useTranslation } from "react-i18next";
 
 import { ErrorAlert } from "../components/ErrorAlert";
+import { Section } from "../components/Section";
 import { DictionaryCard } from "./DictionaryCard";
 import { useApp } from "../context";
 import { LANGS, setLanguage } from "../i18n";
@@ -130,39 +131,31 @@ function AuditCheck() {
   };
 
   return (
-    <>
-      <Title order={3}>{t("settings.audit")}</Title>
-      <Paper withBorder p="md">
-        <Stack>
-          <Text size="sm" c="dimmed">
-            {t("settings.auditHint")}
-          </Text>
-          <Group>
-            <Button variant="default" loading={busy} onClick={() => void verify()} data-testid="verify-audit">
-              {t("settings.verify")}
-            </Button>
-          </Group>
-          <ErrorAlert error={error} />
-          {result && !result.broken && (
-            <Alert color="green" data-testid="audit-result">
-              <Text>{t("settings.intact", { rows: result.rows_checked })}</Text>
-              {result.head && (
-                <Text size="sm">
-                  {t("settings.lastHash")}: <Code style={{ wordBreak: "break-all" }}>{result.head}</Code>
-                </Text>
-              )}
-            </Alert>
+    <Section title={t("settings.audit")} hint={t("settings.auditHint")}>
+      <Group>
+        <Button variant="default" loading={busy} onClick={() => void verify()} data-testid="verify-audit">
+          {t("settings.verify")}
+        </Button>
+      </Group>
+      <ErrorAlert error={error} />
+      {result && !result.broken && (
+        <Alert color="green" data-testid="audit-result">
+          <Text>{t("settings.intact", { rows: result.rows_checked })}</Text>
+          {result.head && (
+            <Text size="sm">
+              {t("settings.lastHash")}: <Code style={{ wordBreak: "break-all" }}>{result.head}</Code>
+            </Text>
           )}
-          {result?.broken && (
-            <Alert color="red" data-testid="audit-result">
-              {t("settings.broken", {
-                id: result.broken.audit_id,
-                problem: t(`settings.problem.${result.broken.problem}`),
-              })}
-            </Alert>
-          )}
-        </Stack>
-      </Paper>
-    </>
+        </Alert>
+      )}
+      {result?.broken && (
+        <Alert color="red" data-testid="audit-result">
+          {t("settings.broken", {
+            id: result.broken.audit_id,
+            problem: t(`settings.problem.${result.broken.problem}`),
+          })}
+        </Alert>
+      )}
+    </Section>
   );
 }

@@ -163,6 +163,15 @@ impl Dictionary {
             .collect()
     }
 
+    /// What `self` changes against the version in force, `previous`
+    /// (every field is new when there is none).
+    pub fn changes_since(&self, previous: Option<&Dictionary>) -> Vec<FieldChange> {
+        match previous {
+            Some(p) => p.diff(self),
+            None => Dictionary { fields: Vec::new() }.diff(self),
+        }
+    }
+
     /// What changed from `self` (the dictionary the desk has) to `new`
     /// (the one being imported), field by field, in `new`'s order and then
     /// the removed fields.

@@ -12,8 +12,8 @@ use super::read::{load_setup, load_subject};
 use super::{Result, StoreError, chain};
 use crate::domain::{
     Action, Actor, Change, Criterion, DeskCode, DomainError, Field, RecordEdit, ScreeningInput,
-    Site, Study, Subject, SubjectId, SubjectStatus, check_record_edit, plan_action,
-    plan_record_edit, plan_screening_edit, validate_new_screening,
+    Site, Study, Subject, SubjectId, SubjectStatus, plan_action, plan_record_edit,
+    plan_screening_edit, validate_new_screening,
 };
 use crate::i18n::Lang;
 use crate::metadata::Dictionary;
@@ -249,7 +249,7 @@ pub(super) fn set_values(
     actor: &Actor,
     edit: &RecordEdit,
 ) -> Result<u32> {
-    check_record_edit(edit)?;
+    // plan_record_edit checks the edit's shape before anything is written.
     let record_id = edit.record_id.trim();
     let instance = i64::from(edit.instance);
     let mut current = BTreeMap::new();
@@ -327,9 +327,7 @@ pub(super) fn import_dictionary(
             changes: Vec::new(),
         });
     }
-    let empty = Dictionary { fields: Vec::new() };
-    let before = current.as_ref().map_or(&empty, |c| &c.dictionary);
-    let changes = before.diff(dictionary);
+    let changes = dictionary.changes_since(current.as_ref().map(|c| &c.dictionary));
     let body = serde_json::to_string(dictionary).map_err(|e| StoreError::Corrupt {
         what: "dictionary",
         value: e.to_string(),
