@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::Dictionary;
+use crate::i18n::Lang;
 
 /// The event a classic project's rows belong to.
 pub const CLASSIC_EVENT: &str = "event_1_arm_1";
@@ -79,6 +80,32 @@ pub enum DesignError {
     UnknownEvent(String),
     #[error("{0} is not a form of the data dictionary")]
     UnknownForm(String),
+}
+
+impl DesignError {
+    /// The error in words for the import screen, in `lang`.
+    pub fn message(&self, lang: Lang) -> String {
+        if lang == Lang::En {
+            return format!("Study design: {self}.");
+        }
+        let what = match self {
+            DesignError::Unreadable { what, detail } => format!("无法读取 {what} 的内容：{detail}"),
+            DesignError::UnknownArm { event, arm_num } => {
+                format!("事件 {event} 属于分组 {arm_num}，但该分组不存在")
+            }
+            DesignError::Duplicate { what, name } => {
+                let what = match *what {
+                    "arm" => "分组",
+                    "event" => "事件",
+                    other => other,
+                };
+                format!("{what}“{name}”出现了两次")
+            }
+            DesignError::UnknownEvent(e) => format!("事件 {e} 不存在"),
+            DesignError::UnknownForm(f) => format!("{f} 不是数据字典中的表单"),
+        };
+        format!("研究设计：{what}。")
+    }
 }
 
 /// Reads one API answer; a value that is a number in one REDCap version and
@@ -166,7 +193,9 @@ impl Design {
         Ok(design)
     }
 
-    fn check(&self, dictionary: &Dictionary) -> Result<(), DesignError> {
+    /// Checks that every reference resolves against the others and against
+    /// `dictionary`.
+    pub(super) fn check(&self, dictionary: &Dictionary) -> Result<(), DesignError> {
         let forms: Vec<String> = dictionary
             .instruments()
             .into_iter()

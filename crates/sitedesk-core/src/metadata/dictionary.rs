@@ -126,7 +126,10 @@ pub fn parse_api_json(text: &str) -> Result<Dictionary, MetadataError> {
     build(rows)
 }
 
-fn build(rows: Vec<(usize, Vec<String>)>) -> Result<Dictionary, MetadataError> {
+/// Checks rows of the 18 columns in [`COLUMNS`] order, each with the line
+/// (or position) it came from, into a dictionary; the one path every
+/// format goes through.
+pub(super) fn build(rows: Vec<(usize, Vec<String>)>) -> Result<Dictionary, MetadataError> {
     let mut seen = HashSet::new();
     let mut fields = Vec::with_capacity(rows.len());
     for (line, cells) in rows {

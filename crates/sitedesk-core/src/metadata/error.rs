@@ -8,8 +8,9 @@ use crate::i18n::Lang;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {problem:?}")]
 pub struct MetadataError {
-    /// The line of the CSV file (the header is line 1), or the position of
-    /// the field in the JSON array counting from 1.
+    /// The line of the CSV file (the header is line 1), the position of
+    /// the field in the JSON array counting from 1, or the line of the
+    /// field's `ItemDef` in an ODM project file.
     pub line: usize,
     /// The field the line defines, when it could be read.
     pub field: Option<String>,

@@ -2,7 +2,9 @@
 //! `[age] >= 18 and [consent(1)] = '1'` shows a field; `round([w]/([h]/100)^2, 1)`
 //! computes one. What the parser does not support (smart variables, unknown
 //! functions) is an `Unsupported` error for that field, listed at import
-//! (`check_dictionary`), never a crash and never a guess.
+//! (`check_dictionary`), never a crash and never a guess. Logic nested
+//! deeper than any project's (`MAX_DEPTH`, `MAX_NESTING`) is `TooDeep`,
+//! so that no input can overflow the stack.
 //!
 //! Values follow REDCap: a blank field is the empty string; comparisons
 //! are numeric when both sides are numbers, text otherwise; an ordering
@@ -107,6 +109,10 @@ pub enum LogicError {
     /// Evaluation failed (a function given the wrong number of arguments).
     #[error("cannot evaluate: {0}")]
     Eval(String),
+    /// Nested deeper than [`MAX_DEPTH`] or [`MAX_NESTING`] allow: no real
+    /// project does, and going on would risk overflowing the stack.
+    #[error("too deeply nested: {0}")]
+    TooDeep(String),
 }
 
 // ---- lexer ----
@@ -210,11 +216,53 @@ fn lex(s: &str) -> Result<Vec<(usize, Tok)>, LogicError> {
 
 // ---- parser ----
 
+/// How deep an expression tree may be: each operator, `not`, sign and
+/// call is a level. Evaluating, walking and dropping a tree recurse once
+/// per level. A sum `[q1] + [q2] + ... + [q90]` is 90 levels deep.
+pub const MAX_DEPTH: usize = 500;
+
+/// How many sub-expressions may be open at once while parsing: each
+/// bracket, call argument, `not`, sign and right-hand operand is one. A
+/// lookup table of nested `if`s takes one per row.
+pub const MAX_NESTING: usize = 200;
+
+// Both limits keep hostile or corrupt logic from overflowing the stack of
+// the thread that reads it: 2 MiB for spawned threads, tokio's workers and
+// tests. Measured in a debug build, whose frames are the largest: the
+// parser takes about 4 KiB per nesting level, the evaluator about 1 KiB
+// per tree level and 3 KiB per level that also nests, so logic at the
+// limits needs under 1 MiB. `deeply_nested_logic_is_refused_not_a_stack_
+// overflow` runs logic at both limits on a test thread.
+
+/// Binding powers (precedence) of the operators, loosest first. A
+/// left-associative operator takes its right operand one power tighter;
+/// `^` takes it at its own power (right-associative); a comparison takes
+/// an additive operand and does not chain (`a = b = c` is refused).
+const OR: u8 = 1;
+const AND: u8 = 3;
+const CMP: u8 = 5;
+const ADD: u8 = 7;
+const MUL: u8 = 9;
+const POW: u8 = 11;
+/// What a bracket, literal, field, call or sign makes: nothing binds
+/// tighter.
+const ATOM: u8 = u8::MAX;
+
 struct Parser {
     toks: Vec<(usize, Tok)>,
     pos: usize,
     len: usize,
+    /// How many sub-expressions the parser is inside.
+    nesting: usize,
 }
+
+fn is_literal(word: &str) -> bool {
+    word.eq_ignore_ascii_case("true") || word.eq_ignore_ascii_case("false")
+}
+
+/// An expression, boxed to keep the parser's stack frames small, and the
+/// depth of its tree.
+struct Parsed(Box<Expr>, usize);
 
 /// Parses branching logic or a calculation.
 pub fn parse(text: &str) -> Result<Expr, LogicError> {
@@ -226,15 +274,16 @@ pub fn parse(text: &str) -> Result<Expr, LogicError> {
         toks,
         pos: 0,
         len: text.chars().count(),
+        nesting: 0,
     };
-    let e = p.or()?;
+    let e = p.expr(0)?.0;
     if p.pos < p.toks.len() {
         return Err(LogicError::Syntax(
             p.at(),
             "unexpected text after the end".into(),
         ));
     }
-    Ok(e)
+    Ok(*e)
 }
 
 impl Parser {
@@ -257,148 +306,161 @@ impl Parser {
         }
     }
 
-    fn or(&mut self) -> Result<Expr, LogicError> {
-        let mut e = self.and()?;
-        while self.word("or") {
-            self.pos += 1;
-            e = Expr::Binary(Op::Or, Box::new(e), Box::new(self.and()?));
-        }
-        Ok(e)
+    fn too_deep(&self, limit: usize) -> LogicError {
+        LogicError::TooDeep(format!(
+            "more than {limit} levels at character {}",
+            self.at()
+        ))
     }
 
-    fn and(&mut self) -> Result<Expr, LogicError> {
-        let mut e = self.not()?;
-        while self.word("and") {
-            self.pos += 1;
-            e = Expr::Binary(Op::And, Box::new(e), Box::new(self.not()?));
+    /// A node over children of these depths, refused when the tree gets
+    /// too deep.
+    fn node(&self, e: Expr, children: &[usize]) -> Result<Parsed, LogicError> {
+        let depth = 1 + children.iter().copied().max().unwrap_or(0);
+        if depth > MAX_DEPTH {
+            return Err(self.too_deep(MAX_DEPTH));
         }
-        Ok(e)
+        Ok(Parsed(Box::new(e), depth))
     }
 
-    fn not(&mut self) -> Result<Expr, LogicError> {
-        if self.word("not") {
-            self.pos += 1;
-            return Ok(Expr::Not(Box::new(self.not()?)));
-        }
-        self.comparison()
+    /// The operator at the current token, with its left and right binding
+    /// powers.
+    fn infix(&self) -> Option<(Op, u8, u8)> {
+        Some(match self.peek()? {
+            Tok::Ident(w) if w.eq_ignore_ascii_case("or") => (Op::Or, OR, OR + 1),
+            Tok::Ident(w) if w.eq_ignore_ascii_case("and") => (Op::And, AND, AND + 1),
+            Tok::Op(o) => match *o {
+                "=" | "==" => (Op::Eq, CMP, ADD),
+                "<>" | "!=" => (Op::Ne, CMP, ADD),
+                "<" => (Op::Lt, CMP, ADD),
+                "<=" => (Op::Le, CMP, ADD),
+                ">" => (Op::Gt, CMP, ADD),
+                ">=" => (Op::Ge, CMP, ADD),
+                "+" => (Op::Add, ADD, ADD + 1),
+                "-" => (Op::Sub, ADD, ADD + 1),
+                "*" => (Op::Mul, MUL, MUL + 1),
+                "/" => (Op::Div, MUL, MUL + 1),
+                "^" => (Op::Pow, POW, POW),
+                _ => return None,
+            },
+            _ => return None,
+        })
     }
 
-    fn comparison(&mut self) -> Result<Expr, LogicError> {
-        let e = self.additive()?;
-        if let Some(o) = self.op(&["=", "==", "<>", "!=", "<", "<=", ">", ">="]) {
-            self.pos += 1;
-            let op = match o {
-                "=" | "==" => Op::Eq,
-                "<>" | "!=" => Op::Ne,
-                "<" => Op::Lt,
-                "<=" => Op::Le,
-                ">" => Op::Gt,
-                _ => Op::Ge,
-            };
-            return Ok(Expr::Binary(op, Box::new(e), Box::new(self.additive()?)));
+    /// An expression of the operators that bind at least as tightly as
+    /// `min` (precedence climbing: one stack frame per sub-expression, not
+    /// one per precedence level).
+    fn expr(&mut self, min: u8) -> Result<Parsed, LogicError> {
+        self.nesting += 1;
+        if self.nesting > MAX_NESTING {
+            return Err(self.too_deep(MAX_NESTING));
         }
-        Ok(e)
+        let (mut lhs, mut made_by) = self.operand(min)?;
+        while let Some((op, left, right)) = self.infix() {
+            // A comparison only follows an operand tighter than one.
+            if left < min || (left == CMP && made_by <= CMP) {
+                break;
+            }
+            self.pos += 1;
+            let rhs = self.expr(right)?;
+            lhs = self.node(Expr::Binary(op, lhs.0, rhs.0), &[lhs.1, rhs.1])?;
+            made_by = left;
+        }
+        self.nesting -= 1;
+        Ok(lhs)
     }
 
-    fn additive(&mut self) -> Result<Expr, LogicError> {
-        let mut e = self.multiplicative()?;
-        while let Some(o) = self.op(&["+", "-"]) {
+    /// `not` (where a whole comparison may stand), a sign, or a primary;
+    /// with the binding power of what made it.
+    fn operand(&mut self, min: u8) -> Result<(Parsed, u8), LogicError> {
+        if min <= CMP && self.word("not") {
             self.pos += 1;
-            let op = if o == "+" { Op::Add } else { Op::Sub };
-            e = Expr::Binary(op, Box::new(e), Box::new(self.multiplicative()?));
+            let x = self.expr(CMP)?;
+            return Ok((self.node(Expr::Not(x.0), &[x.1])?, CMP));
         }
-        Ok(e)
-    }
-
-    fn multiplicative(&mut self) -> Result<Expr, LogicError> {
-        let mut e = self.unary()?;
-        while let Some(o) = self.op(&["*", "/"]) {
-            self.pos += 1;
-            let op = if o == "*" { Op::Mul } else { Op::Div };
-            e = Expr::Binary(op, Box::new(e), Box::new(self.unary()?));
-        }
-        Ok(e)
-    }
-
-    fn unary(&mut self) -> Result<Expr, LogicError> {
         if self.op(&["-"]).is_some() {
             self.pos += 1;
-            return Ok(Expr::Neg(Box::new(self.unary()?)));
+            // Binds looser than `^`: `-2^2` is -4.
+            let x = self.expr(POW)?;
+            return Ok((self.node(Expr::Neg(x.0), &[x.1])?, ATOM));
         }
         if self.op(&["+"]).is_some() {
             self.pos += 1;
-            return self.unary();
+            return Ok((self.expr(POW)?, ATOM));
         }
-        let base = self.primary()?;
-        if self.op(&["^"]).is_some() {
-            self.pos += 1;
-            // Right-associative, binding tighter than a leading minus.
-            return Ok(Expr::Binary(
-                Op::Pow,
-                Box::new(base),
-                Box::new(self.unary()?),
-            ));
-        }
-        Ok(base)
+        Ok((self.primary()?, ATOM))
     }
 
-    fn primary(&mut self) -> Result<Expr, LogicError> {
+    /// A literal, field, bracket or call. Brackets and calls are parsed in
+    /// functions of their own, so that the frames that recurse stay small.
+    fn primary(&mut self) -> Result<Parsed, LogicError> {
         let at = self.at();
-        let Some(tok) = self.peek().cloned() else {
+        let Some(tok) = self.peek() else {
             return Err(LogicError::Syntax(at, "the logic ends too early".into()));
         };
-        self.pos += 1;
-        match tok {
-            Tok::Num(n) => Ok(Expr::Number(n)),
-            Tok::Str(s) => Ok(Expr::Text(s)),
+        let e = match tok {
             Tok::LParen => {
-                let e = self.or()?;
-                match self.peek() {
-                    Some(Tok::RParen) => {
-                        self.pos += 1;
-                        Ok(e)
-                    }
-                    _ => Err(LogicError::Syntax(self.at(), "a ( is not closed".into())),
-                }
-            }
-            Tok::Ref(first) => self.field_ref(first),
-            Tok::Ident(name)
-                if name.eq_ignore_ascii_case("true") || name.eq_ignore_ascii_case("false") =>
-            {
-                Ok(Expr::Number(if name.eq_ignore_ascii_case("true") {
-                    1.0
-                } else {
-                    0.0
-                }))
-            }
-            Tok::Ident(name) => {
-                let Some(Tok::LParen) = self.peek() else {
-                    return Err(LogicError::Syntax(at, format!("unexpected word {name}")));
-                };
-                let f = Function::parse(&name)
-                    .ok_or_else(|| LogicError::Unsupported(format!("function {name}()")))?;
                 self.pos += 1;
-                let mut args = Vec::new();
-                if !matches!(self.peek(), Some(Tok::RParen)) {
-                    loop {
-                        args.push(self.or()?);
-                        match self.peek() {
-                            Some(Tok::Comma) => self.pos += 1,
-                            Some(Tok::RParen) => break,
-                            _ => {
-                                return Err(LogicError::Syntax(
-                                    self.at(),
-                                    "expected , or )".into(),
-                                ));
-                            }
-                        }
-                    }
-                }
-                self.pos += 1;
-                Ok(Expr::Call(f, args))
+                return self.bracket();
             }
-            other => Err(LogicError::Syntax(at, format!("unexpected {other:?}"))),
+            Tok::Ident(name) if !is_literal(name) => return self.call(),
+            Tok::Num(n) => Expr::Number(*n),
+            Tok::Str(s) => Expr::Text(s.clone()),
+            Tok::Ident(name) => Expr::Number(if name.eq_ignore_ascii_case("true") {
+                1.0
+            } else {
+                0.0
+            }),
+            Tok::Ref(first) => {
+                let first = first.clone();
+                self.pos += 1;
+                return Ok(Parsed(Box::new(self.field_ref(first)?), 1));
+            }
+            other => return Err(LogicError::Syntax(at, format!("unexpected {other:?}"))),
+        };
+        self.pos += 1;
+        Ok(Parsed(Box::new(e), 1))
+    }
+
+    /// What follows a `(`.
+    fn bracket(&mut self) -> Result<Parsed, LogicError> {
+        let e = self.expr(0)?;
+        if !matches!(self.peek(), Some(Tok::RParen)) {
+            return Err(LogicError::Syntax(self.at(), "a ( is not closed".into()));
         }
+        self.pos += 1;
+        Ok(e)
+    }
+
+    /// `name(arg, ...)`, at the name.
+    fn call(&mut self) -> Result<Parsed, LogicError> {
+        let at = self.at();
+        let Some(Tok::Ident(name)) = self.peek().cloned() else {
+            return Err(LogicError::Syntax(at, "expected a function".into()));
+        };
+        self.pos += 1;
+        let Some(Tok::LParen) = self.peek() else {
+            return Err(LogicError::Syntax(at, format!("unexpected word {name}")));
+        };
+        let f = Function::parse(&name)
+            .ok_or_else(|| LogicError::Unsupported(format!("function {name}()")))?;
+        self.pos += 1;
+        let mut args = Vec::new();
+        let mut depths = Vec::new();
+        if !matches!(self.peek(), Some(Tok::RParen)) {
+            loop {
+                let a = self.expr(0)?;
+                args.push(*a.0);
+                depths.push(a.1);
+                match self.peek() {
+                    Some(Tok::Comma) => self.pos += 1,
+                    Some(Tok::RParen) => break,
+                    _ => return Err(LogicError::Syntax(self.at(), "expected , or )".into())),
+                }
+            }
+        }
+        self.pos += 1;
+        self.node(Expr::Call(f, args), &depths)
     }
 
     /// `[field]`, `[field(code)]`, `[event][field]`; anything with a `-` or
@@ -571,116 +633,134 @@ fn binary(
     })
 }
 
-fn call(
-    f: Function,
-    args: &[Expr],
-    value: &dyn Fn(&FieldRef) -> String,
-) -> Result<Value, LogicError> {
+type Lookup<'a> = &'a dyn Fn(&FieldRef) -> String;
+
+/// Calls a function. Each kind of function is evaluated in a function of
+/// its own, so that nested calls (`if` inside `if`) recurse through small
+/// stack frames.
+fn call(f: Function, args: &[Expr], value: Lookup) -> Result<Value, LogicError> {
     use Function::*;
-    let arity = |ok: bool| {
-        if ok {
-            Ok(())
-        } else {
-            Err(LogicError::Eval(format!(
-                "{f:?} given {} arguments",
-                args.len()
-            )))
-        }
+    match f {
+        If => call_if(args, value),
+        Round | Rounddown | Roundup => call_round(f, args, value),
+        Abs | Sqrt => call_abs_sqrt(f, args, value),
+        Min | Max | Mean | Sum => call_aggregate(f, args, value),
+        Isnumber | Isblankormissingcode => call_test(f, args, value),
+        Contains => call_contains(args, value),
+        Datediff => call_datediff(args, value),
+    }
+}
+
+fn arity(f: Function, args: &[Expr], ok: bool) -> Result<(), LogicError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(LogicError::Eval(format!(
+            "{f:?} given {} arguments",
+            args.len()
+        )))
+    }
+}
+
+fn call_if(args: &[Expr], value: Lookup) -> Result<Value, LogicError> {
+    arity(Function::If, args, args.len() == 3)?;
+    let chosen = if eval(&args[0], value)?.truthy() {
+        &args[1]
+    } else {
+        &args[2]
     };
-    let arg = |i: usize| eval(&args[i], value);
-    let num = |i: usize| -> Result<Option<f64>, LogicError> { Ok(arg(i)?.number()) };
-    Ok(match f {
-        If => {
-            arity(args.len() == 3)?;
-            if arg(0)?.truthy() { arg(1)? } else { arg(2)? }
-        }
-        Round | Rounddown | Roundup => {
-            arity((1..=2).contains(&args.len()))?;
-            let places = if args.len() == 2 {
-                num(1)?.unwrap_or(0.0)
-            } else {
-                0.0
-            };
-            match num(0)? {
-                None => Value::Blank,
-                Some(x) => {
-                    let m = 10f64.powi(places as i32);
-                    let r = match f {
-                        Round => (x * m).round(),
-                        Rounddown => (x * m).floor(),
-                        _ => (x * m).ceil(),
-                    } / m;
-                    Value::Number(r)
-                }
-            }
-        }
-        Abs | Sqrt => {
-            arity(args.len() == 1)?;
-            match num(0)? {
-                None => Value::Blank,
-                Some(x) if f == Abs => Value::Number(x.abs()),
-                Some(x) if x >= 0.0 => Value::Number(x.sqrt()),
-                Some(_) => Value::Blank,
-            }
-        }
-        Min | Max | Mean | Sum => {
-            arity(!args.is_empty())?;
-            let mut xs = Vec::new();
-            for i in 0..args.len() {
-                if let Some(x) = num(i)? {
-                    xs.push(x);
-                }
-            }
-            if xs.is_empty() {
-                Value::Blank
-            } else {
-                Value::Number(match f {
-                    Min => xs.iter().copied().fold(f64::INFINITY, f64::min),
-                    Max => xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-                    Sum => xs.iter().sum(),
-                    _ => xs.iter().sum::<f64>() / xs.len() as f64,
-                })
-            }
-        }
-        Isnumber => {
-            arity(args.len() == 1)?;
-            Value::Bool(num(0)?.is_some())
-        }
-        Isblankormissingcode => {
-            arity(args.len() == 1)?;
-            Value::Bool(matches!(arg(0)?, Value::Blank))
-        }
-        Contains => {
-            arity(args.len() == 2)?;
-            let hay = arg(0)?.text().to_lowercase();
-            Value::Bool(hay.contains(&arg(1)?.text().to_lowercase()))
-        }
-        Datediff => {
-            arity((3..=5).contains(&args.len()))?;
-            let (a, b) = (moment(&arg(0)?.text()), moment(&arg(1)?.text()));
-            let unit = arg(2)?.text();
-            let signed = args.len() == 5 && arg(4)?.truthy();
-            match (a, b) {
-                (Some(a), Some(b)) => {
-                    let secs = (b - a).num_seconds() as f64;
-                    let per = match unit.as_str() {
-                        "y" => 365.2425 * 86400.0,
-                        "M" => 30.436875 * 86400.0,
-                        "d" => 86400.0,
-                        "h" => 3600.0,
-                        "m" => 60.0,
-                        "s" => 1.0,
-                        other => {
-                            return Err(LogicError::Eval(format!("datediff unit {other:?}")));
-                        }
-                    };
-                    let d = secs / per;
-                    Value::Number(if signed { d } else { d.abs() })
-                }
-                _ => Value::Blank,
-            }
+    eval(chosen, value)
+}
+
+fn call_round(f: Function, args: &[Expr], value: Lookup) -> Result<Value, LogicError> {
+    arity(f, args, (1..=2).contains(&args.len()))?;
+    let places = match args.get(1) {
+        Some(p) => eval(p, value)?.number().unwrap_or(0.0),
+        None => 0.0,
+    };
+    Ok(match eval(&args[0], value)?.number() {
+        None => Value::Blank,
+        Some(x) => {
+            let m = 10f64.powi(places as i32);
+            let r = match f {
+                Function::Round => (x * m).round(),
+                Function::Rounddown => (x * m).floor(),
+                _ => (x * m).ceil(),
+            } / m;
+            Value::Number(r)
         }
     })
+}
+
+fn call_abs_sqrt(f: Function, args: &[Expr], value: Lookup) -> Result<Value, LogicError> {
+    arity(f, args, args.len() == 1)?;
+    Ok(match eval(&args[0], value)?.number() {
+        None => Value::Blank,
+        Some(x) if f == Function::Abs => Value::Number(x.abs()),
+        Some(x) if x >= 0.0 => Value::Number(x.sqrt()),
+        Some(_) => Value::Blank,
+    })
+}
+
+fn call_aggregate(f: Function, args: &[Expr], value: Lookup) -> Result<Value, LogicError> {
+    arity(f, args, !args.is_empty())?;
+    let mut xs = Vec::new();
+    for a in args {
+        if let Some(x) = eval(a, value)?.number() {
+            xs.push(x);
+        }
+    }
+    if xs.is_empty() {
+        return Ok(Value::Blank);
+    }
+    Ok(Value::Number(match f {
+        Function::Min => xs.iter().copied().fold(f64::INFINITY, f64::min),
+        Function::Max => xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        Function::Sum => xs.iter().sum(),
+        _ => xs.iter().sum::<f64>() / xs.len() as f64,
+    }))
+}
+
+fn call_test(f: Function, args: &[Expr], value: Lookup) -> Result<Value, LogicError> {
+    arity(f, args, args.len() == 1)?;
+    let v = eval(&args[0], value)?;
+    Ok(Value::Bool(if f == Function::Isnumber {
+        v.number().is_some()
+    } else {
+        matches!(v, Value::Blank)
+    }))
+}
+
+fn call_contains(args: &[Expr], value: Lookup) -> Result<Value, LogicError> {
+    arity(Function::Contains, args, args.len() == 2)?;
+    let hay = eval(&args[0], value)?.text().to_lowercase();
+    let needle = eval(&args[1], value)?.text().to_lowercase();
+    Ok(Value::Bool(hay.contains(&needle)))
+}
+
+fn call_datediff(args: &[Expr], value: Lookup) -> Result<Value, LogicError> {
+    arity(Function::Datediff, args, (3..=5).contains(&args.len()))?;
+    let a = moment(&eval(&args[0], value)?.text());
+    let b = moment(&eval(&args[1], value)?.text());
+    let unit = eval(&args[2], value)?.text();
+    let signed = args.len() == 5 && eval(&args[4], value)?.truthy();
+    let (Some(a), Some(b)) = (a, b) else {
+        return Ok(Value::Blank);
+    };
+    let secs = (b - a).num_seconds() as f64;
+    let per = match unit.as_str() {
+        "y" => 365.2425 * 86400.0,
+        "M" => 30.436875 * 86400.0,
+        "d" => 86400.0,
+        "h" => 3600.0,
+        "m" => 60.0,
+        "s" => 1.0,
+        other => {
+            return Err(LogicError::Eval(format!("datediff unit {other:?}")));
+        }
+    };
+    let d = secs / per;
+    Ok(Value::Number(if signed { d } else { d.abs() }))
 }
 
 /// A stored date or datetime (ISO), or `today`.

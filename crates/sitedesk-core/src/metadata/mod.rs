@@ -1,6 +1,8 @@
 //! Study metadata: the REDCap data dictionary a study defines its case
 //! report forms with, read from the forms REDCap gives it in: the data
-//! dictionary CSV (set-up without a server) and the API's `metadata` JSON.
+//! dictionary CSV (set-up without a server), the API's `metadata` JSON, and
+//! the project file (`project.xml`, CDISC ODM with REDCap extensions), which
+//! also carries the design.
 //! Every field keeps every column, so that the forms can apply what the
 //! EDC applies; a dictionary has a version hash, and two versions can be
 //! compared field by field.
@@ -16,6 +18,11 @@ pub mod design;
 mod dictionary;
 mod error;
 pub mod logic;
+mod odm;
+#[cfg(test)]
+mod odm_tests;
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;
 pub mod validate;
@@ -26,6 +33,7 @@ use ts_rs::TS;
 
 pub use dictionary::{parse_api_json, parse_csv};
 pub use error::{MetadataError, Problem};
+pub use odm::{OdmError, parse_odm};
 
 /// A field's type, as the dictionary's `field_type` column names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]

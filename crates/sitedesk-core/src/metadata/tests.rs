@@ -610,7 +610,8 @@ mod logic {
     use std::collections::HashMap;
 
     use super::super::logic::{
-        FieldRef, LogicError, calculate, check_dictionary, parse, references, shows,
+        FieldRef, LogicError, MAX_DEPTH, MAX_NESTING, calculate, check_dictionary, parse,
+        references, shows,
     };
     use super::super::*;
 
@@ -757,6 +758,160 @@ mod logic {
             calculate(&parse("if([a], 1)").unwrap(), &|_| String::new()),
             Err(LogicError::Eval(_))
         ));
+    }
+
+    /// The tree logic parses to, fully bracketed: `(+ 1 (* 2 3))`.
+    fn tree(text: &str) -> String {
+        use super::super::logic::{Expr, Op};
+        fn show(e: &Expr) -> String {
+            match e {
+                Expr::Field(r) => r.field.clone(),
+                Expr::Number(n) => n.to_string(),
+                Expr::Text(t) => format!("'{t}'"),
+                Expr::Not(x) => format!("(not {})", show(x)),
+                Expr::Neg(x) => format!("(neg {})", show(x)),
+                Expr::Binary(op, a, b) => {
+                    let op = match op {
+                        Op::Or => "or",
+                        Op::And => "and",
+                        Op::Eq => "=",
+                        Op::Ne => "<>",
+                        Op::Lt => "<",
+                        Op::Le => "<=",
+                        Op::Gt => ">",
+                        Op::Ge => ">=",
+                        Op::Add => "+",
+                        Op::Sub => "-",
+                        Op::Mul => "*",
+                        Op::Div => "/",
+                        Op::Pow => "^",
+                    };
+                    format!("({op} {} {})", show(a), show(b))
+                }
+                Expr::Call(f, args) => {
+                    let args: Vec<String> = args.iter().map(show).collect();
+                    format!("({f:?} {})", args.join(" "))
+                }
+            }
+        }
+        show(&parse(text).unwrap())
+    }
+
+    /// Precedence, associativity and where `not` and signs may stand, as
+    /// the recursive-descent grammar this parser replaced had them.
+    #[test]
+    fn the_grammar_binds_as_redcap_does() {
+        for (text, expected) in [
+            ("1 + 2 * 3", "(+ 1 (* 2 3))"),
+            ("1 - 2 - 3", "(- (- 1 2) 3)"),
+            ("8 / 4 / 2", "(/ (/ 8 4) 2)"),
+            ("2 ^ 3 ^ 2", "(^ 2 (^ 3 2))"),
+            ("-2 ^ 2", "(neg (^ 2 2))"),
+            ("2 ^ -1", "(^ 2 (neg 1))"),
+            ("-[a] * [b]", "(* (neg a) b)"),
+            ("- - 1", "(neg (neg 1))"),
+            ("+[a] ^ 2", "(^ a 2)"),
+            ("not [a] = 1 and [b]", "(and (not (= a 1)) b)"),
+            ("not not [a]", "(not (not a))"),
+            ("not [a] + 1", "(not (+ a 1))"),
+            ("[a] or [b] and [c]", "(or a (and b c))"),
+            ("[a] and [b] or [c]", "(or (and a b) c)"),
+            ("[a] = [b] + 1", "(= a (+ b 1))"),
+            ("[a] + 1 >= [b] * 2", "(>= (+ a 1) (* b 2))"),
+            ("(1 = 1) = 1", "(= (= 1 1) 1)"),
+            ("[a] < 1 or [a] > 2", "(or (< a 1) (> a 2))"),
+            ("if([a] = 1, 2, 3) * 2", "(* (If (= a 1) 2 3) 2)"),
+            (
+                "[x] <> 'y' and not ([z] != 2)",
+                "(and (<> x 'y') (not (<> z 2)))",
+            ),
+        ] {
+            assert_eq!(tree(text), expected, "{text}");
+        }
+        for bad in [
+            "[a] = 1 = 2",
+            "[a] and [b] = 1 = 2",
+            "not [a] = 1 = 2",
+            "(1 = 2 = 3)",
+            "1 + not 1",
+            "[a] = not 1",
+            "-not 1",
+            "2 ^ not 1",
+            "and 1",
+            "1 not 2",
+        ] {
+            assert!(
+                matches!(parse(bad), Err(LogicError::Syntax(..))),
+                "{bad:?}: {:?}",
+                parse(bad)
+            );
+        }
+        assert_eq!(
+            parse("1 + not(1)"),
+            Err(LogicError::Unsupported("function not()".into()))
+        );
+    }
+
+    /// Regression: 10,000 nested brackets overflowed the parser's stack,
+    /// which aborts the whole app, from one line of a dictionary. Past
+    /// `MAX_NESTING` or `MAX_DEPTH` logic is refused; at them, it parses
+    /// and evaluates on a test thread's 2 MiB stack in a debug build.
+    #[test]
+    fn deeply_nested_logic_is_refused_not_a_stack_overflow() {
+        let deep = 10_000;
+        for text in [
+            "(".repeat(deep) + "1" + &")".repeat(deep),
+            "(".repeat(deep),
+            "not ".repeat(deep) + "1",
+            "-".repeat(deep) + "1",
+            "+".repeat(deep) + "1",
+            "1".to_owned() + &"+1".repeat(deep),
+            "2".to_owned() + &"^2".repeat(deep),
+            "[a]".to_owned() + &" and [a]".repeat(deep),
+            "if(".repeat(deep),
+            "round(".repeat(deep) + "1" + &")".repeat(deep),
+            "1".to_owned() + &" + (1".repeat(deep),
+        ] {
+            assert!(
+                matches!(parse(&text), Err(LogicError::TooDeep(_))),
+                "{}...",
+                &text[..12]
+            );
+        }
+        // The outermost expression is one level of nesting.
+        let n = MAX_NESTING - 1;
+        let parens = |k: usize| "(".repeat(k) + "[a]" + &")".repeat(k);
+        assert_eq!(calc(&parens(n), &[("a", "2")]), "2");
+        assert!(matches!(parse(&parens(n + 1)), Err(LogicError::TooDeep(_))));
+        let calls = "abs(".repeat(n) + "3" + &")".repeat(n);
+        assert_eq!(calc(&calls, &[]), "3");
+        // Each condition holds a comparison: one more level at the deepest.
+        let ifs = "if([a] = '1', ".repeat(n - 1) + "5" + &", 0)".repeat(n - 1);
+        assert_eq!(calc(&ifs, &[("a", "1")]), "5");
+        assert!(show(&("not ".repeat(n) + "[a]"), &[("a", "0")]));
+        let negated = if n.is_multiple_of(2) { "4" } else { "-4" };
+        assert_eq!(calc(&("-".repeat(n) + "[a]"), &[("a", "4")]), negated);
+        assert_eq!(calc(&("2".to_owned() + &"^1".repeat(n)), &[]), "2");
+        // A tree as deep as allowed: a long sum.
+        let sum = |k: usize| "[a]".to_owned() + &" + [a]".repeat(k - 1);
+        assert_eq!(
+            calc(&sum(MAX_DEPTH), &[("a", "2")]),
+            (2 * MAX_DEPTH).to_string()
+        );
+        assert!(matches!(
+            parse(&sum(MAX_DEPTH + 1)),
+            Err(LogicError::TooDeep(_))
+        ));
+        // The evaluator's deepest stack: a right-nested chain (one frame
+        // more per level) at the bottom of a left-nested one.
+        let right = n - 1;
+        let mixed = "1".to_owned() + &"^1".repeat(right) + &" + 1".repeat(MAX_DEPTH - right - 1);
+        assert_eq!(calc(&mixed, &[]), (MAX_DEPTH - right).to_string());
+        let message = parse(&parens(n + 1)).unwrap_err().to_string();
+        assert!(
+            message.contains(&format!("more than {MAX_NESTING} levels")),
+            "{message}"
+        );
     }
 
     #[test]
