@@ -31,4 +31,4 @@ step "End-to-end: the app under Xvfb through WebDriver (screenshots in $SITEDESK
 cargo build -p sitedesk --locked
 export SITEDESK_APP_BIN="$CARGO_TARGET_DIR/debug/sitedesk"
 xvfb-run -a --server-args="-screen 0 1440x900x24" \
-  cargo test -p sitedesk-tests --features e2e --locked --test tests -- e2e::
+  cargo test -p sitedesk-tests --features e2e --locked --test tests -- e2e:: --test-threads=1

@@ -15,6 +15,10 @@ const COMMANDS: &[&str] = &[
     "verify_audit",
     "preview_dictionary",
     "import_dictionary",
+    "visit_grid",
+    "open_form",
+    "evaluate_form",
+    "save_form",
     "diagnostics_snapshot",
 ];
 

@@ -214,6 +214,227 @@ async fn shot(c: &Client, name: &str) {
     std::fs::write(screenshot_dir().join(format!("{name}.png")), png).unwrap();
 }
 
+/// WebDriver's codes for keys that are not text.
+mod key {
+    pub const TAB: &str = "\u{E004}";
+    pub const SPACE: &str = "\u{E00D}";
+    pub const RIGHT: &str = "\u{E014}";
+    pub const BACKSPACE: &str = "\u{E003}";
+    pub const ENTER: &str = "\u{E007}";
+    /// Presses Ctrl until the sequence ends or `RELEASE` comes.
+    pub const CTRL: &str = "\u{E009}";
+    pub const RELEASE: &str = "\u{E000}";
+}
+
+/// Types into whatever has the focus, as a person at the keyboard does.
+async fn keys(c: &Client, text: &str) {
+    c.active_element()
+        .await
+        .expect("an element has the focus")
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("keys {text:?}: {e:?}"));
+}
+
+/// Waits until `testid` is present (`true`) or gone (`false`).
+async fn wait_present(c: &Client, testid: &str, present: bool) {
+    let deadline = Instant::now() + WAIT;
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        let found = c.find(Locator::Css(&css(testid))).await.is_ok();
+        if found == present {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{testid} never became {}",
+            if present { "present" } else { "absent" }
+        );
+        poll.tick().await;
+    }
+}
+
+/// Waits until the input `testid` holds `value`.
+async fn wait_value(c: &Client, testid: &str, value: &str) {
+    let deadline = Instant::now() + WAIT;
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        let shown = match c.find(Locator::Css(&css(testid))).await {
+            Ok(el) => el.prop("value").await.ok().flatten(),
+            Err(_) => None,
+        };
+        if shown.as_deref() == Some(value) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{testid} never held {value:?} (holds {shown:?})"
+        );
+        poll.tick().await;
+    }
+}
+
+/// Replaces the text of a filled input as a person does: click into it,
+/// select all, type. (WebDriver's clear bypasses React's change tracking.)
+async fn replace_text(c: &Client, testid: &str, text: &str) {
+    click(c, testid).await;
+    // Two sequences: WebKit's driver keeps Ctrl down for text that
+    // follows the release key in the same one.
+    keys(c, &format!("{}a{}", key::CTRL, key::RELEASE)).await;
+    keys(c, text).await;
+    wait_value(c, testid, text).await;
+}
+
+/// Screens a new subject through the screening form; returns on its page.
+async fn screen_subject(c: &Client, label: &str, id: &str) {
+    let today = chrono::Local::now().date_naive().to_string();
+    click(c, "screen-new").await;
+    type_into(c, "screening-label", label).await;
+    type_into(c, "consent-date", &today).await;
+    type_into(c, "consent-version", "v1.0").await;
+    for id in ["I1", "I2", "I3"] {
+        click(c, &format!("elig-{id}-yes")).await;
+    }
+    for id in ["E1", "E2"] {
+        click(c, &format!("elig-{id}-no")).await;
+    }
+    for id in [
+        "elig-I1-yes",
+        "elig-I2-yes",
+        "elig-I3-yes",
+        "elig-E1-no",
+        "elig-E2-no",
+    ] {
+        wait_checked(c, id).await;
+    }
+    click(c, "form-save").await;
+    wait_text(c, "subject-id", id).await;
+}
+
+#[tokio::test]
+async fn fill_a_form_by_keyboard_with_logic_validation_calc_reason_and_safe_labels() {
+    let data = tempfile::tempdir().unwrap();
+    let driver = Driver::start().await;
+    let c = launch(&driver, data.path()).await;
+    wait_text(&c, "page-title", "Subjects").await;
+    screen_subject(&c, "CD", "S01-E2E-0001").await;
+    wait_text(&c, "visit-grid", "Demographics").await;
+    shot(&c, "10-visit-grid").await;
+    click(&c, "grid-screening_arm_1-demographics-1").await;
+    wait_text(&c, "form-title", "Demographics").await;
+
+    // The date of birth has the focus: fill the form from the keyboard.
+    keys(&c, "1980-02-29").await;
+    wait_value(&c, "field-dob", "1980-02-29").await;
+    assert!(
+        c.find(Locator::Css(&css("field-pregnant"))).await.is_err(),
+        "the pregnancy question waits for the answer on sex"
+    );
+    // Sex: Tab into the choices, the arrow picks the second (Female), and
+    // branching logic shows the pregnancy question.
+    keys(&c, key::TAB).await;
+    keys(&c, key::RIGHT).await;
+    wait_checked(&c, "choice-sex-2").await;
+    wait_present(&c, "field-pregnant", true).await;
+    keys(&c, key::TAB).await;
+    keys(&c, key::RIGHT).await;
+    wait_checked(&c, "choice-pregnant-0").await;
+    // Height: a malformed value gets the core's message at once.
+    keys(&c, &format!("{}tall", key::TAB)).await;
+    wait_text(&c, "msg-height_cm", "not a valid value").await;
+    shot(&c, "11-validation-error").await;
+    keys(&c, &format!("{0}{0}{0}{0}165", key::BACKSPACE)).await;
+    wait_value(&c, "field-height_cm", "165").await;
+    wait_present(&c, "msg-height_cm", false).await;
+    keys(&c, &format!("{}72.5", key::TAB)).await;
+    // The calculated BMI follows the typed values.
+    wait_value(&c, "calc-bmi", "26.6").await;
+    // Smoker: Tab skips the read-only calc; Space answers Yes, which shows
+    // the cigarettes question.
+    keys(&c, key::TAB).await;
+    keys(&c, key::SPACE).await;
+    wait_checked(&c, "choice-smoker-1").await;
+    wait_present(&c, "field-cigs_per_day", true).await;
+    keys(&c, &format!("{}10", key::TAB)).await;
+    wait_value(&c, "field-cigs_per_day", "10").await;
+    shot(&c, "12-form-filled").await;
+    // Ctrl+S saves.
+    keys(&c, &format!("{}s{}", key::CTRL, key::RELEASE)).await;
+    wait_text(&c, "form-saved", "values written").await;
+    click(&c, "form-back").await;
+    wait_text(&c, "subject-id", "S01-E2E-0001").await;
+    let cell = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(&css("grid-screening_arm_1-demographics-1")))
+        .await
+        .unwrap();
+    assert_eq!(
+        cell.attr("data-status").await.unwrap().as_deref(),
+        Some("incomplete")
+    );
+
+    // Correct a saved value: answering "not a smoker" hides the cigarettes
+    // question, which has a value, so the form asks before erasing it; the
+    // save then asks for a reason.
+    click(&c, "grid-screening_arm_1-demographics-1").await;
+    wait_value(&c, "field-weight_kg", "72.5").await;
+    replace_text(&c, "field-weight_kg", "70.0").await;
+    wait_value(&c, "calc-bmi", "25.7").await;
+    click(&c, "choice-smoker-0").await;
+    wait_present(&c, "hide-erase", true).await;
+    shot(&c, "13-hide-with-value").await;
+    click(&c, "hide-erase").await;
+    wait_present(&c, "field-cigs_per_day", false).await;
+    keys(&c, &format!("{}s{}", key::CTRL, key::RELEASE)).await;
+    wait_text(&c, "reason-modal", "Weight (kg)").await;
+    type_into(&c, "reason-input", "Re-weighed on the calibrated scale").await;
+    shot(&c, "14-reason-for-change").await;
+    keys(&c, key::ENTER).await;
+    wait_text(&c, "form-saved", "values written").await;
+    click(&c, "form-back").await;
+    wait_text(&c, "audit-table", "Re-weighed on the calibrated scale").await;
+    wait_text(&c, "audit-table", "weight_kg").await;
+    wait_text(&c, "audit-table", "cigs_per_day").await;
+    shot(&c, "15-form-audit").await;
+    c.close().await.expect("quit the app");
+
+    // A dictionary whose label carries a script: imported from the command
+    // line, it renders as text, and nothing runs.
+    let dictionary = data.path().join("forms-with-probe.csv");
+    let mut csv = include_str!("../crates/sitedesk-core/src/forms/demo_dictionary.csv").to_owned();
+    csv.push_str("xss_probe,demographics,,text,\"<img src=x onerror=alert(1)>Probe<script>document.title='pwned'</script>\",,,,,,,,,,,,,\n");
+    std::fs::write(&dictionary, csv).unwrap();
+    let status = Command::new(app_binary())
+        .arg("import-dictionary")
+        .arg(&dictionary)
+        .arg("--data-dir")
+        .arg(data.path())
+        .status()
+        .expect("run sitedesk import-dictionary");
+    assert!(status.success(), "import-dictionary: {status}");
+    let c = launch(&driver, data.path()).await;
+    wait_text(&c, "subject-table", "S01-E2E-0001").await;
+    click_css(&c, &format!("{} td", css("row-S01-E2E-0001"))).await;
+    click(&c, "grid-screening_arm_1-demographics-1").await;
+    wait_text(&c, "crf-xss_probe", "Probe").await;
+    let probe = c
+        .execute(
+            "const f = document.querySelector(\"[data-testid='crf-xss_probe']\");\
+             return [f.querySelectorAll('img, script').length, document.title];",
+            vec![],
+        )
+        .await
+        .expect("no alert is open: the label's script did not run");
+    assert_eq!(
+        probe,
+        json!([0, "SiteDesk"]),
+        "no image, no script, title untouched"
+    );
+    shot(&c, "16-safe-label").await;
+    c.close().await.expect("quit the app");
+}
+
 #[tokio::test]
 async fn screen_enroll_restart_translate_and_diagnose() {
     let data = tempfile::tempdir().unwrap();

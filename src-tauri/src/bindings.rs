@@ -11,6 +11,11 @@ mod tests {
         ActionKind, Actor, Answer, Criterion, CriterionKind, Screening, ScreeningInput, Site,
         Study, Subject, SubjectStatus,
     };
+    use sitedesk_core::forms::{
+        CellStatus, ChoiceView, Evaluation, EventColumn, FieldMessage, FieldState, FieldView,
+        FormInput, FormRow, FormStatus, FormView, GridCell, InstanceStatus, Severity, SliderView,
+        Unavailable, VisitGrid,
+    };
     use sitedesk_core::i18n::Lang;
     use sitedesk_core::metadata::logic::{LogicError, LogicIssue};
     use sitedesk_core::metadata::{Aspect, Choice, FieldChange, FieldType};
@@ -75,6 +80,28 @@ mod tests {
             LogicIssue,
             DictionaryImport,
             DictionaryFile,
+            FormStatus,
+            ChoiceView,
+            SliderView,
+            Unavailable,
+            FieldView,
+            FormView,
+            Severity,
+            FieldMessage,
+            FieldState,
+            Evaluation,
+            FormInput,
+            EventColumn,
+            FormRow,
+            CellStatus,
+            InstanceStatus,
+            GridCell,
+            VisitGrid,
+            FormRef,
+            EvaluateForm,
+            SaveForm,
+            SavedForm,
+            OpenedForm,
             DictionaryPreview,
             AppInfo,
             SubjectDetail,

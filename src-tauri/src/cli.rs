@@ -7,11 +7,17 @@ use sitedesk_core::domain::DeskCode;
 pub const USAGE: &str = "\
 Usage: sitedesk [--data-dir DIR] [--desk-code CODE]
        sitedesk verify-audit [--data-dir DIR]
+       sitedesk import-dictionary FILE [--data-dir DIR]
 
 Commands:
   verify-audit       Check the audit trail's hash chain and report the first
                      broken row; exit status 0 intact, 1 broken, 2 error.
                      Reads the file only; the app may be open.
+  import-dictionary  Make FILE the study's forms: a REDCap data dictionary
+                     (.csv), the API's metadata answer (.json) or an ODM
+                     project export (.xml). Audited like an import from
+                     Settings; saved values are never dropped. Close the app
+                     first.
 
 Options:
   --data-dir DIR     Folder of the database file (env SITEDESK_DATA_DIR;
@@ -28,6 +34,8 @@ Environment:
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cli {
     pub command: Subcommand,
+    /// The file a command reads (`import-dictionary FILE`).
+    pub file: Option<PathBuf>,
     pub data_dir: Option<PathBuf>,
     pub desk_code: Option<DeskCode>,
 }
@@ -38,6 +46,7 @@ pub enum Subcommand {
     #[default]
     Run,
     VerifyAudit,
+    ImportDictionary,
 }
 
 pub enum Parsed {
@@ -79,11 +88,23 @@ impl Cli {
                 "verify-audit" if cli.command == Subcommand::Run => {
                     cli.command = Subcommand::VerifyAudit;
                 }
+                "import-dictionary" if cli.command == Subcommand::Run => {
+                    cli.command = Subcommand::ImportDictionary;
+                }
+                file if cli.command == Subcommand::ImportDictionary
+                    && cli.file.is_none()
+                    && !file.starts_with('-') =>
+                {
+                    cli.file = Some(PathBuf::from(file));
+                }
                 other if !other.starts_with('-') => {
                     return Err(format!("unexpected argument {other}"));
                 }
                 other => return Err(format!("unknown option {other}")),
             }
+        }
+        if cli.command == Subcommand::ImportDictionary && cli.file.is_none() {
+            return Err("import-dictionary needs a FILE".into());
         }
         if cli.data_dir.is_none() {
             cli.data_dir = std::env::var_os("SITEDESK_DATA_DIR")
@@ -167,6 +188,27 @@ mod tests {
         assert_eq!(
             (cli.command, cli.data_dir),
             (Subcommand::VerifyAudit, Some(PathBuf::from("/d")))
+        );
+    }
+
+    #[test]
+    fn import_dictionary_takes_one_file() {
+        let cli = run(&["import-dictionary", "forms.csv", "--data-dir=/d"]).unwrap();
+        assert_eq!(
+            (cli.command, cli.file, cli.data_dir),
+            (
+                Subcommand::ImportDictionary,
+                Some(PathBuf::from("forms.csv")),
+                Some(PathBuf::from("/d"))
+            )
+        );
+        assert_eq!(
+            run(&["import-dictionary"]),
+            Err("import-dictionary needs a FILE".into())
+        );
+        assert_eq!(
+            run(&["import-dictionary", "a.csv", "b.csv"]),
+            Err("unexpected argument b.csv".into())
         );
     }
 }

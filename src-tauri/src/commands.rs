@@ -6,23 +6,27 @@
 //! store without a window; [`ipc`] holds the `#[tauri::command]` wrappers
 //! the app registers, one line each.
 
+use std::collections::BTreeMap;
+
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sitedesk_core::diagnostics::{TaskKind, TaskState};
 use sitedesk_core::domain::{Action, ActionKind, ScreeningInput, Subject};
+use sitedesk_core::forms::{Evaluation, FormAt, FormError, RecordValues, Study, VisitGrid};
 use sitedesk_core::i18n::Lang;
 use sitedesk_core::store::{
-    AuditVerification, DictionaryImport, Settings, StatusCount, StoreError, SubjectFilter,
-    SubjectRow,
+    AuditVerification, DictionaryImport, Lane, Settings, StatusCount, StoreError, StoredDictionary,
+    SubjectFilter, SubjectRow, metadata_hash,
 };
 
+use sitedesk_core::metadata::design::Design;
 use sitedesk_core::metadata::{self, Dictionary};
 
 use crate::dto::{
     AppInfo, ApplyAction, DiagnosticsSnapshot, DictionaryFile, DictionaryPreview, EditScreening,
-    Preferences, SubjectDetail, SubjectRef,
+    EvaluateForm, FormRef, OpenedForm, Preferences, SaveForm, SavedForm, SubjectDetail, SubjectRef,
 };
-use crate::error::IpcError;
+use crate::error::{ErrorCode, IpcError};
 use crate::state::AppState;
 
 type CmdResult<T> = Result<T, IpcError>;
@@ -215,29 +219,54 @@ pub async fn verify_audit(state: &AppState) -> CmdResult<AuditVerification> {
 /// The largest dictionary file accepted: real ones are tens of kilobytes.
 const DICTIONARY_MAX_BYTES: usize = 5 * 1024 * 1024;
 
-fn read_dictionary(lang: Lang, file: &DictionaryFile) -> CmdResult<Dictionary> {
+/// Reads a dictionary file by its kind: the API's metadata JSON (`.json`),
+/// an ODM project export with its design (`.xml`), or else a data
+/// dictionary CSV.
+pub(crate) fn read_dictionary(
+    lang: Lang,
+    file: &DictionaryFile,
+) -> CmdResult<(Dictionary, Option<Design>)> {
     if file.text.len() > DICTIONARY_MAX_BYTES || file.file_name.chars().count() > 255 {
         return Err(IpcError::invalid_input(
             lang,
             "the dictionary file is too large",
         ));
     }
-    metadata::parse_csv(file.text.as_bytes()).map_err(|e| IpcError::validation(e.message(lang)))
+    let name = file.file_name.to_ascii_lowercase();
+    let invalid = |e: metadata::MetadataError| IpcError::validation(e.message(lang));
+    if name.ends_with(".json") {
+        Ok((metadata::parse_api_json(&file.text).map_err(invalid)?, None))
+    } else if name.ends_with(".xml") {
+        let (dictionary, design) =
+            metadata::parse_odm(&file.text).map_err(|e| IpcError::validation(e.message(lang)))?;
+        Ok((dictionary, Some(design)))
+    } else {
+        Ok((
+            metadata::parse_csv(file.text.as_bytes()).map_err(invalid)?,
+            None,
+        ))
+    }
 }
 
 /// Reads a data dictionary file and says what importing it would change.
 pub async fn preview_dictionary(state: &AppState, payload: Value) -> CmdResult<DictionaryPreview> {
     let lang = state.lang();
     let file: DictionaryFile = parse(lang, payload)?;
-    let dictionary = read_dictionary(lang, &file)?;
+    let (dictionary, design) = read_dictionary(lang, &file)?;
     let current = state
         .store
         .readers()
         .dictionary()
         .await
         .map_err(|e| IpcError::from_store(e, lang))?;
+    let design = design.unwrap_or_else(|| {
+        current
+            .as_ref()
+            .map(|c| c.design.pruned_to(&dictionary))
+            .unwrap_or_default()
+    });
     Ok(DictionaryPreview {
-        hash: dictionary.version_hash(),
+        hash: metadata_hash(&dictionary, &design),
         current_hash: current.as_ref().map(|c| c.hash.clone()),
         fields: dictionary.fields.len() as u32,
         instruments: dictionary
@@ -254,13 +283,119 @@ pub async fn preview_dictionary(state: &AppState, payload: Value) -> CmdResult<D
 pub async fn import_dictionary(state: &AppState, payload: Value) -> CmdResult<DictionaryImport> {
     let lang = state.lang();
     let file: DictionaryFile = parse(lang, payload)?;
-    let dictionary = read_dictionary(lang, &file)?;
+    let (dictionary, design) = read_dictionary(lang, &file)?;
     state
         .store
         .writer()
-        .import_dictionary(state.actor(), dictionary, file.file_name)
+        .import_dictionary(state.actor(), dictionary, design, file.file_name)
         .await
         .map_err(|e| IpcError::from_store(e, lang))
+}
+
+/// The dictionary and design in force, and the subject's saved values;
+/// refuses a subject that does not exist.
+async fn form_context(
+    state: &AppState,
+    lang: Lang,
+    subject_id: &str,
+) -> CmdResult<(StoredDictionary, RecordValues)> {
+    check_id(lang, subject_id)?;
+    let readers = state.store.readers();
+    let err = |e| IpcError::from_store(e, lang);
+    readers.subject(subject_id.to_owned()).await.map_err(err)?;
+    let stored = readers
+        .dictionary()
+        .await
+        .map_err(err)?
+        .ok_or_else(|| IpcError::from_form(FormError::NoDictionary, lang))?;
+    let saved = readers
+        .record_values(subject_id.to_owned())
+        .await
+        .map_err(err)?;
+    Ok((stored, RecordValues::new(saved)))
+}
+
+fn form_at(f: &FormRef) -> FormAt<'_> {
+    FormAt {
+        record_id: &f.subject_id,
+        event: &f.event,
+        form: &f.form,
+        instance: f.instance,
+    }
+}
+
+/// The desk's local time, against which `today` and `now` bounds apply.
+fn local_now() -> chrono::NaiveDateTime {
+    chrono::Local::now().naive_local()
+}
+
+/// A subject's visit grid; `None` when no study forms are imported yet.
+pub async fn visit_grid(state: &AppState, payload: Value) -> CmdResult<Option<VisitGrid>> {
+    let lang = state.lang();
+    let SubjectRef { id } = parse(lang, payload)?;
+    match form_context(state, lang, &id).await {
+        Ok((stored, saved)) => {
+            let study = Study {
+                dictionary: &stored.dictionary,
+                design: &stored.design,
+            };
+            Ok(Some(study.visit_grid(&saved)))
+        }
+        Err(e) if e.code == ErrorCode::NoForms => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A form ready to fill, with its saved values and what it shows for them.
+pub async fn open_form(state: &AppState, payload: Value) -> CmdResult<OpenedForm> {
+    let lang = state.lang();
+    let at: FormRef = parse(lang, payload)?;
+    let (stored, saved) = form_context(state, lang, &at.subject_id).await?;
+    let study = Study {
+        dictionary: &stored.dictionary,
+        design: &stored.design,
+    };
+    let err = |e| IpcError::from_form(e, lang);
+    let view = study.form_view(&form_at(&at), &saved, lang).map_err(err)?;
+    let evaluation = study
+        .evaluate(&form_at(&at), &saved, &BTreeMap::new(), local_now(), lang)
+        .map_err(err)?;
+    Ok(OpenedForm { view, evaluation })
+}
+
+/// What the form shows for the values typed so far: branching, calcs,
+/// messages, and whether saving needs a reason.
+pub async fn evaluate_form(state: &AppState, payload: Value) -> CmdResult<Evaluation> {
+    let lang = state.lang();
+    let EvaluateForm { at, values } = parse(lang, payload)?;
+    let (stored, saved) = form_context(state, lang, &at.subject_id).await?;
+    Study {
+        dictionary: &stored.dictionary,
+        design: &stored.design,
+    }
+    .evaluate(&form_at(&at), &saved, &values, local_now(), lang)
+    .map_err(|e| IpcError::from_form(e, lang))
+}
+
+/// Saves a form through the writer: only changed values, each with its
+/// audit and outbox row; a changed saved value needs a reason.
+pub async fn save_form(state: &AppState, payload: Value) -> CmdResult<SavedForm> {
+    let lang = state.lang();
+    let SaveForm { at, input } = parse(lang, payload)?;
+    let (stored, saved) = form_context(state, lang, &at.subject_id).await?;
+    let edit = Study {
+        dictionary: &stored.dictionary,
+        design: &stored.design,
+    }
+    .plan_save(&form_at(&at), &saved, &input, local_now(), lang)
+    .map_err(|e| IpcError::from_form(e, lang))?;
+    let changed = state
+        .store
+        .writer()
+        .set_values(Lane::Interactive, state.actor(), edit)
+        .await
+        .map_err(|e| IpcError::from_store(e, lang))?;
+    Ok(SavedForm { changed })
 }
 
 pub async fn diagnostics_snapshot(state: &AppState) -> CmdResult<DiagnosticsSnapshot> {
@@ -278,8 +413,11 @@ pub mod ipc {
     use tauri::State;
 
     use super::CmdResult;
-    use crate::dto::{AppInfo, DiagnosticsSnapshot, DictionaryPreview, SubjectDetail};
+    use crate::dto::{
+        AppInfo, DiagnosticsSnapshot, DictionaryPreview, OpenedForm, SavedForm, SubjectDetail,
+    };
     use crate::state::AppState;
+    use sitedesk_core::forms::{Evaluation, VisitGrid};
 
     macro_rules! forward {
         ($($name:ident($($payload:ident)?) -> $out:ty;)*) => {$(
@@ -302,6 +440,10 @@ pub mod ipc {
         verify_audit() -> AuditVerification;
         preview_dictionary(payload) -> DictionaryPreview;
         import_dictionary(payload) -> DictionaryImport;
+        visit_grid(payload) -> Option<VisitGrid>;
+        open_form(payload) -> OpenedForm;
+        evaluate_form(payload) -> Evaluation;
+        save_form(payload) -> SavedForm;
         diagnostics_snapshot() -> DiagnosticsSnapshot;
     }
 }

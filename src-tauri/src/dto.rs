@@ -2,9 +2,12 @@
 //! types for all of them are generated into `ui/src/ipc/bindings.ts`
 //! (see `bindings.rs`).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use sitedesk_core::diagnostics::TaskSnapshot;
 use sitedesk_core::domain::{ActionKind, Actor, ScreeningInput, Subject};
+use sitedesk_core::forms::{Evaluation, FormInput, FormView};
 use sitedesk_core::i18n::Lang;
 use sitedesk_core::metadata::FieldChange;
 use sitedesk_core::metadata::logic::LogicIssue;
@@ -100,4 +103,45 @@ pub struct DictionaryPreview {
     pub changes: Vec<FieldChange>,
     /// Branching logic and calculations that cannot be used offline.
     pub logic_issues: Vec<LogicIssue>,
+}
+
+/// One form of a subject at an event and instance.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct FormRef {
+    pub subject_id: String,
+    pub event: String,
+    pub form: String,
+    pub instance: u32,
+}
+
+/// `evaluate_form`'s payload: the values typed so far, by stored name.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateForm {
+    pub at: FormRef,
+    pub values: BTreeMap<String, String>,
+}
+
+/// `save_form`'s payload.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct SaveForm {
+    pub at: FormRef,
+    pub input: FormInput,
+}
+
+/// What a save wrote.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SavedForm {
+    /// Values written (each with its audit and outbox row); 0 when nothing
+    /// changed.
+    pub changed: u32,
+}
+
+/// `open_form`'s answer: the form and what it shows for its saved values.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct OpenedForm {
+    pub view: FormView,
+    pub evaluation: Evaluation,
 }

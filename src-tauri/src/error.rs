@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 use sitedesk_core::domain::DomainError;
+use sitedesk_core::forms::FormError;
 use sitedesk_core::i18n::Lang;
 use sitedesk_core::store::StoreError;
 use ts_rs::TS;
@@ -27,6 +28,8 @@ pub enum ErrorCode {
     Cancelled,
     /// The database could not be read or written.
     Storage,
+    /// No study forms are imported on this desk yet.
+    NoForms,
 }
 
 /// The error every command returns.
@@ -55,6 +58,23 @@ impl IpcError {
         IpcError {
             code: ErrorCode::Validation,
             message,
+        }
+    }
+
+    /// A form that cannot be opened or saved as asked.
+    pub fn from_form(e: FormError, lang: Lang) -> IpcError {
+        let code = match &e {
+            FormError::NoDictionary => ErrorCode::NoForms,
+            FormError::UnknownForm(_)
+            | FormError::UnknownEvent(_)
+            | FormError::NotInEvent { .. }
+            | FormError::NotRepeating { .. } => ErrorCode::NotFound,
+            FormError::UnknownField(_) => ErrorCode::InvalidInput,
+            FormError::Values(_) | FormError::ReasonRequired => ErrorCode::Validation,
+        };
+        IpcError {
+            code,
+            message: e.message(lang),
         }
     }
 

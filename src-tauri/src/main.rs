@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use sitedesk_core::diagnostics::TaskRegistry;
 use sitedesk_core::domain::demo_study;
+use sitedesk_core::forms::demo_forms;
 use sitedesk_core::store::{Store, StoreOptions};
 use tauri::{Manager, RunEvent};
 
@@ -32,6 +33,9 @@ const IDENTIFIER: &str = "org.sitedesk.desk";
 const DB_FILE: &str = "sitedesk.sqlite3";
 /// How long exit waits for tasks to stop before it closes the store anyway.
 /// Data safety does not depend on it: every acknowledged edit is committed.
+/// Where the demo forms came from, as the Settings page shows it.
+const DEMO_FORMS_SOURCE: &str = "SiteDesk demo study";
+
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
 
 fn main() -> ExitCode {
@@ -47,8 +51,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if cli.command == cli::Subcommand::VerifyAudit {
-        return verify_audit(&cli);
+    match cli.command {
+        cli::Subcommand::VerifyAudit => return verify_audit(&cli),
+        cli::Subcommand::ImportDictionary => return import_dictionary(&cli),
+        cli::Subcommand::Run => {}
     }
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -71,6 +77,10 @@ fn main() -> ExitCode {
             commands::ipc::verify_audit,
             commands::ipc::preview_dictionary,
             commands::ipc::import_dictionary,
+            commands::ipc::visit_grid,
+            commands::ipc::open_form,
+            commands::ipc::evaluate_form,
+            commands::ipc::save_form,
             commands::ipc::diagnostics_snapshot,
         ])
         .setup(move |app| {
@@ -99,6 +109,85 @@ fn main() -> ExitCode {
         }
     });
     ExitCode::SUCCESS
+}
+
+/// `sitedesk import-dictionary FILE`: makes FILE the study's forms, through
+/// the writer and audited, as the Settings page does. On a new desk the
+/// demo study is set up first, so the file's forms replace the demo's.
+fn import_dictionary(cli: &Cli) -> ExitCode {
+    let Some(dir) = cli
+        .data_dir
+        .clone()
+        .or_else(|| cli::default_data_dir(IDENTIFIER))
+    else {
+        eprintln!("sitedesk: no data folder; pass --data-dir");
+        return ExitCode::from(2);
+    };
+    let file = cli.file.clone().expect("the parser requires a file");
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("sitedesk: {}: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    let file_name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let parsed = commands::read_dictionary(
+        sitedesk_core::i18n::Lang::En,
+        &dto::DictionaryFile {
+            file_name: file_name.clone(),
+            text,
+        },
+    );
+    let (dictionary, design) = match parsed {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("sitedesk: {}: {}", file.display(), e.message);
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        eprintln!("sitedesk: {}: {e}", dir.display());
+        return ExitCode::from(2);
+    }
+    let state = match start(dir.join(DB_FILE), cli) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sitedesk: {}: {e}", dir.display());
+            return ExitCode::from(2);
+        }
+    };
+    let result = tauri::async_runtime::block_on(state.store.writer().import_dictionary(
+        state.actor(),
+        dictionary,
+        design,
+        file_name,
+    ));
+    shutdown(&state);
+    match result {
+        Ok(import) => {
+            let _ = writeln!(
+                std::io::stdout(),
+                "{}: {} (version {}, {} field changes)",
+                file.display(),
+                if import.changed {
+                    "imported"
+                } else {
+                    "already in force"
+                },
+                &import.hash[..12],
+                import.changes.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("sitedesk: {}: {e}", file.display());
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// `sitedesk verify-audit`: walks the hash chain of the database file and
@@ -167,7 +256,7 @@ fn start(db: PathBuf, cli: &Cli) -> Result<AppState, Box<dyn std::error::Error>>
         };
         if store
             .writer()
-            .configure_study(actor, study, sites, criteria, desk_site)
+            .configure_study(actor.clone(), study, sites, criteria, desk_site)
             .await?
         {
             tracing::info!("nothing configured: set up the demo study");
@@ -177,6 +266,14 @@ fn start(db: PathBuf, cli: &Cli) -> Result<AppState, Box<dyn std::error::Error>>
             .setup()
             .await?
             .is_some_and(|s| s.study.id == demo_id);
+        // The demo study's forms, unless forms were imported already.
+        if demo && store.readers().dictionary().await?.is_none() {
+            let (dictionary, design) = demo_forms();
+            store
+                .writer()
+                .import_dictionary(actor, dictionary, Some(design), DEMO_FORMS_SOURCE.into())
+                .await?;
+        }
         Ok(AppState::new(
             store.clone(),
             registry,

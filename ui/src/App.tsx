@@ -4,8 +4,9 @@ import { useTranslation } from "react-i18next";
 
 import { AppContext } from "./context";
 import { setLanguage } from "./i18n";
-import { type AppInfo, type IpcError, api } from "./ipc";
+import { type AppInfo, type FormRef, type IpcError, api } from "./ipc";
 import { DiagnosticsPage } from "./pages/DiagnosticsPage";
+import { FormPage } from "./pages/FormPage";
 import { SettingsPage } from "./pages/SettingsPage";
 import { SubjectPage } from "./pages/SubjectPage";
 import { SubjectsPage } from "./pages/SubjectsPage";
@@ -13,6 +14,7 @@ import { SubjectsPage } from "./pages/SubjectsPage";
 export type View =
   | { page: "subjects" }
   | { page: "subject"; id: string }
+  | { page: "form"; at: FormRef }
   | { page: "diagnostics" }
   | { page: "settings" };
 
@@ -58,7 +60,7 @@ export function App() {
       component="button"
       data-testid={`nav-${page}`}
       label={t(`nav.${page}`)}
-      active={view.page === page || (page === "subjects" && view.page === "subject")}
+      active={view.page === page || (page === "subjects" && (view.page === "subject" || view.page === "form"))}
       onClick={() => setView({ page })}
     />
   );
@@ -89,7 +91,14 @@ export function App() {
         </AppShell.Navbar>
         <AppShell.Main>
           {view.page === "subjects" && <SubjectsPage onOpen={(id) => setView({ page: "subject", id })} />}
-          {view.page === "subject" && <SubjectPage id={view.id} onBack={() => setView({ page: "subjects" })} />}
+          {view.page === "subject" && (
+            <SubjectPage
+              id={view.id}
+              onBack={() => setView({ page: "subjects" })}
+              onOpenForm={(event, form, instance) => setView({ page: "form", at: { subject_id: view.id, event, form, instance } })}
+            />
+          )}
+          {view.page === "form" && <FormPage at={view.at} onBack={() => setView({ page: "subject", id: view.at.subject_id })} />}
           {view.page === "diagnostics" && <DiagnosticsPage />}
           {view.page === "settings" && <SettingsPage />}
         </AppShell.Main>

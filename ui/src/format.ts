@@ -24,6 +24,13 @@ export function formatElapsed(ms: number): string {
   return h > 0 ? `${h}h ${m}m ${sec}s` : m > 0 ? `${m}m ${sec}s` : `${sec}s`;
 }
 
+/** The name of an audited field, translated; a form value also names its event and instance. */
+export function auditFieldName(t: TFunction, entry: AuditEntry): string {
+  if (entry.entity !== "record") return fieldName(t, entry.field);
+  const where = entry.event ? ` · ${entry.event}${entry.instance && entry.instance > 1 ? ` #${entry.instance}` : ""}` : "";
+  return `${entry.field}${where}`;
+}
+
 /** The name of an audited field, translated. */
 export function fieldName(t: TFunction, field: string): string {
   if (field.startsWith("eligibility.")) return t("fields.eligibility", { id: field.slice("eligibility.".length) });

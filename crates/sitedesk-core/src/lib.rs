@@ -9,6 +9,9 @@
 //!   panel shows.
 //! - [`metadata`]: the study's REDCap data dictionary, read from its CSV
 //!   file or the API's JSON, with a version hash and field-by-field diffs.
+//! - [`forms`]: case report forms as a CRC fills them: the safe form view,
+//!   live branching, calculations and validation, what a save writes, and
+//!   the visit grid. Pure functions; the UI asks, never decides.
 //! - [`i18n`]: the user's language, for messages the core produces.
 //!
 //! Deliberately absent: Tauri, windows, HTTP. The desktop shell (`sitedesk`)
@@ -16,6 +19,7 @@
 
 pub mod diagnostics;
 pub mod domain;
+pub mod forms;
 pub mod i18n;
 pub mod metadata;
 pub mod store;

@@ -477,3 +477,134 @@ async fn a_dictionary_file_is_previewed_then_imported_and_bad_ones_change_nothin
     assert_eq!(again.current_hash.as_deref(), Some(again.hash.as_str()));
     assert!(again.changes.is_empty());
 }
+
+#[tokio::test]
+async fn forms_open_evaluate_and_save_and_refusals_write_nothing() {
+    let desk = desk().await;
+    let s = &desk.state;
+    let id = screen_subject(s, eligible("FM")).await.unwrap().id;
+    let at = json!({"subject_id": id, "event": "screening_arm_1", "form": "demographics", "instance": 1});
+
+    // Before any forms are imported there is no grid, and forms say why.
+    assert_eq!(visit_grid(s, json!({"id": id})).await.unwrap(), None);
+    expect_code(
+        "no forms yet",
+        open_form(s, at.clone()).await,
+        ErrorCode::NoForms,
+    );
+
+    let (dictionary, design) = sitedesk_core::forms::demo_forms();
+    s.store
+        .writer()
+        .import_dictionary(s.actor(), dictionary, Some(design), "demo".into())
+        .await
+        .unwrap();
+    let grid = visit_grid(s, json!({"id": id})).await.unwrap().unwrap();
+    assert_eq!(grid.events.len(), 4);
+    let opened = open_form(s, at.clone()).await.unwrap();
+    assert_eq!(opened.view.status, None);
+    let pregnant = |e: &Evaluation| {
+        e.fields
+            .iter()
+            .find(|f| f.name == "pregnant")
+            .unwrap()
+            .visible
+    };
+    assert!(!pregnant(&opened.evaluation));
+    let e = evaluate_form(s, json!({"at": at, "values": {"sex": "2"}}))
+        .await
+        .unwrap();
+    assert!(pregnant(&e));
+
+    let db = s.store.path().to_owned();
+    let before = fingerprint(&db);
+    let refusals = [
+        ("unknown subject", open_form(s, json!({"subject_id": "S09-9999", "event": "screening_arm_1", "form": "demographics", "instance": 1})).await.map(|_| ()), ErrorCode::NotFound),
+        ("wrong event", open_form(s, json!({"subject_id": id, "event": "baseline_arm_1", "form": "demographics", "instance": 1})).await.map(|_| ()), ErrorCode::NotFound),
+        ("second instance of a form that does not repeat", open_form(s, json!({"subject_id": id, "event": "screening_arm_1", "form": "demographics", "instance": 2})).await.map(|_| ()), ErrorCode::NotFound),
+        ("a field of another form", save_form(s, json!({"at": at, "input": {"values": {"sbp": "120"}, "status": "complete"}})).await.map(|_| ()), ErrorCode::InvalidInput),
+        ("a malformed value", save_form(s, json!({"at": at, "input": {"values": {"height_cm": "tall"}, "status": "incomplete"}})).await.map(|_| ()), ErrorCode::Validation),
+        ("an unconfirmed out-of-range value", save_form(s, json!({"at": at, "input": {"values": {"height_cm": "250"}, "status": "incomplete"}})).await.map(|_| ()), ErrorCode::Validation),
+        ("an unknown status", save_form(s, json!({"at": at, "input": {"values": {}, "status": "done"}})).await.map(|_| ()), ErrorCode::InvalidInput),
+        ("a misspelt key", save_form(s, json!({"at": at, "input": {"values": {}, "status": "complete", "reasons": "x"}})).await.map(|_| ()), ErrorCode::InvalidInput),
+    ];
+    for (what, result, code) in refusals {
+        expect_code(what, result, code);
+    }
+    assert_eq!(fingerprint(&db), before, "refused saves wrote nothing");
+
+    let saved = save_form(
+        s,
+        json!({"at": at, "input": {"values": {"height_cm": "170", "weight_kg": "70.0"}, "status": "incomplete"}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(saved.changed, 4, "two values, the calc and the status");
+    let opened = open_form(s, at.clone()).await.unwrap();
+    assert_eq!(opened.view.values["bmi"], "24.2");
+    let before = fingerprint(&db);
+    let e = expect_code(
+        "a changed saved value without a reason",
+        save_form(
+            s,
+            json!({"at": at, "input": {"values": {"weight_kg": "71.0"}, "status": "incomplete"}}),
+        )
+        .await,
+        ErrorCode::Validation,
+    );
+    assert!(e.message.contains("reason"), "{}", e.message);
+    assert_eq!(fingerprint(&db), before);
+    let again = save_form(
+        s,
+        json!({"at": at, "input": {"values": {"weight_kg": "71.0"}, "status": "complete", "reason": "Re-weighed"}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.changed, 3);
+    let detail = get_subject(s, json!({"id": id})).await.unwrap();
+    assert!(detail.audit.iter().any(|a| a.field == "weight_kg"
+        && a.old_value.as_deref() == Some("70.0")
+        && a.reason.as_deref() == Some("Re-weighed")));
+}
+
+/// A REDCap project file (ODM) brings its events and repeating forms: the
+/// visit grid of a subject follows them. Runs where `../shared` exists.
+#[tokio::test]
+async fn a_project_file_import_gives_the_visit_grid_its_events() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/fixtures/redcap/longitudinal/project.xml");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!("skipped: {} is absent", path.display());
+        return;
+    };
+    let desk = desk().await;
+    let s = &desk.state;
+    let id = screen_subject(s, eligible("PX")).await.unwrap().id;
+    let file = json!({"file_name": "project.xml", "text": text});
+    let preview = preview_dictionary(s, file.clone()).await.unwrap();
+    assert!(preview.fields > 0);
+    let imported = import_dictionary(s, file.clone()).await.unwrap();
+    assert!(imported.changed);
+    let again = preview_dictionary(s, file).await.unwrap();
+    assert_eq!(
+        again.current_hash.as_deref(),
+        Some(again.hash.as_str()),
+        "the preview's hash covers the design as the store's does"
+    );
+    let grid = visit_grid(s, json!({"id": id})).await.unwrap().unwrap();
+    let stored = s.store.readers().dictionary().await.unwrap().unwrap();
+    assert!(stored.design.is_longitudinal());
+    assert_eq!(
+        grid.events
+            .iter()
+            .map(|e| e.name.clone())
+            .collect::<Vec<_>>(),
+        stored.design.event_names()
+    );
+    let bad = json!({"file_name": "project.xml", "text": "<ODM><Study>"});
+    expect_code(
+        "a broken project file",
+        preview_dictionary(s, bad).await,
+        ErrorCode::Validation,
+    );
+}

@@ -85,7 +85,11 @@ export type SubjectRow = { id: string, site_id: string, site_code: string, label
 
 export type StatusCount = { site_id: string, status: SubjectStatus, count: number, };
 
-export type AuditEntry = { id: number, at: string, user_account: string, user_name: string, entity: string, entity_id: string, field: string, old_value: string | null, new_value: string | null, reason: string | null, };
+export type AuditEntry = { id: number, at: string, user_account: string, user_name: string, entity: string, entity_id: string, field: string, old_value: string | null, new_value: string | null, reason: string | null, 
+/**
+ * For a form value: the event and repeat instance.
+ */
+event: string | null, instance: number | null, };
 
 export type TaskId = number;
 
@@ -192,7 +196,7 @@ export type FieldChange = { "kind": "added", field: string, } | { "kind": "remov
  */
 removed_choices: Array<string>, };
 
-export type LogicError = { "kind": "syntax", "detail": [number, string] } | { "kind": "unsupported", "detail": string } | { "kind": "eval", "detail": string };
+export type LogicError = { "kind": "syntax", "detail": [number, string] } | { "kind": "unsupported", "detail": string } | { "kind": "eval", "detail": string } | { "kind": "too_deep", "detail": string };
 
 export type LogicIssue = { field: string, 
 /**
@@ -211,6 +215,106 @@ changed: boolean,
 changes: Array<FieldChange>, };
 
 export type DictionaryFile = { file_name: string, text: string, };
+
+export type FormStatus = "incomplete" | "unverified" | "complete";
+
+export type ChoiceView = { code: string, 
+/**
+ * Sanitized HTML.
+ */
+label_html: string, };
+
+export type SliderView = { left: string, middle: string, right: string, show_number: boolean, };
+
+export type Unavailable = "file" | "signature" | "sql";
+
+export type FieldView = { name: string, field_type: FieldType, label_html: string, section_html: string | null, note_html: string | null, choices: Array<ChoiceView>, slider: SliderView | null, 
+/**
+ * The validation type, for the input's hint (`date_ymd`).
+ */
+validation: string | null, required: boolean, identifier: boolean, 
+/**
+ * Consecutive fields with the same group render as one grid.
+ */
+matrix_group: string | null, unavailable: Unavailable | null, 
+/**
+ * Branching logic or calculation SiteDesk cannot evaluate: the field
+ * always shows, with this message.
+ */
+logic_problem: string | null, };
+
+export type FormView = { record_id: string, form: string, form_label: string, event: string, event_label: string, instance: number, repeating: boolean, fields: Array<FieldView>, 
+/**
+ * Saved values as the fields show them, by stored name.
+ */
+values: { [key in string]: string }, 
+/**
+ * The saved status; `None` when the form was never saved.
+ */
+status: FormStatus | null, };
+
+export type Severity = "error" | "confirm" | "missing";
+
+export type FieldMessage = { severity: Severity, text: string, };
+
+export type FieldState = { name: string, visible: boolean, 
+/**
+ * A calc field's value, as shown.
+ */
+calc: string | null, message: FieldMessage | null, };
+
+export type Evaluation = { fields: Array<FieldState>, 
+/**
+ * Fields whose saved value would change or be cleared: saving needs a
+ * reason for change.
+ */
+changes_saved: Array<string>, 
+/**
+ * Fields outside their expected range: saving needs them confirmed.
+ */
+out_of_range: Array<string>, 
+/**
+ * Fields that would be written.
+ */
+changed: Array<string>, };
+
+export type FormInput = { 
+/**
+ * Values as typed (dates in the field's order), by stored name; a
+ * field left out keeps its saved value.
+ */
+values: { [key in string]: string }, status: FormStatus, 
+/**
+ * Out-of-range fields the CRC confirmed.
+ */
+confirmed: Array<string>, reason: string | null, };
+
+export type EventColumn = { name: string, label: string, };
+
+export type FormRow = { name: string, label: string, };
+
+export type CellStatus = "empty" | "incomplete" | "unverified" | "complete";
+
+export type InstanceStatus = { instance: number, status: CellStatus, };
+
+export type GridCell = { event: string, form: string, repeating: boolean, instances: Array<InstanceStatus>, };
+
+export type VisitGrid = { events: Array<EventColumn>, forms: Array<FormRow>, cells: Array<GridCell>, };
+
+export type FormRef = { subject_id: string, event: string, form: string, instance: number, };
+
+export type EvaluateForm = { at: FormRef, values: { [key in string]: string }, };
+
+export type SaveForm = { at: FormRef, input: FormInput, };
+
+export type SavedForm = { 
+/**
+ * Values written (each with its audit and outbox row); 0 when nothing
+ * changed.
+ */
+changed: number, };
+
+export type OpenedForm = { view: FormView, evaluation: Evaluation, };
 
 export type DictionaryPreview = { hash: string, 
 /**
@@ -248,6 +352,6 @@ export type Preferences = { display_name: string, language: Lang, };
 
 export type DiagnosticsSnapshot = { tasks: Array<TaskSnapshot>, writer: WriterStats, };
 
-export type ErrorCode = "invalid_input" | "validation" | "illegal_transition" | "not_found" | "no_study" | "unavailable" | "cancelled" | "storage";
+export type ErrorCode = "invalid_input" | "validation" | "illegal_transition" | "not_found" | "no_study" | "unavailable" | "cancelled" | "storage" | "no_forms";
 
 export type IpcError = { code: ErrorCode, message: string, };

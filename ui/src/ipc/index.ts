@@ -14,6 +14,12 @@ import type {
   DiagnosticsSnapshot,
   EditScreening,
   ErrorCode,
+  Evaluation,
+  FormInput,
+  FormRef,
+  OpenedForm,
+  SavedForm,
+  VisitGrid,
   IpcError,
   Preferences,
   ScreeningInput,
@@ -36,6 +42,7 @@ const ERROR_CODES: readonly ErrorCode[] = [
   "unavailable",
   "cancelled",
   "storage",
+  "no_forms",
 ];
 
 export function isIpcError(e: unknown): e is IpcError {
@@ -70,6 +77,11 @@ export const api = {
   verifyAudit: () => call<AuditVerification>("verify_audit"),
   previewDictionary: (payload: DictionaryFile) => call<DictionaryPreview>("preview_dictionary", { payload }),
   importDictionary: (payload: DictionaryFile) => call<DictionaryImport>("import_dictionary", { payload }),
+  visitGrid: (id: string) => call<VisitGrid | null>("visit_grid", { payload: { id } }),
+  openForm: (at: FormRef) => call<OpenedForm>("open_form", { payload: at }),
+  evaluateForm: (at: FormRef, values: Record<string, string>) =>
+    call<Evaluation>("evaluate_form", { payload: { at, values } }),
+  saveForm: (at: FormRef, input: FormInput) => call<SavedForm>("save_form", { payload: { at, input } }),
   diagnosticsSnapshot: () => call<DiagnosticsSnapshot>("diagnostics_snapshot"),
 };
 

@@ -77,7 +77,7 @@ export function DictionaryCard() {
         data-testid="dictionary-file"
         label={t("dictionary.choose")}
         placeholder={t("dictionary.placeholder")}
-        accept=".csv,text/csv"
+        accept=".csv,text/csv,.xml,application/xml,text/xml,.json,application/json"
         clearable
         onChange={(f) => void choose(f)}
       />

@@ -8,9 +8,10 @@ import { DataTable } from "../components/DataTable";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { StatusBadge } from "../components/StatusBadge";
 import { useApp } from "../context";
-import { fieldName, fieldValue, formatTimestamp } from "../format";
-import { type ActionKind, type AuditEntry, type IpcError, type SubjectDetail, api } from "../ipc";
+import { auditFieldName, fieldValue, formatTimestamp } from "../format";
+import { type ActionKind, type AuditEntry, type IpcError, type SubjectDetail, type VisitGrid, api } from "../ipc";
 import { ActionModal } from "./ActionModal";
+import { type OpenForm, VisitGridCard } from "./VisitGridCard";
 import { ScreeningModal } from "./ScreeningModal";
 
 const ACTION_LABEL: Record<ActionKind, string> = {
@@ -20,17 +21,20 @@ const ACTION_LABEL: Record<ActionKind, string> = {
   withdraw: "subject.withdraw",
 };
 
-export function SubjectPage({ id, onBack }: { id: string; onBack: () => void }) {
+export function SubjectPage({ id, onBack, onOpenForm }: { id: string; onBack: () => void; onOpenForm: OpenForm }) {
   const { t, i18n } = useTranslation();
   const { info } = useApp();
   const [detail, setDetail] = useState<SubjectDetail | null>(null);
+  const [grid, setGrid] = useState<VisitGrid | null>(null);
   const [error, setError] = useState<IpcError | null>(null);
   const [action, setAction] = useState<ActionKind | null>(null);
   const [editing, setEditing] = useState(false);
 
   const load = useCallback(async () => {
     try {
-      setDetail(await api.getSubject(id));
+      const [d, g] = await Promise.all([api.getSubject(id), api.visitGrid(id)]);
+      setDetail(d);
+      setGrid(g);
       setError(null);
     } catch (e) {
       setError(e as IpcError);
@@ -55,7 +59,7 @@ export function SubjectPage({ id, onBack }: { id: string; onBack: () => void }) 
           return e.user_name ? `${e.user_name} (${e.user_account})` : e.user_account;
         },
       },
-      { header: t("subject.columns.field"), id: "field", cell: (c) => fieldName(t, c.row.original.field) },
+      { header: t("subject.columns.field"), id: "field", cell: (c) => auditFieldName(t, c.row.original) },
       { header: t("subject.columns.old"), id: "old", cell: (c) => fieldValue(t, c.row.original, c.row.original.old_value) },
       { header: t("subject.columns.new"), id: "new", cell: (c) => fieldValue(t, c.row.original, c.row.original.new_value) },
       { header: t("subject.columns.reason"), id: "reason", cell: (c) => c.row.original.reason ?? "" },
@@ -125,6 +129,7 @@ export function SubjectPage({ id, onBack }: { id: string; onBack: () => void }) 
               </Text>
             )}
           </Paper>
+          <VisitGridCard grid={grid} onOpen={onOpenForm} />
           <Title order={3}>{t("subject.history")}</Title>
           <DataTable
             testId="audit-table"

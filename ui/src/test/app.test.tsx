@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { App } from "../App";
 import i18n from "../i18n";
 import type { IpcError } from "../ipc";
-import { appInfo, row, subject } from "./fixtures";
+import { appInfo, evaluation, grid, openedForm, row, subject } from "./fixtures";
 
 type Handler = (args: Record<string, unknown>) => unknown;
 
@@ -18,6 +18,7 @@ function backend(overrides: Record<string, Handler> = {}) {
     list_subjects: () => [row],
     status_counts: () => [{ site_id: "s01", status: "screening", count: 1 }],
     get_subject: () => ({ subject, actions: ["screen_fail", "enroll"], audit: [] }),
+    visit_grid: () => null,
     diagnostics_snapshot: () => ({
       tasks: [
         {
@@ -205,5 +206,56 @@ describe("Study forms", () => {
     await waitFor(() => expect(calls.some((c) => c.cmd === "import_dictionary")).toBe(true));
     const sent = calls.find((c) => c.cmd === "import_dictionary")?.args.payload as { file_name: string };
     expect(sent.file_name).toBe("study.csv");
+  });
+});
+
+describe("Case report forms", () => {
+  async function openDemographics(overrides: Record<string, Handler> = {}) {
+    const calls = backend({ visit_grid: () => grid, open_form: () => openedForm, ...overrides });
+    renderApp();
+    fireEvent.click(await screen.findByText("S01-K7Q-0001"));
+    fireEvent.click(await screen.findByTestId("grid-screening_arm_1-demographics-1"));
+    await screen.findByTestId("form-title");
+    return calls;
+  }
+
+  it("asks before erasing a value that branching logic hides, and undo restores the answer", async () => {
+    const calls = await openDemographics({
+      evaluate_form: (args) => {
+        const values = (args.payload as { values: Record<string, string> }).values;
+        return evaluation({ smoker: values.smoker ?? "1" });
+      },
+    });
+    expect(screen.getByTestId("field-cigs_per_day")).toHaveValue("10");
+    fireEvent.click(screen.getByTestId("choice-smoker-0"));
+    expect(await screen.findByTestId("hide-undo")).toBeInTheDocument();
+    fireEvent.click(screen.getByTestId("hide-undo"));
+    expect(await screen.findByTestId("field-cigs_per_day")).toHaveValue("10");
+    const last = calls.filter((c) => c.cmd === "evaluate_form").at(-1);
+    expect((last?.args.payload as { values: Record<string, string> }).values.smoker).toBe("1");
+  });
+
+  it("asks for a reason when a saved value changes, and sends it with Ctrl+S", async () => {
+    const calls = await openDemographics({
+      evaluate_form: () => ({ ...evaluation({ smoker: "1" }), changed: ["cigs_per_day"], changes_saved: ["cigs_per_day"] }),
+      save_form: () => ({ changed: 1 }),
+    });
+    fireEvent.change(screen.getByTestId("field-cigs_per_day"), { target: { value: "12" } });
+    await waitFor(() => expect(calls.some((c) => c.cmd === "evaluate_form")).toBe(true));
+    fireEvent.keyDown(screen.getByTestId("field-cigs_per_day"), { key: "s", ctrlKey: true });
+    const reason = await screen.findByTestId("reason-input");
+    expect(screen.getByTestId("reason-modal")).toHaveTextContent("Cigarettes per day");
+    fireEvent.change(reason, { target: { value: "Transcription error" } });
+    fireEvent.click(screen.getByTestId("reason-save"));
+    await waitFor(() => expect(calls.some((c) => c.cmd === "save_form")).toBe(true));
+    const sent = calls.find((c) => c.cmd === "save_form")?.args.payload as { input: { reason: string; values: Record<string, string> } };
+    expect(sent.input.reason).toBe("Transcription error");
+    expect(sent.input.values.cigs_per_day).toBe("12");
+  });
+
+  it("renders sanitized label HTML as markup, and unavailable fields with an explanation", async () => {
+    await openDemographics();
+    expect(screen.getByTestId("field-demo_intro").querySelector("b")).toHaveTextContent("Demographics.");
+    expect(screen.getByTestId("unavailable-photo")).toHaveTextContent("not available offline");
   });
 });

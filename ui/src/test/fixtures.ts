@@ -1,4 +1,4 @@
-import type { AppInfo, Subject, SubjectRow } from "../ipc";
+import type { AppInfo, Evaluation, FieldView, OpenedForm, Subject, SubjectRow, VisitGrid } from "../ipc";
 
 export const appInfo: AppInfo = {
   version: "0.1.0",
@@ -52,3 +52,69 @@ export const subject: Subject = {
   created_at: "2026-06-01T09:00:00.000Z",
   updated_at: "2026-06-01T09:00:00.000Z",
 };
+
+export const grid: VisitGrid = {
+  events: [
+    { name: "screening_arm_1", label: "Screening" },
+    { name: "baseline_arm_1", label: "Baseline" },
+  ],
+  forms: [
+    { name: "demographics", label: "Demographics" },
+    { name: "adverse_events", label: "Adverse events" },
+  ],
+  cells: [
+    { event: "screening_arm_1", form: "demographics", repeating: false, instances: [{ instance: 1, status: "incomplete" }] },
+    { event: "baseline_arm_1", form: "adverse_events", repeating: true, instances: [] },
+  ],
+};
+
+function field(name: string, over: Partial<FieldView>): FieldView {
+  return {
+    name,
+    field_type: "text",
+    label_html: name,
+    section_html: null,
+    note_html: null,
+    choices: [],
+    slider: null,
+    validation: null,
+    required: false,
+    identifier: false,
+    matrix_group: null,
+    unavailable: null,
+    logic_problem: null,
+    ...over,
+  };
+}
+
+export const openedForm: OpenedForm = {
+  view: {
+    record_id: "S01-K7Q-0001",
+    form: "demographics",
+    form_label: "Demographics",
+    event: "screening_arm_1",
+    event_label: "Screening",
+    instance: 1,
+    repeating: false,
+    fields: [
+      field("demo_intro", { field_type: "descriptive", label_html: "<b>Demographics.</b> Ask the participant." }),
+      field("smoker", { field_type: "yesno", label_html: "Does the participant smoke?" }),
+      field("cigs_per_day", { label_html: "Cigarettes per day", validation: "integer" }),
+      field("photo", { field_type: "file", label_html: "Photo", unavailable: "file" }),
+    ],
+    values: { smoker: "1", cigs_per_day: "10" },
+    status: "incomplete",
+  },
+  evaluation: evaluation({ smoker: "1" }),
+};
+
+/** What the core answers for a form whose only logic is `[smoker] = '1'` on cigs_per_day. */
+export function evaluation(values: { smoker: string }): Evaluation {
+  const show = (name: string, visible: boolean) => ({ name, visible, calc: null, message: null });
+  return {
+    fields: [show("demo_intro", true), show("smoker", true), show("cigs_per_day", values.smoker === "1"), show("photo", true)],
+    changes_saved: [],
+    out_of_range: [],
+    changed: [],
+  };
+}

@@ -292,4 +292,20 @@ impl Design {
             event_matches && (r.form_name.is_empty() || r.form_name == form)
         })
     }
+
+    /// This design without the mapping and repeating entries of forms that
+    /// `dictionary` no longer has: what stays in force when a new
+    /// dictionary file (which carries no design) is imported.
+    pub fn pruned_to(&self, dictionary: &Dictionary) -> Design {
+        let forms: Vec<String> = dictionary
+            .instruments()
+            .into_iter()
+            .map(|i| i.name)
+            .collect();
+        let mut out = self.clone();
+        out.mapping.retain(|m| forms.contains(&m.form));
+        out.repeating
+            .retain(|r| r.form_name.is_empty() || forms.contains(&r.form_name));
+        out
+    }
 }

@@ -11,8 +11,8 @@
 //! parses and evaluates branching logic and calculations; `design` holds
 //! arms, events, the form-event mapping, repeating forms and sites.
 //!
-//! Deliberately not here: storage (the store) and HTML sanitizing of
-//! labels (done where labels are rendered).
+//! Deliberately not here: storage (the store), and forms as a CRC fills
+//! them, with their sanitized labels (`crate::forms`).
 
 pub mod design;
 mod dictionary;

@@ -36,6 +36,12 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         sql: V3,
         then: None,
     },
+    // 4: the study design (events, form-event mapping, repeating forms,
+    // sites) kept with each dictionary version.
+    Migration {
+        sql: V4,
+        then: None,
+    },
 ];
 
 const V1: &str = r#"
@@ -172,6 +178,12 @@ CREATE TABLE dictionary_version (
     imported_by TEXT NOT NULL,
     body        TEXT NOT NULL
 ) STRICT;
+"#;
+
+const V4: &str = r#"
+-- The design that goes with the dictionary: JSON, NULL for a classic
+-- project. The version hash covers both.
+ALTER TABLE dictionary_version ADD COLUMN design TEXT;
 "#;
 
 /// The schema version this build writes.

@@ -35,6 +35,7 @@ pub use read::{
     AuditEntry, DeskInfo, DictionaryImport, OrphanedValues, Readers, Settings, StatusCount,
     StoredDictionary, StudySetup, SubjectFilter, SubjectRow,
 };
+pub use write::metadata_hash;
 pub use writer::{
     Ack, Lane, LaneStats, MAX_BATCH_COMMANDS, MAX_BATCH_TIME, Percentiles, WriterHandle,
     WriterStats,

@@ -17,7 +17,9 @@ use super::{Result, StoreError};
 use crate::domain::{
     Answer, Criterion, CriterionKind, Screening, Site, Study, Subject, SubjectStatus,
 };
+use crate::forms::SavedValue;
 use crate::i18n::Lang;
+use crate::metadata::design::Design;
 use crate::metadata::{Dictionary, FieldChange};
 
 /// The study set-up of this desk.
@@ -107,6 +109,9 @@ pub struct AuditEntry {
     pub old_value: Option<String>,
     pub new_value: Option<String>,
     pub reason: Option<String>,
+    /// For a form value: the event and repeat instance.
+    pub event: Option<String>,
+    pub instance: Option<u32>,
 }
 
 /// The data dictionary in force on this desk.
@@ -118,6 +123,9 @@ pub struct StoredDictionary {
     #[ts(type = "string")]
     pub imported_at: String,
     pub dictionary: Dictionary,
+    /// Events, form-event mapping, repeating forms, sites; empty for a
+    /// classic project.
+    pub design: Design,
 }
 
 /// What importing a dictionary did.
@@ -148,24 +156,31 @@ pub struct Readers {
 
 /// The dictionary in force, if one was imported.
 pub(super) fn load_dictionary(c: &Connection) -> Result<Option<StoredDictionary>> {
-    let row: Option<(String, String, String, String)> = c
+    let row: Option<(String, String, String, String, Option<String>)> = c
         .query_row(
-            "SELECT hash, source, imported_at, body FROM dictionary_version
+            "SELECT hash, source, imported_at, body, design FROM dictionary_version
              WHERE id = (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'dictionary_version')",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )
         .optional()?;
-    row.map(|(hash, source, imported_at, body)| {
-        let dictionary = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt {
-            what: "stored dictionary",
+    row.map(|(hash, source, imported_at, body, design)| {
+        let corrupt = |what, e: serde_json::Error| StoreError::Corrupt {
+            what,
             value: e.to_string(),
-        })?;
+        };
+        let dictionary =
+            serde_json::from_str(&body).map_err(|e| corrupt("stored dictionary", e))?;
+        let design = design
+            .map(|d| serde_json::from_str(&d).map_err(|e| corrupt("stored design", e)))
+            .transpose()?
+            .unwrap_or_default();
         Ok(StoredDictionary {
             hash,
             source,
             imported_at,
             dictionary,
+            design,
         })
     })
     .transpose()
@@ -387,12 +402,33 @@ impl Readers {
         .await
     }
 
-    /// The audit trail of one subject, oldest first.
+    /// Every saved form value of one record.
+    pub async fn record_values(&self, record_id: String) -> Result<Vec<SavedValue>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT event, instance, field, value FROM record_value WHERE record_id = ?1",
+            )?;
+            let rows = stmt.query_map([record_id], |r| {
+                Ok(SavedValue {
+                    event: r.get(0)?,
+                    instance: r.get(1)?,
+                    field: r.get(2)?,
+                    value: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .await
+    }
+
+    /// The audit trail of one subject, oldest first: the subject's own
+    /// rows and those of its case report forms (its record).
     pub async fn subject_audit(&self, id: String) -> Result<Vec<AuditEntry>> {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT id, at, user_account, user_name, entity, entity_id, field, old_value, new_value, reason
-                 FROM audit WHERE entity = 'subject' AND entity_id = ?1 ORDER BY id",
+                "SELECT id, at, user_account, user_name, entity, entity_id, field, old_value, new_value, reason,
+                        event, instance
+                 FROM audit WHERE entity IN ('subject', 'record') AND entity_id = ?1 ORDER BY id",
             )?;
             let rows = stmt.query_map([id], |r| {
                 Ok(AuditEntry {
@@ -406,6 +442,8 @@ impl Readers {
                     old_value: r.get(7)?,
                     new_value: r.get(8)?,
                     reason: r.get(9)?,
+                    event: r.get(10)?,
+                    instance: r.get(11)?,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)

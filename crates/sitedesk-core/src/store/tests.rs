@@ -1032,7 +1032,7 @@ async fn a_dictionary_is_imported_once_per_version_and_audited_without_outbox() 
         "smoker,visit,,yesno,Smoker,,,,,,,,,,,,,",
     ]);
     let first = w
-        .import_dictionary(actor(), v1.clone(), "study.csv".into())
+        .import_dictionary(actor(), v1.clone(), None, "study.csv".into())
         .await
         .unwrap();
     assert!(first.changed);
@@ -1043,7 +1043,7 @@ async fn a_dictionary_is_imported_once_per_version_and_audited_without_outbox() 
         first.changes
     );
     let again = w
-        .import_dictionary(actor(), v1.clone(), "study.csv".into())
+        .import_dictionary(actor(), v1.clone(), None, "study.csv".into())
         .await
         .unwrap();
     assert_eq!((again.changed, again.changes.len()), (false, 0));
@@ -1057,7 +1057,7 @@ async fn a_dictionary_is_imported_once_per_version_and_audited_without_outbox() 
         "weight,visit,,text,\"Weight (kg)\",,,number,20,300,,,,,,,,",
     ]);
     let second = w
-        .import_dictionary(actor(), v2.clone(), "study-v2.csv".into())
+        .import_dictionary(actor(), v2.clone(), None, "study-v2.csv".into())
         .await
         .unwrap();
     assert!(second.changed);
@@ -1088,7 +1088,7 @@ async fn a_dictionary_is_imported_once_per_version_and_audited_without_outbox() 
 
     // Going back to the first version works and is audited too.
     let back = w
-        .import_dictionary(actor(), v1.clone(), "study.csv".into())
+        .import_dictionary(actor(), v1.clone(), None, "study.csv".into())
         .await
         .unwrap();
     assert!(back.changed);
@@ -1114,4 +1114,170 @@ async fn a_dictionary_is_imported_once_per_version_and_audited_without_outbox() 
         .await
         .unwrap();
     assert_eq!(v.broken, None);
+}
+
+#[tokio::test]
+async fn the_design_is_kept_with_its_dictionary_and_survives_a_dictionary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_at(&dir.path().join("d.sqlite3"), StoreOptions::default()).await;
+    let w = store.writer();
+    let (d, design) = crate::forms::demo_forms();
+    let first = w
+        .import_dictionary(actor(), d.clone(), Some(design.clone()), "demo".into())
+        .await
+        .unwrap();
+    assert!(first.changed);
+    assert_ne!(first.hash, d.version_hash(), "the hash covers the design");
+    let stored = store.readers().dictionary().await.unwrap().unwrap();
+    assert_eq!(stored.design, design);
+
+    // A dictionary file without the adverse-event form keeps the events
+    // and drops only that form's mapping and repeating entries.
+    let mut fewer = d.clone();
+    fewer.fields.retain(|f| f.form != "adverse_events");
+    w.import_dictionary(actor(), fewer.clone(), None, "v2.csv".into())
+        .await
+        .unwrap();
+    let stored = store.readers().dictionary().await.unwrap().unwrap();
+    assert_eq!(stored.design.events, design.events);
+    assert!(stored.design.repeating.is_empty());
+    assert!(
+        stored
+            .design
+            .mapping
+            .iter()
+            .all(|m| m.form != "adverse_events")
+    );
+    assert_eq!(stored.dictionary, fewer);
+}
+
+#[tokio::test]
+async fn a_saved_form_is_read_back_and_audited_under_its_subject() {
+    use crate::forms::{FormAt, FormInput, FormStatus, RecordValues, Study};
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open_demo(&dir).await;
+    let w = store.writer();
+    let (d, design) = crate::forms::demo_forms();
+    w.import_dictionary(actor(), d.clone(), Some(design.clone()), "demo".into())
+        .await
+        .unwrap();
+    let study = Study {
+        dictionary: &d,
+        design: &design,
+    };
+    let at = FormAt {
+        record_id: "S01-0001",
+        event: "screening_arm_1",
+        form: "demographics",
+        instance: 1,
+    };
+    let now = chrono::Local::now().naive_local();
+    let lang = crate::i18n::Lang::En;
+    let save = |values: &[(&str, &str)], reason: Option<&str>| FormInput {
+        values: values
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        status: FormStatus::Complete,
+        confirmed: vec![],
+        reason: reason.map(str::to_owned),
+    };
+    let saved = || async {
+        RecordValues::new(
+            store
+                .readers()
+                .record_values("S01-0001".into())
+                .await
+                .unwrap(),
+        )
+    };
+    let edit = study
+        .plan_save(
+            &at,
+            &saved().await,
+            &save(&[("height_cm", "170"), ("weight_kg", "70.0")], None),
+            now,
+            lang,
+        )
+        .unwrap();
+    assert_eq!(
+        w.set_values(Lane::Interactive, actor(), edit)
+            .await
+            .unwrap(),
+        4
+    );
+    let values = saved().await;
+    assert_eq!(values.get("screening_arm_1", 1, "bmi"), Some("24.2"));
+    assert_eq!(
+        values.get("screening_arm_1", 1, "demographics_complete"),
+        Some("2")
+    );
+
+    // Changing a saved value without a reason is refused by the writer,
+    // inside its transaction; with one, it is audited with it.
+    let change = save(&[("weight_kg", "72.0")], None);
+    let edit = study
+        .plan_save(&at, &saved().await, &change, now, lang)
+        .unwrap();
+    let refused = w.set_values(Lane::Interactive, actor(), edit).await;
+    assert!(
+        matches!(
+            refused,
+            Err(StoreError::Domain(DomainError::ValueReasonRequired { .. }))
+        ),
+        "{refused:?}"
+    );
+    let edit = study
+        .plan_save(
+            &at,
+            &saved().await,
+            &save(&[("weight_kg", "72.0")], Some("Scale recalibrated")),
+            now,
+            lang,
+        )
+        .unwrap();
+    assert_eq!(
+        w.set_values(Lane::Interactive, actor(), edit)
+            .await
+            .unwrap(),
+        2
+    );
+    let audit = store
+        .readers()
+        .subject_audit("S01-0001".into())
+        .await
+        .unwrap();
+    let weight: Vec<_> = audit
+        .iter()
+        .filter(|a| a.entity == "record" && a.field == "weight_kg")
+        .map(|a| {
+            (
+                a.old_value.as_deref(),
+                a.new_value.as_deref(),
+                a.reason.as_deref(),
+                a.event.as_deref(),
+                a.instance,
+            )
+        })
+        .collect();
+    assert_eq!(
+        weight,
+        vec![
+            (None, Some("70.0"), None, Some("screening_arm_1"), Some(1)),
+            (
+                Some("70.0"),
+                Some("72.0"),
+                Some("Scale recalibrated"),
+                Some("screening_arm_1"),
+                Some(1)
+            ),
+        ]
+    );
+    let grid = study.visit_grid(&saved().await);
+    let cell = grid
+        .cells
+        .iter()
+        .find(|c| c.form == "demographics")
+        .unwrap();
+    assert_eq!(cell.instances[0].status, crate::forms::CellStatus::Complete);
 }

@@ -17,6 +17,8 @@ use crate::domain::{
 };
 use crate::i18n::Lang;
 use crate::metadata::Dictionary;
+use crate::metadata::design::Design;
+use sha2::{Digest as _, Sha256};
 
 /// The longest display name; it is shown beside every audit row.
 pub const DISPLAY_NAME_MAX_CHARS: usize = 80;
@@ -308,18 +310,43 @@ pub(super) fn set_values(
     Ok(changes.len() as u32)
 }
 
-/// Makes `dictionary` the one in force, unless it already is. Returns what
-/// changed against the previous one (every field is new at the first
-/// import). Values entered under an earlier version are never touched.
+/// The version hash of a dictionary with its design: the dictionary's own
+/// hash for a classic project, so that it matches the one the EDC's
+/// dictionary file gives.
+pub fn metadata_hash(dictionary: &Dictionary, design: &Design) -> String {
+    let dictionary_hash = dictionary.version_hash();
+    if *design == Design::default() {
+        return dictionary_hash;
+    }
+    let design = serde_json::to_vec(design).expect("a design serializes");
+    let mut h = Sha256::new();
+    h.update(dictionary_hash.as_bytes());
+    h.update(&design);
+    chain::hex(&h.finalize())
+}
+
+/// Makes `dictionary` (with `design`, or with the design in force pruned
+/// to the forms that remain when there is none, as from a dictionary file)
+/// the one in force, unless it already is. Returns what changed against
+/// the previous one (every field is new at the first import). Values
+/// entered under an earlier version are never touched.
 pub(super) fn import_dictionary(
     tx: &Transaction<'_>,
     now: &Now,
     actor: &Actor,
     dictionary: &Dictionary,
+    design: Option<&Design>,
     source: &str,
 ) -> Result<DictionaryImport> {
-    let hash = dictionary.version_hash();
     let current = super::read::load_dictionary(tx)?;
+    let design = match design {
+        Some(d) => d.clone(),
+        None => current
+            .as_ref()
+            .map(|c| c.design.pruned_to(dictionary))
+            .unwrap_or_default(),
+    };
+    let hash = metadata_hash(dictionary, &design);
     if current.as_ref().is_some_and(|c| c.hash == hash) {
         return Ok(DictionaryImport {
             hash,
@@ -328,14 +355,19 @@ pub(super) fn import_dictionary(
         });
     }
     let changes = dictionary.changes_since(current.as_ref().map(|c| &c.dictionary));
-    let body = serde_json::to_string(dictionary).map_err(|e| StoreError::Corrupt {
-        what: "dictionary",
+    let corrupt = |what, e: serde_json::Error| StoreError::Corrupt {
+        what,
         value: e.to_string(),
-    })?;
+    };
+    let body = serde_json::to_string(dictionary).map_err(|e| corrupt("dictionary", e))?;
+    let design_body = (design != Design::default())
+        .then(|| serde_json::to_string(&design))
+        .transpose()
+        .map_err(|e| corrupt("design", e))?;
     tx.execute(
-        "INSERT INTO dictionary_version(hash, source, imported_at, imported_by, body)
-         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(hash) DO NOTHING",
-        params![hash, source, now.at, actor.account, body],
+        "INSERT INTO dictionary_version(hash, source, imported_at, imported_by, body, design)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(hash) DO NOTHING",
+        params![hash, source, now.at, actor.account, body, design_body],
     )?;
     let id: i64 = tx.query_row(
         "SELECT id FROM dictionary_version WHERE hash = ?1",

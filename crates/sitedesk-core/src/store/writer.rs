@@ -40,6 +40,7 @@ use crate::diagnostics::{TaskKind, TaskRegistry, TaskState};
 use crate::domain::{Action, Actor, Criterion, RecordEdit, ScreeningInput, Site, Study, Subject};
 use crate::i18n::Lang;
 use crate::metadata::Dictionary;
+use crate::metadata::design::Design;
 
 /// Most commands in one transaction. Past a few hundred, a bigger batch
 /// saves almost nothing more on fsyncs and holds replies longer.
@@ -101,6 +102,7 @@ enum Command {
     },
     ImportDictionary {
         dictionary: Box<Dictionary>,
+        design: Option<Box<Design>>,
         source: String,
         actor: Actor,
         reply: oneshot::Sender<Result<DictionaryImport>>,
@@ -631,6 +633,7 @@ fn execute(
         }
         Command::ImportDictionary {
             dictionary,
+            design,
             source,
             actor,
             reply,
@@ -639,6 +642,7 @@ fn execute(
             now,
             &actor,
             &dictionary,
+            design.as_deref(),
             &source
         )),
         Command::Close { reply } => {
@@ -854,10 +858,12 @@ impl WriterHandle {
         &self,
         actor: Actor,
         dictionary: Dictionary,
+        design: Option<Design>,
         source: String,
     ) -> Result<DictionaryImport> {
         self.call(|reply| Command::ImportDictionary {
             dictionary: Box::new(dictionary),
+            design: design.map(Box::new),
             source,
             actor,
             reply,

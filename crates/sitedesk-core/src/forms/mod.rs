@@ -1,0 +1,1005 @@
+//! Case report forms as a CRC fills them: what a form shows (labels made
+//! safe, choices, sliders, matrices), what it shows *now* for the values
+//! typed so far (branching logic, calculations, validation messages), what
+//! saving it writes, and the visit grid of a subject.
+//!
+//! The UI asks this module; it never validates or evaluates by itself, so
+//! the desk applies exactly the rules the import checked. Everything here
+//! is a pure function over the dictionary, the design and the record's
+//! saved values; the store reads and writes them.
+//!
+//! Storage follows REDCap's flat layout: a checkbox choice is its own
+//! value `meds___2` (`1` when ticked, no value otherwise), and a form's
+//! status is the value `<form>_complete` (`0`, `1`, `2`).
+
+mod demo;
+mod sanitize;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::domain::RecordEdit;
+use crate::i18n::Lang;
+use crate::metadata::design::Design;
+use crate::metadata::logic::{self, FieldRef};
+use crate::metadata::validate::{self, Verdict};
+use crate::metadata::{Dictionary, Field, FieldType};
+
+pub use demo::demo_forms;
+pub use sanitize::{plain_text, sanitize_html};
+
+/// A form's status, as REDCap keeps it in `<form>_complete`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum FormStatus {
+    #[default]
+    Incomplete,
+    Unverified,
+    Complete,
+}
+
+impl FormStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            FormStatus::Incomplete => "0",
+            FormStatus::Unverified => "1",
+            FormStatus::Complete => "2",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<FormStatus> {
+        match code {
+            "0" => Some(FormStatus::Incomplete),
+            "1" => Some(FormStatus::Unverified),
+            "2" => Some(FormStatus::Complete),
+            _ => None,
+        }
+    }
+}
+
+/// The field holding a form's status.
+pub fn status_field(form: &str) -> String {
+    format!("{form}_complete")
+}
+
+/// The stored name of one checkbox choice.
+pub fn choice_field(field: &str, code: &str) -> String {
+    format!("{field}___{code}")
+}
+
+/// `adverse_events` as people read it: "Adverse events".
+pub fn form_label(form: &str) -> String {
+    let spaced = form.replace('_', " ");
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// One saved value of a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedValue {
+    pub event: String,
+    pub instance: u32,
+    pub field: String,
+    pub value: String,
+}
+
+/// All saved values of one record, by event, instance and stored name.
+#[derive(Debug, Clone, Default)]
+pub struct RecordValues {
+    values: HashMap<(String, u32, String), String>,
+}
+
+impl RecordValues {
+    pub fn new(rows: impl IntoIterator<Item = SavedValue>) -> RecordValues {
+        RecordValues {
+            values: rows
+                .into_iter()
+                .map(|v| ((v.event, v.instance, v.field), v.value))
+                .collect(),
+        }
+    }
+
+    pub fn get(&self, event: &str, instance: u32, field: &str) -> Option<&str> {
+        self.values
+            .get(&(event.to_owned(), instance, field.to_owned()))
+            .map(String::as_str)
+    }
+
+    fn rows(&self) -> impl Iterator<Item = (&str, u32, &str)> {
+        self.values
+            .keys()
+            .map(|(e, i, f)| (e.as_str(), *i, f.as_str()))
+    }
+}
+
+/// Why a form cannot be opened or saved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormError {
+    #[error("no study forms have been imported on this desk")]
+    NoDictionary,
+    #[error("there is no form {0}")]
+    UnknownForm(String),
+    #[error("there is no event {0}")]
+    UnknownEvent(String),
+    #[error("form {form} is not part of event {event}")]
+    NotInEvent { form: String, event: String },
+    #[error("form {form} does not repeat in event {event}")]
+    NotRepeating { form: String, event: String },
+    #[error("{0} is not a field of this form")]
+    UnknownField(String),
+    #[error("{} values need attention", .0.len())]
+    Values(Vec<FieldProblem>),
+    #[error("a reason is required to keep a value outside its expected range")]
+    ReasonRequired,
+}
+
+impl FormError {
+    /// The message shown to the user.
+    pub fn message(&self, lang: Lang) -> String {
+        let zh = lang == Lang::ZhCn;
+        match self {
+            FormError::NoDictionary if zh => "此工作站尚未导入研究表单。".into(),
+            FormError::UnknownForm(f) if zh => format!("没有名为 {f} 的表单。"),
+            FormError::UnknownEvent(e) if zh => format!("没有名为 {e} 的访视。"),
+            FormError::NotInEvent { form, event } if zh => {
+                format!("表单 {form} 不属于访视 {event}。")
+            }
+            FormError::NotRepeating { form, event } if zh => {
+                format!("表单 {form} 在访视 {event} 中不可重复。")
+            }
+            FormError::UnknownField(f) if zh => format!("{f} 不是此表单的字段。"),
+            FormError::Values(problems) if zh => format!(
+                "有 {} 个字段需要处理：{}",
+                problems.len(),
+                problems
+                    .iter()
+                    .map(|p| format!("{}（{}）", p.label, p.message))
+                    .collect::<Vec<_>>()
+                    .join("；")
+            ),
+            FormError::ReasonRequired if zh => "保留超出预期范围的值需要填写原因。".into(),
+            FormError::Values(problems) => format!(
+                "{} {} need attention: {}",
+                problems.len(),
+                if problems.len() == 1 {
+                    "field"
+                } else {
+                    "fields"
+                },
+                problems
+                    .iter()
+                    .map(|p| format!("{} ({})", p.label, p.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            FormError::ReasonRequired => {
+                "Give a reason to keep a value outside its expected range.".into()
+            }
+            other => {
+                let s = other.to_string();
+                let mut c = s.chars();
+                match c.next() {
+                    Some(f) => format!("{}{}.", f.to_uppercase(), c.as_str()),
+                    None => s,
+                }
+            }
+        }
+    }
+}
+
+/// A field whose typed value cannot be saved as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct FieldProblem {
+    pub field: String,
+    /// The field's label, as plain text.
+    pub label: String,
+    pub message: String,
+}
+
+/// One choice as the form shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct ChoiceView {
+    pub code: String,
+    /// Sanitized HTML.
+    pub label_html: String,
+}
+
+/// A slider's three labels (left, middle, right) and whether the number
+/// shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct SliderView {
+    pub left: String,
+    pub middle: String,
+    pub right: String,
+    pub show_number: bool,
+}
+
+/// Why a field cannot be filled at the desk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Unavailable {
+    File,
+    Signature,
+    Sql,
+}
+
+/// One field of a form as the UI renders it. Every `*_html` is sanitized.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct FieldView {
+    pub name: String,
+    pub field_type: FieldType,
+    pub label_html: String,
+    pub section_html: Option<String>,
+    pub note_html: Option<String>,
+    pub choices: Vec<ChoiceView>,
+    pub slider: Option<SliderView>,
+    /// The validation type, for the input's hint (`date_ymd`).
+    pub validation: Option<String>,
+    pub required: bool,
+    pub identifier: bool,
+    /// Consecutive fields with the same group render as one grid.
+    pub matrix_group: Option<String>,
+    pub unavailable: Option<Unavailable>,
+    /// Branching logic or calculation SiteDesk cannot evaluate: the field
+    /// always shows, with this message.
+    pub logic_problem: Option<String>,
+}
+
+/// A form of one record at one event and instance, ready to fill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct FormView {
+    pub record_id: String,
+    pub form: String,
+    pub form_label: String,
+    pub event: String,
+    pub event_label: String,
+    pub instance: u32,
+    pub repeating: bool,
+    pub fields: Vec<FieldView>,
+    /// Saved values as the fields show them, by stored name.
+    pub values: BTreeMap<String, String>,
+    /// The saved status; `None` when the form was never saved.
+    pub status: Option<FormStatus>,
+}
+
+/// What the form shows for the values typed so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct FieldState {
+    pub name: String,
+    pub visible: bool,
+    /// A calc field's value, as shown.
+    pub calc: Option<String>,
+    pub message: Option<FieldMessage>,
+}
+
+/// A message under a field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct FieldMessage {
+    pub severity: Severity,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Malformed: the form cannot be saved until it is fixed.
+    Error,
+    /// Outside the expected range: saved only when confirmed with a reason.
+    Confirm,
+    /// Required and empty: the form saves, marked.
+    Missing,
+}
+
+/// The whole form's state, and what saving it now would need.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct Evaluation {
+    pub fields: Vec<FieldState>,
+    /// Fields whose saved value would change or be cleared: saving needs a
+    /// reason for change.
+    pub changes_saved: Vec<String>,
+    /// Fields outside their expected range: saving needs them confirmed.
+    pub out_of_range: Vec<String>,
+    /// Fields that would be written.
+    pub changed: Vec<String>,
+}
+
+/// What the CRC asks to save.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct FormInput {
+    /// Values as typed (dates in the field's order), by stored name; a
+    /// field left out keeps its saved value.
+    pub values: BTreeMap<String, String>,
+    pub status: FormStatus,
+    /// Out-of-range fields the CRC confirmed.
+    #[serde(default)]
+    pub confirmed: Vec<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A dictionary and design in force, and one record's saved values: what
+/// every function here works from.
+pub struct Study<'a> {
+    pub dictionary: &'a Dictionary,
+    pub design: &'a Design,
+}
+
+/// One form of one record at one event and instance.
+pub struct FormAt<'a> {
+    pub record_id: &'a str,
+    pub event: &'a str,
+    pub form: &'a str,
+    pub instance: u32,
+}
+
+impl Study<'_> {
+    /// Checks that `at` names a form the design has at that event, and an
+    /// instance it can have.
+    pub fn check(&self, at: &FormAt<'_>) -> Result<bool, FormError> {
+        if !self
+            .dictionary
+            .instruments()
+            .iter()
+            .any(|i| i.name == at.form)
+        {
+            return Err(FormError::UnknownForm(at.form.to_owned()));
+        }
+        if !self.design.event_names().iter().any(|e| e == at.event) {
+            return Err(FormError::UnknownEvent(at.event.to_owned()));
+        }
+        if !self
+            .design
+            .forms_for_event(self.dictionary, at.event)
+            .iter()
+            .any(|f| f == at.form)
+        {
+            return Err(FormError::NotInEvent {
+                form: at.form.to_owned(),
+                event: at.event.to_owned(),
+            });
+        }
+        let repeating = self.design.repeats(at.event, at.form);
+        if at.instance == 0 || (!repeating && at.instance != 1) {
+            return Err(FormError::NotRepeating {
+                form: at.form.to_owned(),
+                event: at.event.to_owned(),
+            });
+        }
+        Ok(repeating)
+    }
+
+    /// The form's fields in order, without the record id field.
+    fn fields(&self, form: &str) -> impl Iterator<Item = &Field> {
+        let record_id = self.dictionary.record_id_field().name.clone();
+        self.dictionary
+            .fields
+            .iter()
+            .filter(move |f| f.form == form && f.name != record_id)
+    }
+
+    fn event_label(&self, event: &str) -> String {
+        self.design
+            .events
+            .iter()
+            .find(|e| e.unique_event_name == event)
+            .map(|e| {
+                e.custom_event_label
+                    .clone()
+                    .filter(|l| !l.is_empty())
+                    .unwrap_or_else(|| e.event_name.clone())
+            })
+            .unwrap_or_default()
+    }
+
+    /// The form ready to fill, with its saved values.
+    pub fn form_view(
+        &self,
+        at: &FormAt<'_>,
+        saved: &RecordValues,
+        lang: Lang,
+    ) -> Result<FormView, FormError> {
+        let repeating = self.check(at)?;
+        let mut values = BTreeMap::new();
+        let mut fields = Vec::new();
+        for f in self.fields(at.form) {
+            for name in stored_names(f) {
+                if let Some(v) = saved.get(at.event, at.instance, &name) {
+                    values.insert(name, validate::display(f, v));
+                }
+            }
+            fields.push(field_view(f, lang));
+        }
+        let status = saved
+            .get(at.event, at.instance, &status_field(at.form))
+            .and_then(FormStatus::from_code);
+        Ok(FormView {
+            record_id: at.record_id.to_owned(),
+            form: at.form.to_owned(),
+            form_label: form_label(at.form),
+            event: at.event.to_owned(),
+            event_label: self.event_label(at.event),
+            instance: at.instance,
+            repeating,
+            fields,
+            values,
+            status,
+        })
+    }
+
+    /// Works out what the form shows for `typed` and what saving it would
+    /// write: the values to store (by stored name, `""` to clear), and the
+    /// per-field verdicts.
+    fn work(
+        &self,
+        at: &FormAt<'_>,
+        saved: &RecordValues,
+        typed: &BTreeMap<String, String>,
+        now: NaiveDateTime,
+        lang: Lang,
+    ) -> Result<Worked, FormError> {
+        self.check(at)?;
+        let fields: Vec<&Field> = self.fields(at.form).collect();
+        for key in typed.keys() {
+            let known = fields
+                .iter()
+                .any(|f| enterable(f) && stored_names(f).contains(key));
+            if !known {
+                return Err(FormError::UnknownField(key.clone()));
+            }
+        }
+        let saved_here = |name: &str| saved.get(at.event, at.instance, name).unwrap_or("");
+        // The value each stored name will have, as stored.
+        let mut new: BTreeMap<String, String> = BTreeMap::new();
+        let mut verdicts: HashMap<&str, FieldMessage> = HashMap::new();
+        let mut out_of_range = Vec::new();
+        for f in fields.iter().filter(|f| enterable(f)) {
+            if f.field_type == FieldType::Checkbox {
+                let mut any = false;
+                for c in &f.choices {
+                    let name = choice_field(&f.name, &c.code);
+                    let v = match typed.get(&name).map(|s| s.trim()) {
+                        Some("1") => "1",
+                        Some("" | "0") => "",
+                        Some(_) => {
+                            verdicts.insert(&f.name, error(validate::Invalid::NotAChoice, lang));
+                            saved_here(&name)
+                        }
+                        None => saved_here(&name),
+                    };
+                    any |= v == "1";
+                    new.insert(name, v.to_owned());
+                }
+                if !any && f.required {
+                    verdicts.entry(&f.name).or_insert(missing(lang));
+                }
+                continue;
+            }
+            let saved_value = saved_here(&f.name);
+            let Some(input) = typed.get(&f.name) else {
+                new.insert(f.name.clone(), saved_value.to_owned());
+                continue;
+            };
+            // A value shown unchanged is not checked again: a dictionary
+            // change must not block saving the other fields.
+            if !saved_value.is_empty() && input.trim() == validate::display(f, saved_value) {
+                new.insert(f.name.clone(), saved_value.to_owned());
+                continue;
+            }
+            match validate::check_value(f, input, now) {
+                Verdict::Valid { stored } | Verdict::Unsupported { stored, .. } => {
+                    new.insert(f.name.clone(), stored);
+                }
+                Verdict::Missing => {
+                    new.insert(f.name.clone(), String::new());
+                    verdicts.insert(&f.name, missing(lang));
+                }
+                Verdict::OutOfRange { stored, min, max } => {
+                    new.insert(f.name.clone(), stored);
+                    out_of_range.push(f.name.clone());
+                    verdicts.insert(
+                        &f.name,
+                        FieldMessage {
+                            severity: Severity::Confirm,
+                            text: out_of_range_message(min, max, lang),
+                        },
+                    );
+                }
+                Verdict::Invalid { problem } => {
+                    // Logic sees a malformed value as blank.
+                    new.insert(f.name.clone(), String::new());
+                    verdicts.insert(&f.name, error(problem, lang));
+                }
+            }
+        }
+        // Calculations, twice so that one calc may read another below it.
+        let mut calcs: BTreeMap<String, String> = BTreeMap::new();
+        for _ in 0..2 {
+            for f in fields.iter().filter(|f| f.field_type == FieldType::Calc) {
+                let lookup = |r: &FieldRef| self.lookup(at, saved, &new, &calcs, r);
+                let value = f
+                    .choices_text
+                    .as_deref()
+                    .and_then(|t| logic::parse(t).ok())
+                    .and_then(|e| logic::calculate(&e, &lookup).ok())
+                    .unwrap_or_default();
+                calcs.insert(f.name.clone(), value);
+            }
+        }
+        let mut states = Vec::new();
+        for f in &fields {
+            let lookup = |r: &FieldRef| self.lookup(at, saved, &new, &calcs, r);
+            let visible = match f.branching_logic.as_deref().map(logic::parse) {
+                None => true,
+                Some(Ok(e)) => logic::shows(&e, &lookup).unwrap_or(true),
+                Some(Err(_)) => true,
+            };
+            let message = if visible {
+                verdicts.get(f.name.as_str()).cloned()
+            } else {
+                None
+            };
+            states.push(FieldState {
+                name: f.name.clone(),
+                visible,
+                calc: calcs.get(&f.name).map(|v| validate::display(f, v)),
+                message,
+            });
+        }
+        // A hidden field's error does not block the save (the CRC cannot
+        // see it); its malformed value is not saved, the saved one stays.
+        for s in states.iter().filter(|s| !s.visible) {
+            if verdicts
+                .get(s.name.as_str())
+                .is_some_and(|m| m.severity == Severity::Error)
+                && new.contains_key(&s.name)
+            {
+                new.insert(s.name.clone(), saved_here(&s.name).to_owned());
+            }
+        }
+        new.extend(calcs);
+        out_of_range.retain(|f| states.iter().any(|s| &s.name == f && s.visible));
+        Ok(Worked {
+            states,
+            new,
+            out_of_range,
+        })
+    }
+
+    /// A value for the logic: typed on this form, else saved.
+    fn lookup(
+        &self,
+        at: &FormAt<'_>,
+        saved: &RecordValues,
+        new: &BTreeMap<String, String>,
+        calcs: &BTreeMap<String, String>,
+        r: &FieldRef,
+    ) -> String {
+        let name = match &r.choice {
+            Some(code) => choice_field(&r.field, code),
+            None => r.field.clone(),
+        };
+        let event = r.event.as_deref().unwrap_or(at.event);
+        let value = if event == at.event {
+            new.get(&name)
+                .or_else(|| calcs.get(&name))
+                .map(String::as_str)
+                .or_else(|| saved.get(event, at.instance, &name))
+                .or_else(|| saved.get(event, 1, &name))
+        } else {
+            saved.get(event, 1, &name)
+        };
+        if name == self.dictionary.record_id_field().name {
+            return at.record_id.to_owned();
+        }
+        match (&r.choice, value) {
+            (Some(_), Some("1")) => "1".into(),
+            (Some(_), _) => "0".into(),
+            (None, v) => v.unwrap_or("").to_owned(),
+        }
+    }
+
+    /// What the form shows now, for the values typed so far.
+    pub fn evaluate(
+        &self,
+        at: &FormAt<'_>,
+        saved: &RecordValues,
+        typed: &BTreeMap<String, String>,
+        now: NaiveDateTime,
+        lang: Lang,
+    ) -> Result<Evaluation, FormError> {
+        let worked = self.work(at, saved, typed, now, lang)?;
+        let (changed, changes_saved) = diff(at, saved, &worked.new);
+        Ok(Evaluation {
+            fields: worked.states,
+            changes_saved,
+            out_of_range: worked.out_of_range,
+            changed,
+        })
+    }
+
+    /// The edit that saving `input` writes: the changed values (calc
+    /// results recomputed here, never taken from the UI) and the status.
+    /// Malformed values, unconfirmed out-of-range values, and confirmed
+    /// ones without a reason are refused. The writer still refuses a
+    /// change to a saved value without a reason, inside its transaction.
+    pub fn plan_save(
+        &self,
+        at: &FormAt<'_>,
+        saved: &RecordValues,
+        input: &FormInput,
+        now: NaiveDateTime,
+        lang: Lang,
+    ) -> Result<RecordEdit, FormError> {
+        let worked = self.work(at, saved, &input.values, now, lang)?;
+        let mut problems = Vec::new();
+        for s in &worked.states {
+            let label = || {
+                self.dictionary
+                    .field(&s.name)
+                    .map(|f| plain_text(&f.label))
+                    .unwrap_or_default()
+            };
+            match &s.message {
+                Some(m) if m.severity == Severity::Error => problems.push(FieldProblem {
+                    field: s.name.clone(),
+                    label: label(),
+                    message: m.text.clone(),
+                }),
+                Some(m)
+                    if m.severity == Severity::Confirm && !input.confirmed.contains(&s.name) =>
+                {
+                    problems.push(FieldProblem {
+                        field: s.name.clone(),
+                        label: label(),
+                        message: m.text.clone(),
+                    })
+                }
+                _ => {}
+            }
+        }
+        if !problems.is_empty() {
+            return Err(FormError::Values(problems));
+        }
+        let reason = input
+            .reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty());
+        if !worked.out_of_range.is_empty() && reason.is_none() {
+            return Err(FormError::ReasonRequired);
+        }
+        let mut values: BTreeMap<String, Option<String>> = BTreeMap::new();
+        let (changed, _) = diff(at, saved, &worked.new);
+        for name in changed {
+            let v = worked.new[&name].clone();
+            values.insert(name, Some(v).filter(|v| !v.is_empty()));
+        }
+        let status = status_field(at.form);
+        if saved.get(at.event, at.instance, &status) != Some(input.status.code()) {
+            values.insert(status, Some(input.status.code().to_owned()));
+        }
+        Ok(RecordEdit {
+            record_id: at.record_id.to_owned(),
+            event: at.event.to_owned(),
+            instance: at.instance,
+            values,
+            reason: reason.map(str::to_owned),
+        })
+    }
+
+    /// The visit grid of one record: every event's forms with their
+    /// status, and the instances of repeating ones.
+    pub fn visit_grid(&self, saved: &RecordValues) -> VisitGrid {
+        let events: Vec<EventColumn> = self
+            .design
+            .event_names()
+            .into_iter()
+            .map(|name| EventColumn {
+                label: match self.event_label(&name) {
+                    l if l.is_empty() => form_label(&name),
+                    l => l,
+                },
+                name,
+            })
+            .collect();
+        let forms: Vec<FormRow> = self
+            .dictionary
+            .instruments()
+            .into_iter()
+            .map(|i| FormRow {
+                label: form_label(&i.name),
+                name: i.name,
+            })
+            .collect();
+        // Which stored names belong to which form.
+        let mut owner: HashMap<String, &str> = HashMap::new();
+        for f in &self.dictionary.fields {
+            for n in stored_names(f) {
+                owner.insert(n, f.form.as_str());
+            }
+        }
+        for i in &forms {
+            owner.insert(status_field(&i.name), i.name.as_str());
+        }
+        let record_id = self.dictionary.record_id_field().name.as_str();
+        let mut instances: HashMap<(&str, &str), Vec<u32>> = HashMap::new();
+        for (event, instance, field) in saved.rows() {
+            if field == record_id {
+                continue;
+            }
+            if let Some(form) = owner.get(field) {
+                let list = instances.entry((event, *form)).or_default();
+                if !list.contains(&instance) {
+                    list.push(instance);
+                }
+            }
+        }
+        let mut cells = Vec::new();
+        for e in &events {
+            for form in self.design.forms_for_event(self.dictionary, &e.name) {
+                let repeating = self.design.repeats(&e.name, &form);
+                let mut list = instances
+                    .get(&(e.name.as_str(), form.as_str()))
+                    .cloned()
+                    .unwrap_or_default();
+                list.sort_unstable();
+                if list.is_empty() && !repeating {
+                    list.push(1);
+                }
+                let instances = list
+                    .into_iter()
+                    .map(|instance| {
+                        let status = match saved.get(&e.name, instance, &status_field(&form)) {
+                            Some(code) => match FormStatus::from_code(code) {
+                                Some(FormStatus::Complete) => CellStatus::Complete,
+                                Some(FormStatus::Unverified) => CellStatus::Unverified,
+                                _ => CellStatus::Incomplete,
+                            },
+                            None if instances
+                                .get(&(e.name.as_str(), form.as_str()))
+                                .is_some_and(|l| l.contains(&instance)) =>
+                            {
+                                CellStatus::Incomplete
+                            }
+                            None => CellStatus::Empty,
+                        };
+                        InstanceStatus { instance, status }
+                    })
+                    .collect();
+                cells.push(GridCell {
+                    event: e.name.clone(),
+                    form,
+                    repeating,
+                    instances,
+                });
+            }
+        }
+        VisitGrid {
+            events,
+            forms,
+            cells,
+        }
+    }
+}
+
+struct Worked {
+    states: Vec<FieldState>,
+    /// By stored name, as stored; `""` is no value.
+    new: BTreeMap<String, String>,
+    out_of_range: Vec<String>,
+}
+
+/// The stored names that differ from the saved ones, and of those the ones
+/// that had a saved value.
+fn diff(
+    at: &FormAt<'_>,
+    saved: &RecordValues,
+    new: &BTreeMap<String, String>,
+) -> (Vec<String>, Vec<String>) {
+    let mut changed = Vec::new();
+    let mut changes_saved = Vec::new();
+    for (name, v) in new {
+        let old = saved.get(at.event, at.instance, name).unwrap_or("");
+        if old != v {
+            changed.push(name.clone());
+            if !old.is_empty() {
+                changes_saved.push(name.clone());
+            }
+        }
+    }
+    (changed, changes_saved)
+}
+
+/// Fields a person types or picks a value for.
+fn enterable(f: &Field) -> bool {
+    !matches!(
+        f.field_type,
+        FieldType::Calc | FieldType::Descriptive | FieldType::File | FieldType::Sql
+    )
+}
+
+/// The names a field's values are stored under.
+fn stored_names(f: &Field) -> Vec<String> {
+    match f.field_type {
+        FieldType::Checkbox => f
+            .choices
+            .iter()
+            .map(|c| choice_field(&f.name, &c.code))
+            .collect(),
+        FieldType::Descriptive => Vec::new(),
+        _ => vec![f.name.clone()],
+    }
+}
+
+fn error(problem: validate::Invalid, lang: Lang) -> FieldMessage {
+    FieldMessage {
+        severity: Severity::Error,
+        text: problem.message(lang),
+    }
+}
+
+fn missing(lang: Lang) -> FieldMessage {
+    FieldMessage {
+        severity: Severity::Missing,
+        text: if lang == Lang::ZhCn {
+            "必填项。"
+        } else {
+            "Required."
+        }
+        .into(),
+    }
+}
+
+fn out_of_range_message(min: Option<String>, max: Option<String>, lang: Lang) -> String {
+    let zh = lang == Lang::ZhCn;
+    let range = match (min, max) {
+        (Some(lo), Some(hi)) => format!("{lo} – {hi}"),
+        (Some(lo), None) => format!("≥ {lo}"),
+        (None, Some(hi)) => format!("≤ {hi}"),
+        (None, None) => String::new(),
+    };
+    if zh {
+        format!("超出预期范围（{range}）。如数值无误，请确认并填写原因。")
+    } else {
+        format!(
+            "Outside the expected range ({range}). If it is correct, confirm it and give a reason."
+        )
+    }
+}
+
+fn field_view(f: &Field, lang: Lang) -> FieldView {
+    let html = |s: &Option<String>| {
+        s.as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(sanitize_html)
+    };
+    let slider = (f.field_type == FieldType::Slider).then(|| {
+        let parts: Vec<String> = f
+            .choices_text
+            .as_deref()
+            .unwrap_or("")
+            .split('|')
+            .map(|p| plain_text(p.trim()))
+            .collect();
+        let part = |i: usize| parts.get(i).cloned().unwrap_or_default();
+        let (left, middle, right) = match parts.len() {
+            0 | 1 => (part(0), String::new(), String::new()),
+            2 => (part(0), String::new(), part(1)),
+            _ => (part(0), part(1), part(2)),
+        };
+        SliderView {
+            left,
+            middle,
+            right,
+            show_number: f.validation.as_deref() == Some("number"),
+        }
+    });
+    let unavailable = match f.field_type {
+        FieldType::File if f.validation.as_deref() == Some("signature") => {
+            Some(Unavailable::Signature)
+        }
+        FieldType::File => Some(Unavailable::File),
+        FieldType::Sql => Some(Unavailable::Sql),
+        _ => None,
+    };
+    let logic_problem = [
+        f.branching_logic.as_deref(),
+        (f.field_type == FieldType::Calc)
+            .then_some(f.choices_text.as_deref())
+            .flatten(),
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(|text| logic::parse(text).err())
+    .map(|e| logic_message(&e, lang));
+    FieldView {
+        name: f.name.clone(),
+        field_type: f.field_type,
+        label_html: sanitize_html(&f.label),
+        section_html: html(&f.section_header),
+        note_html: html(&f.note),
+        choices: f
+            .choices
+            .iter()
+            .map(|c| ChoiceView {
+                code: c.code.clone(),
+                label_html: sanitize_html(&c.label),
+            })
+            .collect(),
+        slider,
+        validation: f
+            .validation
+            .clone()
+            .filter(|_| f.field_type == FieldType::Text),
+        required: f.required,
+        identifier: f.identifier,
+        matrix_group: f.matrix_group.clone().filter(|g| !g.is_empty()),
+        unavailable,
+        logic_problem,
+    }
+}
+
+fn logic_message(e: &logic::LogicError, lang: Lang) -> String {
+    if lang == Lang::ZhCn {
+        format!("此字段的逻辑无法在离线时计算（{e}），因此始终显示。")
+    } else {
+        format!("This field's logic cannot be evaluated offline ({e}); it is always shown.")
+    }
+}
+
+/// One event column of the visit grid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct EventColumn {
+    pub name: String,
+    pub label: String,
+}
+
+/// One form row of the visit grid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct FormRow {
+    pub name: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum CellStatus {
+    /// Nothing saved yet.
+    Empty,
+    Incomplete,
+    Unverified,
+    Complete,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct InstanceStatus {
+    pub instance: u32,
+    pub status: CellStatus,
+}
+
+/// A form the design has at an event: its instances (one for a form that
+/// does not repeat; none yet for a repeating one never filled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct GridCell {
+    pub event: String,
+    pub form: String,
+    pub repeating: bool,
+    pub instances: Vec<InstanceStatus>,
+}
+
+/// A subject's forms by event: the participant matrix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct VisitGrid {
+    pub events: Vec<EventColumn>,
+    pub forms: Vec<FormRow>,
+    pub cells: Vec<GridCell>,
+}
