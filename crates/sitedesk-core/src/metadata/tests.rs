@@ -423,6 +423,12 @@ mod validation {
             "3.14159"
         );
         assert!(refused(&text("number"), "3,14"));
+        // A bare fraction, as REDCap's own number check takes it.
+        assert_eq!(stored(check_value(&text("number"), ".34", now())), ".34");
+        assert_eq!(stored(check_value(&text("number"), "-.5", now())), "-.5");
+        assert!(refused(&text("number"), "."));
+        assert!(refused(&text("number"), "3."));
+        assert!(refused(&text("number_2dp"), ".50"));
         assert_eq!(
             stored(check_value(&text("number_2dp"), "3.50", now())),
             "3.50"
@@ -1135,5 +1141,169 @@ ae_term,adverse_event,,text,AE,,,,,,,,,,,,,",
             e.unique_event_name
                 .ends_with(&format!("_arm_{}", e.arm_num))
         }));
+    }
+}
+
+/// Compatibility: every value of every real REDCap data export in
+/// `../shared/fixtures/redcap` is accepted by the desk's validation against
+/// its dictionary (REDCap accepted it, so must SiteDesk), and every field
+/// of every dictionary is accounted for: a type the forms render, and logic
+/// that parses or is listed as unsupported with a reason.
+#[test]
+fn real_redcap_data_validates_against_its_dictionary() {
+    use super::logic::check_dictionary;
+    use super::validate::{Verdict, check_value, display};
+    let root =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/redcap");
+    let Ok(dirs) = std::fs::read_dir(&root) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs with ../shared beside the clone: {} is missing",
+            root.display()
+        );
+        return;
+    };
+    let now = chrono::Local::now().naive_local();
+    let (mut projects, mut values) = (0, 0);
+    let mut failures: Vec<String> = Vec::new();
+    for dir in dirs {
+        let dir = dir.unwrap().path();
+        let (Ok(dict), Ok(data)) = (
+            std::fs::read(dir.join("dictionary.csv")),
+            std::fs::read(dir.join("data.csv")),
+        ) else {
+            continue;
+        };
+        let d = parse_csv(&dict).unwrap();
+        let issues = check_dictionary(&d);
+        for i in &issues {
+            assert!(
+                d.field(&i.field).is_some() && !i.error.to_string().is_empty(),
+                "{}: {i:?}",
+                dir.display()
+            );
+        }
+        let forms: Vec<String> = d.instruments().into_iter().map(|i| i.name).collect();
+        let mut r = csv::Reader::from_reader(data.as_slice());
+        let headers = r.headers().unwrap().clone();
+        for (line, record) in r.records().enumerate() {
+            let record = record.unwrap();
+            for (column, value) in headers.iter().zip(record.iter()) {
+                let at = || format!("{} row {} {column}={value:?}", dir.display(), line + 2);
+                if value.is_empty() || column.starts_with("redcap_") {
+                    continue;
+                }
+                // The `simple` export was written by R, which turned the
+                // radio codes 0/1 of `sex` into FALSE/TRUE; its project.xml
+                // has the codes REDCap exported.
+                if dir.ends_with("simple") && column == "sex" {
+                    continue;
+                }
+                if let Some(form) = column.strip_suffix("_complete")
+                    && forms.iter().any(|f| f == form)
+                {
+                    assert!(["0", "1", "2"].contains(&value), "{}", at());
+                    continue;
+                }
+                if column.ends_with("_timestamp") && d.field(column).is_none() {
+                    continue; // survey completion time, not a field
+                }
+                let (name, code) = match column.split_once("___") {
+                    Some((n, c)) => (n, Some(c)),
+                    None => (column, None),
+                };
+                let field = d
+                    .field(name)
+                    .unwrap_or_else(|| panic!("{}: not in the dictionary", at()));
+                values += 1;
+                if let Some(code) = code {
+                    assert!(
+                        field.choices.iter().any(|c| c.code == code) && ["0", "1"].contains(&value),
+                        "{}",
+                        at()
+                    );
+                    continue;
+                }
+                if matches!(
+                    field.field_type,
+                    FieldType::Calc | FieldType::File | FieldType::Sql | FieldType::Descriptive
+                ) {
+                    continue; // computed or kept by the server, not typed
+                }
+                // The export holds stored values (ISO dates); the form shows
+                // them in the field's order and checks what it shows.
+                match check_value(field, &display(field, value), now) {
+                    Verdict::Valid { stored }
+                    | Verdict::OutOfRange { stored, .. }
+                    | Verdict::Unsupported { stored, .. } => {
+                        assert_eq!(stored, value.trim(), "{}: stored differently", at())
+                    }
+                    other => failures.push(format!("{}: {other:?}", at())),
+                }
+            }
+        }
+        projects += 1;
+    }
+    assert!(failures.is_empty(), "{} refused:\n{}", failures.len(), failures.join("\n"));
+    assert!(projects >= 7, "only {projects} fixture projects with data");
+    assert!(values > 500, "only {values} values checked");
+}
+
+/// Compatibility: the desk's calculations give the values REDCap stored in
+/// the real exports, from the same row's values. `today`-relative calcs
+/// (an age) changed since the export and are left out.
+#[test]
+fn real_redcap_calculations_match_the_exported_values() {
+    use super::logic::{FieldRef, calculate, parse};
+    let root =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/redcap");
+    let Ok(dirs) = std::fs::read_dir(&root) else {
+        return;
+    };
+    let mut compared = 0;
+    for dir in dirs {
+        let dir = dir.unwrap().path();
+        let (Ok(dict), Ok(data)) = (
+            std::fs::read(dir.join("dictionary.csv")),
+            std::fs::read(dir.join("data.csv")),
+        ) else {
+            continue;
+        };
+        let d = parse_csv(&dict).unwrap();
+        let mut r = csv::Reader::from_reader(data.as_slice());
+        let headers = r.headers().unwrap().clone();
+        for record in r.records() {
+            let record = record.unwrap();
+            let row: std::collections::HashMap<&str, &str> =
+                headers.iter().zip(record.iter()).collect();
+            for f in d.fields.iter().filter(|f| f.field_type == FieldType::Calc) {
+                let text = f.choices_text.as_deref().unwrap_or("");
+                let Some(exported) = row.get(f.name.as_str()).filter(|v| !v.is_empty()) else {
+                    continue;
+                };
+                if text.contains("today") {
+                    continue;
+                }
+                let lookup = |r: &FieldRef| {
+                    let name = match &r.choice {
+                        Some(c) => format!("{}___{c}", r.field),
+                        None => r.field.clone(),
+                    };
+                    row.get(name.as_str()).copied().unwrap_or("").to_owned()
+                };
+                let ours = calculate(&parse(text).unwrap(), &lookup).unwrap();
+                let (a, b): (f64, f64) = (ours.parse().unwrap(), exported.parse().unwrap());
+                assert!(
+                    (a - b).abs() < 1e-9,
+                    "{} {}: ours {ours}, REDCap {exported}",
+                    dir.display(),
+                    f.name
+                );
+                compared += 1;
+            }
+        }
+    }
+    if root.exists() {
+        assert!(compared >= 10, "only {compared} calculations compared");
     }
 }

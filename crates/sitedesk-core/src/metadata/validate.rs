@@ -537,7 +537,10 @@ fn parse(kind: Kind, s: &str) -> Option<Value> {
                 Some((i, f)) => (i, Some(f)),
                 None => (body, None),
             };
-            let int_ok = all(int, |c| c.is_ascii_digit());
+            // REDCap's `number` also takes a bare fraction (`.34`); the
+            // fixed-decimals types want a digit before the separator.
+            let int_ok = all(int, |c| c.is_ascii_digit())
+                || (int.is_empty() && decimals.is_none() && frac.is_some_and(|f| !f.is_empty()));
             let frac_ok = frac.is_none_or(|f| all(f, |c| c.is_ascii_digit()));
             let places_ok = match decimals {
                 None => true,
