@@ -25,6 +25,7 @@ pub fn demo_forms() -> (Dictionary, Design) {
         Some(&part("repeating")),
         Some(&part("dags")),
     )
+    .and_then(|d| d.with_instrument_labels(&part("instruments")))
     .expect("the demo design fits the demo dictionary");
     (dictionary, design)
 }

@@ -72,16 +72,6 @@ pub fn choice_field(field: &str, code: &str) -> String {
     format!("{field}___{code}")
 }
 
-/// `adverse_events` as people read it: "Adverse events".
-pub fn form_label(form: &str) -> String {
-    let spaced = form.replace('_', " ");
-    let mut chars = spaced.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
-
 /// One saved value of a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavedValue {
@@ -424,7 +414,7 @@ impl Study<'_> {
         Ok(FormView {
             record_id: at.record_id.to_owned(),
             form: at.form.to_owned(),
-            form_label: form_label(at.form),
+            form_label: self.design.form_label(at.form),
             event: at.event.to_owned(),
             event_label: self.event_label(at.event),
             instance: at.instance,
@@ -705,7 +695,7 @@ impl Study<'_> {
             .into_iter()
             .map(|name| EventColumn {
                 label: match self.event_label(&name) {
-                    l if l.is_empty() => form_label(&name),
+                    l if l.is_empty() => self.design.form_label(&name),
                     l => l,
                 },
                 name,
@@ -716,7 +706,7 @@ impl Study<'_> {
             .instruments()
             .into_iter()
             .map(|i| FormRow {
-                label: form_label(&i.name),
+                label: self.design.form_label(&i.name),
                 name: i.name,
             })
             .collect();

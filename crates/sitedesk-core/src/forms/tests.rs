@@ -543,6 +543,19 @@ fn the_visit_grid_shows_each_events_forms_status_and_instances() {
     let grid = study.visit_grid(&values);
     let events: Vec<_> = grid.events.iter().map(|e| e.label.as_str()).collect();
     assert_eq!(events, vec!["Screening", "Baseline", "Week 4", "Week 12"]);
+    let forms: Vec<_> = grid.forms.iter().map(|f| f.label.as_str()).collect();
+    assert_eq!(
+        forms,
+        vec![
+            "Demographics",
+            "Vital signs and laboratory",
+            "Diabetes medication",
+            "Adverse events (AE)"
+        ]
+    );
+    let mut unlabelled = design.clone();
+    unlabelled.instruments.clear();
+    assert_eq!(unlabelled.form_label("adverse_events"), "Adverse events");
     let cell = |event: &str, form: &str| {
         grid.cells
             .iter()

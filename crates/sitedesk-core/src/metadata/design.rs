@@ -65,6 +65,18 @@ pub struct Design {
     pub mapping: Vec<FormEvent>,
     pub repeating: Vec<Repeating>,
     pub dags: Vec<Dag>,
+    /// The forms' display names (the API's `instrument` answer, or the
+    /// project file's form names). Left out of the JSON when empty, so that
+    /// versions stored without it keep their hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instruments: Vec<InstrumentLabel>,
+}
+
+/// What people call a form: `adverse_events` is "Adverse Events (AE)".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct InstrumentLabel {
+    pub instrument_name: String,
+    pub instrument_label: String,
 }
 
 /// Why a design cannot be used.
@@ -168,6 +180,7 @@ impl Design {
         dags: Option<&str>,
     ) -> Result<Design, DesignError> {
         let design = Design {
+            instruments: Vec::new(),
             arms: arms
                 .map(|j| read("arm", j))
                 .transpose()?
@@ -306,6 +319,32 @@ impl Design {
         out.mapping.retain(|m| forms.contains(&m.form));
         out.repeating
             .retain(|r| r.form_name.is_empty() || forms.contains(&r.form_name));
+        out.instruments
+            .retain(|i| forms.contains(&i.instrument_name));
         out
+    }
+
+    /// Takes the forms' display names from the API's `instrument` answer.
+    pub fn with_instrument_labels(mut self, json: &str) -> Result<Design, DesignError> {
+        self.instruments = read("instrument", json)?;
+        Ok(self)
+    }
+
+    /// A form's display name: its label, or its name made readable
+    /// (`adverse_events` as "Adverse events").
+    pub fn form_label(&self, form: &str) -> String {
+        if let Some(l) = self
+            .instruments
+            .iter()
+            .find(|i| i.instrument_name == form && !i.instrument_label.trim().is_empty())
+        {
+            return l.instrument_label.clone();
+        }
+        let spaced = form.replace('_', " ");
+        let mut chars = spaced.chars();
+        match chars.next() {
+            Some(first) => first.to_uppercase().chain(chars).collect(),
+            None => String::new(),
+        }
     }
 }

@@ -22,7 +22,7 @@ use md5::{Digest as _, Md5};
 use roxmltree::{Attribute, Document, Node};
 
 use super::Dictionary;
-use super::design::{Arm, Dag, Design, DesignError, Event, FormEvent, Repeating};
+use super::design::{Arm, Dag, Design, DesignError, Event, FormEvent, InstrumentLabel, Repeating};
 use super::dictionary;
 use super::error::MetadataError;
 use crate::i18n::Lang;
@@ -457,6 +457,14 @@ impl<'a, 'input> Reader<'a, 'input> {
     /// events, and data access groups (`GlobalVariables`).
     fn design(&self, globals: Option<Node>) -> Result<Design, OdmError> {
         let mut design = Design::default();
+        for form_def in self.mdv.children().filter(|n| n.has_tag_name("FormDef")) {
+            if let Some(label) = form_def.attribute("Name").filter(|l| !l.trim().is_empty()) {
+                design.instruments.push(InstrumentLabel {
+                    instrument_name: self.form_name(form_def)?,
+                    instrument_label: label.to_owned(),
+                });
+            }
+        }
         if let Some(protocol) = child(self.mdv, "Protocol") {
             for event_ref in children(protocol, "StudyEventRef") {
                 self.reference(&self.events, event_ref, "StudyEventOID", "StudyEventDef")?;

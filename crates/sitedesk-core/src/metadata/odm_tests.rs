@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::design::{Arm, Dag, Design, DesignError, Event, Repeating};
+use super::design::{Arm, Dag, Design, DesignError, Event, InstrumentLabel, Repeating};
 use super::odm::unique_group_names;
 use super::*;
 use crate::i18n::Lang;
@@ -155,6 +155,7 @@ fn the_longitudinal_fixture_gives_its_arms_events_and_forms() {
         design.forms_for_event(&dictionary, "enrollment_arm_1"),
         ["demographics", "contact_info", "baseline_data"]
     );
+    assert_eq!(design.form_label("contact_info"), "Contact Info");
     assert_eq!(
         design.forms_for_event(&dictionary, "deadline_to_opt_ou_arm_2"),
         ["contact_info"]
@@ -372,7 +373,17 @@ fn a_small_file_reads_with_what_the_csv_would_have() {
 	</CodeList>",
     );
     let (d, design) = parse_odm(&xml).unwrap();
-    assert_eq!(design, Design::default());
+    assert_eq!(
+        design,
+        Design {
+            instruments: vec![InstrumentLabel {
+                instrument_name: "f".into(),
+                instrument_label: "F".into(),
+            }],
+            ..Design::default()
+        },
+        "a classic project: only the form's display name"
+    );
     let names: Vec<&str> = d.fields.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, ["record_id", "weight", "meds", "sex"]);
     let csv = parse_csv(

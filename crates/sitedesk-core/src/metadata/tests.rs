@@ -1244,7 +1244,12 @@ fn real_redcap_data_validates_against_its_dictionary() {
         }
         projects += 1;
     }
-    assert!(failures.is_empty(), "{} refused:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} refused:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(projects >= 7, "only {projects} fixture projects with data");
     assert!(values > 500, "only {values} values checked");
 }
