@@ -1,0 +1,220 @@
+//! The demo study as a REDCap server would hold it: the desk's demo forms
+//! (`sitedesk_core::forms::demo_forms`), its two sites, a few subjects that
+//! Hillview Hospital has entered (screening demographics, baseline vitals
+//! and medication, one adverse event), and well-known API tokens, so that
+//! a desk in demo mode or a trainer's laptop can sync at once.
+//!
+//! Not here: anything of Riverside Clinic's; the desk in demo mode is that
+//! site and brings its own subjects.
+
+use sitedesk_core::forms::demo_forms;
+use sitedesk_core::metadata::logic;
+
+use crate::layout::{DAG, EVENT_NAME, REPEAT_INSTANCE, REPEAT_INSTRUMENT};
+use crate::project::Project;
+use crate::rows::FlatRow;
+use crate::server::ApiUser;
+
+/// The demo's token that sees every site (a data manager's). Like every
+/// REDCap token, 32 hexadecimal digits; made up, and public on purpose.
+pub const DEMO_TOKEN: &str = "DE5C0DE0000000000000000000000001";
+/// The demo's token of a coordinator at Riverside Clinic (the desk's own
+/// site in demo mode): sees and writes only that site's records.
+pub const DEMO_TOKEN_RIVERSIDE: &str = "DE5C0DE0000000000000000000000002";
+/// The demo's token of a coordinator at Hillview Hospital.
+pub const DEMO_TOKEN_HILLVIEW: &str = "DE5C0DE0000000000000000000000003";
+
+/// The unique names of the demo's data access groups (sites).
+pub const RIVERSIDE: &str = "riverside_clinic";
+pub const HILLVIEW: &str = "hillview_hospital";
+
+/// The three demo tokens with their users.
+pub fn demo_users() -> Vec<ApiUser> {
+    vec![
+        ApiUser::new(DEMO_TOKEN, "demo_data_manager", None),
+        ApiUser::new(DEMO_TOKEN_RIVERSIDE, "riverside_crc", Some(RIVERSIDE)),
+        ApiUser::new(DEMO_TOKEN_HILLVIEW, "hillview_crc", Some(HILLVIEW)),
+    ]
+}
+
+/// A Hillview subject's screening demographics.
+struct Subject {
+    id: &'static str,
+    dob: &'static str,
+    /// `1` male, `2` female.
+    sex: &'static str,
+    height_cm: &'static str,
+    weight_kg: &'static str,
+    /// Cigarettes per day, for a smoker.
+    cigarettes: Option<&'static str>,
+    ethnicity: &'static str,
+    status: &'static str,
+}
+
+const SUBJECTS: [Subject; 4] = [
+    Subject {
+        id: "S02-DEM-0001",
+        dob: "1968-03-14",
+        sex: "2",
+        height_cm: "162",
+        weight_kg: "71.4",
+        cigarettes: None,
+        ethnicity: "1",
+        status: "2",
+    },
+    Subject {
+        id: "S02-DEM-0002",
+        dob: "1975-11-02",
+        sex: "1",
+        height_cm: "178",
+        weight_kg: "92.6",
+        cigarettes: Some("10"),
+        ethnicity: "3",
+        status: "2",
+    },
+    Subject {
+        id: "S02-DEM-0003",
+        dob: "1959-06-21",
+        sex: "2",
+        height_cm: "155",
+        weight_kg: "64.0",
+        cigarettes: None,
+        ethnicity: "2",
+        status: "1",
+    },
+    Subject {
+        id: "S02-DEM-0004",
+        dob: "1981-01-30",
+        sex: "1",
+        height_cm: "183.5",
+        weight_kg: "101.3",
+        cigarettes: None,
+        ethnicity: "99",
+        status: "0",
+    },
+];
+
+fn row(id: &str, event: &str, repeat: Option<(&str, u32)>, values: &[(&str, &str)]) -> FlatRow {
+    let mut r: FlatRow = vec![
+        ("record_id".into(), id.into()),
+        (EVENT_NAME.into(), event.into()),
+        (
+            REPEAT_INSTRUMENT.into(),
+            repeat.map(|(f, _)| f).unwrap_or_default().into(),
+        ),
+        (
+            REPEAT_INSTANCE.into(),
+            repeat.map(|(_, n)| n.to_string()).unwrap_or_default(),
+        ),
+        (DAG.into(), HILLVIEW.into()),
+    ];
+    r.extend(
+        values
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    r
+}
+
+/// The BMI as the dictionary's calculation gives it.
+fn bmi(expr: &logic::Expr, height_cm: &str, weight_kg: &str) -> String {
+    logic::calculate(expr, &|r: &logic::FieldRef| match r.field.as_str() {
+        "height_cm" => height_cm.to_owned(),
+        "weight_kg" => weight_kg.to_owned(),
+        _ => String::new(),
+    })
+    .unwrap_or_default()
+}
+
+pub(crate) fn project() -> Project {
+    let (dictionary, design) = demo_forms();
+    let formula = dictionary
+        .field("bmi")
+        .and_then(|f| f.choices_text.clone())
+        .unwrap_or_default();
+    let expr = logic::parse(&formula).expect("the demo's BMI calculation parses");
+    let mut rows = Vec::new();
+    for s in &SUBJECTS {
+        let bmi = bmi(&expr, s.height_cm, s.weight_kg);
+        let mut values: Vec<(&str, &str)> = vec![
+            ("dob", s.dob),
+            ("sex", s.sex),
+            ("height_cm", s.height_cm),
+            ("weight_kg", s.weight_kg),
+            ("bmi", &bmi),
+            ("smoker", if s.cigarettes.is_some() { "1" } else { "0" }),
+            ("ethnicity", s.ethnicity),
+            ("consent_copy", "1"),
+            ("demographics_complete", s.status),
+        ];
+        if s.sex == "2" {
+            values.push(("pregnant", "0"));
+        }
+        if let Some(c) = s.cigarettes {
+            values.push(("cigs_per_day", c));
+        }
+        rows.push(row(s.id, "screening_arm_1", None, &values));
+    }
+    let baseline = "baseline_arm_1";
+    rows.push(row(
+        "S02-DEM-0001",
+        baseline,
+        None,
+        &[
+            ("visit_date", "2025-09-02"),
+            ("sbp", "132"),
+            ("dbp", "84"),
+            ("hba1c", "7.8"),
+            ("glucose", "8.4"),
+            ("sym_thirst", "1"),
+            ("sym_fatigue", "2"),
+            ("sym_vision", "0"),
+            ("wellbeing", "62"),
+            (
+                "visit_notes",
+                "Fasting since 22:00. Brought her glucose diary.",
+            ),
+            ("vitals_complete", "2"),
+            ("meds___1", "1"),
+            ("medications_complete", "2"),
+        ],
+    ));
+    rows.push(row(
+        "S02-DEM-0001",
+        baseline,
+        Some(("adverse_events", 1)),
+        &[
+            ("ae_term", "Nausea after the morning metformin dose"),
+            ("ae_start", "2025-09-09"),
+            ("ae_severity", "1"),
+            ("ae_serious", "0"),
+            ("adverse_events_complete", "2"),
+        ],
+    ));
+    rows.push(row(
+        "S02-DEM-0002",
+        baseline,
+        None,
+        &[
+            ("visit_date", "2025-09-16"),
+            ("sbp", "145"),
+            ("dbp", "91"),
+            ("hba1c", "8.9"),
+            ("glucose", "10.2"),
+            ("sym_thirst", "2"),
+            ("sym_fatigue", "1"),
+            ("sym_vision", "1"),
+            ("wellbeing", "48"),
+            ("vitals_complete", "1"),
+            ("meds___1", "1"),
+            ("meds___2", "1"),
+            ("insulin_units", "24"),
+            ("medications_complete", "2"),
+        ],
+    ));
+    let mut project = Project::from_parts("SiteDesk demo study", dictionary, design);
+    project
+        .set_records("demo records", rows)
+        .expect("the demo records fit the demo forms");
+    project
+}

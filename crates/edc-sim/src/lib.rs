@@ -1,0 +1,126 @@
+//! `edc-sim`: a server that speaks the REDCap API as SiteDesk uses it
+//! (`shared/docs/redcap-api.md`), for the desk's demo mode, for training,
+//! and for tests of the sync against a real HTTP server that can be made
+//! to fail on purpose.
+//!
+//! # Library
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), edc_sim::SimError> {
+//! use edc_sim::{Project, SimConfig, Simulator};
+//! let sim = Simulator::start(SimConfig::new(Project::demo())).await?;
+//! println!("{} with token {}", sim.api_url(), edc_sim::DEMO_TOKEN);
+//! sim.set_faults("status=503@0.1; latency=20..200ms".parse().unwrap());
+//! let stats = sim.stats();
+//! sim.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! [`Simulator::start`] binds (`127.0.0.1:0` by default: a free port),
+//! loads the project's records into SQLite (in memory, or a file:
+//! [`Database`]) and serves until [`RunningSim::shutdown`], which ends every
+//! task it spawned (all through one `TaskTracker`) and stops the store
+//! thread. The server's clock ([`Clock`]) can be fixed or moved, so that
+//! tests of `dateRangeBegin` and the log need no sleeping.
+//!
+//! # The API
+//!
+//! `POST /api/` with a form-encoded body, JSON only (`format=json`; another
+//! format is answered with a REDCap-shaped error). Calls: `version`,
+//! `project`, `metadata`, `instrument`, `arm`, `event`,
+//! `formEventMapping` (a classic project answers an error: how clients
+//! tell it is not longitudinal), `repeatingFormsEvents`, `dag`,
+//! `exportFieldNames`, `log`, and `record` export, import and delete.
+//! Errors are `{"error":"message"}` with a 4xx/5xx status; a missing or
+//! unknown token is 403 `You do not have permissions to use the API`.
+//! A token may be bound to a data access group: it then sees and writes
+//! only that group's records, and the records it creates are the group's.
+//! What imports check, and how, is in the `import` and `rows` modules.
+//! Values are checked by `sitedesk_core::metadata::validate`, so the
+//! simulator refuses what the desk itself refuses.
+//!
+//! Deliberate simplifications: calculated fields are not recomputed on
+//! import (they cannot be imported; a project's own data keeps its
+//! values); `dateFormat` is `YMD` only; files cannot be uploaded (a
+//! project file's stored files show by their names); `exportDataAccessGroups`
+//! is ignored for a token in a group, as REDCap ignores it.
+//!
+//! # Faults
+//!
+//! Faults are a [`FaultSet`]: from the binary's `--faults SPEC`, from
+//! [`RunningSim::set_faults`], or from `POST /admin/faults` (admin routes
+//! are served only when [`SimConfig::admin`] is set) with `{"spec": SPEC}`
+//! or the set's JSON. Decisions come from a random number generator seeded
+//! with [`SimConfig::seed`]: the same seed and the same sequence of
+//! requests give the same faults. Counters are in [`Stats`]
+//! (`GET /admin/stats`, [`RunningSim::stats`]).
+//!
+//! The spec grammar (whitespace around tokens is ignored; blank rules are
+//! skipped):
+//!
+//! ```text
+//! spec      = rule *( ";" rule )
+//! rule      = fault [ ("@" | ":") cond *( ":" cond ) ]
+//! fault     = "latency=" delay          ; wait before processing (latencies add up)
+//!           | "status=" 500..599         ; answer this status, unprocessed
+//!           | "429" | "status=429"       ; answer 429 with Retry-After (see retry-after)
+//!           | "hang"                     ; never answer; hold until shutdown (or 10 min), then close
+//!           | "reset"                    ; process, send half the answer, TCP reset
+//!           | "truncate"                 ; process, announce the full Content-Length, send half, close
+//!           | "apply-then-drop"          ; process (an import commits), reset before answering
+//!           | "record-cost=" duration    ; wait per record row imported or exported
+//!           | "rate=" count "/" ("s"|"m") [ "@retry-after=" seconds ]
+//!                                        ; per-token token bucket of `count`; 429 beyond it
+//!           | "max-concurrent=" count    ; at most this many requests processed at once; the rest wait
+//! cond      = probability                ; "0.05" or "5%" (also "p=0.05"): hit with this chance
+//!           | "content=" name [ "/" action ]  ; only this content (record, metadata, log, ...)
+//!           | "action=" action           ; import | export (every read) | delete
+//!           | "next=" count              ; only the next `count` hits, then the rule is spent
+//!           | "retry-after=" seconds     ; the 429's Retry-After (default 1)
+//! delay     = duration | duration ".." duration   ; "20..200ms": uniform in the range
+//! duration  = number ("ms" | "s")        ; a range bound without a unit takes the other's
+//! ```
+//!
+//! Example: `latency=20..200ms; status=503@0.1; 429@0.05:retry-after=2;
+//! hang@content=record:next=1; reset@0.02; truncate@0.02;
+//! apply-then-drop@content=record/import:0.05; rate=10/s; record-cost=2ms;
+//! max-concurrent=4`.
+//!
+//! Rules are tried in order; all conditions of a rule must hold. A rule
+//! without a probability always hits (while its `next` lasts). Latencies
+//! and record costs add up; of the faults that change the answer (status,
+//! 429, hang, reset, truncate, apply-then-drop) the first that hits wins
+//! and later ones are not tried. A request's order: rate limit, wait for a
+//! slot under `max-concurrent`, latency, an injected status or hang, the
+//! call itself, the record cost, then the answer (or its reset, truncation,
+//! or drop).
+
+mod api;
+mod clock;
+mod demo;
+mod faults;
+mod import;
+mod layout;
+mod project;
+mod records;
+mod rows;
+mod server;
+mod stats;
+mod store;
+
+pub mod cli;
+
+pub use api::{NO_PERMISSION, REDCAP_VERSION};
+pub use clock::{Clock, TIMESTAMP, parse_timestamp};
+pub use demo::{
+    DEMO_TOKEN, DEMO_TOKEN_HILLVIEW, DEMO_TOKEN_RIVERSIDE, HILLVIEW, RIVERSIDE, demo_users,
+};
+pub use faults::{
+    Action, DEFAULT_RETRY_AFTER_S, Fault, FaultSet, HANG_LIMIT, RateLimit, Rule, SpecError, When,
+};
+pub use import::SEED_USER;
+pub use layout::checkbox_column;
+pub use project::{CsvFiles, METADATA_COLUMNS, MetadataRow, Project, ProjectError, ProjectFiles};
+pub use server::{ApiUser, RunningSim, SimConfig, SimError, Simulator, TokenError};
+pub use stats::Stats;
+pub use store::Database;

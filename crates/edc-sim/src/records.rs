@@ -1,0 +1,416 @@
+//! The reading record calls: `record` export (flat rows, with the
+//! `records`, `fields`, `forms` and `events` filters, `filterLogic`,
+//! `dateRangeBegin`/`dateRangeEnd` over the log, and the data access group
+//! column) and `log`.
+//!
+//! A row is a record's event (with its repeat instance); it holds the
+//! columns of the forms designated for the event (or of its repeating
+//! instrument) and leaves the others blank. In a held form a checkbox
+//! choice is `"0"` or `"1"`, never blank, and `<form>_complete` is `"0"`
+//! when nothing was saved, as REDCap exports them.
+//!
+//! Not here: writes (`import`).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+use sitedesk_core::metadata::logic::{self, Expr, FieldRef};
+
+use crate::api::{ApiError, Ordered, Params, Reply, to_json};
+use crate::clock::{TIMESTAMP, parse_timestamp};
+use crate::layout::{
+    ColumnKind, DAG, DataColumn, EVENT_NAME, Layout, REPEAT_INSTANCE, REPEAT_INSTRUMENT, RowKey,
+    checkbox_column,
+};
+use crate::project::Project;
+use crate::server::ApiUser;
+use crate::store::{LogQuery, RecordQuery, Store, StoreError};
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        ApiError::internal(format!("The server could not read or write its data: {e}"))
+    }
+}
+
+/// A `record` export's parameters, checked.
+#[derive(Debug)]
+pub(crate) struct ExportQuery {
+    pub records: Vec<String>,
+    /// Indices of the layout's columns to export, in order.
+    pub columns: Vec<usize>,
+    pub events: Vec<String>,
+    pub with_dag: bool,
+    pub begin: Option<String>,
+    pub end: Option<String>,
+    pub filter: Option<Expr>,
+    /// `exportBlankForGrayFormStatus`: a form status nothing was saved for
+    /// is blank, not `0`.
+    pub blank_gray_status: bool,
+}
+
+fn flag(params: &Params, key: &str) -> bool {
+    params
+        .get(key)
+        .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1"))
+}
+
+fn timestamp(params: &Params, key: &str) -> Result<Option<String>, ApiError> {
+    match params.get(key).map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => parse_timestamp(v)
+            .map(|t| Some(t.format(TIMESTAMP).to_string()))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "The value of the parameter \"{key}\" ({v}) is not a timestamp: use YYYY-MM-DD HH:MM:SS"
+                ))
+            }),
+    }
+}
+
+fn not_valid(param: &str, values: &[String]) -> ApiError {
+    ApiError::bad_request(format!(
+        "The following values in the parameter \"{param}\" are not valid: {}",
+        values.join(", ")
+    ))
+}
+
+impl ExportQuery {
+    pub fn parse(params: &Params, project: &Project) -> Result<ExportQuery, ApiError> {
+        let layout = project.layout();
+        if let Some(t) = params.get("type")
+            && t != "flat"
+        {
+            return Err(ApiError::bad_request(
+                "This simulated REDCap server exports type=flat only",
+            ));
+        }
+        if let Some(r) = params.get("rawOrLabel")
+            && r != "raw"
+        {
+            return Err(ApiError::bad_request(
+                "This simulated REDCap server exports raw values only (rawOrLabel=raw)",
+            ));
+        }
+        let fields = params.list("fields");
+        let forms = params.list("forms");
+        let events = params.list("events");
+        let dictionary = project.dictionary();
+        let bad: Vec<String> = fields
+            .iter()
+            .filter(|f| dictionary.field(f).is_none() && layout.column(f).is_none())
+            .cloned()
+            .collect();
+        if !bad.is_empty() {
+            return Err(not_valid("fields", &bad));
+        }
+        let bad: Vec<String> = forms
+            .iter()
+            .filter(|f| !layout.forms.contains(f))
+            .cloned()
+            .collect();
+        if !bad.is_empty() {
+            return Err(not_valid("forms", &bad));
+        }
+        if !layout.longitudinal && !events.is_empty() {
+            return Err(ApiError::bad_request(
+                "The parameter \"events\" is only for longitudinal projects",
+            ));
+        }
+        let bad: Vec<String> = events
+            .iter()
+            .filter(|e| !layout.is_event(e))
+            .cloned()
+            .collect();
+        if !bad.is_empty() {
+            return Err(not_valid("events", &bad));
+        }
+        let all = fields.is_empty() && forms.is_empty();
+        let columns = layout
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| {
+                all || c.kind == ColumnKind::RecordId
+                    || forms.contains(&c.form)
+                    || fields.contains(&c.name)
+                    || match &c.kind {
+                        ColumnKind::Value { field } | ColumnKind::Checkbox { field, .. } => {
+                            fields.contains(&dictionary.fields[*field].name)
+                        }
+                        _ => false,
+                    }
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let filter = match params.get("filterLogic").map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(logic::parse(text).map_err(|e| {
+                ApiError::bad_request(format!("The filterLogic cannot be used: {e:?}"))
+            })?),
+        };
+        Ok(ExportQuery {
+            records: params.list("records"),
+            columns,
+            events,
+            with_dag: flag(params, "exportDataAccessGroups"),
+            begin: timestamp(params, "dateRangeBegin")?,
+            end: timestamp(params, "dateRangeEnd")?,
+            filter,
+            blank_gray_status: flag(params, "exportBlankForGrayFormStatus"),
+        })
+    }
+}
+
+/// A record's stored values by row.
+type Rows = BTreeMap<(usize, usize, u32), (RowKey, HashMap<String, String>)>;
+
+fn rows_of(layout: &Layout, values: Vec<(RowKey, String, String)>) -> Rows {
+    let mut rows: Rows = BTreeMap::new();
+    for (key, field, value) in values {
+        if !layout.is_event(&key.event) {
+            continue;
+        }
+        let order = (
+            layout.event_index(&key.event),
+            if key.instrument.is_empty() {
+                0
+            } else {
+                layout.form_index(&key.instrument).saturating_add(1)
+            },
+            key.instance,
+        );
+        rows.entry(order)
+            .or_insert_with(|| (key, HashMap::new()))
+            .1
+            .insert(field, value);
+    }
+    rows
+}
+
+/// What a row shows in a column.
+fn cell(
+    layout: &Layout,
+    key: &RowKey,
+    column: &DataColumn,
+    stored: &HashMap<String, String>,
+    record: &str,
+    blank_gray_status: bool,
+) -> String {
+    if column.kind == ColumnKind::RecordId {
+        return record.to_owned();
+    }
+    if !layout.holds(key, &column.form) {
+        return String::new();
+    }
+    let value = stored.get(&column.name);
+    match column.kind {
+        ColumnKind::Checkbox { .. } => {
+            if value.is_some_and(|v| v == "1") {
+                "1".into()
+            } else {
+                "0".into()
+            }
+        }
+        ColumnKind::Complete => match value {
+            Some(v) => v.clone(),
+            None if blank_gray_status => String::new(),
+            None => "0".into(),
+        },
+        _ => value.cloned().unwrap_or_default(),
+    }
+}
+
+/// A field's value for logic, as REDCap's `filterLogic` reads it: in the
+/// row itself, else in the event's row that does not repeat.
+fn logic_value(project: &Project, rows: &Rows, key: &RowKey, record: &str, r: &FieldRef) -> String {
+    let layout = project.layout();
+    let name = match &r.choice {
+        Some(code) => checkbox_column(&r.field, code),
+        None => r.field.clone(),
+    };
+    let Some((_, column)) = layout.column(&name) else {
+        return String::new();
+    };
+    let event = r.event.clone().unwrap_or_else(|| key.event.clone());
+    let base = RowKey {
+        event: event.clone(),
+        instrument: String::new(),
+        instance: 0,
+    };
+    let candidates: Vec<&RowKey> = if r.event.is_none() {
+        vec![key, &base]
+    } else {
+        vec![&base]
+    };
+    for k in candidates {
+        if !layout.holds(k, &column.form) {
+            continue;
+        }
+        let stored = rows
+            .values()
+            .find(|(rk, _)| rk == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        return cell(layout, k, column, &stored, record, false);
+    }
+    String::new()
+}
+
+/// The `record` export.
+pub(crate) fn export(
+    store: &Store,
+    project: &Project,
+    user: &ApiUser,
+    q: &ExportQuery,
+) -> Result<Reply, ApiError> {
+    let layout = project.layout();
+    let records = store.records(&RecordQuery {
+        dag: user.dag.clone(),
+        changed_from: q.begin.clone(),
+        changed_until: q.end.clone(),
+    })?;
+    let with_dag = q.with_dag && user.dag.is_none() && layout.has_dags;
+    let specials = layout.special_columns(with_dag);
+    let columns: Vec<&DataColumn> = q.columns.iter().map(|&i| &layout.columns[i]).collect();
+    let only_id = columns.len() == 1;
+    let mut out: Vec<Vec<(String, String)>> = Vec::new();
+    for record in records {
+        if !q.records.is_empty() && !q.records.contains(&record.id) {
+            continue;
+        }
+        let rows = rows_of(layout, store.values(&record.id)?);
+        for (key, stored) in rows.values() {
+            if !q.events.is_empty() && !q.events.contains(&key.event) {
+                continue;
+            }
+            if !only_id
+                && !columns
+                    .iter()
+                    .any(|c| c.kind != ColumnKind::RecordId && layout.holds(key, &c.form))
+            {
+                continue;
+            }
+            if let Some(expr) = &q.filter {
+                let shown = logic::shows(expr, &|r: &FieldRef| {
+                    logic_value(project, &rows, key, &record.id, r)
+                })
+                .map_err(|e| {
+                    ApiError::bad_request(format!("The filterLogic cannot be evaluated: {e:?}"))
+                })?;
+                if !shown {
+                    continue;
+                }
+            }
+            let mut row: Vec<(String, String)> = Vec::with_capacity(columns.len() + specials.len());
+            for (i, c) in columns.iter().enumerate() {
+                row.push((
+                    c.name.clone(),
+                    cell(layout, key, c, stored, &record.id, q.blank_gray_status),
+                ));
+                if i == 0 {
+                    for s in &specials {
+                        let v = match *s {
+                            EVENT_NAME => key.event.clone(),
+                            REPEAT_INSTRUMENT => key.instrument.clone(),
+                            REPEAT_INSTANCE if key.instance > 0 => key.instance.to_string(),
+                            DAG => record.dag.clone().unwrap_or_default(),
+                            _ => String::new(),
+                        };
+                        row.push(((*s).to_owned(), v));
+                    }
+                }
+            }
+            out.push(row);
+        }
+    }
+    let body: Vec<Ordered<String>> = out.iter().map(|r| Ordered(r)).collect();
+    Ok(Reply {
+        body: to_json(&body),
+        rows: out.len(),
+    })
+}
+
+/// A `log` call's parameters.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LogParams {
+    /// `None`: every record entry; `Some(None)`: a log type with no
+    /// record entries (the answer is empty).
+    kind: Option<Option<&'static str>>,
+    user: Option<String>,
+    record: Option<String>,
+    dag: Option<String>,
+    begin: Option<String>,
+    end: Option<String>,
+}
+
+impl LogParams {
+    pub fn parse(params: &Params) -> Result<LogParams, ApiError> {
+        let kind = match params.get("logtype").map(str::trim).unwrap_or("") {
+            "" | "record" => None,
+            "record_add" => Some(Some("add")),
+            "record_edit" => Some(Some("edit")),
+            "record_delete" => Some(Some("delete")),
+            "export" | "manage" | "user" | "lock_record" | "page_view" => Some(None),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "The value of the parameter \"logtype\" ({other}) is not valid"
+                )));
+            }
+        };
+        let text = |k: &str| {
+            params
+                .get(k)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        Ok(LogParams {
+            kind,
+            user: text("user"),
+            record: text("record"),
+            dag: text("dag"),
+            begin: timestamp(params, "beginTime")?,
+            end: timestamp(params, "endTime")?,
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct LogOut {
+    timestamp: String,
+    username: String,
+    action: String,
+    details: String,
+}
+
+/// The `log` call: record edits, newest first; a token bound to a group
+/// sees its group's entries only.
+pub(crate) fn log(store: &Store, user: &ApiUser, q: &LogParams) -> Result<Reply, ApiError> {
+    if q.kind == Some(None) {
+        return Ok(Reply {
+            body: to_json::<[LogOut]>(&[]),
+            rows: 0,
+        });
+    }
+    let entries = store.log(&LogQuery {
+        dag: user.dag.clone().or_else(|| q.dag.clone()),
+        record: q.record.clone(),
+        user: q.user.clone(),
+        kind: q.kind.flatten(),
+        begin: q.begin.clone(),
+        end: q.end.clone(),
+    })?;
+    let out: Vec<LogOut> = entries
+        .into_iter()
+        .map(|e| LogOut {
+            timestamp: e.ts,
+            username: e.username,
+            action: e.action,
+            details: e.details,
+        })
+        .collect();
+    Ok(Reply {
+        body: to_json(&out),
+        rows: 0,
+    })
+}

@@ -1,0 +1,300 @@
+//! One flat row as an import (or a project's own data) sends it: which
+//! record, event and repeat instance it is for, and whether each value is
+//! one REDCap would take. Value formats are checked by the desk's own
+//! `sitedesk_core::metadata::validate`, given the value in stored (ISO)
+//! form; a value that is well-formed only in another order (`05-31-2024`)
+//! is refused, as REDCap refuses it with `dateFormat=YMD`.
+//!
+//! Not here: what is stored (the store), who may write which record
+//! (`import`).
+
+use chrono::NaiveDateTime;
+use sitedesk_core::metadata::FieldType;
+use sitedesk_core::metadata::design::CLASSIC_EVENT;
+use sitedesk_core::metadata::validate::{Invalid, Verdict, check_value, display};
+
+use crate::layout::{ColumnKind, DAG, EVENT_NAME, REPEAT_INSTANCE, REPEAT_INSTRUMENT, RowKey};
+use crate::project::Project;
+
+/// A flat row: column names and values, in the order sent.
+pub(crate) type FlatRow = Vec<(String, String)>;
+
+/// REDCap's words for a value that is not in the field's format.
+pub const FORMAT_MESSAGE: &str = "The value you provided could not be validated because it does not follow the expected format. Please try again.";
+
+/// One refused value: a line of an import's error message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Problem {
+    pub record: String,
+    pub field: String,
+    pub value: String,
+    pub message: String,
+}
+
+impl Problem {
+    /// The line as REDCap writes it: four CSV-quoted cells.
+    pub fn csv_line(&self) -> String {
+        [&self.record, &self.field, &self.value, &self.message]
+            .iter()
+            .map(|c| format!("\"{}\"", c.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Whose row is checked: an API import is held to everything REDCap
+/// checks; the project's own data (`data.csv`, the ODM file's records)
+/// was exported by REDCap, so calculated and file values are taken as
+/// they are and a bad value is only reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Import,
+    Seed,
+}
+
+/// A row whose record, event and instance are known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CheckedRow {
+    pub record: String,
+    pub key: RowKey,
+    /// The row's `redcap_data_access_group` cell, when it has one.
+    pub dag: Option<String>,
+    /// The data columns the row sends besides the record id: the column's
+    /// index in the layout and the value (empty for a blank).
+    pub values: Vec<(usize, String)>,
+}
+
+/// Checks one row. Problems with its record, event or instance make it
+/// unusable (`None`); problems with values are reported and the row is
+/// still given, its bad values included (the caller decides).
+pub(crate) fn check_row(
+    project: &Project,
+    row: &FlatRow,
+    now: NaiveDateTime,
+    mode: Mode,
+    problems: &mut Vec<Problem>,
+) -> Option<CheckedRow> {
+    let layout = project.layout();
+    let cell = |name: &str| {
+        row.iter()
+            .find(|(c, _)| c == name)
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    let rid = layout.record_id();
+    let record = cell(rid).unwrap_or_default();
+    let before = problems.len();
+    let mut problem =
+        |field: &str, value: &str, message: String| add(problems, &record, field, value, message);
+    if record.is_empty() {
+        problem(
+            rid,
+            "",
+            format!("The record ID field ({rid}) is missing or blank"),
+        );
+    }
+    let event = if layout.longitudinal {
+        match cell(EVENT_NAME).as_deref() {
+            None | Some("") => {
+                problem(
+                    EVENT_NAME,
+                    "",
+                    "The event name is missing: rows of a longitudinal project need redcap_event_name"
+                        .into(),
+                );
+                String::new()
+            }
+            Some(e) if !layout.is_event(e) => {
+                problem(
+                    EVENT_NAME,
+                    e,
+                    "This is not a valid unique event name".into(),
+                );
+                String::new()
+            }
+            Some(e) => e.to_owned(),
+        }
+    } else {
+        CLASSIC_EVENT.to_owned()
+    };
+    let instrument = cell(REPEAT_INSTRUMENT).unwrap_or_default();
+    let instance_text = cell(REPEAT_INSTANCE).unwrap_or_default();
+    let mut instance = 0;
+    if !event.is_empty() {
+        let parse_instance = |text: &str| text.parse::<u32>().ok().filter(|n| *n >= 1);
+        if !instrument.is_empty() {
+            if !layout.repeating_form(&event, &instrument) {
+                problem(
+                    REPEAT_INSTRUMENT,
+                    &instrument,
+                    if layout.longitudinal {
+                        format!("This is not a repeating instrument in event {event}")
+                    } else {
+                        "This is not a repeating instrument".into()
+                    },
+                );
+            }
+            match parse_instance(&instance_text) {
+                Some(n) => instance = n,
+                None => problem(
+                    REPEAT_INSTANCE,
+                    &instance_text,
+                    "The repeat instance must be a whole number from 1".into(),
+                ),
+            }
+        } else if !instance_text.is_empty() {
+            if !layout.repeating_event(&event) {
+                problem(
+                    REPEAT_INSTANCE,
+                    &instance_text,
+                    "A repeat instance needs redcap_repeat_instrument, or an event that repeats"
+                        .into(),
+                );
+            }
+            match parse_instance(&instance_text) {
+                Some(n) => instance = n,
+                None => problem(
+                    REPEAT_INSTANCE,
+                    &instance_text,
+                    "The repeat instance must be a whole number from 1".into(),
+                ),
+            }
+        } else if layout.repeating_event(&event) {
+            problem(
+                REPEAT_INSTANCE,
+                "",
+                format!("Event {event} repeats: its rows need redcap_repeat_instance"),
+            );
+        }
+    }
+    if problems.len() > before {
+        return None;
+    }
+    let mut problem =
+        |field: &str, value: &str, message: String| add(problems, &record, field, value, message);
+    let key = RowKey {
+        event,
+        instrument,
+        instance,
+    };
+    let mut values = Vec::new();
+    for (name, value) in row {
+        let Some((index, column)) = layout.column(name) else {
+            continue;
+        };
+        if column.kind == ColumnKind::RecordId {
+            continue;
+        }
+        let v = value.trim();
+        if v.is_empty() {
+            // A blank is no value: it never needs the form to be held.
+            if layout.holds(&key, &column.form) {
+                values.push((index, String::new()));
+            }
+            continue;
+        }
+        if !layout.holds(&key, &column.form) {
+            let message = if !key.instrument.is_empty() {
+                format!(
+                    "This field is on form {}, not on the repeating instrument {} of this row",
+                    column.form, key.instrument
+                )
+            } else if !layout.designated(&key.event, &column.form) {
+                format!(
+                    "This field is on form {}, which is not designated for event {}",
+                    column.form, key.event
+                )
+            } else {
+                format!(
+                    "Form {} repeats in this event: send redcap_repeat_instrument and redcap_repeat_instance",
+                    column.form
+                )
+            };
+            problem(name, value, message);
+            continue;
+        }
+        if let Some(message) = check_value_of(project, &column.kind, v, now, mode) {
+            problem(name, value, message);
+            if mode == Mode::Import {
+                continue;
+            }
+        }
+        let kept = match (mode, &column.kind) {
+            (Mode::Seed, _) => value.clone(),
+            // A note's line breaks are content; elsewhere REDCap trims.
+            (Mode::Import, ColumnKind::Value { field })
+                if project.dictionary().fields[*field].field_type == FieldType::Notes =>
+            {
+                value.clone()
+            }
+            (Mode::Import, _) => v.to_owned(),
+        };
+        values.push((index, kept));
+    }
+    Some(CheckedRow {
+        record,
+        key,
+        dag: cell(DAG),
+        values,
+    })
+}
+
+fn add(problems: &mut Vec<Problem>, record: &str, field: &str, value: &str, message: String) {
+    problems.push(Problem {
+        record: record.to_owned(),
+        field: field.to_owned(),
+        value: value.to_owned(),
+        message,
+    });
+}
+
+/// Why a non-blank value is refused, if it is.
+fn check_value_of(
+    project: &Project,
+    kind: &ColumnKind,
+    v: &str,
+    now: NaiveDateTime,
+    mode: Mode,
+) -> Option<String> {
+    match kind {
+        ColumnKind::RecordId => None,
+        ColumnKind::Complete => (!matches!(v, "0" | "1" | "2"))
+            .then(|| format!("{FORMAT_MESSAGE} (A form status is 0, 1 or 2.)")),
+        ColumnKind::Checkbox { .. } => (!matches!(v, "0" | "1"))
+            .then(|| format!("{FORMAT_MESSAGE} (A checkbox choice is 0 or 1.)")),
+        ColumnKind::Value { field } => {
+            let f = &project.dictionary().fields[*field];
+            match (f.field_type, mode) {
+                (FieldType::Calc | FieldType::File | FieldType::Sql, Mode::Seed) => return None,
+                (FieldType::Calc, Mode::Import) => {
+                    return Some(
+                        "This field is a calculated field, whose value the server computes: it cannot be imported"
+                            .into(),
+                    );
+                }
+                (FieldType::File, Mode::Import) => {
+                    return Some(
+                        "This is a file upload field: a file cannot be imported as record data"
+                            .into(),
+                    );
+                }
+                _ => {}
+            }
+            match check_value(f, &display(f, v), now) {
+                Verdict::Valid { stored }
+                | Verdict::OutOfRange { stored, .. }
+                | Verdict::Unsupported { stored, .. } => (stored != v)
+                    .then(|| format!("{FORMAT_MESSAGE} (Send the stored form: {stored}.)")),
+                Verdict::Missing => None,
+                Verdict::Invalid {
+                    problem: Invalid::NotAChoice,
+                } => Some(format!("The value is not a valid category for {}", f.name)),
+                Verdict::Invalid {
+                    problem: Invalid::NotEnterable,
+                } => Some("This field cannot be imported".into()),
+                Verdict::Invalid {
+                    problem: Invalid::Format { .. },
+                } => Some(FORMAT_MESSAGE.into()),
+            }
+        }
+    }
+}

@@ -1,0 +1,739 @@
+//! The HTTP server: its own accept loop over hyper (so that every
+//! connection task is spawned through the simulator's `TaskTracker`, and a
+//! connection can be cut on purpose), axum routes for `/api/` and the
+//! admin endpoints, API tokens, and the faults carried out on a request:
+//! rate limit, concurrency cap, latency, an injected status, a hang, a
+//! reset or truncated answer, an import applied and then dropped, and the
+//! per-record cost.
+//!
+//! Order of a request: count it, check its token's rate, wait for a slot
+//! under the concurrency cap, wait the injected latency, answer an
+//! injected status or hang, check the token and run the call, wait the
+//! per-record cost, then send the answer (or cut it).
+//!
+//! Not here: what a call means (`api`), its decisions about faults
+//! (`faults`).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use chrono::NaiveDateTime;
+use hyper::body::Frame;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use serde::{Deserialize, Serialize};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::api::{Answer, ApiError, Call, Params, action_of, answer_meta, parse_call};
+use crate::clock::Clock;
+use crate::faults::{CallKey, FaultSet, FaultState, HANG_LIMIT, Outcome, SpecError};
+use crate::project::Project;
+use crate::stats::{Collector, Stats};
+use crate::store::{Database, StoreError, StoreHandle};
+
+/// A user of the API: a token (32 hexadecimal digits), the user name the
+/// log records, and optionally the data access group the user is in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiUser {
+    pub token: String,
+    pub username: String,
+    /// A group's unique name: the user sees and writes that group's
+    /// records only.
+    pub dag: Option<String>,
+}
+
+impl ApiUser {
+    pub fn new(token: &str, username: &str, dag: Option<&str>) -> ApiUser {
+        ApiUser {
+            token: token.to_owned(),
+            username: username.to_owned(),
+            dag: dag.map(str::to_owned),
+        }
+    }
+
+    /// Reads `HEX[:user[:dag]]`, the binary's `--token`; the user name
+    /// defaults to `api_user`.
+    pub fn parse_spec(spec: &str) -> Result<ApiUser, TokenError> {
+        let mut parts = spec.splitn(3, ':');
+        let token = parts.next().unwrap_or_default().trim();
+        let user = parts
+            .next()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .unwrap_or("api_user");
+        let dag = parts.next().map(str::trim).filter(|d| !d.is_empty());
+        let u = ApiUser::new(token, user, dag);
+        check_token(&u.token)?;
+        Ok(u)
+    }
+}
+
+/// Why a token cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("token {0:?} is not 32 hexadecimal digits")]
+    Malformed(String),
+    #[error("token {token}: the project has no data access group {dag}")]
+    UnknownDag { token: String, dag: String },
+    #[error("token {0} is given twice")]
+    Duplicate(String),
+}
+
+fn is_token(t: &str) -> bool {
+    t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn check_token(t: &str) -> Result<(), TokenError> {
+    if is_token(t) {
+        Ok(())
+    } else {
+        Err(TokenError::Malformed(t.to_owned()))
+    }
+}
+
+/// Why the simulator cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Everything a simulator starts from.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub project: Project,
+    pub tokens: Vec<ApiUser>,
+    pub faults: FaultSet,
+    /// Seeds the fault decisions: the same seed and the same sequence of
+    /// requests give the same faults.
+    pub seed: u64,
+    /// Serve `/admin/stats` and `/admin/faults`.
+    pub admin: bool,
+    /// `127.0.0.1:0` picks a free port.
+    pub bind: SocketAddr,
+    pub database: Database,
+    pub clock: Clock,
+}
+
+impl SimConfig {
+    /// A project on `127.0.0.1:0` (a free port), in memory, without
+    /// faults, with the demo tokens whose groups the project has (the
+    /// unbound one always).
+    pub fn new(project: Project) -> SimConfig {
+        let tokens = crate::demo::demo_users()
+            .into_iter()
+            .filter(|u| {
+                u.dag.as_ref().is_none_or(|d| {
+                    project
+                        .design()
+                        .dags
+                        .iter()
+                        .any(|g| &g.unique_group_name == d)
+                })
+            })
+            .collect();
+        SimConfig {
+            project,
+            tokens,
+            faults: FaultSet::default(),
+            seed: 0,
+            admin: false,
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database: Database::Memory,
+            clock: Clock::Local,
+        }
+    }
+}
+
+/// Starts simulators.
+pub struct Simulator;
+
+impl Simulator {
+    /// Loads the records, binds the address and starts serving.
+    pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
+        let mut users = HashMap::new();
+        for mut u in config.tokens {
+            check_token(&u.token)?;
+            u.token = u.token.to_ascii_uppercase();
+            if let Some(d) = &u.dag
+                && config.project.dag_id(d).is_none()
+            {
+                return Err(TokenError::UnknownDag {
+                    token: u.token,
+                    dag: d.clone(),
+                }
+                .into());
+            }
+            if users.contains_key(&u.token) {
+                return Err(TokenError::Duplicate(u.token).into());
+            }
+            users.insert(u.token.clone(), u);
+        }
+        let project = Arc::new(config.project);
+        // Bound before the store thread starts, so that a port in use
+        // leaves nothing behind.
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .map_err(|source| SimError::Bind {
+                addr: config.bind,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SimError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+        let (store, store_thread) =
+            StoreHandle::start(&config.database, project.clone(), config.clock.now())?;
+        let cancel = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let shared = Arc::new(Shared {
+            project,
+            users,
+            store: Mutex::new(Some(store)),
+            capacity: Mutex::new(semaphore(config.faults.max_concurrent)),
+            faults: Mutex::new(FaultState::new(config.faults, config.seed)),
+            stats: Collector::default(),
+            clock: Mutex::new(config.clock),
+            cancel: cancel.clone(),
+        });
+        let router = router(shared.clone(), config.admin);
+        tracker.spawn(accept_loop(
+            listener,
+            router,
+            cancel.clone(),
+            tracker.clone(),
+        ));
+        tracing::info!(%addr, "edc-sim listening");
+        Ok(RunningSim {
+            addr,
+            shared,
+            cancel,
+            tracker,
+            store_thread: Some(store_thread),
+        })
+    }
+}
+
+/// A running simulator. Dropping it without [`RunningSim::shutdown`]
+/// stops it too, without waiting.
+pub struct RunningSim {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+    store_thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RunningSim {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT/`, what a desk calls the server's base URL.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT/api/`, the API endpoint.
+    pub fn api_url(&self) -> String {
+        format!("http://{}/api/", self.addr)
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.shared.stats.snapshot()
+    }
+
+    pub fn reset_stats(&self) {
+        self.shared.stats.reset();
+    }
+
+    pub fn faults(&self) -> FaultSet {
+        self.shared.faults().set().clone()
+    }
+
+    /// Puts `faults` in force for the requests that come next (`next=`
+    /// counts start over; the random sequence goes on).
+    pub fn set_faults(&self, faults: FaultSet) {
+        self.shared.set_faults(faults);
+    }
+
+    /// Moves the server's clock (for the log, `dateRangeBegin` and
+    /// `today`).
+    pub fn set_clock(&self, clock: Clock) {
+        *lock(&self.shared.clock) = clock;
+    }
+
+    /// The server's local time now.
+    pub fn now(&self) -> NaiveDateTime {
+        self.shared.now()
+    }
+
+    pub fn project(&self) -> &Project {
+        &self.shared.project
+    }
+
+    /// The API users, tokens in upper case.
+    pub fn users(&self) -> Vec<ApiUser> {
+        let mut u: Vec<ApiUser> = self.shared.users.values().cloned().collect();
+        u.sort_by(|a, b| a.token.cmp(&b.token));
+        u
+    }
+
+    /// Stops accepting, ends hung requests, lets answers in progress
+    /// finish, waits for every connection task, and stops the store thread
+    /// once it has committed what it was given.
+    pub async fn shutdown(mut self) {
+        self.cancel.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+        lock(&self.shared.store).take();
+        if let Some(thread) = self.store_thread.take() {
+            let joined = self.tracker.spawn_blocking(move || thread.join());
+            if let Ok(Err(_)) = joined.await {
+                tracing::error!("the store thread panicked");
+            }
+        }
+        tracing::info!(addr = %self.addr, "edc-sim stopped");
+    }
+}
+
+impl Drop for RunningSim {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+fn semaphore(cap: Option<u32>) -> Option<Arc<Semaphore>> {
+    cap.map(|n| Arc::new(Semaphore::new(n as usize)))
+}
+
+/// A mutex that a panic elsewhere leaves usable: every value behind one
+/// here is valid at all times.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What every request handler shares.
+struct Shared {
+    project: Arc<Project>,
+    /// By token, in upper case.
+    users: HashMap<String, ApiUser>,
+    /// `None` once the server is shutting down.
+    store: Mutex<Option<StoreHandle>>,
+    faults: Mutex<FaultState>,
+    capacity: Mutex<Option<Arc<Semaphore>>>,
+    stats: Collector,
+    clock: Mutex<Clock>,
+    cancel: CancellationToken,
+}
+
+impl Shared {
+    fn faults(&self) -> MutexGuard<'_, FaultState> {
+        lock(&self.faults)
+    }
+
+    fn set_faults(&self, faults: FaultSet) {
+        // Requests already waiting keep the old cap's semaphore.
+        *lock(&self.capacity) = semaphore(faults.max_concurrent);
+        self.faults().replace(faults);
+    }
+
+    fn now(&self) -> NaiveDateTime {
+        lock(&self.clock).now()
+    }
+
+    /// Waits `d`; `false` when the server shuts down first.
+    async fn pause(&self, d: Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => true,
+            _ = self.cancel.cancelled() => false,
+        }
+    }
+
+    fn respond(&self, status: u16, content_type: &'static str, body: String) -> Response {
+        self.stats.status(status);
+        let mut r = (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            body,
+        )
+            .into_response();
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        r
+    }
+
+    fn error(&self, e: &ApiError) -> Response {
+        self.respond(e.status, "application/json; charset=utf-8", e.body())
+    }
+
+    fn too_many(&self, retry_after_s: u64) -> Response {
+        let mut r = self.error(&ApiError {
+            status: 429,
+            message: format!("Too many requests: retry after {retry_after_s} seconds"),
+        });
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
+        r
+    }
+
+    fn shutting_down(&self) -> Response {
+        self.error(&ApiError {
+            status: 503,
+            message: "The server is shutting down".into(),
+        })
+    }
+
+    /// Checks the token and runs the call.
+    async fn answer(&self, params: &Params) -> Result<(Answer, usize), ApiError> {
+        let token = params.get("token").map(str::trim).unwrap_or_default();
+        let user = self
+            .users
+            .get(&token.to_ascii_uppercase())
+            .filter(|_| is_token(token))
+            .ok_or_else(ApiError::forbidden)?;
+        match parse_call(params, &self.project)? {
+            Call::Meta(m) => Ok((answer_meta(&self.project, &m)?, 0)),
+            Call::Job(job) => {
+                let closed = || ApiError {
+                    status: 503,
+                    message: "The server is shutting down".into(),
+                };
+                let store = lock(&self.store).clone().ok_or_else(closed)?;
+                let reply = store
+                    .run(job, user.clone(), self.now())
+                    .await
+                    .map_err(|_| closed())??;
+                Ok((reply.body, reply.rows))
+            }
+        }
+    }
+}
+
+/// A connection's switch: a handler flips it to have its connection cut
+/// (with a TCP reset when `rst`), answer or not.
+#[derive(Clone)]
+struct ConnCtl {
+    kill: CancellationToken,
+    rst: Arc<AtomicBool>,
+}
+
+impl ConnCtl {
+    fn cut(&self, rst: bool) {
+        if rst {
+            self.rst.store(true, Ordering::SeqCst);
+        }
+        self.kill.cancel();
+    }
+}
+
+/// A body that sends `data` and then has its connection cut, never ending
+/// (so hyper never finishes the message).
+struct CutBody {
+    data: Option<Bytes>,
+    conn: ConnCtl,
+    rst: bool,
+}
+
+impl hyper::body::Body for CutBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if let Some(d) = self.data.take() {
+            return Poll::Ready(Some(Ok(Frame::data(d))));
+        }
+        // hyper has written the part above; the connection task drops the
+        // connection (and with it this body) when the switch flips.
+        self.conn.cut(self.rst);
+        Poll::Pending
+    }
+}
+
+fn router(shared: Arc<Shared>, admin: bool) -> Router {
+    let mut r = Router::new()
+        .route("/api/", post(api))
+        .route("/api", post(api));
+    if admin {
+        r = r
+            .route("/admin/stats", get(admin_stats).delete(admin_reset_stats))
+            .route("/admin/faults", get(admin_faults).post(admin_set_faults));
+    }
+    // REDCap's own limit is the PHP upload size; imports of a few
+    // thousand rows fit well within this.
+    r.layer(DefaultBodyLimit::max(64 << 20)).with_state(shared)
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = cancel.cancelled() => break,
+            r = listener.accept() => r,
+        };
+        match accepted {
+            Ok((stream, _)) => {
+                let _ = stream.set_nodelay(true);
+                tracker.spawn(serve_connection(stream, router.clone(), cancel.clone()));
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: wait a little
+                // rather than spin.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                }
+            }
+        }
+    }
+}
+
+/// A second handle on the socket, to set `SO_LINGER=0` before the last
+/// close when a connection is cut with a reset.
+#[cfg(unix)]
+fn socket_handle(s: &TcpStream) -> Option<socket2::Socket> {
+    use std::os::fd::AsFd as _;
+    s.as_fd()
+        .try_clone_to_owned()
+        .ok()
+        .map(socket2::Socket::from)
+}
+
+#[cfg(windows)]
+fn socket_handle(s: &TcpStream) -> Option<socket2::Socket> {
+    use std::os::windows::io::AsSocket as _;
+    s.as_socket()
+        .try_clone_to_owned()
+        .ok()
+        .map(socket2::Socket::from)
+}
+
+#[cfg(not(any(unix, windows)))]
+fn socket_handle(_: &TcpStream) -> Option<socket2::Socket> {
+    None
+}
+
+async fn serve_connection(stream: TcpStream, router: Router, cancel: CancellationToken) {
+    let ctl = ConnCtl {
+        kill: CancellationToken::new(),
+        rst: Arc::new(AtomicBool::new(false)),
+    };
+    let socket = socket_handle(&stream);
+    let service = TowerToHyperService::new(router.layer(Extension(ctl.clone())));
+    let conn =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = ctl.kill.cancelled() => {}
+        _ = cancel.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = ctl.kill.cancelled() => {}
+            }
+        }
+    }
+    if ctl.rst.load(Ordering::SeqCst)
+        && let Some(s) = &socket
+    {
+        // The last close of the socket (this handle's or the
+        // connection's, whichever drops later) now sends RST.
+        let _ = s.set_linger(Some(Duration::ZERO));
+    }
+}
+
+async fn api(
+    State(s): State<Arc<Shared>>,
+    Extension(conn): Extension<ConnCtl>,
+    body: Bytes,
+) -> Response {
+    let params = match Params::parse(&body) {
+        Ok(p) => p,
+        Err(e) => {
+            s.stats.request("(unreadable)/export");
+            return s.error(&e);
+        }
+    };
+    let call = CallKey {
+        content: params.get("content").unwrap_or_default().to_owned(),
+        action: action_of(&params),
+    };
+    let label = call.label();
+    s.stats.request(&label);
+    let token = params.get("token").unwrap_or_default().trim();
+    let limited = s.faults().rate_check(token, Instant::now());
+    if let Some(retry_after_s) = limited {
+        s.stats.fault("rate");
+        return s.too_many(retry_after_s);
+    }
+    let capacity = lock(&s.capacity).clone();
+    let _permit = match capacity {
+        None => None,
+        Some(sem) => tokio::select! {
+            p = sem.acquire_owned() => p.ok(),
+            _ = s.cancel.cancelled() => return s.shutting_down(),
+        },
+    };
+    let _in_flight = s.stats.enter();
+    let plan = s.faults().plan(&call);
+    if !plan.latency.is_zero() {
+        s.stats.fault("latency");
+        if !s.pause(plan.latency).await {
+            return s.shutting_down();
+        }
+    }
+    if let Some(o) = plan.outcome {
+        s.stats.fault(&o.label());
+    }
+    match plan.outcome {
+        Some(Outcome::Status(code)) => {
+            let reason = StatusCode::from_u16(code)
+                .ok()
+                .and_then(|c| c.canonical_reason())
+                .unwrap_or("Server Error");
+            return s.respond(
+                code,
+                "text/html; charset=utf-8",
+                format!("<html><body><h1>{code} {reason}</h1></body></html>\n"),
+            );
+        }
+        Some(Outcome::TooManyRequests { retry_after_s }) => return s.too_many(retry_after_s),
+        Some(Outcome::Hang) => {
+            s.pause(HANG_LIMIT).await;
+            conn.cut(false);
+            return std::future::pending().await;
+        }
+        _ => {}
+    }
+    let (status, content_type, text, rows) = match s.answer(&params).await {
+        Ok((Answer::Json(j), rows)) => (200, "application/json; charset=utf-8", j, rows),
+        Ok((Answer::Text(t), rows)) => (200, "text/plain; charset=utf-8", t, rows),
+        Err(e) => (e.status, "application/json; charset=utf-8", e.body(), 0),
+    };
+    tracing::debug!(call = %label, status, rows, "answered");
+    if rows > 0 && !plan.record_cost.is_zero() {
+        s.stats.fault("record-cost");
+        let cost = plan
+            .record_cost
+            .saturating_mul(u32::try_from(rows).unwrap_or(u32::MAX));
+        if !s.pause(cost).await {
+            return s.shutting_down();
+        }
+    }
+    match plan.outcome {
+        Some(Outcome::ApplyThenDrop) => {
+            conn.cut(true);
+            std::future::pending().await
+        }
+        Some(o @ (Outcome::Reset | Outcome::Truncate)) => {
+            let mut r = s.respond(status, content_type, String::new());
+            let full = Bytes::from(text);
+            let part = full.slice(..full.len() / 2);
+            if o == Outcome::Truncate {
+                r.headers_mut()
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(full.len()));
+            } else {
+                r.headers_mut().remove(header::CONTENT_LENGTH);
+            }
+            *r.body_mut() = Body::new(CutBody {
+                data: Some(part),
+                conn,
+                rst: o == Outcome::Reset,
+            });
+            r
+        }
+        _ => s.respond(status, content_type, text),
+    }
+}
+
+async fn admin_stats(State(s): State<Arc<Shared>>) -> Json<Stats> {
+    Json(s.stats.snapshot())
+}
+
+async fn admin_reset_stats(State(s): State<Arc<Shared>>) -> StatusCode {
+    s.stats.reset();
+    StatusCode::NO_CONTENT
+}
+
+/// The fault set as the admin endpoint shows it: the spec and the JSON.
+#[derive(Serialize)]
+struct FaultsOut {
+    spec: String,
+    #[serde(flatten)]
+    faults: FaultSet,
+}
+
+fn faults_out(set: FaultSet) -> Json<FaultsOut> {
+    Json(FaultsOut {
+        spec: set.to_string(),
+        faults: set,
+    })
+}
+
+async fn admin_faults(State(s): State<Arc<Shared>>) -> Json<FaultsOut> {
+    faults_out(s.faults().set().clone())
+}
+
+/// Replaces the fault set with the body: `{"spec": "..."}` or a fault
+/// set's JSON (checked by writing it as a spec and reading it back).
+async fn admin_set_faults(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let bad = |message: String| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({ "error": message })),
+        )
+            .into_response()
+    };
+    let value: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return bad(format!("the body is not JSON: {e}")),
+    };
+    let parsed: Result<FaultSet, String> = match value.get("spec").and_then(|v| v.as_str()) {
+        Some(spec) => spec.parse().map_err(|e: SpecError| e.to_string()),
+        None => serde_json::from_value::<FaultSet>(value)
+            .map_err(|e| e.to_string())
+            .and_then(|set| {
+                set.to_string()
+                    .parse()
+                    .map_err(|e: SpecError| e.to_string())
+            }),
+    };
+    match parsed {
+        Ok(set) => {
+            s.set_faults(set.clone());
+            faults_out(set).into_response()
+        }
+        Err(e) => bad(e),
+    }
+}

@@ -1,0 +1,873 @@
+//! Each API call's answer and each import rule, against the demo project
+//! (longitudinal, repeating adverse events, two sites) and a small classic
+//! project.
+
+use chrono::NaiveDate;
+use edc_sim::{
+    Clock, DEMO_TOKEN, DEMO_TOKEN_HILLVIEW, DEMO_TOKEN_RIVERSIDE, Database, NO_PERMISSION, Project,
+    REDCAP_VERSION, SimConfig,
+};
+use serde_json::{Value, json};
+
+use crate::common::{Client, classic_project, rows_of, start, start_with};
+
+fn at(h: u32, m: u32, s: u32) -> chrono::NaiveDateTime {
+    NaiveDate::from_ymd_opt(2025, 10, 1)
+        .unwrap()
+        .and_hms_opt(h, m, s)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_metadata_calls_answer_in_redcaps_shapes() {
+    let sim = start(Project::demo()).await;
+    let c = Client::new(&sim, DEMO_TOKEN);
+    let (status, version) = c.post(&[("content", "version")]).await;
+    assert_eq!((status, version.as_str()), (200, REDCAP_VERSION));
+
+    let p = c.json(&[("content", "project")]).await;
+    assert_eq!(p["project_title"], "SiteDesk demo study");
+    assert_eq!(p["is_longitudinal"], 1);
+    assert_eq!(p["has_repeating_instruments_or_events"], 1);
+    assert_eq!(p["record_autonumbering_enabled"], 0);
+    assert_eq!(p["missing_data_codes"], "");
+
+    let (_, text) = c.post(&[("content", "metadata")]).await;
+    assert!(
+        text.starts_with(r#"[{"field_name":"record_id","form_name":"demographics","section_header":"","field_type":"text","field_label":"Subject ID","select_choices_or_calculations":"","field_note":"","text_validation_type_or_show_slider_number":"","text_validation_min":"","text_validation_max":"","identifier":"","branching_logic":"","required_field":"","custom_alignment":"","question_number":"","matrix_group_name":"","matrix_ranking":"","field_annotation":""}"#),
+        "{text}"
+    );
+    let metadata: Vec<Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(metadata.len(), 32);
+    let sex = metadata.iter().find(|f| f["field_name"] == "sex").unwrap();
+    assert_eq!(sex["select_choices_or_calculations"], "1, Male | 2, Female");
+    assert_eq!(sex["required_field"], "y");
+    // The desk reads this answer with the core's parser.
+    let dictionary = sitedesk_core_parse(&text);
+    assert_eq!(dictionary.fields.len(), 32);
+
+    let some = c
+        .json(&[
+            ("content", "metadata"),
+            ("fields[0]", "dob"),
+            ("forms[0]", "medications"),
+        ])
+        .await;
+    let names: Vec<&str> = some
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["dob", "meds", "meds_other", "insulin_units"]);
+    let (status, message) = c
+        .error(&[("content", "metadata"), ("fields[0]", "height")])
+        .await;
+    assert_eq!(status, 400);
+    assert!(message.contains("height"), "{message}");
+
+    let instruments = c.json(&[("content", "instrument")]).await;
+    assert_eq!(
+        instruments[3],
+        json!({"instrument_name": "adverse_events", "instrument_label": "Adverse events (AE)"})
+    );
+    assert_eq!(
+        c.json(&[("content", "arm")]).await,
+        json!([{"arm_num": 1, "name": "Arm 1"}])
+    );
+    let events = c.json(&[("content", "event")]).await;
+    assert_eq!(events.as_array().unwrap().len(), 4);
+    assert_eq!(events[1]["unique_event_name"], "baseline_arm_1");
+    assert_eq!(events[1]["arm_num"], 1);
+    assert!(events[1]["event_id"].is_u64());
+    let (status, _) = c.error(&[("content", "event"), ("arms[0]", "9")]).await;
+    assert_eq!(status, 400);
+    let mapping = c.json(&[("content", "formEventMapping")]).await;
+    assert_eq!(mapping.as_array().unwrap().len(), 10);
+    assert_eq!(
+        mapping[0],
+        json!({"arm_num": 1, "unique_event_name": "screening_arm_1", "form": "demographics"})
+    );
+    let repeating = c.json(&[("content", "repeatingFormsEvents")]).await;
+    assert_eq!(
+        repeating[0],
+        json!({"event_name": "baseline_arm_1", "form_name": "adverse_events", "custom_form_label": ""})
+    );
+    let dags = c.json(&[("content", "dag")]).await;
+    assert_eq!(dags[1]["unique_group_name"], "hillview_hospital");
+    assert_eq!(dags[1]["data_access_group_name"], "Hillview Hospital");
+    assert!(dags[1]["data_access_group_id"].is_u64());
+
+    let names = c
+        .json(&[("content", "exportFieldNames"), ("field", "meds")])
+        .await;
+    assert_eq!(
+        names,
+        json!([
+            {"original_field_name": "meds", "choice_value": "1", "export_field_name": "meds___1"},
+            {"original_field_name": "meds", "choice_value": "2", "export_field_name": "meds___2"},
+            {"original_field_name": "meds", "choice_value": "3", "export_field_name": "meds___3"},
+            {"original_field_name": "meds", "choice_value": "4", "export_field_name": "meds___4"},
+            {"original_field_name": "meds", "choice_value": "99", "export_field_name": "meds___99"},
+        ])
+    );
+    let all = c.json(&[("content", "exportFieldNames")]).await;
+    // No descriptive field, no form status.
+    assert!(all.as_array().unwrap().iter().all(|f| {
+        f["original_field_name"] != "demo_intro"
+            && !f["export_field_name"]
+                .as_str()
+                .unwrap()
+                .ends_with("_complete")
+    }));
+    sim.shutdown().await;
+}
+
+fn sitedesk_core_parse(text: &str) -> sitedesk_core::metadata::Dictionary {
+    sitedesk_core::metadata::parse_api_json(text).expect("the metadata answer parses")
+}
+
+#[tokio::test]
+async fn a_classic_project_answers_the_longitudinal_calls_with_errors() {
+    let sim = start(classic_project()).await;
+    let c = Client::new(&sim, DEMO_TOKEN);
+    let p = c.json(&[("content", "project")]).await;
+    assert_eq!(p["is_longitudinal"], 0);
+    assert_eq!(p["has_repeating_instruments_or_events"], 1);
+    for content in ["formEventMapping", "event", "arm"] {
+        let (status, message) = c.error(&[("content", content)]).await;
+        assert_eq!(status, 400, "{content}");
+        assert!(message.contains("classic"), "{message}");
+    }
+    let rows = c.export(&[]).await;
+    assert_eq!(rows.len(), 2);
+    assert!(rows[0].get("redcap_event_name").is_none());
+    assert_eq!(rows[0]["redcap_repeat_instrument"], "");
+    assert_eq!(rows[0]["redcap_repeat_instance"], "");
+    assert_eq!(rows[0]["symptoms____99"], "0");
+    assert_eq!(rows[0]["visits_complete"], "");
+    assert_eq!(rows[1]["redcap_repeat_instrument"], "visits");
+    assert_eq!(rows[1]["redcap_repeat_instance"], "1");
+    assert_eq!(rows[1]["symptoms___1"], "");
+    assert_eq!(rows[1]["enrolment_complete"], "");
+    assert_eq!(rows[1]["sbp"], "120");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_bad_token_is_refused_with_403() {
+    let sim = start(Project::demo()).await;
+    for token in [
+        "",
+        "not-a-token",
+        "0123456789ABCDEF0123456789ABCDEF",
+        "DE5C0DE000000000000000000000000",
+    ] {
+        let c = Client::new(&sim, token);
+        let (status, message) = c.error(&[("content", "record")]).await;
+        assert_eq!(
+            (status, message.as_str()),
+            (403, NO_PERMISSION),
+            "token {token:?}"
+        );
+    }
+    // Tokens are hexadecimal, whatever the case.
+    let lower = Client::new(&sim, &DEMO_TOKEN.to_ascii_lowercase());
+    assert_eq!(lower.post(&[("content", "version")]).await.0, 200);
+    let csv = reqwest::Client::new()
+        .post(sim.api_url())
+        .form(&[
+            ("token", DEMO_TOKEN),
+            ("content", "record"),
+            ("format", "csv"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 400);
+    let message: Value = csv.json().await.unwrap();
+    assert!(
+        message["error"].as_str().unwrap().contains("JSON only"),
+        "{message}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_flat_export_has_redcaps_columns_and_blanks() {
+    let sim = start(Project::demo()).await;
+    let c = Client::new(&sim, DEMO_TOKEN);
+    let rows = c.export(&[("exportDataAccessGroups", "true")]).await;
+    let first = rows_of(&rows, "S02-DEM-0001");
+    assert_eq!(first.len(), 3, "screening, baseline and one adverse event");
+    let screening = first[0];
+    assert_eq!(screening["redcap_event_name"], "screening_arm_1");
+    assert_eq!(screening["redcap_data_access_group"], "hillview_hospital");
+    assert_eq!(screening["bmi"], "27.2");
+    // Medication is not designated at screening: its columns are blank.
+    assert_eq!(screening["meds___1"], "");
+    assert_eq!(screening["medications_complete"], "");
+    let baseline = first[1];
+    assert_eq!(baseline["meds___1"], "1");
+    assert_eq!(baseline["meds___2"], "0", "a checkbox is never blank");
+    // Adverse events repeat at baseline: not in the row that does not.
+    assert_eq!(baseline["adverse_events_complete"], "");
+    let ae = first[2];
+    assert_eq!(ae["redcap_repeat_instrument"], "adverse_events");
+    assert_eq!(ae["redcap_repeat_instance"], "1");
+    assert_eq!(ae["ae_severity"], "1");
+    assert_eq!(ae["vitals_complete"], "");
+    for row in &rows {
+        for (k, v) in row.as_object().unwrap() {
+            assert!(v.is_string(), "{k} is {v}");
+        }
+    }
+    let keys: Vec<&String> = screening.as_object().unwrap().keys().collect();
+    assert!(keys.contains(&&"redcap_data_access_group".to_owned()));
+
+    // A form with a value gets status 0; the event's other forms show 0s.
+    c.import_ok(
+        json!([{"record_id": "S02-DEM-0003", "redcap_event_name": "week_4_arm_1", "sbp": "128"}]),
+        &[],
+    )
+    .await;
+    let week4 = c
+        .export(&[
+            ("records[0]", "S02-DEM-0003"),
+            ("events[0]", "week_4_arm_1"),
+        ])
+        .await;
+    assert_eq!(week4.len(), 1);
+    assert_eq!(week4[0]["vitals_complete"], "0");
+    assert_eq!(week4[0]["medications_complete"], "0");
+    assert_eq!(week4[0]["meds___4"], "0");
+    let gray = c
+        .export(&[
+            ("records[0]", "S02-DEM-0003"),
+            ("events[0]", "week_4_arm_1"),
+            ("exportBlankForGrayFormStatus", "true"),
+        ])
+        .await;
+    assert_eq!(gray[0]["medications_complete"], "");
+
+    // Filters: fields (a checkbox by its name), forms, events, records.
+    let some = c
+        .export(&[("fields[0]", "meds"), ("forms[0]", "adverse_events")])
+        .await;
+    let columns: Vec<&String> = some[0].as_object().unwrap().keys().collect();
+    assert_eq!(columns.len(), 17, "{columns:?}");
+    assert!(
+        some.iter()
+            .all(|r| r["redcap_event_name"] != "screening_arm_1")
+    );
+    let ids = c
+        .export(&[
+            ("records[0]", "S02-DEM-0002"),
+            ("records[1]", "S02-DEM-0004"),
+        ])
+        .await;
+    assert_eq!(ids.len(), 3);
+    let (status, message) = c
+        .error(&[("content", "record"), ("forms[0]", "labs")])
+        .await;
+    assert_eq!(status, 400);
+    assert!(message.contains("labs"), "{message}");
+    let filtered = c
+        .export(&[("filterLogic", "[sex] = '2' and [height_cm] < 160")])
+        .await;
+    assert_eq!(filtered.len(), 1);
+    assert_eq!(filtered[0]["record_id"], "S02-DEM-0003");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_token_bound_to_a_site_sees_and_writes_only_that_sites_records() {
+    let sim = start(Project::demo()).await;
+    let admin = Client::new(&sim, DEMO_TOKEN);
+    let riverside = Client::new(&sim, DEMO_TOKEN_RIVERSIDE);
+    let hillview = Client::new(&sim, DEMO_TOKEN_HILLVIEW);
+    assert!(riverside.export(&[]).await.is_empty());
+    let theirs = hillview.export(&[("exportDataAccessGroups", "true")]).await;
+    assert_eq!(theirs.len(), 7);
+    // REDCap ignores exportDataAccessGroups for a user in a group.
+    assert!(theirs[0].get("redcap_data_access_group").is_none());
+
+    let answer = riverside
+        .import_ok(
+            json!([{"record_id": "S01-DEM-0001", "redcap_event_name": "screening_arm_1", "sex": "1"}]),
+            &[],
+        )
+        .await;
+    assert_eq!(answer, json!({"count": 1}));
+    let all = admin.export(&[("exportDataAccessGroups", "true")]).await;
+    assert_eq!(
+        rows_of(&all, "S01-DEM-0001")[0]["redcap_data_access_group"],
+        "riverside_clinic"
+    );
+    assert_eq!(riverside.export(&[]).await.len(), 1);
+    assert_eq!(hillview.export(&[]).await.len(), 7);
+
+    let (status, message) = riverside
+        .import(
+            json!([{"record_id": "S02-DEM-0001", "redcap_event_name": "screening_arm_1", "sex": "1"}]),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        message.contains(r#"\"S02-DEM-0001\",\"record_id\",\"S02-DEM-0001\""#),
+        "{message}"
+    );
+    let (status, message) = riverside
+        .import(
+            json!([{"record_id": "S01-DEM-0002", "redcap_event_name": "screening_arm_1",
+                    "redcap_data_access_group": "hillview_hospital"}]),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(message.contains("redcap_data_access_group"), "{message}");
+    // The refused call wrote nothing.
+    assert_eq!(
+        admin.export(&[("records[0]", "S02-DEM-0001")]).await[0]["sex"],
+        "2"
+    );
+
+    // A token in no group may move a record between groups.
+    admin
+        .import_ok(
+            json!([{"record_id": "S01-DEM-0001", "redcap_event_name": "screening_arm_1",
+                    "redcap_data_access_group": "hillview_hospital"}]),
+            &[],
+        )
+        .await;
+    assert!(riverside.export(&[]).await.is_empty());
+    let (status, message) = riverside
+        .error(&[
+            ("content", "record"),
+            ("action", "delete"),
+            ("records[0]", "S02-DEM-0002"),
+        ])
+        .await;
+    assert_eq!(status, 400);
+    assert!(message.contains("S02-DEM-0002"), "{message}");
+    let log = riverside.json(&[("content", "log")]).await;
+    assert!(
+        log.as_array().unwrap().is_empty(),
+        "a group's log is that of the records now in the group: {log}"
+    );
+    let log = hillview
+        .json(&[("content", "log"), ("record", "S01-DEM-0001")])
+        .await;
+    assert_eq!(log.as_array().unwrap().len(), 2, "{log}");
+    assert_eq!(log[1]["username"], "riverside_crc");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn refused_values_come_back_as_csv_rows_and_nothing_is_written() {
+    let sim = start(Project::demo()).await;
+    let c = Client::new(&sim, DEMO_TOKEN);
+    let (status, body) = c
+        .import_text(
+            r#"[
+                {"record_id": "S01-0001", "redcap_event_name": "screening_arm_1",
+                 "weight_kg": "22", "height_cm": "22x", "dob": "05-31-1980", "sex": "3",
+                 "bmi": "20.1", "visit_date": "2025-01-01"},
+                {"record_id": "S01-0002", "redcap_event_name": "week_9_arm_1", "sbp": "120"},
+                {"record_id": "S01-0003", "redcap_event_name": "screening_arm_1",
+                 "redcap_repeat_instrument": "demographics", "redcap_repeat_instance": "1"},
+                {"record_id": "S01-0004", "redcap_event_name": "baseline_arm_1", "ae_term": "Rash"},
+                {"record_id": "S01-0005", "redcap_event_name": "baseline_arm_1",
+                 "redcap_repeat_instrument": "adverse_events", "redcap_repeat_instance": "0"}
+            ]"#,
+            &[],
+        )
+        .await;
+    assert_eq!(status, 400);
+    let message = serde_json::from_str::<Value>(&body).unwrap()["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lines: Vec<&str> = message.lines().collect();
+    let format = "The value you provided could not be validated because it does not follow the expected format. Please try again.";
+    assert_eq!(
+        lines[0],
+        format!(r#""S01-0001","weight_kg","22","{format}""#)
+    );
+    assert_eq!(
+        lines[1],
+        format!(r#""S01-0001","height_cm","22x","{format}""#)
+    );
+    assert!(
+        lines[2].starts_with(r#""S01-0001","dob","05-31-1980","#),
+        "{}",
+        lines[2]
+    );
+    assert_eq!(
+        lines[3],
+        r#""S01-0001","sex","3","The value is not a valid category for sex""#
+    );
+    assert!(lines[4].starts_with(r#""S01-0001","bmi","20.1","This field is a calculated field"#));
+    assert!(
+        lines[5].starts_with(r#""S01-0001","visit_date","2025-01-01","This field is on form vitals, which is not designated for event screening_arm_1""#),
+        "{}",
+        lines[5]
+    );
+    assert!(lines[6].starts_with(r#""S01-0002","redcap_event_name","week_9_arm_1","#));
+    assert!(lines[7].starts_with(r#""S01-0003","redcap_repeat_instrument","demographics","#));
+    assert!(lines[8].starts_with(r#""S01-0004","ae_term","Rash","Form adverse_events repeats"#));
+    assert!(lines[9].starts_with(r#""S01-0005","redcap_repeat_instance","0","#));
+    assert_eq!(lines.len(), 10, "{message}");
+    assert!(c.export(&[("records[0]", "S01-0001")]).await.is_empty());
+
+    // Well-formed values pass, also outside min/max (a soft check).
+    c.import_ok(
+        json!([{"record_id": "S01-0001", "redcap_event_name": "screening_arm_1",
+                "weight_kg": "22.0", "height_cm": "250", "dob": "1980-05-31", "sex": "2"}]),
+        &[],
+    )
+    .await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_fields_are_named_and_refuse_the_call() {
+    let sim = start(Project::demo()).await;
+    let c = Client::new(&sim, DEMO_TOKEN);
+    let (status, body) = c
+        .import_text(
+            r#"[{"record_id": "S01-0001", "redcap_event_name": "screening_arm_1",
+                 "height": "170", "meds": "1", "meds___7": "1", "sex": "1"}]"#,
+            &[],
+        )
+        .await;
+    assert_eq!(status, 400);
+    let message = serde_json::from_str::<Value>(&body).unwrap()["error"].clone();
+    assert_eq!(
+        message,
+        "The following fields were not found in the project as real data fields: height, meds, meds___7"
+    );
+    assert!(c.export(&[("records[0]", "S01-0001")]).await.is_empty());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_import_is_an_upsert_and_the_same_rows_twice_change_nothing() {
+    let sim = start(Project::demo()).await;
+    let c = Client::new(&sim, DEMO_TOKEN_RIVERSIDE);
+    let rows = json!([
+        {"record_id": "S01-DEM-0001", "redcap_event_name": "screening_arm_1", "sex": "2",
+         "dob": "1970-01-02", "demographics_complete": "1"},
+        {"record_id": "S01-DEM-0001", "redcap_event_name": "baseline_arm_1",
+         "redcap_repeat_instrument": "adverse_events", "redcap_repeat_instance": "2",
+         "ae_term": "Headache", "ae_start": "2025-09-01"},
+    ]);
+    assert_eq!(c.import_ok(rows.clone(), &[]).await, json!({"count": 1}));
+    let once = c.export(&[]).await;
+    let log_once = c.json(&[("content", "log")]).await;
+    assert_eq!(
+        c.import_ok(rows, &[("returnContent", "ids")]).await,
+        json!(["S01-DEM-0001"])
+    );
+    assert_eq!(c.export(&[]).await, once);
+    assert_eq!(
+        c.json(&[("content", "log")]).await,
+        log_once,
+        "nothing changed, nothing logged"
+    );
+    assert_eq!(once.len(), 3, "screening, baseline's row and the instance");
+    assert_eq!(once[2]["redcap_repeat_instance"], "2");
+    assert_eq!(once[2]["adverse_events_complete"], "0");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn ids_are_assigned_only_with_force_auto_number() {
+    let sim = start(classic_project()).await;
+    let c = Client::new(&sim, DEMO_TOKEN);
+    let rows = json!([
+        {"record_id": "new-a", "name": "Bea"},
+        {"record_id": "new-a", "redcap_repeat_instrument": "visits", "redcap_repeat_instance": "1", "sbp": "130"},
+        {"record_id": "new-b", "name": "Cy"},
+    ]);
+    let auto = c
+        .import_ok(
+            rows.clone(),
+            &[("forceAutoNumber", "true"), ("returnContent", "auto_ids")],
+        )
+        .await;
+    assert_eq!(auto, json!(["2,new-a", "3,new-b"]));
+    // A retry after an ambiguous failure creates the records again.
+    let again = c
+        .import_ok(
+            rows.clone(),
+            &[("forceAutoNumber", "true"), ("returnContent", "ids")],
+        )
+        .await;
+    assert_eq!(again, json!(["4", "5"]));
+    // Without it the ids are taken as sent.
+    assert_eq!(
+        c.import_ok(rows, &[("returnContent", "ids")]).await,
+        json!(["new-a", "new-b"])
+    );
+    let ids: Vec<Value> = c
+        .export(&[("fields[0]", "record_id")])
+        .await
+        .into_iter()
+        .map(|r| r["record_id"].clone())
+        .collect();
+    assert_eq!(
+        ids,
+        json!([
+            "1", "1", "2", "2", "3", "4", "4", "5", "new-a", "new-a", "new-b"
+        ])
+        .as_array()
+        .unwrap()
+        .clone()
+    );
+    sim.shutdown().await;
+
+    // A token in a group numbers within the group, as REDCap does.
+    let sim = start(Project::demo()).await;
+    let riverside = Client::new(&sim, DEMO_TOKEN_RIVERSIDE);
+    let ids = riverside
+        .import_ok(
+            json!([{"record_id": "x", "redcap_event_name": "screening_arm_1", "sex": "1"}]),
+            &[("forceAutoNumber", "true"), ("returnContent", "ids")],
+        )
+        .await;
+    let group_id = Client::new(&sim, DEMO_TOKEN)
+        .json(&[("content", "dag")])
+        .await[0]["data_access_group_id"]
+        .clone();
+    assert_eq!(ids, json!([format!("{group_id}-1")]));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_blank_leaves_a_value_unless_the_import_overwrites() {
+    let sim = start(classic_project()).await;
+    let c = Client::new(&sim, DEMO_TOKEN);
+    let blank =
+        json!([{"record_id": "1", "name": "", "symptoms___1": "", "comment": "", "weight": ""}]);
+    c.import_ok(blank.clone(), &[("overwriteBehavior", "normal")])
+        .await;
+    let row = &c.export(&[("records[0]", "1")]).await[0];
+    assert_eq!(
+        (row["name"].as_str(), row["symptoms___1"].as_str()),
+        (Some("Ada"), Some("1"))
+    );
+    assert_eq!(row["weight"], "61.5");
+    c.import_ok(blank, &[("overwriteBehavior", "overwrite")])
+        .await;
+    let row = &c.export(&[("records[0]", "1")]).await[0];
+    assert_eq!(
+        (row["name"].as_str(), row["symptoms___1"].as_str()),
+        (Some(""), Some("0"))
+    );
+    assert_eq!(row["weight"], "");
+    // Columns not sent are kept either way.
+    assert_eq!(row["dob"], "1990-02-03");
+    // A checkbox's 0 is a value, not a blank.
+    c.import_ok(json!([{"record_id": "1", "symptoms___2": "1"}]), &[])
+        .await;
+    c.import_ok(json!([{"record_id": "1", "symptoms___2": "0"}]), &[])
+        .await;
+    assert_eq!(
+        c.export(&[("records[0]", "1")]).await[0]["symptoms___2"],
+        "0"
+    );
+    // A note keeps its line breaks; other values are trimmed.
+    c.import_ok(
+        json!([{"record_id": "1", "comment": "two\nlines\n", "name": " Ada "}]),
+        &[],
+    )
+    .await;
+    let row = &c.export(&[("records[0]", "1")]).await[0];
+    assert_eq!(
+        (row["comment"].as_str(), row["name"].as_str()),
+        (Some("two\nlines\n"), Some("Ada"))
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn date_range_begin_selects_records_the_log_shows_changed() {
+    let mut config = SimConfig::new(Project::demo());
+    config.clock = Clock::Fixed(at(8, 0, 0));
+    let sim = start_with(config).await;
+    let c = Client::new(&sim, DEMO_TOKEN);
+    let screening = |id: &str, sex: &str| json!([{"record_id": id, "redcap_event_name": "screening_arm_1", "sex": sex}]);
+    sim.set_clock(Clock::Fixed(at(9, 0, 0)));
+    c.import_ok(screening("S01-A", "1"), &[]).await;
+    sim.set_clock(Clock::Fixed(at(10, 0, 0)));
+    c.import_ok(screening("S01-B", "1"), &[]).await;
+    sim.set_clock(Clock::Fixed(at(11, 0, 0)));
+    c.import_ok(screening("S01-A", "2"), &[]).await;
+    // Sending what is stored changes nothing, and is no change for the range.
+    sim.set_clock(Clock::Fixed(at(12, 0, 0)));
+    c.import_ok(screening("S01-B", "1"), &[]).await;
+
+    let ids = |rows: Vec<Value>| -> Vec<String> {
+        let mut ids: Vec<String> = rows
+            .iter()
+            .map(|r| r["record_id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.dedup();
+        ids
+    };
+    assert_eq!(
+        ids(c.export(&[("dateRangeBegin", "2025-10-01 10:00:00")]).await),
+        ["S01-A", "S01-B"]
+    );
+    assert_eq!(
+        ids(c.export(&[("dateRangeBegin", "2025-10-01 10:00:01")]).await),
+        ["S01-A"]
+    );
+    assert_eq!(
+        ids(c
+            .export(&[
+                ("dateRangeBegin", "2025-10-01 09:30:00"),
+                ("dateRangeEnd", "2025-10-01 10:30:00")
+            ])
+            .await),
+        ["S01-B"]
+    );
+    assert_eq!(
+        ids(c.export(&[("dateRangeBegin", "2025-10-01 07:00:00")]).await).len(),
+        6
+    );
+    assert!(
+        c.export(&[("dateRangeBegin", "2025-10-01 12:00:00")])
+            .await
+            .is_empty()
+    );
+    let (status, _) = c
+        .error(&[("content", "record"), ("dateRangeBegin", "yesterday")])
+        .await;
+    assert_eq!(status, 400);
+
+    let log = c
+        .json(&[
+            ("content", "log"),
+            ("record", "S01-A"),
+            ("beginTime", "2025-10-01 08:30"),
+        ])
+        .await;
+    assert_eq!(
+        log,
+        json!([
+            {"timestamp": "2025-10-01 11:00:00", "username": "demo_data_manager",
+             "action": "Update record S01-A (API)", "details": "[event: screening_arm_1] sex = '2'"},
+            {"timestamp": "2025-10-01 09:00:00", "username": "demo_data_manager",
+             "action": "Create record S01-A (API)",
+             "details": "[event: screening_arm_1] record_id = 'S01-A', sex = '1', demographics_complete = '0'"},
+        ])
+    );
+    let adds = c
+        .json(&[
+            ("content", "log"),
+            ("logtype", "record_add"),
+            ("endTime", "2025-10-01 08:00"),
+        ])
+        .await;
+    assert_eq!(
+        adds.as_array().unwrap().len(),
+        4,
+        "the demo's own records, loaded at start"
+    );
+    assert_eq!(adds[0]["username"], edc_sim::SEED_USER);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn delete_removes_records_or_one_forms_data() {
+    let sim = start(Project::demo()).await;
+    let c = Client::new(&sim, DEMO_TOKEN);
+    let delete = |extra: &'static [(&'static str, &'static str)]| {
+        let mut p = vec![("content", "record"), ("action", "delete")];
+        p.extend_from_slice(extra);
+        p
+    };
+    assert_eq!(
+        c.json(&delete(&[
+            ("records[0]", "S02-DEM-0004"),
+            ("records[1]", "S02-DEM-0003")
+        ]))
+        .await,
+        json!(2)
+    );
+    assert!(c.export(&[("records[0]", "S02-DEM-0004")]).await.is_empty());
+    let (status, message) = c
+        .error(&delete(&[
+            ("records[0]", "S02-DEM-0001"),
+            ("records[1]", "S02-DEM-0009"),
+        ]))
+        .await;
+    assert_eq!(status, 400);
+    assert!(message.ends_with("S02-DEM-0009"), "{message}");
+    assert_eq!(c.export(&[("records[0]", "S02-DEM-0001")]).await.len(), 3);
+    assert_eq!(
+        c.json(&delete(&[
+            ("records[0]", "S02-DEM-0001"),
+            ("instrument", "adverse_events"),
+            ("event", "baseline_arm_1"),
+            ("repeat_instance", "1"),
+        ]))
+        .await,
+        json!(1)
+    );
+    assert_eq!(c.export(&[("records[0]", "S02-DEM-0001")]).await.len(), 2);
+    let log = c
+        .json(&[("content", "log"), ("logtype", "record_delete")])
+        .await;
+    let actions: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "Delete record S02-DEM-0003 (API)",
+            "Delete record S02-DEM-0004 (API)"
+        ]
+    );
+    let (status, _) = c.error(&delete(&[])).await;
+    assert_eq!(status, 400);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_database_file_keeps_the_records_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = SimConfig::new(Project::demo());
+    config.database = Database::File(dir.path().join("sim.db"));
+    let sim = start_with(config.clone()).await;
+    Client::new(&sim, DEMO_TOKEN)
+        .import_ok(
+            json!([{"record_id": "S01-KEEP", "redcap_event_name": "screening_arm_1", "sex": "1"}]),
+            &[],
+        )
+        .await;
+    sim.shutdown().await;
+    let sim = start_with(config).await;
+    let rows = Client::new(&sim, DEMO_TOKEN).export(&[]).await;
+    assert_eq!(rows_of(&rows, "S01-KEEP").len(), 1);
+    assert_eq!(rows.len(), 8, "the project's own records were loaded once");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_admin_endpoints_are_served_only_when_enabled() {
+    let sim = start(Project::demo()).await;
+    let http = reqwest::Client::new();
+    let stats = http
+        .get(format!("{}admin/stats", sim.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stats.status(), 404);
+    sim.shutdown().await;
+
+    let mut config = SimConfig::new(Project::demo());
+    config.admin = true;
+    let sim = start_with(config).await;
+    let c = Client::new(&sim, DEMO_TOKEN);
+    c.post(&[("content", "version")]).await;
+    c.post(&[("content", "record")]).await;
+    let stats: Value = http
+        .get(format!("{}admin/stats", sim.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["requests"], 2);
+    assert_eq!(stats["by_call"]["record/export"], 1);
+    assert_eq!(stats["by_status"]["200"], 2);
+    let set: Value = http
+        .post(format!("{}admin/faults", sim.base_url()))
+        .json(&json!({"spec": "status=503@content=version:next=1; max-concurrent=3"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        set["spec"],
+        "status=503@content=version:next=1; max-concurrent=3"
+    );
+    assert_eq!(set["max_concurrent"], 3);
+    assert_eq!(c.post(&[("content", "version")]).await.0, 503);
+    assert_eq!(c.post(&[("content", "version")]).await.0, 200);
+    let json_form = http
+        .post(format!("{}admin/faults", sim.base_url()))
+        .json(&json!({"rules": [{"kind": "status", "code": 502, "next": 1}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_form.status(), 200);
+    assert_eq!(sim.faults().to_string(), "status=502@next=1");
+    for bad in [
+        json!({"spec": "explode"}),
+        json!({"rules": [{"kind": "status", "code": 404}]}),
+    ] {
+        let r = http
+            .post(format!("{}admin/faults", sim.base_url()))
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+    }
+    let reset = http
+        .delete(format!("{}admin/stats", sim.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), 204);
+    assert_eq!(sim.stats().requests, 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn tokens_are_checked_at_start() {
+    use edc_sim::{ApiUser, SimError, Simulator, TokenError};
+    let with = |tokens: Vec<ApiUser>| {
+        let mut config = SimConfig::new(Project::demo());
+        config.tokens = tokens;
+        config
+    };
+    let err = |r: Result<edc_sim::RunningSim, SimError>| match r {
+        Err(SimError::Token(e)) => e,
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("started"),
+    };
+    let short = ApiUser::new("ABC", "u", None);
+    assert!(matches!(
+        err(Simulator::start(with(vec![short])).await),
+        TokenError::Malformed(_)
+    ));
+    let nowhere = ApiUser::new(DEMO_TOKEN, "u", Some("nowhere"));
+    assert!(matches!(
+        err(Simulator::start(with(vec![nowhere])).await),
+        TokenError::UnknownDag { .. }
+    ));
+    let twice = vec![
+        ApiUser::new(DEMO_TOKEN, "a", None),
+        ApiUser::new(&DEMO_TOKEN.to_ascii_lowercase(), "b", None),
+    ];
+    assert!(matches!(
+        err(Simulator::start(with(twice)).await),
+        TokenError::Duplicate(_)
+    ));
+    // A classic project without groups gets the unbound demo token only.
+    let config = SimConfig::new(classic_project());
+    assert_eq!(config.tokens.len(), 1);
+    assert_eq!(config.tokens[0].token, DEMO_TOKEN);
+}

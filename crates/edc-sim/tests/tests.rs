@@ -1,0 +1,14 @@
+//! edc-sim against real HTTP: every server here listens on 127.0.0.1:0
+//! and is spoken to with reqwest, as the desk's client speaks to REDCap.
+//!
+//! - `api`: each call's answer, DAG scoping, import checks and errors,
+//!   upserts, autonumbering, blanks, `dateRangeBegin`, delete, admin.
+//! - `compat`: every REDCap fixture project (`shared/fixtures/redcap`),
+//!   loaded from its project file and from its CSV files, gives back its
+//!   data dictionary and its records.
+//! - `faults`: what a client sees of each injected fault.
+
+mod api;
+mod common;
+mod compat;
+mod faults;
