@@ -61,6 +61,7 @@ fn main() {
                                 ("visit_date".to_owned(), Some("2026-11-23".to_owned())),
                             ]),
                             reason: None,
+                            computed: Vec::new(),
                         };
                         if let Err(e) = w.set_values(lane, actor.clone(), edit.clone()).await {
                             eprintln!("crash-writer: edit k{i} failed: {e}");

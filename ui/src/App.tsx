@@ -1,5 +1,5 @@
-import { Alert, AppShell, Badge, Center, Group, Loader, NavLink, Text, Title } from "@mantine/core";
-import { useCallback, useEffect, useState } from "react";
+import { Alert, AppShell, Badge, Button, Center, Group, Loader, Modal, NavLink, Text, Title } from "@mantine/core";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 
 import { AppContext } from "./context";
@@ -23,6 +23,12 @@ export function App() {
   const [info, setInfo] = useState<AppInfo | null>(null);
   const [error, setError] = useState<IpcError | null>(null);
   const [view, setView] = useState<View>({ page: "subjects" });
+  const guard = useRef<(() => boolean) | null>(null);
+  const [leaving, setLeaving] = useState<View | null>(null);
+  const setLeaveGuard = useCallback((g: (() => boolean) | null) => {
+    guard.current = g;
+  }, []);
+  const go = (next: View) => (guard.current?.() ? setLeaving(next) : setView(next));
 
   const refresh = useCallback(async () => {
     try {
@@ -61,12 +67,12 @@ export function App() {
       data-testid={`nav-${page}`}
       label={t(`nav.${page}`)}
       active={view.page === page || (page === "subjects" && (view.page === "subject" || view.page === "form"))}
-      onClick={() => setView({ page })}
+      onClick={() => go({ page })}
     />
   );
 
   return (
-    <AppContext.Provider value={{ info, refresh }}>
+    <AppContext.Provider value={{ info, refresh, setLeaveGuard }}>
       <AppShell header={{ height: 52 }} navbar={{ width: 200, breakpoint: 0 }} padding="md">
         <AppShell.Header>
           <Group h="100%" px="md" justify="space-between">
@@ -103,6 +109,25 @@ export function App() {
           {view.page === "settings" && <SettingsPage />}
         </AppShell.Main>
       </AppShell>
+      <Modal opened={leaving !== null} onClose={() => setLeaving(null)} title={t("crf.discardTitle")}>
+        <Text>{t("crf.discardBody")}</Text>
+        <Group justify="flex-end" mt="md">
+          <Button variant="default" onClick={() => setLeaving(null)}>
+            {t("crf.stay")}
+          </Button>
+          <Button
+            color="red"
+            data-testid="nav-discard"
+            onClick={() => {
+              guard.current = null;
+              if (leaving) setView(leaving);
+              setLeaving(null);
+            }}
+          >
+            {t("crf.discard")}
+          </Button>
+        </Group>
+      </Modal>
     </AppContext.Provider>
   );
 }

@@ -6,6 +6,8 @@ export interface AppContextValue {
   info: AppInfo;
   /** Reloads AppInfo after something it shows has changed (settings). */
   refresh: () => Promise<void>;
+  /** A page with unsaved edits registers a guard; navigating away then asks first. */
+  setLeaveGuard: (guard: (() => boolean) | null) => void;
 }
 
 export const AppContext = createContext<AppContextValue | null>(null);

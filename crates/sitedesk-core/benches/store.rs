@@ -238,6 +238,7 @@ fn edit(record: String) -> RecordEdit {
         instance: 1,
         values: BTreeMap::from([("weight".to_owned(), Some("70".to_owned()))]),
         reason: None,
+        computed: Vec::new(),
     }
 }
 

@@ -68,7 +68,8 @@ function ChoiceRadios({ field, value, onChange, choices }: { field: FieldView; v
   const { t } = useTranslation();
   return (
     <Radio.Group value={value} onChange={onChange} name={field.name} label={<Label field={field} />} data-testid={`field-${field.name}`}>
-      <Group mt={4}>
+      {/* Delete or Backspace on a choice clears the answer, from the keyboard. */}
+      <Group mt={4} onKeyDown={(e) => (e.key === "Delete" || e.key === "Backspace") && value !== "" && onChange("")}>
         {choices.map((c) => (
           <Radio key={c.code} value={c.code} label={c.label} data-testid={`choice-${field.name}-${c.code}`} />
         ))}
@@ -135,7 +136,7 @@ export function CrfField({ field, state, values, onChange }: { field: FieldView;
         <Stack gap={4} data-testid={`field-${field.name}`}>
           <Label field={field} />
           {field.choices.map((c) => {
-            const name = `${field.name}___${c.code}`;
+            const name = c.stored ?? `${field.name}___${c.code}`;
             return (
               <Checkbox
                 key={c.code}
@@ -158,10 +159,11 @@ export function CrfField({ field, state, values, onChange }: { field: FieldView;
         <Stack gap={4} data-testid={`field-${field.name}`}>
           <Label field={field} />
           <Slider
-            value={value === "" ? 50 : Number(value)}
+            value={value === "" ? Math.round(((s?.min ?? 0) + (s?.max ?? 100)) / 2) : Number(value)}
             onChange={(v) => set(String(v))}
-            min={0}
-            max={100}
+            onKeyDown={(e) => (e.key === "Delete" || e.key === "Backspace") && set("")}
+            min={s?.min ?? 0}
+            max={s?.max ?? 100}
             label={s?.show_number ? (v) => v : null}
             opacity={value === "" ? 0.5 : 1}
             aria-label={htmlText(field.label_html)}
@@ -228,7 +230,7 @@ export function CrfMatrix({ fields, states, values, onChange }: { fields: FieldV
             {choices.map((c) => {
               const label = `${htmlText(f.label_html)}: ${htmlText(c.label_html)}`;
               if (f.field_type === "checkbox") {
-                const name = `${f.name}___${c.code}`;
+                const name = c.stored ?? `${f.name}___${c.code}`;
                 return (
                   <Table.Td key={c.code} ta="center">
                     <Checkbox checked={values[name] === "1"} onChange={(e) => onChange(name, e.currentTarget.checked ? "1" : "")} aria-label={label} styles={{ body: { justifyContent: "center" } }} />

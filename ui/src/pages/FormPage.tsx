@@ -5,6 +5,7 @@ import { useTranslation } from "react-i18next";
 
 import { CrfField, CrfMatrix, type Values } from "../components/CrfField";
 import { ErrorAlert } from "../components/ErrorAlert";
+import { useApp } from "../context";
 import { SafeHtml, htmlText } from "../components/SafeHtml";
 import { type Evaluation, type FieldState, type FieldView, type FormRef, type FormStatus, type FormView, type IpcError, api } from "../ipc";
 
@@ -12,12 +13,17 @@ const STATUSES: FormStatus[] = ["incomplete", "unverified", "complete"];
 
 /** The stored names of a field's values. */
 function storedNames(f: FieldView): string[] {
-  if (f.field_type === "checkbox") return f.choices.map((c) => `${f.name}___${c.code}`);
+  if (f.field_type === "checkbox") return f.choices.map((c) => c.stored ?? `${f.name}___${c.code}`);
   if (["descriptive", "calc", "file", "sql"].includes(f.field_type)) return [];
   return [f.name];
 }
 
 type Pending = { hidden: FieldView[]; before: Values; after: Values };
+
+/** The entries of `values` the CRC touched: only those go to the core, so a value changed elsewhere since the form opened is never written back. */
+function pick(values: Values, touched: Set<string>): Values {
+  return Object.fromEntries(Object.entries(values).filter(([k]) => touched.has(k)));
+}
 
 /**
  * A case report form, generated from the study's metadata. Every keystroke
@@ -26,8 +32,19 @@ type Pending = { hidden: FieldView[]; before: Values; after: Values };
  */
 export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
   const { t } = useTranslation();
+  const { setLeaveGuard } = useApp();
   const [view, setView] = useState<FormView | null>(null);
   const [values, setValues] = useState<Values>({});
+  const [loaded, setLoaded] = useState<Values>({});
+  const touched = useRef(new Set<string>());
+  // The values the evaluation on screen was made for: what "undo" restores.
+  const applied = useRef<Values>({});
+  const focused = useRef(false);
+  // The evaluation on screen, and the one on its way: a save decides on
+  // the answer for what the CRC typed last, never on an older one.
+  const latest = useRef<Evaluation | null>(null);
+  const inflight = useRef<Promise<void> | null>(null);
+  const asked = useRef(false);
   const [evaluation, setEvaluation] = useState<Evaluation | null>(null);
   const [status, setStatus] = useState<FormStatus>("incomplete");
   const [error, setError] = useState<IpcError | null>(null);
@@ -40,13 +57,19 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
   const first = useRef<HTMLDivElement>(null);
 
   const load = useCallback(async () => {
+    seq.current++;
     try {
       const opened = await api.openForm(at);
       setView(opened.view);
       // Only what a person enters goes back to the core (calc values are the core's).
       const enterable = new Set(opened.view.fields.flatMap(storedNames));
-      setValues(Object.fromEntries(Object.entries(opened.view.values).filter(([k]) => enterable.has(k))));
+      const shown = Object.fromEntries(Object.entries(opened.view.values).filter(([k]) => enterable.has(k)));
+      setValues(shown);
+      setLoaded(shown);
+      applied.current = shown;
+      touched.current = new Set();
       setEvaluation(opened.evaluation);
+      latest.current = opened.evaluation;
       setStatus(opened.view.status ?? "incomplete");
       setError(null);
     } catch (e) {
@@ -58,39 +81,53 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
     void load();
   }, [load]);
 
+  // The first field takes the focus when the form opens, not after a save.
   useEffect(() => {
-    if (view) first.current?.querySelector<HTMLElement>("input:not([readonly]), textarea")?.focus();
+    if (view && !focused.current) {
+      focused.current = true;
+      first.current?.querySelector<HTMLElement>("input:not([readonly]), textarea")?.focus();
+    }
   }, [view]);
 
   const states = useMemo(() => new Map<string, FieldState>(evaluation?.fields.map((f) => [f.name, f]) ?? []), [evaluation]);
 
   /** Asks the core about `next`; when the answer hides fields that have values, asks the CRC first (as REDCap does). */
   const evaluate = useCallback(
-    async (next: Values, before: Values) => {
+    (next: Values, before: Values) => {
       const mine = ++seq.current;
-      try {
-        const e = await api.evaluateForm(at, next);
-        if (mine !== seq.current || !view) return;
-        const hidden = view.fields.filter((f) => {
-          const wasVisible = states.get(f.name)?.visible ?? true;
-          const nowVisible = e.fields.find((s) => s.name === f.name)?.visible ?? true;
-          return wasVisible && !nowVisible && storedNames(f).some((n) => (next[n] ?? "") !== "");
-        });
-        setEvaluation(e);
-        if (hidden.length > 0) setPending({ hidden, before, after: next });
-      } catch (err) {
-        if (mine === seq.current) setError(err as IpcError);
-      }
+      const run = async () => {
+        try {
+          const e = await api.evaluateForm(at, pick(next, touched.current));
+          if (mine !== seq.current || !view) return;
+          const shown = latest.current;
+          const hidden = view.fields.filter((f) => {
+            const wasVisible = shown?.fields.find((s) => s.name === f.name)?.visible ?? true;
+            const nowVisible = e.fields.find((s) => s.name === f.name)?.visible ?? true;
+            return wasVisible && !nowVisible && storedNames(f).some((n) => (next[n] ?? "") !== "");
+          });
+          latest.current = e;
+          setEvaluation(e);
+          if (hidden.length > 0) {
+            asked.current = true;
+            setPending({ hidden, before, after: next });
+          } else applied.current = next;
+        } catch (err) {
+          if (mine === seq.current) setError(err as IpcError);
+        }
+      };
+      const p = run();
+      inflight.current = p;
+      return p;
     },
-    [at, view, states],
+    [at, view],
   );
 
   const change = (name: string, value: string) => {
+    touched.current.add(name);
     const next = { ...values, [name]: value };
-    const before = values;
     setValues(next);
     setNotice(null);
-    void evaluate(next, before);
+    void evaluate(next, applied.current);
   };
 
   const resolveHidden = (erase: boolean) => {
@@ -98,24 +135,28 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
     let next: Values;
     if (erase) {
       next = { ...pending.after };
-      for (const f of pending.hidden) for (const n of storedNames(f)) next[n] = "";
+      for (const f of pending.hidden)
+        for (const n of storedNames(f)) {
+          next[n] = "";
+          touched.current.add(n);
+        }
     } else {
       next = pending.before;
     }
+    asked.current = false;
     setPending(null);
     setValues(next);
-    void evaluate(next, next);
+    // Erasing may hide more: "undo" then still goes back to before the answer.
+    void evaluate(next, pending.before);
   };
 
-  const hasErrors = evaluation?.fields.some((f) => f.visible && f.message?.severity === "error") ?? false;
   const savedStatus = view?.status ?? null;
-  const dirty = (evaluation?.changed.length ?? 0) > 0 || status !== (savedStatus ?? "incomplete") || savedStatus === null;
-  const needsReason = (evaluation?.changes_saved.length ?? 0) > 0 || (evaluation?.out_of_range.length ?? 0) > 0;
+  const edited = Object.keys(values).some((k) => (values[k] ?? "") !== (loaded[k] ?? "")) || status !== (savedStatus ?? "incomplete");
 
   const save = async (reason: string | null, confirmed: string[]) => {
     setBusy(true);
     try {
-      const r = await api.saveForm(at, { values, status, confirmed, reason });
+      const r = await api.saveForm(at, { values: pick(values, touched.current), status, confirmed, reason });
       setAsking(false);
       await load();
       setNotice(r.changed > 0 ? t("crf.saved", { count: r.changed }) : t("crf.nothingChanged"));
@@ -127,21 +168,30 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
     }
   };
 
-  const trySave = () => {
-    if (busy || !view || pending) return;
+  const trySave = async () => {
+    if (busy || !view || asked.current) return;
+    await inflight.current;
+    const e = latest.current;
+    if (!e || asked.current) return;
     setError(null);
-    if (hasErrors) {
+    if (e.fields.some((f) => f.visible && f.message?.severity === "error")) {
       setError({ code: "validation", message: t("crf.fixFirst") });
       return;
     }
-    if (needsReason) setAsking(true);
+    if (e.changes_saved.length > 0 || e.out_of_range.length > 0) setAsking(true);
     else void save(null, []);
   };
 
-  const back = () => (dirty && (evaluation?.changed.length ?? 0) > 0 ? setLeaving(true) : onBack());
+  const back = () => (edited ? setLeaving(true) : onBack());
+
+  // Leaving through the navigation asks too while there are unsaved edits.
+  useEffect(() => {
+    setLeaveGuard(edited ? () => true : null);
+    return () => setLeaveGuard(null);
+  }, [edited, setLeaveGuard]);
 
   // Ctrl+S saves from anywhere on the form, inputs included.
-  useHotkeys([["mod+S", trySave]], []);
+  useHotkeys([["mod+S", () => void trySave()]], []);
   useHotkeys([["Escape", () => !asking && !pending && !leaving && back()]]);
 
   const label = (name: string) => {
@@ -188,9 +238,11 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
             </Text>
           </Group>
           <Paper withBorder p="md" ref={first}>
-            <Stack gap="md" className="crf">
-              {body}
-            </Stack>
+            <fieldset disabled={busy} style={{ border: 0, padding: 0, margin: 0 }}>
+              <Stack gap="md" className="crf">
+                {body}
+              </Stack>
+            </fieldset>
           </Paper>
           <Paper withBorder p="md">
             <Group justify="space-between">
@@ -207,7 +259,7 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
                 <Text size="xs" c="dimmed">
                   {t("crf.keys")}
                 </Text>
-                <Button onClick={trySave} loading={busy} data-testid="form-save">
+                <Button onClick={() => void trySave()} loading={busy} data-testid="form-save">
                   {t("form.save")}
                 </Button>
               </Group>

@@ -49,7 +49,6 @@ export function VisitGridCard({ grid, onOpen }: { grid: VisitGrid | null; onOpen
               {grid.events.map((e) => {
                 const c = cell(e.name, f.name);
                 if (!c) return <Table.Td key={e.name} />;
-                const next = Math.max(0, ...c.instances.map((i) => i.instance)) + 1;
                 return (
                   <Table.Td key={e.name}>
                     <Group gap={4}>
@@ -77,7 +76,7 @@ export function VisitGridCard({ grid, onOpen }: { grid: VisitGrid | null; onOpen
                             variant="light"
                             data-testid={`grid-add-${e.name}-${f.name}`}
                             aria-label={t("crf.addInstance", { form: f.label, event: e.label })}
-                            onClick={() => onOpen(e.name, f.name, next)}
+                            onClick={() => onOpen(e.name, f.name, c.next_instance)}
                           >
                             +
                           </ActionIcon>

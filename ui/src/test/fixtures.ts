@@ -63,8 +63,8 @@ export const grid: VisitGrid = {
     { name: "adverse_events", label: "Adverse events" },
   ],
   cells: [
-    { event: "screening_arm_1", form: "demographics", repeating: false, instances: [{ instance: 1, status: "incomplete" }] },
-    { event: "baseline_arm_1", form: "adverse_events", repeating: true, instances: [] },
+    { event: "screening_arm_1", form: "demographics", repeating: false, instances: [{ instance: 1, status: "incomplete" }], next_instance: 2 },
+    { event: "baseline_arm_1", form: "adverse_events", repeating: true, instances: [], next_instance: 1 },
   ],
 };
 

@@ -31,6 +31,10 @@ pub struct RecordEdit {
     /// Required when a saved value changes or is cleared.
     #[serde(default)]
     pub reason: Option<String>,
+    /// Fields the desk computes rather than a person types (calculations,
+    /// the form status): they change without a reason, still audited.
+    #[serde(default)]
+    pub computed: Vec<String>,
 }
 
 fn is_name(s: &str, first_letter: bool) -> bool {
@@ -117,7 +121,7 @@ pub fn plan_record_edit(
         if old == new {
             continue;
         }
-        if old.is_some() && reason.is_none() {
+        if old.is_some() && reason.is_none() && !edit.computed.contains(field) {
             return Err(DomainError::ValueReasonRequired {
                 field: field.clone(),
             });

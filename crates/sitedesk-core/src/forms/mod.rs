@@ -67,8 +67,17 @@ pub fn status_field(form: &str) -> String {
     format!("{form}_complete")
 }
 
-/// The stored name of one checkbox choice.
+/// The stored name of one checkbox choice, as REDCap names its export
+/// column: the code lower-cased, anything but letters, digits and `_` as
+/// `_` (`race` choice `-99` is `race____99`).
 pub fn choice_field(field: &str, code: &str) -> String {
+    let code: String = code
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9' | '_') => c,
+            _ => '_',
+        })
+        .collect();
     format!("{field}___{code}")
 }
 
@@ -200,6 +209,8 @@ pub struct ChoiceView {
     pub code: String,
     /// Sanitized HTML.
     pub label_html: String,
+    /// For a checkbox, the name its value is stored and sent under.
+    pub stored: Option<String>,
 }
 
 /// A slider's three labels (left, middle, right) and whether the number
@@ -210,6 +221,9 @@ pub struct SliderView {
     pub middle: String,
     pub right: String,
     pub show_number: bool,
+    /// The range the core accepts (0 to 100 unless the field says).
+    pub min: i32,
+    pub max: i32,
 }
 
 /// Why a field cannot be filled at the desk.
@@ -456,14 +470,18 @@ impl Study<'_> {
                 let mut any = false;
                 for c in &f.choices {
                     let name = choice_field(&f.name, &c.code);
+                    let saved_value = saved_here(&name);
                     let v = match typed.get(&name).map(|s| s.trim()) {
                         Some("1") => "1",
+                        // The EDC exports an unticked box as "0": keep it,
+                        // unticked is no change.
+                        Some("" | "0") if saved_value == "0" => "0",
                         Some("" | "0") => "",
                         Some(_) => {
                             verdicts.insert(&f.name, error(validate::Invalid::NotAChoice, lang));
-                            saved_here(&name)
+                            saved_value
                         }
-                        None => saved_here(&name),
+                        None => saved_value,
                     };
                     any |= v == "1";
                     new.insert(name, v.to_owned());
@@ -475,6 +493,9 @@ impl Study<'_> {
             }
             let saved_value = saved_here(&f.name);
             let Some(input) = typed.get(&f.name) else {
+                if saved_value.is_empty() && f.required {
+                    verdicts.insert(&f.name, missing(lang));
+                }
                 new.insert(f.name.clone(), saved_value.to_owned());
                 continue;
             };
@@ -515,12 +536,14 @@ impl Study<'_> {
         for _ in 0..2 {
             for f in fields.iter().filter(|f| f.field_type == FieldType::Calc) {
                 let lookup = |r: &FieldRef| self.lookup(at, saved, &new, &calcs, r);
+                // A calculation the desk cannot evaluate keeps its saved
+                // value rather than being cleared.
                 let value = f
                     .choices_text
                     .as_deref()
                     .and_then(|t| logic::parse(t).ok())
                     .and_then(|e| logic::calculate(&e, &lookup).ok())
-                    .unwrap_or_default();
+                    .unwrap_or_else(|| saved_here(&f.name).to_owned());
                 calcs.insert(f.name.clone(), value);
             }
         }
@@ -544,15 +567,23 @@ impl Study<'_> {
                 message,
             });
         }
-        // A hidden field's error does not block the save (the CRC cannot
-        // see it); its malformed value is not saved, the saved one stays.
+        // A hidden field takes no new value: the CRC cannot see it. Only
+        // erasing it (after the form asked) is written; anything else typed
+        // there keeps the saved value, and its message does not block.
         for s in states.iter().filter(|s| !s.visible) {
-            if verdicts
-                .get(s.name.as_str())
-                .is_some_and(|m| m.severity == Severity::Error)
-                && new.contains_key(&s.name)
-            {
-                new.insert(s.name.clone(), saved_here(&s.name).to_owned());
+            let Some(f) = fields.iter().find(|f| f.name == s.name) else {
+                continue;
+            };
+            for name in stored_names(f) {
+                let Some(v) = new.get(&name) else { continue };
+                let old = saved_here(&name);
+                let erased = typed.get(&name).is_some_and(|t| {
+                    matches!(t.trim(), "" | "0")
+                        && (t.trim().is_empty() || f.field_type == FieldType::Checkbox)
+                });
+                if v != old && !erased {
+                    new.insert(name.clone(), old.to_owned());
+                }
             }
         }
         new.extend(calcs);
@@ -578,12 +609,19 @@ impl Study<'_> {
             None => r.field.clone(),
         };
         let event = r.event.as_deref().unwrap_or(at.event);
+        // In a repeating event every form shares the instance; otherwise a
+        // form that does not repeat keeps its values at instance 1.
+        let whole_event_repeats = self.design.event_repeats(event);
         let value = if event == at.event {
             new.get(&name)
                 .or_else(|| calcs.get(&name))
                 .map(String::as_str)
                 .or_else(|| saved.get(event, at.instance, &name))
-                .or_else(|| saved.get(event, 1, &name))
+                .or_else(|| {
+                    (!whole_event_repeats)
+                        .then(|| saved.get(event, 1, &name))
+                        .flatten()
+                })
         } else {
             saved.get(event, 1, &name)
         };
@@ -607,7 +645,18 @@ impl Study<'_> {
         lang: Lang,
     ) -> Result<Evaluation, FormError> {
         let worked = self.work(at, saved, typed, now, lang)?;
-        let (changed, changes_saved) = diff(at, saved, &worked.new);
+        // What the CRC changed: calculations follow by themselves.
+        let typed_only: BTreeMap<String, String> = worked
+            .new
+            .iter()
+            .filter(|(k, _)| {
+                self.dictionary
+                    .field(k)
+                    .is_none_or(|f| f.field_type != FieldType::Calc)
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let (changed, changes_saved) = diff(at, saved, &typed_only);
         Ok(Evaluation {
             fields: worked.states,
             changes_saved,
@@ -675,14 +724,23 @@ impl Study<'_> {
         }
         let status = status_field(at.form);
         if saved.get(at.event, at.instance, &status) != Some(input.status.code()) {
-            values.insert(status, Some(input.status.code().to_owned()));
+            values.insert(status.clone(), Some(input.status.code().to_owned()));
         }
+        // The status and the calculations are the desk's, not typed: they
+        // change without a reason (and are audited all the same).
+        let mut computed = vec![status];
+        computed.extend(
+            self.fields(at.form)
+                .filter(|f| f.field_type == FieldType::Calc)
+                .map(|f| f.name.clone()),
+        );
         Ok(RecordEdit {
             record_id: at.record_id.to_owned(),
             event: at.event.to_owned(),
             instance: at.instance,
             values,
             reason: reason.map(str::to_owned),
+            computed,
         })
     }
 
@@ -733,6 +791,15 @@ impl Study<'_> {
                 }
             }
         }
+        let instances_of_event = |event: &str| {
+            instances
+                .iter()
+                .filter(|((e, _), _)| *e == event)
+                .flat_map(|(_, l)| l.iter().copied())
+                .max()
+                .unwrap_or(0)
+        };
+        let list_max = |l: &Vec<InstanceStatus>| l.iter().map(|i| i.instance).max().unwrap_or(0);
         let mut cells = Vec::new();
         for e in &events {
             for form in self.design.forms_for_event(self.dictionary, &e.name) {
@@ -765,11 +832,17 @@ impl Study<'_> {
                         InstanceStatus { instance, status }
                     })
                     .collect();
+                let last = if self.design.event_repeats(&e.name) {
+                    instances_of_event(&e.name)
+                } else {
+                    list_max(&instances)
+                };
                 cells.push(GridCell {
                     event: e.name.clone(),
                     form,
                     repeating,
                     instances,
+                    next_instance: last + 1,
                 });
             }
         }
@@ -886,11 +959,18 @@ fn field_view(f: &Field, lang: Lang) -> FieldView {
             2 => (part(0), String::new(), part(1)),
             _ => (part(0), part(1), part(2)),
         };
+        let bound = |b: &Option<String>, default| {
+            b.as_deref()
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .map_or(default, |v| v.round() as i32)
+        };
         SliderView {
             left,
             middle,
             right,
             show_number: f.validation.as_deref() == Some("number"),
+            min: bound(&f.min, 0),
+            max: bound(&f.max, 100),
         }
     });
     let unavailable = match f.field_type {
@@ -923,6 +1003,8 @@ fn field_view(f: &Field, lang: Lang) -> FieldView {
             .map(|c| ChoiceView {
                 code: c.code.clone(),
                 label_html: sanitize_html(&c.label),
+                stored: (f.field_type == FieldType::Checkbox)
+                    .then(|| choice_field(&f.name, &c.code)),
             })
             .collect(),
         slider,
@@ -984,6 +1066,9 @@ pub struct GridCell {
     pub form: String,
     pub repeating: bool,
     pub instances: Vec<InstanceStatus>,
+    /// The instance "add" opens: after the form's own, or in a repeating
+    /// event after the last instance of any of the event's forms.
+    pub next_instance: u32,
 }
 
 /// A subject's forms by event: the participant matrix.

@@ -588,3 +588,162 @@ fn the_visit_grid_shows_each_events_forms_status_and_instances() {
     assert_eq!(cell("week_4_arm_1", "adverse_events"), Some(vec![]));
     assert_eq!(cell("week_4_arm_1", "vitals"), Some(vec![(1, Empty)]));
 }
+
+#[test]
+fn checkbox_names_follow_redcaps_export_columns_and_an_exported_zero_is_unticked() {
+    assert_eq!(choice_field("race", "-99"), "race____99");
+    assert_eq!(choice_field("meds", "A"), "meds___a");
+    let (d, design) = demo_forms();
+    let study = Study {
+        dictionary: &d,
+        design: &design,
+    };
+    let meds = FormAt {
+        record_id: "S01-0001",
+        event: "baseline_arm_1",
+        form: "medications",
+        instance: 1,
+    };
+    // As pulled from the EDC: every box has a value, unticked ones "0".
+    let before = saved(&[
+        ("baseline_arm_1", 1, "meds___1", "1"),
+        ("baseline_arm_1", 1, "meds___2", "0"),
+    ]);
+    let e = study
+        .evaluate(&meds, &before, &typed(&[("meds___2", "")]), now(), Lang::En)
+        .unwrap();
+    assert!(e.changed.is_empty(), "{:?}", e.changed);
+}
+
+#[test]
+fn required_fields_left_untouched_are_marked_missing() {
+    let (d, design) = demo_forms();
+    let study = Study {
+        dictionary: &d,
+        design: &design,
+    };
+    let e = study
+        .evaluate(
+            &demographics(),
+            &RecordValues::default(),
+            &typed(&[]),
+            now(),
+            Lang::En,
+        )
+        .unwrap();
+    let missing = |f| state(&e, f).message.as_ref().map(|m| m.severity);
+    assert_eq!(missing("dob"), Some(Severity::Missing));
+    assert_eq!(missing("ethnicity"), None, "not required");
+    assert_eq!(missing("cigs_per_day"), None, "hidden");
+}
+
+#[test]
+fn calculations_and_the_status_change_without_a_reason_and_a_broken_calc_keeps_its_value() {
+    let (mut d, design) = demo_forms();
+    let before = saved(&[
+        ("screening_arm_1", 1, "height_cm", "170"),
+        ("screening_arm_1", 1, "weight_kg", "70.0"),
+        ("screening_arm_1", 1, "bmi", "24.2"),
+        ("screening_arm_1", 1, "demographics_complete", "0"),
+    ]);
+    {
+        let study = Study {
+            dictionary: &d,
+            design: &design,
+        };
+        // Untouched, the form has nothing to save.
+        let e = study
+            .evaluate(&demographics(), &before, &typed(&[]), now(), Lang::En)
+            .unwrap();
+        assert!(e.changed.is_empty() && e.changes_saved.is_empty());
+        let mut i = input(&[]);
+        i.status = FormStatus::Complete;
+        let edit = study
+            .plan_save(&demographics(), &before, &i, now(), Lang::En)
+            .unwrap();
+        assert_eq!(
+            edit.values.keys().collect::<Vec<_>>(),
+            vec!["demographics_complete"]
+        );
+        assert!(edit.computed.contains(&"demographics_complete".to_string()));
+        assert!(edit.computed.contains(&"bmi".to_string()));
+        // A changed weight changes the BMI; only the weight needs the reason.
+        let e = study
+            .evaluate(
+                &demographics(),
+                &before,
+                &typed(&[("weight_kg", "72.0")]),
+                now(),
+                Lang::En,
+            )
+            .unwrap();
+        assert_eq!(e.changes_saved, vec!["weight_kg".to_string()]);
+    }
+    let bmi = d.fields.iter_mut().find(|f| f.name == "bmi").unwrap();
+    bmi.choices_text = Some("stdev([weight_kg])".into());
+    let study = Study {
+        dictionary: &d,
+        design: &design,
+    };
+    let e = study
+        .evaluate(&demographics(), &before, &typed(&[]), now(), Lang::En)
+        .unwrap();
+    assert_eq!(state(&e, "bmi").calc.as_deref(), Some("24.2"));
+}
+
+#[test]
+fn a_hidden_fields_typed_value_is_not_written_but_erasing_it_is() {
+    let (d, design) = demo_forms();
+    let study = Study {
+        dictionary: &d,
+        design: &design,
+    };
+    let none = RecordValues::default();
+    let edit = study
+        .plan_save(
+            &demographics(),
+            &none,
+            &input(&[("smoker", "0"), ("cigs_per_day", "90")]),
+            now(),
+            Lang::En,
+        )
+        .unwrap();
+    assert!(
+        !edit.values.contains_key("cigs_per_day"),
+        "hidden, out of range, unconfirmed"
+    );
+    let before = saved(&[("screening_arm_1", 1, "cigs_per_day", "10")]);
+    let mut erase = input(&[("smoker", "0"), ("cigs_per_day", "")]);
+    erase.reason = Some("No longer smokes".into());
+    let edit = study
+        .plan_save(&demographics(), &before, &erase, now(), Lang::En)
+        .unwrap();
+    assert_eq!(edit.values["cigs_per_day"], None);
+}
+
+#[test]
+fn adding_to_a_repeating_event_opens_the_events_next_visit() {
+    let (d, mut design) = demo_forms();
+    design.repeating = vec![crate::metadata::design::Repeating {
+        event_name: "week_4_arm_1".into(),
+        form_name: String::new(),
+        custom_form_label: None,
+    }];
+    let study = Study {
+        dictionary: &d,
+        design: &design,
+    };
+    let values = saved(&[
+        ("week_4_arm_1", 1, "sbp", "120"),
+        ("week_4_arm_1", 2, "sbp", "125"),
+        ("week_4_arm_1", 1, "meds___1", "1"),
+    ]);
+    let grid = study.visit_grid(&values);
+    let meds = grid
+        .cells
+        .iter()
+        .find(|c| c.event == "week_4_arm_1" && c.form == "medications")
+        .unwrap();
+    assert!(meds.repeating);
+    assert_eq!(meds.next_instance, 3, "visit 3, not the medications' 2");
+}

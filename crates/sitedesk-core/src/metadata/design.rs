@@ -324,6 +324,13 @@ impl Design {
         out
     }
 
+    /// Whether `event` repeats as a whole (all its forms share instances).
+    pub fn event_repeats(&self, event: &str) -> bool {
+        self.repeating
+            .iter()
+            .any(|r| r.form_name.is_empty() && (!self.is_longitudinal() || r.event_name == event))
+    }
+
     /// Takes the forms' display names from the API's `instrument` answer.
     pub fn with_instrument_labels(mut self, json: &str) -> Result<Design, DesignError> {
         self.instruments = read("instrument", json)?;
