@@ -19,6 +19,10 @@ const COMMANDS: &[&str] = &[
     "open_form",
     "evaluate_form",
     "save_form",
+    "edc_settings",
+    "save_edc_settings",
+    "forget_edc_settings",
+    "test_connection",
     "diagnostics_snapshot",
 ];
 

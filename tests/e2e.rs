@@ -497,6 +497,13 @@ async fn screen_enroll_restart_translate_and_diagnose() {
     .expect("scroll to the result");
     shot(&c, "05-audit-verified").await;
 
+    // From a fresh start the desk runs against the built-in demo EDC, and
+    // Test connection reaches it.
+    wait_text(&c, "edc-mode", "Demo EDC").await;
+    click(&c, "edc-test").await;
+    wait_text(&c, "edc-test-result", "Connected: SiteDesk").await;
+    shot(&c, "05b-demo-edc").await;
+
     // Switch to Simplified Chinese and read a translated label.
     let chinese = c
         .wait()

@@ -3,9 +3,12 @@
 //! - `concurrency`: many callers enrolling at once through the one writer.
 //! - `crash`: SIGKILL a writing process at random moments; nothing
 //!   acknowledged is lost.
+//! - `edc`: the EDC client against the REDCap-compatible simulator: every
+//!   call, typed refusals, and each kind of injected fault.
 //! - `e2e` (feature `e2e`): the built desktop app driven through WebDriver.
 
 mod concurrency;
 mod crash;
 #[cfg(feature = "e2e")]
 mod e2e;
+mod edc;

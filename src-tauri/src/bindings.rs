@@ -27,6 +27,7 @@ mod tests {
     use ts_rs::{Config, TS};
 
     use crate::dto::*;
+    use crate::edc::EdcMode;
     use crate::error::{ErrorCode, IpcError};
 
     fn render() -> String {
@@ -102,6 +103,10 @@ mod tests {
             SaveForm,
             SavedForm,
             OpenedForm,
+            EdcMode,
+            EdcSettings,
+            SaveEdc,
+            ConnectionReport,
             DictionaryPreview,
             AppInfo,
             SubjectDetail,

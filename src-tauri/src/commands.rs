@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sitedesk_core::diagnostics::{TaskKind, TaskState};
 use sitedesk_core::domain::{Action, ActionKind, ScreeningInput, Subject};
+use sitedesk_core::edc::{EdcClient, EdcError, Token};
 use sitedesk_core::forms::{Evaluation, FormAt, FormError, RecordValues, Study, VisitGrid};
 use sitedesk_core::i18n::Lang;
 use sitedesk_core::store::{
@@ -23,9 +24,11 @@ use sitedesk_core::metadata::design::Design;
 use sitedesk_core::metadata::{self, Dictionary};
 
 use crate::dto::{
-    AppInfo, ApplyAction, DiagnosticsSnapshot, DictionaryFile, DictionaryPreview, EditScreening,
-    EvaluateForm, FormRef, OpenedForm, Preferences, SaveForm, SavedForm, SubjectDetail, SubjectRef,
+    AppInfo, ApplyAction, ConnectionReport, DiagnosticsSnapshot, DictionaryFile, DictionaryPreview,
+    EdcSettings, EditScreening, EvaluateForm, FormRef, OpenedForm, Preferences, SaveEdc, SaveForm,
+    SavedForm, SubjectDetail, SubjectRef,
 };
+use crate::edc::{EdcMode, EdcTarget, TEST_TIMEOUTS};
 use crate::error::{ErrorCode, IpcError};
 use crate::state::AppState;
 
@@ -398,6 +401,110 @@ pub async fn save_form(state: &AppState, payload: Value) -> CmdResult<SavedForm>
     Ok(SavedForm { changed })
 }
 
+/// The EDC connection as Settings shows it.
+pub async fn edc_settings(state: &AppState) -> CmdResult<EdcSettings> {
+    let lang = state.lang();
+    let saved = state
+        .store
+        .readers()
+        .edc_connection()
+        .await
+        .map_err(|e| IpcError::from_store(e, lang))?;
+    let target = state.edc.target();
+    Ok(EdcSettings {
+        mode: target.as_ref().map_or(EdcMode::None, |t| t.mode),
+        url: target.map(|t| t.url),
+        token_saved: saved.is_some(),
+    })
+}
+
+/// Saves the study's REDCap address and token; from then on the desk talks
+/// to it, not to the demo EDC. Nothing is sent: "Test connection" does that.
+pub async fn save_edc_settings(state: &AppState, payload: Value) -> CmdResult<EdcSettings> {
+    let lang = state.lang();
+    let SaveEdc { url, token } = parse(lang, payload)?;
+    if url.chars().count() > 500 {
+        return Err(IpcError::invalid_input(lang, "address too long"));
+    }
+    let api =
+        sitedesk_core::edc::api_url(&url).map_err(|e| IpcError::validation(e.message(lang)))?;
+    let token = match token.filter(|t| !t.trim().is_empty()) {
+        Some(t) => Token::parse(&t).ok_or_else(|| {
+            IpcError::validation(match lang {
+                Lang::En => "The API token is 32 characters, digits and the letters A to F, as REDCap shows it on its API page.".into(),
+                Lang::ZhCn => "API 令牌为 32 个字符（数字和字母 A 到 F），与 REDCap 的 API 页面显示的一致。".into(),
+            })
+        })?,
+        None => state
+            .store
+            .readers()
+            .edc_connection()
+            .await
+            .map_err(|e| IpcError::from_store(e, lang))?
+            .and_then(|(_, t)| Token::parse(&t))
+            .ok_or_else(|| {
+                IpcError::validation(match lang {
+                    Lang::En => "Enter the API token.".into(),
+                    Lang::ZhCn => "请填写 API 令牌。".into(),
+                })
+            })?,
+    };
+    state
+        .store
+        .writer()
+        .set_edc_connection(
+            state.actor(),
+            Some((api.to_string(), token.expose().to_owned())),
+        )
+        .await
+        .map_err(|e| IpcError::from_store(e, lang))?;
+    state.edc.stop_demo().await;
+    state.edc.set_target(Some(EdcTarget {
+        mode: EdcMode::Real,
+        url: api.to_string(),
+        token,
+    }));
+    edc_settings(state).await
+}
+
+/// Forgets the saved EDC: a demo desk goes back to the demo EDC.
+pub async fn forget_edc_settings(state: &AppState) -> CmdResult<EdcSettings> {
+    let lang = state.lang();
+    state
+        .store
+        .writer()
+        .set_edc_connection(state.actor(), None)
+        .await
+        .map_err(|e| IpcError::from_store(e, lang))?;
+    if state.demo {
+        state
+            .edc
+            .start_demo()
+            .await
+            .map_err(|e| IpcError::from_edc(&EdcError::Transport(e.to_string()), lang))?;
+    } else {
+        state.edc.set_target(None);
+    }
+    edc_settings(state).await
+}
+
+/// Asks the EDC for its version and the project's title.
+pub async fn test_connection(state: &AppState) -> CmdResult<ConnectionReport> {
+    let lang = state.lang();
+    let target = state.edc.target().ok_or_else(|| IpcError::no_edc(lang))?;
+    let err = |e: EdcError| IpcError::from_edc(&e, lang);
+    let client = EdcClient::new(&target.url, target.token.clone(), TEST_TIMEOUTS).map_err(err)?;
+    let version = client.version().await.map_err(err)?;
+    let project = client.project().await.map_err(err)?;
+    Ok(ConnectionReport {
+        mode: target.mode,
+        url: client.api().to_owned(),
+        version,
+        project_title: project.project_title,
+        longitudinal: project.is_longitudinal,
+    })
+}
+
 pub async fn diagnostics_snapshot(state: &AppState) -> CmdResult<DiagnosticsSnapshot> {
     Ok(crate::diagnostics::snapshot(state))
 }
@@ -414,7 +521,8 @@ pub mod ipc {
 
     use super::CmdResult;
     use crate::dto::{
-        AppInfo, DiagnosticsSnapshot, DictionaryPreview, OpenedForm, SavedForm, SubjectDetail,
+        AppInfo, ConnectionReport, DiagnosticsSnapshot, DictionaryPreview, EdcSettings, OpenedForm,
+        SavedForm, SubjectDetail,
     };
     use crate::state::AppState;
     use sitedesk_core::forms::{Evaluation, VisitGrid};
@@ -444,6 +552,10 @@ pub mod ipc {
         open_form(payload) -> OpenedForm;
         evaluate_form(payload) -> Evaluation;
         save_form(payload) -> SavedForm;
+        edc_settings() -> EdcSettings;
+        save_edc_settings(payload) -> EdcSettings;
+        forget_edc_settings() -> EdcSettings;
+        test_connection() -> ConnectionReport;
         diagnostics_snapshot() -> DiagnosticsSnapshot;
     }
 }

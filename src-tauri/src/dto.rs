@@ -9,6 +9,8 @@ use sitedesk_core::diagnostics::TaskSnapshot;
 use sitedesk_core::domain::{ActionKind, Actor, ScreeningInput, Subject};
 use sitedesk_core::forms::{Evaluation, FormInput, FormView};
 use sitedesk_core::i18n::Lang;
+
+use crate::edc::EdcMode;
 use sitedesk_core::metadata::FieldChange;
 use sitedesk_core::metadata::logic::LogicIssue;
 use sitedesk_core::store::{AuditEntry, DeskInfo, Settings, StudySetup, WriterStats};
@@ -144,4 +146,35 @@ pub struct SavedForm {
 pub struct OpenedForm {
     pub view: FormView,
     pub evaluation: Evaluation,
+}
+
+/// The EDC connection as Settings shows it. The token itself never leaves
+/// the backend.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct EdcSettings {
+    pub mode: EdcMode,
+    /// The API address in use (the simulator's in demo mode).
+    pub url: Option<String>,
+    /// Whether a token is saved for a real EDC.
+    pub token_saved: bool,
+}
+
+/// `save_edc_settings`' payload: the address, and a new token or `None` to
+/// keep the saved one.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct SaveEdc {
+    pub url: String,
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+/// What "Test connection" found.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ConnectionReport {
+    pub mode: EdcMode,
+    pub url: String,
+    pub version: String,
+    pub project_title: String,
+    pub longitudinal: bool,
 }

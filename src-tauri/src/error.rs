@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 use sitedesk_core::domain::DomainError;
+use sitedesk_core::edc::EdcError;
 use sitedesk_core::forms::FormError;
 use sitedesk_core::i18n::Lang;
 use sitedesk_core::store::StoreError;
@@ -30,6 +31,10 @@ pub enum ErrorCode {
     Storage,
     /// No study forms are imported on this desk yet.
     NoForms,
+    /// No EDC is set up on this desk.
+    NoEdc,
+    /// The EDC refused or could not be reached; the message says which.
+    Edc,
 }
 
 /// The error every command returns.
@@ -58,6 +63,27 @@ impl IpcError {
         IpcError {
             code: ErrorCode::Validation,
             message,
+        }
+    }
+
+    /// A call to the EDC failed; the message says why in plain words.
+    pub fn from_edc(e: &EdcError, lang: Lang) -> IpcError {
+        IpcError {
+            code: ErrorCode::Edc,
+            message: e.message(lang),
+        }
+    }
+
+    pub fn no_edc(lang: Lang) -> IpcError {
+        IpcError {
+            code: ErrorCode::NoEdc,
+            message: match lang {
+                Lang::En => {
+                    "No EDC is set up on this desk: enter its address and API token in Settings."
+                        .into()
+                }
+                Lang::ZhCn => "此工作站尚未设置 EDC：请在“设置”中填写其地址和 API 令牌。".into(),
+            },
         }
     }
 

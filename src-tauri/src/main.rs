@@ -10,6 +10,7 @@ mod cli;
 mod commands;
 mod diagnostics;
 mod dto;
+mod edc;
 mod error;
 mod state;
 
@@ -81,6 +82,10 @@ fn main() -> ExitCode {
             commands::ipc::open_form,
             commands::ipc::evaluate_form,
             commands::ipc::save_form,
+            commands::ipc::edc_settings,
+            commands::ipc::save_edc_settings,
+            commands::ipc::forget_edc_settings,
+            commands::ipc::test_connection,
             commands::ipc::diagnostics_snapshot,
         ])
         .setup(move |app| {
@@ -89,6 +94,7 @@ fn main() -> ExitCode {
                 None => app.path().app_data_dir()?,
             };
             let state = start(data_dir.join(DB_FILE), &cli)?;
+            tauri::async_runtime::block_on(connect_edc(&state))?;
             app.manage(state);
             diagnostics::spawn_publisher(app.handle());
             Ok(())
@@ -284,6 +290,25 @@ fn start(db: PathBuf, cli: &Cli) -> Result<AppState, Box<dyn std::error::Error>>
     })
 }
 
+/// Chooses the EDC: the one saved in Settings, else on a demo desk the
+/// built-in simulator, else none yet.
+async fn connect_edc(state: &AppState) -> Result<(), Box<dyn std::error::Error>> {
+    let saved = state.store.readers().edc_connection().await?;
+    match saved.and_then(|(url, token)| Some((url, sitedesk_core::edc::Token::parse(&token)?))) {
+        Some((url, token)) => {
+            tracing::info!(%url, "EDC from settings");
+            state.edc.set_target(Some(edc::EdcTarget {
+                mode: edc::EdcMode::Real,
+                url,
+                token,
+            }));
+        }
+        None if state.demo => state.edc.start_demo().await?,
+        None => tracing::info!("no EDC configured"),
+    }
+    Ok(())
+}
+
 /// Cancel every task, wait for them within a deadline, then let the writer
 /// commit what is queued and stop.
 fn shutdown(state: &AppState) {
@@ -299,6 +324,7 @@ fn shutdown(state: &AppState) {
                 "tasks still running at exit deadline"
             );
         }
+        state.edc.stop_demo().await;
         state.store.close().await;
     });
     tracing::info!("shut down");

@@ -11,6 +11,8 @@ use sitedesk_core::store::{Settings, Store};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::edc::EdcState;
+
 pub struct AppState {
     pub store: Store,
     pub registry: TaskRegistry,
@@ -21,6 +23,8 @@ pub struct AppState {
     /// The operating-system account at the desk.
     pub account: String,
     pub demo: bool,
+    /// The EDC in use (demo simulator or the study's REDCap).
+    pub edc: EdcState,
     prefs: RwLock<Settings>,
 }
 
@@ -39,6 +43,7 @@ impl AppState {
             tracker: TaskTracker::new(),
             account,
             demo,
+            edc: EdcState::default(),
             prefs: RwLock::new(prefs),
         }
     }

@@ -9,6 +9,7 @@
 //!   panel shows.
 //! - [`metadata`]: the study's REDCap data dictionary, read from its CSV
 //!   file or the API's JSON, with a version hash and field-by-field diffs.
+//! - [`edc`]: the REDCap API client, with typed errors and a secret token.
 //! - [`forms`]: case report forms as a CRC fills them: the safe form view,
 //!   live branching, calculations and validation, what a save writes, and
 //!   the visit grid. Pure functions; the UI asks, never decides.
@@ -19,6 +20,7 @@
 
 pub mod diagnostics;
 pub mod domain;
+pub mod edc;
 pub mod forms;
 pub mod i18n;
 pub mod metadata;

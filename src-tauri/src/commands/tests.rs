@@ -608,3 +608,63 @@ async fn a_project_file_import_gives_the_visit_grid_its_events() {
         ErrorCode::Validation,
     );
 }
+
+/// Settings' EDC: a bad address or token is refused and writes nothing; a
+/// saved one is used by Test connection; forgetting it brings a demo desk
+/// back to the demo EDC. The token never comes back out.
+#[tokio::test]
+async fn the_edc_connection_is_checked_saved_tested_and_forgotten() {
+    let desk = desk().await;
+    let s = &desk.state;
+    assert_eq!(edc_settings(s).await.unwrap().mode, EdcMode::None);
+    expect_code("no EDC yet", test_connection(s).await, ErrorCode::NoEdc);
+
+    let sim = edc_sim::Simulator::start(edc_sim::SimConfig::new(edc_sim::Project::demo()))
+        .await
+        .unwrap();
+    let db = s.store.path().to_owned();
+    let before = fingerprint(&db);
+    for (what, payload) in [
+        ("not a web address", json!({"url": "redcap.example.org", "token": edc_sim::DEMO_TOKEN})),
+        ("a short token", json!({"url": sim.base_url(), "token": "ABC"})),
+        ("no token saved", json!({"url": sim.base_url()})),
+    ] {
+        expect_code(what, save_edc_settings(s, payload).await, ErrorCode::Validation);
+    }
+    expect_code(
+        "a stray key",
+        save_edc_settings(s, json!({"url": sim.base_url(), "tokn": "x"})).await,
+        ErrorCode::InvalidInput,
+    );
+    assert_eq!(fingerprint(&db), before);
+
+    let saved = save_edc_settings(
+        s,
+        json!({"url": sim.base_url(), "token": edc_sim::DEMO_TOKEN_RIVERSIDE.to_lowercase()}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(saved.mode, EdcMode::Real);
+    assert_eq!(saved.url.as_deref(), Some(sim.api_url().as_str()));
+    assert!(saved.token_saved);
+    assert!(!serde_json::to_string(&saved).unwrap().contains(edc_sim::DEMO_TOKEN_RIVERSIDE));
+    let report = test_connection(s).await.unwrap();
+    assert_eq!(report.version, edc_sim::REDCAP_VERSION);
+    assert!(report.longitudinal);
+
+    // A new address keeps the saved token; a wrong token is the EDC's refusal.
+    save_edc_settings(s, json!({"url": sim.api_url()})).await.unwrap();
+    test_connection(s).await.unwrap();
+    save_edc_settings(s, json!({"url": sim.api_url(), "token": "F".repeat(32)}))
+        .await
+        .unwrap();
+    let e = expect_code("a token the EDC does not know", test_connection(s).await, ErrorCode::Edc);
+    assert!(e.message.contains("token"), "{}", e.message);
+
+    let forgotten = forget_edc_settings(s).await.unwrap();
+    assert_eq!(forgotten.mode, EdcMode::Demo, "a demo desk goes back to the demo EDC");
+    assert!(!forgotten.token_saved);
+    test_connection(s).await.unwrap();
+    s.edc.stop_demo().await;
+    sim.shutdown().await;
+}

@@ -222,9 +222,17 @@ export type ChoiceView = { code: string,
 /**
  * Sanitized HTML.
  */
-label_html: string, };
+label_html: string, 
+/**
+ * For a checkbox, the name its value is stored and sent under.
+ */
+stored: string | null, };
 
-export type SliderView = { left: string, middle: string, right: string, show_number: boolean, };
+export type SliderView = { left: string, middle: string, right: string, show_number: boolean, 
+/**
+ * The range the core accepts (0 to 100 unless the field says).
+ */
+min: number, max: number, };
 
 export type Unavailable = "file" | "signature" | "sql";
 
@@ -297,7 +305,12 @@ export type CellStatus = "empty" | "incomplete" | "unverified" | "complete";
 
 export type InstanceStatus = { instance: number, status: CellStatus, };
 
-export type GridCell = { event: string, form: string, repeating: boolean, instances: Array<InstanceStatus>, };
+export type GridCell = { event: string, form: string, repeating: boolean, instances: Array<InstanceStatus>, 
+/**
+ * The instance "add" opens: after the form's own, or in a repeating
+ * event after the last instance of any of the event's forms.
+ */
+next_instance: number, };
 
 export type VisitGrid = { events: Array<EventColumn>, forms: Array<FormRow>, cells: Array<GridCell>, };
 
@@ -315,6 +328,22 @@ export type SavedForm = {
 changed: number, };
 
 export type OpenedForm = { view: FormView, evaluation: Evaluation, };
+
+export type EdcMode = "demo" | "real" | "none";
+
+export type EdcSettings = { mode: EdcMode, 
+/**
+ * The API address in use (the simulator's in demo mode).
+ */
+url: string | null, 
+/**
+ * Whether a token is saved for a real EDC.
+ */
+token_saved: boolean, };
+
+export type SaveEdc = { url: string, token: string | null, };
+
+export type ConnectionReport = { mode: EdcMode, url: string, version: string, project_title: string, longitudinal: boolean, };
 
 export type DictionaryPreview = { hash: string, 
 /**
@@ -352,6 +381,6 @@ export type Preferences = { display_name: string, language: Lang, };
 
 export type DiagnosticsSnapshot = { tasks: Array<TaskSnapshot>, writer: WriterStats, };
 
-export type ErrorCode = "invalid_input" | "validation" | "illegal_transition" | "not_found" | "no_study" | "unavailable" | "cancelled" | "storage" | "no_forms";
+export type ErrorCode = "invalid_input" | "validation" | "illegal_transition" | "not_found" | "no_study" | "unavailable" | "cancelled" | "storage" | "no_forms" | "no_edc" | "edc";
 
 export type IpcError = { code: ErrorCode, message: string, };

@@ -7,6 +7,9 @@ import { listen } from "@tauri-apps/api/event";
 import type {
   AppInfo,
   ApplyAction,
+  ConnectionReport,
+  EdcSettings,
+  SaveEdc,
   AuditVerification,
   DictionaryFile,
   DictionaryImport,
@@ -43,6 +46,8 @@ const ERROR_CODES: readonly ErrorCode[] = [
   "cancelled",
   "storage",
   "no_forms",
+  "no_edc",
+  "edc",
 ];
 
 export function isIpcError(e: unknown): e is IpcError {
@@ -82,6 +87,10 @@ export const api = {
   evaluateForm: (at: FormRef, values: Record<string, string>) =>
     call<Evaluation>("evaluate_form", { payload: { at, values } }),
   saveForm: (at: FormRef, input: FormInput) => call<SavedForm>("save_form", { payload: { at, input } }),
+  edcSettings: () => call<EdcSettings>("edc_settings"),
+  saveEdcSettings: (payload: SaveEdc) => call<EdcSettings>("save_edc_settings", { payload }),
+  forgetEdcSettings: () => call<EdcSettings>("forget_edc_settings"),
+  testConnection: () => call<ConnectionReport>("test_connection"),
   diagnosticsSnapshot: () => call<DiagnosticsSnapshot>("diagnostics_snapshot"),
 };
 

@@ -18,6 +18,7 @@ import { useTranslation } from "react-i18next";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { Section } from "../components/Section";
 import { DictionaryCard } from "./DictionaryCard";
+import { EdcCard } from "./EdcCard";
 import { useApp } from "../context";
 import { LANGS, setLanguage } from "../i18n";
 import { type AuditVerification, type IpcError, type Lang, api } from "../ipc";
@@ -104,6 +105,7 @@ export function SettingsPage() {
           ))}
         </Table.Tbody>
       </Table>
+      <EdcCard />
       <DictionaryCard />
       <AuditCheck />
     </Stack>

@@ -19,6 +19,7 @@ function backend(overrides: Record<string, Handler> = {}) {
     status_counts: () => [{ site_id: "s01", status: "screening", count: 1 }],
     get_subject: () => ({ subject, actions: ["screen_fail", "enroll"], audit: [] }),
     visit_grid: () => null,
+    edc_settings: () => ({ mode: "demo", url: "http://127.0.0.1:40123/api/", token_saved: false }),
     diagnostics_snapshot: () => ({
       tasks: [
         {
@@ -250,12 +251,57 @@ describe("Case report forms", () => {
     await waitFor(() => expect(calls.some((c) => c.cmd === "save_form")).toBe(true));
     const sent = calls.find((c) => c.cmd === "save_form")?.args.payload as { input: { reason: string; values: Record<string, string> } };
     expect(sent.input.reason).toBe("Transcription error");
-    expect(sent.input.values.cigs_per_day).toBe("12");
+    expect(sent.input.values).toEqual({ cigs_per_day: "12" });
+  });
+
+  it("asks before the navigation leaves a form with unsaved edits", async () => {
+    await openDemographics({ evaluate_form: () => evaluation({ smoker: "1" }) });
+    fireEvent.change(screen.getByTestId("field-cigs_per_day"), { target: { value: "12" } });
+    fireEvent.click(screen.getByTestId("nav-subjects"));
+    expect(await screen.findByTestId("nav-discard")).toBeInTheDocument();
+    expect(screen.getByTestId("form-title")).toBeInTheDocument();
+    fireEvent.click(screen.getByTestId("nav-discard"));
+    expect(await screen.findByTestId("page-title")).toHaveTextContent("Subjects");
   });
 
   it("renders sanitized label HTML as markup, and unavailable fields with an explanation", async () => {
     await openDemographics();
     expect(screen.getByTestId("field-demo_intro").querySelector("b")).toHaveTextContent("Demographics.");
     expect(screen.getByTestId("unavailable-photo")).toHaveTextContent("not available offline");
+  });
+});
+
+describe("Central EDC", () => {
+  it("shows demo mode and the result of Test connection", async () => {
+    backend({
+      test_connection: () => ({
+        mode: "demo",
+        url: "http://127.0.0.1:40123/api/",
+        version: "14.7.3",
+        project_title: "SiteDesk Demo Study",
+        longitudinal: true,
+      }),
+    });
+    renderApp();
+    fireEvent.click(await screen.findByTestId("nav-settings"));
+    expect(await screen.findByTestId("edc-mode")).toHaveTextContent("Demo EDC");
+    fireEvent.click(screen.getByTestId("edc-test"));
+    expect(await screen.findByTestId("edc-test-result")).toHaveTextContent("Connected: SiteDesk Demo Study (REDCap 14.7.3)");
+  });
+
+  it("shows the backend's plain-language refusal of a token and sends no token it was not given", async () => {
+    const refusal: IpcError = { code: "validation", message: "The API token is 32 characters." };
+    const calls = backend({
+      save_edc_settings: () => {
+        throw refusal;
+      },
+    });
+    renderApp();
+    fireEvent.click(await screen.findByTestId("nav-settings"));
+    fireEvent.change(await screen.findByTestId("edc-url-input"), { target: { value: "https://redcap.example.org" } });
+    fireEvent.click(screen.getByTestId("edc-save"));
+    expect(await screen.findByTestId("error")).toHaveTextContent("The API token is 32 characters.");
+    const sent = calls.find((c) => c.cmd === "save_edc_settings")?.args.payload as { url: string; token: string | null };
+    expect(sent).toEqual({ url: "https://redcap.example.org", token: null });
   });
 });

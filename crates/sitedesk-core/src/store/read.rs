@@ -324,7 +324,15 @@ impl Readers {
             for row in rows {
                 let row = row?;
                 let base = row.field.split("___").next().unwrap_or(&row.field);
-                if dictionary.as_ref().is_none_or(|d| d.field(base).is_none()) {
+                let is_status = |d: &Dictionary| {
+                    row.field
+                        .strip_suffix("_complete")
+                        .is_some_and(|form| d.instruments().iter().any(|i| i.name == form))
+                };
+                if dictionary
+                    .as_ref()
+                    .is_none_or(|d| d.field(base).is_none() && !is_status(d))
+                {
                     out.push(row);
                 }
             }
@@ -348,6 +356,22 @@ impl Readers {
                 desk_code,
                 schema_version,
             })
+        })
+        .await
+    }
+
+    /// The EDC this desk syncs with, as saved: address and API token.
+    pub async fn edc_connection(&self) -> Result<Option<(String, String)>> {
+        self.read(|c| {
+            let get = |k: &str| -> Result<Option<String>> {
+                Ok(
+                    c.query_row("SELECT value FROM settings WHERE key = ?1", [k], |r| {
+                        r.get(0)
+                    })
+                    .optional()?,
+                )
+            };
+            Ok(get("edc_url")?.zip(get("edc_token")?))
         })
         .await
     }

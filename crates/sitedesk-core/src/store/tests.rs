@@ -559,6 +559,7 @@ fn edit(record: &str, field: &str, value: &str) -> crate::domain::RecordEdit {
         instance: 1,
         values: BTreeMap::from([(field.to_owned(), Some(value.to_owned()))]),
         reason: None,
+        computed: Vec::new(),
     }
 }
 
@@ -1280,4 +1281,117 @@ async fn a_saved_form_is_read_back_and_audited_under_its_subject() {
         .find(|c| c.form == "demographics")
         .unwrap();
     assert_eq!(cell.instances[0].status, crate::forms::CellStatus::Complete);
+}
+
+#[tokio::test]
+async fn the_edc_connection_is_saved_and_its_token_never_reaches_the_audit_trail() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open_demo(&dir).await;
+    let w = store.writer();
+    let secret = "0123456789ABCDEF0123456789ABCDEF";
+    assert_eq!(store.readers().edc_connection().await.unwrap(), None);
+    w.set_edc_connection(
+        actor(),
+        Some(("https://redcap.example.org/api/".into(), secret.into())),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        store.readers().edc_connection().await.unwrap(),
+        Some(("https://redcap.example.org/api/".into(), secret.into()))
+    );
+    w.set_edc_connection(actor(), None).await.unwrap();
+    assert_eq!(store.readers().edc_connection().await.unwrap(), None);
+    let audit: Vec<(String, Option<String>, Option<String>)> = store
+        .readers()
+        .read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT field, old_value, new_value FROM audit WHERE entity = 'settings' AND entity_id = 'edc' ORDER BY id",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 4, "{audit:?}");
+    assert!(
+        audit
+            .iter()
+            .all(|(_, o, n)| o.as_deref() != Some(secret) && n.as_deref() != Some(secret)),
+        "{audit:?}"
+    );
+    let outbox: i64 = store
+        .readers()
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM outbox WHERE entity = 'settings'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(outbox, 0, "desk settings are not sent to the EDC");
+}
+
+#[tokio::test]
+async fn marking_a_saved_form_complete_needs_no_reason() {
+    use crate::forms::{FormAt, FormInput, FormStatus, RecordValues, Study};
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open_demo(&dir).await;
+    let w = store.writer();
+    let (d, design) = crate::forms::demo_forms();
+    let study = Study {
+        dictionary: &d,
+        design: &design,
+    };
+    let at = FormAt {
+        record_id: "S01-0001",
+        event: "screening_arm_1",
+        form: "demographics",
+        instance: 1,
+    };
+    let now = chrono::Local::now().naive_local();
+    let saved = || async {
+        RecordValues::new(
+            store
+                .readers()
+                .record_values("S01-0001".into())
+                .await
+                .unwrap(),
+        )
+    };
+    let first = FormInput {
+        values: BTreeMap::from([("height_cm".to_owned(), "170".to_owned())]),
+        status: FormStatus::Incomplete,
+        confirmed: vec![],
+        reason: None,
+    };
+    let edit = study
+        .plan_save(&at, &saved().await, &first, now, crate::i18n::Lang::En)
+        .unwrap();
+    w.set_values(Lane::Interactive, actor(), edit)
+        .await
+        .unwrap();
+    let complete = FormInput {
+        values: BTreeMap::new(),
+        status: FormStatus::Complete,
+        confirmed: vec![],
+        reason: None,
+    };
+    let edit = study
+        .plan_save(&at, &saved().await, &complete, now, crate::i18n::Lang::En)
+        .unwrap();
+    assert_eq!(
+        w.set_values(Lane::Interactive, actor(), edit)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        saved()
+            .await
+            .get("screening_arm_1", 1, "demographics_complete"),
+        Some("2")
+    );
 }

@@ -401,6 +401,65 @@ pub(super) fn import_dictionary(
     })
 }
 
+/// Saves (or, with `None`, forgets) the EDC this desk syncs with. The
+/// token is kept in the database only; its audit rows say that it changed,
+/// never what it is.
+pub(super) fn set_edc_connection(
+    tx: &Transaction<'_>,
+    now: &Now,
+    actor: &Actor,
+    connection: Option<(&str, &str)>,
+) -> Result<()> {
+    let get = |key: &str| -> Result<Option<String>> {
+        Ok(tx
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    };
+    let (old_url, old_token) = (get("edc_url")?, get("edc_token")?);
+    let (url, token) = match connection {
+        Some((u, t)) => (Some(u), Some(t)),
+        None => (None, None),
+    };
+    let mut changes = Vec::new();
+    if old_url.as_deref() != url {
+        changes.push(Change {
+            field: "edc_url".into(),
+            old: old_url,
+            new: url.map(str::to_owned),
+        });
+    }
+    if old_token.as_deref() != token {
+        let hidden = |t: Option<&str>, what: &str| t.map(|_| what.to_owned());
+        changes.push(Change {
+            field: "edc_token".into(),
+            old: hidden(old_token.as_deref(), "(hidden)"),
+            new: hidden(token, "(hidden, new)"),
+        });
+    }
+    for (key, value) in [("edc_url", url), ("edc_token", token)] {
+        match value {
+            Some(v) => tx.execute(
+                "INSERT INTO settings(key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [key, v],
+            )?,
+            None => tx.execute("DELETE FROM settings WHERE key = ?1", [key])?,
+        };
+    }
+    record(
+        tx,
+        now,
+        actor,
+        "settings",
+        "edc",
+        &changes,
+        None,
+        Outbox::No,
+    )
+}
+
 pub(super) fn set_preferences(
     tx: &Transaction<'_>,
     now: &Now,

@@ -95,6 +95,11 @@ enum Command {
         actor: Actor,
         reply: oneshot::Sender<Result<()>>,
     },
+    SetEdcConnection {
+        connection: Option<(String, String)>,
+        actor: Actor,
+        reply: oneshot::Sender<Result<()>>,
+    },
     SetValues {
         edit: RecordEdit,
         actor: Actor,
@@ -628,6 +633,16 @@ fn execute(
             &display_name,
             language
         )),
+        Command::SetEdcConnection {
+            connection,
+            actor,
+            reply,
+        } => step!(reply, |tx| write::set_edc_connection(
+            tx,
+            now,
+            &actor,
+            connection.as_ref().map(|(u, t)| (u.as_str(), t.as_str()))
+        )),
         Command::SetValues { edit, actor, reply } => {
             step!(reply, |tx| write::set_values(tx, now, &actor, &edit))
         }
@@ -824,6 +839,22 @@ impl WriterHandle {
         self.call(|reply| Command::SetPreferences {
             display_name,
             language,
+            actor,
+            reply,
+        })
+        .await
+    }
+
+    /// Saves the EDC's address and API token (`None` forgets them). The
+    /// caller checks their shape; the audit trail records that they
+    /// changed, never the token.
+    pub async fn set_edc_connection(
+        &self,
+        actor: Actor,
+        connection: Option<(String, String)>,
+    ) -> Result<()> {
+        self.call(|reply| Command::SetEdcConnection {
+            connection,
             actor,
             reply,
         })

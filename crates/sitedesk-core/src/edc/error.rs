@@ -1,0 +1,194 @@
+//! What can go wrong talking to the EDC, as typed errors the sync engine
+//! decides on (retry, stop, show) and that the UI shows in plain words.
+//! No variant carries the token or any request body.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use ts_rs::TS;
+
+use crate::i18n::Lang;
+
+/// One value the server refused on import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct ValueError {
+    pub record: String,
+    pub field: String,
+    pub value: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EdcError {
+    /// The URL is not an http(s) URL.
+    #[error("the EDC address is not a web address: {0}")]
+    BadUrl(String),
+    /// The server does not know the token (or it was revoked).
+    #[error("the EDC refused the API token")]
+    BadToken,
+    /// The token is known but may not do this.
+    #[error("the EDC refused the request: {0}")]
+    Forbidden(String),
+    /// An import was refused: one row per bad value.
+    #[error("the EDC refused {} values", .0.len())]
+    Validation(Vec<ValueError>),
+    /// An import named fields the project does not have.
+    #[error("the EDC does not know the fields {}", .0.join(", "))]
+    UnknownFields(Vec<String>),
+    /// Any other refusal of the request (HTTP 4xx), in the server's words.
+    #[error("the EDC refused the request: {0}")]
+    Refused(String),
+    /// Too many requests; `retry_after` when the server said how long to wait.
+    #[error("the EDC asks to slow down")]
+    RateLimited { retry_after: Option<Duration> },
+    /// HTTP 5xx.
+    #[error("the EDC had an error (HTTP {status})")]
+    Server { status: u16, message: String },
+    /// No connection, or the connection broke before an answer came.
+    #[error("the EDC could not be reached: {0}")]
+    Transport(String),
+    /// No complete answer within the time allowed.
+    #[error("the EDC did not answer in time")]
+    Timeout,
+    /// An answer that is not what the API returns.
+    #[error("the EDC's answer could not be read: {0}")]
+    Malformed(String),
+}
+
+impl EdcError {
+    /// Whether trying again later may succeed: the request may not have
+    /// reached the server, or the server may recover.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            EdcError::RateLimited { .. }
+                | EdcError::Server { .. }
+                | EdcError::Transport(_)
+                | EdcError::Timeout
+        )
+    }
+
+    /// Whether the request may have been applied although no answer came:
+    /// an import that timed out or lost its connection must be checked by
+    /// exporting, never simply sent again with new ids.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            EdcError::Transport(_) | EdcError::Timeout | EdcError::Malformed(_)
+        )
+    }
+
+    /// The error in plain words for the user, in `lang`.
+    pub fn message(&self, lang: Lang) -> String {
+        let zh = lang == Lang::ZhCn;
+        match self {
+            EdcError::BadUrl(u) if zh => format!("EDC 地址不是有效的网址：{u}"),
+            EdcError::BadUrl(u) => {
+                format!("The EDC address is not a web address (it should start with https://): {u}")
+            }
+            EdcError::BadToken if zh => {
+                "EDC 拒绝了此 API 令牌。请检查令牌是否正确、是否仍然有效。".into()
+            }
+            EdcError::BadToken => {
+                "The EDC refused the API token. Check that it is typed correctly and still valid."
+                    .into()
+            }
+            EdcError::Forbidden(m) if zh => format!("EDC 不允许此操作：{m}"),
+            EdcError::Forbidden(m) => format!("The EDC does not allow this: {m}"),
+            EdcError::Validation(rows) => {
+                let list = rows
+                    .iter()
+                    .take(5)
+                    .map(|r| format!("{} {} = \"{}\" ({})", r.record, r.field, r.value, r.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                if zh {
+                    format!("EDC 拒绝了 {} 个值：{list}", rows.len())
+                } else {
+                    format!("The EDC refused {} values: {list}", rows.len())
+                }
+            }
+            EdcError::UnknownFields(f) if zh => {
+                format!(
+                    "EDC 项目中没有这些字段：{}。研究表单可能已在 EDC 中更改。",
+                    f.join(", ")
+                )
+            }
+            EdcError::UnknownFields(f) => format!(
+                "The EDC project has no fields named {}. The study's forms may have changed in the EDC.",
+                f.join(", ")
+            ),
+            EdcError::Refused(m) if zh => format!("EDC 拒绝了请求：{m}"),
+            EdcError::Refused(m) => format!("The EDC refused the request: {m}"),
+            EdcError::RateLimited { retry_after } => match (retry_after, zh) {
+                (Some(d), true) => {
+                    format!("EDC 请求过于频繁，将在 {} 秒后重试。", d.as_secs().max(1))
+                }
+                (None, true) => "EDC 请求过于频繁，请稍后再试。".into(),
+                (Some(d), false) => format!(
+                    "The EDC is busy and asked to wait {} seconds before trying again.",
+                    d.as_secs().max(1)
+                ),
+                (None, false) => "The EDC is busy; try again in a moment.".into(),
+            },
+            EdcError::Server { status, .. } if zh => {
+                format!("EDC 服务器出错（HTTP {status}），请稍后再试。")
+            }
+            EdcError::Server { status, .. } => {
+                format!("The EDC server had a problem (HTTP {status}); try again later.")
+            }
+            EdcError::Transport(d) if zh => format!("无法连接到 EDC，请检查网络连接：{d}"),
+            EdcError::Transport(d) => {
+                format!("The EDC could not be reached. Check the network connection: {d}")
+            }
+            EdcError::Timeout if zh => "EDC 没有及时响应，请稍后再试。".into(),
+            EdcError::Timeout => "The EDC did not answer in time; try again later.".into(),
+            EdcError::Malformed(d) if zh => format!("EDC 的响应无法读取：{d}"),
+            EdcError::Malformed(d) => format!(
+                "The EDC's answer could not be read; is the address that of a REDCap API? ({d})"
+            ),
+        }
+    }
+}
+
+/// Reads REDCap's per-value import errors: one CSV-quoted row per value,
+/// `"record","field","value","message"`. `None` when the message is not
+/// made of such rows.
+pub(super) fn value_errors(message: &str) -> Option<Vec<ValueError>> {
+    let mut rows = Vec::new();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(message.trim().as_bytes());
+    for record in reader.records() {
+        let record = record.ok()?;
+        if record.len() != 4 {
+            return None;
+        }
+        rows.push(ValueError {
+            record: record[0].to_owned(),
+            field: record[1].to_owned(),
+            value: record[2].to_owned(),
+            message: record[3].to_owned(),
+        });
+    }
+    (!rows.is_empty()).then_some(rows)
+}
+
+/// Reads the fields REDCap names when an import has unknown ones ("The
+/// following fields were not found in the project as real data fields:
+/// a, b").
+pub(super) fn unknown_fields(message: &str) -> Option<Vec<String>> {
+    let lower = message.to_ascii_lowercase();
+    if !(lower.contains("field") && (lower.contains("not found") || lower.contains("do not exist")))
+    {
+        return None;
+    }
+    let (_, list) = message.rsplit_once(':')?;
+    let fields: Vec<String> = list
+        .split(',')
+        .map(|f| f.trim().trim_matches(['"', '\'', '.']).to_owned())
+        .filter(|f| !f.is_empty())
+        .collect();
+    (!fields.is_empty()).then_some(fields)
+}

@@ -1,0 +1,419 @@
+//! The central EDC: a client for the REDCap API (`POST {base}/api/`,
+//! form-encoded, JSON answers), as `shared/docs/redcap-api.md` describes it.
+//!
+//! One pooled HTTP client per EDC; every call has a connect timeout and a
+//! total timeout, and cancelling (dropping) a call drops its request.
+//! Answers and failures become typed values: an [`EdcError`] says whether
+//! trying again may help (`is_transient`) and whether an import may have
+//! been applied although no answer came (`outcome_unknown`). Retrying,
+//! backing off and breaking the circuit are the sync engine's decisions,
+//! not this module's.
+//!
+//! The token is a secret ([`Token`]): it travels in the request body only,
+//! and no error, log line or `Debug` output contains it.
+
+mod error;
+#[cfg(test)]
+mod tests;
+mod token;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use ts_rs::TS;
+
+use crate::metadata::design::Design;
+use crate::metadata::{Dictionary, parse_api_json};
+
+pub use error::{EdcError, ValueError};
+pub use token::Token;
+
+/// A flat record row as the API exports and imports it: column to value,
+/// every value text (`""` for blank).
+pub type FlatRow = BTreeMap<String, String>;
+
+/// How long a call may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To open the connection (a server that is down fails fast).
+    pub connect: Duration,
+    /// For the whole call, answer included.
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            total: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What `project` says about the project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct ProjectInfo {
+    pub project_id: String,
+    pub project_title: String,
+    pub is_longitudinal: bool,
+    pub has_repeating: bool,
+    pub record_autonumbering: bool,
+}
+
+/// Which records an export asks for; empty lists mean all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordQuery {
+    pub records: Vec<String>,
+    pub fields: Vec<String>,
+    pub forms: Vec<String>,
+    pub events: Vec<String>,
+    /// `YYYY-MM-DD HH:MM:SS`, server time: records created or changed since.
+    pub date_range_begin: Option<String>,
+    pub date_range_end: Option<String>,
+    /// Adds `redcap_data_access_group` to each row.
+    pub data_access_groups: bool,
+}
+
+/// How an import treats blank values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overwrite {
+    /// A blank leaves the stored value alone.
+    Normal,
+    /// A blank clears the stored value.
+    Overwrite,
+}
+
+/// One entry of the project's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct LogEntry {
+    pub timestamp: String,
+    pub username: String,
+    pub action: String,
+    #[serde(default)]
+    pub details: String,
+}
+
+/// A client for one project on one REDCap server, with one user's token.
+#[derive(Clone)]
+pub struct EdcClient {
+    http: reqwest::Client,
+    api: reqwest::Url,
+    token: Token,
+}
+
+impl std::fmt::Debug for EdcClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EdcClient")
+            .field("api", &self.api.as_str())
+            .field("token", &self.token)
+            .finish()
+    }
+}
+
+/// The API endpoint for what a user typed: the server (`https://host/`),
+/// its REDCap folder, or the API URL itself.
+pub fn api_url(base: &str) -> Result<reqwest::Url, EdcError> {
+    let base = base.trim();
+    let mut url = reqwest::Url::parse(base).map_err(|_| EdcError::BadUrl(base.to_owned()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(EdcError::BadUrl(base.to_owned()));
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    let path = url.path().trim_end_matches('/').to_owned();
+    let path = if path.ends_with("/api") {
+        format!("{path}/")
+    } else {
+        format!("{path}/api/")
+    };
+    url.set_path(&path);
+    Ok(url)
+}
+
+impl EdcClient {
+    pub fn new(base_url: &str, token: Token, timeouts: Timeouts) -> Result<EdcClient, EdcError> {
+        let api = api_url(base_url)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(timeouts.connect)
+            .timeout(timeouts.total)
+            .user_agent(concat!("SiteDesk/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| EdcError::Transport(e.to_string()))?;
+        Ok(EdcClient { http, api, token })
+    }
+
+    /// The API endpoint this client calls.
+    pub fn api(&self) -> &str {
+        self.api.as_str()
+    }
+
+    /// One API call; the answer's body when the server said 200.
+    async fn call(&self, content: &str, params: &[(String, String)]) -> Result<String, EdcError> {
+        let mut form: Vec<(&str, &str)> = vec![
+            ("token", self.token.expose()),
+            ("content", content),
+            ("format", "json"),
+            ("returnFormat", "json"),
+        ];
+        form.extend(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let response = self
+            .http
+            .post(self.api.clone())
+            .form(&form)
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = response.text().await.map_err(transport)?;
+        if status.is_success() {
+            return Ok(body);
+        }
+        Err(refusal(status.as_u16(), retry_after, &body))
+    }
+
+    async fn call_json<T: serde::de::DeserializeOwned>(
+        &self,
+        content: &str,
+        params: &[(String, String)],
+    ) -> Result<T, EdcError> {
+        let body = self.call(content, params).await?;
+        serde_json::from_str(&body).map_err(|e| EdcError::Malformed(e.to_string()))
+    }
+
+    /// The REDCap version, such as `14.7.3`.
+    pub async fn version(&self) -> Result<String, EdcError> {
+        let body = self.call("version", &[]).await?;
+        let v = body.trim().trim_matches('"').to_owned();
+        let looks_like_version =
+            !v.is_empty() && v.len() <= 20 && v.chars().all(|c| c.is_ascii_digit() || c == '.');
+        if looks_like_version {
+            Ok(v)
+        } else {
+            Err(EdcError::Malformed(
+                "the version is not a version number".into(),
+            ))
+        }
+    }
+
+    pub async fn project(&self) -> Result<ProjectInfo, EdcError> {
+        let v: Value = self.call_json("project", &[]).await?;
+        let text = |k: &str| match &v[k] {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => String::new(),
+        };
+        let flag = |k: &str| matches!(text(k).as_str(), "1" | "true");
+        if !v.is_object() || text("project_title").is_empty() {
+            return Err(EdcError::Malformed(
+                "the project answer has no title".into(),
+            ));
+        }
+        Ok(ProjectInfo {
+            project_id: text("project_id"),
+            project_title: text("project_title"),
+            is_longitudinal: flag("is_longitudinal"),
+            has_repeating: flag("has_repeating_instruments_or_events"),
+            record_autonumbering: flag("record_autonumbering_enabled"),
+        })
+    }
+
+    /// The data dictionary, checked as an import from a file is.
+    pub async fn metadata(&self) -> Result<Dictionary, EdcError> {
+        let body = self.call("metadata", &[]).await?;
+        parse_api_json(&body).map_err(|e| EdcError::Malformed(e.to_string()))
+    }
+
+    /// Arms, events, the form-event mapping, repeating forms, sites and
+    /// form names, checked against `dictionary`. A classic project has no
+    /// arms, events or mapping: REDCap refuses those calls for it.
+    pub async fn design(&self, dictionary: &Dictionary) -> Result<Design, EdcError> {
+        let project = self.project().await?;
+        let mut parts: BTreeMap<&str, Option<String>> = BTreeMap::new();
+        if project.is_longitudinal {
+            for content in ["arm", "event", "formEventMapping"] {
+                parts.insert(content, Some(self.call(content, &[]).await?));
+            }
+        }
+        let repeating = if project.has_repeating {
+            Some(self.call("repeatingFormsEvents", &[]).await?)
+        } else {
+            None
+        };
+        let dags = self.call("dag", &[]).await?;
+        let instruments = self.call("instrument", &[]).await?;
+        let get = |k: &str| parts.get(k).cloned().flatten();
+        Design::from_api(
+            dictionary,
+            get("arm").as_deref(),
+            get("event").as_deref(),
+            get("formEventMapping").as_deref(),
+            repeating.as_deref(),
+            Some(&dags),
+        )
+        .and_then(|d| d.with_instrument_labels(&instruments))
+        .map_err(|e| EdcError::Malformed(e.to_string()))
+    }
+
+    /// Flat record rows.
+    pub async fn export_records(&self, q: &RecordQuery) -> Result<Vec<FlatRow>, EdcError> {
+        let mut params = vec![
+            ("type".to_owned(), "flat".to_owned()),
+            ("rawOrLabel".to_owned(), "raw".to_owned()),
+        ];
+        indexed(&mut params, "records", &q.records);
+        indexed(&mut params, "fields", &q.fields);
+        indexed(&mut params, "forms", &q.forms);
+        indexed(&mut params, "events", &q.events);
+        if let Some(b) = &q.date_range_begin {
+            params.push(("dateRangeBegin".into(), b.clone()));
+        }
+        if let Some(e) = &q.date_range_end {
+            params.push(("dateRangeEnd".into(), e.clone()));
+        }
+        if q.data_access_groups {
+            params.push(("exportDataAccessGroups".into(), "true".into()));
+        }
+        let rows: Vec<BTreeMap<String, Value>> = self.call_json("record", &params).await?;
+        rows.into_iter()
+            .map(|row| {
+                row.into_iter()
+                    .map(|(k, v)| match v {
+                        Value::String(s) => Ok((k, s)),
+                        Value::Number(n) => Ok((k, n.to_string())),
+                        Value::Null => Ok((k, String::new())),
+                        other => Err(EdcError::Malformed(format!(
+                            "column {k} holds {}",
+                            kind(&other)
+                        ))),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Imports flat rows (an upsert on record, event, repeat instrument and
+    /// instance) and returns the ids of the records the server took. Record
+    /// ids are always the client's: this never asks for auto-numbering.
+    pub async fn import_records(
+        &self,
+        rows: &[FlatRow],
+        overwrite: Overwrite,
+    ) -> Result<Vec<String>, EdcError> {
+        let data = serde_json::to_string(rows).expect("rows serialize");
+        let params = [
+            ("type".to_owned(), "flat".to_owned()),
+            (
+                "overwriteBehavior".to_owned(),
+                match overwrite {
+                    Overwrite::Normal => "normal",
+                    Overwrite::Overwrite => "overwrite",
+                }
+                .to_owned(),
+            ),
+            ("forceAutoNumber".to_owned(), "false".to_owned()),
+            ("returnContent".to_owned(), "ids".to_owned()),
+            ("dateFormat".to_owned(), "YMD".to_owned()),
+            ("data".to_owned(), data),
+        ];
+        let ids: Vec<Value> = self.call_json("record", &params).await?;
+        ids.into_iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s),
+                Value::Number(n) => Ok(n.to_string()),
+                other => Err(EdcError::Malformed(format!(
+                    "an imported id is {}",
+                    kind(&other)
+                ))),
+            })
+            .collect()
+    }
+
+    /// Record edits from the project's log, optionally for one record and
+    /// a time window (`YYYY-MM-DD HH:MM`).
+    pub async fn log(
+        &self,
+        record: Option<&str>,
+        begin: Option<&str>,
+        end: Option<&str>,
+    ) -> Result<Vec<LogEntry>, EdcError> {
+        let mut params = vec![("logtype".to_owned(), "record_edit".to_owned())];
+        for (k, v) in [("record", record), ("beginTime", begin), ("endTime", end)] {
+            if let Some(v) = v {
+                params.push((k.to_owned(), v.to_owned()));
+            }
+        }
+        self.call_json("log", &params).await
+    }
+}
+
+fn indexed(params: &mut Vec<(String, String)>, name: &str, values: &[String]) {
+    for (i, v) in values.iter().enumerate() {
+        params.push((format!("{name}[{i}]"), v.clone()));
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+        Value::Bool(_) => "a boolean",
+        _ => "a value of another kind",
+    }
+}
+
+/// A failure before a complete answer: no connection, a timeout, or a
+/// connection that broke during the answer.
+fn transport(e: reqwest::Error) -> EdcError {
+    if e.is_timeout() {
+        return EdcError::Timeout;
+    }
+    // The error's own text, without its source chain's URL parameters:
+    // the URL carries no token (it is in the body), but keep it short.
+    let detail = if e.is_connect() {
+        "no connection to the server".to_owned()
+    } else if e.is_body() || e.is_decode() {
+        "the connection broke during the answer".to_owned()
+    } else {
+        let mut s = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(inner) = source {
+            s = format!("{s}: {inner}");
+            source = inner.source();
+        }
+        s
+    };
+    EdcError::Transport(detail)
+}
+
+/// The typed error for a non-2xx answer.
+fn refusal(status: u16, retry_after: Option<Duration>, body: &str) -> EdcError {
+    let message = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| body.chars().take(300).collect());
+    let lower = message.to_ascii_lowercase();
+    match status {
+        429 => EdcError::RateLimited { retry_after },
+        401 | 403 if lower.contains("permission") || lower.contains("token") => EdcError::BadToken,
+        401 | 403 if retry_after.is_some() => EdcError::RateLimited { retry_after },
+        401 | 403 => EdcError::Forbidden(message),
+        400..=499 => {
+            if let Some(rows) = error::value_errors(&message) {
+                EdcError::Validation(rows)
+            } else if let Some(fields) = error::unknown_fields(&message) {
+                EdcError::UnknownFields(fields)
+            } else {
+                EdcError::Refused(message)
+            }
+        }
+        _ => EdcError::Server { status, message },
+    }
+}

@@ -1,0 +1,141 @@
+use std::time::Duration;
+
+use super::*;
+use crate::i18n::Lang;
+
+const SECRET: &str = "0123456789ABCDEF0123456789ABCDEF";
+
+#[test]
+fn the_api_url_is_found_from_what_a_user_types() {
+    for (typed, want) in [
+        (
+            "https://redcap.example.org",
+            "https://redcap.example.org/api/",
+        ),
+        (
+            "https://redcap.example.org/",
+            "https://redcap.example.org/api/",
+        ),
+        (
+            "https://redcap.example.org/api",
+            "https://redcap.example.org/api/",
+        ),
+        (
+            "https://redcap.example.org/api/",
+            "https://redcap.example.org/api/",
+        ),
+        (
+            "  http://10.0.0.5:8080/redcap/  ",
+            "http://10.0.0.5:8080/redcap/api/",
+        ),
+        ("https://h.org/api/?x=1#y", "https://h.org/api/"),
+    ] {
+        assert_eq!(api_url(typed).unwrap().as_str(), want, "{typed}");
+    }
+    for bad in [
+        "",
+        "redcap.example.org",
+        "ftp://h.org/",
+        "file:///etc/passwd",
+        "https://",
+    ] {
+        assert!(matches!(api_url(bad), Err(EdcError::BadUrl(_))), "{bad}");
+    }
+}
+
+#[test]
+fn a_token_is_checked_for_shape_and_never_shown() {
+    let t = Token::parse(&format!(" {} ", SECRET.to_lowercase())).unwrap();
+    assert_eq!(t.expose(), SECRET);
+    assert!(Token::parse(&"A".repeat(64)).is_some());
+    for bad in ["", "xyz", &"A".repeat(31), &"G".repeat(32)] {
+        assert!(Token::parse(bad).is_none(), "{bad}");
+    }
+    assert_eq!(format!("{t:?}"), "Token(redacted)");
+    let client = EdcClient::new("https://h.org", t, Timeouts::default()).unwrap();
+    assert!(!format!("{client:?}").contains(SECRET));
+}
+
+#[test]
+fn refusals_become_typed_errors() {
+    let rows = r#"{"error":"\"S01-0001\",\"weight_kg\",\"22x\",\"The value you provided could not be validated because it does not follow the expected format.\"\n\"S01-0002\",\"dob\",\"2099-01-01\",\"The value is in the future\""}"#;
+    let EdcError::Validation(errors) = refusal(400, None, rows) else {
+        panic!("{:?}", refusal(400, None, rows));
+    };
+    assert_eq!(errors.len(), 2);
+    assert_eq!(
+        (
+            errors[0].record.as_str(),
+            errors[0].field.as_str(),
+            errors[0].value.as_str()
+        ),
+        ("S01-0001", "weight_kg", "22x")
+    );
+    assert_eq!(
+        refusal(
+            400,
+            None,
+            r#"{"error":"The following fields were not found in the project as real data fields: foo, bar"}"#
+        ),
+        EdcError::UnknownFields(vec!["foo".into(), "bar".into()])
+    );
+    assert_eq!(
+        refusal(
+            403,
+            None,
+            r#"{"error":"You do not have permissions to use the API"}"#
+        ),
+        EdcError::BadToken
+    );
+    assert_eq!(
+        refusal(429, Some(Duration::from_secs(7)), ""),
+        EdcError::RateLimited {
+            retry_after: Some(Duration::from_secs(7))
+        }
+    );
+    assert!(matches!(
+        refusal(503, None, "<html>Service Unavailable</html>"),
+        EdcError::Server { status: 503, .. }
+    ));
+    assert_eq!(
+        refusal(
+            400,
+            None,
+            r#"{"error":"You cannot export arms for classic projects"}"#
+        ),
+        EdcError::Refused("You cannot export arms for classic projects".into())
+    );
+}
+
+#[test]
+fn errors_say_whether_a_retry_may_help_and_read_in_both_languages() {
+    let all = [
+        EdcError::BadUrl("x".into()),
+        EdcError::BadToken,
+        EdcError::Forbidden("no".into()),
+        EdcError::Validation(vec![]),
+        EdcError::UnknownFields(vec!["a".into()]),
+        EdcError::Refused("no".into()),
+        EdcError::RateLimited { retry_after: None },
+        EdcError::Server {
+            status: 502,
+            message: String::new(),
+        },
+        EdcError::Transport("reset".into()),
+        EdcError::Timeout,
+        EdcError::Malformed("x".into()),
+    ];
+    let transient: Vec<bool> = all.iter().map(EdcError::is_transient).collect();
+    assert_eq!(
+        transient,
+        [
+            false, false, false, false, false, false, true, true, true, true, false
+        ]
+    );
+    assert!(EdcError::Timeout.outcome_unknown() && !EdcError::BadToken.outcome_unknown());
+    for e in &all {
+        let (en, zh) = (e.message(Lang::En), e.message(Lang::ZhCn));
+        assert!(!en.is_empty() && !zh.is_empty() && en != zh, "{e:?}");
+        assert!(!en.contains(SECRET));
+    }
+}

@@ -1,0 +1,98 @@
+//! Which EDC this desk talks to: the study's REDCap server (real mode, its
+//! address and token saved in the database from Settings), or, on a desk
+//! with nothing configured that runs the demo study, the built-in
+//! simulator started in-process on 127.0.0.1 (demo mode).
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Serialize;
+use sitedesk_core::edc::{Timeouts, Token};
+use ts_rs::TS;
+
+/// Where the desk's EDC is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum EdcMode {
+    /// The built-in simulator with the demo study.
+    Demo,
+    /// A REDCap server entered in Settings.
+    Real,
+    /// Nothing configured (a real study without a server entered yet).
+    None,
+}
+
+/// The EDC in use: its mode, API address and token.
+#[derive(Clone)]
+pub struct EdcTarget {
+    pub mode: EdcMode,
+    pub url: String,
+    pub token: Token,
+}
+
+/// Time allowed for "Test connection": a person is waiting.
+pub const TEST_TIMEOUTS: Timeouts = Timeouts {
+    connect: Duration::from_secs(5),
+    total: Duration::from_secs(15),
+};
+
+/// The EDC in use and, in demo mode, the simulator serving it.
+#[derive(Default)]
+pub struct EdcState {
+    target: Mutex<Option<EdcTarget>>,
+    demo: Mutex<Option<edc_sim::RunningSim>>,
+}
+
+impl EdcState {
+    pub fn target(&self) -> Option<EdcTarget> {
+        self.target
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn set_target(&self, target: Option<EdcTarget>) {
+        *self.target.lock().unwrap_or_else(|p| p.into_inner()) = target;
+    }
+
+    /// Starts the demo simulator unless it runs, and makes it the target.
+    pub async fn start_demo(&self) -> Result<(), edc_sim::SimError> {
+        let running = self
+            .demo
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|sim| sim.api_url());
+        let url = match running {
+            Some(url) => url,
+            None => {
+                let sim =
+                    edc_sim::Simulator::start(edc_sim::SimConfig::new(edc_sim::Project::demo()))
+                        .await?;
+                let url = sim.api_url();
+                tracing::info!(%url, "demo EDC started");
+                *self.demo.lock().unwrap_or_else(|p| p.into_inner()) = Some(sim);
+                url
+            }
+        };
+        // The desk is at the demo study's first site: its token sees that
+        // site's records only, as a site user's token does in REDCap.
+        let token =
+            Token::parse(edc_sim::DEMO_TOKEN_RIVERSIDE).expect("the demo token is well-formed");
+        self.set_target(Some(EdcTarget {
+            mode: EdcMode::Demo,
+            url,
+            token,
+        }));
+        Ok(())
+    }
+
+    /// Stops the demo simulator, if it runs.
+    pub async fn stop_demo(&self) {
+        let sim = self.demo.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(sim) = sim {
+            sim.shutdown().await;
+            tracing::info!("demo EDC stopped");
+        }
+    }
+}
