@@ -625,11 +625,21 @@ async fn the_edc_connection_is_checked_saved_tested_and_forgotten() {
     let db = s.store.path().to_owned();
     let before = fingerprint(&db);
     for (what, payload) in [
-        ("not a web address", json!({"url": "redcap.example.org", "token": edc_sim::DEMO_TOKEN})),
-        ("a short token", json!({"url": sim.base_url(), "token": "ABC"})),
+        (
+            "not a web address",
+            json!({"url": "redcap.example.org", "token": edc_sim::DEMO_TOKEN}),
+        ),
+        (
+            "a short token",
+            json!({"url": sim.base_url(), "token": "ABC"}),
+        ),
         ("no token saved", json!({"url": sim.base_url()})),
     ] {
-        expect_code(what, save_edc_settings(s, payload).await, ErrorCode::Validation);
+        expect_code(
+            what,
+            save_edc_settings(s, payload).await,
+            ErrorCode::Validation,
+        );
     }
     expect_code(
         "a stray key",
@@ -647,22 +657,36 @@ async fn the_edc_connection_is_checked_saved_tested_and_forgotten() {
     assert_eq!(saved.mode, EdcMode::Real);
     assert_eq!(saved.url.as_deref(), Some(sim.api_url().as_str()));
     assert!(saved.token_saved);
-    assert!(!serde_json::to_string(&saved).unwrap().contains(edc_sim::DEMO_TOKEN_RIVERSIDE));
+    assert!(
+        !serde_json::to_string(&saved)
+            .unwrap()
+            .contains(edc_sim::DEMO_TOKEN_RIVERSIDE)
+    );
     let report = test_connection(s).await.unwrap();
     assert_eq!(report.version, edc_sim::REDCAP_VERSION);
     assert!(report.longitudinal);
 
     // A new address keeps the saved token; a wrong token is the EDC's refusal.
-    save_edc_settings(s, json!({"url": sim.api_url()})).await.unwrap();
+    save_edc_settings(s, json!({"url": sim.api_url()}))
+        .await
+        .unwrap();
     test_connection(s).await.unwrap();
     save_edc_settings(s, json!({"url": sim.api_url(), "token": "F".repeat(32)}))
         .await
         .unwrap();
-    let e = expect_code("a token the EDC does not know", test_connection(s).await, ErrorCode::Edc);
+    let e = expect_code(
+        "a token the EDC does not know",
+        test_connection(s).await,
+        ErrorCode::Edc,
+    );
     assert!(e.message.contains("token"), "{}", e.message);
 
     let forgotten = forget_edc_settings(s).await.unwrap();
-    assert_eq!(forgotten.mode, EdcMode::Demo, "a demo desk goes back to the demo EDC");
+    assert_eq!(
+        forgotten.mode,
+        EdcMode::Demo,
+        "a demo desk goes back to the demo EDC"
+    );
     assert!(!forgotten.token_saved);
     test_connection(s).await.unwrap();
     s.edc.stop_demo().await;
