@@ -5,6 +5,8 @@
 //!   acknowledged is lost.
 //! - `edc`: the EDC client against the REDCap-compatible simulator: every
 //!   call, typed refusals, and each kind of injected fault.
+//! - `sync`: sync runs against the simulator: convergence under faults and
+//!   cancels, conflicts, cancellation and bounded concurrency.
 //! - `e2e` (feature `e2e`): the built desktop app driven through WebDriver.
 
 mod concurrency;
@@ -12,3 +14,4 @@ mod crash;
 #[cfg(feature = "e2e")]
 mod e2e;
 mod edc;
+mod sync;

@@ -13,6 +13,8 @@
 //! - [`forms`]: case report forms as a CRC fills them: the safe form view,
 //!   live branching, calculations and validation, what a save writes, and
 //!   the visit grid. Pure functions; the UI asks, never decides.
+//! - [`sync`]: sync runs with the EDC: pull, three-way compare, push, with
+//!   retries, a breaker and cancellation.
 //! - [`i18n`]: the user's language, for messages the core produces.
 //!
 //! Deliberately absent: Tauri, windows, HTTP. The desktop shell (`sitedesk`)
@@ -25,3 +27,4 @@ pub mod forms;
 pub mod i18n;
 pub mod metadata;
 pub mod store;
+pub mod sync;

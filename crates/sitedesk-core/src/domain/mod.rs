@@ -25,7 +25,7 @@ pub use error::{DomainError, Field};
 pub use ids::{DeskCode, SubjectId};
 pub use lifecycle::{Action, ActionKind, plan_action};
 pub use screening::{
-    LABEL_MAX_CHARS, REASON_MAX_CHARS, ScreeningInput, VERSION_MAX_CHARS, parse_date,
+    LABEL_MAX_CHARS, REASON_MAX_CHARS, ScreeningInput, VERSION_MAX_CHARS, check_reason, parse_date,
     plan_screening_edit, validate_new_screening,
 };
 pub use values::{

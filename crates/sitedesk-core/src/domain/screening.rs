@@ -207,7 +207,7 @@ pub(super) fn check_date(d: NaiveDate, field: Field, today: NaiveDate) -> Result
 }
 
 /// Returns the trimmed reason, or why it is not acceptable.
-pub(super) fn check_reason(reason: &str) -> Result<String, DomainError> {
+pub fn check_reason(reason: &str) -> Result<String, DomainError> {
     let r = reason.trim();
     if r.is_empty() {
         return Err(DomainError::Required {

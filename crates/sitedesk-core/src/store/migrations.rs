@@ -42,6 +42,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         sql: V4,
         then: None,
     },
+    // 5: sync: the last value pulled from the EDC per cell, and conflicts.
+    Migration {
+        sql: V5,
+        then: None,
+    },
 ];
 
 const V1: &str = r#"
@@ -184,6 +189,40 @@ const V4: &str = r#"
 -- The design that goes with the dictionary: JSON, NULL for a classic
 -- project. The version hash covers both.
 ALTER TABLE dictionary_version ADD COLUMN design TEXT;
+"#;
+
+const V5: &str = r#"
+-- The value the EDC last had for each cell, as this desk last saw it (on a
+-- pull or when a push was acknowledged): the base of the three-way
+-- comparison that tells a colleague's change from ours. '' is blank.
+CREATE TABLE record_base (
+    record_id TEXT NOT NULL,
+    event     TEXT NOT NULL,
+    field     TEXT NOT NULL,
+    instance  INTEGER NOT NULL,
+    value     TEXT NOT NULL,
+    PRIMARY KEY (record_id, event, field, instance)
+) STRICT, WITHOUT ROWID;
+
+-- A cell changed both here and in the EDC since the base: not pushed
+-- until a person decides. Resolved rows stay, as history.
+CREATE TABLE sync_conflict (
+    id          INTEGER PRIMARY KEY,
+    record_id   TEXT NOT NULL,
+    event       TEXT NOT NULL,
+    instance    INTEGER NOT NULL,
+    field       TEXT NOT NULL,
+    base        TEXT NOT NULL,
+    mine        TEXT NOT NULL,
+    theirs      TEXT NOT NULL,
+    detected_at TEXT NOT NULL,
+    resolved_at TEXT,
+    resolved_by TEXT,
+    kept        TEXT
+) STRICT;
+CREATE UNIQUE INDEX sync_conflict_open
+    ON sync_conflict(record_id, event, instance, field) WHERE resolved_at IS NULL;
+CREATE INDEX outbox_cell ON outbox(entity, entity_id, event, instance, field);
 "#;
 
 /// The schema version this build writes.

@@ -15,6 +15,7 @@
 mod chain;
 mod migrations;
 mod read;
+pub mod sync;
 #[cfg(test)]
 mod tests;
 mod write;

@@ -426,6 +426,39 @@ impl Readers {
         .await
     }
 
+    /// Cells with edits waiting to be pushed, for at most `limit` records
+    /// after record id `after`.
+    pub async fn pending_cells(
+        &self,
+        after: String,
+        limit: u32,
+    ) -> Result<Vec<super::sync::PendingCell>> {
+        self.read(move |c| super::sync::pending(c, &after, limit))
+            .await
+    }
+
+    /// The local value and base of each cell.
+    pub async fn local_cells(
+        &self,
+        cells: Vec<super::sync::Cell>,
+    ) -> Result<Vec<super::sync::LocalCell>> {
+        self.read(move |c| super::sync::local(c, &cells)).await
+    }
+
+    /// Cells and records waiting to be pushed, and open conflicts.
+    pub async fn sync_counts(&self) -> Result<(u32, u32, u32)> {
+        self.read(super::sync::counts).await
+    }
+
+    pub async fn conflicts(&self) -> Result<Vec<super::sync::Conflict>> {
+        self.read(super::sync::open_conflicts).await
+    }
+
+    /// Where the last pull got to.
+    pub async fn sync_cursor(&self) -> Result<Option<String>> {
+        self.read(super::sync::cursor).await
+    }
+
     /// Every saved form value of one record.
     pub async fn record_values(&self, record_id: String) -> Result<Vec<SavedValue>> {
         self.read(move |c| {

@@ -580,7 +580,7 @@ fn set_eligibility(
 /// Whether a change is sent to the central EDC. Study data is; local set-up
 /// and preferences are audited but stay at the desk.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Outbox {
+pub(super) enum Outbox {
     Yes,
     No,
 }
@@ -630,7 +630,7 @@ fn record(
     )
 }
 
-fn record_at(
+pub(super) fn record_at(
     tx: &Transaction<'_>,
     now: &Now,
     actor: &Actor,

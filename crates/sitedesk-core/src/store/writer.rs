@@ -34,6 +34,7 @@ use tokio::sync::{mpsc, oneshot};
 use ts_rs::TS;
 
 use super::read::DictionaryImport;
+use super::sync::{Keep, SyncApplied, SyncWrite};
 use super::write::{self, Now};
 use super::{Result, StoreError};
 use crate::diagnostics::{TaskKind, TaskRegistry, TaskState};
@@ -97,6 +98,19 @@ enum Command {
     },
     SetEdcConnection {
         connection: Option<(String, String)>,
+        actor: Actor,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    SyncApply {
+        writes: Vec<SyncWrite>,
+        cursor: Option<String>,
+        actor: Actor,
+        reply: oneshot::Sender<Result<SyncApplied>>,
+    },
+    ResolveConflict {
+        id: i64,
+        keep: Keep,
+        reason: String,
         actor: Actor,
         reply: oneshot::Sender<Result<()>>,
     },
@@ -643,6 +657,27 @@ fn execute(
             &actor,
             connection.as_ref().map(|(u, t)| (u.as_str(), t.as_str()))
         )),
+        Command::SyncApply {
+            writes,
+            cursor,
+            actor,
+            reply,
+        } => step!(reply, |tx| {
+            let applied = super::sync::apply(tx, now, &actor, &writes)?;
+            if let Some(c) = &cursor {
+                super::sync::set_cursor(tx, c)?;
+            }
+            Ok(applied)
+        }),
+        Command::ResolveConflict {
+            id,
+            keep,
+            reason,
+            actor,
+            reply,
+        } => step!(reply, |tx| super::sync::resolve(
+            tx, now, &actor, id, &keep, &reason
+        )),
         Command::SetValues { edit, actor, reply } => {
             step!(reply, |tx| write::set_values(tx, now, &actor, &edit))
         }
@@ -855,6 +890,42 @@ impl WriterHandle {
     ) -> Result<()> {
         self.call(|reply| Command::SetEdcConnection {
             connection,
+            actor,
+            reply,
+        })
+        .await
+    }
+
+    /// Commits what a sync step decided (through the bulk lane: a person's
+    /// edits go first), and moves the pull cursor when given.
+    pub async fn sync_apply(
+        &self,
+        actor: Actor,
+        writes: Vec<SyncWrite>,
+        cursor: Option<String>,
+    ) -> Result<SyncApplied> {
+        self.call_in(Lane::Bulk, |reply| Command::SyncApply {
+            writes,
+            cursor,
+            actor,
+            reply,
+        })
+        .await
+    }
+
+    /// Settles a conflict with the value a person keeps, and why.
+    pub async fn resolve_conflict(
+        &self,
+        actor: Actor,
+        id: i64,
+        keep: Keep,
+        reason: String,
+    ) -> Result<()> {
+        let reason = crate::domain::check_reason(reason.trim())?;
+        self.call(|reply| Command::ResolveConflict {
+            id,
+            keep,
+            reason,
             actor,
             reply,
         })

@@ -1,0 +1,539 @@
+//! The SQL of sync: which cells wait to be pushed, what they hold here and
+//! what the EDC last had (the base), and committing what a sync step
+//! decided, each cell with its audit row. Deciding is `crate::sync`'s job.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde::Serialize;
+use ts_rs::TS;
+
+use super::write::{Now, Outbox, Target, record_at};
+use super::{Result, StoreError};
+use crate::domain::{Actor, Change};
+
+/// One value of one record: REDCap's flat layout.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, TS)]
+pub struct Cell {
+    pub record_id: String,
+    pub event: String,
+    pub instance: u32,
+    /// The stored name (`meds___2` for a checkbox choice).
+    pub field: String,
+}
+
+/// A cell with local edits the EDC has not acknowledged, up to outbox row
+/// `through`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingCell {
+    pub cell: Cell,
+    pub through: i64,
+    /// Every value the waiting edits set (blank as `""`): an EDC value
+    /// among them may be this desk's own write whose answer was lost.
+    pub sent: Vec<String>,
+}
+
+/// What the desk holds for a cell: its value (`""` when blank) and the
+/// base, the EDC's value when this desk last saw it (`None`: never seen).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalCell {
+    pub value: String,
+    pub base: Option<String>,
+}
+
+/// A decision of sync about one cell, committed by the writer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncWrite {
+    /// The EDC holds what the desk holds: the edits through `through` are
+    /// done, the base is `server`.
+    Acked {
+        cell: Cell,
+        server: String,
+        through: i64,
+    },
+    /// Only the EDC changed the cell (the local edits came back to the
+    /// base): take its value, drop the edits through `through`.
+    TakeTheirs {
+        cell: Cell,
+        server: String,
+        through: i64,
+    },
+    /// A pulled value: taken when the cell has no edits waiting (and then
+    /// it is the base); with edits waiting, the push decides.
+    Pulled { cell: Cell, server: String },
+    /// Both changed, differently: held for a person.
+    Conflict {
+        cell: Cell,
+        base: String,
+        mine: String,
+        theirs: String,
+    },
+}
+
+/// What committing sync decisions did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncApplied {
+    /// Local values changed to the EDC's.
+    pub taken: u32,
+    /// Outbox rows cleared.
+    pub cleared: u32,
+    pub conflicts: u32,
+}
+
+/// A conflict as the Conflicts view shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct Conflict {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub cell: Cell,
+    pub base: String,
+    pub mine: String,
+    pub theirs: String,
+    pub detected_at: String,
+}
+
+/// Which value a person keeps.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, TS)]
+#[serde(tag = "keep", content = "value", rename_all = "snake_case")]
+pub enum Keep {
+    Mine,
+    Theirs,
+    /// Another value, typed by the person (stored form).
+    Other(String),
+}
+
+/// The reason audit rows of pulled values carry.
+pub const PULLED_REASON: &str = "From the EDC";
+
+/// A checkbox choice the EDC reports unticked (`"0"`) is no value here.
+pub fn normalize(field: &str, value: &str) -> String {
+    if field.contains("___") && value == "0" {
+        String::new()
+    } else {
+        value.to_owned()
+    }
+}
+
+fn target(cell: &Cell) -> Target<'_> {
+    Target {
+        entity: "record",
+        entity_id: &cell.record_id,
+        event: Some(&cell.event),
+        instance: Some(i64::from(cell.instance)),
+    }
+}
+
+fn local_value(tx: &Connection, cell: &Cell) -> Result<String> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT value FROM record_value
+             WHERE record_id = ?1 AND event = ?2 AND field = ?3 AND instance = ?4",
+        )?
+        .query_row(
+            params![cell.record_id, cell.event, cell.field, cell.instance],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()?
+        .unwrap_or_default())
+}
+
+fn has_pending(tx: &Connection, cell: &Cell) -> Result<bool> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE entity = 'record' AND entity_id = ?1
+                 AND event = ?2 AND instance = ?3 AND field = ?4)",
+        )?
+        .query_row(
+            params![cell.record_id, cell.event, cell.instance, cell.field],
+            |r| r.get(0),
+        )?)
+}
+
+/// Sets the local value (audited, not sent back out) when it differs.
+fn set_local(
+    tx: &Transaction<'_>,
+    now: &Now,
+    actor: &Actor,
+    cell: &Cell,
+    value: &str,
+) -> Result<bool> {
+    let old = local_value(tx, cell)?;
+    if old == value {
+        return Ok(false);
+    }
+    if value.is_empty() {
+        tx.prepare_cached(
+            "DELETE FROM record_value
+             WHERE record_id = ?1 AND event = ?2 AND field = ?3 AND instance = ?4",
+        )?
+        .execute(params![
+            cell.record_id,
+            cell.event,
+            cell.field,
+            cell.instance
+        ])?;
+    } else {
+        tx.prepare_cached(
+            "INSERT INTO record_value(record_id, event, field, instance, value, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(record_id, event, field, instance)
+             DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )?
+        .execute(params![
+            cell.record_id,
+            cell.event,
+            cell.field,
+            cell.instance,
+            value,
+            now.at
+        ])?;
+    }
+    let change = Change {
+        field: cell.field.clone(),
+        old: Some(old).filter(|v| !v.is_empty()),
+        new: Some(value.to_owned()).filter(|v| !v.is_empty()),
+    };
+    record_at(
+        tx,
+        now,
+        actor,
+        target(cell),
+        &[change],
+        Some(PULLED_REASON),
+        Outbox::No,
+    )?;
+    Ok(true)
+}
+
+fn set_base(tx: &Transaction<'_>, cell: &Cell, value: &str) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO record_base(record_id, event, field, instance, value) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT(record_id, event, field, instance) DO UPDATE SET value = excluded.value",
+    )?
+    .execute(params![cell.record_id, cell.event, cell.field, cell.instance, value])?;
+    Ok(())
+}
+
+fn clear_outbox(tx: &Transaction<'_>, cell: &Cell, through: i64) -> Result<u32> {
+    Ok(tx
+        .prepare_cached(
+            "DELETE FROM outbox WHERE entity = 'record' AND entity_id = ?1 AND event = ?2
+                 AND instance = ?3 AND field = ?4 AND id <= ?5",
+        )?
+        .execute(params![
+            cell.record_id,
+            cell.event,
+            cell.instance,
+            cell.field,
+            through
+        ])? as u32)
+}
+
+/// Commits sync decisions in one transaction.
+pub(super) fn apply(
+    tx: &Transaction<'_>,
+    now: &Now,
+    actor: &Actor,
+    writes: &[SyncWrite],
+) -> Result<SyncApplied> {
+    let mut done = SyncApplied::default();
+    for w in writes {
+        match w {
+            SyncWrite::Acked {
+                cell,
+                server,
+                through,
+            } => {
+                done.cleared += clear_outbox(tx, cell, *through)?;
+                set_base(tx, cell, server)?;
+            }
+            SyncWrite::TakeTheirs {
+                cell,
+                server,
+                through,
+            } => {
+                done.cleared += clear_outbox(tx, cell, *through)?;
+                // An edit made since the decision stays and is pushed next.
+                if !has_pending(tx, cell)? && set_local(tx, now, actor, cell, server)? {
+                    done.taken += 1;
+                }
+                set_base(tx, cell, server)?;
+            }
+            SyncWrite::Pulled { cell, server } => {
+                if has_pending(tx, cell)? {
+                    continue;
+                }
+                if set_local(tx, now, actor, cell, server)? {
+                    done.taken += 1;
+                }
+                set_base(tx, cell, server)?;
+            }
+            SyncWrite::Conflict {
+                cell,
+                base,
+                mine,
+                theirs,
+            } => {
+                let changed = tx
+                    .prepare_cached(
+                        "INSERT INTO sync_conflict(record_id, event, instance, field, base, mine, theirs, detected_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                         ON CONFLICT(record_id, event, instance, field) WHERE resolved_at IS NULL
+                         DO UPDATE SET mine = excluded.mine, theirs = excluded.theirs",
+                    )?
+                    .execute(params![
+                        cell.record_id,
+                        cell.event,
+                        cell.instance,
+                        cell.field,
+                        base,
+                        mine,
+                        theirs,
+                        now.at
+                    ])?;
+                done.conflicts += changed as u32;
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Settles a conflict with the value a person keeps, and the reason. The
+/// kept value is saved (audited with the reason); the EDC's value becomes
+/// the base, so the next push sends the kept value when it differs.
+pub(super) fn resolve(
+    tx: &Transaction<'_>,
+    now: &Now,
+    actor: &Actor,
+    id: i64,
+    keep: &Keep,
+    reason: &str,
+) -> Result<()> {
+    let row: Option<(Cell, String, String)> = tx
+        .query_row(
+            "SELECT record_id, event, instance, field, mine, theirs FROM sync_conflict
+             WHERE id = ?1 AND resolved_at IS NULL",
+            [id],
+            |r| {
+                Ok((
+                    Cell {
+                        record_id: r.get(0)?,
+                        event: r.get(1)?,
+                        instance: r.get(2)?,
+                        field: r.get(3)?,
+                    },
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((cell, mine, theirs)) = row else {
+        return Err(StoreError::NotFound {
+            entity: "conflict",
+            id: id.to_string(),
+        });
+    };
+    let kept = match keep {
+        Keep::Mine => mine,
+        Keep::Theirs => theirs.clone(),
+        Keep::Other(v) => v.clone(),
+    };
+    let old = local_value(tx, &cell)?;
+    // What the EDC holds becomes the base: the next push sends `kept`
+    // unless it is what the EDC holds already.
+    set_base(tx, &cell, &theirs)?;
+    let through: i64 = tx.query_row("SELECT coalesce(max(id), 0) FROM outbox", [], |r| r.get(0))?;
+    clear_outbox(tx, &cell, through)?;
+    if kept.is_empty() {
+        tx.prepare_cached(
+            "DELETE FROM record_value
+             WHERE record_id = ?1 AND event = ?2 AND field = ?3 AND instance = ?4",
+        )?
+        .execute(params![
+            cell.record_id,
+            cell.event,
+            cell.field,
+            cell.instance
+        ])?;
+    } else {
+        tx.prepare_cached(
+            "INSERT INTO record_value(record_id, event, field, instance, value, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(record_id, event, field, instance)
+             DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )?
+        .execute(params![
+            cell.record_id,
+            cell.event,
+            cell.field,
+            cell.instance,
+            kept,
+            now.at
+        ])?;
+    }
+    let change = Change {
+        field: cell.field.clone(),
+        old: Some(old).filter(|v| !v.is_empty()),
+        new: Some(kept.clone()).filter(|v| !v.is_empty()),
+    };
+    // Audited with the reason; sent to the EDC only when it differs there.
+    let outbox = if kept != theirs {
+        Outbox::Yes
+    } else {
+        Outbox::No
+    };
+    if change.old == change.new {
+        // The value does not change here; record the decision all the same.
+        record_at(
+            tx,
+            now,
+            actor,
+            target(&cell),
+            &[Change {
+                field: format!("{}.conflict", cell.field),
+                old: None,
+                new: Some(kept.clone()),
+            }],
+            Some(reason),
+            Outbox::No,
+        )?;
+        if outbox == Outbox::Yes {
+            tx.execute(
+                "INSERT INTO outbox(audit_id, entity, entity_id, event, instance, field, value, created_at)
+                 VALUES ((SELECT max(id) FROM audit), 'record', ?1, ?2, ?3, ?4, ?5, ?6)",
+                params![cell.record_id, cell.event, cell.instance, cell.field, kept, now.at],
+            )?;
+        }
+    } else {
+        record_at(
+            tx,
+            now,
+            actor,
+            target(&cell),
+            &[change],
+            Some(reason),
+            outbox,
+        )?;
+    }
+    tx.execute(
+        "UPDATE sync_conflict SET resolved_at = ?2, resolved_by = ?3, kept = ?4 WHERE id = ?1",
+        params![id, now.at, actor.account, kept],
+    )?;
+    Ok(())
+}
+
+/// Cells with edits waiting, after `after` (a record id; `""` from the
+/// start), for at most `limit` records, in record order; cells with an
+/// open conflict wait for a person instead.
+pub(super) fn pending(c: &Connection, after: &str, limit: u32) -> Result<Vec<PendingCell>> {
+    let mut stmt = c.prepare_cached(
+        "WITH records AS (
+             SELECT DISTINCT entity_id FROM outbox
+             WHERE entity = 'record' AND entity_id > ?1 ORDER BY entity_id LIMIT ?2
+         )
+         SELECT o.entity_id, o.event, o.instance, o.field, max(o.id),
+                json_group_array(coalesce(o.value, '')) FROM outbox o
+         JOIN records r ON r.entity_id = o.entity_id
+         WHERE o.entity = 'record' AND NOT EXISTS (
+             SELECT 1 FROM sync_conflict s WHERE s.resolved_at IS NULL AND s.record_id = o.entity_id
+               AND s.event = o.event AND s.instance = o.instance AND s.field = o.field)
+         GROUP BY o.entity_id, o.event, o.instance, o.field
+         ORDER BY o.entity_id, o.event, o.instance, o.field",
+    )?;
+    let rows = stmt.query_map(params![after, limit], |r| {
+        Ok(PendingCell {
+            cell: Cell {
+                record_id: r.get(0)?,
+                event: r.get(1)?,
+                instance: r.get(2)?,
+                field: r.get(3)?,
+            },
+            through: r.get(4)?,
+            sent: {
+                let json: String = r.get(5)?;
+                serde_json::from_str(&json).unwrap_or_default()
+            },
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The local value and base of each cell.
+pub(super) fn local(c: &Connection, cells: &[Cell]) -> Result<Vec<LocalCell>> {
+    let mut base = c.prepare_cached(
+        "SELECT value FROM record_base
+         WHERE record_id = ?1 AND event = ?2 AND field = ?3 AND instance = ?4",
+    )?;
+    cells
+        .iter()
+        .map(|cell| {
+            Ok(LocalCell {
+                value: local_value(c, cell)?,
+                base: base
+                    .query_row(
+                        params![cell.record_id, cell.event, cell.field, cell.instance],
+                        |r| r.get(0),
+                    )
+                    .optional()?,
+            })
+        })
+        .collect()
+}
+
+/// How many cells and records wait to be pushed, and how many conflicts
+/// wait for a person.
+pub(super) fn counts(c: &Connection) -> Result<(u32, u32, u32)> {
+    let (cells, records): (u32, u32) = c.query_row(
+        "SELECT count(*), count(DISTINCT entity_id) FROM (SELECT entity_id FROM outbox
+             WHERE entity = 'record' GROUP BY entity_id, event, instance, field)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let conflicts: u32 = c.query_row(
+        "SELECT count(*) FROM sync_conflict WHERE resolved_at IS NULL",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok((cells, records, conflicts))
+}
+
+pub(super) fn open_conflicts(c: &Connection) -> Result<Vec<Conflict>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT id, record_id, event, instance, field, base, mine, theirs, detected_at
+         FROM sync_conflict WHERE resolved_at IS NULL ORDER BY record_id, id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(Conflict {
+            id: r.get(0)?,
+            cell: Cell {
+                record_id: r.get(1)?,
+                event: r.get(2)?,
+                instance: r.get(3)?,
+                field: r.get(4)?,
+            },
+            base: r.get(5)?,
+            mine: r.get(6)?,
+            theirs: r.get(7)?,
+            detected_at: r.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Where the last pull got to: the EDC's log time it started from.
+pub(super) fn cursor(c: &Connection) -> Result<Option<String>> {
+    Ok(c.query_row(
+        "SELECT value FROM meta WHERE key = 'sync_cursor'",
+        [],
+        |r| r.get(0),
+    )
+    .optional()?)
+}
+
+pub(super) fn set_cursor(tx: &Transaction<'_>, value: &str) -> Result<()> {
+    tx.execute(
+        "INSERT INTO meta(key, value) VALUES ('sync_cursor', ?1)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [value],
+    )?;
+    Ok(())
+}

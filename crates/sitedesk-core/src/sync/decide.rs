@@ -1,0 +1,206 @@
+//! The pure part of sync: what to do with one cell given what the desk
+//! holds, what the EDC last had when the desk saw it (the base), and what
+//! the EDC holds now; and how cells map to REDCap's flat rows.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::edc::FlatRow;
+use crate::metadata::design::Design;
+use crate::metadata::{Dictionary, FieldType};
+use crate::store::sync::{Cell, normalize};
+
+/// What to do with a cell that has local edits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// The EDC still holds the base: send the local value.
+    Push(String),
+    /// The EDC already holds the local value: nothing to send.
+    Same,
+    /// The local edits came back to the base, and the EDC changed: take the
+    /// EDC's value.
+    TakeTheirs,
+    /// Both changed, differently: a person decides.
+    Conflict,
+}
+
+/// The three-way comparison, with blank as `""` and a base never seen as
+/// blank (a cell the EDC never had).
+pub fn decide(local: &str, base: Option<&str>, server: &str) -> Decision {
+    let base = base.unwrap_or("");
+    if server == local {
+        Decision::Same
+    } else if server == base {
+        Decision::Push(local.to_owned())
+    } else if local == base {
+        Decision::TakeTheirs
+    } else {
+        Decision::Conflict
+    }
+}
+
+/// How the study lays cells out in flat rows.
+pub struct Layout<'a> {
+    pub dictionary: &'a Dictionary,
+    pub design: &'a Design,
+    /// Stored name → (dictionary field, form).
+    fields: HashMap<String, (&'a str, &'a str, FieldType)>,
+}
+
+impl<'a> Layout<'a> {
+    pub fn new(dictionary: &'a Dictionary, design: &'a Design) -> Layout<'a> {
+        let mut fields = HashMap::new();
+        for f in &dictionary.fields {
+            if f.field_type == FieldType::Checkbox {
+                for c in &f.choices {
+                    fields.insert(
+                        crate::forms::choice_field(&f.name, &c.code),
+                        (f.name.as_str(), f.form.as_str(), f.field_type),
+                    );
+                }
+            } else {
+                fields.insert(
+                    f.name.clone(),
+                    (f.name.as_str(), f.form.as_str(), f.field_type),
+                );
+            }
+        }
+        for i in dictionary.instruments() {
+            let name = crate::forms::status_field(&i.name);
+            let form = dictionary
+                .fields
+                .iter()
+                .find(|f| f.form == i.name)
+                .map(|f| f.form.as_str())
+                .unwrap_or_default();
+            fields.insert(name, ("", form, FieldType::Radio));
+        }
+        Layout {
+            dictionary,
+            design,
+            fields,
+        }
+    }
+
+    pub fn record_id_field(&self) -> &str {
+        &self.dictionary.record_id_field().name
+    }
+
+    /// Whether the EDC takes a value of this stored name: a field of the
+    /// dictionary in force (not a calculation, which the EDC computes) or
+    /// a form status.
+    pub fn pushable(&self, stored: &str) -> bool {
+        self.fields.get(stored).is_some_and(|(_, _, t)| {
+            !matches!(
+                t,
+                FieldType::Calc | FieldType::Descriptive | FieldType::File | FieldType::Sql
+            )
+        }) && stored != self.record_id_field()
+    }
+
+    pub fn is_calc(&self, stored: &str) -> bool {
+        matches!(self.fields.get(stored), Some((_, _, FieldType::Calc)))
+    }
+
+    /// The dictionary field a stored name belongs to (for `fields[]`).
+    pub fn field_of(&self, stored: &str) -> Option<&str> {
+        self.fields
+            .get(stored)
+            .map(|(f, form, _)| if f.is_empty() { *form } else { *f })
+    }
+
+    /// The key columns of the flat row a cell belongs to.
+    fn row_key(&self, cell: &Cell) -> Vec<(String, String)> {
+        let mut key = vec![(self.record_id_field().to_owned(), cell.record_id.clone())];
+        if self.design.is_longitudinal() {
+            key.push(("redcap_event_name".into(), cell.event.clone()));
+        }
+        let form = self
+            .fields
+            .get(&cell.field)
+            .map(|(_, form, _)| *form)
+            .unwrap_or("");
+        if self.design.repeats(&cell.event, form) {
+            let instrument = if self.design.event_repeats(&cell.event) {
+                String::new()
+            } else {
+                form.to_owned()
+            };
+            key.push(("redcap_repeat_instrument".into(), instrument));
+            key.push(("redcap_repeat_instance".into(), cell.instance.to_string()));
+        }
+        key
+    }
+
+    /// Flat rows carrying `values` (stored form; a blank checkbox choice is
+    /// sent as `"0"`, as REDCap keeps it).
+    pub fn rows(&self, values: &[(Cell, String)]) -> Vec<FlatRow> {
+        let mut rows: BTreeMap<Vec<(String, String)>, FlatRow> = BTreeMap::new();
+        for (cell, value) in values {
+            let key = self.row_key(cell);
+            let row = rows
+                .entry(key.clone())
+                .or_insert_with(|| key.into_iter().collect());
+            let v = if cell.field.contains("___") && value.is_empty() {
+                "0".to_owned()
+            } else {
+                value.clone()
+            };
+            row.insert(cell.field.clone(), v);
+        }
+        rows.into_values().collect()
+    }
+
+    /// The cells of an exported flat row, with their values normalized
+    /// (an unticked checkbox is blank). Columns the layout does not know
+    /// (pseudo-fields, fields of another version) are left out.
+    pub fn cells(&self, row: &FlatRow) -> Vec<(Cell, String)> {
+        let Some(record_id) = row.get(self.record_id_field()) else {
+            return Vec::new();
+        };
+        let event = if self.design.is_longitudinal() {
+            row.get("redcap_event_name").cloned().unwrap_or_default()
+        } else {
+            crate::metadata::design::CLASSIC_EVENT.to_owned()
+        };
+        let instance = row
+            .get("redcap_repeat_instance")
+            .and_then(|i| i.parse::<u32>().ok())
+            .unwrap_or(1);
+        let instrument = row
+            .get("redcap_repeat_instrument")
+            .cloned()
+            .unwrap_or_default();
+        let repeat_row = row
+            .get("redcap_repeat_instance")
+            .is_some_and(|i| !i.is_empty());
+        let forms = self.design.forms_for_event(self.dictionary, &event);
+        row.iter()
+            .filter(|(k, _)| *k != self.record_id_field())
+            .filter(|(k, _)| {
+                let Some((_, form, _)) = self.fields.get(*k) else {
+                    return false;
+                };
+                // Only the forms the event has; a repeating form's row holds
+                // only its own columns, and the event's plain row none of
+                // the repeating forms'.
+                forms.iter().any(|f| f == form)
+                    && if !instrument.is_empty() {
+                        *form == instrument
+                    } else {
+                        repeat_row || !self.design.repeats(&event, form)
+                    }
+            })
+            .map(|(k, v)| {
+                (
+                    Cell {
+                        record_id: record_id.clone(),
+                        event: event.clone(),
+                        instance,
+                        field: k.clone(),
+                    },
+                    normalize(k, v),
+                )
+            })
+            .collect()
+    }
+}

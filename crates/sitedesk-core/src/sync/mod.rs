@@ -1,0 +1,646 @@
+//! Sync with the central EDC: a run is a tree of tasks (run → jobs →
+//! batches), each registered in the diagnostics registry and spawned
+//! through the app's `TaskTracker`, each stopping when its
+//! `CancellationToken` fires.
+//!
+//! A run pulls the metadata (a changed dictionary is imported as from
+//! Settings), then the records changed since the last pull (through the
+//! writer's bulk lane; a cell with local edits waiting is left to the
+//! push), then pushes the outbox in batches with bounded concurrency.
+//! Before pushing a batch it exports the EDC's current rows and compares
+//! each cell three ways (base, mine, theirs, see [`decide`]); an outbox
+//! entry leaves only after the EDC acknowledged its record. A call whose
+//! outcome is unknown (timeout, reset) is resolved by the next attempt's
+//! export, never by blindly sending again; record ids are always the
+//! desk's. Transient failures are retried with full-jitter backoff, the
+//! server's Retry-After honoured, behind a circuit breaker.
+//!
+//! The race that remains: between a batch's export and its import a
+//! colleague's write to the same cell can land, and the import overwrites
+//! it (the REDCap API has no conditional write). The window is one batch's
+//! round trip; the colleague's value stays in the EDC's log.
+
+pub mod decide;
+pub mod retry;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use ts_rs::TS;
+
+use crate::diagnostics::{TaskGuard, TaskId, TaskKind, TaskRegistry, TaskState};
+use crate::domain::Actor;
+use crate::edc::{EdcClient, EdcError, Overwrite, RecordQuery};
+use crate::i18n::Lang;
+use crate::store::sync::{Cell, PendingCell, SyncWrite, normalize};
+use crate::store::{Store, StoreError, metadata_hash};
+use decide::{Decision, Layout, decide};
+pub use retry::{Breaker, BreakerState, RetryPolicy};
+
+/// How a run works.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncConfig {
+    /// Records per push batch.
+    pub batch_records: u32,
+    /// Push batches in flight at once.
+    pub concurrency: usize,
+    pub retry: RetryPolicy,
+    /// Transient failures in a row that open the breaker.
+    pub breaker_threshold: u32,
+    pub breaker_cooldown: Duration,
+    /// Pulled cells per writer transaction.
+    pub apply_chunk: usize,
+}
+
+impl Default for SyncConfig {
+    fn default() -> SyncConfig {
+        SyncConfig {
+            batch_records: 50,
+            concurrency: 2,
+            retry: RetryPolicy::default(),
+            breaker_threshold: 5,
+            breaker_cooldown: Duration::from_secs(30),
+            apply_chunk: 2000,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
+pub struct RunReport {
+    pub metadata_changed: bool,
+    pub pulled_cells: u32,
+    /// Local values changed to the EDC's.
+    pub taken: u32,
+    pub pushed_cells: u32,
+    pub batches: u32,
+    pub conflicts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Edc(#[from] EdcError),
+    #[error("the local database: {0}")]
+    Store(String),
+    #[error("sync was cancelled")]
+    Cancelled,
+    #[error("the EDC's study design does not fit: {0}")]
+    Design(String),
+}
+
+impl From<StoreError> for SyncError {
+    fn from(e: StoreError) -> SyncError {
+        match e {
+            StoreError::Cancelled => SyncError::Cancelled,
+            other => SyncError::Store(other.to_string()),
+        }
+    }
+}
+
+impl SyncError {
+    fn retryable(&self) -> bool {
+        matches!(self, SyncError::Edc(e) if e.is_transient() || e.outcome_unknown())
+    }
+
+    /// In plain words for the sync center.
+    pub fn message(&self, lang: Lang) -> String {
+        let zh = lang == Lang::ZhCn;
+        match self {
+            SyncError::Edc(e) => e.message(lang),
+            SyncError::Store(d) if zh => format!("本地数据库出错：{d}"),
+            SyncError::Store(d) => format!("The local database reported an error: {d}"),
+            SyncError::Cancelled if zh => "同步已取消。".into(),
+            SyncError::Cancelled => "Sync was cancelled.".into(),
+            SyncError::Design(d) if zh => format!("EDC 的研究设计与本地不符：{d}"),
+            SyncError::Design(d) => format!("The EDC's study design does not fit: {d}"),
+        }
+    }
+}
+
+/// Runs sync for one desk against one EDC.
+#[derive(Clone)]
+pub struct Syncer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    client: EdcClient,
+    registry: TaskRegistry,
+    tracker: TaskTracker,
+    actor: Actor,
+    config: SyncConfig,
+    breaker: Breaker,
+}
+
+/// Waits for `fut` unless `cancel` fires first.
+async fn or_cancel<T>(
+    cancel: &CancellationToken,
+    fut: impl Future<Output = T>,
+) -> Result<T, SyncError> {
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(SyncError::Cancelled),
+        v = fut => Ok(v),
+    }
+}
+
+impl Syncer {
+    pub fn new(
+        store: Store,
+        client: EdcClient,
+        registry: TaskRegistry,
+        tracker: TaskTracker,
+        actor: Actor,
+        config: SyncConfig,
+    ) -> Syncer {
+        Syncer {
+            inner: Arc::new(Inner {
+                breaker: Breaker::new(config.breaker_threshold, config.breaker_cooldown),
+                store,
+                client,
+                registry,
+                tracker,
+                actor,
+                config,
+            }),
+        }
+    }
+
+    pub fn breaker_state(&self) -> BreakerState {
+        self.inner.breaker.state()
+    }
+
+    /// One run: metadata, then records pulled, then the outbox pushed. A
+    /// fatal error in one job stops the run; `cancel` stops every task of
+    /// it promptly, dropping requests in flight.
+    pub async fn run(&self, cancel: CancellationToken) -> Result<RunReport, SyncError> {
+        let run = self
+            .inner
+            .registry
+            .register("Sync run", TaskKind::SyncRun, None);
+        run.set_state(TaskState::Running);
+        let result = self.run_jobs(&cancel, run.id()).await;
+        let state = match &result {
+            Ok(_) => TaskState::Done,
+            Err(SyncError::Cancelled) => TaskState::Cancelled,
+            Err(e) => {
+                run.set_error(e.to_string());
+                TaskState::Failed
+            }
+        };
+        run.finish(state);
+        result
+    }
+
+    async fn run_jobs(
+        &self,
+        cancel: &CancellationToken,
+        run: TaskId,
+    ) -> Result<RunReport, SyncError> {
+        let mut report = RunReport::default();
+        let job = self.job("Pull study metadata", run);
+        report.metadata_changed = finish(job, self.pull_metadata(cancel).await)?;
+        let job = self.job("Pull records", run);
+        let (pulled, taken) = finish(job, self.pull_records(cancel).await)?;
+        report.pulled_cells = pulled;
+        report.taken = taken;
+        let job = self.job("Push local edits", run);
+        let job_id = job.id();
+        let pushed = finish(job, self.push(cancel, job_id).await)?;
+        report.pushed_cells = pushed.pushed_cells;
+        report.batches = pushed.batches;
+        report.taken += pushed.taken;
+        report.conflicts = pushed.conflicts;
+        Ok(report)
+    }
+
+    fn job(&self, name: &str, run: TaskId) -> TaskGuard {
+        let job = self
+            .inner
+            .registry
+            .register(name, TaskKind::SyncJob, Some(run));
+        job.set_state(TaskState::Running);
+        job
+    }
+
+    /// Calls `f` until it succeeds, a non-transient error comes, the
+    /// attempts are spent, or `cancel` fires; waits with backoff (or the
+    /// breaker's cool-down) between attempts.
+    async fn retrying<T, F, Fut>(
+        &self,
+        cancel: &CancellationToken,
+        task: Option<&TaskGuard>,
+        f: F,
+    ) -> Result<T, SyncError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, SyncError>>,
+    {
+        let policy = self.inner.config.retry;
+        let mut attempt = 0;
+        loop {
+            if let Err(wait) = self.inner.breaker.admit() {
+                attempt += 1;
+                if attempt >= policy.attempts {
+                    return Err(SyncError::Edc(EdcError::Transport(
+                        "the EDC keeps failing; sync paused".into(),
+                    )));
+                }
+                if let Some(t) = task {
+                    t.set_state(TaskState::Waiting);
+                }
+                or_cancel(cancel, tokio::time::sleep(wait)).await?;
+                continue;
+            }
+            if let Some(t) = task {
+                t.set_state(TaskState::Running);
+            }
+            match or_cancel(cancel, f()).await? {
+                Ok(v) => {
+                    self.inner.breaker.success();
+                    return Ok(v);
+                }
+                Err(e) if e.retryable() => {
+                    self.inner.breaker.failure();
+                    attempt += 1;
+                    if attempt >= policy.attempts {
+                        return Err(e);
+                    }
+                    let wait = match &e {
+                        SyncError::Edc(edc) => policy.backoff(attempt, edc),
+                        _ => policy.base,
+                    };
+                    if let Some(t) = task {
+                        t.set_error(e.to_string());
+                        t.set_state(TaskState::Waiting);
+                    }
+                    or_cancel(cancel, tokio::time::sleep(wait)).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn pull_metadata(&self, cancel: &CancellationToken) -> Result<bool, SyncError> {
+        let client = &self.inner.client;
+        let dictionary = self
+            .retrying(cancel, None, || async { Ok(client.metadata().await?) })
+            .await?;
+        let design = self
+            .retrying(cancel, None, || async {
+                Ok(client.design(&dictionary).await?)
+            })
+            .await?;
+        let hash = metadata_hash(&dictionary, &design);
+        let current = self.inner.store.readers().dictionary().await?;
+        if current.is_some_and(|c| c.hash == hash) {
+            return Ok(false);
+        }
+        let writer = self.inner.store.writer();
+        or_cancel(
+            cancel,
+            writer.import_dictionary(
+                self.inner.actor.clone(),
+                dictionary,
+                Some(design),
+                client.api().to_owned(),
+            ),
+        )
+        .await??;
+        Ok(true)
+    }
+
+    /// The dictionary and design in force, for the row layout.
+    async fn study(&self) -> Result<crate::store::StoredDictionary, SyncError> {
+        self.inner
+            .store
+            .readers()
+            .dictionary()
+            .await?
+            .ok_or_else(|| SyncError::Design("no study forms are imported".into()))
+    }
+
+    async fn pull_records(&self, cancel: &CancellationToken) -> Result<(u32, u32), SyncError> {
+        let client = &self.inner.client;
+        let readers = self.inner.store.readers();
+        let previous = readers.sync_cursor().await?;
+        // The EDC's own clock: the newest log entry now is where the next
+        // pull starts (records changed at or after the previous one are
+        // exported now, so nothing falls between two pulls).
+        let log = self
+            .retrying(cancel, None, || async {
+                Ok(client.log(None, previous.as_deref(), None).await?)
+            })
+            .await?;
+        let next = log
+            .iter()
+            .map(|e| seconds(&e.timestamp))
+            .max()
+            .or_else(|| previous.clone());
+        let query = RecordQuery {
+            date_range_begin: previous.clone(),
+            ..RecordQuery::default()
+        };
+        let rows = self
+            .retrying(cancel, None, || async {
+                Ok(client.export_records(&query).await?)
+            })
+            .await?;
+        let stored = self.study().await?;
+        let layout = Layout::new(&stored.dictionary, &stored.design);
+        let writes: Vec<SyncWrite> = rows
+            .iter()
+            .flat_map(|row| layout.cells(row))
+            .map(|(cell, server)| SyncWrite::Pulled { cell, server })
+            .collect();
+        let pulled = writes.len() as u32;
+        let mut taken = 0;
+        let chunks: Vec<&[SyncWrite]> = writes.chunks(self.inner.config.apply_chunk).collect();
+        let writer = self.inner.store.writer();
+        if chunks.is_empty() {
+            if next != previous
+                && let Some(n) = &next
+            {
+                or_cancel(
+                    cancel,
+                    writer.sync_apply(self.inner.actor.clone(), Vec::new(), Some(n.clone())),
+                )
+                .await??;
+            }
+            return Ok((0, 0));
+        }
+        let last = chunks.len() - 1;
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            let cursor = if i == last { next.clone() } else { None };
+            let applied = or_cancel(
+                cancel,
+                writer.sync_apply(self.inner.actor.clone(), chunk.to_vec(), cursor),
+            )
+            .await??;
+            taken += applied.taken;
+        }
+        Ok((pulled, taken))
+    }
+
+    /// Pushes the outbox in batches, at most `concurrency` at once; the
+    /// first fatal batch error cancels the others.
+    async fn push(&self, cancel: &CancellationToken, job: TaskId) -> Result<PushTotals, SyncError> {
+        let readers = self.inner.store.readers();
+        let (_, records, _) = readers.sync_counts().await?;
+        let per_batch = self.inner.config.batch_records.max(1);
+        let total = records.div_ceil(per_batch);
+        let job_cancel = cancel.child_token();
+        let permits = Arc::new(Semaphore::new(self.inner.config.concurrency.max(1)));
+        let stored = Arc::new(self.study().await?);
+        let mut handles = Vec::new();
+        let mut after = String::new();
+        let mut n = 0;
+        loop {
+            let page = or_cancel(&job_cancel, readers.pending_cells(after.clone(), per_batch))
+                .await
+                .and_then(|r| Ok(r?));
+            let page = match page {
+                Ok(p) => p,
+                Err(SyncError::Cancelled) => break,
+                Err(e) => {
+                    job_cancel.cancel();
+                    handles.push(self.inner.tracker.spawn(async move { Err(e) }));
+                    break;
+                }
+            };
+            let Some(last) = page.last() else { break };
+            after = last.cell.record_id.clone();
+            n += 1;
+            let permit = match or_cancel(&job_cancel, permits.clone().acquire_owned()).await {
+                Ok(Ok(p)) => p,
+                _ => break,
+            };
+            let this = self.clone();
+            let batch_cancel = job_cancel.clone();
+            let stored = stored.clone();
+            let name = format!(
+                "Push batch {n}/{}: {}..{}",
+                total.max(n),
+                page[0].cell.record_id,
+                after
+            );
+            let task = self
+                .inner
+                .registry
+                .register(name, TaskKind::SyncBatch, Some(job));
+            handles.push(self.inner.tracker.spawn(async move {
+                let _permit = permit;
+                let result = this
+                    .retrying(&batch_cancel, Some(&task), || {
+                        this.push_batch(&batch_cancel, &stored, &page)
+                    })
+                    .await;
+                match &result {
+                    Ok(_) => task.finish(TaskState::Done),
+                    Err(SyncError::Cancelled) => task.finish(TaskState::Cancelled),
+                    Err(e) => {
+                        task.set_error(e.to_string());
+                        task.finish(TaskState::Failed);
+                        // A failed batch stops its siblings.
+                        batch_cancel.cancel();
+                    }
+                }
+                result
+            }));
+        }
+        let mut totals = PushTotals::default();
+        let mut first_error = None;
+        for h in handles {
+            match h.await {
+                Ok(Ok(t)) => totals.add(&t),
+                Ok(Err(SyncError::Cancelled)) => {}
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                Err(join) => {
+                    first_error.get_or_insert(SyncError::Store(join.to_string()));
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        if cancel.is_cancelled() {
+            return Err(SyncError::Cancelled);
+        }
+        Ok(totals)
+    }
+
+    /// One attempt at one batch: export the EDC's rows, decide each cell,
+    /// import what to send, then commit the decisions. Any failure leaves
+    /// the outbox as it was; the next attempt starts again from the export.
+    async fn push_batch(
+        &self,
+        cancel: &CancellationToken,
+        stored: &crate::store::StoredDictionary,
+        page: &[PendingCell],
+    ) -> Result<PushTotals, SyncError> {
+        let layout = Layout::new(&stored.dictionary, &stored.design);
+        let readers = self.inner.store.readers();
+        let cells: Vec<Cell> = page.iter().map(|p| p.cell.clone()).collect();
+        let locals = readers.local_cells(cells.clone()).await?;
+        let records: BTreeSet<String> = cells.iter().map(|c| c.record_id.clone()).collect();
+        let mut fields: BTreeSet<String> = cells
+            .iter()
+            .filter_map(|c| layout.field_of(&c.field).map(str::to_owned))
+            .collect();
+        fields.insert(layout.record_id_field().to_owned());
+        let events: BTreeSet<String> = cells.iter().map(|c| c.event.clone()).collect();
+        let query = RecordQuery {
+            records: records.iter().cloned().collect(),
+            fields: fields.into_iter().collect(),
+            events: if stored.design.is_longitudinal() {
+                events.into_iter().collect()
+            } else {
+                Vec::new()
+            },
+            ..RecordQuery::default()
+        };
+        let client = &self.inner.client;
+        let rows = or_cancel(cancel, client.export_records(&query)).await??;
+        let server: HashMap<Cell, String> = rows.iter().flat_map(|r| layout.cells(r)).collect();
+        let mut writes = Vec::new();
+        let mut send: Vec<(Cell, String, i64)> = Vec::new();
+        let mut totals = PushTotals {
+            batches: 1,
+            ..PushTotals::default()
+        };
+        for (p, local) in page.iter().zip(locals) {
+            let theirs = server.get(&p.cell).cloned().unwrap_or_default();
+            if layout.is_calc(&p.cell.field) {
+                // The EDC computes its calculations; the desk does not send them.
+                writes.push(SyncWrite::Acked {
+                    cell: p.cell.clone(),
+                    server: theirs,
+                    through: p.through,
+                });
+                continue;
+            }
+            if !layout.pushable(&p.cell.field) {
+                // A field the EDC's dictionary no longer has: it waits, and
+                // the dictionary screen flags it.
+                continue;
+            }
+            // An EDC value this desk itself sent (an import whose answer
+            // was lost) is not a colleague's change: it counts as the base.
+            let base = if p.sent.iter().any(|v| normalize(&p.cell.field, v) == theirs) {
+                Some(theirs.clone())
+            } else {
+                local.base.clone()
+            };
+            match decide(&local.value, base.as_deref(), &theirs) {
+                Decision::Same => writes.push(SyncWrite::Acked {
+                    cell: p.cell.clone(),
+                    server: theirs,
+                    through: p.through,
+                }),
+                Decision::Push(v) => send.push((p.cell.clone(), v, p.through)),
+                Decision::TakeTheirs => writes.push(SyncWrite::TakeTheirs {
+                    cell: p.cell.clone(),
+                    server: theirs,
+                    through: p.through,
+                }),
+                Decision::Conflict => writes.push(SyncWrite::Conflict {
+                    cell: p.cell.clone(),
+                    base: local.base.clone().unwrap_or_default(),
+                    mine: local.value.clone(),
+                    theirs,
+                }),
+            }
+        }
+        if !send.is_empty() {
+            let values: Vec<(Cell, String)> = send
+                .iter()
+                .map(|(c, v, _)| (c.clone(), v.clone()))
+                .collect();
+            let rows = layout.rows(&values);
+            let ids =
+                or_cancel(cancel, client.import_records(&rows, Overwrite::Overwrite)).await??;
+            let acknowledged: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+            if let Some((missing, _, _)) = send
+                .iter()
+                .find(|(c, _, _)| !acknowledged.contains(c.record_id.as_str()))
+            {
+                return Err(SyncError::Edc(EdcError::Malformed(format!(
+                    "the EDC did not acknowledge record {}",
+                    missing.record_id
+                ))));
+            }
+            totals.pushed_cells = send.len() as u32;
+            writes.extend(
+                send.into_iter()
+                    .map(|(cell, server, through)| SyncWrite::Acked {
+                        cell,
+                        server,
+                        through,
+                    }),
+            );
+        }
+        let applied = or_cancel(
+            cancel,
+            self.inner
+                .store
+                .writer()
+                .sync_apply(self.inner.actor.clone(), writes, None),
+        )
+        .await??;
+        totals.taken = applied.taken;
+        totals.conflicts = applied.conflicts;
+        Ok(totals)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct PushTotals {
+    pushed_cells: u32,
+    batches: u32,
+    taken: u32,
+    conflicts: u32,
+}
+
+impl PushTotals {
+    fn add(&mut self, o: &PushTotals) {
+        self.pushed_cells += o.pushed_cells;
+        self.batches += o.batches;
+        self.taken += o.taken;
+        self.conflicts += o.conflicts;
+    }
+}
+
+/// Ends a job's task with the state its result says.
+fn finish<T>(job: TaskGuard, result: Result<T, SyncError>) -> Result<T, SyncError> {
+    match &result {
+        Ok(_) => job.finish(TaskState::Done),
+        Err(SyncError::Cancelled) => job.finish(TaskState::Cancelled),
+        Err(e) => {
+            job.set_error(e.to_string());
+            job.finish(TaskState::Failed);
+        }
+    }
+    result
+}
+
+/// A log time as `dateRangeBegin` takes it: with seconds.
+fn seconds(timestamp: &str) -> String {
+    let t = timestamp.trim();
+    if t.len() == 16 {
+        format!("{t}:00")
+    } else {
+        t.to_owned()
+    }
+}

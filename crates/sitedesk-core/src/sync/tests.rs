@@ -1,0 +1,150 @@
+use std::time::Duration;
+
+use super::decide::{Decision, Layout, decide};
+use super::retry::{Breaker, BreakerState, RetryPolicy};
+use crate::edc::{EdcError, FlatRow};
+use crate::forms::demo_forms;
+use crate::store::sync::Cell;
+
+#[test]
+fn each_case_of_the_three_way_comparison() {
+    // Server unchanged since the base: push.
+    assert_eq!(decide("72", Some("70"), "70"), Decision::Push("72".into()));
+    // A value the EDC never had: push.
+    assert_eq!(decide("72", None, ""), Decision::Push("72".into()));
+    // Clearing a value: push the blank.
+    assert_eq!(decide("", Some("70"), "70"), Decision::Push(String::new()));
+    // Local unchanged (edited back to the base): take the server's.
+    assert_eq!(decide("70", Some("70"), "75"), Decision::TakeTheirs);
+    // Both changed to the same value: nothing to do.
+    assert_eq!(decide("72", Some("70"), "72"), Decision::Same);
+    // Both changed differently: a conflict.
+    assert_eq!(decide("72", Some("70"), "75"), Decision::Conflict);
+    // Both entered a first value, differently: a conflict too.
+    assert_eq!(decide("72", None, "75"), Decision::Conflict);
+}
+
+fn cell(record: &str, event: &str, instance: u32, field: &str) -> Cell {
+    Cell {
+        record_id: record.into(),
+        event: event.into(),
+        instance,
+        field: field.into(),
+    }
+}
+
+#[test]
+fn cells_become_flat_rows_and_back() {
+    let (d, design) = demo_forms();
+    let layout = Layout::new(&d, &design);
+    let rows = layout.rows(&[
+        (cell("S01-1", "baseline_arm_1", 1, "sbp"), "120".into()),
+        (
+            cell("S01-1", "baseline_arm_1", 1, "meds___2"),
+            String::new(),
+        ),
+        (
+            cell("S01-1", "baseline_arm_1", 2, "ae_term"),
+            "Headache".into(),
+        ),
+    ]);
+    let plain = FlatRow::from([
+        ("record_id".to_string(), "S01-1".to_string()),
+        (
+            "redcap_event_name".to_string(),
+            "baseline_arm_1".to_string(),
+        ),
+        ("sbp".to_string(), "120".to_string()),
+        ("meds___2".to_string(), "0".to_string()),
+    ]);
+    let repeating = FlatRow::from([
+        ("record_id".to_string(), "S01-1".to_string()),
+        (
+            "redcap_event_name".to_string(),
+            "baseline_arm_1".to_string(),
+        ),
+        (
+            "redcap_repeat_instrument".to_string(),
+            "adverse_events".to_string(),
+        ),
+        ("redcap_repeat_instance".to_string(), "2".to_string()),
+        ("ae_term".to_string(), "Headache".to_string()),
+    ]);
+    assert_eq!(rows, vec![plain.clone(), repeating.clone()]);
+    let mut back = layout.cells(&plain);
+    back.extend(layout.cells(&repeating));
+    back.sort();
+    assert_eq!(
+        back,
+        vec![
+            (
+                cell("S01-1", "baseline_arm_1", 1, "meds___2"),
+                String::new()
+            ),
+            (cell("S01-1", "baseline_arm_1", 1, "sbp"), "120".into()),
+            (
+                cell("S01-1", "baseline_arm_1", 2, "ae_term"),
+                "Headache".into()
+            ),
+        ]
+    );
+    // The plain row's blank columns of a repeating form are not instance 1.
+    let mut with_blank_ae = plain.clone();
+    with_blank_ae.insert("ae_term".into(), String::new());
+    assert!(
+        layout
+            .cells(&with_blank_ae)
+            .iter()
+            .all(|(c, _)| c.field != "ae_term")
+    );
+    assert!(layout.pushable("sbp") && layout.pushable("meds___2"));
+    assert!(layout.pushable("vitals_complete"));
+    assert!(!layout.pushable("bmi") && layout.is_calc("bmi"));
+    assert!(!layout.pushable("record_id") && !layout.pushable("shoe_size"));
+    assert_eq!(layout.field_of("meds___2"), Some("meds"));
+}
+
+#[test]
+fn backoff_is_jittered_bounded_and_honours_retry_after() {
+    let p = RetryPolicy {
+        attempts: 5,
+        base: Duration::from_millis(100),
+        cap: Duration::from_millis(800),
+    };
+    let timeout = EdcError::Timeout;
+    for attempt in 0..10 {
+        let ceiling = Duration::from_millis(100 * (1 << attempt.min(3)));
+        for _ in 0..50 {
+            assert!(p.backoff(attempt, &timeout) <= ceiling.min(p.cap));
+        }
+    }
+    let waits: std::collections::BTreeSet<Duration> =
+        (0..50).map(|_| p.backoff(3, &timeout)).collect();
+    assert!(waits.len() > 5, "jittered: {waits:?}");
+    let limited = EdcError::RateLimited {
+        retry_after: Some(Duration::from_secs(3)),
+    };
+    assert_eq!(p.backoff(0, &limited), Duration::from_secs(3));
+}
+
+#[test]
+fn the_breaker_opens_after_failures_and_lets_one_probe_through() {
+    let b = Breaker::new(3, Duration::from_secs(60));
+    assert_eq!(b.state(), BreakerState::Closed);
+    for _ in 0..3 {
+        assert!(b.admit().is_ok());
+        b.failure();
+    }
+    assert_eq!(b.state(), BreakerState::Open);
+    assert!(b.admit().is_err(), "no call while open");
+    // With the cool-down over (none here), one probe goes through.
+    let b = Breaker::new(2, Duration::ZERO);
+    b.failure();
+    b.failure();
+    assert_eq!(b.state(), BreakerState::HalfOpen);
+    assert!(b.admit().is_ok(), "one probe");
+    assert!(b.admit().is_err(), "only one");
+    b.success();
+    assert_eq!(b.state(), BreakerState::Closed);
+    assert!(b.admit().is_ok());
+}

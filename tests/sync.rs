@@ -1,0 +1,541 @@
+//! Sync against the REDCap-compatible simulator on 127.0.0.1: a desk's
+//! real store and writer, the real client, faults injected by the server.
+//!
+//! The convergence suite runs `SITEDESK_SYNC_RUNS` seeded scenarios (200
+//! by default; `SITEDESK_SYNC_RUNS=1000 cargo test -p sitedesk-tests --test
+//! tests -- sync::converges --nocapture` for a long run, `SITEDESK_SYNC_SEED`
+//! replays one): random local edits and edits by a colleague in the EDC,
+//! syncs under mixed faults (5xx, 429, hangs, resets, apply-then-drop)
+//! with random cancels, then checks that desk and EDC agree cell for cell,
+//! that no record is duplicated, and that nothing edited was lost.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use edc_sim::{
+    DEMO_TOKEN, DEMO_TOKEN_RIVERSIDE, FaultSet, Project, RunningSim, SimConfig, Simulator,
+};
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng as _};
+use sitedesk_core::diagnostics::TaskRegistry;
+use sitedesk_core::domain::{Actor, RecordEdit, demo_study};
+use sitedesk_core::edc::{EdcClient, FlatRow, Overwrite, RecordQuery, Timeouts, Token};
+use sitedesk_core::forms::demo_forms;
+use sitedesk_core::store::sync::Keep;
+use sitedesk_core::store::{Lane, Store, StoreOptions};
+use sitedesk_core::sync::{RetryPolicy, SyncConfig, SyncError, Syncer};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+fn actor() -> Actor {
+    Actor {
+        account: "crc".into(),
+        display_name: "Dana".into(),
+    }
+}
+
+/// A desk with the demo study and its forms, as a new app sets it up.
+async fn desk(dir: &tempfile::TempDir) -> Store {
+    let registry = TaskRegistry::new();
+    let store = Store::open(
+        &dir.path().join("desk.sqlite3"),
+        StoreOptions::default(),
+        &registry,
+    )
+    .unwrap();
+    let (study, sites, criteria) = demo_study();
+    store
+        .writer()
+        .configure_study(actor(), study, sites, criteria, "s01".into())
+        .await
+        .unwrap();
+    let (dictionary, design) = demo_forms();
+    store
+        .writer()
+        .import_dictionary(actor(), dictionary, Some(design), "demo".into())
+        .await
+        .unwrap();
+    store
+}
+
+fn client(sim: &RunningSim, token: &str, total: Duration) -> EdcClient {
+    EdcClient::new(
+        &sim.base_url(),
+        Token::parse(token).unwrap(),
+        Timeouts {
+            connect: Duration::from_secs(2),
+            total,
+        },
+    )
+    .unwrap()
+}
+
+fn syncer(store: &Store, sim: &RunningSim, tracker: &TaskTracker) -> Syncer {
+    Syncer::new(
+        store.clone(),
+        client(sim, DEMO_TOKEN_RIVERSIDE, Duration::from_millis(500)),
+        TaskRegistry::new(),
+        tracker.clone(),
+        actor(),
+        SyncConfig {
+            batch_records: 3,
+            concurrency: 2,
+            retry: RetryPolicy {
+                attempts: 6,
+                base: Duration::from_millis(2),
+                cap: Duration::from_millis(20),
+            },
+            breaker_threshold: 50,
+            breaker_cooldown: Duration::from_millis(10),
+            apply_chunk: 50,
+        },
+    )
+}
+
+async fn edit(
+    store: &Store,
+    record: &str,
+    event: &str,
+    values: &[(&str, &str)],
+    reason: Option<&str>,
+) {
+    store
+        .writer()
+        .set_values(
+            Lane::Interactive,
+            actor(),
+            RecordEdit {
+                record_id: record.into(),
+                event: event.into(),
+                instance: 1,
+                values: values
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), Some(v.to_string())))
+                    .collect(),
+                reason: reason.map(str::to_owned),
+                computed: Vec::new(),
+            },
+        )
+        .await
+        .unwrap();
+}
+
+fn row(pairs: &[(&str, &str)]) -> FlatRow {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Every non-blank value of the desk's records, by (record, event,
+/// instance, field), against the same from the EDC (unticked boxes blank).
+async fn local_values(
+    store: &Store,
+    records: &BTreeSet<String>,
+) -> BTreeMap<(String, String, u32, String), String> {
+    let mut out = BTreeMap::new();
+    for r in records {
+        for v in store.readers().record_values(r.clone()).await.unwrap() {
+            out.insert((r.clone(), v.event, v.instance, v.field), v.value);
+        }
+    }
+    out
+}
+
+async fn server_values(
+    sim: &RunningSim,
+    records: &BTreeSet<String>,
+) -> (
+    BTreeMap<(String, String, u32, String), String>,
+    usize,
+    usize,
+) {
+    let rows = client(sim, DEMO_TOKEN, Duration::from_secs(10))
+        .export_records(&RecordQuery {
+            records: records.iter().cloned().collect(),
+            ..RecordQuery::default()
+        })
+        .await
+        .unwrap();
+    let (d, design) = demo_forms();
+    let layout = sitedesk_core::sync::decide::Layout::new(&d, &design);
+    let keys: BTreeSet<(String, String, String, String)> = rows
+        .iter()
+        .map(|r| {
+            let get = |k: &str| r.get(k).cloned().unwrap_or_default();
+            (
+                get("record_id"),
+                get("redcap_event_name"),
+                get("redcap_repeat_instrument"),
+                get("redcap_repeat_instance"),
+            )
+        })
+        .collect();
+    let mut out = BTreeMap::new();
+    for r in &rows {
+        for (cell, value) in layout.cells(r) {
+            // The EDC computes calcs and fills in statuses of its own.
+            if value.is_empty() || cell.field == "bmi" || cell.field.ends_with("_complete") {
+                continue;
+            }
+            out.insert(
+                (cell.record_id, cell.event, cell.instance, cell.field),
+                value,
+            );
+        }
+    }
+    (out, rows.len(), keys.len())
+}
+
+const FIELDS: &[(&str, &str, &[&str])] = &[
+    (
+        "screening_arm_1",
+        "height_cm",
+        &["150", "165", "172", "188"],
+    ),
+    ("screening_arm_1", "sex", &["1", "2"]),
+    ("screening_arm_1", "smoker", &["0", "1"]),
+    ("baseline_arm_1", "sbp", &["110", "125", "140"]),
+    ("baseline_arm_1", "dbp", &["70", "80", "90"]),
+    (
+        "baseline_arm_1",
+        "visit_notes",
+        &["seen", "called back", "fasting"],
+    ),
+    ("baseline_arm_1", "meds___1", &["1"]),
+    ("baseline_arm_1", "meds___3", &["1"]),
+];
+
+async fn scenario(seed: u64) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let store = desk(&dir).await;
+    let sim = Simulator::start(SimConfig {
+        seed,
+        ..SimConfig::new(Project::demo())
+    })
+    .await
+    .unwrap();
+    let colleague = client(&sim, DEMO_TOKEN_RIVERSIDE, Duration::from_secs(10));
+    let tracker = TaskTracker::new();
+    let sync = syncer(&store, &sim, &tracker);
+    let records: BTreeSet<String> = (1..=rng.random_range(3..=7))
+        .map(|i| format!("S01-CNV-{i:04}"))
+        .collect();
+    // The colleague's records (edited only in the EDC) must come down whole.
+    let theirs: BTreeSet<String> = (1..=2).map(|i| format!("S01-COL-{i:04}")).collect();
+    for r in &theirs {
+        colleague
+            .import_records(
+                &[row(&[
+                    ("record_id", r),
+                    ("redcap_event_name", "screening_arm_1"),
+                    ("height_cm", "160"),
+                ])],
+                Overwrite::Normal,
+            )
+            .await
+            .unwrap();
+    }
+    let faults: FaultSet = "status=500@0.12:content=record; status=503@0.08; 429@0.05:retry-after=0; \
+                            hang@0.05:content=record; reset@0.05; apply-then-drop@0.05:action=import"
+        .parse()
+        .unwrap();
+    for round in 0..4 {
+        // Local edits; a colleague changes other fields in the EDC.
+        for r in &records {
+            for (event, field, values) in FIELDS {
+                if rng.random_bool(0.3) {
+                    let v = values[rng.random_range(0..values.len())];
+                    let saved = store.readers().record_values(r.clone()).await.unwrap();
+                    let had = saved.iter().any(|s| &s.event == event && &s.field == field);
+                    let reason = had.then_some("Corrected");
+                    edit(&store, r, event, &[(field, v)], reason).await;
+                }
+            }
+        }
+        if round > 0 {
+            sim.set_faults(FaultSet::default());
+            let r = records
+                .iter()
+                .nth(rng.random_range(0..records.len()))
+                .unwrap();
+            colleague
+                .import_records(
+                    &[row(&[
+                        ("record_id", r),
+                        ("redcap_event_name", "baseline_arm_1"),
+                        ("glucose", "6.1"),
+                    ])],
+                    Overwrite::Normal,
+                )
+                .await
+                .unwrap();
+        }
+        sim.set_faults(faults.clone());
+        // A run, maybe cancelled part-way.
+        let cancel = CancellationToken::new();
+        let run = {
+            let sync = sync.clone();
+            let cancel = cancel.clone();
+            tokio::spawn(async move { sync.run(cancel).await })
+        };
+        if rng.random_bool(0.3) {
+            tokio::time::sleep(Duration::from_millis(rng.random_range(0..15))).await;
+            cancel.cancel();
+        }
+        match run.await.unwrap() {
+            Ok(_) | Err(SyncError::Cancelled) | Err(SyncError::Edc(_)) => {}
+            Err(e) => panic!("seed {seed}: {e:?}"),
+        }
+    }
+    // The network heals: runs finish.
+    sim.set_faults(FaultSet::default());
+    let mut settled = false;
+    for _ in 0..5 {
+        if sync.run(CancellationToken::new()).await.is_ok() {
+            let (cells, _, conflicts) = store.readers().sync_counts().await.unwrap();
+            assert_eq!(
+                conflicts, 0,
+                "seed {seed}: no cell was changed on both sides"
+            );
+            if cells == 0 {
+                settled = true;
+                break;
+            }
+        }
+    }
+    assert!(settled, "seed {seed}: the outbox never emptied");
+    tracker.close();
+    tracker.wait().await;
+
+    let all: BTreeSet<String> = records.union(&theirs).cloned().collect();
+    let mut local = local_values(&store, &all).await;
+    local.retain(|(_, _, _, f), _| f != "bmi" && !f.ends_with("_complete"));
+    let (server, rows, unique) = server_values(&sim, &all).await;
+    assert_eq!(rows, unique, "seed {seed}: duplicate rows in the EDC");
+    assert_eq!(local, server, "seed {seed}: desk and EDC differ");
+    eprintln!(
+        "seed {seed}: {} cells agree; answers by status {:?}",
+        local.len(),
+        sim.stats().by_status
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn converges_under_faults_and_cancels() {
+    let runs: u64 = std::env::var("SITEDESK_SYNC_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let first: u64 = std::env::var("SITEDESK_SYNC_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let only_one = std::env::var_os("SITEDESK_SYNC_SEED").is_some();
+    for seed in first..first + if only_one { 1 } else { runs } {
+        scenario(seed).await;
+    }
+}
+
+#[tokio::test]
+async fn a_conflict_is_held_shown_and_resolved_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = desk(&dir).await;
+    let sim = Simulator::start(SimConfig::new(Project::demo()))
+        .await
+        .unwrap();
+    let tracker = TaskTracker::new();
+    let sync = syncer(&store, &sim, &tracker);
+    let colleague = client(&sim, DEMO_TOKEN_RIVERSIDE, Duration::from_secs(10));
+    edit(
+        &store,
+        "S01-CFL-0001",
+        "baseline_arm_1",
+        &[("sbp", "120"), ("dbp", "80")],
+        None,
+    )
+    .await;
+    sync.run(CancellationToken::new()).await.unwrap();
+
+    // Both change sbp, differently; the colleague also changes dbp.
+    colleague
+        .import_records(
+            &[row(&[
+                ("record_id", "S01-CFL-0001"),
+                ("redcap_event_name", "baseline_arm_1"),
+                ("sbp", "135"),
+                ("dbp", "85"),
+            ])],
+            Overwrite::Normal,
+        )
+        .await
+        .unwrap();
+    edit(
+        &store,
+        "S01-CFL-0001",
+        "baseline_arm_1",
+        &[("sbp", "128")],
+        Some("Re-measured"),
+    )
+    .await;
+    let report = sync.run(CancellationToken::new()).await.unwrap();
+    assert_eq!(report.conflicts, 1);
+    let conflicts = store.readers().conflicts().await.unwrap();
+    assert_eq!(conflicts.len(), 1);
+    let c = &conflicts[0];
+    assert_eq!(
+        (c.base.as_str(), c.mine.as_str(), c.theirs.as_str()),
+        ("120", "128", "135")
+    );
+    let server = |field: &'static str| {
+        let sim = &sim;
+        async move {
+            client(sim, DEMO_TOKEN, Duration::from_secs(10))
+                .export_records(&RecordQuery {
+                    records: vec!["S01-CFL-0001".into()],
+                    events: vec!["baseline_arm_1".into()],
+                    fields: vec!["record_id".into(), field.into()],
+                    ..RecordQuery::default()
+                })
+                .await
+                .unwrap()[0][field]
+                .clone()
+        }
+    };
+    assert_eq!(server("sbp").await, "135", "a conflict is not pushed");
+    let values = store
+        .readers()
+        .record_values("S01-CFL-0001".into())
+        .await
+        .unwrap();
+    let local = |f: &str| {
+        values
+            .iter()
+            .find(|v| v.field == f)
+            .map(|v| v.value.clone())
+    };
+    assert_eq!(
+        local("dbp").as_deref(),
+        Some("85"),
+        "the colleague's other change came down"
+    );
+
+    // The CRC keeps their value, with a reason; the next run sends it.
+    store
+        .writer()
+        .resolve_conflict(actor(), c.id, Keep::Mine, "Source document says 128".into())
+        .await
+        .unwrap();
+    sync.run(CancellationToken::new()).await.unwrap();
+    assert_eq!(server("sbp").await, "128");
+    assert!(store.readers().conflicts().await.unwrap().is_empty());
+    let audit = store
+        .readers()
+        .subject_audit("S01-CFL-0001".into())
+        .await
+        .unwrap();
+    assert!(
+        audit.iter().any(|a| a.field.starts_with("sbp")
+            && a.reason.as_deref() == Some("Source document says 128")),
+        "{audit:?}"
+    );
+
+    // Taking theirs instead: the EDC's value comes down, nothing goes up.
+    colleague
+        .import_records(
+            &[row(&[
+                ("record_id", "S01-CFL-0001"),
+                ("redcap_event_name", "baseline_arm_1"),
+                ("dbp", "88"),
+            ])],
+            Overwrite::Normal,
+        )
+        .await
+        .unwrap();
+    edit(
+        &store,
+        "S01-CFL-0001",
+        "baseline_arm_1",
+        &[("dbp", "82")],
+        Some("Typo"),
+    )
+    .await;
+    sync.run(CancellationToken::new()).await.unwrap();
+    let c = store.readers().conflicts().await.unwrap().remove(0);
+    store
+        .writer()
+        .resolve_conflict(
+            actor(),
+            c.id,
+            Keep::Theirs,
+            "The EDC has the lab's value".into(),
+        )
+        .await
+        .unwrap();
+    sync.run(CancellationToken::new()).await.unwrap();
+    assert_eq!(server("dbp").await, "88");
+    let values = store
+        .readers()
+        .record_values("S01-CFL-0001".into())
+        .await
+        .unwrap();
+    assert_eq!(
+        values
+            .iter()
+            .find(|v| v.field == "dbp")
+            .map(|v| v.value.as_str()),
+        Some("88")
+    );
+    assert_eq!(store.readers().sync_counts().await.unwrap(), (0, 0, 0));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_cancelled_run_stops_every_task_and_the_peak_stays_under_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = desk(&dir).await;
+    let sim = Simulator::start(SimConfig::new(Project::demo()))
+        .await
+        .unwrap();
+    for i in 0..40 {
+        edit(
+            &store,
+            &format!("S01-CAN-{i:04}"),
+            "baseline_arm_1",
+            &[("sbp", "120")],
+            None,
+        )
+        .await;
+    }
+    sim.set_faults("latency=30ms:content=record".parse().unwrap());
+    let tracker = TaskTracker::new();
+    let sync = syncer(&store, &sim, &tracker);
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn({
+        let sync = sync.clone();
+        let cancel = cancel.clone();
+        async move { sync.run(cancel).await }
+    });
+    // Cancel once batches are in flight.
+    while sim.stats().in_flight == 0 {
+        tokio::task::yield_now().await;
+    }
+    cancel.cancel();
+    assert_eq!(run.await.unwrap(), Err(SyncError::Cancelled));
+    tracker.close();
+    tokio::time::timeout(Duration::from_secs(2), tracker.wait())
+        .await
+        .expect("every task of the run exits promptly");
+    // What was acknowledged left the outbox; the rest is still there.
+    sim.set_faults(FaultSet::default());
+    let tracker = TaskTracker::new();
+    syncer(&store, &sim, &tracker)
+        .run(CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(store.readers().sync_counts().await.unwrap().0, 0);
+    assert!(sim.stats().peak_concurrent <= 2, "{:?}", sim.stats());
+    sim.shutdown().await;
+}
