@@ -23,6 +23,11 @@ const COMMANDS: &[&str] = &[
     "save_edc_settings",
     "forget_edc_settings",
     "test_connection",
+    "sync_status",
+    "sync_now",
+    "cancel_sync",
+    "list_conflicts",
+    "resolve_conflict",
     "diagnostics_snapshot",
 ];
 

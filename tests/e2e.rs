@@ -397,6 +397,22 @@ async fn fill_a_form_by_keyboard_with_logic_validation_calc_reason_and_safe_labe
     wait_text(&c, "audit-table", "weight_kg").await;
     wait_text(&c, "audit-table", "cigs_per_day").await;
     shot(&c, "15-form-audit").await;
+
+    // The demo EDC takes the edits at once: Sync now empties the outbox.
+    click(&c, "nav-sync").await;
+    wait_text(&c, "page-title", "Sync").await;
+    click(&c, "sync-now").await;
+    wait_text(&c, "sync-pending", "0").await;
+    wait_text(&c, "sync-state", "Up to date").await;
+    shot(&c, "15b-synced").await;
+
+    // The desk moves to a REDCap that cannot be reached (a closed port):
+    // sync is then offline, and a dictionary imported locally stays.
+    click(&c, "nav-settings").await;
+    type_into(&c, "edc-url-input", "http://127.0.0.1:9/").await;
+    type_into(&c, "edc-token-input", "0123456789ABCDEF0123456789ABCDEF").await;
+    click(&c, "edc-save").await;
+    wait_text(&c, "edc-mode", "Study REDCap").await;
     c.close().await.expect("quit the app");
 
     // A dictionary whose label carries a script: imported from the command
@@ -414,6 +430,10 @@ async fn fill_a_form_by_keyboard_with_logic_validation_calc_reason_and_safe_labe
         .expect("run sitedesk import-dictionary");
     assert!(status.success(), "import-dictionary: {status}");
     let c = launch(&driver, data.path()).await;
+    click(&c, "nav-sync").await;
+    wait_text(&c, "sync-state", "Offline").await;
+    shot(&c, "15c-offline").await;
+    click(&c, "nav-subjects").await;
     wait_text(&c, "subject-table", "S01-E2E-0001").await;
     click_css(&c, &format!("{} td", css("row-S01-E2E-0001"))).await;
     click(&c, "grid-screening_arm_1-demographics-1").await;

@@ -204,6 +204,7 @@ const FIELDS: &[(&str, &str, &[&str])] = &[
     ),
     ("baseline_arm_1", "meds___1", &["1"]),
     ("baseline_arm_1", "meds___3", &["1"]),
+    ("baseline_arm_1", "vitals_complete", &["0", "1", "2"]),
 ];
 
 async fn scenario(seed: u64) {
@@ -537,5 +538,69 @@ async fn a_cancelled_run_stops_every_task_and_the_peak_stays_under_the_cap() {
         .unwrap();
     assert_eq!(store.readers().sync_counts().await.unwrap().0, 0);
     assert!(sim.stats().peak_concurrent <= 2, "{:?}", sim.stats());
+    sim.shutdown().await;
+}
+
+/// A form saved at the desk, as the app saves it, reaches the demo EDC.
+#[tokio::test]
+async fn a_saved_demo_form_is_pushed_to_the_demo_edc() {
+    use sitedesk_core::forms::{FormAt, FormInput, FormStatus, RecordValues, Study};
+    let dir = tempfile::tempdir().unwrap();
+    let store = desk(&dir).await;
+    let sim = Simulator::start(SimConfig::new(Project::demo()))
+        .await
+        .unwrap();
+    let (d, design) = demo_forms();
+    let study = Study {
+        dictionary: &d,
+        design: &design,
+    };
+    let at = FormAt {
+        record_id: "S01-E2E-0001",
+        event: "screening_arm_1",
+        form: "demographics",
+        instance: 1,
+    };
+    let input = FormInput {
+        values: [
+            ("dob", "1980-02-29"),
+            ("sex", "2"),
+            ("pregnant", "0"),
+            ("height_cm", "165"),
+            ("weight_kg", "72.5"),
+            ("smoker", "1"),
+            ("cigs_per_day", "10"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+        status: FormStatus::Incomplete,
+        confirmed: vec![],
+        reason: None,
+    };
+    let edit = study
+        .plan_save(
+            &at,
+            &RecordValues::default(),
+            &input,
+            chrono::Local::now().naive_local(),
+            sitedesk_core::i18n::Lang::En,
+        )
+        .unwrap();
+    store
+        .writer()
+        .set_values(Lane::Interactive, actor(), edit)
+        .await
+        .unwrap();
+    let tracker = TaskTracker::new();
+    let report = syncer(&store, &sim, &tracker)
+        .run(CancellationToken::new())
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(
+        store.readers().sync_counts().await.unwrap(),
+        (0, 0, 0),
+        "{report:?}"
+    );
     sim.shutdown().await;
 }

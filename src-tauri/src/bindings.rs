@@ -20,10 +20,12 @@ mod tests {
     use sitedesk_core::metadata::logic::{LogicError, LogicIssue};
     use sitedesk_core::metadata::{Aspect, Choice, FieldChange, FieldType};
     use sitedesk_core::store::DictionaryImport;
+    use sitedesk_core::store::sync::{Cell, Conflict, Keep};
     use sitedesk_core::store::{
         AuditEntry, AuditVerification, ChainBreak, ChainProblem, DeskInfo, LaneStats, Percentiles,
         Settings, StatusCount, StudySetup, SubjectFilter, SubjectRow, WriterStats,
     };
+    use sitedesk_core::sync::{BreakerState, Phase, ProgressView, RunReport};
     use ts_rs::{Config, TS};
 
     use crate::dto::*;
@@ -107,6 +109,16 @@ mod tests {
             EdcSettings,
             SaveEdc,
             ConnectionReport,
+            Cell,
+            Conflict,
+            Keep,
+            Phase,
+            ProgressView,
+            RunReport,
+            BreakerState,
+            SyncStatus,
+            ConflictView,
+            ResolveConflict,
             DictionaryPreview,
             AppInfo,
             SubjectDetail,

@@ -24,13 +24,14 @@ use sitedesk_core::metadata::design::Design;
 use sitedesk_core::metadata::{self, Dictionary};
 
 use crate::dto::{
-    AppInfo, ApplyAction, ConnectionReport, DiagnosticsSnapshot, DictionaryFile, DictionaryPreview,
-    EdcSettings, EditScreening, EvaluateForm, FormRef, OpenedForm, Preferences, SaveEdc, SaveForm,
-    SavedForm, SubjectDetail, SubjectRef,
+    AppInfo, ApplyAction, ConflictView, ConnectionReport, DiagnosticsSnapshot, DictionaryFile,
+    DictionaryPreview, EdcSettings, EditScreening, EvaluateForm, FormRef, OpenedForm, Preferences,
+    ResolveConflict, SaveEdc, SaveForm, SavedForm, SubjectDetail, SubjectRef, SyncStatus,
 };
 use crate::edc::{EdcMode, EdcTarget, TEST_TIMEOUTS};
 use crate::error::{ErrorCode, IpcError};
 use crate::state::AppState;
+use sitedesk_core::store::sync::Keep;
 
 type CmdResult<T> = Result<T, IpcError>;
 
@@ -505,6 +506,97 @@ pub async fn test_connection(state: &AppState) -> CmdResult<ConnectionReport> {
     })
 }
 
+/// What sync is doing, for the sync center.
+pub async fn sync_status(state: &AppState) -> CmdResult<SyncStatus> {
+    let lang = state.lang();
+    let (pending, _, conflicts) = state
+        .store
+        .readers()
+        .sync_counts()
+        .await
+        .map_err(|e| IpcError::from_store(e, lang))?;
+    let s = state.sync.snapshot();
+    Ok(SyncStatus {
+        mode: state.edc.target().map_or(EdcMode::None, |t| t.mode),
+        running: s.running,
+        offline: s.offline,
+        progress: s.progress,
+        last_success_at: s.last_success_at.map(|t| t.to_rfc3339()),
+        last_report: s.last_report,
+        error: s.error.map(|e| e.message(lang)),
+        breaker: s.breaker,
+        pending,
+        conflicts,
+        interval_minutes: (s.interval.as_secs() / 60) as u32,
+    })
+}
+
+/// Starts a run now (after the one running, if any).
+pub async fn sync_now(state: &AppState) -> CmdResult<()> {
+    if state.edc.target().is_none() {
+        return Err(IpcError::no_edc(state.lang()));
+    }
+    state.sync.sync_now();
+    Ok(())
+}
+
+/// Cancels the run in progress; says whether one was running.
+pub async fn cancel_sync(state: &AppState) -> CmdResult<bool> {
+    Ok(state.sync.cancel())
+}
+
+/// The conflicts waiting for a person, with their fields' labels.
+pub async fn list_conflicts(state: &AppState) -> CmdResult<Vec<ConflictView>> {
+    let lang = state.lang();
+    let readers = state.store.readers();
+    let err = |e| IpcError::from_store(e, lang);
+    let conflicts = readers.conflicts().await.map_err(err)?;
+    let stored = readers.dictionary().await.map_err(err)?;
+    Ok(conflicts
+        .into_iter()
+        .map(|c| {
+            let base = c.cell.field.split("___").next().unwrap_or(&c.cell.field);
+            let (label, event_label) = match &stored {
+                Some(s) => (
+                    s.dictionary
+                        .field(base)
+                        .map(|f| sitedesk_core::forms::plain_text(&f.label))
+                        .unwrap_or_else(|| c.cell.field.clone()),
+                    s.design
+                        .events
+                        .iter()
+                        .find(|e| e.unique_event_name == c.cell.event)
+                        .map(|e| e.event_name.clone())
+                        .unwrap_or_else(|| c.cell.event.clone()),
+                ),
+                None => (c.cell.field.clone(), c.cell.event.clone()),
+            };
+            ConflictView {
+                conflict: c,
+                label,
+                event_label,
+            }
+        })
+        .collect())
+}
+
+/// Settles a conflict with the value kept and the reason, audited.
+pub async fn resolve_conflict(state: &AppState, payload: Value) -> CmdResult<()> {
+    let lang = state.lang();
+    let ResolveConflict { id, keep, reason } = parse(lang, payload)?;
+    if let Keep::Other(v) = &keep
+        && v.chars().count() > sitedesk_core::domain::VALUE_MAX_CHARS
+    {
+        return Err(IpcError::invalid_input(lang, "value too long"));
+    }
+    state
+        .store
+        .writer()
+        .resolve_conflict(state.actor(), id, keep, reason)
+        .await
+        .map_err(|e| IpcError::from_store(e, lang))
+}
+
 pub async fn diagnostics_snapshot(state: &AppState) -> CmdResult<DiagnosticsSnapshot> {
     Ok(crate::diagnostics::snapshot(state))
 }
@@ -521,8 +613,8 @@ pub mod ipc {
 
     use super::CmdResult;
     use crate::dto::{
-        AppInfo, ConnectionReport, DiagnosticsSnapshot, DictionaryPreview, EdcSettings, OpenedForm,
-        SavedForm, SubjectDetail,
+        AppInfo, ConflictView, ConnectionReport, DiagnosticsSnapshot, DictionaryPreview,
+        EdcSettings, OpenedForm, SavedForm, SubjectDetail, SyncStatus,
     };
     use crate::state::AppState;
     use sitedesk_core::forms::{Evaluation, VisitGrid};
@@ -556,6 +648,11 @@ pub mod ipc {
         save_edc_settings(payload) -> EdcSettings;
         forget_edc_settings() -> EdcSettings;
         test_connection() -> ConnectionReport;
+        sync_status() -> SyncStatus;
+        sync_now() -> ();
+        cancel_sync() -> bool;
+        list_conflicts() -> Vec<ConflictView>;
+        resolve_conflict(payload) -> ();
         diagnostics_snapshot() -> DiagnosticsSnapshot;
     }
 }

@@ -9,6 +9,8 @@ use sitedesk_core::diagnostics::TaskSnapshot;
 use sitedesk_core::domain::{ActionKind, Actor, ScreeningInput, Subject};
 use sitedesk_core::forms::{Evaluation, FormInput, FormView};
 use sitedesk_core::i18n::Lang;
+use sitedesk_core::store::sync::{Conflict, Keep};
+use sitedesk_core::sync::{BreakerState, ProgressView, RunReport};
 
 use crate::edc::EdcMode;
 use sitedesk_core::metadata::FieldChange;
@@ -177,4 +179,42 @@ pub struct ConnectionReport {
     pub version: String,
     pub project_title: String,
     pub longitudinal: bool,
+}
+
+/// The sync center: what sync is doing and has done.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SyncStatus {
+    pub mode: EdcMode,
+    pub running: bool,
+    /// The EDC could not be reached at the last try; sync resumes by itself.
+    pub offline: bool,
+    pub progress: ProgressView,
+    pub last_success_at: Option<String>,
+    pub last_report: Option<RunReport>,
+    /// The last run's failure in plain words (not being offline).
+    pub error: Option<String>,
+    pub breaker: Option<BreakerState>,
+    /// Edited values waiting to be sent.
+    pub pending: u32,
+    pub conflicts: u32,
+    pub interval_minutes: u32,
+}
+
+/// A conflict with what the Conflicts view needs to show it.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ConflictView {
+    pub conflict: Conflict,
+    /// The field's label, as plain text.
+    pub label: String,
+    pub event_label: String,
+}
+
+/// `resolve_conflict`'s payload.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveConflict {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub keep: Keep,
+    pub reason: String,
 }

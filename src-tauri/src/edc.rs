@@ -3,11 +3,12 @@
 //! with nothing configured that runs the demo study, the built-in
 //! simulator started in-process on 127.0.0.1 (demo mode).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
-use sitedesk_core::edc::{Timeouts, Token};
+use sitedesk_core::edc::{EdcClient, Timeouts, Token};
+use sitedesk_core::sync::{SyncConfig, Syncer};
 use ts_rs::TS;
 
 /// Where the desk's EDC is.
@@ -39,7 +40,7 @@ pub const TEST_TIMEOUTS: Timeouts = Timeouts {
 /// The EDC in use and, in demo mode, the simulator serving it.
 #[derive(Default)]
 pub struct EdcState {
-    target: Mutex<Option<EdcTarget>>,
+    target: Arc<Mutex<Option<EdcTarget>>>,
     demo: Mutex<Option<edc_sim::RunningSim>>,
 }
 
@@ -49,6 +50,12 @@ impl EdcState {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// A handle on the target that outlives a borrow of the state, for the
+    /// sync scheduler's task.
+    pub fn target_handle(&self) -> Arc<Mutex<Option<EdcTarget>>> {
+        self.target.clone()
     }
 
     pub fn set_target(&self, target: Option<EdcTarget>) {
@@ -95,4 +102,48 @@ impl EdcState {
             tracing::info!("demo EDC stopped");
         }
     }
+}
+
+/// How often the scheduler syncs by default.
+pub const SYNC_INTERVAL: Duration = Duration::from_secs(15 * 60);
+
+/// Starts the one sync scheduler of the app. Each run uses the EDC in use
+/// at that moment; the syncer (and its breaker) is kept while the EDC
+/// stays the same, so a server that is down is not hammered run after run.
+pub fn start_scheduler(state: &crate::state::AppState) -> bool {
+    let target = state.edc.target_handle();
+    let store = state.store.clone();
+    let registry = state.registry.clone();
+    let tracker = state.tracker.clone();
+    let actor = sitedesk_core::domain::Actor {
+        account: state.account.clone(),
+        display_name: "EDC sync".into(),
+    };
+    let cached: Mutex<Option<(String, String, Syncer)>> = Mutex::new(None);
+    state.sync.start(
+        &state.tracker,
+        state.cancel.clone(),
+        &state.registry,
+        move || {
+            let t = target.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
+            let mut cache = cached.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((url, token, syncer)) = cache.as_ref()
+                && url == &t.url
+                && token == t.token.expose()
+            {
+                return Some(syncer.clone());
+            }
+            let client = EdcClient::new(&t.url, t.token.clone(), Timeouts::default()).ok()?;
+            let syncer = Syncer::new(
+                store.clone(),
+                client,
+                registry.clone(),
+                tracker.clone(),
+                actor.clone(),
+                SyncConfig::default(),
+            );
+            *cache = Some((t.url.clone(), t.token.expose().to_owned(), syncer.clone()));
+            Some(syncer)
+        },
+    )
 }

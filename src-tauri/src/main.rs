@@ -86,6 +86,11 @@ fn main() -> ExitCode {
             commands::ipc::save_edc_settings,
             commands::ipc::forget_edc_settings,
             commands::ipc::test_connection,
+            commands::ipc::sync_status,
+            commands::ipc::sync_now,
+            commands::ipc::cancel_sync,
+            commands::ipc::list_conflicts,
+            commands::ipc::resolve_conflict,
             commands::ipc::diagnostics_snapshot,
         ])
         .setup(move |app| {
@@ -95,6 +100,9 @@ fn main() -> ExitCode {
             };
             let state = start(data_dir.join(DB_FILE), &cli)?;
             tauri::async_runtime::block_on(connect_edc(&state))?;
+            // Sync runs on Tauri's runtime, owned by the app's tracker.
+            let _guard = tauri::async_runtime::handle().inner().enter();
+            edc::start_scheduler(&state);
             app.manage(state);
             diagnostics::spawn_publisher(app.handle());
             Ok(())

@@ -11,6 +11,8 @@ use sitedesk_core::store::{Settings, Store};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use sitedesk_core::sync::scheduler::Scheduler;
+
 use crate::edc::EdcState;
 
 pub struct AppState {
@@ -25,6 +27,8 @@ pub struct AppState {
     pub demo: bool,
     /// The EDC in use (demo simulator or the study's REDCap).
     pub edc: EdcState,
+    /// The one sync scheduler.
+    pub sync: Scheduler,
     prefs: RwLock<Settings>,
 }
 
@@ -44,6 +48,7 @@ impl AppState {
             account,
             demo,
             edc: EdcState::default(),
+            sync: Scheduler::new(crate::edc::SYNC_INTERVAL),
             prefs: RwLock::new(prefs),
         }
     }

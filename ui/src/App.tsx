@@ -10,11 +10,13 @@ import { FormPage } from "./pages/FormPage";
 import { SettingsPage } from "./pages/SettingsPage";
 import { SubjectPage } from "./pages/SubjectPage";
 import { SubjectsPage } from "./pages/SubjectsPage";
+import { SyncPage } from "./pages/SyncPage";
 
 export type View =
   | { page: "subjects" }
   | { page: "subject"; id: string }
   | { page: "form"; at: FormRef }
+  | { page: "sync" }
   | { page: "diagnostics" }
   | { page: "settings" };
 
@@ -61,7 +63,7 @@ export function App() {
     );
   }
 
-  const nav = (page: "subjects" | "diagnostics" | "settings") => (
+  const nav = (page: "subjects" | "sync" | "diagnostics" | "settings") => (
     <NavLink
       component="button"
       data-testid={`nav-${page}`}
@@ -92,6 +94,7 @@ export function App() {
         </AppShell.Header>
         <AppShell.Navbar p="xs">
           {nav("subjects")}
+          {nav("sync")}
           {nav("diagnostics")}
           {nav("settings")}
         </AppShell.Navbar>
@@ -105,6 +108,7 @@ export function App() {
             />
           )}
           {view.page === "form" && <FormPage at={view.at} onBack={() => setView({ page: "subject", id: view.at.subject_id })} />}
+          {view.page === "sync" && <SyncPage />}
           {view.page === "diagnostics" && <DiagnosticsPage />}
           {view.page === "settings" && <SettingsPage />}
         </AppShell.Main>

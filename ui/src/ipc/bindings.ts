@@ -345,6 +345,54 @@ export type SaveEdc = { url: string, token: string | null, };
 
 export type ConnectionReport = { mode: EdcMode, url: string, version: string, project_title: string, longitudinal: boolean, };
 
+export type Cell = { record_id: string, event: string, instance: number, 
+/**
+ * The stored name (`meds___2` for a checkbox choice).
+ */
+field: string, };
+
+export type Conflict = { id: number, cell: Cell, base: string, mine: string, theirs: string, detected_at: string, };
+
+export type Keep = { "keep": "mine" } | { "keep": "theirs" } | { "keep": "other", "value": string };
+
+export type Phase = "idle" | "metadata" | "pulling" | "pushing";
+
+export type ProgressView = { 
+/**
+ * `idle`, `metadata`, `pulling`, `pushing`.
+ */
+phase: Phase, batches_total: number, batches_done: number, records_total: number, records_done: number, cells_pushed: number, };
+
+export type RunReport = { metadata_changed: boolean, pulled_cells: number, 
+/**
+ * Local values changed to the EDC's.
+ */
+taken: number, pushed_cells: number, batches: number, conflicts: number, };
+
+export type BreakerState = "closed" | "open" | "half_open";
+
+export type SyncStatus = { mode: EdcMode, running: boolean, 
+/**
+ * The EDC could not be reached at the last try; sync resumes by itself.
+ */
+offline: boolean, progress: ProgressView, last_success_at: string | null, last_report: RunReport | null, 
+/**
+ * The last run's failure in plain words (not being offline).
+ */
+error: string | null, breaker: BreakerState | null, 
+/**
+ * Edited values waiting to be sent.
+ */
+pending: number, conflicts: number, interval_minutes: number, };
+
+export type ConflictView = { conflict: Conflict, 
+/**
+ * The field's label, as plain text.
+ */
+label: string, event_label: string, };
+
+export type ResolveConflict = { id: number, keep: Keep, reason: string, };
+
 export type DictionaryPreview = { hash: string, 
 /**
  * The version in force now, if any.

@@ -7,8 +7,11 @@ import { listen } from "@tauri-apps/api/event";
 import type {
   AppInfo,
   ApplyAction,
+  ConflictView,
   ConnectionReport,
   EdcSettings,
+  ResolveConflict,
+  SyncStatus,
   SaveEdc,
   AuditVerification,
   DictionaryFile,
@@ -91,6 +94,11 @@ export const api = {
   saveEdcSettings: (payload: SaveEdc) => call<EdcSettings>("save_edc_settings", { payload }),
   forgetEdcSettings: () => call<EdcSettings>("forget_edc_settings"),
   testConnection: () => call<ConnectionReport>("test_connection"),
+  syncStatus: () => call<SyncStatus>("sync_status"),
+  syncNow: () => call<null>("sync_now"),
+  cancelSync: () => call<boolean>("cancel_sync"),
+  listConflicts: () => call<ConflictView[]>("list_conflicts"),
+  resolveConflict: (payload: ResolveConflict) => call<null>("resolve_conflict", { payload }),
   diagnosticsSnapshot: () => call<DiagnosticsSnapshot>("diagnostics_snapshot"),
 };
 

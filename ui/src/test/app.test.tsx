@@ -305,3 +305,56 @@ describe("Central EDC", () => {
     expect(sent).toEqual({ url: "https://redcap.example.org", token: null });
   });
 });
+
+describe("Sync center", () => {
+  const status = {
+    mode: "demo",
+    running: false,
+    offline: false,
+    progress: { phase: "idle", batches_total: 0, batches_done: 0, records_total: 0, records_done: 0, cells_pushed: 0 },
+    last_success_at: "2026-06-01T09:00:00Z",
+    last_report: { metadata_changed: false, pulled_cells: 4, taken: 0, pushed_cells: 3, batches: 1, conflicts: 1 },
+    error: null,
+    breaker: "closed",
+    pending: 2,
+    conflicts: 1,
+    interval_minutes: 15,
+  };
+  const conflict = {
+    conflict: {
+      id: 7,
+      cell: { record_id: "S01-K7Q-0001", event: "baseline_arm_1", instance: 1, field: "sbp" },
+      base: "120",
+      mine: "128",
+      theirs: "135",
+      detected_at: "2026-06-01T09:00:00Z",
+    },
+    label: "Systolic (mmHg)",
+    event_label: "Baseline",
+  };
+
+  it("shows pending edits and resolves a conflict with a reason", async () => {
+    const calls = backend({ sync_status: () => status, list_conflicts: () => [conflict], resolve_conflict: () => null, sync_now: () => null });
+    renderApp();
+    fireEvent.click(await screen.findByTestId("nav-sync"));
+    expect(await screen.findByTestId("sync-pending")).toHaveTextContent("2");
+    expect(screen.getByTestId("sync-state")).toHaveTextContent("Up to date");
+    expect(screen.getByTestId("conflict-table")).toHaveTextContent("Systolic (mmHg)");
+    fireEvent.click(screen.getByTestId("sync-now"));
+    await waitFor(() => expect(calls.some((c) => c.cmd === "sync_now")).toBe(true));
+    fireEvent.click(screen.getByTestId("keep-mine-7"));
+    fireEvent.change(await screen.findByTestId("conflict-reason"), { target: { value: "Source says 128" } });
+    fireEvent.click(screen.getByTestId("conflict-resolve"));
+    await waitFor(() => expect(calls.some((c) => c.cmd === "resolve_conflict")).toBe(true));
+    const sent = calls.find((c) => c.cmd === "resolve_conflict")?.args.payload;
+    expect(sent).toEqual({ id: 7, keep: { keep: "mine" }, reason: "Source says 128" });
+  });
+
+  it("shows being offline calmly, not as an error", async () => {
+    backend({ sync_status: () => ({ ...status, offline: true }), list_conflicts: () => [] });
+    renderApp();
+    fireEvent.click(await screen.findByTestId("nav-sync"));
+    expect(await screen.findByTestId("sync-state")).toHaveTextContent("Offline");
+    expect(screen.queryByTestId("sync-error")).toBeNull();
+  });
+});

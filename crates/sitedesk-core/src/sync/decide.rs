@@ -97,15 +97,23 @@ impl<'a> Layout<'a> {
         }) && stored != self.record_id_field()
     }
 
+    /// A form status (`<form>_complete`).
+    pub fn is_status(&self, stored: &str) -> bool {
+        self.fields
+            .get(stored)
+            .is_some_and(|(f, _, _)| f.is_empty())
+    }
+
     pub fn is_calc(&self, stored: &str) -> bool {
         matches!(self.fields.get(stored), Some((_, _, FieldType::Calc)))
     }
 
     /// The dictionary field a stored name belongs to (for `fields[]`).
-    pub fn field_of(&self, stored: &str) -> Option<&str> {
+    pub fn field_of<'s>(&'s self, stored: &'s str) -> Option<&'s str> {
+        // A form status is exported by its own name.
         self.fields
             .get(stored)
-            .map(|(f, form, _)| if f.is_empty() { *form } else { *f })
+            .map(|(f, _, _)| if f.is_empty() { stored } else { *f })
     }
 
     /// The key columns of the flat row a cell belongs to.

@@ -22,12 +22,14 @@
 
 pub mod decide;
 pub mod retry;
+pub mod scheduler;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -132,7 +134,65 @@ pub struct Syncer {
     inner: Arc<Inner>,
 }
 
+/// Where a run is, for the sync center: read while it runs.
+#[derive(Default)]
+pub struct Progress {
+    /// 0 idle, 1 metadata, 2 pulling, 3 pushing.
+    phase: AtomicU8,
+    batches_total: AtomicU32,
+    batches_done: AtomicU32,
+    records_total: AtomicU32,
+    records_done: AtomicU32,
+    cells_pushed: AtomicU32,
+}
+
+/// A run's progress as the sync center shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, TS)]
+pub struct ProgressView {
+    /// `idle`, `metadata`, `pulling`, `pushing`.
+    pub phase: Phase,
+    pub batches_total: u32,
+    pub batches_done: u32,
+    pub records_total: u32,
+    pub records_done: u32,
+    pub cells_pushed: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    #[default]
+    Idle,
+    Metadata,
+    Pulling,
+    Pushing,
+}
+
+impl Progress {
+    fn phase(&self, p: Phase) {
+        self.phase.store(p as u8, Ordering::Relaxed);
+    }
+
+    pub fn view(&self) -> ProgressView {
+        let get = |a: &AtomicU32| a.load(Ordering::Relaxed);
+        ProgressView {
+            phase: match self.phase.load(Ordering::Relaxed) {
+                1 => Phase::Metadata,
+                2 => Phase::Pulling,
+                3 => Phase::Pushing,
+                _ => Phase::Idle,
+            },
+            batches_total: get(&self.batches_total),
+            batches_done: get(&self.batches_done),
+            records_total: get(&self.records_total),
+            records_done: get(&self.records_done),
+            cells_pushed: get(&self.cells_pushed),
+        }
+    }
+}
+
 struct Inner {
+    progress: Progress,
     store: Store,
     client: EdcClient,
     registry: TaskRegistry,
@@ -165,6 +225,7 @@ impl Syncer {
     ) -> Syncer {
         Syncer {
             inner: Arc::new(Inner {
+                progress: Progress::default(),
                 breaker: Breaker::new(config.breaker_threshold, config.breaker_cooldown),
                 store,
                 client,
@@ -180,6 +241,10 @@ impl Syncer {
         self.inner.breaker.state()
     }
 
+    pub fn progress(&self) -> ProgressView {
+        self.inner.progress.view()
+    }
+
     /// One run: metadata, then records pulled, then the outbox pushed. A
     /// fatal error in one job stops the run; `cancel` stops every task of
     /// it promptly, dropping requests in flight.
@@ -190,6 +255,7 @@ impl Syncer {
             .register("Sync run", TaskKind::SyncRun, None);
         run.set_state(TaskState::Running);
         let result = self.run_jobs(&cancel, run.id()).await;
+        self.inner.progress.phase(Phase::Idle);
         let state = match &result {
             Ok(_) => TaskState::Done,
             Err(SyncError::Cancelled) => TaskState::Cancelled,
@@ -208,12 +274,25 @@ impl Syncer {
         run: TaskId,
     ) -> Result<RunReport, SyncError> {
         let mut report = RunReport::default();
+        let p = &self.inner.progress;
+        for a in [
+            &p.batches_total,
+            &p.batches_done,
+            &p.records_total,
+            &p.records_done,
+            &p.cells_pushed,
+        ] {
+            a.store(0, Ordering::Relaxed);
+        }
+        p.phase(Phase::Metadata);
         let job = self.job("Pull study metadata", run);
         report.metadata_changed = finish(job, self.pull_metadata(cancel).await)?;
+        p.phase(Phase::Pulling);
         let job = self.job("Pull records", run);
         let (pulled, taken) = finish(job, self.pull_records(cancel).await)?;
         report.pulled_cells = pulled;
         report.taken = taken;
+        p.phase(Phase::Pushing);
         let job = self.job("Push local edits", run);
         let job_id = job.id();
         let pushed = finish(job, self.push(cancel, job_id).await)?;
@@ -399,6 +478,9 @@ impl Syncer {
         let (_, records, _) = readers.sync_counts().await?;
         let per_batch = self.inner.config.batch_records.max(1);
         let total = records.div_ceil(per_batch);
+        let progress = &self.inner.progress;
+        progress.batches_total.store(total, Ordering::Relaxed);
+        progress.records_total.store(records, Ordering::Relaxed);
         let job_cancel = cancel.child_token();
         let permits = Arc::new(Semaphore::new(self.inner.config.concurrency.max(1)));
         let stored = Arc::new(self.study().await?);
@@ -446,7 +528,13 @@ impl Syncer {
                     })
                     .await;
                 match &result {
-                    Ok(_) => task.finish(TaskState::Done),
+                    Ok(t) => {
+                        let p = &this.inner.progress;
+                        p.batches_done.fetch_add(1, Ordering::Relaxed);
+                        p.records_done.fetch_add(t.records, Ordering::Relaxed);
+                        p.cells_pushed.fetch_add(t.pushed_cells, Ordering::Relaxed);
+                        task.finish(TaskState::Done)
+                    }
                     Err(SyncError::Cancelled) => task.finish(TaskState::Cancelled),
                     Err(e) => {
                         task.set_error(e.to_string());
@@ -518,6 +606,7 @@ impl Syncer {
         let mut send: Vec<(Cell, String, i64)> = Vec::new();
         let mut totals = PushTotals {
             batches: 1,
+            records: records.len() as u32,
             ..PushTotals::default()
         };
         for (p, local) in page.iter().zip(locals) {
@@ -538,7 +627,13 @@ impl Syncer {
             }
             // An EDC value this desk itself sent (an import whose answer
             // was lost) is not a colleague's change: it counts as the base.
-            let base = if p.sent.iter().any(|v| normalize(&p.cell.field, v) == theirs) {
+            // Nor is the Incomplete status REDCap gives a form that got
+            // data without one.
+            let implicit_status =
+                layout.is_status(&p.cell.field) && local.base.is_none() && theirs == "0";
+            let base = if implicit_status
+                || p.sent.iter().any(|v| normalize(&p.cell.field, v) == theirs)
+            {
                 Some(theirs.clone())
             } else {
                 local.base.clone()
@@ -607,6 +702,7 @@ impl Syncer {
 
 #[derive(Debug, Clone, Default)]
 struct PushTotals {
+    records: u32,
     pushed_cells: u32,
     batches: u32,
     taken: u32,
@@ -615,6 +711,7 @@ struct PushTotals {
 
 impl PushTotals {
     fn add(&mut self, o: &PushTotals) {
+        self.records += o.records;
         self.pushed_cells += o.pushed_cells;
         self.batches += o.batches;
         self.taken += o.taken;

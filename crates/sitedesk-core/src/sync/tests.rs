@@ -102,6 +102,7 @@ fn cells_become_flat_rows_and_back() {
     assert!(!layout.pushable("bmi") && layout.is_calc("bmi"));
     assert!(!layout.pushable("record_id") && !layout.pushable("shoe_size"));
     assert_eq!(layout.field_of("meds___2"), Some("meds"));
+    assert_eq!(layout.field_of("vitals_complete"), Some("vitals_complete"));
 }
 
 #[test]
@@ -147,4 +148,31 @@ fn the_breaker_opens_after_failures_and_lets_one_probe_through() {
     b.success();
     assert_eq!(b.state(), BreakerState::Closed);
     assert!(b.admit().is_ok());
+}
+
+#[tokio::test]
+async fn the_scheduler_starts_once_and_stops_with_the_app() {
+    use super::scheduler::Scheduler;
+    use crate::diagnostics::{TaskKind, TaskRegistry};
+    let registry = TaskRegistry::new();
+    let tracker = tokio_util::task::TaskTracker::new();
+    let app = tokio_util::sync::CancellationToken::new();
+    let s = Scheduler::new(Duration::from_secs(600));
+    assert!(s.start(&tracker, app.clone(), &registry, || None));
+    assert!(
+        !s.start(&tracker, app.clone(), &registry, || None),
+        "twice is a no-op"
+    );
+    let schedulers = registry
+        .snapshot()
+        .iter()
+        .filter(|t| t.kind == TaskKind::Scheduler)
+        .count();
+    assert_eq!(schedulers, 1);
+    s.sync_now();
+    assert!(!s.cancel(), "no run to cancel without an EDC");
+    app.cancel();
+    tracker.close();
+    tracker.wait().await;
+    assert_eq!(registry.live_count(), 0);
 }

@@ -1,0 +1,207 @@
+//! The one background scheduler: a sync run at start, every interval, on
+//! "Sync now", and, while the EDC cannot be reached, a quiet retry every
+//! half minute so that sync resumes by itself when the network comes
+//! back. Starting it twice is a no-op; one run at a time.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{BreakerState, ProgressView, RunReport, SyncError, Syncer};
+use crate::diagnostics::{TaskKind, TaskRegistry, TaskState};
+use crate::edc::EdcError;
+
+/// How often an offline desk tries again.
+pub const OFFLINE_RETRY: Duration = Duration::from_secs(30);
+
+/// What the sync center shows.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub running: bool,
+    /// The EDC could not be reached at the last try: a state, not an error.
+    pub offline: bool,
+    pub progress: ProgressView,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_report: Option<RunReport>,
+    /// The last run's failure, other than being offline or cancelled.
+    pub error: Option<SyncError>,
+    pub breaker: Option<BreakerState>,
+    pub interval: Duration,
+}
+
+#[derive(Clone)]
+pub struct Scheduler {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    started: AtomicBool,
+    trigger: Notify,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    interval: Duration,
+    current: Option<(Syncer, CancellationToken)>,
+    last: Option<Syncer>,
+    running: bool,
+    offline: bool,
+    last_success_at: Option<DateTime<Utc>>,
+    last_report: Option<RunReport>,
+    error: Option<SyncError>,
+}
+
+/// Whether an error means "no network" rather than "something is wrong".
+fn is_offline(e: &SyncError) -> bool {
+    matches!(
+        e,
+        SyncError::Edc(EdcError::Transport(_) | EdcError::Timeout)
+    )
+}
+
+impl Scheduler {
+    pub fn new(interval: Duration) -> Scheduler {
+        Scheduler {
+            inner: Arc::new(Inner {
+                started: AtomicBool::new(false),
+                trigger: Notify::new(),
+                state: Mutex::new(State {
+                    interval,
+                    ..State::default()
+                }),
+            }),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set_interval(&self, interval: Duration) {
+        self.state().interval = interval;
+        // The loop picks the new interval up at once.
+        self.inner.trigger.notify_one();
+    }
+
+    /// Starts the loop, unless it runs already (then returns false). `make`
+    /// builds the syncer for the EDC in use at each run; `None` when no
+    /// EDC is set up.
+    pub fn start<F>(
+        &self,
+        tracker: &TaskTracker,
+        app: CancellationToken,
+        registry: &TaskRegistry,
+        make: F,
+    ) -> bool
+    where
+        F: Fn() -> Option<Syncer> + Send + Sync + 'static,
+    {
+        if self.inner.started.swap(true, Ordering::SeqCst) {
+            return false;
+        }
+        let task = registry.register("Sync scheduler", TaskKind::Scheduler, None);
+        task.set_state(TaskState::Running);
+        let this = self.clone();
+        tracker.spawn(async move {
+            loop {
+                this.run_once(&app, &make).await;
+                let wait = {
+                    let s = this.state();
+                    if s.offline {
+                        OFFLINE_RETRY.min(s.interval)
+                    } else {
+                        s.interval
+                    }
+                };
+                task.set_state(TaskState::Waiting);
+                tokio::select! {
+                    _ = app.cancelled() => break,
+                    _ = this.inner.trigger.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                task.set_state(TaskState::Running);
+            }
+            task.finish(TaskState::Cancelled);
+        });
+        true
+    }
+
+    async fn run_once<F>(&self, app: &CancellationToken, make: &F)
+    where
+        F: Fn() -> Option<Syncer>,
+    {
+        let Some(syncer) = make() else { return };
+        if app.is_cancelled() {
+            return;
+        }
+        let cancel = app.child_token();
+        {
+            let mut s = self.state();
+            s.current = Some((syncer.clone(), cancel.clone()));
+            s.last = Some(syncer.clone());
+            s.running = true;
+        }
+        let result = syncer.run(cancel).await;
+        let mut s = self.state();
+        s.current = None;
+        s.running = false;
+        match result {
+            Ok(report) => {
+                s.offline = false;
+                s.error = None;
+                s.last_success_at = Some(Utc::now());
+                s.last_report = Some(report);
+            }
+            Err(SyncError::Cancelled) => {}
+            Err(e) if is_offline(&e) => {
+                s.offline = true;
+                s.error = None;
+            }
+            Err(e) => {
+                s.offline = false;
+                s.error = Some(e);
+            }
+        }
+    }
+
+    /// Asks for a run now (after the one running, if any).
+    pub fn sync_now(&self) {
+        self.inner.trigger.notify_one();
+    }
+
+    /// Cancels the run in progress, if any.
+    pub fn cancel(&self) -> bool {
+        match &self.state().current {
+            Some((_, c)) => {
+                c.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let s = self.state();
+        let syncer = s.current.as_ref().map(|(sy, _)| sy).or(s.last.as_ref());
+        Snapshot {
+            running: s.running,
+            offline: s.offline,
+            progress: s
+                .current
+                .as_ref()
+                .map(|(sy, _)| sy.progress())
+                .unwrap_or_default(),
+            last_success_at: s.last_success_at,
+            last_report: s.last_report.clone(),
+            error: s.error.clone(),
+            breaker: syncer.map(Syncer::breaker_state),
+            interval: s.interval,
+        }
+    }
+}

@@ -1,0 +1,230 @@
+import { Alert, Badge, Button, Group, Modal, Paper, Progress, SimpleGrid, Stack, Text, Textarea, Title } from "@mantine/core";
+import { notifications } from "@mantine/notifications";
+import type { ColumnDef } from "@tanstack/react-table";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useTranslation } from "react-i18next";
+
+import { DataTable } from "../components/DataTable";
+import { ErrorAlert } from "../components/ErrorAlert";
+import { formatTimestamp } from "../format";
+import { type ConflictView, type IpcError, type Keep, type SyncStatus, api } from "../ipc";
+
+type Resolving = { view: ConflictView; keep: Keep };
+
+/** The sync center: state, progress, pending edits, errors, and the conflicts a person must decide. */
+export function SyncPage() {
+  const { t, i18n } = useTranslation();
+  const [status, setStatus] = useState<SyncStatus | null>(null);
+  const [conflicts, setConflicts] = useState<ConflictView[]>([]);
+  const [error, setError] = useState<IpcError | null>(null);
+  const [resolving, setResolving] = useState<Resolving | null>(null);
+  // Records done at the previous refresh, for the rate.
+  const last = useRef<{ at: number; records: number } | null>(null);
+  const [rate, setRate] = useState<number | null>(null);
+
+  const refresh = useCallback(async () => {
+    try {
+      const [s, c] = await Promise.all([api.syncStatus(), api.listConflicts()]);
+      const now = Date.now();
+      if (s.running && last.current && now > last.current.at) {
+        const done = s.progress.records_done - last.current.records;
+        setRate(done >= 0 ? (done * 1000) / (now - last.current.at) : null);
+      } else if (!s.running) setRate(null);
+      last.current = { at: now, records: s.progress.records_done };
+      setStatus(s);
+      setConflicts(c);
+    } catch (e) {
+      setError(e as IpcError);
+    }
+  }, []);
+
+  useEffect(() => {
+    void refresh();
+    const timer = setInterval(() => void refresh(), 1000);
+    return () => clearInterval(timer);
+  }, [refresh]);
+
+  const act = async (f: () => Promise<unknown>) => {
+    setError(null);
+    try {
+      await f();
+      await refresh();
+    } catch (e) {
+      setError(e as IpcError);
+    }
+  };
+
+  const columns = useMemo<ColumnDef<ConflictView, unknown>[]>(
+    () => [
+      { header: t("sync.columns.record"), id: "record", cell: (c) => c.row.original.conflict.cell.record_id },
+      { header: t("sync.columns.where"), id: "where", cell: (c) => c.row.original.event_label },
+      { header: t("sync.columns.field"), id: "field", cell: (c) => c.row.original.label },
+      { header: t("sync.columns.base"), id: "base", cell: (c) => c.row.original.conflict.base || "—" },
+      { header: t("sync.columns.mine"), id: "mine", cell: (c) => c.row.original.conflict.mine || "—" },
+      { header: t("sync.columns.theirs"), id: "theirs", cell: (c) => c.row.original.conflict.theirs || "—" },
+      { header: t("sync.columns.detected"), id: "at", cell: (c) => formatTimestamp(c.row.original.conflict.detected_at, i18n.language) },
+      {
+        header: "",
+        id: "actions",
+        cell: (c) => (
+          <Group gap="xs" wrap="nowrap">
+            <Button size="xs" variant="light" data-testid={`keep-mine-${c.row.original.conflict.id}`} onClick={() => setResolving({ view: c.row.original, keep: { keep: "mine" } })}>
+              {t("sync.keepMine")}
+            </Button>
+            <Button size="xs" variant="default" data-testid={`keep-theirs-${c.row.original.conflict.id}`} onClick={() => setResolving({ view: c.row.original, keep: { keep: "theirs" } })}>
+              {t("sync.keepTheirs")}
+            </Button>
+          </Group>
+        ),
+      },
+    ],
+    [t, i18n.language],
+  );
+
+  const s = status;
+  const state = !s ? null : s.mode === "none" ? "none" : s.running ? "running" : s.offline ? "offline" : s.error ? "error" : "idle";
+  const color = { none: "gray", running: "blue", offline: "gray", error: "red", idle: "green" } as const;
+  const p = s?.progress;
+  const percent = p && p.batches_total > 0 ? (100 * p.batches_done) / p.batches_total : 0;
+  const left = p && rate && rate > 0 ? Math.round((p.records_total - p.records_done) / rate) : null;
+
+  return (
+    <Stack>
+      <Title order={2} data-testid="page-title">
+        {t("sync.title")}
+      </Title>
+      <ErrorAlert error={error} />
+      {s && state && (
+        <Paper withBorder p="md">
+          <Stack>
+            <Group justify="space-between">
+              <Group>
+                <Badge size="lg" color={color[state]} variant="light" data-testid="sync-state" data-state={state}>
+                  {t(`sync.state.${state}`)}
+                </Badge>
+                {s.running && p && <Text c="dimmed">{t(`sync.phase.${p.phase}`)}</Text>}
+              </Group>
+              <Group>
+                <Button onClick={() => void act(api.syncNow)} disabled={s.mode === "none"} data-testid="sync-now">
+                  {t("sync.now")}
+                </Button>
+                <Button variant="default" color="red" onClick={() => void act(api.cancelSync)} disabled={!s.running} data-testid="sync-cancel">
+                  {t("sync.cancel")}
+                </Button>
+              </Group>
+            </Group>
+            {s.running && p && p.phase === "pushing" && (
+              <Stack gap={4}>
+                <Progress value={percent} animated data-testid="sync-progress" />
+                <Text size="sm">{t("sync.batches", { done: p.batches_done, total: p.batches_total, records: p.records_done, recordsTotal: p.records_total })}</Text>
+                {rate !== null && left !== null && <Text size="sm" c="dimmed">{t("sync.rate", { rate: rate.toFixed(1), left })}</Text>}
+              </Stack>
+            )}
+            {state === "offline" && <Alert color="gray">{t("sync.offlineHint")}</Alert>}
+            {state === "none" && <Alert color="gray">{t("sync.noneHint")}</Alert>}
+            {s.error && (
+              <Alert color="red" data-testid="sync-error">
+                {s.error}
+              </Alert>
+            )}
+            {s.breaker && s.breaker !== "closed" && <Text size="sm" c="orange">{t(`sync.breaker.${s.breaker}`)}</Text>}
+            <SimpleGrid cols={{ base: 1, md: 3 }}>
+              <div>
+                <Text size="xs" c="dimmed">
+                  {t("sync.lastSuccess")}
+                </Text>
+                <Text data-testid="sync-last">{s.last_success_at ? formatTimestamp(s.last_success_at, i18n.language) : t("sync.never")}</Text>
+              </div>
+              <div>
+                <Text size="xs" c="dimmed">
+                  {t("sync.pending")}
+                </Text>
+                <Text data-testid="sync-pending">{s.pending}</Text>
+              </div>
+              <div>
+                <Text size="xs" c="dimmed">
+                  {t("sync.every", { minutes: s.interval_minutes })}
+                </Text>
+                {s.last_report && (
+                  <Text size="sm" data-testid="sync-report">
+                    {t("sync.lastReport", { pulled: s.last_report.pulled_cells, pushed: s.last_report.pushed_cells, conflicts: s.last_report.conflicts })}
+                  </Text>
+                )}
+              </div>
+            </SimpleGrid>
+          </Stack>
+        </Paper>
+      )}
+      <Title order={3}>{t("sync.conflicts")}</Title>
+      <Text size="sm" c="dimmed">
+        {t("sync.conflictsHint")}
+      </Text>
+      <DataTable testId="conflict-table" data={conflicts} columns={columns} rowId={(c) => String(c.conflict.id)} empty={t("sync.noConflicts")} />
+      {resolving && (
+        <ResolveModal
+          resolving={resolving}
+          onClose={() => setResolving(null)}
+          onDone={() => {
+            setResolving(null);
+            notifications.show({ message: t("sync.resolved"), color: "green" });
+            void refresh();
+          }}
+        />
+      )}
+    </Stack>
+  );
+}
+
+function ResolveModal({ resolving, onClose, onDone }: { resolving: Resolving; onClose: () => void; onDone: () => void }) {
+  const { t } = useTranslation();
+  const [reason, setReason] = useState("");
+  const [error, setError] = useState<IpcError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const c = resolving.view.conflict;
+  const value = resolving.keep.keep === "mine" ? c.mine : c.theirs;
+  const submit = async () => {
+    if (reason.trim() === "") return;
+    setBusy(true);
+    try {
+      await api.resolveConflict({ id: c.id, keep: resolving.keep, reason });
+      onDone();
+    } catch (e) {
+      setError(e as IpcError);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Modal opened onClose={onClose} title={t("sync.resolveTitle")}>
+      <Stack>
+        <Text>
+          {resolving.view.label} · {c.cell.record_id}
+        </Text>
+        <Text fw={600}>{t("sync.keeping", { value: value || "—" })}</Text>
+        <Textarea
+          label={t("sync.reason")}
+          description={t("sync.reasonHint")}
+          value={reason}
+          onChange={(e) => setReason(e.currentTarget.value)}
+          data-autofocus
+          data-testid="conflict-reason"
+          onKeyDown={(e) => {
+            if (e.key === "Enter" && !e.shiftKey) {
+              e.preventDefault();
+              void submit();
+            }
+          }}
+        />
+        <ErrorAlert error={error} />
+        <Group justify="flex-end">
+          <Button variant="default" onClick={onClose}>
+            {t("form.cancel")}
+          </Button>
+          <Button onClick={() => void submit()} loading={busy} disabled={reason.trim() === ""} data-testid="conflict-resolve">
+            {t("form.save")}
+          </Button>
+        </Group>
+      </Stack>
+    </Modal>
+  );
+}
