@@ -28,6 +28,7 @@ const COMMANDS: &[&str] = &[
     "cancel_sync",
     "list_conflicts",
     "resolve_conflict",
+    "save_sync_settings",
     "diagnostics_snapshot",
 ];
 

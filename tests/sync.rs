@@ -604,3 +604,107 @@ async fn a_saved_demo_form_is_pushed_to_the_demo_edc() {
     );
     sim.shutdown().await;
 }
+
+/// Two desks (two databases) change the same field offline; both sync; the
+/// second gets the conflict, keeps its value with a reason; the EDC ends
+/// with the chosen value and the second desk's audit trail says why.
+#[tokio::test]
+async fn two_desks_change_the_same_field_and_the_second_resolves_the_conflict() {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (desk(&dir_a).await, desk(&dir_b).await);
+    let sim = Simulator::start(SimConfig::new(Project::demo()))
+        .await
+        .unwrap();
+    let tracker = TaskTracker::new();
+    let (sync_a, sync_b) = (syncer(&a, &sim, &tracker), syncer(&b, &sim, &tracker));
+    // Desk A enters the visit; desk B receives it.
+    edit(
+        &a,
+        "S01-TWO-0001",
+        "baseline_arm_1",
+        &[("sbp", "120")],
+        None,
+    )
+    .await;
+    sync_a.run(CancellationToken::new()).await.unwrap();
+    sync_b.run(CancellationToken::new()).await.unwrap();
+    let value = |store: &Store| {
+        let store = store.clone();
+        async move {
+            store
+                .readers()
+                .record_values("S01-TWO-0001".into())
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|v| v.field == "sbp")
+                .map(|v| v.value)
+        }
+    };
+    assert_eq!(value(&b).await.as_deref(), Some("120"));
+
+    // Offline, both correct the same value, differently.
+    edit(
+        &a,
+        "S01-TWO-0001",
+        "baseline_arm_1",
+        &[("sbp", "125")],
+        Some("Re-measured"),
+    )
+    .await;
+    edit(
+        &b,
+        "S01-TWO-0001",
+        "baseline_arm_1",
+        &[("sbp", "130")],
+        Some("Transcription"),
+    )
+    .await;
+    sync_a.run(CancellationToken::new()).await.unwrap();
+    let report = sync_b.run(CancellationToken::new()).await.unwrap();
+    assert_eq!(report.conflicts, 1, "{report:?}");
+    let conflict = b.readers().conflicts().await.unwrap().remove(0);
+    assert_eq!(
+        (
+            conflict.base.as_str(),
+            conflict.mine.as_str(),
+            conflict.theirs.as_str()
+        ),
+        ("120", "130", "125")
+    );
+    b.writer()
+        .resolve_conflict(
+            actor(),
+            conflict.id,
+            Keep::Mine,
+            "Checked against the source: 130".into(),
+        )
+        .await
+        .unwrap();
+    sync_b.run(CancellationToken::new()).await.unwrap();
+    sync_a.run(CancellationToken::new()).await.unwrap();
+    assert_eq!(
+        value(&a).await.as_deref(),
+        Some("130"),
+        "desk A receives the choice"
+    );
+    let server = client(&sim, DEMO_TOKEN, Duration::from_secs(10))
+        .export_records(&RecordQuery {
+            records: vec!["S01-TWO-0001".into()],
+            events: vec!["baseline_arm_1".into()],
+            fields: vec!["record_id".into(), "sbp".into()],
+            ..RecordQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(server[0]["sbp"], "130");
+    let audit = b
+        .readers()
+        .subject_audit("S01-TWO-0001".into())
+        .await
+        .unwrap();
+    assert!(audit.iter().any(
+        |e| e.field == "sbp" && e.reason.as_deref() == Some("Checked against the source: 130")
+    ));
+    sim.shutdown().await;
+}

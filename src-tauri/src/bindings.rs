@@ -23,7 +23,7 @@ mod tests {
     use sitedesk_core::store::sync::{Cell, Conflict, Keep};
     use sitedesk_core::store::{
         AuditEntry, AuditVerification, ChainBreak, ChainProblem, DeskInfo, LaneStats, Percentiles,
-        Settings, StatusCount, StudySetup, SubjectFilter, SubjectRow, WriterStats,
+        Settings, StatusCount, StudySetup, SubjectFilter, SubjectRow, SyncSettings, WriterStats,
     };
     use sitedesk_core::sync::{BreakerState, Phase, ProgressView, RunReport};
     use ts_rs::{Config, TS};
@@ -116,6 +116,7 @@ mod tests {
             ProgressView,
             RunReport,
             BreakerState,
+            SyncSettings,
             SyncStatus,
             ConflictView,
             ResolveConflict,

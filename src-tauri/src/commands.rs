@@ -17,7 +17,7 @@ use sitedesk_core::forms::{Evaluation, FormAt, FormError, RecordValues, Study, V
 use sitedesk_core::i18n::Lang;
 use sitedesk_core::store::{
     AuditVerification, DictionaryImport, Lane, Settings, StatusCount, StoreError, StoredDictionary,
-    SubjectFilter, SubjectRow, metadata_hash,
+    SubjectFilter, SubjectRow, SyncSettings, metadata_hash,
 };
 
 use sitedesk_core::metadata::design::Design;
@@ -527,8 +527,31 @@ pub async fn sync_status(state: &AppState) -> CmdResult<SyncStatus> {
         breaker: s.breaker,
         pending,
         conflicts,
-        interval_minutes: (s.interval.as_secs() / 60) as u32,
+        settings: *state
+            .sync_settings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()),
     })
+}
+
+/// Saves how this desk syncs; the scheduler uses it from the next run.
+pub async fn save_sync_settings(state: &AppState, payload: Value) -> CmdResult<SyncSettings> {
+    let lang = state.lang();
+    let settings: SyncSettings = parse(lang, payload)?;
+    state
+        .store
+        .writer()
+        .set_sync_settings(state.actor(), settings)
+        .await
+        .map_err(|e| IpcError::from_store(e, lang))?;
+    *state
+        .sync_settings
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = settings;
+    state.sync.set_interval(std::time::Duration::from_secs(
+        u64::from(settings.interval_minutes) * 60,
+    ));
+    Ok(settings)
 }
 
 /// Starts a run now (after the one running, if any).
@@ -607,7 +630,7 @@ pub mod ipc {
     use serde_json::Value;
     use sitedesk_core::domain::Subject;
     use sitedesk_core::store::{
-        AuditVerification, DictionaryImport, Settings, StatusCount, SubjectRow,
+        AuditVerification, DictionaryImport, Settings, StatusCount, SubjectRow, SyncSettings,
     };
     use tauri::State;
 
@@ -653,6 +676,7 @@ pub mod ipc {
         cancel_sync() -> bool;
         list_conflicts() -> Vec<ConflictView>;
         resolve_conflict(payload) -> ();
+        save_sync_settings(payload) -> SyncSettings;
         diagnostics_snapshot() -> DiagnosticsSnapshot;
     }
 }

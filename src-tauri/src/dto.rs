@@ -15,7 +15,7 @@ use sitedesk_core::sync::{BreakerState, ProgressView, RunReport};
 use crate::edc::EdcMode;
 use sitedesk_core::metadata::FieldChange;
 use sitedesk_core::metadata::logic::LogicIssue;
-use sitedesk_core::store::{AuditEntry, DeskInfo, Settings, StudySetup, WriterStats};
+use sitedesk_core::store::{AuditEntry, DeskInfo, Settings, StudySetup, SyncSettings, WriterStats};
 use ts_rs::TS;
 
 /// Who is at the desk, what it is set up for, and how this build is doing.
@@ -197,7 +197,7 @@ pub struct SyncStatus {
     /// Edited values waiting to be sent.
     pub pending: u32,
     pub conflicts: u32,
-    pub interval_minutes: u32,
+    pub settings: SyncSettings,
 }
 
 /// A conflict with what the Conflicts view needs to show it.

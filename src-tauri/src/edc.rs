@@ -119,17 +119,23 @@ pub fn start_scheduler(state: &crate::state::AppState) -> bool {
         account: state.account.clone(),
         display_name: "EDC sync".into(),
     };
-    let cached: Mutex<Option<(String, String, Syncer)>> = Mutex::new(None);
+    let settings = state.sync_settings.clone();
+    let cached: Mutex<Option<(String, String, u32, Syncer)>> = Mutex::new(None);
     state.sync.start(
         &state.tracker,
         state.cancel.clone(),
         &state.registry,
         move || {
             let t = target.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
+            let concurrency = settings
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .concurrency;
             let mut cache = cached.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((url, token, syncer)) = cache.as_ref()
+            if let Some((url, token, c, syncer)) = cache.as_ref()
                 && url == &t.url
                 && token == t.token.expose()
+                && *c == concurrency
             {
                 return Some(syncer.clone());
             }
@@ -140,9 +146,17 @@ pub fn start_scheduler(state: &crate::state::AppState) -> bool {
                 registry.clone(),
                 tracker.clone(),
                 actor.clone(),
-                SyncConfig::default(),
+                SyncConfig {
+                    concurrency: concurrency as usize,
+                    ..SyncConfig::default()
+                },
             );
-            *cache = Some((t.url.clone(), t.token.expose().to_owned(), syncer.clone()));
+            *cache = Some((
+                t.url.clone(),
+                t.token.expose().to_owned(),
+                concurrency,
+                syncer.clone(),
+            ));
             Some(syncer)
         },
     )

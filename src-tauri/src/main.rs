@@ -91,6 +91,7 @@ fn main() -> ExitCode {
             commands::ipc::cancel_sync,
             commands::ipc::list_conflicts,
             commands::ipc::resolve_conflict,
+            commands::ipc::save_sync_settings,
             commands::ipc::diagnostics_snapshot,
         ])
         .setup(move |app| {
@@ -299,8 +300,16 @@ fn start(db: PathBuf, cli: &Cli) -> Result<AppState, Box<dyn std::error::Error>>
 }
 
 /// Chooses the EDC: the one saved in Settings, else on a demo desk the
-/// built-in simulator, else none yet.
+/// built-in simulator, else none yet; and how sync runs.
 async fn connect_edc(state: &AppState) -> Result<(), Box<dyn std::error::Error>> {
+    let settings = state.store.readers().sync_settings().await?;
+    *state
+        .sync_settings
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = settings;
+    state.sync.set_interval(Duration::from_secs(
+        u64::from(settings.interval_minutes) * 60,
+    ));
     let saved = state.store.readers().edc_connection().await?;
     match saved.and_then(|(url, token)| Some((url, sitedesk_core::edc::Token::parse(&token)?))) {
         Some((url, token)) => {

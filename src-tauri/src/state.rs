@@ -2,12 +2,12 @@
 //! cancellation tree and the tracker every spawned task goes through, and
 //! the user's preferences.
 
-use std::sync::RwLock;
+use std::sync::{Arc, Mutex, RwLock};
 
 use sitedesk_core::diagnostics::TaskRegistry;
 use sitedesk_core::domain::Actor;
 use sitedesk_core::i18n::Lang;
-use sitedesk_core::store::{Settings, Store};
+use sitedesk_core::store::{Settings, Store, SyncSettings};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -29,6 +29,8 @@ pub struct AppState {
     pub edc: EdcState,
     /// The one sync scheduler.
     pub sync: Scheduler,
+    /// How this desk syncs (the scheduler's task reads it at each run).
+    pub sync_settings: Arc<Mutex<SyncSettings>>,
     prefs: RwLock<Settings>,
 }
 
@@ -49,6 +51,7 @@ impl AppState {
             demo,
             edc: EdcState::default(),
             sync: Scheduler::new(crate::edc::SYNC_INTERVAL),
+            sync_settings: Arc::new(Mutex::new(SyncSettings::default())),
             prefs: RwLock::new(prefs),
         }
     }

@@ -692,3 +692,43 @@ async fn the_edc_connection_is_checked_saved_tested_and_forgotten() {
     s.edc.stop_demo().await;
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn sync_settings_are_checked_saved_and_shown() {
+    let desk = desk().await;
+    let s = &desk.state;
+    let db = s.store.path().to_owned();
+    let before = fingerprint(&db);
+    for bad in [
+        json!({"interval_minutes": 0, "concurrency": 2}),
+        json!({"interval_minutes": 15, "concurrency": 9}),
+    ] {
+        expect_code(
+            "out of range",
+            save_sync_settings(s, bad).await,
+            ErrorCode::Validation,
+        );
+    }
+    expect_code(
+        "a stray key",
+        save_sync_settings(s, json!({"interval_minutes": 5, "concurrency": 2, "x": 1})).await,
+        ErrorCode::InvalidInput,
+    );
+    assert_eq!(fingerprint(&db), before);
+    save_sync_settings(s, json!({"interval_minutes": 5, "concurrency": 4}))
+        .await
+        .unwrap();
+    let status = sync_status(s).await.unwrap();
+    assert_eq!(
+        (
+            status.settings.interval_minutes,
+            status.settings.concurrency
+        ),
+        (5, 4)
+    );
+    assert_eq!(
+        s.store.readers().sync_settings().await.unwrap(),
+        status.settings
+    );
+    expect_code("no EDC", sync_now(s).await, ErrorCode::NoEdc);
+}

@@ -200,6 +200,9 @@ export const en = {
     },
   },
   sync: {
+    interval: "Minutes between syncs",
+    concurrency: "Batches sent at once",
+    settingsSaved: "Sync settings saved",
     title: "Sync",
     now: "Sync now",
     cancel: "Cancel",

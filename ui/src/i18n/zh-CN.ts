@@ -200,6 +200,9 @@ export const zhCN: Catalog = {
     },
   },
   sync: {
+    interval: "同步间隔（分钟）",
+    concurrency: "同时发送的批次数",
+    settingsSaved: "同步设置已保存",
     title: "同步",
     now: "立即同步",
     cancel: "取消",

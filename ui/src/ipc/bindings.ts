@@ -371,6 +371,16 @@ taken: number, pushed_cells: number, batches: number, conflicts: number, };
 
 export type BreakerState = "closed" | "open" | "half_open";
 
+export type SyncSettings = { 
+/**
+ * Minutes between scheduled runs (1 to 1440).
+ */
+interval_minutes: number, 
+/**
+ * Push batches in flight at once (1 to 8).
+ */
+concurrency: number, };
+
 export type SyncStatus = { mode: EdcMode, running: boolean, 
 /**
  * The EDC could not be reached at the last try; sync resumes by itself.
@@ -383,7 +393,7 @@ error: string | null, breaker: BreakerState | null,
 /**
  * Edited values waiting to be sent.
  */
-pending: number, conflicts: number, interval_minutes: number, };
+pending: number, conflicts: number, settings: SyncSettings, };
 
 export type ConflictView = { conflict: Conflict, 
 /**

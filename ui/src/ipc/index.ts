@@ -11,6 +11,7 @@ import type {
   ConnectionReport,
   EdcSettings,
   ResolveConflict,
+  SyncSettings,
   SyncStatus,
   SaveEdc,
   AuditVerification,
@@ -99,6 +100,7 @@ export const api = {
   cancelSync: () => call<boolean>("cancel_sync"),
   listConflicts: () => call<ConflictView[]>("list_conflicts"),
   resolveConflict: (payload: ResolveConflict) => call<null>("resolve_conflict", { payload }),
+  saveSyncSettings: (payload: SyncSettings) => call<SyncSettings>("save_sync_settings", { payload }),
   diagnosticsSnapshot: () => call<DiagnosticsSnapshot>("diagnostics_snapshot"),
 };
 

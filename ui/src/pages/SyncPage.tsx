@@ -1,4 +1,4 @@
-import { Alert, Badge, Button, Group, Modal, Paper, Progress, SimpleGrid, Stack, Text, Textarea, Title } from "@mantine/core";
+import { Alert, Badge, Button, Group, Modal, NumberInput, Paper, Progress, SimpleGrid, Stack, Text, Textarea, Title } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import type { ColumnDef } from "@tanstack/react-table";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
@@ -7,7 +7,7 @@ import { useTranslation } from "react-i18next";
 import { DataTable } from "../components/DataTable";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { formatTimestamp } from "../format";
-import { type ConflictView, type IpcError, type Keep, type SyncStatus, api } from "../ipc";
+import { type ConflictView, type IpcError, type Keep, type SyncSettings, type SyncStatus, api } from "../ipc";
 
 type Resolving = { view: ConflictView; keep: Keep };
 
@@ -143,7 +143,7 @@ export function SyncPage() {
               </div>
               <div>
                 <Text size="xs" c="dimmed">
-                  {t("sync.every", { minutes: s.interval_minutes })}
+                  {t("sync.every", { minutes: s.settings.interval_minutes })}
                 </Text>
                 {s.last_report && (
                   <Text size="sm" data-testid="sync-report">
@@ -155,6 +155,7 @@ export function SyncPage() {
           </Stack>
         </Paper>
       )}
+      {s && <SettingsCard key={`${s.settings.interval_minutes}-${s.settings.concurrency}`} initial={s.settings} onSaved={() => void refresh()} />}
       <Title order={3}>{t("sync.conflicts")}</Title>
       <Text size="sm" c="dimmed">
         {t("sync.conflictsHint")}
@@ -172,6 +173,36 @@ export function SyncPage() {
         />
       )}
     </Stack>
+  );
+}
+
+/** How this desk syncs: minutes between runs and batches sent at once. */
+function SettingsCard({ initial, onSaved }: { initial: SyncSettings; onSaved: () => void }) {
+  const { t } = useTranslation();
+  const [interval, setInterval_] = useState<number | string>(initial.interval_minutes);
+  const [concurrency, setConcurrency] = useState<number | string>(initial.concurrency);
+  const [error, setError] = useState<IpcError | null>(null);
+  const save = async () => {
+    try {
+      await api.saveSyncSettings({ interval_minutes: Number(interval), concurrency: Number(concurrency) });
+      setError(null);
+      notifications.show({ message: t("sync.settingsSaved"), color: "green" });
+      onSaved();
+    } catch (e) {
+      setError(e as IpcError);
+    }
+  };
+  return (
+    <Paper withBorder p="md">
+      <Group align="flex-end">
+        <NumberInput label={t("sync.interval")} value={interval} onChange={setInterval_} min={1} max={1440} w={200} data-testid="sync-interval" />
+        <NumberInput label={t("sync.concurrency")} value={concurrency} onChange={setConcurrency} min={1} max={8} w={200} data-testid="sync-concurrency" />
+        <Button variant="default" onClick={() => void save()} data-testid="sync-settings-save">
+          {t("form.save")}
+        </Button>
+      </Group>
+      <ErrorAlert error={error} />
+    </Paper>
   );
 }
 

@@ -318,7 +318,7 @@ describe("Sync center", () => {
     breaker: "closed",
     pending: 2,
     conflicts: 1,
-    interval_minutes: 15,
+    settings: { interval_minutes: 15, concurrency: 2 },
   };
   const conflict = {
     conflict: {

@@ -23,6 +23,8 @@ pub enum Field {
     Instance,
     FieldName,
     Value,
+    SyncInterval,
+    SyncConcurrency,
 }
 
 impl Field {
@@ -58,6 +60,10 @@ impl Field {
             (Field::FieldName, Lang::ZhCn) => "字段名",
             (Field::Value, Lang::En) => "Value",
             (Field::Value, Lang::ZhCn) => "值",
+            (Field::SyncInterval, Lang::En) => "Minutes between syncs",
+            (Field::SyncInterval, Lang::ZhCn) => "同步间隔（分钟）",
+            (Field::SyncConcurrency, Lang::En) => "Batches sent at once",
+            (Field::SyncConcurrency, Lang::ZhCn) => "同时发送的批次数",
         }
     }
 }
@@ -109,6 +115,8 @@ pub enum DomainError {
     DateOrder { earlier: Field, later: Field },
     #[error("{field:?} is longer than {max} characters")]
     TooLong { field: Field, max: usize },
+    #[error("{field:?} is not between {min} and {max}")]
+    OutOfRange { field: Field, min: u32, max: u32 },
     #[error("label is not initials")]
     LabelNotInitials,
     #[error("unknown eligibility criterion {id}")]
@@ -169,6 +177,14 @@ impl DomainError {
                     format!("“{l}”不能早于“{e}”。")
                 } else {
                     format!("{l} cannot be before the {}.", e.to_lowercase())
+                }
+            }
+            OutOfRange { field, min, max } => {
+                let f = field.name(lang);
+                if zh {
+                    format!("“{f}”应在 {min} 到 {max} 之间。")
+                } else {
+                    format!("{f} must be between {min} and {max}.")
                 }
             }
             TooLong { field, max } => {

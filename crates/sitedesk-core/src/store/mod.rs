@@ -34,7 +34,7 @@ pub use chain::{AuditVerification, ChainBreak, ChainProblem};
 pub use migrations::SCHEMA_VERSION;
 pub use read::{
     AuditEntry, DeskInfo, DictionaryImport, OrphanedValues, Readers, Settings, StatusCount,
-    StoredDictionary, StudySetup, SubjectFilter, SubjectRow,
+    StoredDictionary, StudySetup, SubjectFilter, SubjectRow, SyncSettings,
 };
 pub use write::metadata_hash;
 pub use writer::{

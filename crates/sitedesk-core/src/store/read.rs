@@ -114,6 +114,25 @@ pub struct AuditEntry {
     pub instance: Option<u32>,
 }
 
+/// How this desk syncs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct SyncSettings {
+    /// Minutes between scheduled runs (1 to 1440).
+    pub interval_minutes: u32,
+    /// Push batches in flight at once (1 to 8).
+    pub concurrency: u32,
+}
+
+impl Default for SyncSettings {
+    fn default() -> SyncSettings {
+        SyncSettings {
+            interval_minutes: 15,
+            concurrency: 2,
+        }
+    }
+}
+
 /// The data dictionary in force on this desk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct StoredDictionary {
@@ -452,6 +471,26 @@ impl Readers {
 
     pub async fn conflicts(&self) -> Result<Vec<super::sync::Conflict>> {
         self.read(super::sync::open_conflicts).await
+    }
+
+    pub async fn sync_settings(&self) -> Result<SyncSettings> {
+        self.read(|c| {
+            let get = |k: &str| -> Result<Option<u32>> {
+                Ok(
+                    c.query_row("SELECT value FROM settings WHERE key = ?1", [k], |r| {
+                        r.get::<_, String>(0)
+                    })
+                    .optional()?
+                    .and_then(|v| v.parse().ok()),
+                )
+            };
+            let d = SyncSettings::default();
+            Ok(SyncSettings {
+                interval_minutes: get("sync_interval_minutes")?.unwrap_or(d.interval_minutes),
+                concurrency: get("sync_concurrency")?.unwrap_or(d.concurrency),
+            })
+        })
+        .await
     }
 
     /// Where the last pull got to.

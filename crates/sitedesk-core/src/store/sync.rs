@@ -381,39 +381,26 @@ pub(super) fn resolve(
     } else {
         Outbox::No
     };
-    if change.old == change.new {
-        // The value does not change here; record the decision all the same.
-        record_at(
-            tx,
-            now,
-            actor,
-            target(&cell),
-            &[Change {
-                field: format!("{}.conflict", cell.field),
-                old: None,
-                new: Some(kept.clone()),
-            }],
-            Some(reason),
-            Outbox::No,
-        )?;
-        if outbox == Outbox::Yes {
-            tx.execute(
-                "INSERT INTO outbox(audit_id, entity, entity_id, event, instance, field, value, created_at)
-                 VALUES ((SELECT max(id) FROM audit), 'record', ?1, ?2, ?3, ?4, ?5, ?6)",
-                params![cell.record_id, cell.event, cell.instance, cell.field, kept, now.at],
-            )?;
+    // When the desk keeps its own value nothing changes here; the audit row
+    // then records the EDC's value being replaced by the kept one.
+    let change = if change.old == change.new {
+        Change {
+            field: cell.field.clone(),
+            old: Some(theirs.clone()).filter(|v| !v.is_empty()),
+            new: Some(kept.clone()).filter(|v| !v.is_empty()),
         }
     } else {
-        record_at(
-            tx,
-            now,
-            actor,
-            target(&cell),
-            &[change],
-            Some(reason),
-            outbox,
-        )?;
-    }
+        change
+    };
+    record_at(
+        tx,
+        now,
+        actor,
+        target(&cell),
+        &[change],
+        Some(reason),
+        outbox,
+    )?;
     tx.execute(
         "UPDATE sync_conflict SET resolved_at = ?2, resolved_by = ?3, kept = ?4 WHERE id = ?1",
         params![id, now.at, actor.account, kept],

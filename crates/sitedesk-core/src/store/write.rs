@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{Local, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::read::DictionaryImport;
+use super::read::{DictionaryImport, SyncSettings};
 use super::read::{load_setup, load_subject};
 use super::{Result, StoreError, chain};
 use crate::domain::{
@@ -454,6 +454,67 @@ pub(super) fn set_edc_connection(
         actor,
         "settings",
         "edc",
+        &changes,
+        None,
+        Outbox::No,
+    )
+}
+
+/// Saves how this desk syncs: minutes between runs, and push batches in
+/// flight at once. Audited; not sent to the EDC.
+pub(super) fn set_sync_settings(
+    tx: &Transaction<'_>,
+    now: &Now,
+    actor: &Actor,
+    settings: SyncSettings,
+) -> Result<()> {
+    if !(1..=1440).contains(&settings.interval_minutes) {
+        return Err(DomainError::OutOfRange {
+            field: Field::SyncInterval,
+            min: 1,
+            max: 1440,
+        }
+        .into());
+    }
+    if !(1..=8).contains(&settings.concurrency) {
+        return Err(DomainError::OutOfRange {
+            field: Field::SyncConcurrency,
+            min: 1,
+            max: 8,
+        }
+        .into());
+    }
+    let mut changes = Vec::new();
+    for (key, value) in [
+        ("sync_interval_minutes", settings.interval_minutes),
+        ("sync_concurrency", settings.concurrency),
+    ] {
+        let value = value.to_string();
+        let old: Option<String> = tx
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if old.as_deref() == Some(value.as_str()) {
+            continue;
+        }
+        tx.execute(
+            "INSERT INTO settings(key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [key, value.as_str()],
+        )?;
+        changes.push(Change {
+            field: key.into(),
+            old,
+            new: Some(value),
+        });
+    }
+    record(
+        tx,
+        now,
+        actor,
+        "settings",
+        "sync",
         &changes,
         None,
         Outbox::No,

@@ -33,7 +33,7 @@ use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 use ts_rs::TS;
 
-use super::read::DictionaryImport;
+use super::read::{DictionaryImport, SyncSettings};
 use super::sync::{Keep, SyncApplied, SyncWrite};
 use super::write::{self, Now};
 use super::{Result, StoreError};
@@ -98,6 +98,11 @@ enum Command {
     },
     SetEdcConnection {
         connection: Option<(String, String)>,
+        actor: Actor,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    SetSyncSettings {
+        settings: SyncSettings,
         actor: Actor,
         reply: oneshot::Sender<Result<()>>,
     },
@@ -657,6 +662,13 @@ fn execute(
             &actor,
             connection.as_ref().map(|(u, t)| (u.as_str(), t.as_str()))
         )),
+        Command::SetSyncSettings {
+            settings,
+            actor,
+            reply,
+        } => step!(reply, |tx| write::set_sync_settings(
+            tx, now, &actor, settings
+        )),
         Command::SyncApply {
             writes,
             cursor,
@@ -890,6 +902,16 @@ impl WriterHandle {
     ) -> Result<()> {
         self.call(|reply| Command::SetEdcConnection {
             connection,
+            actor,
+            reply,
+        })
+        .await
+    }
+
+    /// Saves how this desk syncs (interval, batches in flight).
+    pub async fn set_sync_settings(&self, actor: Actor, settings: SyncSettings) -> Result<()> {
+        self.call(|reply| Command::SetSyncSettings {
+            settings,
             actor,
             reply,
         })
