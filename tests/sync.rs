@@ -495,6 +495,8 @@ async fn a_conflict_is_held_shown_and_resolved_with_a_reason() {
 
 #[tokio::test]
 async fn a_cancelled_run_stops_every_task_and_the_peak_stays_under_the_cap() {
+    let alive = || tokio::runtime::Handle::current().metrics().num_alive_tasks();
+    let baseline = alive();
     let dir = tempfile::tempdir().unwrap();
     let store = desk(&dir).await;
     let sim = Simulator::start(SimConfig::new(Project::demo()))
@@ -538,7 +540,17 @@ async fn a_cancelled_run_stops_every_task_and_the_peak_stays_under_the_cap() {
         .unwrap();
     assert_eq!(store.readers().sync_counts().await.unwrap().0, 0);
     assert!(sim.stats().peak_concurrent <= 2, "{:?}", sim.stats());
+    // With the syncer (and its client's pooled connections) and the server
+    // gone, tokio's count of alive tasks is back where it started.
+    drop(sync);
     sim.shutdown().await;
+    tokio::time::timeout(Duration::from_secs(2), async {
+        while alive() != baseline {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{} tasks outlive the run, {baseline} before", alive()));
 }
 
 /// A form saved at the desk, as the app saves it, reaches the demo EDC.
