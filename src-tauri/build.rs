@@ -29,6 +29,7 @@ const COMMANDS: &[&str] = &[
     "list_conflicts",
     "resolve_conflict",
     "save_sync_settings",
+    "cancel_task",
     "diagnostics_snapshot",
 ];
 

@@ -6,7 +6,7 @@
 mod tests {
     use std::path::Path;
 
-    use sitedesk_core::diagnostics::{TaskId, TaskKind, TaskSnapshot, TaskState};
+    use sitedesk_core::diagnostics::{Lint, TaskId, TaskKind, TaskSnapshot, TaskState};
     use sitedesk_core::domain::{
         ActionKind, Actor, Answer, Criterion, CriterionKind, Screening, ScreeningInput, Site,
         Study, Subject, SubjectStatus,
@@ -69,6 +69,8 @@ mod tests {
             TaskKind,
             TaskState,
             TaskSnapshot,
+            Lint,
+            TaskRef,
             Percentiles,
             LaneStats,
             WriterStats,

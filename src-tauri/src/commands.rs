@@ -26,7 +26,7 @@ use sitedesk_core::metadata::{self, Dictionary};
 use crate::dto::{
     AppInfo, ApplyAction, ConflictView, ConnectionReport, DiagnosticsSnapshot, DictionaryFile,
     DictionaryPreview, EdcSettings, EditScreening, EvaluateForm, FormRef, OpenedForm, Preferences,
-    ResolveConflict, SaveEdc, SaveForm, SavedForm, SubjectDetail, SubjectRef, SyncStatus,
+    ResolveConflict, SaveEdc, SaveForm, SavedForm, SubjectDetail, SubjectRef, SyncStatus, TaskRef,
 };
 use crate::edc::{EdcMode, EdcTarget, TEST_TIMEOUTS};
 use crate::error::{ErrorCode, IpcError};
@@ -620,6 +620,15 @@ pub async fn resolve_conflict(state: &AppState, payload: Value) -> CmdResult<()>
         .map_err(|e| IpcError::from_store(e, lang))
 }
 
+/// Cancels a task and every task below it, from the diagnostics panel;
+/// answers how many were cancelled.
+pub async fn cancel_task(state: &AppState, payload: Value) -> CmdResult<u32> {
+    let TaskRef { id } = parse(state.lang(), payload)?;
+    Ok(state
+        .registry
+        .cancel_subtree(sitedesk_core::diagnostics::TaskId(id)) as u32)
+}
+
 pub async fn diagnostics_snapshot(state: &AppState) -> CmdResult<DiagnosticsSnapshot> {
     Ok(crate::diagnostics::snapshot(state))
 }
@@ -677,6 +686,7 @@ pub mod ipc {
         list_conflicts() -> Vec<ConflictView>;
         resolve_conflict(payload) -> ();
         save_sync_settings(payload) -> SyncSettings;
+        cancel_task(payload) -> u32;
         diagnostics_snapshot() -> DiagnosticsSnapshot;
     }
 }

@@ -18,6 +18,7 @@ const PERIOD: Duration = Duration::from_secs(1);
 pub fn snapshot(state: &AppState) -> DiagnosticsSnapshot {
     DiagnosticsSnapshot {
         tasks: state.registry.snapshot(),
+        lints: state.registry.lints(),
         writer: state.store.writer().stats(),
     }
 }

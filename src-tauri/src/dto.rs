@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sitedesk_core::diagnostics::TaskSnapshot;
+use sitedesk_core::diagnostics::{Lint, TaskSnapshot};
 use sitedesk_core::domain::{ActionKind, Actor, ScreeningInput, Subject};
 use sitedesk_core::forms::{Evaluation, FormInput, FormView};
 use sitedesk_core::i18n::Lang;
@@ -83,6 +83,8 @@ pub struct Preferences {
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct DiagnosticsSnapshot {
     pub tasks: Vec<TaskSnapshot>,
+    /// Tasks stuck after a cancel, or without progress for too long.
+    pub lints: Vec<Lint>,
     pub writer: WriterStats,
 }
 
@@ -217,4 +219,12 @@ pub struct ResolveConflict {
     pub id: i64,
     pub keep: Keep,
     pub reason: String,
+}
+
+/// `cancel_task`'s payload.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct TaskRef {
+    #[ts(type = "number")]
+    pub id: u64,
 }

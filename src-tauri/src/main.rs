@@ -92,6 +92,7 @@ fn main() -> ExitCode {
             commands::ipc::list_conflicts,
             commands::ipc::resolve_conflict,
             commands::ipc::save_sync_settings,
+            commands::ipc::cancel_task,
             commands::ipc::diagnostics_snapshot,
         ])
         .setup(move |app| {

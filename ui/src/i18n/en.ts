@@ -134,6 +134,11 @@ export const en = {
     eligibility: "Eligibility {{id}}",
   },
   diagnostics: {
+    cancel: "Cancel",
+    lint: {
+      stuck_after_cancel: "“{{name}}” is still running {{seconds}} s after it was cancelled: it does not stop when asked (a leak). Restarting SiteDesk ends it.",
+      no_progress: "“{{name}}” has made no progress for {{seconds}} s; it may be stuck.",
+    },
     title: "Diagnostics",
     tasks: "Tasks",
     writer: "Database writer",

@@ -135,6 +135,11 @@ export const zhCN: Catalog = {
     eligibility: "标准 {{id}}",
   },
   diagnostics: {
+    cancel: "取消",
+    lint: {
+      stuck_after_cancel: "“{{name}}”在取消 {{seconds}} 秒后仍在运行：它没有按要求停止（资源泄漏）。重启 SiteDesk 可结束它。",
+      no_progress: "“{{name}}”已 {{seconds}} 秒没有进展，可能已卡住。",
+    },
     title: "诊断",
     tasks: "任务",
     writer: "数据库写入器",

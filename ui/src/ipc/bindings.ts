@@ -109,7 +109,19 @@ progress: [number, number] | null,
 /**
  * A message without patient data.
  */
-last_error: string | null, };
+last_error: string | null, 
+/**
+ * Whether the panel can cancel it (it holds a cancellation token).
+ */
+cancellable: boolean, 
+/**
+ * Milliseconds since its token was cancelled, while it still runs.
+ */
+cancelled_ms: number | null, };
+
+export type Lint = { "lint": "stuck_after_cancel", task: TaskId, name: string, seconds: number, } | { "lint": "no_progress", task: TaskId, name: string, seconds: number, };
+
+export type TaskRef = { id: number, };
 
 export type Percentiles = { p50: number, p99: number, max: number, };
 
@@ -437,7 +449,11 @@ export type ApplyAction = { id: string, kind: ActionKind, date: string | null, r
 
 export type Preferences = { display_name: string, language: Lang, };
 
-export type DiagnosticsSnapshot = { tasks: Array<TaskSnapshot>, writer: WriterStats, };
+export type DiagnosticsSnapshot = { tasks: Array<TaskSnapshot>, 
+/**
+ * Tasks stuck after a cancel, or without progress for too long.
+ */
+lints: Array<Lint>, writer: WriterStats, };
 
 export type ErrorCode = "invalid_input" | "validation" | "illegal_transition" | "not_found" | "no_study" | "unavailable" | "cancelled" | "storage" | "no_forms" | "no_edc" | "edc";
 

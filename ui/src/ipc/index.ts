@@ -101,6 +101,7 @@ export const api = {
   listConflicts: () => call<ConflictView[]>("list_conflicts"),
   resolveConflict: (payload: ResolveConflict) => call<null>("resolve_conflict", { payload }),
   saveSyncSettings: (payload: SyncSettings) => call<SyncSettings>("save_sync_settings", { payload }),
+  cancelTask: (id: number) => call<number>("cancel_task", { payload: { id } }),
   diagnosticsSnapshot: () => call<DiagnosticsSnapshot>("diagnostics_snapshot"),
 };
 

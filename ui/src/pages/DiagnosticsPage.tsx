@@ -1,4 +1,4 @@
-import { Badge, Group, Paper, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
+import { Alert, Badge, Button, Group, Paper, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
 import type { ColumnDef } from "@tanstack/react-table";
 import { useEffect, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -66,6 +66,22 @@ export function DiagnosticsPage() {
         cell: (c) => formatTimestamp(c.row.original.started_at, i18n.language),
       },
       { header: t("diagnostics.columns.elapsed"), id: "elapsed", cell: (c) => formatElapsed(c.row.original.elapsed_ms) },
+      {
+        header: "",
+        id: "cancel",
+        cell: (c) =>
+          c.row.original.cancellable && c.row.original.cancelled_ms === null ? (
+            <Button
+              size="compact-xs"
+              variant="subtle"
+              color="red"
+              data-testid={`cancel-task-${c.row.original.id}`}
+              onClick={() => void api.cancelTask(c.row.original.id).catch((e: IpcError) => setError(e))}
+            >
+              {t("diagnostics.cancel")}
+            </Button>
+          ) : null,
+      },
     ],
     [t, i18n.language],
   );
@@ -80,6 +96,11 @@ export function DiagnosticsPage() {
       <ErrorAlert error={error} />
       {snap && (
         <>
+          {snap.lints.map((l) => (
+            <Alert key={`${l.lint}-${l.task}`} color="orange" data-testid="task-lint">
+              {t(`diagnostics.lint.${l.lint}`, { name: l.name, seconds: l.seconds })}
+            </Alert>
+          ))}
           <WriterPanel writer={snap.writer} />
           <Group>
             <Title order={3}>{t("diagnostics.tasks")}</Title>

@@ -32,8 +32,24 @@ function backend(overrides: Record<string, Handler> = {}) {
           elapsed_ms: 5000,
           progress: null,
           last_error: null,
+          cancellable: false,
+          cancelled_ms: null,
+        },
+        {
+          id: 2,
+          parent: null,
+          name: "Sync run",
+          kind: "sync_run",
+          state: "cancelling",
+          started_at: "2026-06-01T09:00:00.000Z",
+          elapsed_ms: 9000,
+          progress: null,
+          last_error: null,
+          cancellable: true,
+          cancelled_ms: 7000,
         },
       ],
+      lints: [{ lint: "stuck_after_cancel", task: 2, name: "Sync run", seconds: 7 }],
       writer: {
         interactive: {
           queue_depth: 0,
@@ -142,6 +158,7 @@ describe("SiteDesk UI", () => {
     expect(screen.getByTestId("writer-commits")).toHaveTextContent("7");
     expect(screen.getByTestId("lane-interactive")).toHaveTextContent("2.10 / 4.50 / 6.00");
     expect(screen.getByTestId("lane-bulk")).toHaveTextContent("3 / 1024");
+    expect(screen.getByTestId("task-lint")).toHaveTextContent("“Sync run” is still running 7 s after it was cancelled");
   });
 
   it("reports where the audit chain breaks, in the user's words", async () => {

@@ -14,4 +14,6 @@ mod registry;
 #[cfg(test)]
 mod tests;
 
-pub use registry::{TaskGuard, TaskId, TaskKind, TaskRegistry, TaskSnapshot, TaskState};
+pub use registry::{
+    Lint, STUCK_AFTER_CANCEL, TaskGuard, TaskId, TaskKind, TaskRegistry, TaskSnapshot, TaskState,
+};

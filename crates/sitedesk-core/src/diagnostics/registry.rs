@@ -2,7 +2,9 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -77,6 +79,47 @@ pub struct TaskSnapshot {
     pub progress: Option<(u64, u64)>,
     /// A message without patient data.
     pub last_error: Option<String>,
+    /// Whether the panel can cancel it (it holds a cancellation token).
+    pub cancellable: bool,
+    /// Milliseconds since its token was cancelled, while it still runs.
+    #[ts(type = "number | null")]
+    pub cancelled_ms: Option<u64>,
+}
+
+/// A plain-language finding about the tasks, for the panel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(tag = "lint", rename_all = "snake_case")]
+pub enum Lint {
+    /// Still alive this long after its token was cancelled: a leak.
+    StuckAfterCancel {
+        task: TaskId,
+        name: String,
+        #[ts(type = "number")]
+        seconds: u64,
+    },
+    /// Running without progress for longer than its kind should take.
+    NoProgress {
+        task: TaskId,
+        name: String,
+        #[ts(type = "number")]
+        seconds: u64,
+    },
+}
+
+/// How long after a cancel a task that still runs is reported as stuck.
+pub const STUCK_AFTER_CANCEL: Duration = Duration::from_secs(5);
+
+/// How long a task of a kind may run without progress before the panel
+/// says so; `None` for tasks that live as long as the app.
+fn progress_bound(kind: TaskKind) -> Option<Duration> {
+    match kind {
+        TaskKind::SyncBatch => Some(Duration::from_secs(120)),
+        TaskKind::SyncJob | TaskKind::SyncRun => Some(Duration::from_secs(600)),
+        TaskKind::Maintenance | TaskKind::Export | TaskKind::Profiler => {
+            Some(Duration::from_secs(600))
+        }
+        TaskKind::Writer | TaskKind::Diagnostics | TaskKind::Scheduler => None,
+    }
 }
 
 struct Record {
@@ -90,6 +133,10 @@ struct Record {
     ended: Option<Instant>,
     progress: Option<(u64, u64)>,
     last_error: Option<String>,
+    cancel: Option<CancellationToken>,
+    cancelled_at: Option<Instant>,
+    /// The last sign of life: start, a progress report or a state change.
+    moved: Instant,
 }
 
 impl Record {
@@ -105,6 +152,11 @@ impl Record {
             elapsed_ms: end.saturating_duration_since(self.started).as_millis() as u64,
             progress: self.progress,
             last_error: self.last_error.clone(),
+            cancellable: self.cancel.is_some() && self.ended.is_none(),
+            cancelled_ms: self
+                .cancelled_at
+                .filter(|_| self.ended.is_none())
+                .map(|t| now.saturating_duration_since(t).as_millis() as u64),
         }
     }
 }
@@ -159,6 +211,18 @@ impl TaskRegistry {
         kind: TaskKind,
         parent: Option<TaskId>,
     ) -> TaskGuard {
+        self.register_cancellable(name, kind, parent, None)
+    }
+
+    /// Registers a task that stops when `cancel` fires, so that the panel
+    /// can cancel it (and its subtree) and tell when it does not stop.
+    pub fn register_cancellable(
+        &self,
+        name: impl Into<String>,
+        kind: TaskKind,
+        parent: Option<TaskId>,
+        cancel: Option<CancellationToken>,
+    ) -> TaskGuard {
         let mut inner = self.lock();
         let id = TaskId(inner.next_id);
         inner.next_id += 1;
@@ -175,6 +239,9 @@ impl TaskRegistry {
                 ended: None,
                 progress: None,
                 last_error: None,
+                cancel,
+                cancelled_at: None,
+                moved: Instant::now(),
             },
         );
         TaskGuard {
@@ -199,6 +266,84 @@ impl TaskRegistry {
     /// How many tasks have not finished.
     pub fn live_count(&self) -> usize {
         self.lock().live.len()
+    }
+
+    /// Cancels a live task and every live task below it; returns how many
+    /// were cancelled. Tasks without a token are marked, not stopped: their
+    /// parent's token is what stops them.
+    pub fn cancel_subtree(&self, root: TaskId) -> usize {
+        let mut inner = self.lock();
+        let mut ids = vec![root];
+        let mut i = 0;
+        while i < ids.len() {
+            let parent = ids[i];
+            ids.extend(
+                inner
+                    .live
+                    .values()
+                    .filter(|r| r.parent == Some(parent))
+                    .map(|r| r.id),
+            );
+            i += 1;
+        }
+        let now = Instant::now();
+        let mut n = 0;
+        for id in ids {
+            if let Some(r) = inner.live.get_mut(&id) {
+                if let Some(c) = &r.cancel {
+                    c.cancel();
+                }
+                if r.cancelled_at.is_none() {
+                    r.cancelled_at = Some(now);
+                    r.state = TaskState::Cancelling;
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    /// Findings about the live tasks: stuck after a cancel, or without
+    /// progress for longer than their kind should take. A task whose own
+    /// token fired counts as cancelled even when the panel did not do it.
+    pub fn lints(&self) -> Vec<Lint> {
+        self.lints_after(STUCK_AFTER_CANCEL)
+    }
+
+    /// [`lints`](Self::lints) with another grace period after a cancel.
+    pub fn lints_after(&self, stuck_after: Duration) -> Vec<Lint> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        for r in inner.live.values_mut() {
+            if r.cancelled_at.is_none() && r.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
+                r.cancelled_at = Some(now);
+            }
+        }
+        let mut out = Vec::new();
+        for r in inner.live.values() {
+            if let Some(t) = r.cancelled_at {
+                let since = now.saturating_duration_since(t);
+                if since >= stuck_after {
+                    out.push(Lint::StuckAfterCancel {
+                        task: r.id,
+                        name: r.name.clone(),
+                        seconds: since.as_secs(),
+                    });
+                }
+                continue;
+            }
+            if let Some(bound) = progress_bound(r.kind) {
+                let still = now.saturating_duration_since(r.moved);
+                if still >= bound && matches!(r.state, TaskState::Running | TaskState::Queued) {
+                    out.push(Lint::NoProgress {
+                        task: r.id,
+                        name: r.name.clone(),
+                        seconds: still.as_secs(),
+                    });
+                }
+            }
+        }
+        out
     }
 
     fn update(&self, id: TaskId, f: impl FnOnce(&mut Record)) {
@@ -235,12 +380,20 @@ impl TaskGuard {
 
     pub fn set_state(&self, state: TaskState) {
         debug_assert!(!state.is_finished(), "use finish() to end a task");
-        self.registry.update(self.id, |r| r.state = state);
+        self.registry.update(self.id, |r| {
+            // A cancelled task stays "cancelling" until it ends.
+            if r.cancelled_at.is_none() {
+                r.state = state;
+                r.moved = Instant::now();
+            }
+        });
     }
 
     pub fn set_progress(&self, done: u64, total: u64) {
-        self.registry
-            .update(self.id, |r| r.progress = Some((done, total)));
+        self.registry.update(self.id, |r| {
+            r.progress = Some((done, total));
+            r.moved = Instant::now();
+        });
     }
 
     /// Records an error message. Callers pass text without patient data.

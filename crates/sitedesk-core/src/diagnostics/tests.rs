@@ -58,3 +58,56 @@ fn finished_tasks_are_bounded() {
     assert_eq!(snap[0].name, "batch 99", "newest first");
     assert_eq!(snap[9].name, "batch 90");
 }
+
+#[tokio::test]
+async fn cancelling_a_subtree_stops_its_tasks_and_a_task_that_ignores_its_token_is_stuck() {
+    use tokio_util::sync::CancellationToken;
+    let reg = TaskRegistry::new();
+    let run_token = CancellationToken::new();
+    let run = reg.register_cancellable("run", TaskKind::SyncRun, None, Some(run_token.clone()));
+    let good_token = run_token.child_token();
+    let good = reg.register_cancellable(
+        "batch that stops",
+        TaskKind::SyncBatch,
+        Some(run.id()),
+        Some(good_token.clone()),
+    );
+    let bad = reg.register_cancellable(
+        "batch that ignores its token",
+        TaskKind::SyncBatch,
+        Some(run.id()),
+        Some(run_token.child_token()),
+    );
+    let other = reg.register("another run", TaskKind::SyncRun, None);
+    let behaving = tokio::spawn(async move {
+        good_token.cancelled().await;
+        good.finish(TaskState::Cancelled);
+    });
+    assert!(reg.lints_after(std::time::Duration::ZERO).is_empty());
+
+    assert_eq!(reg.cancel_subtree(run.id()), 3);
+    behaving.await.unwrap();
+    let snap = reg.snapshot();
+    let state = |name: &str| snap.iter().find(|t| t.name == name).unwrap().state;
+    assert_eq!(state("batch that stops"), TaskState::Cancelled);
+    assert_eq!(state("batch that ignores its token"), TaskState::Cancelling);
+    assert_eq!(
+        state("another run"),
+        TaskState::Queued,
+        "outside the subtree"
+    );
+    let lints = reg.lints_after(std::time::Duration::ZERO);
+    let stuck: Vec<&str> = lints
+        .iter()
+        .filter_map(|l| match l {
+            Lint::StuckAfterCancel { name, .. } => Some(name.as_str()),
+            Lint::NoProgress { .. } => None,
+        })
+        .collect();
+    assert_eq!(stuck, vec!["run", "batch that ignores its token"]);
+    assert!(
+        reg.lints().is_empty(),
+        "within the grace period nothing is stuck yet"
+    );
+    drop((bad, run, other));
+}

@@ -249,10 +249,12 @@ impl Syncer {
     /// fatal error in one job stops the run; `cancel` stops every task of
     /// it promptly, dropping requests in flight.
     pub async fn run(&self, cancel: CancellationToken) -> Result<RunReport, SyncError> {
-        let run = self
-            .inner
-            .registry
-            .register("Sync run", TaskKind::SyncRun, None);
+        let run = self.inner.registry.register_cancellable(
+            "Sync run",
+            TaskKind::SyncRun,
+            None,
+            Some(cancel.clone()),
+        );
         run.set_state(TaskState::Running);
         let result = self.run_jobs(&cancel, run.id()).await;
         self.inner.progress.phase(Phase::Idle);
@@ -516,10 +518,12 @@ impl Syncer {
                 page[0].cell.record_id,
                 after
             );
-            let task = self
-                .inner
-                .registry
-                .register(name, TaskKind::SyncBatch, Some(job));
+            let task = self.inner.registry.register_cancellable(
+                name,
+                TaskKind::SyncBatch,
+                Some(job),
+                Some(batch_cancel.clone()),
+            );
             handles.push(self.inner.tracker.spawn(async move {
                 let _permit = permit;
                 let result = this
