@@ -30,6 +30,8 @@ const COMMANDS: &[&str] = &[
     "resolve_conflict",
     "save_sync_settings",
     "cancel_task",
+    "recent_logs",
+    "save_diagnostics_bundle",
     "diagnostics_snapshot",
 ];
 

@@ -495,7 +495,11 @@ async fn a_conflict_is_held_shown_and_resolved_with_a_reason() {
 
 #[tokio::test]
 async fn a_cancelled_run_stops_every_task_and_the_peak_stays_under_the_cap() {
-    let alive = || tokio::runtime::Handle::current().metrics().num_alive_tasks();
+    let alive = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
     let baseline = alive();
     let dir = tempfile::tempdir().unwrap();
     let store = desk(&dir).await;
@@ -718,5 +722,63 @@ async fn two_desks_change_the_same_field_and_the_second_resolves_the_conflict() 
     assert!(audit.iter().any(
         |e| e.field == "sbp" && e.reason.as_deref() == Some("Checked against the source: 130")
     ));
+    sim.shutdown().await;
+}
+
+/// Canary values typed into forms and refused by the EDC never reach the
+/// log ring or the task errors the support bundle carries, even with every
+/// crate logging at trace level.
+#[tokio::test]
+async fn patient_values_never_reach_the_logs_or_the_task_errors() {
+    use sitedesk_core::diagnostics::logs::LogBuffer;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    const CANARY: &str = "CANARY-PT-5519";
+    let logs = LogBuffer::new(100_000);
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new("trace"))
+        .with(logs.layer());
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = desk(&dir).await;
+    let sim = Simulator::start(SimConfig::new(Project::demo()))
+        .await
+        .unwrap();
+    let registry = TaskRegistry::new();
+    let tracker = TaskTracker::new();
+    let sync = Syncer::new(
+        store.clone(),
+        client(&sim, DEMO_TOKEN_RIVERSIDE, Duration::from_secs(5)),
+        registry.clone(),
+        tracker.clone(),
+        actor(),
+        SyncConfig::default(),
+    );
+    edit(
+        &store,
+        "S01-PHI-0001",
+        "baseline_arm_1",
+        &[("visit_notes", CANARY)],
+        None,
+    )
+    .await;
+    sync.run(CancellationToken::new()).await.unwrap();
+    // A value the EDC refuses: its refusal quotes it.
+    edit(
+        &store,
+        "S01-PHI-0001",
+        "baseline_arm_1",
+        &[("sbp", CANARY)],
+        None,
+    )
+    .await;
+    let refused = sync.run(CancellationToken::new()).await;
+    assert!(matches!(refused, Err(SyncError::Edc(_))), "{refused:?}");
+    assert!(logs.len() > 10, "the layer saw the run");
+    for line in logs.lines("TRACE", "", 100_000) {
+        assert!(!line.message.contains(CANARY), "{line:?}");
+    }
+    let tasks = serde_json::to_string(&registry.snapshot()).unwrap();
+    assert!(!tasks.contains(CANARY), "{tasks}");
     sim.shutdown().await;
 }

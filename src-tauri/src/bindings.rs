@@ -6,6 +6,7 @@
 mod tests {
     use std::path::Path;
 
+    use sitedesk_core::diagnostics::logs::LogLine;
     use sitedesk_core::diagnostics::{Lint, TaskId, TaskKind, TaskSnapshot, TaskState};
     use sitedesk_core::domain::{
         ActionKind, Actor, Answer, Criterion, CriterionKind, Screening, ScreeningInput, Site,
@@ -71,6 +72,8 @@ mod tests {
             TaskSnapshot,
             Lint,
             TaskRef,
+            LogLine,
+            LogQuery,
             Percentiles,
             LaneStats,
             WriterStats,

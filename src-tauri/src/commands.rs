@@ -25,12 +25,14 @@ use sitedesk_core::metadata::{self, Dictionary};
 
 use crate::dto::{
     AppInfo, ApplyAction, ConflictView, ConnectionReport, DiagnosticsSnapshot, DictionaryFile,
-    DictionaryPreview, EdcSettings, EditScreening, EvaluateForm, FormRef, OpenedForm, Preferences,
-    ResolveConflict, SaveEdc, SaveForm, SavedForm, SubjectDetail, SubjectRef, SyncStatus, TaskRef,
+    DictionaryPreview, EdcSettings, EditScreening, EvaluateForm, FormRef, LogQuery, OpenedForm,
+    Preferences, ResolveConflict, SaveEdc, SaveForm, SavedForm, SubjectDetail, SubjectRef,
+    SyncStatus, TaskRef,
 };
 use crate::edc::{EdcMode, EdcTarget, TEST_TIMEOUTS};
 use crate::error::{ErrorCode, IpcError};
 use crate::state::AppState;
+use sitedesk_core::diagnostics::logs::LogLine;
 use sitedesk_core::store::sync::Keep;
 
 type CmdResult<T> = Result<T, IpcError>;
@@ -629,6 +631,43 @@ pub async fn cancel_task(state: &AppState, payload: Value) -> CmdResult<u32> {
         .cancel_subtree(sitedesk_core::diagnostics::TaskId(id)) as u32)
 }
 
+/// Recent log lines, redacted, newest last.
+pub async fn recent_logs(state: &AppState, payload: Value) -> CmdResult<Vec<LogLine>> {
+    let lang = state.lang();
+    let LogQuery { level, search } = parse(lang, payload)?;
+    if search.chars().count() > SEARCH_MAX_CHARS {
+        return Err(IpcError::invalid_input(lang, "search text too long"));
+    }
+    Ok(state.logs.lines(&level, &search, 500))
+}
+
+/// Writes the diagnostics bundle next to the database and says where.
+pub async fn save_diagnostics_bundle(state: &AppState) -> CmdResult<String> {
+    let lang = state.lang();
+    let dir = state
+        .store
+        .path()
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let path = dir.join(format!(
+        "sitedesk-diagnostics-{}.json",
+        chrono::Utc::now().format("%Y%m%d-%H%M%S")
+    ));
+    let body = serde_json::to_vec_pretty(&crate::diagnostics::bundle(state))
+        .map_err(|e| IpcError::invalid_input(lang, e))?;
+    std::fs::write(&path, body).map_err(|e| {
+        IpcError::from_store(
+            StoreError::Corrupt {
+                what: "diagnostics bundle",
+                value: e.to_string(),
+            },
+            lang,
+        )
+    })?;
+    Ok(path.display().to_string())
+}
+
 pub async fn diagnostics_snapshot(state: &AppState) -> CmdResult<DiagnosticsSnapshot> {
     Ok(crate::diagnostics::snapshot(state))
 }
@@ -687,6 +726,8 @@ pub mod ipc {
         resolve_conflict(payload) -> ();
         save_sync_settings(payload) -> SyncSettings;
         cancel_task(payload) -> u32;
+        recent_logs(payload) -> Vec<sitedesk_core::diagnostics::logs::LogLine>;
+        save_diagnostics_bundle() -> String;
         diagnostics_snapshot() -> DiagnosticsSnapshot;
     }
 }

@@ -50,3 +50,34 @@ pub fn spawn_publisher(app: &AppHandle) {
     });
     tauri::async_runtime::spawn(fut);
 }
+
+/// Everything support needs to see why a desk misbehaves, as one JSON
+/// document: versions, tasks, lints, writer metrics, sync state, recent
+/// logs. No patient data (the logs are redacted, tasks carry ids and
+/// error kinds) and no token.
+pub fn bundle(state: &AppState) -> serde_json::Value {
+    let sync = state.sync.snapshot();
+    serde_json::json!({
+        "app": "SiteDesk",
+        "version": env!("CARGO_PKG_VERSION"),
+        "os": std::env::consts::OS,
+        "arch": std::env::consts::ARCH,
+        "created_at": chrono::Utc::now().to_rfc3339(),
+        "tasks": state.registry.snapshot(),
+        "lints": state.registry.lints(),
+        "writer": state.store.writer().stats(),
+        "edc": {
+            "mode": state.edc.target().map(|t| t.mode),
+            "url": state.edc.target().map(|t| t.url),
+        },
+        "sync": {
+            "running": sync.running,
+            "offline": sync.offline,
+            "last_success_at": sync.last_success_at,
+            "last_report": sync.last_report,
+            "error": sync.error.map(|e| e.to_string()),
+            "breaker": sync.breaker,
+        },
+        "logs": state.logs.lines("TRACE", "", sitedesk_core::diagnostics::logs::LOG_LINES),
+    })
+}

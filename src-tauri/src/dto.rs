@@ -228,3 +228,13 @@ pub struct TaskRef {
     #[ts(type = "number")]
     pub id: u64,
 }
+
+/// `recent_logs`' payload.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct LogQuery {
+    /// `ERROR`, `WARN`, `INFO`, `DEBUG` or `TRACE`: this level and above.
+    pub level: String,
+    #[serde(default)]
+    pub search: String,
+}

@@ -20,6 +20,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use sitedesk_core::diagnostics::TaskRegistry;
+use sitedesk_core::diagnostics::logs::LogBuffer;
 use sitedesk_core::domain::demo_study;
 use sitedesk_core::forms::demo_forms;
 use sitedesk_core::store::{Store, StoreOptions};
@@ -57,13 +58,21 @@ fn main() -> ExitCode {
         cli::Subcommand::ImportDictionary => return import_dictionary(&cli),
         cli::Subcommand::Run => {}
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SITEDESK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // Standard error for IT staff, and the redacting ring buffer the
+    // diagnostics panel and the support bundle read.
+    let logs = LogBuffer::default();
+    {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        use tracing_subscriber::util::SubscriberInitExt as _;
+        tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::EnvFilter::try_from_env("SITEDESK_LOG")
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            )
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(logs.layer())
+            .init();
+    }
 
     let app = tauri::Builder::default()
         .invoke_handler(tauri::generate_handler![
@@ -93,6 +102,8 @@ fn main() -> ExitCode {
             commands::ipc::resolve_conflict,
             commands::ipc::save_sync_settings,
             commands::ipc::cancel_task,
+            commands::ipc::recent_logs,
+            commands::ipc::save_diagnostics_bundle,
             commands::ipc::diagnostics_snapshot,
         ])
         .setup(move |app| {
@@ -100,7 +111,8 @@ fn main() -> ExitCode {
                 Some(dir) => dir.clone(),
                 None => app.path().app_data_dir()?,
             };
-            let state = start(data_dir.join(DB_FILE), &cli)?;
+            let mut state = start(data_dir.join(DB_FILE), &cli)?;
+            state.logs = logs.clone();
             tauri::async_runtime::block_on(connect_edc(&state))?;
             // Sync runs on Tauri's runtime, owned by the app's tracker.
             let _guard = tauri::async_runtime::handle().inner().enter();

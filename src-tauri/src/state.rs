@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex, RwLock};
 
 use sitedesk_core::diagnostics::TaskRegistry;
+use sitedesk_core::diagnostics::logs::LogBuffer;
 use sitedesk_core::domain::Actor;
 use sitedesk_core::i18n::Lang;
 use sitedesk_core::store::{Settings, Store, SyncSettings};
@@ -29,6 +30,8 @@ pub struct AppState {
     pub edc: EdcState,
     /// The one sync scheduler.
     pub sync: Scheduler,
+    /// Recent log lines, redacted, for the panel and the support bundle.
+    pub logs: LogBuffer,
     /// How this desk syncs (the scheduler's task reads it at each run).
     pub sync_settings: Arc<Mutex<SyncSettings>>,
     prefs: RwLock<Settings>,
@@ -52,6 +55,7 @@ impl AppState {
             edc: EdcState::default(),
             sync: Scheduler::new(crate::edc::SYNC_INTERVAL),
             sync_settings: Arc::new(Mutex::new(SyncSettings::default())),
+            logs: LogBuffer::default(),
             prefs: RwLock::new(prefs),
         }
     }

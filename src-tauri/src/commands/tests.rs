@@ -732,3 +732,42 @@ async fn sync_settings_are_checked_saved_and_shown() {
     );
     expect_code("no EDC", sync_now(s).await, ErrorCode::NoEdc);
 }
+
+/// The support bundle carries tasks, metrics, sync state and logs, and
+/// neither a patient value nor the EDC token.
+#[tokio::test]
+async fn the_diagnostics_bundle_has_no_patient_value_and_no_token() {
+    const CANARY: &str = "CANARY-NOTE-8812";
+    let desk = desk().await;
+    let s = &desk.state;
+    let id = screen_subject(s, eligible("BD")).await.unwrap().id;
+    let (dictionary, design) = sitedesk_core::forms::demo_forms();
+    s.store
+        .writer()
+        .import_dictionary(s.actor(), dictionary, Some(design), "demo".into())
+        .await
+        .unwrap();
+    let at = json!({"subject_id": id, "event": "baseline_arm_1", "form": "vitals", "instance": 1});
+    save_form(
+        s,
+        json!({"at": at, "input": {"values": {"visit_notes": CANARY}, "status": "incomplete"}}),
+    )
+    .await
+    .unwrap();
+    let token = "0123456789ABCDEF0123456789ABCDEF";
+    save_edc_settings(
+        s,
+        json!({"url": "https://redcap.example.org", "token": token}),
+    )
+    .await
+    .unwrap();
+    let path = save_diagnostics_bundle(s).await.unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let bundle: Value = serde_json::from_str(&text).unwrap();
+    for key in ["version", "tasks", "lints", "writer", "sync", "logs", "edc"] {
+        assert!(bundle.get(key).is_some(), "{key} missing");
+    }
+    assert!(!text.contains(CANARY));
+    assert!(!text.contains(token));
+    assert!(!text.to_lowercase().contains(&token.to_lowercase()));
+}

@@ -134,6 +134,17 @@ export const en = {
     eligibility: "Eligibility {{id}}",
   },
   diagnostics: {
+    logs: {
+      title: "Recent log",
+      level: "Level",
+      search: "Search",
+      at: "When",
+      target: "Source",
+      message: "Message",
+      empty: "No lines.",
+      bundle: "Save diagnostics bundle",
+      bundleSaved: "Saved for support (no patient data, no token): {{path}}",
+    },
     cancel: "Cancel",
     lint: {
       stuck_after_cancel: "“{{name}}” is still running {{seconds}} s after it was cancelled: it does not stop when asked (a leak). Restarting SiteDesk ends it.",

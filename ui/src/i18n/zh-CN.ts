@@ -135,6 +135,17 @@ export const zhCN: Catalog = {
     eligibility: "标准 {{id}}",
   },
   diagnostics: {
+    logs: {
+      title: "最近日志",
+      level: "级别",
+      search: "搜索",
+      at: "时间",
+      target: "来源",
+      message: "内容",
+      empty: "没有记录。",
+      bundle: "保存诊断包",
+      bundleSaved: "已保存，可发送给技术支持（不含患者数据和令牌）：{{path}}",
+    },
     cancel: "取消",
     lint: {
       stuck_after_cancel: "“{{name}}”在取消 {{seconds}} 秒后仍在运行：它没有按要求停止（资源泄漏）。重启 SiteDesk 可结束它。",

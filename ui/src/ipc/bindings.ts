@@ -123,6 +123,18 @@ export type Lint = { "lint": "stuck_after_cancel", task: TaskId, name: string, s
 
 export type TaskRef = { id: number, };
 
+export type LogLine = { at: string, 
+/**
+ * `ERROR`, `WARN`, `INFO`, `DEBUG` or `TRACE`.
+ */
+level: string, target: string, message: string, };
+
+export type LogQuery = { 
+/**
+ * `ERROR`, `WARN`, `INFO`, `DEBUG` or `TRACE`: this level and above.
+ */
+level: string, search: string, };
+
 export type Percentiles = { p50: number, p99: number, max: number, };
 
 export type LaneStats = { 

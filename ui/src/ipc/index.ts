@@ -28,6 +28,8 @@ import type {
   SavedForm,
   VisitGrid,
   IpcError,
+  LogLine,
+  LogQuery,
   Preferences,
   ScreeningInput,
   Settings,
@@ -102,6 +104,8 @@ export const api = {
   resolveConflict: (payload: ResolveConflict) => call<null>("resolve_conflict", { payload }),
   saveSyncSettings: (payload: SyncSettings) => call<SyncSettings>("save_sync_settings", { payload }),
   cancelTask: (id: number) => call<number>("cancel_task", { payload: { id } }),
+  recentLogs: (payload: LogQuery) => call<LogLine[]>("recent_logs", { payload }),
+  saveDiagnosticsBundle: () => call<string>("save_diagnostics_bundle"),
   diagnosticsSnapshot: () => call<DiagnosticsSnapshot>("diagnostics_snapshot"),
 };
 

@@ -4,6 +4,7 @@ import { useEffect, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 
 import { DataTable } from "../components/DataTable";
+import { LogsCard } from "./LogsCard";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { formatElapsed, formatTimestamp } from "../format";
 import {
@@ -107,6 +108,7 @@ export function DiagnosticsPage() {
             <Text c="dimmed">{t("diagnostics.live", { count: liveCount })}</Text>
           </Group>
           <DataTable testId="task-table" data={snap.tasks} columns={columns} rowId={(x) => String(x.id)} empty="—" />
+          <LogsCard />
         </>
       )}
     </Stack>

@@ -19,6 +19,7 @@ function backend(overrides: Record<string, Handler> = {}) {
     status_counts: () => [{ site_id: "s01", status: "screening", count: 1 }],
     get_subject: () => ({ subject, actions: ["screen_fail", "enroll"], audit: [] }),
     visit_grid: () => null,
+    recent_logs: () => [{ at: "2026-06-01T09:00:00Z", level: "INFO", target: "sitedesk", message: "database open" }],
     edc_settings: () => ({ mode: "demo", url: "http://127.0.0.1:40123/api/", token_saved: false }),
     diagnostics_snapshot: () => ({
       tasks: [

@@ -10,6 +10,7 @@
 //! Deliberately absent: metrics history and profiles (they grow here later),
 //! and any blocking on the registry's lock beyond a map update.
 
+pub mod logs;
 mod registry;
 #[cfg(test)]
 mod tests;

@@ -111,3 +111,32 @@ async fn cancelling_a_subtree_stops_its_tasks_and_a_task_that_ignores_its_token_
     );
     drop((bad, run, other));
 }
+
+#[test]
+fn the_log_ring_stays_bounded_and_redacts_fields_that_may_hold_patient_data() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let buffer = logs::LogBuffer::new(5);
+    let subscriber = tracing_subscriber::registry().with(buffer.layer());
+    tracing::subscriber::with_default(subscriber, || {
+        for i in 0..12 {
+            tracing::info!(count = i, "saved");
+        }
+        tracing::warn!(
+            value = "CANARY-4711",
+            field = "dob",
+            records = 3,
+            "import refused"
+        );
+    });
+    assert_eq!(buffer.len(), 5, "bounded");
+    let lines = buffer.lines("INFO", "", 100);
+    let last = &lines.last().unwrap().message;
+    assert!(!last.contains("CANARY-4711"), "{last}");
+    assert!(
+        last.contains("value=[redacted]") && last.contains("records=3"),
+        "{last}"
+    );
+    assert_eq!(buffer.lines("WARN", "", 100).len(), 1);
+    assert_eq!(buffer.lines("INFO", "saved", 100).len(), 4);
+    assert_eq!(buffer.lines("INFO", "", 2).len(), 2);
+}

@@ -26,17 +26,19 @@ pub enum EdcError {
     /// The server does not know the token (or it was revoked).
     #[error("the EDC refused the API token")]
     BadToken,
-    /// The token is known but may not do this.
-    #[error("the EDC refused the request: {0}")]
+    /// The token is known but may not do this. (`Display`, which logs and
+    /// task errors use, leaves out the server's words: they may quote
+    /// values; `message` shows them to the user.)
+    #[error("the EDC refused the request (forbidden)")]
     Forbidden(String),
     /// An import was refused: one row per bad value.
     #[error("the EDC refused {} values", .0.len())]
     Validation(Vec<ValueError>),
     /// An import named fields the project does not have.
-    #[error("the EDC does not know the fields {}", .0.join(", "))]
+    #[error("the EDC does not know {} of the fields sent", .0.len())]
     UnknownFields(Vec<String>),
     /// Any other refusal of the request (HTTP 4xx), in the server's words.
-    #[error("the EDC refused the request: {0}")]
+    #[error("the EDC refused the request")]
     Refused(String),
     /// Too many requests; `retry_after` when the server said how long to wait.
     #[error("the EDC asks to slow down")]
@@ -51,7 +53,7 @@ pub enum EdcError {
     #[error("the EDC did not answer in time")]
     Timeout,
     /// An answer that is not what the API returns.
-    #[error("the EDC's answer could not be read: {0}")]
+    #[error("the EDC's answer could not be read")]
     Malformed(String),
 }
 
