@@ -782,3 +782,62 @@ async fn patient_values_never_reach_the_logs_or_the_task_errors() {
     assert!(!tasks.contains(CANARY), "{tasks}");
     sim.shutdown().await;
 }
+
+/// Starting and cancelling 100 sync runs leaves no task behind: tokio's
+/// alive-task count returns to where it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_cancelled_runs_leak_no_task() {
+    let alive = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = desk(&dir).await;
+    let sim = Simulator::start(SimConfig::new(Project::demo()))
+        .await
+        .unwrap();
+    sim.set_faults("latency=20ms".parse().unwrap());
+    for i in 0..20 {
+        edit(
+            &store,
+            &format!("S01-LEK-{i:04}"),
+            "baseline_arm_1",
+            &[("sbp", "120")],
+            None,
+        )
+        .await;
+    }
+    let baseline = alive();
+    for round in 0..100u64 {
+        let tracker = TaskTracker::new();
+        let sync = syncer(&store, &sim, &tracker);
+        let cancel = CancellationToken::new();
+        let run = tracker.spawn({
+            let cancel = cancel.clone();
+            async move { sync.run(cancel).await }
+        });
+        // Cancel at different points of the run: before it starts, while
+        // pulling, while pushing.
+        for _ in 0..(round % 7) * 3 {
+            tokio::task::yield_now().await;
+        }
+        cancel.cancel();
+        let _ = run.await;
+        tracker.close();
+        tracker.wait().await;
+    }
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while alive() > baseline {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "{} tasks alive after 100 cancelled runs, {baseline} before",
+            alive()
+        )
+    });
+    sim.shutdown().await;
+}
