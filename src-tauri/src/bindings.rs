@@ -7,6 +7,7 @@ mod tests {
     use std::path::Path;
 
     use sitedesk_core::diagnostics::logs::LogLine;
+    use sitedesk_core::diagnostics::metrics::Sample;
     use sitedesk_core::diagnostics::{Lint, TaskId, TaskKind, TaskSnapshot, TaskState};
     use sitedesk_core::domain::{
         ActionKind, Actor, Answer, Criterion, CriterionKind, Screening, ScreeningInput, Site,
@@ -73,6 +74,7 @@ mod tests {
             Lint,
             TaskRef,
             LogLine,
+            Sample,
             LogQuery,
             Percentiles,
             LaneStats,

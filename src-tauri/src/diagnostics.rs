@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use sitedesk_core::diagnostics::metrics::{ProcessStats, Sample};
 use sitedesk_core::diagnostics::{TaskKind, TaskState};
 use tauri::{AppHandle, Emitter, Manager};
 
@@ -20,6 +21,51 @@ pub fn snapshot(state: &AppState) -> DiagnosticsSnapshot {
         tasks: state.registry.snapshot(),
         lints: state.registry.lints(),
         writer: state.store.writer().stats(),
+        metrics: state.metrics.all(),
+    }
+}
+
+/// One second of the desk's life: process, runtime, registry, writer,
+/// outbox and database file sizes.
+async fn sample(state: &AppState, last_cpu: &mut Option<(std::time::Instant, f64)>) -> Sample {
+    let process = ProcessStats::now();
+    let now = std::time::Instant::now();
+    let cpu_percent = match last_cpu.replace((now, process.cpu_seconds)) {
+        Some((then, secs)) if now > then => {
+            100.0 * (process.cpu_seconds - secs).max(0.0) / (now - then).as_secs_f64()
+        }
+        _ => 0.0,
+    };
+    let writer = state.store.writer().stats();
+    let outbox = state
+        .store
+        .readers()
+        .sync_counts()
+        .await
+        .map(|(cells, _, _)| cells)
+        .unwrap_or(0);
+    let size = |p: &std::path::Path| {
+        std::fs::metadata(p).map_or(0.0, |m| m.len() as f64 / (1024.0 * 1024.0))
+    };
+    let db = state.store.path();
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    Sample {
+        at_ms: chrono::Utc::now().timestamp_millis(),
+        rss_mb: process.rss_mb,
+        cpu_percent,
+        threads: process.threads,
+        open_files: process.open_files,
+        tokio_tasks: tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks() as u32,
+        registry_tasks: state.registry.live_count() as u32,
+        commits_per_sec: writer.commits_per_sec,
+        rows_per_sec: writer.rows_per_sec,
+        interactive_p99_ms: writer.interactive.ack_ms.p99,
+        outbox,
+        db_mb: size(db),
+        wal_mb: size(std::path::Path::new(&wal)),
     }
 }
 
@@ -35,11 +81,18 @@ pub fn spawn_publisher(app: &AppHandle) {
         task.set_state(TaskState::Running);
         let mut tick = tokio::time::interval(PERIOD);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_cpu: Option<(std::time::Instant, f64)> = None;
         loop {
             tokio::select! {
                 () = cancel.cancelled() => break,
                 _ = tick.tick() => {
-                    let snap = snapshot(&app.state::<AppState>());
+                    let state = app.state::<AppState>();
+                    let sample = sample(&state, &mut last_cpu).await;
+                    state.metrics.push(sample);
+                    let mut snap = snapshot(&state);
+                    // The event carries the newest sample; the panel keeps
+                    // the history it got when it opened.
+                    snap.metrics = vec![sample];
                     if let Err(e) = app.emit(EVENT, snap) {
                         tracing::debug!(error = %e, "diagnostics event not delivered");
                     }
@@ -66,6 +119,7 @@ pub fn bundle(state: &AppState) -> serde_json::Value {
         "tasks": state.registry.snapshot(),
         "lints": state.registry.lints(),
         "writer": state.store.writer().stats(),
+        "metrics": state.metrics.all(),
         "edc": {
             "mode": state.edc.target().map(|t| t.mode),
             "url": state.edc.target().map(|t| t.url),

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use sitedesk_core::diagnostics::metrics::Sample;
 use sitedesk_core::diagnostics::{Lint, TaskSnapshot};
 use sitedesk_core::domain::{ActionKind, Actor, ScreeningInput, Subject};
 use sitedesk_core::forms::{Evaluation, FormInput, FormView};
@@ -85,6 +86,8 @@ pub struct DiagnosticsSnapshot {
     pub tasks: Vec<TaskSnapshot>,
     /// Tasks stuck after a cancel, or without progress for too long.
     pub lints: Vec<Lint>,
+    /// The last 15 minutes, one sample a second (the event: the newest).
+    pub metrics: Vec<Sample>,
     pub writer: WriterStats,
 }
 

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use sitedesk_core::diagnostics::TaskRegistry;
 use sitedesk_core::diagnostics::logs::LogBuffer;
+use sitedesk_core::diagnostics::metrics::History;
 use sitedesk_core::domain::Actor;
 use sitedesk_core::i18n::Lang;
 use sitedesk_core::store::{Settings, Store, SyncSettings};
@@ -32,6 +33,8 @@ pub struct AppState {
     pub sync: Scheduler,
     /// Recent log lines, redacted, for the panel and the support bundle.
     pub logs: LogBuffer,
+    /// The last 15 minutes of vital signs, for the panel's charts.
+    pub metrics: History,
     /// How this desk syncs (the scheduler's task reads it at each run).
     pub sync_settings: Arc<Mutex<SyncSettings>>,
     prefs: RwLock<Settings>,
@@ -56,6 +59,7 @@ impl AppState {
             sync: Scheduler::new(crate::edc::SYNC_INTERVAL),
             sync_settings: Arc::new(Mutex::new(SyncSettings::default())),
             logs: LogBuffer::default(),
+            metrics: History::default(),
             prefs: RwLock::new(prefs),
         }
     }

@@ -134,6 +134,19 @@ export const en = {
     eligibility: "Eligibility {{id}}",
   },
   diagnostics: {
+    metrics: {
+      title: "The last 15 minutes",
+      process: "Process",
+      writer: "Database writer",
+      sync: "Sync and database",
+      rss: "Memory MB",
+      cpu: "CPU %",
+      rows: "Rows/s",
+      p99: "Save p99 ms",
+      outbox: "Waiting to send",
+      wal: "WAL MB",
+      tasks: "Tasks",
+    },
     logs: {
       title: "Recent log",
       level: "Level",

@@ -135,6 +135,19 @@ export const zhCN: Catalog = {
     eligibility: "标准 {{id}}",
   },
   diagnostics: {
+    metrics: {
+      title: "最近 15 分钟",
+      process: "进程",
+      writer: "数据库写入",
+      sync: "同步与数据库",
+      rss: "内存 MB",
+      cpu: "CPU 占用 %",
+      rows: "行/秒",
+      p99: "保存 p99 毫秒",
+      outbox: "待发送",
+      wal: "WAL 文件 MB",
+      tasks: "任务数",
+    },
     logs: {
       title: "最近日志",
       level: "级别",

@@ -129,6 +129,28 @@ export type LogLine = { at: string,
  */
 level: string, target: string, message: string, };
 
+export type Sample = { 
+/**
+ * Milliseconds since the Unix epoch.
+ */
+at_ms: number, rss_mb: number, 
+/**
+ * Of one core, since the previous sample.
+ */
+cpu_percent: number, threads: number, open_files: number, 
+/**
+ * Tokio's count of alive tasks.
+ */
+tokio_tasks: number, 
+/**
+ * Tasks the registry knows to be alive.
+ */
+registry_tasks: number, commits_per_sec: number, rows_per_sec: number, interactive_p99_ms: number, 
+/**
+ * Edited values waiting to be sent to the EDC.
+ */
+outbox: number, db_mb: number, wal_mb: number, };
+
 export type LogQuery = { 
 /**
  * `ERROR`, `WARN`, `INFO`, `DEBUG` or `TRACE`: this level and above.
@@ -465,7 +487,11 @@ export type DiagnosticsSnapshot = { tasks: Array<TaskSnapshot>,
 /**
  * Tasks stuck after a cancel, or without progress for too long.
  */
-lints: Array<Lint>, writer: WriterStats, };
+lints: Array<Lint>, 
+/**
+ * The last 15 minutes, one sample a second (the event: the newest).
+ */
+metrics: Array<Sample>, writer: WriterStats, };
 
 export type ErrorCode = "invalid_input" | "validation" | "illegal_transition" | "not_found" | "no_study" | "unavailable" | "cancelled" | "storage" | "no_forms" | "no_edc" | "edc";
 

@@ -5,10 +5,12 @@ import { useTranslation } from "react-i18next";
 
 import { DataTable } from "../components/DataTable";
 import { LogsCard } from "./LogsCard";
+import { MetricsCharts } from "./MetricsCharts";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { formatElapsed, formatTimestamp } from "../format";
 import {
   type DiagnosticsSnapshot,
+  type Sample,
   type IpcError,
   type LaneStats,
   type Percentiles,
@@ -33,15 +35,25 @@ const STATE_COLOR: Record<TaskState, string> = {
 export function DiagnosticsPage() {
   const { t, i18n } = useTranslation();
   const [snap, setSnap] = useState<DiagnosticsSnapshot | null>(null);
+  const [samples, setSamples] = useState<Sample[]>([]);
   const [error, setError] = useState<IpcError | null>(null);
 
   useEffect(() => {
     let live = true;
     api.diagnosticsSnapshot().then(
-      (s) => live && setSnap(s),
+      (s) => {
+        if (!live) return;
+        setSnap(s);
+        setSamples(s.metrics);
+      },
       (e: IpcError) => live && setError(e),
     );
-    const stop = onDiagnostics((s) => live && setSnap(s));
+    // Each event brings the newest sample; the history stays 15 minutes long.
+    const stop = onDiagnostics((s) => {
+      if (!live) return;
+      setSnap(s);
+      setSamples((prev) => [...prev, ...s.metrics].slice(-900));
+    });
     return () => {
       live = false;
       stop();
@@ -103,6 +115,7 @@ export function DiagnosticsPage() {
             </Alert>
           ))}
           <WriterPanel writer={snap.writer} />
+          <MetricsCharts samples={samples} />
           <Group>
             <Title order={3}>{t("diagnostics.tasks")}</Title>
             <Text c="dimmed">{t("diagnostics.live", { count: liveCount })}</Text>

@@ -51,6 +51,23 @@ function backend(overrides: Record<string, Handler> = {}) {
         },
       ],
       lints: [{ lint: "stuck_after_cancel", task: 2, name: "Sync run", seconds: 7 }],
+      metrics: [
+        {
+          at_ms: 1780304400000,
+          rss_mb: 84.5,
+          cpu_percent: 3.2,
+          threads: 24,
+          open_files: 31,
+          tokio_tasks: 12,
+          registry_tasks: 3,
+          commits_per_sec: 0,
+          rows_per_sec: 0,
+          interactive_p99_ms: 4.5,
+          outbox: 2,
+          db_mb: 1.2,
+          wal_mb: 0.4,
+        },
+      ],
       writer: {
         interactive: {
           queue_depth: 0,
@@ -160,6 +177,7 @@ describe("SiteDesk UI", () => {
     expect(screen.getByTestId("lane-interactive")).toHaveTextContent("2.10 / 4.50 / 6.00");
     expect(screen.getByTestId("lane-bulk")).toHaveTextContent("3 / 1024");
     expect(screen.getByTestId("task-lint")).toHaveTextContent("“Sync run” is still running 7 s after it was cancelled");
+    expect(screen.getByTestId("chart-process")).toHaveTextContent("Memory MB 84.5");
   });
 
   it("reports where the audit chain breaks, in the user's words", async () => {

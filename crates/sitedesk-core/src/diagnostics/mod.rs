@@ -11,6 +11,7 @@
 //! and any blocking on the registry's lock beyond a map update.
 
 pub mod logs;
+pub mod metrics;
 mod registry;
 #[cfg(test)]
 mod tests;

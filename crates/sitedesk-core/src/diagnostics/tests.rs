@@ -140,3 +140,22 @@ fn the_log_ring_stays_bounded_and_redacts_fields_that_may_hold_patient_data() {
     assert_eq!(buffer.lines("INFO", "saved", 100).len(), 4);
     assert_eq!(buffer.lines("INFO", "", 2).len(), 2);
 }
+
+#[test]
+fn the_metrics_history_keeps_fifteen_minutes_and_reads_the_process() {
+    let h = metrics::History::default();
+    for i in 0..(metrics::SAMPLES as i64 + 50) {
+        h.push(metrics::Sample {
+            at_ms: i,
+            ..metrics::Sample::default()
+        });
+    }
+    let all = h.all();
+    assert_eq!(all.len(), metrics::SAMPLES);
+    assert_eq!(all[0].at_ms, 50, "the oldest went first");
+    let p = metrics::ProcessStats::now();
+    assert!(
+        p.rss_mb > 1.0 && p.threads >= 1 && p.open_files >= 1,
+        "{p:?}"
+    );
+}

@@ -330,18 +330,12 @@ impl Syncer {
         let policy = self.inner.config.retry;
         let mut attempt = 0;
         loop {
-            if let Err(wait) = self.inner.breaker.admit() {
-                attempt += 1;
-                if attempt >= policy.attempts {
-                    return Err(SyncError::Edc(EdcError::Transport(
-                        "the EDC keeps failing; sync paused".into(),
-                    )));
-                }
-                if let Some(t) = task {
-                    t.set_state(TaskState::Waiting);
-                }
-                or_cancel(cancel, tokio::time::sleep(wait)).await?;
-                continue;
+            // An open breaker ends the run at once: the scheduler tries
+            // again later, instead of this run waiting out the cool-down.
+            if self.inner.breaker.admit().is_err() {
+                return Err(SyncError::Edc(EdcError::Transport(
+                    "the EDC keeps failing; sync paused".into(),
+                )));
             }
             if let Some(t) = task {
                 t.set_state(TaskState::Running);
