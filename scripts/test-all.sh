@@ -26,6 +26,7 @@ cargo test --workspace --locked
 
 step "Benchmark (short mode; full run: cargo bench -p sitedesk-core --bench store)"
 cargo bench -p sitedesk-core --bench store --locked -- --short
+cargo bench -p sitedesk-tests --bench sync --locked -- --short
 
 step "End-to-end: the app under Xvfb through WebDriver (screenshots in $SITEDESK_SCREENSHOTS)"
 cargo build -p sitedesk --locked
