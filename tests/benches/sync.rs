@@ -312,7 +312,7 @@ async fn cancel_latency(trials: usize) -> bool {
             "trial {trial}: the run has its 100 batches to push"
         );
         most_in_flight = most_in_flight.max(sim.stats().in_flight);
-        at_cancel = at_cancel.max(alive_tasks() - before);
+        at_cancel = at_cancel.max(alive_tasks().saturating_sub(before));
         let started = Instant::now();
         cancel.cancel();
         tracker.close();
@@ -384,6 +384,7 @@ fn percentiles(sorted: &[f64]) -> Percentiles {
 struct Measured {
     wall: Duration,
     cpu: Duration,
+    peak_rss_mb: f64,
     rss_growth_mb: f64,
     server_cpu: Duration,
     peak_concurrent: u64,
@@ -420,6 +421,7 @@ impl Meter {
         Measured {
             wall,
             cpu,
+            peak_rss_mb: peak as f64 / 1024.0,
             rss_growth_mb: peak.saturating_sub(self.rss_kb) as f64 / 1024.0,
             server_cpu,
             peak_concurrent: sim.stats().peak_concurrent,
@@ -546,13 +548,14 @@ async fn push_throughput(n: u64, record_cost: &str) -> bool {
 
     println!();
     println!(
-        "{:<52} {:>8} {:>8} {:>10} {:>8} {:>7} {:>9} {:>8} {:>6}",
+        "{:<52} {:>8} {:>8} {:>10} {:>8} {:>7} {:>8} {:>9} {:>8} {:>6}",
         "approach",
         "records",
         "wall s",
         "records/s",
         "vs base",
         "CPU s",
+        "RSS MB",
         "RSS+ MB",
         "EDC CPU",
         "peak"
@@ -561,20 +564,21 @@ async fn push_throughput(n: u64, record_cost: &str) -> bool {
     for (label, m) in &rows {
         let rate = n as f64 / m.wall.as_secs_f64();
         println!(
-            "{:<52} {:>8} {:>8.2} {:>10.0} {:>7.2}x {:>7.2} {:>9.1} {:>8.2} {:>6}",
+            "{:<52} {:>8} {:>8.2} {:>10.0} {:>7.2}x {:>7.2} {:>8.1} {:>9.1} {:>8.2} {:>6}",
             label,
             n,
             m.wall.as_secs_f64(),
             rate,
             rate / base_rate,
             m.cpu.as_secs_f64(),
+            m.peak_rss_mb,
             m.rss_growth_mb,
             m.server_cpu.as_secs_f64(),
             m.peak_concurrent
         );
     }
     println!(
-        "  CPU s: the desk's process (user + system); EDC CPU: the simulator's process; peak: requests the simulator processed at once"
+        "  CPU s: the desk's process (user + system); RSS MB: its peak during the push, RSS+ MB: the peak over the RSS before it; EDC CPU: the simulator's process; peak: requests the simulator processed at once"
     );
     for (label, m) in &rows {
         if let Some(pull) = m.pull {

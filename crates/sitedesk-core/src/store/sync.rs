@@ -418,9 +418,12 @@ pub(super) fn pending(c: &Connection, after: &str, limit: u32) -> Result<Vec<Pen
              WHERE entity = 'record' AND entity_id > ?1 ORDER BY entity_id LIMIT ?2
          )
          SELECT o.entity_id, o.event, o.instance, o.field, max(o.id),
-                json_group_array(coalesce(o.value, '')) FROM outbox o
-         JOIN records r ON r.entity_id = o.entity_id
-         WHERE o.entity = 'record' AND NOT EXISTS (
+                json_group_array(coalesce(o.value, ''))
+         -- CROSS JOIN keeps the page of records outermost: otherwise SQLite
+         -- walks the whole outbox for every page (quadratic in its size).
+         FROM records r CROSS JOIN outbox o
+           ON o.entity = 'record' AND o.entity_id = r.entity_id
+         WHERE NOT EXISTS (
              SELECT 1 FROM sync_conflict s WHERE s.resolved_at IS NULL AND s.record_id = o.entity_id
                AND s.event = o.event AND s.instance = o.instance AND s.field = o.field)
          GROUP BY o.entity_id, o.event, o.instance, o.field
