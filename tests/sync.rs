@@ -282,7 +282,10 @@ async fn scenario(seed: u64) {
             tokio::spawn(async move { sync.run(cancel).await })
         };
         if rng.random_bool(0.3) {
-            tokio::time::sleep(Duration::from_millis(rng.random_range(0..15))).await;
+            // Let the run get a random distance in before the cancel.
+            for _ in 0..rng.random_range(0..200) {
+                tokio::task::yield_now().await;
+            }
             cancel.cancel();
         }
         match run.await.unwrap() {
