@@ -740,7 +740,15 @@ async fn patient_values_never_reach_the_logs_or_the_task_errors() {
     let subscriber = tracing_subscriber::registry()
         .with(tracing_subscriber::EnvFilter::new("trace"))
         .with(logs.layer());
+    // tracing caches each callsite's interest process-wide. While only one
+    // dispatcher exists, a callsite first reached by a parallel test's thread
+    // (which has no subscriber) is cached as "never" and would stay silent
+    // here too, making this test pass without seeing anything. A second,
+    // never-installed dispatcher makes every registration ask all of them;
+    // the rebuild fixes callsites cached before this test began.
+    let _anchor = tracing::Dispatch::new(tracing_subscriber::registry());
     let _guard = tracing::subscriber::set_default(subscriber);
+    tracing::callsite::rebuild_interest_cache();
 
     let dir = tempfile::tempdir().unwrap();
     let store = desk(&dir).await;
