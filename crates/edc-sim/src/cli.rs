@@ -64,6 +64,7 @@ Fault spec: rules separated by ';', each FAULT[@COND][:COND]...
   truncate                          announce the full length, send half, close
   apply-then-drop                   process (commit an import), reset unanswered
   record-cost=2ms                   wait per record row imported or exported
+                                    (fractions and us too: 0.1ms, 100us)
   rate=10/s | rate=30/m             per-token limit; 429 beyond it (@retry-after=N)
   max-concurrent=4                  process at most 4 requests at once
 Conditions: 0.05 or 5% (probability), content=record[/import|export|delete],

@@ -74,8 +74,9 @@ pub enum Fault {
     /// connection before any answer is sent.
     ApplyThenDrop,
     /// Waits this long per record row imported or exported, after
-    /// processing. Added to other record costs that hit.
-    RecordCost { ms: u64 },
+    /// processing, in microseconds (`record-cost=0.1ms` is 100). Added to
+    /// other record costs that hit.
+    RecordCost { us: u64 },
 }
 
 /// Which requests a rule hits. Every condition given must hold.
@@ -251,10 +252,10 @@ fn parse_rule(rule: &str) -> Result<Item, SpecError> {
         }
         "record-cost" => {
             no_retry_after("record-cost")?;
-            let v = need("a duration such as 2ms")?;
-            let ms = parse_duration_ms(v, None)
-                .ok_or_else(|| bad("record-cost", v, "a duration such as 2ms"))?;
-            Fault::RecordCost { ms }
+            let v = need("a duration such as 2ms or 0.1ms")?;
+            let us = parse_duration_us(v)
+                .ok_or_else(|| bad("record-cost", v, "a duration such as 2ms or 0.1ms"))?;
+            Fault::RecordCost { us }
         }
         "status" => {
             let v = need("an HTTP status 500-599 or 429")?;
@@ -481,6 +482,20 @@ fn parse_duration_ms(s: &str, unit: Option<&str>) -> Option<u64> {
     (n.is_finite() && n >= 0.0).then(|| (n * factor).round() as u64)
 }
 
+/// `2ms`, `0.1ms`, `100us`, `1s`, in microseconds.
+fn parse_duration_us(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (number, factor) = if let Some(n) = s.strip_suffix("us") {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix("ms") {
+        (n, 1000.0)
+    } else {
+        (s.strip_suffix('s')?, 1_000_000.0)
+    };
+    let n: f64 = number.trim().parse().ok()?;
+    (n.is_finite() && n >= 0.0).then(|| (n * factor).round() as u64)
+}
+
 /// `50ms`, or a range `20..200ms` (a bound without a unit takes the
 /// other's).
 fn parse_delay(s: &str) -> Option<(u64, u64)> {
@@ -545,7 +560,8 @@ impl fmt::Display for Rule {
             Fault::Reset => "reset".to_owned(),
             Fault::Truncate => "truncate".to_owned(),
             Fault::ApplyThenDrop => "apply-then-drop".to_owned(),
-            Fault::RecordCost { ms } => format!("record-cost={ms}ms"),
+            Fault::RecordCost { us } if us % 1000 == 0 => format!("record-cost={}ms", us / 1000),
+            Fault::RecordCost { us } => format!("record-cost={}us", us),
         };
         let w = &self.when;
         let mut conds = Vec::new();
@@ -705,7 +721,7 @@ impl FaultState {
                     };
                     plan.latency += Duration::from_millis(ms);
                 }
-                Fault::RecordCost { ms } => plan.record_cost += Duration::from_millis(ms),
+                Fault::RecordCost { us } => plan.record_cost += Duration::from_micros(us),
                 Fault::Status { code } => plan.outcome = Some(Outcome::Status(code)),
                 Fault::TooManyRequests { retry_after_s } => {
                     plan.outcome = Some(Outcome::TooManyRequests { retry_after_s })

@@ -268,6 +268,7 @@ pub(crate) fn export(
         dag: user.dag.clone(),
         changed_from: q.begin.clone(),
         changed_until: q.end.clone(),
+        ids: &q.records,
     })?;
     let with_dag = q.with_dag && user.dag.is_none() && layout.has_dags;
     let specials = layout.special_columns(with_dag);
@@ -275,9 +276,6 @@ pub(crate) fn export(
     let only_id = columns.len() == 1;
     let mut out: Vec<Vec<(String, String)>> = Vec::new();
     for record in records {
-        if !q.records.is_empty() && !q.records.contains(&record.id) {
-            continue;
-        }
         let rows = rows_of(layout, store.values(&record.id)?);
         for (key, stored) in rows.values() {
             if !q.events.is_empty() && !q.events.contains(&key.event) {

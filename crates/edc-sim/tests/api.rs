@@ -260,13 +260,21 @@ async fn a_flat_export_has_redcaps_columns_and_blanks() {
         some.iter()
             .all(|r| r["redcap_event_name"] != "screening_arm_1")
     );
+    // Asked in any order, repeated or unknown: each record once, in the
+    // order the records were created.
     let ids = c
         .export(&[
-            ("records[0]", "S02-DEM-0002"),
-            ("records[1]", "S02-DEM-0004"),
+            ("records[0]", "S02-DEM-0004"),
+            ("records[1]", "S02-NOT-THERE"),
+            ("records[2]", "S02-DEM-0002"),
+            ("records[3]", "S02-DEM-0004"),
         ])
         .await;
-    assert_eq!(ids.len(), 3);
+    let order: Vec<&str> = ids
+        .iter()
+        .map(|r| r["record_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, ["S02-DEM-0002", "S02-DEM-0002", "S02-DEM-0004"]);
     let (status, message) = c
         .error(&[("content", "record"), ("forms[0]", "labs")])
         .await;
@@ -306,6 +314,13 @@ async fn a_token_bound_to_a_site_sees_and_writes_only_that_sites_records() {
     );
     assert_eq!(riverside.export(&[]).await.len(), 1);
     assert_eq!(hillview.export(&[]).await.len(), 7);
+    assert!(
+        hillview
+            .export(&[("records[0]", "S01-DEM-0001")])
+            .await
+            .is_empty(),
+        "asking by id does not reach past the group"
+    );
 
     let (status, message) = riverside
         .import(

@@ -67,7 +67,7 @@ fn the_documented_example_reads_as_written() {
                 when: when(Some(0.05))
             },
             Rule {
-                fault: Fault::RecordCost { ms: 2 },
+                fault: Fault::RecordCost { us: 2000 },
                 when: when(None)
             },
         ]
@@ -218,13 +218,15 @@ fn next_spends_a_rule_and_conditions_pick_the_call() {
 #[test]
 fn the_first_answer_changing_fault_wins_and_latencies_add_up() {
     let mut state = FaultState::new(
-        spec("latency=10ms; status=502:next=1; reset:next=1; latency=5ms; record-cost=3ms"),
+        spec(
+            "latency=10ms; status=502:next=1; reset:next=1; latency=5ms; record-cost=3ms; record-cost=0.25ms",
+        ),
         1,
     );
     let p = state.plan(&metadata());
     assert_eq!(p.outcome, Some(Outcome::Status(502)));
     assert_eq!(p.latency, Duration::from_millis(15));
-    assert_eq!(p.record_cost, Duration::from_millis(3));
+    assert_eq!(p.record_cost, Duration::from_micros(3250));
     // The reset rule was not tried, so it still has its one hit.
     assert_eq!(state.plan(&metadata()).outcome, Some(Outcome::Reset));
     assert_eq!(state.plan(&metadata()).outcome, None);
