@@ -24,7 +24,7 @@ fi
 step "Rust: unit and cross-crate tests"
 cargo test --workspace --locked
 
-step "Benchmark (short mode; full run: cargo bench -p sitedesk-core --bench store)"
+step "Benchmarks, short mode (full runs: cargo bench -p sitedesk-core --bench store; cargo bench -p sitedesk-tests --bench sync)"
 cargo bench -p sitedesk-core --bench store --locked -- --short
 cargo bench -p sitedesk-tests --bench sync --locked -- --short
 

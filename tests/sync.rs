@@ -79,6 +79,9 @@ fn syncer(store: &Store, sim: &RunningSim, tracker: &TaskTracker) -> Syncer {
         actor(),
         SyncConfig {
             batch_records: 3,
+            // About three cells: pages are cut by bytes as well as by
+            // records, under the same faults.
+            batch_bytes: 300,
             concurrency: 2,
             retry: RetryPolicy {
                 attempts: 6,

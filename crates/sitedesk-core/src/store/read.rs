@@ -128,7 +128,7 @@ impl Default for SyncSettings {
     fn default() -> SyncSettings {
         SyncSettings {
             interval_minutes: 15,
-            concurrency: 2,
+            concurrency: 4,
         }
     }
 }

@@ -52,6 +52,10 @@ pub use retry::{Breaker, BreakerState, RetryPolicy};
 pub struct SyncConfig {
     /// Records per push batch.
     pub batch_records: u32,
+    /// Bytes of values per push batch, about: a page of records whose
+    /// values add up to more is cut into smaller batches (a record is never
+    /// split; one larger than this goes alone).
+    pub batch_bytes: usize,
     /// Push batches in flight at once.
     pub concurrency: usize,
     pub retry: RetryPolicy,
@@ -65,8 +69,9 @@ pub struct SyncConfig {
 impl Default for SyncConfig {
     fn default() -> SyncConfig {
         SyncConfig {
-            batch_records: 50,
-            concurrency: 2,
+            batch_records: 100,
+            batch_bytes: 512 * 1024,
+            concurrency: 4,
             retry: RetryPolicy::default(),
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(30),
@@ -498,51 +503,17 @@ impl Syncer {
             };
             let Some(last) = page.last() else { break };
             after = last.cell.record_id.clone();
-            n += 1;
-            let permit = match or_cancel(&job_cancel, permits.clone().acquire_owned()).await {
-                Ok(Ok(p)) => p,
-                _ => break,
-            };
-            let this = self.clone();
-            let batch_cancel = job_cancel.clone();
-            let stored = stored.clone();
-            let name = format!(
-                "Push batch {n}/{}: {}..{}",
-                total.max(n),
-                page[0].cell.record_id,
-                after
-            );
-            let task = self.inner.registry.register_cancellable(
-                name,
-                TaskKind::SyncBatch,
-                Some(job),
-                Some(batch_cancel.clone()),
-            );
-            handles.push(self.inner.tracker.spawn(async move {
-                let _permit = permit;
-                let result = this
-                    .retrying(&batch_cancel, Some(&task), || {
-                        this.push_batch(&batch_cancel, &stored, &page)
-                    })
-                    .await;
-                match &result {
-                    Ok(t) => {
-                        let p = &this.inner.progress;
-                        p.batches_done.fetch_add(1, Ordering::Relaxed);
-                        p.records_done.fetch_add(t.records, Ordering::Relaxed);
-                        p.cells_pushed.fetch_add(t.pushed_cells, Ordering::Relaxed);
-                        task.finish(TaskState::Done)
-                    }
-                    Err(SyncError::Cancelled) => task.finish(TaskState::Cancelled),
-                    Err(e) => {
-                        task.set_error(e.to_string());
-                        task.finish(TaskState::Failed);
-                        // A failed batch stops its siblings.
-                        batch_cancel.cancel();
-                    }
-                }
-                result
-            }));
+            for page in split_by_bytes(page, self.inner.config.batch_bytes) {
+                n += 1;
+                let permit = match or_cancel(&job_cancel, permits.clone().acquire_owned()).await {
+                    Ok(Ok(p)) => p,
+                    _ => break,
+                };
+                handles.push(self.spawn_batch(page, n, total, permit, &job_cancel, &stored, job));
+            }
+            if job_cancel.is_cancelled() {
+                break;
+            }
         }
         let mut totals = PushTotals::default();
         let mut first_error = None;
@@ -565,6 +536,66 @@ impl Syncer {
             return Err(SyncError::Cancelled);
         }
         Ok(totals)
+    }
+
+    /// Spawns one push batch on the run's tracker, registered under the
+    /// job with its records' range.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the batch's parts, named at its one caller"
+    )]
+    fn spawn_batch(
+        &self,
+        page: Vec<PendingCell>,
+        n: u32,
+        total: u32,
+        permit: tokio::sync::OwnedSemaphorePermit,
+        job_cancel: &CancellationToken,
+        stored: &Arc<crate::store::StoredDictionary>,
+        job: TaskId,
+    ) -> tokio::task::JoinHandle<Result<PushTotals, SyncError>> {
+        let this = self.clone();
+        let batch_cancel = job_cancel.clone();
+        let stored = stored.clone();
+        let record =
+            |c: Option<&PendingCell>| c.map(|c| c.cell.record_id.clone()).unwrap_or_default();
+        let name = format!(
+            "Push batch {n}/{}: {}..{}",
+            total.max(n),
+            record(page.first()),
+            record(page.last())
+        );
+        let task = self.inner.registry.register_cancellable(
+            name,
+            TaskKind::SyncBatch,
+            Some(job),
+            Some(batch_cancel.clone()),
+        );
+        self.inner.tracker.spawn(async move {
+            let _permit = permit;
+            let result = this
+                .retrying(&batch_cancel, Some(&task), || {
+                    this.push_batch(&batch_cancel, &stored, &page)
+                })
+                .await;
+            match &result {
+                Ok(t) => {
+                    let p = &this.inner.progress;
+                    p.batches_done.fetch_add(1, Ordering::Relaxed);
+                    p.records_done.fetch_add(t.records, Ordering::Relaxed);
+                    p.cells_pushed.fetch_add(t.pushed_cells, Ordering::Relaxed);
+                    task.finish(TaskState::Done)
+                }
+                Err(SyncError::Cancelled) => task.finish(TaskState::Cancelled),
+                Err(e) => {
+                    task.set_error(e.to_string());
+                    task.finish(TaskState::Failed);
+                    // A failed batch stops its siblings.
+                    batch_cancel.cancel();
+                }
+            }
+            result
+        })
     }
 
     /// One attempt at one batch: export the EDC's rows, decide each cell,
@@ -696,6 +727,43 @@ impl Syncer {
         totals.conflicts = applied.conflicts;
         Ok(totals)
     }
+}
+
+/// Cuts a page of pending cells (whole records, in record order) into
+/// batches whose values add up to about `max_bytes` at most, so that a page
+/// of long notes does not become one oversized request. A record is never
+/// split; a record larger than `max_bytes` makes a batch of its own.
+fn split_by_bytes(page: Vec<PendingCell>, max_bytes: usize) -> Vec<Vec<PendingCell>> {
+    let mut batches: Vec<Vec<PendingCell>> = Vec::new();
+    let mut batch: Vec<PendingCell> = Vec::new();
+    let mut batch_bytes = 0;
+    let mut i = 0;
+    while i < page.len() {
+        let record = &page[i].cell.record_id;
+        let end = page[i..]
+            .iter()
+            .position(|c| &c.cell.record_id != record)
+            .map_or(page.len(), |n| i + n);
+        let bytes: usize = page[i..end].iter().map(cell_bytes).sum();
+        if !batch.is_empty() && batch_bytes + bytes > max_bytes {
+            batches.push(std::mem::take(&mut batch));
+            batch_bytes = 0;
+        }
+        batch.extend_from_slice(&page[i..end]);
+        batch_bytes += bytes;
+        i = end;
+    }
+    if !batch.is_empty() {
+        batches.push(batch);
+    }
+    batches
+}
+
+/// About what a cell adds to an import's body: its names and the value
+/// last queued for it.
+fn cell_bytes(c: &PendingCell) -> usize {
+    let value = c.sent.last().map_or(0, String::len);
+    c.cell.record_id.len() + c.cell.event.len() + c.cell.field.len() + value + 8
 }
 
 #[derive(Debug, Clone, Default)]

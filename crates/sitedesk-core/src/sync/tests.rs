@@ -176,3 +176,49 @@ async fn the_scheduler_starts_once_and_stops_with_the_app() {
     tracker.wait().await;
     assert_eq!(registry.live_count(), 0);
 }
+
+#[test]
+fn a_page_of_long_values_is_cut_into_batches_by_bytes_never_inside_a_record() {
+    use super::split_by_bytes;
+    use crate::store::sync::PendingCell;
+    let pending = |record: &str, field: &str, len: usize| PendingCell {
+        cell: cell(record, "baseline_arm_1", 1, field),
+        through: 1,
+        sent: vec!["x".repeat(len)],
+    };
+    let page = vec![
+        pending("S-1", "notes", 400),
+        pending("S-1", "sbp", 3),
+        pending("S-2", "notes", 400),
+        pending("S-3", "notes", 2000),
+        pending("S-4", "sbp", 3),
+        pending("S-5", "sbp", 3),
+    ];
+    let records = |batches: &[Vec<PendingCell>]| -> Vec<Vec<String>> {
+        batches
+            .iter()
+            .map(|b| b.iter().map(|c| c.cell.record_id.clone()).collect())
+            .collect()
+    };
+    assert_eq!(
+        records(&split_by_bytes(page.clone(), 1000)),
+        [
+            vec!["S-1", "S-1", "S-2"],
+            // Larger than the bound alone: a batch of its own.
+            vec!["S-3"],
+            vec!["S-4", "S-5"],
+        ]
+    );
+    assert_eq!(
+        records(&split_by_bytes(page.clone(), 500)),
+        [
+            vec!["S-1", "S-1"],
+            vec!["S-2"],
+            vec!["S-3"],
+            vec!["S-4", "S-5"]
+        ]
+    );
+    let whole = split_by_bytes(page.clone(), usize::MAX);
+    assert_eq!(whole, [page]);
+    assert!(split_by_bytes(Vec::new(), 10).is_empty());
+}
