@@ -3,6 +3,7 @@
 //! with nothing configured that runs the demo study, the built-in
 //! simulator started in-process on 127.0.0.1 (demo mode).
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -42,9 +43,21 @@ pub const TEST_TIMEOUTS: Timeouts = Timeouts {
 pub struct EdcState {
     target: Arc<Mutex<Option<EdcTarget>>>,
     demo: Mutex<Option<edc_sim::RunningSim>>,
+    /// Where the demo EDC keeps its records (beside the desk's database),
+    /// so that what the desk pushed is still there after a restart, as on
+    /// a real server; in memory when `None`.
+    demo_database: Option<PathBuf>,
 }
 
 impl EdcState {
+    /// An EDC state whose demo EDC keeps its records in `file`.
+    pub fn with_demo_database(file: PathBuf) -> EdcState {
+        EdcState {
+            demo_database: Some(file),
+            ..EdcState::default()
+        }
+    }
+
     pub fn target(&self) -> Option<EdcTarget> {
         self.target
             .lock()
@@ -73,9 +86,15 @@ impl EdcState {
         let url = match running {
             Some(url) => url,
             None => {
-                let sim =
-                    edc_sim::Simulator::start(edc_sim::SimConfig::new(edc_sim::Project::demo()))
-                        .await?;
+                let database = match &self.demo_database {
+                    Some(file) => edc_sim::Database::File(file.clone()),
+                    None => edc_sim::Database::Memory,
+                };
+                let sim = edc_sim::Simulator::start(edc_sim::SimConfig {
+                    database,
+                    ..edc_sim::SimConfig::new(edc_sim::Project::demo())
+                })
+                .await?;
                 let url = sim.api_url();
                 tracing::info!(%url, "demo EDC started");
                 *self.demo.lock().unwrap_or_else(|p| p.into_inner()) = Some(sim);

@@ -33,6 +33,8 @@ use crate::state::{AppState, os_account};
 const IDENTIFIER: &str = "org.sitedesk.desk";
 /// The database file's name inside the data directory.
 const DB_FILE: &str = "sitedesk.sqlite3";
+/// The demo EDC's records, beside the database, in demo mode.
+const DEMO_EDC_FILE: &str = "demo-edc.sqlite3";
 /// How long exit waits for tasks to stop before it closes the store anyway.
 /// Data safety does not depend on it: every acknowledged edit is committed.
 /// Where the demo forms came from, as the Settings page shows it.
@@ -302,13 +304,9 @@ fn start(db: PathBuf, cli: &Cli) -> Result<AppState, Box<dyn std::error::Error>>
                 .import_dictionary(actor, dictionary, Some(design), DEMO_FORMS_SOURCE.into())
                 .await?;
         }
-        Ok(AppState::new(
-            store.clone(),
-            registry,
-            account,
-            demo,
-            settings,
-        ))
+        let mut state = AppState::new(store.clone(), registry, account, demo, settings);
+        state.edc = edc::EdcState::with_demo_database(db.with_file_name(DEMO_EDC_FILE));
+        Ok(state)
     })
 }
 

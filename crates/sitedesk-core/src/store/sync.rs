@@ -519,6 +519,11 @@ pub(super) fn cursor(c: &Connection) -> Result<Option<String>> {
     .optional()?)
 }
 
+pub(super) fn clear_cursor(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute("DELETE FROM meta WHERE key = 'sync_cursor'", [])?;
+    Ok(())
+}
+
 pub(super) fn set_cursor(tx: &Transaction<'_>, value: &str) -> Result<()> {
     tx.execute(
         "INSERT INTO meta(key, value) VALUES ('sync_cursor', ?1)

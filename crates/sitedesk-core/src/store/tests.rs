@@ -1395,3 +1395,72 @@ async fn marking_a_saved_form_complete_needs_no_reason() {
         Some("2")
     );
 }
+
+#[tokio::test]
+async fn another_edc_starts_from_no_bases_and_the_beginning_of_its_log() {
+    use super::sync::{Cell, SyncWrite};
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open_demo(&dir).await;
+    let w = store.writer();
+    let token = "0123456789ABCDEF0123456789ABCDEF";
+    let first = Some((
+        "https://redcap.example.org/api/".to_owned(),
+        token.to_owned(),
+    ));
+    w.set_edc_connection(actor(), first.clone()).await.unwrap();
+    let cell = Cell {
+        record_id: "S01-AAA-0001".into(),
+        event: "baseline_arm_1".into(),
+        instance: 1,
+        field: "sbp".into(),
+    };
+    let pulled = |server: &str| SyncWrite::Pulled {
+        cell: cell.clone(),
+        server: server.into(),
+    };
+    w.sync_apply(
+        actor(),
+        vec![pulled("120")],
+        Some("2026-11-20 10:00".into()),
+    )
+    .await
+    .unwrap();
+    let base = || async {
+        store
+            .readers()
+            .local_cells(vec![cell.clone()])
+            .await
+            .unwrap()[0]
+            .base
+            .clone()
+    };
+    assert_eq!(base().await.as_deref(), Some("120"));
+
+    // Saving the same connection again changes nothing.
+    w.set_edc_connection(actor(), first).await.unwrap();
+    assert_eq!(base().await.as_deref(), Some("120"));
+    assert_eq!(
+        store.readers().sync_cursor().await.unwrap().as_deref(),
+        Some("2026-11-20 10:00")
+    );
+
+    // Another server: its blanks must not count as changes since the base.
+    w.set_edc_connection(
+        actor(),
+        Some(("https://edc.example.net/api/".into(), token.into())),
+    )
+    .await
+    .unwrap();
+    assert_eq!(base().await, None);
+    assert_eq!(store.readers().sync_cursor().await.unwrap(), None);
+    assert_eq!(
+        store
+            .readers()
+            .local_cells(vec![cell.clone()])
+            .await
+            .unwrap()[0]
+            .value,
+        "120",
+        "the desk's value stays"
+    );
+}

@@ -438,6 +438,17 @@ pub(super) fn set_edc_connection(
             new: hidden(token, "(hidden, new)"),
         });
     }
+    if !changes.is_empty() {
+        // Another server, or another project or site on the same one: what
+        // the desk last pulled from the old one says nothing about the new
+        // one. Its bases would make the three-way comparison take the new
+        // EDC's blanks over the desk's values; without them every
+        // difference is a conflict for a person to decide, and the next
+        // pull starts from the beginning of the new EDC's log. The outbox
+        // stays: edits not yet acknowledged are pushed to the new EDC.
+        tx.execute("DELETE FROM record_base", [])?;
+        super::sync::clear_cursor(tx)?;
+    }
     for (key, value) in [("edc_url", url), ("edc_token", token)] {
         match value {
             Some(v) => tx.execute(
