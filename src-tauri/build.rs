@@ -8,6 +8,8 @@ const COMMANDS: &[&str] = &[
     "list_subjects",
     "status_counts",
     "get_subject",
+    "list_edc_records",
+    "get_record",
     "screen_subject",
     "edit_screening",
     "apply_action",

@@ -106,13 +106,18 @@ fn screenshot_dir() -> PathBuf {
 
 /// Starts the app on `data_dir` and connects a WebDriver session to it.
 async fn launch(driver: &Driver, data_dir: &Path) -> Client {
+    launch_desk(driver, data_dir, "E2E").await
+}
+
+/// Starts the app as the desk with code `desk`.
+async fn launch_desk(driver: &Driver, data_dir: &Path, desk: &str) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert("browserName".into(), json!("wry"));
     caps.insert(
         "tauri:options".into(),
         json!({
             "application": app_binary(),
-            "args": ["--data-dir", data_dir, "--desk-code", "E2E"],
+            "args": ["--data-dir", data_dir, "--desk-code", desk],
         }),
     );
     ClientBuilder::new(HttpConnector::new())
@@ -283,6 +288,62 @@ async fn replace_text(c: &Client, testid: &str, text: &str) {
     keys(c, &format!("{}a{}", key::CTRL, key::RELEASE)).await;
     keys(c, text).await;
     wait_value(c, testid, text).await;
+}
+
+/// Reads an attribute of the element `testid`.
+async fn attr(c: &Client, testid: &str, name: &str) -> String {
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(&css(testid)))
+        .await
+        .unwrap_or_else(|e| panic!("{testid}: {e:?}"))
+        .attr(name)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// On the sync page: Sync now, then waits until a run newer than the last
+/// one shown has succeeded.
+async fn sync_now(c: &Client) {
+    click(c, "nav-sync").await;
+    // A run the app started itself (at launch, on a new EDC) ends first.
+    wait_text(c, "sync-state", "Up to date").await;
+    let before = attr(c, "sync-last", "data-at").await;
+    click(c, "sync-now").await;
+    let deadline = Instant::now() + WAIT;
+    let mut poll = tokio::time::interval(Duration::from_millis(100));
+    while attr(c, "sync-last", "data-at").await == before {
+        assert!(Instant::now() < deadline, "no sync run succeeded");
+        poll.tick().await;
+    }
+}
+
+/// Points the desk at the EDC `url` with `token` (Settings → Central EDC).
+async fn connect_edc(c: &Client, url: &str, token: &str) {
+    click(c, "nav-settings").await;
+    type_into(c, "edc-url-input", url).await;
+    type_into(c, "edc-token-input", token).await;
+    click(c, "edc-save").await;
+    wait_text(c, "edc-mode", "Study REDCap").await;
+}
+
+/// Opens the vitals form at baseline of the subject or record on screen,
+/// sets the systolic pressure and saves (Ctrl+S), with `reason` when a
+/// saved value changes.
+async fn set_sbp(c: &Client, value: &str, reason: Option<&str>) {
+    click(c, "grid-baseline_arm_1-vitals-1").await;
+    wait_text(c, "form-title", "Vital signs").await;
+    replace_text(c, "field-sbp", value).await;
+    keys(c, &format!("{}s{}", key::CTRL, key::RELEASE)).await;
+    if let Some(reason) = reason {
+        wait_text(c, "reason-modal", "Systolic").await;
+        type_into(c, "reason-input", reason).await;
+        keys(c, key::ENTER).await;
+    }
+    wait_text(c, "form-saved", "values written").await;
+    click(c, "form-back").await;
 }
 
 /// Screens a new subject through the screening form; returns on its page.
@@ -544,4 +605,94 @@ async fn screen_enroll_restart_translate_and_diagnose() {
     wait_text(&c, "lane-interactive", "交互").await;
     shot(&c, "07-diagnostics").await;
     c.close().await.expect("quit the app");
+}
+
+/// Two desks of one site, two databases, one EDC (the simulator on
+/// 127.0.0.1): a subject screened at desk A reaches desk B; both change its
+/// systolic pressure without syncing; A syncs first, so B's sync holds a
+/// conflict; B keeps its value with a reason; the EDC ends with B's value
+/// and B's audit trail says why.
+#[tokio::test]
+async fn two_desks_change_one_value_and_the_second_resolves_the_conflict() {
+    use edc_sim::{DEMO_TOKEN_RIVERSIDE, Project, SimConfig, Simulator};
+    let sim = Simulator::start(SimConfig::new(Project::demo()))
+        .await
+        .unwrap();
+    let url = sim.api_url();
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let driver = Driver::start().await;
+
+    // Desk A screens a subject, records 120 and syncs.
+    let a = launch_desk(&driver, a_dir.path(), "E2A").await;
+    connect_edc(&a, &url, DEMO_TOKEN_RIVERSIDE).await;
+    click(&a, "nav-subjects").await;
+    screen_subject(&a, "TD", "S01-E2A-0001").await;
+    set_sbp(&a, "120", None).await;
+    sync_now(&a).await;
+    wait_text(&a, "sync-pending", "0").await;
+    a.close().await.expect("quit desk A");
+
+    // Desk B pulls it: a record from the EDC, not in its screening log.
+    let b = launch_desk(&driver, b_dir.path(), "E2B").await;
+    connect_edc(&b, &url, DEMO_TOKEN_RIVERSIDE).await;
+    sync_now(&b).await;
+    click(&b, "nav-subjects").await;
+    wait_text(&b, "edc-record-table", "S01-E2A-0001").await;
+    shot(&b, "30-record-from-the-edc").await;
+    click_css(&b, &format!("{} td", css("row-S01-E2A-0001"))).await;
+    wait_present(&b, "record-from-edc", true).await;
+    click(&b, "grid-baseline_arm_1-vitals-1").await;
+    wait_value(&b, "field-sbp", "120").await;
+    click(&b, "form-back").await;
+
+    // Both change it, neither syncs yet.
+    set_sbp(&b, "135", Some("Repeated after rest: 135")).await;
+    b.close().await.expect("quit desk B");
+    let a = launch_desk(&driver, a_dir.path(), "E2A").await;
+    click_css(&a, &format!("{} td", css("row-S01-E2A-0001"))).await;
+    set_sbp(&a, "130", Some("Transcription error: 130")).await;
+    sync_now(&a).await;
+    wait_text(&a, "sync-pending", "0").await;
+    a.close().await.expect("quit desk A");
+
+    // B syncs second: its change and A's differ, so it is held.
+    let b = launch_desk(&driver, b_dir.path(), "E2B").await;
+    sync_now(&b).await;
+    wait_text(&b, "conflict-table", "S01-E2A-0001").await;
+    wait_text(&b, "conflict-table", "135").await;
+    wait_text(&b, "conflict-table", "130").await;
+    shot(&b, "31-conflict").await;
+    click_css(&b, "[data-testid^='keep-mine-']").await;
+    type_into(&b, "conflict-reason", "Checked the source: 135 after rest").await;
+    click(&b, "conflict-resolve").await;
+    wait_present(&b, "conflict-resolve", false).await;
+    sync_now(&b).await;
+    wait_text(&b, "sync-pending", "0").await;
+
+    let client = sitedesk_core::edc::EdcClient::new(
+        &url,
+        sitedesk_core::edc::Token::parse(DEMO_TOKEN_RIVERSIDE).unwrap(),
+        sitedesk_core::edc::Timeouts::default(),
+    )
+    .unwrap();
+    let rows = client
+        .export_records(&sitedesk_core::edc::RecordQuery {
+            records: vec!["S01-E2A-0001".into()],
+            events: vec!["baseline_arm_1".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.iter().filter_map(|r| r.get("sbp")).collect::<Vec<_>>(),
+        ["135"],
+        "the EDC holds the value desk B kept"
+    );
+
+    click(&b, "nav-subjects").await;
+    click_css(&b, &format!("{} td", css("row-S01-E2A-0001"))).await;
+    wait_text(&b, "audit-table", "Checked the source: 135 after rest").await;
+    shot(&b, "32-resolved-in-the-audit-trail").await;
+    b.close().await.expect("quit desk B");
+    sim.shutdown().await;
 }

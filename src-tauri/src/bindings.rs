@@ -24,8 +24,9 @@ mod tests {
     use sitedesk_core::store::DictionaryImport;
     use sitedesk_core::store::sync::{Cell, Conflict, Keep};
     use sitedesk_core::store::{
-        AuditEntry, AuditVerification, ChainBreak, ChainProblem, DeskInfo, LaneStats, Percentiles,
-        Settings, StatusCount, StudySetup, SubjectFilter, SubjectRow, SyncSettings, WriterStats,
+        AuditEntry, AuditVerification, ChainBreak, ChainProblem, DeskInfo, EdcRecord, LaneStats,
+        Percentiles, Settings, StatusCount, StudySetup, SubjectFilter, SubjectRow, SyncSettings,
+        WriterStats,
     };
     use sitedesk_core::sync::{BreakerState, Phase, ProgressView, RunReport};
     use ts_rs::{Config, TS};
@@ -130,6 +131,8 @@ mod tests {
             DictionaryPreview,
             AppInfo,
             SubjectDetail,
+            EdcRecord,
+            RecordDetail,
             SubjectRef,
             EditScreening,
             ApplyAction,

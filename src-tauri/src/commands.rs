@@ -16,8 +16,8 @@ use sitedesk_core::edc::{EdcClient, EdcError, Token};
 use sitedesk_core::forms::{Evaluation, FormAt, FormError, RecordValues, Study, VisitGrid};
 use sitedesk_core::i18n::Lang;
 use sitedesk_core::store::{
-    AuditVerification, DictionaryImport, Lane, Settings, StatusCount, StoreError, StoredDictionary,
-    SubjectFilter, SubjectRow, SyncSettings, metadata_hash,
+    AuditVerification, DictionaryImport, EdcRecord, Lane, Settings, StatusCount, StoreError,
+    StoredDictionary, SubjectFilter, SubjectRow, SyncSettings, metadata_hash,
 };
 
 use sitedesk_core::metadata::design::Design;
@@ -26,8 +26,8 @@ use sitedesk_core::metadata::{self, Dictionary};
 use crate::dto::{
     AppInfo, ApplyAction, ConflictView, ConnectionReport, DiagnosticsSnapshot, DictionaryFile,
     DictionaryPreview, EdcSettings, EditScreening, EvaluateForm, FormRef, LogQuery, OpenedForm,
-    Preferences, ResolveConflict, SaveEdc, SaveForm, SavedForm, SubjectDetail, SubjectRef,
-    SyncStatus, TaskRef,
+    Preferences, RecordDetail, ResolveConflict, SaveEdc, SaveForm, SavedForm, SubjectDetail,
+    SubjectRef, SyncStatus, TaskRef,
 };
 use crate::edc::{EdcMode, EdcTarget, TEST_TIMEOUTS};
 use crate::error::{ErrorCode, IpcError};
@@ -124,6 +124,45 @@ pub async fn get_subject(state: &AppState, payload: Value) -> CmdResult<SubjectD
     Ok(SubjectDetail {
         subject,
         actions,
+        audit,
+    })
+}
+
+/// Records pulled from the EDC that were not registered at this desk.
+pub async fn list_edc_records(state: &AppState) -> CmdResult<Vec<EdcRecord>> {
+    let lang = state.lang();
+    state
+        .store
+        .readers()
+        .edc_records()
+        .await
+        .map_err(|e| IpcError::from_store(e, lang))
+}
+
+/// A record known from the EDC, with its history at this desk.
+pub async fn get_record(state: &AppState, payload: Value) -> CmdResult<RecordDetail> {
+    let lang = state.lang();
+    let SubjectRef { id } = parse(lang, payload)?;
+    check_id(lang, &id)?;
+    let readers = state.store.readers();
+    let err = |e| IpcError::from_store(e, lang);
+    if readers
+        .record_values(id.clone())
+        .await
+        .map_err(err)?
+        .is_empty()
+    {
+        return Err(IpcError::from_store(
+            StoreError::NotFound {
+                entity: "record",
+                id,
+            },
+            lang,
+        ));
+    }
+    let audit = readers.subject_audit(id.clone()).await.map_err(err)?;
+    Ok(RecordDetail {
+        record_id: id,
         audit,
     })
 }
@@ -308,16 +347,20 @@ async fn form_context(
     check_id(lang, subject_id)?;
     let readers = state.store.readers();
     let err = |e| IpcError::from_store(e, lang);
-    readers.subject(subject_id.to_owned()).await.map_err(err)?;
+    let saved = readers
+        .record_values(subject_id.to_owned())
+        .await
+        .map_err(err)?;
+    if saved.is_empty() {
+        // A record pulled from the EDC has values; one without any must be
+        // a subject registered here.
+        readers.subject(subject_id.to_owned()).await.map_err(err)?;
+    }
     let stored = readers
         .dictionary()
         .await
         .map_err(err)?
         .ok_or_else(|| IpcError::from_form(FormError::NoDictionary, lang))?;
-    let saved = readers
-        .record_values(subject_id.to_owned())
-        .await
-        .map_err(err)?;
     Ok((stored, RecordValues::new(saved)))
 }
 
@@ -678,14 +721,15 @@ pub mod ipc {
     use serde_json::Value;
     use sitedesk_core::domain::Subject;
     use sitedesk_core::store::{
-        AuditVerification, DictionaryImport, Settings, StatusCount, SubjectRow, SyncSettings,
+        AuditVerification, DictionaryImport, EdcRecord, Settings, StatusCount, SubjectRow,
+        SyncSettings,
     };
     use tauri::State;
 
     use super::CmdResult;
     use crate::dto::{
         AppInfo, ConflictView, ConnectionReport, DiagnosticsSnapshot, DictionaryPreview,
-        EdcSettings, OpenedForm, SavedForm, SubjectDetail, SyncStatus,
+        EdcSettings, OpenedForm, RecordDetail, SavedForm, SubjectDetail, SyncStatus,
     };
     use crate::state::AppState;
     use sitedesk_core::forms::{Evaluation, VisitGrid};
@@ -704,6 +748,8 @@ pub mod ipc {
         list_subjects(payload) -> Vec<SubjectRow>;
         status_counts() -> Vec<StatusCount>;
         get_subject(payload) -> SubjectDetail;
+        list_edc_records() -> Vec<EdcRecord>;
+        get_record(payload) -> RecordDetail;
         screen_subject(payload) -> Subject;
         edit_screening(payload) -> Subject;
         apply_action(payload) -> Subject;

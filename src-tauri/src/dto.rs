@@ -42,6 +42,14 @@ pub struct SubjectDetail {
     pub audit: Vec<AuditEntry>,
 }
 
+/// `get_record`'s answer: a record this desk holds values of but did not
+/// register, with its history here.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct RecordDetail {
+    pub record_id: String,
+    pub audit: Vec<AuditEntry>,
+}
+
 /// `get_subject`'s payload.
 #[derive(Debug, Clone, Deserialize, TS)]
 #[serde(deny_unknown_fields)]

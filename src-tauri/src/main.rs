@@ -82,6 +82,8 @@ fn main() -> ExitCode {
             commands::ipc::list_subjects,
             commands::ipc::status_counts,
             commands::ipc::get_subject,
+            commands::ipc::list_edc_records,
+            commands::ipc::get_record,
             commands::ipc::screen_subject,
             commands::ipc::edit_screening,
             commands::ipc::apply_action,

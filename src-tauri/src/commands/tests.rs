@@ -771,3 +771,89 @@ async fn the_diagnostics_bundle_has_no_patient_value_and_no_token() {
     assert!(!text.contains(token));
     assert!(!text.to_lowercase().contains(&token.to_lowercase()));
 }
+
+#[tokio::test]
+async fn a_record_pulled_from_the_edc_is_listed_opened_and_edited_without_a_screening_log() {
+    use sitedesk_core::store::sync::{Cell, SyncWrite};
+    let desk = desk().await;
+    let s = &desk.state;
+    let (dictionary, design) = sitedesk_core::forms::demo_forms();
+    s.store
+        .writer()
+        .import_dictionary(s.actor(), dictionary, Some(design), "demo".into())
+        .await
+        .unwrap();
+    let mine = screen_subject(s, eligible("MN")).await.unwrap().id;
+    let id = "S01-OTH-0007";
+    let pulled = |field: &str, value: &str| SyncWrite::Pulled {
+        cell: Cell {
+            record_id: id.into(),
+            event: "baseline_arm_1".into(),
+            instance: 1,
+            field: field.into(),
+        },
+        server: value.into(),
+    };
+    s.store
+        .writer()
+        .sync_apply(
+            s.actor(),
+            vec![pulled("sbp", "120"), pulled("dbp", "80")],
+            None,
+        )
+        .await
+        .unwrap();
+
+    let listed = list_edc_records(s).await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        (
+            listed[0].record_id.as_str(),
+            listed[0].events,
+            listed[0].values
+        ),
+        (id, 1, 2)
+    );
+    assert!(
+        listed.iter().all(|r| r.record_id != mine),
+        "registered here: not from the EDC"
+    );
+    expect_code(
+        "no subject of that id at this desk",
+        get_subject(s, json!({"id": id})).await,
+        ErrorCode::NotFound,
+    );
+    expect_code(
+        "neither a subject nor a record",
+        get_record(s, json!({"id": "S01-NON-0001"})).await,
+        ErrorCode::NotFound,
+    );
+    expect_code(
+        "forms need a subject or a record",
+        visit_grid(s, json!({"id": "S01-NON-0001"})).await,
+        ErrorCode::NotFound,
+    );
+    assert!(visit_grid(s, json!({"id": id})).await.unwrap().is_some());
+
+    let at = json!({"subject_id": id, "event": "baseline_arm_1", "form": "vitals", "instance": 1});
+    let opened = open_form(s, at.clone()).await.unwrap();
+    assert_eq!(
+        opened.view.values.get("sbp").map(String::as_str),
+        Some("120")
+    );
+    save_form(
+        s,
+        json!({"at": at, "input": {"values": {"sbp": "135"}, "status": "incomplete", "reason": "Repeated after rest"}}),
+    )
+    .await
+    .unwrap();
+    let detail = get_record(s, json!({"id": id})).await.unwrap();
+    assert!(
+        detail
+            .audit
+            .iter()
+            .any(|e| e.field == "sbp" && e.reason.as_deref() == Some("Repeated after rest")),
+        "{:?}",
+        detail.audit
+    );
+}

@@ -32,6 +32,10 @@ export const en = {
       screeningDate: "Screened",
       enrollmentDate: "Enrolled",
     },
+    fromEdc: "From the EDC",
+    fromEdcHint:
+      "Records registered at another desk or in the EDC, brought here by sync. Their forms can be filled here; their screening log stays where they were registered.",
+    edcColumns: { id: "Record", events: "Events with data", values: "Values", updated: "Last change here" },
   },
   screening: {
     title: "Screen a new subject",
@@ -77,6 +81,8 @@ export const en = {
     historyEmpty: "No changes recorded.",
     created: "created",
     columns: { at: "When", who: "Who", field: "Field", old: "Old value", new: "New value", reason: "Reason" },
+    fromEdc: "From the EDC",
+    fromEdcHint: "Registered at another desk or in the EDC: its screening and enrollment are kept there. The forms below can be filled here and sync to the EDC.",
   },
   crf: {
     visits: "Visits and forms",

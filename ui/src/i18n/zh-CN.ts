@@ -33,6 +33,9 @@ export const zhCN: Catalog = {
       screeningDate: "筛选日期",
       enrollmentDate: "入组日期",
     },
+    fromEdc: "来自 EDC",
+    fromEdcHint: "在其他工作站或 EDC 中登记、经同步带到本机的记录。可以在此填写其表单；其筛选记录保留在登记之处。",
+    edcColumns: { id: "记录", events: "有数据的访视", values: "数值个数", updated: "本机最近修改" },
   },
   screening: {
     title: "筛选新受试者",
@@ -78,6 +81,8 @@ export const zhCN: Catalog = {
     historyEmpty: "没有修改记录。",
     created: "已创建",
     columns: { at: "时间", who: "操作人", field: "字段", old: "原值", new: "新值", reason: "原因" },
+    fromEdc: "来自 EDC",
+    fromEdcHint: "在其他工作站或 EDC 中登记：其筛选与入组信息保留在那里。下方表单可以在此填写，并同步到 EDC。",
   },
   crf: {
     visits: "访视与表单",

@@ -475,6 +475,22 @@ demo: boolean, };
 
 export type SubjectDetail = { subject: Subject, actions: Array<ActionKind>, audit: Array<AuditEntry>, };
 
+export type EdcRecord = { record_id: string, 
+/**
+ * Events with at least one value.
+ */
+events: number, 
+/**
+ * Values held.
+ */
+values: number, 
+/**
+ * When a value last changed at this desk (pulled or edited).
+ */
+updated_at: string, };
+
+export type RecordDetail = { record_id: string, audit: Array<AuditEntry>, };
+
 export type SubjectRef = { id: string, };
 
 export type EditScreening = { id: string, input: ScreeningInput, reason: string | null, };

@@ -1,4 +1,4 @@
-import { Anchor, Button, Group, Paper, SimpleGrid, Stack, Text, Title } from "@mantine/core";
+import { Anchor, Badge, Button, Group, Paper, SimpleGrid, Stack, Text, Title } from "@mantine/core";
 import { useHotkeys } from "@mantine/hooks";
 import type { ColumnDef } from "@tanstack/react-table";
 import { useCallback, useEffect, useMemo, useState } from "react";
@@ -9,7 +9,16 @@ import { ErrorAlert } from "../components/ErrorAlert";
 import { StatusBadge } from "../components/StatusBadge";
 import { useApp } from "../context";
 import { auditFieldName, fieldValue, formatTimestamp } from "../format";
-import { type ActionKind, type AuditEntry, type IpcError, type SubjectDetail, type VisitGrid, api } from "../ipc";
+import {
+  type ActionKind,
+  type AuditEntry,
+  type IpcError,
+  type RecordDetail,
+  type SubjectDetail,
+  type VisitGrid,
+  api,
+  isIpcError,
+} from "../ipc";
 import { ActionModal } from "./ActionModal";
 import { type OpenForm, VisitGridCard } from "./VisitGridCard";
 import { ScreeningModal } from "./ScreeningModal";
@@ -25,6 +34,8 @@ export function SubjectPage({ id, onBack, onOpenForm }: { id: string; onBack: ()
   const { t, i18n } = useTranslation();
   const { info } = useApp();
   const [detail, setDetail] = useState<SubjectDetail | null>(null);
+  // A record pulled from the EDC that was not registered at this desk.
+  const [record, setRecord] = useState<RecordDetail | null>(null);
   const [grid, setGrid] = useState<VisitGrid | null>(null);
   const [error, setError] = useState<IpcError | null>(null);
   const [action, setAction] = useState<ActionKind | null>(null);
@@ -32,8 +43,15 @@ export function SubjectPage({ id, onBack, onOpenForm }: { id: string; onBack: ()
 
   const load = useCallback(async () => {
     try {
-      const [d, g] = await Promise.all([api.getSubject(id), api.visitGrid(id)]);
-      setDetail(d);
+      const g = await api.visitGrid(id);
+      try {
+        setDetail(await api.getSubject(id));
+        setRecord(null);
+      } catch (e) {
+        if (!isIpcError(e) || e.code !== "not_found") throw e;
+        setRecord(await api.getRecord(id));
+        setDetail(null);
+      }
       setGrid(g);
       setError(null);
     } catch (e) {
@@ -84,6 +102,30 @@ export function SubjectPage({ id, onBack, onOpenForm }: { id: string; onBack: ()
         ← {t("subject.back")}
       </Anchor>
       <ErrorAlert error={error} />
+      {record && (
+        <>
+          <Group>
+            <Title order={2} data-testid="subject-id">
+              {record.record_id}
+            </Title>
+            <Badge variant="light" color="gray" data-testid="record-from-edc">
+              {t("subject.fromEdc")}
+            </Badge>
+          </Group>
+          <Text size="sm" c="dimmed">
+            {t("subject.fromEdcHint")}
+          </Text>
+          <VisitGridCard grid={grid} onOpen={onOpenForm} />
+          <Title order={3}>{t("subject.history")}</Title>
+          <DataTable
+            testId="audit-table"
+            data={record.audit}
+            columns={columns}
+            rowId={(e) => String(e.id)}
+            empty={t("subject.historyEmpty")}
+          />
+        </>
+      )}
       {s && detail && (
         <>
           <Group justify="space-between">

@@ -8,7 +8,8 @@ import { DataTable } from "../components/DataTable";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { StatusBadge } from "../components/StatusBadge";
 import { useApp } from "../context";
-import { type IpcError, type StatusCount, type SubjectRow, type SubjectStatus, api } from "../ipc";
+import { formatTimestamp } from "../format";
+import { type EdcRecord, type IpcError, type StatusCount, type SubjectRow, type SubjectStatus, api } from "../ipc";
 import { ScreeningModal } from "./ScreeningModal";
 
 const STATUSES: SubjectStatus[] = ["screening", "screen_failed", "enrolled", "completed", "withdrawn"];
@@ -16,13 +17,14 @@ const STATUSES: SubjectStatus[] = ["screening", "screen_failed", "enrolled", "co
 const EVER_ENROLLED: SubjectStatus[] = ["enrolled", "completed", "withdrawn"];
 
 export function SubjectsPage({ onOpen }: { onOpen: (id: string) => void }) {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   const { info } = useApp();
   const [search, setSearch] = useState("");
   const [debounced] = useDebouncedValue(search, 200);
   const [status, setStatus] = useState<SubjectStatus | "">("");
   const [site, setSite] = useState("");
   const [rows, setRows] = useState<SubjectRow[]>([]);
+  const [records, setRecords] = useState<EdcRecord[]>([]);
   const [counts, setCounts] = useState<StatusCount[]>([]);
   const [error, setError] = useState<IpcError | null>(null);
   const [screening, setScreening] = useState(false);
@@ -30,9 +32,11 @@ export function SubjectsPage({ onOpen }: { onOpen: (id: string) => void }) {
   const load = useCallback(async () => {
     try {
       const filter = { search: debounced || null, status: status || null, site_id: site || null };
-      const [list, c] = await Promise.all([api.listSubjects(filter), api.statusCounts()]);
+      const [list, c, fromEdc] = await Promise.all([api.listSubjects(filter), api.statusCounts(), api.listEdcRecords()]);
       setRows(list);
       setCounts(c);
+      const needle = debounced.trim().toLowerCase();
+      setRecords(fromEdc.filter((r) => r.record_id.toLowerCase().includes(needle)));
       setError(null);
     } catch (e) {
       setError(e as IpcError);
@@ -61,6 +65,20 @@ export function SubjectsPage({ onOpen }: { onOpen: (id: string) => void }) {
       },
     ],
     [t],
+  );
+
+  const recordColumns = useMemo<ColumnDef<EdcRecord, unknown>[]>(
+    () => [
+      { header: t("subjects.edcColumns.id"), accessorKey: "record_id" },
+      { header: t("subjects.edcColumns.events"), accessorKey: "events" },
+      { header: t("subjects.edcColumns.values"), accessorKey: "values" },
+      {
+        header: t("subjects.edcColumns.updated"),
+        accessorKey: "updated_at",
+        cell: (c) => formatTimestamp(c.row.original.updated_at, i18n.language),
+      },
+    ],
+    [t, i18n.language],
   );
 
   const target = info.setup?.study.enrollment_target ?? 0;
@@ -124,6 +142,24 @@ export function SubjectsPage({ onOpen }: { onOpen: (id: string) => void }) {
         empty={t("subjects.empty")}
         onOpen={(r) => onOpen(r.id)}
       />
+      {records.length > 0 && !status && !site && (
+        <>
+          <Title order={3} mt="md">
+            {t("subjects.fromEdc")}
+          </Title>
+          <Text size="sm" c="dimmed">
+            {t("subjects.fromEdcHint")}
+          </Text>
+          <DataTable
+            testId="edc-record-table"
+            data={records}
+            columns={recordColumns}
+            rowId={(r) => r.record_id}
+            empty=""
+            onOpen={(r) => onOpen(r.record_id)}
+          />
+        </>
+      )}
       {screening && (
         <ScreeningModal
           onClose={() => setScreening(false)}

@@ -133,7 +133,7 @@ export function SyncPage() {
                 <Text size="xs" c="dimmed">
                   {t("sync.lastSuccess")}
                 </Text>
-                <Text data-testid="sync-last">{s.last_success_at ? formatTimestamp(s.last_success_at, i18n.language) : t("sync.never")}</Text>
+                <Text data-testid="sync-last" data-at={s.last_success_at ?? ""}>{s.last_success_at ? formatTimestamp(s.last_success_at, i18n.language) : t("sync.never")}</Text>
               </div>
               <div>
                 <Text size="xs" c="dimmed">

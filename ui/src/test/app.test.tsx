@@ -16,6 +16,7 @@ function backend(overrides: Record<string, Handler> = {}) {
   const handlers: Record<string, Handler> = {
     app_info: () => appInfo,
     list_subjects: () => [row],
+    list_edc_records: () => [],
     status_counts: () => [{ site_id: "s01", status: "screening", count: 1 }],
     get_subject: () => ({ subject, actions: ["screen_fail", "enroll"], audit: [] }),
     visit_grid: () => null,
@@ -123,6 +124,44 @@ describe("SiteDesk UI", () => {
     expect(await screen.findByText("S01-K7Q-0001")).toBeInTheDocument();
     expect(screen.getByTestId("enrollment-progress")).toHaveTextContent("Enrolled 0 of 40");
     expect(screen.getByTestId("demo-badge")).toBeInTheDocument();
+  });
+
+  it("lists records from the EDC apart, and opens one without a screening log", async () => {
+    const notHere: IpcError = { code: "not_found", message: "No subject S01-B2C-0003." };
+    backend({
+      list_edc_records: () => [{ record_id: "S01-B2C-0003", events: 2, values: 9, updated_at: "2026-06-01T09:00:00.000Z" }],
+      get_subject: () => {
+        throw notHere;
+      },
+      get_record: () => ({
+        record_id: "S01-B2C-0003",
+        audit: [
+          {
+            id: 4,
+            at: "2026-06-01T09:00:00.000Z",
+            user_account: "crc2",
+            user_name: "",
+            entity: "record",
+            entity_id: "S01-B2C-0003",
+            field: "sbp",
+            old_value: "120",
+            new_value: "135",
+            reason: "Repeated after rest",
+            event: "baseline_arm_1",
+            instance: 1,
+          },
+        ],
+      }),
+    });
+    renderApp();
+    const table = await screen.findByTestId("edc-record-table");
+    expect(table).toHaveTextContent("S01-B2C-0003");
+    expect(screen.getByTestId("subject-table")).not.toHaveTextContent("S01-B2C-0003");
+    await userEvent.click(screen.getByText("S01-B2C-0003"));
+    expect(await screen.findByTestId("record-from-edc")).toHaveTextContent("From the EDC");
+    expect(screen.getByTestId("subject-id")).toHaveTextContent("S01-B2C-0003");
+    expect(screen.getByTestId("audit-table")).toHaveTextContent("Repeated after rest");
+    expect(screen.queryByTestId("action-edit")).not.toBeInTheDocument();
   });
 
   it("starts in the language saved in settings", async () => {

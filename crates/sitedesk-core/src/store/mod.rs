@@ -33,8 +33,8 @@ use crate::domain::{DeskCode, DomainError};
 pub use chain::{AuditVerification, ChainBreak, ChainProblem};
 pub use migrations::SCHEMA_VERSION;
 pub use read::{
-    AuditEntry, DeskInfo, DictionaryImport, OrphanedValues, Readers, Settings, StatusCount,
-    StoredDictionary, StudySetup, SubjectFilter, SubjectRow, SyncSettings,
+    AuditEntry, DeskInfo, DictionaryImport, EdcRecord, OrphanedValues, Readers, Settings,
+    StatusCount, StoredDictionary, StudySetup, SubjectFilter, SubjectRow, SyncSettings,
 };
 pub use write::metadata_hash;
 pub use writer::{

@@ -114,6 +114,20 @@ pub struct AuditEntry {
     pub instance: Option<u32>,
 }
 
+/// A record this desk holds values of but did not register: screened at
+/// another desk or entered in the EDC, and pulled by sync. Its screening log
+/// stays where it was registered; its forms can be read and edited here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct EdcRecord {
+    pub record_id: String,
+    /// Events with at least one value.
+    pub events: u32,
+    /// Values held.
+    pub values: u32,
+    /// When a value last changed at this desk (pulled or edited).
+    pub updated_at: String,
+}
+
 /// How this desk syncs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
@@ -418,6 +432,30 @@ impl Readers {
 
     pub async fn subjects(&self, filter: SubjectFilter) -> Result<Vec<SubjectRow>> {
         self.read(move |c| list_subjects(c, &filter)).await
+    }
+
+    /// The records with values here and no subject registered at this
+    /// desk, by id.
+    pub async fn edc_records(&self) -> Result<Vec<EdcRecord>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT v.record_id, count(DISTINCT v.event), count(*), max(v.updated_at)
+                 FROM record_value v
+                 WHERE NOT EXISTS (SELECT 1 FROM subject s WHERE s.id = v.record_id)
+                 GROUP BY v.record_id
+                 ORDER BY v.record_id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(EdcRecord {
+                    record_id: r.get(0)?,
+                    events: r.get(1)?,
+                    values: r.get(2)?,
+                    updated_at: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .await
     }
 
     pub async fn subject(&self, id: String) -> Result<Subject> {
