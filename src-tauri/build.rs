@@ -35,6 +35,8 @@ const COMMANDS: &[&str] = &[
     "recent_logs",
     "save_diagnostics_bundle",
     "diagnostics_snapshot",
+    "record_profile",
+    "save_profile",
 ];
 
 fn main() {

@@ -604,6 +604,35 @@ async fn screen_enroll_restart_translate_and_diagnose() {
     wait_text(&c, "task-table", "运行中").await;
     wait_text(&c, "lane-interactive", "交互").await;
     shot(&c, "07-diagnostics").await;
+
+    // A CPU profile of the running app: its flame graph, a search in it,
+    // and the SVG saved beside the database.
+    replace_text(&c, "profile-seconds", "2").await;
+    click(&c, "profile-record").await;
+    wait_text(&c, "profile-summary", "个采样").await;
+    let frames = c
+        .execute(
+            "return document.querySelectorAll(\"[data-testid='flame-graph'] svg g\").length;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(frames.as_u64().unwrap_or(0) >= 1, "frames drawn: {frames}");
+    type_into(&c, "profile-search", "sitedesk").await;
+    wait_text(&c, "profile-matches", "匹配的方块").await;
+    shot(&c, "08-cpu-profile").await;
+    click(&c, "profile-save-svg").await;
+    wait_text(&c, "profile-saved", ".svg").await;
+    let saved = std::fs::read_dir(data.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().ends_with(".svg"))
+        .expect("the SVG beside the database");
+    assert!(
+        std::fs::read_to_string(saved.path())
+            .unwrap()
+            .contains("<svg")
+    );
     c.close().await.expect("quit the app");
 }
 

@@ -8,6 +8,7 @@ mod tests {
 
     use sitedesk_core::diagnostics::logs::LogLine;
     use sitedesk_core::diagnostics::metrics::Sample;
+    use sitedesk_core::diagnostics::profile::FlameNode;
     use sitedesk_core::diagnostics::{Lint, TaskId, TaskKind, TaskSnapshot, TaskState};
     use sitedesk_core::domain::{
         ActionKind, Actor, Answer, Criterion, CriterionKind, Screening, ScreeningInput, Site,
@@ -138,6 +139,11 @@ mod tests {
             ApplyAction,
             Preferences,
             DiagnosticsSnapshot,
+            FlameNode,
+            RecordProfile,
+            ProfileView,
+            ProfileFormat,
+            SaveProfile,
             ErrorCode,
             IpcError,
         );

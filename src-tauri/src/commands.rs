@@ -7,6 +7,7 @@
 //! the app registers, one line each.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -26,13 +27,14 @@ use sitedesk_core::metadata::{self, Dictionary};
 use crate::dto::{
     AppInfo, ApplyAction, ConflictView, ConnectionReport, DiagnosticsSnapshot, DictionaryFile,
     DictionaryPreview, EdcSettings, EditScreening, EvaluateForm, FormRef, LogQuery, OpenedForm,
-    Preferences, RecordDetail, ResolveConflict, SaveEdc, SaveForm, SavedForm, SubjectDetail,
-    SubjectRef, SyncStatus, TaskRef,
+    Preferences, ProfileFormat, ProfileView, RecordDetail, RecordProfile, ResolveConflict, SaveEdc,
+    SaveForm, SaveProfile, SavedForm, SubjectDetail, SubjectRef, SyncStatus, TaskRef,
 };
 use crate::edc::{EdcMode, EdcTarget, TEST_TIMEOUTS};
 use crate::error::{ErrorCode, IpcError};
 use crate::state::AppState;
 use sitedesk_core::diagnostics::logs::LogLine;
+use sitedesk_core::diagnostics::profile;
 use sitedesk_core::store::sync::Keep;
 
 type CmdResult<T> = Result<T, IpcError>;
@@ -78,6 +80,7 @@ pub async fn app_info(state: &AppState) -> CmdResult<AppInfo> {
         desk: readers.desk().await.map_err(err)?,
         database_path: state.store.path().display().to_string(),
         demo: state.demo,
+        profiling: profile::available(),
     })
 }
 
@@ -684,31 +687,124 @@ pub async fn recent_logs(state: &AppState, payload: Value) -> CmdResult<Vec<LogL
     Ok(state.logs.lines(&level, &search, 500))
 }
 
-/// Writes the diagnostics bundle next to the database and says where.
-pub async fn save_diagnostics_bundle(state: &AppState) -> CmdResult<String> {
+/// Samples the whole app for `seconds`, as a registered task the panel can
+/// cancel, keeps the profile for saving and for the bundle, and returns its
+/// flame graph.
+pub async fn record_profile(state: &AppState, payload: Value) -> CmdResult<ProfileView> {
     let lang = state.lang();
+    let RecordProfile { seconds } = parse(lang, payload)?;
+    if !(1..=profile::MAX_SECONDS).contains(&seconds) {
+        return Err(IpcError::invalid_input(
+            lang,
+            format!("seconds must be 1 to {}", profile::MAX_SECONDS),
+        ));
+    }
+    let cancel = state.cancel.child_token();
+    let task = state.registry.register_cancellable(
+        format!("CPU profile ({seconds} s)"),
+        TaskKind::Profiler,
+        None,
+        Some(cancel.clone()),
+    );
+    let recording = state.tracker.spawn(async move {
+        task.set_state(TaskState::Running);
+        let result =
+            profile::record(std::time::Duration::from_secs(u64::from(seconds)), &cancel).await;
+        match &result {
+            Ok(_) => task.finish(TaskState::Done),
+            Err(profile::ProfileError::Cancelled) => task.finish(TaskState::Cancelled),
+            Err(e) => {
+                task.set_error(e.to_string());
+                task.finish(TaskState::Failed);
+            }
+        }
+        result
+    });
+    let recorded = recording
+        .await
+        .map_err(|e| IpcError::from_profile(&profile::ProfileError::Failed(e.to_string()), lang))?
+        .map_err(|e| IpcError::from_profile(&e, lang))?;
+    tracing::info!(
+        samples = recorded.samples,
+        ms = recorded.duration.as_millis() as u64,
+        "CPU profile recorded"
+    );
+    let view = ProfileView {
+        started_at: recorded.started_at,
+        duration_ms: recorded.duration.as_millis() as u64,
+        samples: recorded.samples,
+        frequency_hz: profile::FREQUENCY_HZ,
+        root: recorded.root.clone(),
+    };
+    *state.profile.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(recorded));
+    Ok(view)
+}
+
+/// Writes the last profile next to the database, as an SVG flame graph or
+/// in pprof's format, and says where.
+pub async fn save_profile(state: &AppState, payload: Value) -> CmdResult<String> {
+    let lang = state.lang();
+    let SaveProfile { format } = parse(lang, payload)?;
+    let recorded = state
+        .profile
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .ok_or_else(|| IpcError {
+            code: ErrorCode::NotFound,
+            message: match lang {
+                Lang::En => "Record a CPU profile first.".into(),
+                Lang::ZhCn => "请先记录一个 CPU 性能剖析。".into(),
+            },
+        })?;
+    let (extension, body) = match format {
+        ProfileFormat::Svg => ("svg", &recorded.svg),
+        ProfileFormat::Pprof => ("pb", &recorded.pprof),
+    };
+    let name = format!(
+        "sitedesk-profile-{}.{extension}",
+        recorded.started_at.format("%Y%m%d-%H%M%S")
+    );
+    write_beside_database(state, &name, body, "CPU profile", lang)
+}
+
+/// Writes `body` as `name` in the database's folder and returns the path.
+fn write_beside_database(
+    state: &AppState,
+    name: &str,
+    body: &[u8],
+    what: &'static str,
+    lang: Lang,
+) -> CmdResult<String> {
     let dir = state
         .store
         .path()
         .parent()
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
-    let path = dir.join(format!(
-        "sitedesk-diagnostics-{}.json",
-        chrono::Utc::now().format("%Y%m%d-%H%M%S")
-    ));
-    let body = serde_json::to_vec_pretty(&crate::diagnostics::bundle(state))
-        .map_err(|e| IpcError::invalid_input(lang, e))?;
+    let path = dir.join(name);
     std::fs::write(&path, body).map_err(|e| {
         IpcError::from_store(
             StoreError::Corrupt {
-                what: "diagnostics bundle",
+                what,
                 value: e.to_string(),
             },
             lang,
         )
     })?;
     Ok(path.display().to_string())
+}
+
+/// Writes the diagnostics bundle next to the database and says where.
+pub async fn save_diagnostics_bundle(state: &AppState) -> CmdResult<String> {
+    let lang = state.lang();
+    let name = format!(
+        "sitedesk-diagnostics-{}.json",
+        chrono::Utc::now().format("%Y%m%d-%H%M%S")
+    );
+    let body = serde_json::to_vec_pretty(&crate::diagnostics::bundle(state))
+        .map_err(|e| IpcError::invalid_input(lang, e))?;
+    write_beside_database(state, &name, &body, "diagnostics bundle", lang)
 }
 
 pub async fn diagnostics_snapshot(state: &AppState) -> CmdResult<DiagnosticsSnapshot> {
@@ -729,7 +825,7 @@ pub mod ipc {
     use super::CmdResult;
     use crate::dto::{
         AppInfo, ConflictView, ConnectionReport, DiagnosticsSnapshot, DictionaryPreview,
-        EdcSettings, OpenedForm, RecordDetail, SavedForm, SubjectDetail, SyncStatus,
+        EdcSettings, OpenedForm, ProfileView, RecordDetail, SavedForm, SubjectDetail, SyncStatus,
     };
     use crate::state::AppState;
     use sitedesk_core::forms::{Evaluation, VisitGrid};
@@ -750,6 +846,8 @@ pub mod ipc {
         get_subject(payload) -> SubjectDetail;
         list_edc_records() -> Vec<EdcRecord>;
         get_record(payload) -> RecordDetail;
+        record_profile(payload) -> ProfileView;
+        save_profile(payload) -> String;
         screen_subject(payload) -> Subject;
         edit_screening(payload) -> Subject;
         apply_action(payload) -> Subject;

@@ -133,5 +133,19 @@ pub fn bundle(state: &AppState) -> serde_json::Value {
             "breaker": sync.breaker,
         },
         "logs": state.logs.lines("TRACE", "", sitedesk_core::diagnostics::logs::LOG_LINES),
+        // Function and thread names only; the SVG and pprof files are
+        // saved apart.
+        "profile": state
+            .profile
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|p| serde_json::json!({
+                "started_at": p.started_at,
+                "duration_ms": p.duration.as_millis() as u64,
+                "samples": p.samples,
+                "frequency_hz": sitedesk_core::diagnostics::profile::FREQUENCY_HZ,
+                "folded": p.root.folded(),
+            })),
     })
 }

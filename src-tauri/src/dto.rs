@@ -4,8 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sitedesk_core::diagnostics::metrics::Sample;
+use sitedesk_core::diagnostics::profile::FlameNode;
 use sitedesk_core::diagnostics::{Lint, TaskSnapshot};
 use sitedesk_core::domain::{ActionKind, Actor, ScreeningInput, Subject};
 use sitedesk_core::forms::{Evaluation, FormInput, FormView};
@@ -31,6 +33,8 @@ pub struct AppInfo {
     pub database_path: String,
     /// Whether this desk runs the built-in demo study.
     pub demo: bool,
+    /// Whether this platform can record CPU profiles.
+    pub profiling: bool,
 }
 
 /// A subject with its audit trail and the lifecycle actions its status
@@ -248,4 +252,42 @@ pub struct LogQuery {
     pub level: String,
     #[serde(default)]
     pub search: String,
+}
+
+/// `record_profile`'s payload.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct RecordProfile {
+    /// 1 to 60.
+    pub seconds: u32,
+}
+
+/// A recorded CPU profile, as the panel's flame graph shows it.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ProfileView {
+    #[ts(type = "string")]
+    pub started_at: DateTime<Utc>,
+    #[ts(type = "number")]
+    pub duration_ms: u64,
+    #[ts(type = "number")]
+    pub samples: u64,
+    pub frequency_hz: i32,
+    pub root: FlameNode,
+}
+
+/// The file formats a profile is saved in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ProfileFormat {
+    /// A flame graph that opens in a browser.
+    Svg,
+    /// Google's pprof protobuf, for `go tool pprof` and similar tools.
+    Pprof,
+}
+
+/// `save_profile`'s payload.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct SaveProfile {
+    pub format: ProfileFormat,
 }

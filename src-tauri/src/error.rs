@@ -35,6 +35,9 @@ pub enum ErrorCode {
     NoEdc,
     /// The EDC refused or could not be reached; the message says which.
     Edc,
+    /// A CPU profile could not be recorded (another is running, or the
+    /// platform cannot profile); the message says which.
+    Profile,
 }
 
 /// The error every command returns.
@@ -46,6 +49,20 @@ pub struct IpcError {
 }
 
 impl IpcError {
+    pub fn from_profile(
+        e: &sitedesk_core::diagnostics::profile::ProfileError,
+        lang: Lang,
+    ) -> IpcError {
+        use sitedesk_core::diagnostics::profile::ProfileError;
+        IpcError {
+            code: match e {
+                ProfileError::Cancelled => ErrorCode::Cancelled,
+                _ => ErrorCode::Profile,
+            },
+            message: e.message(lang),
+        }
+    }
+
     pub fn invalid_input(lang: Lang, detail: impl std::fmt::Display) -> IpcError {
         let message = match lang {
             Lang::En => format!("The request was not understood: {detail}"),

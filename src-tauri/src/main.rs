@@ -84,6 +84,8 @@ fn main() -> ExitCode {
             commands::ipc::get_subject,
             commands::ipc::list_edc_records,
             commands::ipc::get_record,
+            commands::ipc::record_profile,
+            commands::ipc::save_profile,
             commands::ipc::screen_subject,
             commands::ipc::edit_screening,
             commands::ipc::apply_action,

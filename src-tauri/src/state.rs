@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use sitedesk_core::diagnostics::TaskRegistry;
 use sitedesk_core::diagnostics::logs::LogBuffer;
 use sitedesk_core::diagnostics::metrics::History;
+use sitedesk_core::diagnostics::profile::Profile;
 use sitedesk_core::domain::Actor;
 use sitedesk_core::i18n::Lang;
 use sitedesk_core::store::{Settings, Store, SyncSettings};
@@ -37,6 +38,8 @@ pub struct AppState {
     pub metrics: History,
     /// How this desk syncs (the scheduler's task reads it at each run).
     pub sync_settings: Arc<Mutex<SyncSettings>>,
+    /// The last CPU profile recorded, for saving and for the bundle.
+    pub profile: Mutex<Option<Arc<Profile>>>,
     prefs: RwLock<Settings>,
 }
 
@@ -60,6 +63,7 @@ impl AppState {
             sync_settings: Arc::new(Mutex::new(SyncSettings::default())),
             logs: LogBuffer::default(),
             metrics: History::default(),
+            profile: Mutex::new(None),
             prefs: RwLock::new(prefs),
         }
     }

@@ -857,3 +857,69 @@ async fn a_record_pulled_from_the_edc_is_listed_opened_and_edited_without_a_scre
         detail.audit
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cpu_profile_is_recorded_as_a_task_saved_in_two_formats_and_bundled() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let desk = desk().await;
+    let s = &desk.state;
+    for seconds in [0, 61] {
+        expect_code(
+            "seconds out of range",
+            record_profile(s, json!({"seconds": seconds})).await,
+            ErrorCode::InvalidInput,
+        );
+    }
+    expect_code(
+        "nothing recorded yet",
+        save_profile(s, json!({"format": "svg"})).await,
+        ErrorCode::NotFound,
+    );
+    if !profile::available() {
+        expect_code(
+            "this platform cannot profile",
+            record_profile(s, json!({"seconds": 1})).await,
+            ErrorCode::Profile,
+        );
+        return;
+    }
+    // CPU time is what is sampled: keep a thread busy.
+    let stop = Arc::new(AtomicBool::new(false));
+    let busy = std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            let mut x = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+        }
+    });
+    let view = record_profile(s, json!({"seconds": 1})).await.unwrap();
+    stop.store(true, Ordering::Relaxed);
+    busy.join().unwrap();
+    assert!(
+        view.samples > 0 && view.root.value == view.samples,
+        "{view:?}"
+    );
+    let task = s
+        .registry
+        .snapshot()
+        .into_iter()
+        .find(|t| t.name == "CPU profile (1 s)")
+        .expect("registered");
+    assert_eq!(task.state, sitedesk_core::diagnostics::TaskState::Done);
+
+    let svg = save_profile(s, json!({"format": "svg"})).await.unwrap();
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
+    let pb = save_profile(s, json!({"format": "pprof"})).await.unwrap();
+    assert!(pb.ends_with(".pb") && !std::fs::read(&pb).unwrap().is_empty());
+    expect_code(
+        "an unknown format",
+        save_profile(s, json!({"format": "png"})).await,
+        ErrorCode::InvalidInput,
+    );
+    let bundle = crate::diagnostics::bundle(s);
+    assert_eq!(bundle["profile"]["samples"], json!(view.samples));
+    assert!(bundle["profile"]["folded"].as_str().unwrap().contains(';'));
+}

@@ -140,6 +140,21 @@ export const en = {
     eligibility: "Eligibility {{id}}",
   },
   diagnostics: {
+    profile: {
+      title: "CPU profile",
+      seconds: "Seconds",
+      record: "Record CPU profile",
+      recording: "Recording… use SiteDesk as usual meanwhile.",
+      unavailable: "This platform cannot record CPU profiles.",
+      summary: "{{samples}} samples in {{seconds}} s at {{hz}} per second. Wider frames used more CPU; click one to zoom in.",
+      search: "Find a function",
+      matches: "Matching frames hold {{matched}} of {{total}} samples ({{percent}}%).",
+      resetZoom: "Reset zoom",
+      saveSvg: "Save as SVG",
+      savePprof: "Save as pprof",
+      saved: "Saved: {{path}}",
+      hint: "Function and thread names only, no patient data. The SVG opens in a browser; the pprof file in pprof-compatible tools.",
+    },
     metrics: {
       title: "The last 15 minutes",
       process: "Process",

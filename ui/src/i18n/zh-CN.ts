@@ -140,6 +140,21 @@ export const zhCN: Catalog = {
     eligibility: "标准 {{id}}",
   },
   diagnostics: {
+    profile: {
+      title: "CPU 性能剖析",
+      seconds: "秒数",
+      record: "记录 CPU 性能剖析",
+      recording: "正在记录……期间可照常使用 SiteDesk。",
+      unavailable: "此平台无法记录 CPU 性能剖析。",
+      summary: "{{seconds}} 秒内共 {{samples}} 个采样（每秒 {{hz}} 次）。越宽的方块占用 CPU 越多；点击可放大。",
+      search: "查找函数",
+      matches: "匹配的方块占 {{total}} 个采样中的 {{matched}} 个（{{percent}}%）。",
+      resetZoom: "重置缩放",
+      saveSvg: "另存为 SVG",
+      savePprof: "另存为 pprof",
+      saved: "已保存：{{path}}",
+      hint: "仅含函数名和线程名，不含患者数据。SVG 可在浏览器中打开；pprof 文件可用兼容 pprof 的工具打开。",
+    },
     metrics: {
       title: "最近 15 分钟",
       process: "进程",

@@ -471,7 +471,11 @@ database_path: string,
 /**
  * Whether this desk runs the built-in demo study.
  */
-demo: boolean, };
+demo: boolean, 
+/**
+ * Whether this platform can record CPU profiles.
+ */
+profiling: boolean, };
 
 export type SubjectDetail = { subject: Subject, actions: Array<ActionKind>, audit: Array<AuditEntry>, };
 
@@ -509,6 +513,20 @@ lints: Array<Lint>,
  */
 metrics: Array<Sample>, writer: WriterStats, };
 
-export type ErrorCode = "invalid_input" | "validation" | "illegal_transition" | "not_found" | "no_study" | "unavailable" | "cancelled" | "storage" | "no_forms" | "no_edc" | "edc";
+export type FlameNode = { name: string, value: number, children: Array<FlameNode>, };
+
+export type RecordProfile = { 
+/**
+ * 1 to 60.
+ */
+seconds: number, };
+
+export type ProfileView = { started_at: string, duration_ms: number, samples: number, frequency_hz: number, root: FlameNode, };
+
+export type ProfileFormat = "svg" | "pprof";
+
+export type SaveProfile = { format: ProfileFormat, };
+
+export type ErrorCode = "invalid_input" | "validation" | "illegal_transition" | "not_found" | "no_study" | "unavailable" | "cancelled" | "storage" | "no_forms" | "no_edc" | "edc" | "profile";
 
 export type IpcError = { code: ErrorCode, message: string, };

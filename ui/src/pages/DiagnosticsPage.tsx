@@ -6,6 +6,7 @@ import { useTranslation } from "react-i18next";
 import { DataTable } from "../components/DataTable";
 import { LogsCard } from "./LogsCard";
 import { MetricsCharts } from "./MetricsCharts";
+import { ProfileCard } from "./ProfileCard";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { formatElapsed, formatTimestamp } from "../format";
 import {
@@ -121,6 +122,7 @@ export function DiagnosticsPage() {
             <Text c="dimmed">{t("diagnostics.live", { count: liveCount })}</Text>
           </Group>
           <DataTable testId="task-table" data={snap.tasks} columns={columns} rowId={(x) => String(x.id)} empty="—" />
+          <ProfileCard />
           <LogsCard />
         </>
       )}

@@ -219,6 +219,40 @@ describe("SiteDesk UI", () => {
     expect(screen.getByTestId("chart-process")).toHaveTextContent("Memory MB 84.5");
   });
 
+  it("records a CPU profile, draws its flame graph and finds a function in it", async () => {
+    const leaf = (name: string, value: number) => ({ name, value, children: [] });
+    const calls = backend({
+      recent_logs: () => [],
+      record_profile: () => ({
+        started_at: "2026-06-01T09:00:00.000Z",
+        duration_ms: 2000,
+        samples: 11,
+        frequency_hz: 100,
+        root: {
+          name: "all",
+          value: 11,
+          children: [
+            { name: "sitedesk-writer", value: 7, children: [leaf("run_batch", 5), leaf("commit", 2)] },
+            { name: "tokio-runtime-worker", value: 4, children: [leaf("push_batch", 4)] },
+          ],
+        },
+      }),
+      save_profile: (args) => `/data/sitedesk-profile.${(args.payload as { format: string }).format}`,
+    });
+    renderApp();
+    fireEvent.click(await screen.findByTestId("nav-diagnostics"));
+    await userEvent.click(await screen.findByTestId("profile-record"));
+    expect(await screen.findByTestId("profile-summary")).toHaveTextContent("11 samples in 2.0 s at 100 per second");
+    expect(calls.find((c) => c.cmd === "record_profile")?.args.payload).toEqual({ seconds: 10 });
+    const graph = screen.getByTestId("flame-graph");
+    expect(graph.querySelectorAll("g").length).toBeGreaterThanOrEqual(6);
+    expect(graph).toHaveTextContent("run_batch");
+    await userEvent.type(screen.getByTestId("profile-search"), "BATCH");
+    expect(await screen.findByTestId("profile-matches")).toHaveTextContent("Matching frames hold 9 of 11 samples (81.8%)");
+    await userEvent.click(screen.getByTestId("profile-save-pprof"));
+    expect(await screen.findByTestId("profile-saved")).toHaveTextContent("/data/sitedesk-profile.pprof");
+  });
+
   it("reports where the audit chain breaks, in the user's words", async () => {
     backend({
       verify_audit: () => ({

@@ -20,6 +20,7 @@ export const appInfo: AppInfo = {
   desk: { desk_code: "K7Q", schema_version: 1 },
   database_path: "/tmp/sitedesk.sqlite3",
   demo: true,
+  profiling: true,
 };
 
 export const row: SubjectRow = {

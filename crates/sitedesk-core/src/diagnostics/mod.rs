@@ -12,6 +12,7 @@
 
 pub mod logs;
 pub mod metrics;
+pub mod profile;
 mod registry;
 #[cfg(test)]
 mod tests;
