@@ -19,10 +19,18 @@ const PERIOD: Duration = Duration::from_secs(1);
 pub fn snapshot(state: &AppState) -> DiagnosticsSnapshot {
     DiagnosticsSnapshot {
         tasks: state.registry.snapshot(),
-        lints: state.registry.lints(),
+        lints: lints(state),
         writer: state.store.writer().stats(),
         metrics: state.metrics.all(),
     }
+}
+
+/// The registry's findings about its tasks, then the history's (untracked
+/// tasks piling up, a stalled writer).
+fn lints(state: &AppState) -> Vec<sitedesk_core::diagnostics::Lint> {
+    let mut lints = state.registry.lints();
+    lints.extend(state.metrics.lints());
+    lints
 }
 
 /// One second of the desk's life: process, runtime, registry, writer,
@@ -64,6 +72,7 @@ async fn sample(state: &AppState, last_cpu: &mut Option<(std::time::Instant, f64
         rows_per_sec: writer.rows_per_sec,
         interactive_p99_ms: writer.interactive.ack_ms.p99,
         outbox,
+        writer_queued: writer.interactive.queue_depth + writer.bulk.queue_depth,
         db_mb: size(db),
         wal_mb: size(std::path::Path::new(&wal)),
     }
@@ -117,7 +126,7 @@ pub fn bundle(state: &AppState) -> serde_json::Value {
         "arch": std::env::consts::ARCH,
         "created_at": chrono::Utc::now().to_rfc3339(),
         "tasks": state.registry.snapshot(),
-        "lints": state.registry.lints(),
+        "lints": lints(state),
         "writer": state.store.writer().stats(),
         "metrics": state.metrics.all(),
         "edc": {

@@ -181,6 +181,10 @@ export const en = {
     },
     cancel: "Cancel",
     lint: {
+      tasks_outside_registry:
+        "About {{extra}} more tasks are running than SiteDesk keeps track of, and the number has grown over the last {{minutes}} min: something starts tasks that never end (a leak). Save a diagnostics bundle for support; restarting SiteDesk clears them.",
+      writer_stalled:
+        "{{queued}} edits are waiting for the database and nothing has been saved for {{seconds}} s: the disk may be full, failing or locked by another program. Edits saved before are safe.",
       stuck_after_cancel: "“{{name}}” is still running {{seconds}} s after it was cancelled: it does not stop when asked (a leak). Restarting SiteDesk ends it.",
       no_progress: "“{{name}}” has made no progress for {{seconds}} s; it may be stuck.",
     },

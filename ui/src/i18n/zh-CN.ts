@@ -181,6 +181,10 @@ export const zhCN: Catalog = {
     },
     cancel: "取消",
     lint: {
+      tasks_outside_registry:
+        "正在运行的任务比 SiteDesk 跟踪的多出约 {{extra}} 个，且在过去 {{minutes}} 分钟内持续增加：有程序启动了永不结束的任务（泄漏）。请保存诊断包发给技术支持；重启 SiteDesk 可清除它们。",
+      writer_stalled:
+        "有 {{queued}} 项修改在等待写入数据库，且已 {{seconds}} 秒没有保存任何内容：磁盘可能已满、出现故障或被其他程序锁定。此前已保存的修改是安全的。",
       stuck_after_cancel: "“{{name}}”在取消 {{seconds}} 秒后仍在运行：它没有按要求停止（资源泄漏）。重启 SiteDesk 可结束它。",
       no_progress: "“{{name}}”已 {{seconds}} 秒没有进展，可能已卡住。",
     },

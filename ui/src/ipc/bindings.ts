@@ -119,7 +119,12 @@ cancellable: boolean,
  */
 cancelled_ms: number | null, };
 
-export type Lint = { "lint": "stuck_after_cancel", task: TaskId, name: string, seconds: number, } | { "lint": "no_progress", task: TaskId, name: string, seconds: number, };
+export type Lint = { "lint": "stuck_after_cancel", task: TaskId, name: string, seconds: number, } | { "lint": "no_progress", task: TaskId, name: string, seconds: number, } | { "lint": "tasks_outside_registry", 
+/**
+ * How many more untracked tasks run now than at the quietest
+ * moment of the history.
+ */
+extra: number, minutes: number, } | { "lint": "writer_stalled", queued: number, seconds: number, };
 
 export type TaskRef = { id: number, };
 
@@ -149,7 +154,11 @@ registry_tasks: number, commits_per_sec: number, rows_per_sec: number, interacti
 /**
  * Edited values waiting to be sent to the EDC.
  */
-outbox: number, db_mb: number, wal_mb: number, };
+outbox: number, 
+/**
+ * Commands waiting in the writer's two lanes.
+ */
+writer_queued: number, db_mb: number, wal_mb: number, };
 
 export type LogQuery = { 
 /**

@@ -110,9 +110,9 @@ export function DiagnosticsPage() {
       <ErrorAlert error={error} />
       {snap && (
         <>
-          {snap.lints.map((l) => (
-            <Alert key={`${l.lint}-${l.task}`} color="orange" data-testid="task-lint">
-              {t(`diagnostics.lint.${l.lint}`, { name: l.name, seconds: l.seconds })}
+          {snap.lints.map((l, i) => (
+            <Alert key={`${l.lint}-${i}`} color="orange" data-testid="task-lint">
+              {t(`diagnostics.lint.${l.lint}`, { ...l })}
             </Alert>
           ))}
           <WriterPanel writer={snap.writer} />

@@ -51,7 +51,10 @@ function backend(overrides: Record<string, Handler> = {}) {
           cancelled_ms: 7000,
         },
       ],
-      lints: [{ lint: "stuck_after_cancel", task: 2, name: "Sync run", seconds: 7 }],
+      lints: [
+        { lint: "stuck_after_cancel", task: 2, name: "Sync run", seconds: 7 },
+        { lint: "writer_stalled", queued: 12, seconds: 14 },
+      ],
       metrics: [
         {
           at_ms: 1780304400000,
@@ -215,7 +218,9 @@ describe("SiteDesk UI", () => {
     expect(screen.getByTestId("writer-commits")).toHaveTextContent("7");
     expect(screen.getByTestId("lane-interactive")).toHaveTextContent("2.10 / 4.50 / 6.00");
     expect(screen.getByTestId("lane-bulk")).toHaveTextContent("3 / 1024");
-    expect(screen.getByTestId("task-lint")).toHaveTextContent("“Sync run” is still running 7 s after it was cancelled");
+    const lints = screen.getAllByTestId("task-lint");
+    expect(lints[0]).toHaveTextContent("“Sync run” is still running 7 s after it was cancelled");
+    expect(lints[1]).toHaveTextContent("12 edits are waiting for the database and nothing has been saved for 14 s");
     expect(screen.getByTestId("chart-process")).toHaveTextContent("Memory MB 84.5");
   });
 

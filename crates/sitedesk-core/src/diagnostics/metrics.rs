@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use ts_rs::TS;
 
+use super::Lint;
+
 /// Samples kept: 15 minutes at one a second.
 pub const SAMPLES: usize = 900;
 
@@ -30,6 +32,8 @@ pub struct Sample {
     pub interactive_p99_ms: f64,
     /// Edited values waiting to be sent to the EDC.
     pub outbox: u32,
+    /// Commands waiting in the writer's two lanes.
+    pub writer_queued: u32,
     pub db_mb: f64,
     pub wal_mb: f64,
 }
@@ -49,6 +53,18 @@ impl History {
         q.push_back(s);
     }
 
+    /// Findings the history shows and a single moment cannot: tasks that
+    /// accumulate outside the registry, and a writer that stopped
+    /// committing while edits wait.
+    pub fn lints(&self) -> Vec<Lint> {
+        let q = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        let samples: Vec<&Sample> = q.iter().collect();
+        let mut out = Vec::new();
+        out.extend(tasks_outside_registry(&samples));
+        out.extend(writer_stalled(&samples));
+        out
+    }
+
     pub fn all(&self) -> Vec<Sample> {
         self.samples
             .lock()
@@ -57,6 +73,55 @@ impl History {
             .copied()
             .collect()
     }
+}
+
+/// Untracked tasks (tokio's alive count less the registry's) come and go
+/// with every HTTP request; their floor over a window does not. A floor
+/// this much above the history's lowest means tasks that never end.
+pub const UNTRACKED_GROWTH: u32 = 25;
+/// The window whose floor is compared: a minute of samples.
+const RECENT: usize = 60;
+/// How long the history must be before the comparison means anything.
+const SETTLED: usize = 2 * RECENT;
+/// Seconds of waiting edits without a commit before the writer counts as
+/// stalled.
+pub const WRITER_STALL_SECONDS: usize = 10;
+
+fn untracked(s: &Sample) -> u32 {
+    s.tokio_tasks.saturating_sub(s.registry_tasks)
+}
+
+fn tasks_outside_registry(samples: &[&Sample]) -> Option<Lint> {
+    if samples.len() < SETTLED {
+        return None;
+    }
+    let floor = |w: &[&Sample]| w.iter().map(|s| untracked(s)).min().unwrap_or(0);
+    let quietest = floor(samples);
+    let recent = floor(&samples[samples.len() - RECENT..]);
+    let extra = recent - quietest;
+    (extra >= UNTRACKED_GROWTH).then(|| {
+        let since = samples
+            .iter()
+            .rposition(|s| untracked(s) == quietest)
+            .unwrap_or(0);
+        Lint::TasksOutsideRegistry {
+            extra,
+            minutes: ((samples.len() - since) as u64).div_ceil(60),
+        }
+    })
+}
+
+fn writer_stalled(samples: &[&Sample]) -> Option<Lint> {
+    let stalled = samples
+        .iter()
+        .rev()
+        .take_while(|s| s.writer_queued > 0 && s.commits_per_sec == 0.0)
+        .count();
+    let last = samples.last()?;
+    (stalled >= WRITER_STALL_SECONDS).then_some(Lint::WriterStalled {
+        queued: last.writer_queued,
+        seconds: stalled as u64,
+    })
 }
 
 /// What the operating system says about this process (Linux; zeros

@@ -104,6 +104,21 @@ pub enum Lint {
         #[ts(type = "number")]
         seconds: u64,
     },
+    /// Tokio runs ever more tasks than the registry knows of: something
+    /// spawns tasks outside it that do not end.
+    TasksOutsideRegistry {
+        /// How many more untracked tasks run now than at the quietest
+        /// moment of the history.
+        extra: u32,
+        #[ts(type = "number")]
+        minutes: u64,
+    },
+    /// Edits wait in the writer's queues and nothing has been committed.
+    WriterStalled {
+        queued: u32,
+        #[ts(type = "number")]
+        seconds: u64,
+    },
 }
 
 /// How long after a cancel a task that still runs is reported as stuck.
