@@ -401,3 +401,44 @@ async fn a_server_that_is_not_there_is_a_transport_error() {
     let e = c.version().await.unwrap_err();
     assert!(matches!(e, EdcError::Transport(_)), "{e:?}");
 }
+
+/// Every call is counted under its endpoint, with its latency and bytes;
+/// a refused one as a failure. Clients given the same metrics share them.
+#[tokio::test]
+async fn calls_are_counted_per_endpoint_with_failures_latency_and_bytes() {
+    use sitedesk_core::edc::metrics::CallMetrics;
+    let sim = faulty("status=503:content=record/import:next=1").await;
+    let metrics = std::sync::Arc::new(CallMetrics::default());
+    let a = client(&sim, DEMO_TOKEN_RIVERSIDE).with_metrics(metrics.clone());
+    let b = client(&sim, DEMO_TOKEN_RIVERSIDE).with_metrics(metrics.clone());
+    a.version().await.unwrap();
+    a.metadata().await.unwrap();
+    let refused = b
+        .import_records(&one_row("S01-TST-0601"), Overwrite::Normal)
+        .await;
+    assert!(refused.is_err(), "the first import is refused with 503");
+    b.import_records(&one_row("S01-TST-0601"), Overwrite::Normal)
+        .await
+        .unwrap();
+    b.export_records(&RecordQuery::default()).await.unwrap();
+
+    let stats = metrics.snapshot();
+    let get = |name: &str| {
+        stats
+            .iter()
+            .find(|e| e.endpoint == name)
+            .unwrap_or_else(|| panic!("{name} in {stats:?}"))
+    };
+    let import = get("record import");
+    assert_eq!((import.calls, import.failures), (2, 1));
+    assert!(import.bytes_sent > 2 * "S01-TST-0601".len() as u64);
+    assert!(import.latency_ms.max >= import.latency_ms.p50 && import.latency_ms.p50 > 0.0);
+    let export = get("record export");
+    assert_eq!((export.calls, export.failures), (1, 0));
+    assert!(export.bytes_received > 0);
+    assert_eq!(get("metadata").calls, 1);
+    assert_eq!(get("version").calls, 1);
+    let totals = metrics.totals();
+    assert_eq!((totals.calls, totals.failures, totals.retries), (5, 1, 0));
+    sim.shutdown().await;
+}

@@ -855,3 +855,56 @@ async fn a_hundred_cancelled_runs_leak_no_task() {
     });
     sim.shutdown().await;
 }
+
+/// Retries are counted with the calls they repeat: two refused imports,
+/// then one that lands.
+#[tokio::test]
+async fn retried_calls_are_counted_in_the_clients_metrics() {
+    use sitedesk_core::edc::metrics::CallMetrics;
+    let dir = tempfile::tempdir().unwrap();
+    let store = desk(&dir).await;
+    let sim = Simulator::start(SimConfig::new(Project::demo()))
+        .await
+        .unwrap();
+    sim.set_faults(
+        "status=503:content=record/import:next=2"
+            .parse::<edc_sim::FaultSet>()
+            .unwrap(),
+    );
+    let metrics = std::sync::Arc::new(CallMetrics::default());
+    let tracker = TaskTracker::new();
+    let sync = Syncer::new(
+        store.clone(),
+        client(&sim, DEMO_TOKEN_RIVERSIDE, Duration::from_secs(5)).with_metrics(metrics.clone()),
+        TaskRegistry::new(),
+        tracker.clone(),
+        actor(),
+        SyncConfig {
+            retry: RetryPolicy {
+                attempts: 4,
+                base: Duration::from_millis(1),
+                cap: Duration::from_millis(5),
+            },
+            ..SyncConfig::default()
+        },
+    );
+    edit(
+        &store,
+        "S01-RTY-0001",
+        "baseline_arm_1",
+        &[("sbp", "121")],
+        None,
+    )
+    .await;
+    let report = sync.run(CancellationToken::new()).await.unwrap();
+    assert_eq!(report.pushed_cells, 1);
+    let totals = metrics.totals();
+    assert_eq!((totals.failures, totals.retries), (2, 2), "{totals:?}");
+    let import = metrics
+        .snapshot()
+        .into_iter()
+        .find(|e| e.endpoint == "record import")
+        .unwrap();
+    assert_eq!((import.calls, import.failures), (3, 2));
+    sim.shutdown().await;
+}

@@ -14,6 +14,7 @@ mod tests {
         ActionKind, Actor, Answer, Criterion, CriterionKind, Screening, ScreeningInput, Site,
         Study, Subject, SubjectStatus,
     };
+    use sitedesk_core::edc::metrics::{CallTotals, EndpointStats};
     use sitedesk_core::forms::{
         CellStatus, ChoiceView, Evaluation, EventColumn, FieldMessage, FieldState, FieldView,
         FormInput, FormRow, FormStatus, FormView, GridCell, InstanceStatus, Severity, SliderView,
@@ -138,6 +139,8 @@ mod tests {
             EditScreening,
             ApplyAction,
             Preferences,
+            EndpointStats,
+            CallTotals,
             DiagnosticsSnapshot,
             FlameNode,
             RecordProfile,

@@ -542,7 +542,9 @@ pub async fn test_connection(state: &AppState) -> CmdResult<ConnectionReport> {
     let lang = state.lang();
     let target = state.edc.target().ok_or_else(|| IpcError::no_edc(lang))?;
     let err = |e: EdcError| IpcError::from_edc(&e, lang);
-    let client = EdcClient::new(&target.url, target.token.clone(), TEST_TIMEOUTS).map_err(err)?;
+    let client = EdcClient::new(&target.url, target.token.clone(), TEST_TIMEOUTS)
+        .map_err(err)?
+        .with_metrics(state.edc_metrics.clone());
     let version = client.version().await.map_err(err)?;
     let project = client.project().await.map_err(err)?;
     Ok(ConnectionReport {

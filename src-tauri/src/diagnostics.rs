@@ -7,6 +7,8 @@ use sitedesk_core::diagnostics::metrics::{ProcessStats, Sample};
 use sitedesk_core::diagnostics::{TaskKind, TaskState};
 use tauri::{AppHandle, Emitter, Manager};
 
+use sitedesk_core::edc::metrics::CallTotals;
+
 use crate::dto::DiagnosticsSnapshot;
 use crate::state::AppState;
 
@@ -22,6 +24,9 @@ pub fn snapshot(state: &AppState) -> DiagnosticsSnapshot {
         lints: lints(state),
         writer: state.store.writer().stats(),
         metrics: state.metrics.all(),
+        edc: state.edc_metrics.snapshot(),
+        edc_totals: state.edc_metrics.totals(),
+        breaker: state.sync.snapshot().breaker,
     }
 }
 
@@ -35,7 +40,11 @@ fn lints(state: &AppState) -> Vec<sitedesk_core::diagnostics::Lint> {
 
 /// One second of the desk's life: process, runtime, registry, writer,
 /// outbox and database file sizes.
-async fn sample(state: &AppState, last_cpu: &mut Option<(std::time::Instant, f64)>) -> Sample {
+async fn sample(
+    state: &AppState,
+    last_cpu: &mut Option<(std::time::Instant, f64)>,
+    last_edc: &mut Option<(std::time::Instant, CallTotals)>,
+) -> Sample {
     let process = ProcessStats::now();
     let now = std::time::Instant::now();
     let cpu_percent = match last_cpu.replace((now, process.cpu_seconds)) {
@@ -43,6 +52,17 @@ async fn sample(state: &AppState, last_cpu: &mut Option<(std::time::Instant, f64
             100.0 * (process.cpu_seconds - secs).max(0.0) / (now - then).as_secs_f64()
         }
         _ => 0.0,
+    };
+    let edc = state.edc_metrics.totals();
+    let (edc_calls_per_sec, edc_failures_per_sec) = match last_edc.replace((now, edc)) {
+        Some((then, before)) if now > then => {
+            let secs = (now - then).as_secs_f64();
+            (
+                (edc.calls - before.calls) as f64 / secs,
+                (edc.failures - before.failures) as f64 / secs,
+            )
+        }
+        _ => (0.0, 0.0),
     };
     let writer = state.store.writer().stats();
     let outbox = state
@@ -73,6 +93,8 @@ async fn sample(state: &AppState, last_cpu: &mut Option<(std::time::Instant, f64
         interactive_p99_ms: writer.interactive.ack_ms.p99,
         outbox,
         writer_queued: writer.interactive.queue_depth + writer.bulk.queue_depth,
+        edc_calls_per_sec,
+        edc_failures_per_sec,
         db_mb: size(db),
         wal_mb: size(std::path::Path::new(&wal)),
     }
@@ -91,12 +113,13 @@ pub fn spawn_publisher(app: &AppHandle) {
         let mut tick = tokio::time::interval(PERIOD);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_cpu: Option<(std::time::Instant, f64)> = None;
+        let mut last_edc = None;
         loop {
             tokio::select! {
                 () = cancel.cancelled() => break,
                 _ = tick.tick() => {
                     let state = app.state::<AppState>();
-                    let sample = sample(&state, &mut last_cpu).await;
+                    let sample = sample(&state, &mut last_cpu, &mut last_edc).await;
                     state.metrics.push(sample);
                     let mut snap = snapshot(&state);
                     // The event carries the newest sample; the panel keeps
@@ -132,6 +155,8 @@ pub fn bundle(state: &AppState) -> serde_json::Value {
         "edc": {
             "mode": state.edc.target().map(|t| t.mode),
             "url": state.edc.target().map(|t| t.url),
+            "calls": state.edc_metrics.snapshot(),
+            "totals": state.edc_metrics.totals(),
         },
         "sync": {
             "running": sync.running,

@@ -10,6 +10,7 @@ use sitedesk_core::diagnostics::metrics::Sample;
 use sitedesk_core::diagnostics::profile::FlameNode;
 use sitedesk_core::diagnostics::{Lint, TaskSnapshot};
 use sitedesk_core::domain::{ActionKind, Actor, ScreeningInput, Subject};
+use sitedesk_core::edc::metrics::{CallTotals, EndpointStats};
 use sitedesk_core::forms::{Evaluation, FormInput, FormView};
 use sitedesk_core::i18n::Lang;
 use sitedesk_core::store::sync::{Conflict, Keep};
@@ -101,6 +102,12 @@ pub struct DiagnosticsSnapshot {
     /// The last 15 minutes, one sample a second (the event: the newest).
     pub metrics: Vec<Sample>,
     pub writer: WriterStats,
+    /// Calls to the EDC since the app started, per endpoint.
+    pub edc: Vec<EndpointStats>,
+    pub edc_totals: CallTotals,
+    /// The sync breaker: closed (calls go through), open (paused after
+    /// repeated failures), half-open (one probe allowed).
+    pub breaker: Option<BreakerState>,
 }
 
 /// `preview_dictionary` and `import_dictionary`'s payload: a data

@@ -139,6 +139,7 @@ pub fn start_scheduler(state: &crate::state::AppState) -> bool {
         display_name: "EDC sync".into(),
     };
     let settings = state.sync_settings.clone();
+    let metrics = state.edc_metrics.clone();
     let cached: Mutex<Option<(String, String, u32, Syncer)>> = Mutex::new(None);
     state.sync.start(
         &state.tracker,
@@ -158,7 +159,9 @@ pub fn start_scheduler(state: &crate::state::AppState) -> bool {
             {
                 return Some(syncer.clone());
             }
-            let client = EdcClient::new(&t.url, t.token.clone(), Timeouts::default()).ok()?;
+            let client = EdcClient::new(&t.url, t.token.clone(), Timeouts::default())
+                .ok()?
+                .with_metrics(metrics.clone());
             let syncer = Syncer::new(
                 store.clone(),
                 client,

@@ -9,6 +9,7 @@ use sitedesk_core::diagnostics::logs::LogBuffer;
 use sitedesk_core::diagnostics::metrics::History;
 use sitedesk_core::diagnostics::profile::Profile;
 use sitedesk_core::domain::Actor;
+use sitedesk_core::edc::metrics::CallMetrics;
 use sitedesk_core::i18n::Lang;
 use sitedesk_core::store::{Settings, Store, SyncSettings};
 use tokio_util::sync::CancellationToken;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub metrics: History,
     /// How this desk syncs (the scheduler's task reads it at each run).
     pub sync_settings: Arc<Mutex<SyncSettings>>,
+    /// What calls to the EDC cost, per endpoint, shared by every client.
+    pub edc_metrics: Arc<CallMetrics>,
     /// The last CPU profile recorded, for saving and for the bundle.
     pub profile: Mutex<Option<Arc<Profile>>>,
     prefs: RwLock<Settings>,
@@ -63,6 +66,7 @@ impl AppState {
             sync_settings: Arc::new(Mutex::new(SyncSettings::default())),
             logs: LogBuffer::default(),
             metrics: History::default(),
+            edc_metrics: Arc::default(),
             profile: Mutex::new(None),
             prefs: RwLock::new(prefs),
         }

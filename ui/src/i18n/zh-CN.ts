@@ -155,6 +155,18 @@ export const zhCN: Catalog = {
       saved: "已保存：{{path}}",
       hint: "仅含函数名和线程名，不含患者数据。SVG 可在浏览器中打开；pprof 文件可用兼容 pprof 的工具打开。",
     },
+    edc: {
+      title: "自 SiteDesk 启动以来对 EDC 的调用",
+      totals: "共 {{calls}} 次调用，{{failures}} 次失败，{{retries}} 次重试",
+      endpoint: "调用",
+      calls: "次数",
+      failures: "失败",
+      latency: "耗时（毫秒）p50 / p99 / 最大",
+      sent: "发送",
+      received: "接收",
+      none: "尚无调用。",
+      breaker: "熔断器",
+    },
     metrics: {
       title: "最近 15 分钟",
       process: "进程",
@@ -167,6 +179,9 @@ export const zhCN: Catalog = {
       outbox: "待发送",
       wal: "WAL 文件 MB",
       tasks: "任务数",
+      edc: "对 EDC 的调用",
+      edcCalls: "调用/秒",
+      edcFailures: "失败/秒",
     },
     logs: {
       title: "最近日志",

@@ -158,7 +158,11 @@ outbox: number,
 /**
  * Commands waiting in the writer's two lanes.
  */
-writer_queued: number, db_mb: number, wal_mb: number, };
+writer_queued: number, 
+/**
+ * Calls to the EDC, and those that failed, per second.
+ */
+edc_calls_per_sec: number, edc_failures_per_sec: number, db_mb: number, wal_mb: number, };
 
 export type LogQuery = { 
 /**
@@ -512,6 +516,26 @@ export type ApplyAction = { id: string, kind: ActionKind, date: string | null, r
 
 export type Preferences = { display_name: string, language: Lang, };
 
+export type EndpointStats = { 
+/**
+ * REDCap's `content`, with `import` or `export` for records.
+ */
+endpoint: string, calls: number, 
+/**
+ * Calls that got no 200 answer (refused, failed, timed out, cut).
+ */
+failures: number, 
+/**
+ * From sending the request to the whole answer, in milliseconds.
+ */
+latency_ms: Percentiles, bytes_sent: number, bytes_received: number, };
+
+export type CallTotals = { calls: number, failures: number, 
+/**
+ * Calls sync tried again after a transient failure.
+ */
+retries: number, };
+
 export type DiagnosticsSnapshot = { tasks: Array<TaskSnapshot>, 
 /**
  * Tasks stuck after a cancel, or without progress for too long.
@@ -520,7 +544,16 @@ lints: Array<Lint>,
 /**
  * The last 15 minutes, one sample a second (the event: the newest).
  */
-metrics: Array<Sample>, writer: WriterStats, };
+metrics: Array<Sample>, writer: WriterStats, 
+/**
+ * Calls to the EDC since the app started, per endpoint.
+ */
+edc: Array<EndpointStats>, edc_totals: CallTotals, 
+/**
+ * The sync breaker: closed (calls go through), open (paused after
+ * repeated failures), half-open (one probe allowed).
+ */
+breaker: BreakerState | null, };
 
 export type FlameNode = { name: string, value: number, children: Array<FlameNode>, };
 

@@ -5,6 +5,7 @@ import { useTranslation } from "react-i18next";
 
 import { DataTable } from "../components/DataTable";
 import { LogsCard } from "./LogsCard";
+import { EdcCallsCard } from "./EdcCallsCard";
 import { MetricsCharts } from "./MetricsCharts";
 import { ProfileCard } from "./ProfileCard";
 import { ErrorAlert } from "../components/ErrorAlert";
@@ -117,6 +118,7 @@ export function DiagnosticsPage() {
           ))}
           <WriterPanel writer={snap.writer} />
           <MetricsCharts samples={samples} />
+          <EdcCallsCard calls={snap.edc} totals={snap.edc_totals} breaker={snap.breaker} />
           <Group>
             <Title order={3}>{t("diagnostics.tasks")}</Title>
             <Text c="dimmed">{t("diagnostics.live", { count: liveCount })}</Text>

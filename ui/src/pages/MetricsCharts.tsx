@@ -41,7 +41,7 @@ export function MetricsCharts({ samples }: { samples: Sample[] }) {
   return (
     <>
       <Title order={3}>{t("diagnostics.metrics.title")}</Title>
-      <SimpleGrid cols={{ base: 1, md: 3 }}>
+      <SimpleGrid cols={{ base: 1, md: 2, lg: 4 }}>
         <Chart
           title={t("diagnostics.metrics.process")}
           data={samples}
@@ -68,6 +68,15 @@ export function MetricsCharts({ samples }: { samples: Sample[] }) {
             { name: "outbox", label: t("diagnostics.metrics.outbox"), color: "grape.6" },
             { name: "wal_mb", label: t("diagnostics.metrics.wal"), color: "gray.6" },
             { name: "tokio_tasks", label: t("diagnostics.metrics.tasks"), color: "cyan.6" },
+          ]}
+        />
+        <Chart
+          title={t("diagnostics.metrics.edc")}
+          data={samples}
+          testId="chart-edc"
+          series={[
+            { name: "edc_calls_per_sec", label: t("diagnostics.metrics.edcCalls"), color: "indigo.6" },
+            { name: "edc_failures_per_sec", label: t("diagnostics.metrics.edcFailures"), color: "red.6" },
           ]}
         />
       </SimpleGrid>

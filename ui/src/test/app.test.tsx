@@ -68,6 +68,9 @@ function backend(overrides: Record<string, Handler> = {}) {
           rows_per_sec: 0,
           interactive_p99_ms: 4.5,
           outbox: 2,
+          writer_queued: 0,
+          edc_calls_per_sec: 0.5,
+          edc_failures_per_sec: 0,
           db_mb: 1.2,
           wal_mb: 0.4,
         },
@@ -88,6 +91,18 @@ function backend(overrides: Record<string, Handler> = {}) {
         commits_per_sec: 0,
         rows_per_sec: 0,
       },
+      edc: [
+        {
+          endpoint: "record import",
+          calls: 12,
+          failures: 2,
+          latency_ms: { p50: 41.5, p99: 250, max: 310 },
+          bytes_sent: 48_300,
+          bytes_received: 620,
+        },
+      ],
+      edc_totals: { calls: 15, failures: 2, retries: 2 },
+      breaker: "closed",
     }),
     ...overrides,
   };
@@ -222,6 +237,10 @@ describe("SiteDesk UI", () => {
     expect(lints[0]).toHaveTextContent("“Sync run” is still running 7 s after it was cancelled");
     expect(lints[1]).toHaveTextContent("12 edits are waiting for the database and nothing has been saved for 14 s");
     expect(screen.getByTestId("chart-process")).toHaveTextContent("Memory MB 84.5");
+    expect(screen.getByTestId("edc-totals")).toHaveTextContent("15 calls, 2 failed, 2 tried again");
+    expect(screen.getByTestId("edc-call-record-import")).toHaveTextContent("41.5 / 250 / 310");
+    expect(screen.getByTestId("edc-call-record-import")).toHaveTextContent("47.2 kB");
+    expect(screen.getByTestId("edc-breaker")).toHaveTextContent("The EDC answers normally.");
   });
 
   it("records a CPU profile, draws its flame graph and finds a function in it", async () => {

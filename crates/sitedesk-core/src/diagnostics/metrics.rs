@@ -34,6 +34,9 @@ pub struct Sample {
     pub outbox: u32,
     /// Commands waiting in the writer's two lanes.
     pub writer_queued: u32,
+    /// Calls to the EDC, and those that failed, per second.
+    pub edc_calls_per_sec: f64,
+    pub edc_failures_per_sec: f64,
     pub db_mb: f64,
     pub wal_mb: f64,
 }

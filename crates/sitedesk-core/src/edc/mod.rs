@@ -13,6 +13,7 @@
 //! and no error, log line or `Debug` output contains it.
 
 mod error;
+pub mod metrics;
 #[cfg(test)]
 mod tests;
 mod token;
@@ -101,6 +102,7 @@ pub struct EdcClient {
     http: reqwest::Client,
     api: reqwest::Url,
     token: Token,
+    metrics: std::sync::Arc<metrics::CallMetrics>,
 }
 
 impl std::fmt::Debug for EdcClient {
@@ -141,7 +143,24 @@ impl EdcClient {
             .user_agent(concat!("SiteDesk/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| EdcError::Transport(e.to_string()))?;
-        Ok(EdcClient { http, api, token })
+        Ok(EdcClient {
+            http,
+            api,
+            token,
+            metrics: std::sync::Arc::default(),
+        })
+    }
+
+    /// This client, counting its calls into `metrics` (shared with other
+    /// clients) instead of its own.
+    pub fn with_metrics(mut self, metrics: std::sync::Arc<metrics::CallMetrics>) -> EdcClient {
+        self.metrics = metrics;
+        self
+    }
+
+    /// What this client's calls have cost so far, per endpoint.
+    pub fn metrics(&self) -> &metrics::CallMetrics {
+        &self.metrics
     }
 
     /// The API endpoint this client calls.
@@ -149,8 +168,28 @@ impl EdcClient {
         self.api.as_str()
     }
 
-    /// One API call; the answer's body when the server said 200.
+    /// One API call; the answer's body when the server said 200. Counted in
+    /// the client's metrics, whether it succeeds or not (a call dropped
+    /// by a cancel is not counted).
     async fn call(&self, content: &str, params: &[(String, String)]) -> Result<String, EdcError> {
+        let endpoint = match content {
+            "record" if params.iter().any(|(k, _)| k == "data") => "record import",
+            "record" if params.iter().any(|(k, v)| k == "action" && v == "delete") => {
+                "record delete"
+            }
+            "record" => "record export",
+            other => other,
+        };
+        let sent: usize = params.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+        let started = std::time::Instant::now();
+        let result = self.send(content, params).await;
+        let received = result.as_ref().map_or(0, String::len);
+        self.metrics
+            .record(endpoint, started.elapsed(), result.is_ok(), sent, received);
+        result
+    }
+
+    async fn send(&self, content: &str, params: &[(String, String)]) -> Result<String, EdcError> {
         let mut form: Vec<(&str, &str)> = vec![
             ("token", self.token.expose()),
             ("content", content),

@@ -19,7 +19,7 @@ pub mod sync;
 #[cfg(test)]
 mod tests;
 mod write;
-mod writer;
+pub(crate) mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

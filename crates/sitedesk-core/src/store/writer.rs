@@ -199,7 +199,7 @@ impl Metrics {
 /// Records `v`, growing the histogram as needed. (`saturating_record`
 /// would clamp anything past the first bucket, 2 ms, to the histogram's
 /// initial upper bound.)
-pub(super) fn record(h: &mut Histogram<u64>, v: u64) {
+pub(crate) fn record(h: &mut Histogram<u64>, v: u64) {
     if h.record(v).is_err() {
         h.saturating_record(v);
     }
@@ -218,7 +218,7 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
-    pub(super) fn of(h: &Histogram<u64>, scale: f64) -> Percentiles {
+    pub(crate) fn of(h: &Histogram<u64>, scale: f64) -> Percentiles {
         if h.is_empty() {
             return Percentiles::default();
         }

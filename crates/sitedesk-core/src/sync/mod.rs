@@ -356,6 +356,7 @@ impl Syncer {
                     if attempt >= policy.attempts {
                         return Err(e);
                     }
+                    self.inner.client.metrics().count_retry();
                     let wait = match &e {
                         SyncError::Edc(edc) => policy.backoff(attempt, edc),
                         _ => policy.base,
