@@ -3,11 +3,9 @@
 
 use std::time::Duration;
 
-use sitedesk_core::diagnostics::metrics::{ProcessStats, Sample};
+use sitedesk_core::diagnostics::metrics::Sampler;
 use sitedesk_core::diagnostics::{TaskKind, TaskState};
 use tauri::{AppHandle, Emitter, Manager};
-
-use sitedesk_core::edc::metrics::CallTotals;
 
 use crate::dto::DiagnosticsSnapshot;
 use crate::state::AppState;
@@ -38,68 +36,6 @@ fn lints(state: &AppState) -> Vec<sitedesk_core::diagnostics::Lint> {
     lints
 }
 
-/// One second of the desk's life: process, runtime, registry, writer,
-/// outbox and database file sizes.
-async fn sample(
-    state: &AppState,
-    last_cpu: &mut Option<(std::time::Instant, f64)>,
-    last_edc: &mut Option<(std::time::Instant, CallTotals)>,
-) -> Sample {
-    let process = ProcessStats::now();
-    let now = std::time::Instant::now();
-    let cpu_percent = match last_cpu.replace((now, process.cpu_seconds)) {
-        Some((then, secs)) if now > then => {
-            100.0 * (process.cpu_seconds - secs).max(0.0) / (now - then).as_secs_f64()
-        }
-        _ => 0.0,
-    };
-    let edc = state.edc_metrics.totals();
-    let (edc_calls_per_sec, edc_failures_per_sec) = match last_edc.replace((now, edc)) {
-        Some((then, before)) if now > then => {
-            let secs = (now - then).as_secs_f64();
-            (
-                (edc.calls - before.calls) as f64 / secs,
-                (edc.failures - before.failures) as f64 / secs,
-            )
-        }
-        _ => (0.0, 0.0),
-    };
-    let writer = state.store.writer().stats();
-    let outbox = state
-        .store
-        .readers()
-        .sync_counts()
-        .await
-        .map(|(cells, _, _)| cells)
-        .unwrap_or(0);
-    let size = |p: &std::path::Path| {
-        std::fs::metadata(p).map_or(0.0, |m| m.len() as f64 / (1024.0 * 1024.0))
-    };
-    let db = state.store.path();
-    let mut wal = db.as_os_str().to_owned();
-    wal.push("-wal");
-    Sample {
-        at_ms: chrono::Utc::now().timestamp_millis(),
-        rss_mb: process.rss_mb,
-        cpu_percent,
-        threads: process.threads,
-        open_files: process.open_files,
-        tokio_tasks: tokio::runtime::Handle::current()
-            .metrics()
-            .num_alive_tasks() as u32,
-        registry_tasks: state.registry.live_count() as u32,
-        commits_per_sec: writer.commits_per_sec,
-        rows_per_sec: writer.rows_per_sec,
-        interactive_p99_ms: writer.interactive.ack_ms.p99,
-        outbox,
-        writer_queued: writer.interactive.queue_depth + writer.bulk.queue_depth,
-        edc_calls_per_sec,
-        edc_failures_per_sec,
-        db_mb: size(db),
-        wal_mb: size(std::path::Path::new(&wal)),
-    }
-}
-
 /// Starts the publisher as a tracked task that stops with the app's token.
 pub fn spawn_publisher(app: &AppHandle) {
     let state = app.state::<AppState>();
@@ -112,14 +48,15 @@ pub fn spawn_publisher(app: &AppHandle) {
         task.set_state(TaskState::Running);
         let mut tick = tokio::time::interval(PERIOD);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last_cpu: Option<(std::time::Instant, f64)> = None;
-        let mut last_edc = None;
+        let mut sampler = Sampler::default();
         loop {
             tokio::select! {
                 () = cancel.cancelled() => break,
                 _ = tick.tick() => {
                     let state = app.state::<AppState>();
-                    let sample = sample(&state, &mut last_cpu, &mut last_edc).await;
+                    let sample = sampler
+                        .sample(&state.store, &state.registry, &state.edc_metrics)
+                        .await;
                     state.metrics.push(sample);
                     let mut snap = snapshot(&state);
                     // The event carries the newest sample; the panel keeps

@@ -16,7 +16,8 @@
 //! through the bulk lane.
 //!
 //! `cargo bench -p sitedesk-core --bench store` runs the full benchmark;
-//! `-- --short` a quick one (CI). The baselines' SQL lives here, outside
+//! `-- --short` a quick one (CI); `-- diagnostics` only the A/B of the
+//! always-on diagnostics. The baselines' SQL lives here, outside
 //! the store, on purpose: it is what the store is compared with.
 
 #![allow(clippy::print_stdout, reason = "a benchmark prints its table")]
@@ -70,6 +71,12 @@ fn main() {
         "configuration", "callers", "edits/s", "vs N", "vs R"
     );
 
+    if std::env::args().any(|a| a == "diagnostics") {
+        // Only the A/B of the diagnostics (`-- diagnostics`).
+        let ab = ab_databases(&dir, if short { 2 } else { 4 });
+        rt.block_on(diagnostics_overhead(&ab, mode.run));
+        return;
+    }
     let r = ceiling(&fresh(&dir, "r"), mode.run);
     println!(
         "{:<34} {:>7} {:>12.0} {:>9} {:>9}",
@@ -116,6 +123,9 @@ fn main() {
         mode.bulk_edits, ack.p50, ack.p99, ack.max, ack.samples, bulk_rate
     );
     println!("target: interactive p99 <= 20 ms");
+
+    let ab = ab_databases(&dir, if short { 2 } else { 4 });
+    rt.block_on(diagnostics_overhead(&ab, mode.run));
     if below_n {
         eprintln!("error: the writer was slower than the one-transaction-per-edit baseline");
         std::process::exit(1);
@@ -246,6 +256,24 @@ fn edit(record: String) -> RecordEdit {
 /// before sending the next, as a person at a form would.
 async fn sitedesk(path: &Path, callers: usize, run: Duration) -> f64 {
     let store = Store::open(path, StoreOptions::default(), &TaskRegistry::new()).expect("open");
+    let rate = drive(&store, callers, run).await;
+    let stats = store.writer().stats();
+    store.close().await;
+    println!(
+        "    writer: {} transactions, edits per transaction p50 {:.0} / p99 {:.0} / max {:.0}, commit p50 {:.2} ms / p99 {:.2} ms",
+        stats.commits,
+        stats.batch_size.p50,
+        stats.batch_size.p99,
+        stats.batch_size.max,
+        stats.commit_ms.p50,
+        stats.commit_ms.p99
+    );
+    rate
+}
+
+/// `callers` tasks that each save an edit and wait for it, for `run`; the
+/// edits per second.
+async fn drive(store: &Store, callers: usize, run: Duration) -> f64 {
     let stop = Arc::new(AtomicBool::new(false));
     let edits = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -270,17 +298,6 @@ async fn sitedesk(path: &Path, callers: usize, run: Duration) -> f64 {
     for t in tasks {
         t.await.unwrap();
     }
-    let stats = store.writer().stats();
-    store.close().await;
-    println!(
-        "    writer: {} transactions, edits per transaction p50 {:.0} / p99 {:.0} / max {:.0}, commit p50 {:.2} ms / p99 {:.2} ms",
-        stats.commits,
-        stats.batch_size.p50,
-        stats.batch_size.p99,
-        stats.batch_size.max,
-        stats.commit_ms.p50,
-        stats.commit_ms.p99
-    );
     edits.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64()
 }
 
@@ -345,4 +362,171 @@ async fn interactive_under_bulk(path: &Path, bulk: u64) -> (Latency, f64) {
         },
         rate,
     )
+}
+
+/// Fresh databases for `pairs` A/B runs.
+fn ab_databases(dir: &tempfile::TempDir, pairs: usize) -> Vec<[std::path::PathBuf; 2]> {
+    (0..pairs)
+        .map(|p| {
+            [
+                fresh(dir, &format!("ab{p}a")),
+                fresh(dir, &format!("ab{p}b")),
+            ]
+        })
+        .collect()
+}
+
+/// The app's always-on diagnostics against none, on the writer at 16
+/// callers: A without them, B with the log ring as a tracing layer and the
+/// panel's once-a-second work (a sample of process, runtime, writer,
+/// outbox and file sizes into the 15-minute history, the registry's and
+/// the history's lints, the snapshot serialized as the panel's event).
+/// The logging itself (an `info` filter) is on in both, as in the app.
+/// Pairs run A B, B A, A B, ... on fresh databases; medians are compared.
+/// Then the memory the diagnostics keep once their rings are full.
+async fn diagnostics_overhead(databases: &[[std::path::PathBuf; 2]], run: Duration) {
+    use sitedesk_core::diagnostics::logs::{LOG_LINES, LogBuffer};
+    use sitedesk_core::diagnostics::metrics::{History, SAMPLES, Sample, Sampler};
+    use sitedesk_core::edc::metrics::CallMetrics;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    const CALLERS: usize = 16;
+    let logs = LogBuffer::default();
+    let (ring, ring_handle) = tracing_subscriber::reload::Layer::new(None);
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::registry()
+            .with(tracing_subscriber::EnvFilter::new("info"))
+            .with(ring),
+    )
+    .expect("the benchmark's only subscriber");
+    let toggle = |on: bool| {
+        ring_handle
+            .modify(|l| *l = on.then(|| logs.layer()))
+            .expect("the ring layer");
+    };
+
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    let mut panel_ms = Vec::new();
+    let pairs = databases.len();
+    for (i, pair) in databases.iter().enumerate() {
+        // A B, then B A: whichever runs second inherits the first's disk
+        // writeback, so each side goes second equally often.
+        let order = if i % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        };
+        for (on, path) in order.into_iter().zip(pair) {
+            toggle(on);
+            let registry = TaskRegistry::new();
+            let store = Store::open(path, StoreOptions::default(), &registry).expect("open");
+            let stop = tokio_util::sync::CancellationToken::new();
+            #[allow(clippy::type_complexity, reason = "one local")]
+            let panel = on.then(|| {
+                let (store, registry, stop) = (store.clone(), registry.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let (history, calls, mut sampler) = (
+                        History::default(),
+                        CallMetrics::default(),
+                        Sampler::default(),
+                    );
+                    let mut tick = tokio::time::interval(Duration::from_secs(1));
+                    let (mut ticks, mut busy) = (0u32, Duration::ZERO);
+                    loop {
+                        tokio::select! {
+                            () = stop.cancelled() => break (ticks, busy),
+                            _ = tick.tick() => {
+                                let started = Instant::now();
+                                let sample = sampler.sample(&store, &registry, &calls).await;
+                                history.push(sample);
+                                let mut lints = registry.lints();
+                                lints.extend(history.lints());
+                                let event = serde_json::to_vec(&(
+                                    registry.snapshot(),
+                                    lints,
+                                    store.writer().stats(),
+                                    [sample],
+                                ))
+                                .expect("the event serializes");
+                                std::hint::black_box(event);
+                                ticks += 1;
+                                busy += started.elapsed();
+                            }
+                        }
+                    }
+                })
+            });
+            let rate = drive(&store, CALLERS, run).await;
+            stop.cancel();
+            if let Some(p) = panel {
+                let (ticks, busy) = p.await.expect("the panel's task");
+                panel_ms.push(busy.as_secs_f64() * 1000.0 / f64::from(ticks.max(1)));
+            }
+            store.close().await;
+            if on { b.push(rate) } else { a.push(rate) }
+        }
+    }
+    toggle(false);
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let each = |v: &[f64]| {
+        v.iter()
+            .map(|r| format!("{r:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (runs_a, runs_b) = (each(&a), each(&b));
+    let (a, b, panel) = (median(&mut a), median(&mut b), median(&mut panel_ms));
+    println!();
+    println!(
+        "diagnostics overhead, writer at {CALLERS} callers, {pairs} A/B pairs of {run:?}: without {a:.0} edits/s, with {b:.0} edits/s: {:+.1}% (target: at most 2% slower); the panel's work took {panel:.2} ms a second",
+        100.0 * (b - a) / a
+    );
+    println!(
+        "    runs without: {runs_a}; with: {runs_b} edits/s; the log ring kept {} lines",
+        logs.len()
+    );
+
+    // Memory: the log ring full of the longest lines it keeps, and the
+    // history full.
+    let rss_before = rss_kb();
+    let logs = LogBuffer::default();
+    let history = History::default();
+    let subscriber = tracing_subscriber::registry().with(logs.layer());
+    let long = "x".repeat(600);
+    tracing::subscriber::with_default(subscriber, || {
+        for i in 0..LOG_LINES {
+            tracing::warn!(count = i, "{long}");
+        }
+    });
+    for i in 0..SAMPLES {
+        history.push(Sample {
+            at_ms: i as i64,
+            ..Sample::default()
+        });
+    }
+    let kept = logs.heap_bytes() + SAMPLES * std::mem::size_of::<Sample>();
+    let rss_after = rss_kb();
+    println!(
+        "diagnostics memory when full: log ring {} lines + history {} samples hold {:.2} MB; process RSS grew {:.2} MB (target: at most 4 MB)",
+        logs.len(),
+        history.all().len(),
+        kept as f64 / (1024.0 * 1024.0),
+        rss_after.saturating_sub(rss_before) as f64 / 1024.0
+    );
+}
+
+/// The process's resident memory, in kB (Linux; 0 elsewhere).
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }

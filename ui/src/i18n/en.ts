@@ -168,6 +168,10 @@ export const en = {
       wal: "WAL MB",
       tasks: "Tasks",
       edc: "Calls to the EDC",
+      runtime: "Async runtime",
+      tracked: "Tracked",
+      queue: "Queued",
+      workers: "Workers",
       edcCalls: "Calls/s",
       edcFailures: "Failed/s",
     },
@@ -218,6 +222,7 @@ export const en = {
     batchSize: "Edits per transaction p50 / p99 / max",
     commitTime: "Commit (fsync) ms p50 / p99 / max",
     live: "{{count}} running",
+    retry: "attempt {{attempt}} failed; next at {{at}}",
     columns: { name: "Task", kind: "Kind", state: "State", started: "Started", elapsed: "Elapsed" },
     kind: {
       writer: "Writer",

@@ -180,6 +180,10 @@ export const zhCN: Catalog = {
       wal: "WAL 文件 MB",
       tasks: "任务数",
       edc: "对 EDC 的调用",
+      runtime: "异步运行时",
+      tracked: "已跟踪",
+      queue: "排队",
+      workers: "工作线程",
       edcCalls: "调用/秒",
       edcFailures: "失败/秒",
     },
@@ -217,6 +221,7 @@ export const zhCN: Catalog = {
     perSecond: "每秒 {{commits}} 个事务 · {{rows}} 行",
     batchSize: "每个事务的编辑数 p50 / p99 / 最大",
     commitTime: "提交（fsync）毫秒 p50 / p99 / 最大",
+    retry: "第 {{attempt}} 次尝试失败；将于 {{at}} 重试",
     live: "{{count}} 个运行中",
     columns: { name: "任务", kind: "类型", state: "状态", started: "开始时间", elapsed: "已用时间" },
     kind: {

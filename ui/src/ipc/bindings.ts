@@ -117,7 +117,15 @@ cancellable: boolean,
 /**
  * Milliseconds since its token was cancelled, while it still runs.
  */
-cancelled_ms: number | null, };
+cancelled_ms: number | null, 
+/**
+ * Failed attempts so far, for a task that retries.
+ */
+attempts: number, 
+/**
+ * When it tries again, while it waits to retry.
+ */
+retry_at: string | null, };
 
 export type Lint = { "lint": "stuck_after_cancel", task: TaskId, name: string, seconds: number, } | { "lint": "no_progress", task: TaskId, name: string, seconds: number, } | { "lint": "tasks_outside_registry", 
 /**
@@ -148,11 +156,16 @@ cpu_percent: number, threads: number, open_files: number,
  */
 tokio_tasks: number, 
 /**
+ * Tokio's worker threads, and tasks waiting in its global queue (a
+ * queue that stays long means the workers cannot keep up).
+ */
+tokio_workers: number, tokio_global_queue: number, 
+/**
  * Tasks the registry knows to be alive.
  */
 registry_tasks: number, commits_per_sec: number, rows_per_sec: number, interactive_p99_ms: number, 
 /**
- * Edited values waiting to be sent to the EDC.
+ * Edits waiting to be sent to the EDC (outbox rows).
  */
 outbox: number, 
 /**

@@ -69,11 +69,24 @@ export function DiagnosticsPage() {
       {
         header: t("diagnostics.columns.state"),
         id: "state",
-        cell: (c) => (
-          <Badge color={STATE_COLOR[c.row.original.state]} variant="light">
-            {t(`diagnostics.state.${c.row.original.state}`)}
-          </Badge>
-        ),
+        cell: (c) => {
+          const task = c.row.original;
+          return (
+            <Group gap="xs" wrap="nowrap">
+              <Badge color={STATE_COLOR[task.state]} variant="light">
+                {t(`diagnostics.state.${task.state}`)}
+              </Badge>
+              {task.retry_at && (
+                <Text size="xs" c="dimmed" data-testid={`task-retry-${task.id}`}>
+                  {t("diagnostics.retry", {
+                    attempt: task.attempts,
+                    at: new Date(task.retry_at).toLocaleTimeString(i18n.language),
+                  })}
+                </Text>
+              )}
+            </Group>
+          );
+        },
       },
       {
         header: t("diagnostics.columns.started"),

@@ -41,7 +41,7 @@ export function MetricsCharts({ samples }: { samples: Sample[] }) {
   return (
     <>
       <Title order={3}>{t("diagnostics.metrics.title")}</Title>
-      <SimpleGrid cols={{ base: 1, md: 2, lg: 4 }}>
+      <SimpleGrid cols={{ base: 1, md: 2, lg: 3 }}>
         <Chart
           title={t("diagnostics.metrics.process")}
           data={samples}
@@ -67,7 +67,17 @@ export function MetricsCharts({ samples }: { samples: Sample[] }) {
           series={[
             { name: "outbox", label: t("diagnostics.metrics.outbox"), color: "grape.6" },
             { name: "wal_mb", label: t("diagnostics.metrics.wal"), color: "gray.6" },
+          ]}
+        />
+        <Chart
+          title={t("diagnostics.metrics.runtime")}
+          data={samples}
+          testId="chart-runtime"
+          series={[
             { name: "tokio_tasks", label: t("diagnostics.metrics.tasks"), color: "cyan.6" },
+            { name: "registry_tasks", label: t("diagnostics.metrics.tracked"), color: "teal.6" },
+            { name: "tokio_global_queue", label: t("diagnostics.metrics.queue"), color: "orange.6" },
+            { name: "tokio_workers", label: t("diagnostics.metrics.workers"), color: "gray.6" },
           ]}
         />
         <Chart

@@ -36,6 +36,8 @@ function backend(overrides: Record<string, Handler> = {}) {
           last_error: null,
           cancellable: false,
           cancelled_ms: null,
+          attempts: 0,
+          retry_at: null,
         },
         {
           id: 2,
@@ -49,6 +51,23 @@ function backend(overrides: Record<string, Handler> = {}) {
           last_error: null,
           cancellable: true,
           cancelled_ms: 7000,
+          attempts: 0,
+          retry_at: null,
+        },
+        {
+          id: 3,
+          parent: 2,
+          name: "Push batch 1/1: S01-K7Q-0001..S01-K7Q-0001",
+          kind: "sync_batch",
+          state: "waiting",
+          started_at: "2026-06-01T09:00:00.000Z",
+          elapsed_ms: 3000,
+          progress: null,
+          last_error: "the EDC answered 503",
+          cancellable: true,
+          cancelled_ms: null,
+          attempts: 2,
+          retry_at: "2026-06-01T09:00:04.000Z",
         },
       ],
       lints: [
@@ -63,6 +82,8 @@ function backend(overrides: Record<string, Handler> = {}) {
           threads: 24,
           open_files: 31,
           tokio_tasks: 12,
+          tokio_workers: 2,
+          tokio_global_queue: 0,
           registry_tasks: 3,
           commits_per_sec: 0,
           rows_per_sec: 0,
@@ -237,6 +258,7 @@ describe("SiteDesk UI", () => {
     expect(lints[0]).toHaveTextContent("“Sync run” is still running 7 s after it was cancelled");
     expect(lints[1]).toHaveTextContent("12 edits are waiting for the database and nothing has been saved for 14 s");
     expect(screen.getByTestId("chart-process")).toHaveTextContent("Memory MB 84.5");
+    expect(screen.getByTestId("task-retry-3")).toHaveTextContent("attempt 2 failed; next at");
     expect(screen.getByTestId("edc-totals")).toHaveTextContent("15 calls, 2 failed, 2 tried again");
     expect(screen.getByTestId("edc-call-record-import")).toHaveTextContent("41.5 / 250 / 310");
     expect(screen.getByTestId("edc-call-record-import")).toHaveTextContent("47.2 kB");

@@ -97,6 +97,16 @@ impl LogBuffer {
         lines.push_back(line);
     }
 
+    /// The memory the kept lines hold: their strings and the ring itself.
+    pub fn heap_bytes(&self) -> usize {
+        let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        lines.capacity() * std::mem::size_of::<LogLine>()
+            + lines
+                .iter()
+                .map(|l| l.level.capacity() + l.target.capacity() + l.message.capacity())
+                .sum::<usize>()
+    }
+
     pub fn len(&self) -> usize {
         self.lines.lock().unwrap_or_else(|p| p.into_inner()).len()
     }

@@ -2,12 +2,16 @@
 //! sample a second for 15 minutes, in a ring of fixed size.
 
 use std::collections::VecDeque;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use serde::Serialize;
 use ts_rs::TS;
 
-use super::Lint;
+use super::{Lint, TaskRegistry};
+use crate::edc::metrics::{CallMetrics, CallTotals};
+use crate::store::Store;
 
 /// Samples kept: 15 minutes at one a second.
 pub const SAMPLES: usize = 900;
@@ -25,12 +29,16 @@ pub struct Sample {
     pub open_files: u32,
     /// Tokio's count of alive tasks.
     pub tokio_tasks: u32,
+    /// Tokio's worker threads, and tasks waiting in its global queue (a
+    /// queue that stays long means the workers cannot keep up).
+    pub tokio_workers: u32,
+    pub tokio_global_queue: u32,
     /// Tasks the registry knows to be alive.
     pub registry_tasks: u32,
     pub commits_per_sec: f64,
     pub rows_per_sec: f64,
     pub interactive_p99_ms: f64,
-    /// Edited values waiting to be sent to the EDC.
+    /// Edits waiting to be sent to the EDC (outbox rows).
     pub outbox: u32,
     /// Commands waiting in the writer's two lanes.
     pub writer_queued: u32,
@@ -125,6 +133,74 @@ fn writer_stalled(samples: &[&Sample]) -> Option<Lint> {
         queued: last.writer_queued,
         seconds: stalled as u64,
     })
+}
+
+/// Takes the desk's samples, remembering what rates need from the one
+/// before.
+#[derive(Default)]
+pub struct Sampler {
+    last_cpu: Option<(Instant, f64)>,
+    last_edc: Option<(Instant, CallTotals)>,
+}
+
+impl Sampler {
+    /// One second of the desk's life: process, runtime, registry, writer,
+    /// outbox, EDC calls and database file sizes. Call it on a tokio
+    /// runtime (it reads the runtime's task count).
+    pub async fn sample(
+        &mut self,
+        store: &Store,
+        registry: &TaskRegistry,
+        edc: &CallMetrics,
+    ) -> Sample {
+        let process = ProcessStats::now();
+        let now = Instant::now();
+        let cpu_percent = match self.last_cpu.replace((now, process.cpu_seconds)) {
+            Some((then, secs)) if now > then => {
+                100.0 * (process.cpu_seconds - secs).max(0.0) / (now - then).as_secs_f64()
+            }
+            _ => 0.0,
+        };
+        let calls = edc.totals();
+        let (edc_calls_per_sec, edc_failures_per_sec) = match self.last_edc.replace((now, calls)) {
+            Some((then, before)) if now > then => {
+                let secs = (now - then).as_secs_f64();
+                (
+                    calls.calls.saturating_sub(before.calls) as f64 / secs,
+                    calls.failures.saturating_sub(before.failures) as f64 / secs,
+                )
+            }
+            _ => (0.0, 0.0),
+        };
+        let writer = store.writer().stats();
+        let outbox = store.readers().outbox_rows().await.unwrap_or(0);
+        let size =
+            |p: &Path| std::fs::metadata(p).map_or(0.0, |m| m.len() as f64 / (1024.0 * 1024.0));
+        let runtime = tokio::runtime::Handle::current().metrics();
+        let db = store.path();
+        let mut wal = db.as_os_str().to_owned();
+        wal.push("-wal");
+        Sample {
+            at_ms: chrono::Utc::now().timestamp_millis(),
+            rss_mb: process.rss_mb,
+            cpu_percent,
+            threads: process.threads,
+            open_files: process.open_files,
+            tokio_tasks: runtime.num_alive_tasks() as u32,
+            tokio_workers: runtime.num_workers() as u32,
+            tokio_global_queue: runtime.global_queue_depth() as u32,
+            registry_tasks: registry.live_count() as u32,
+            commits_per_sec: writer.commits_per_sec,
+            rows_per_sec: writer.rows_per_sec,
+            interactive_p99_ms: writer.interactive.ack_ms.p99,
+            outbox,
+            writer_queued: writer.interactive.queue_depth + writer.bulk.queue_depth,
+            edc_calls_per_sec,
+            edc_failures_per_sec,
+            db_mb: size(db),
+            wal_mb: size(Path::new(&wal)),
+        }
+    }
 }
 
 /// What the operating system says about this process (Linux; zeros

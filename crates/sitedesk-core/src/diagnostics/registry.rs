@@ -84,6 +84,11 @@ pub struct TaskSnapshot {
     /// Milliseconds since its token was cancelled, while it still runs.
     #[ts(type = "number | null")]
     pub cancelled_ms: Option<u64>,
+    /// Failed attempts so far, for a task that retries.
+    pub attempts: u32,
+    /// When it tries again, while it waits to retry.
+    #[ts(type = "string | null")]
+    pub retry_at: Option<DateTime<Utc>>,
 }
 
 /// A plain-language finding about the tasks, for the panel.
@@ -152,6 +157,8 @@ struct Record {
     cancelled_at: Option<Instant>,
     /// The last sign of life: start, a progress report or a state change.
     moved: Instant,
+    attempts: u32,
+    retry_at: Option<DateTime<Utc>>,
 }
 
 impl Record {
@@ -172,6 +179,8 @@ impl Record {
                 .cancelled_at
                 .filter(|_| self.ended.is_none())
                 .map(|t| now.saturating_duration_since(t).as_millis() as u64),
+            attempts: self.attempts,
+            retry_at: self.retry_at.filter(|_| self.state == TaskState::Waiting),
         }
     }
 }
@@ -256,6 +265,8 @@ impl TaskRegistry {
                 last_error: None,
                 cancel,
                 cancelled_at: None,
+                attempts: 0,
+                retry_at: None,
                 moved: Instant::now(),
             },
         );
@@ -412,6 +423,19 @@ impl TaskGuard {
     }
 
     /// Records an error message. Callers pass text without patient data.
+    /// Attempt `attempt` failed; the task waits `wait` and tries again.
+    pub fn waiting_to_retry(&self, attempt: u32, wait: std::time::Duration) {
+        let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+        self.registry.update(self.id, |r| {
+            r.attempts = attempt;
+            r.retry_at = Some(at);
+            if r.cancelled_at.is_none() {
+                r.state = TaskState::Waiting;
+                r.moved = Instant::now();
+            }
+        });
+    }
+
     pub fn set_error(&self, message: impl Into<String>) {
         let message = message.into();
         self.registry

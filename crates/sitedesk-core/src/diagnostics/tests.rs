@@ -223,3 +223,27 @@ fn a_writer_with_waiting_edits_and_no_commit_is_reported_as_stalled() {
     });
     assert!(h.lints().is_empty());
 }
+
+#[test]
+fn a_task_waiting_to_retry_shows_its_attempts_and_when_it_tries_again() {
+    let reg = TaskRegistry::new();
+    let task = reg.register("Push batch 1/1", TaskKind::SyncBatch, None);
+    task.set_state(TaskState::Running);
+    let before = chrono::Utc::now();
+    task.waiting_to_retry(2, std::time::Duration::from_secs(4));
+    let snap = &reg.snapshot()[0];
+    assert_eq!((snap.state, snap.attempts), (TaskState::Waiting, 2));
+    let at = snap.retry_at.expect("a retry time");
+    assert!(
+        at >= before + chrono::Duration::seconds(4),
+        "{at} vs {before}"
+    );
+    task.set_state(TaskState::Running);
+    let snap = &reg.snapshot()[0];
+    assert_eq!(
+        (snap.retry_at, snap.attempts),
+        (None, 2),
+        "trying again now"
+    );
+    task.finish(TaskState::Done);
+}

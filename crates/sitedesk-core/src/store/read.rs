@@ -502,6 +502,15 @@ impl Readers {
         self.read(move |c| super::sync::local(c, &cells)).await
     }
 
+    /// Edits waiting to be sent (outbox rows, of study data and settings):
+    /// what the panel charts each second, so a plain count over the
+    /// outbox's smallest index rather than [`sync_counts`](Self::sync_counts)'
+    /// grouping by cell.
+    pub async fn outbox_rows(&self) -> Result<u32> {
+        self.read(|c| Ok(c.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?))
+            .await
+    }
+
     /// Cells and records waiting to be pushed, and open conflicts.
     pub async fn sync_counts(&self) -> Result<(u32, u32, u32)> {
         self.read(super::sync::counts).await

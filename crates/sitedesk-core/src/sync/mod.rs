@@ -363,7 +363,7 @@ impl Syncer {
                     };
                     if let Some(t) = task {
                         t.set_error(e.to_string());
-                        t.set_state(TaskState::Waiting);
+                        t.waiting_to_retry(attempt, wait);
                     }
                     or_cancel(cancel, tokio::time::sleep(wait)).await?;
                 }
