@@ -725,3 +725,178 @@ async fn two_desks_change_one_value_and_the_second_resolves_the_conflict() {
     b.close().await.expect("quit desk B");
     sim.shutdown().await;
 }
+
+/// The diagnostics panel while a sync is slow: a desk with 1,000 edited
+/// records pushes to a simulator that charges 50 ms per record; the panel
+/// shows the run's tasks with progress, records a 3-second CPU profile and
+/// draws it, then cancels the run, and every task of the run ends.
+#[tokio::test]
+async fn the_panel_shows_a_slow_sync_profiles_it_and_cancels_it() {
+    use edc_sim::{DEMO_TOKEN_RIVERSIDE, Project, SimConfig, Simulator};
+    use sitedesk_core::diagnostics::TaskRegistry;
+    use sitedesk_core::domain::{Actor, DeskCode, RecordEdit, demo_study};
+    use sitedesk_core::forms::demo_forms;
+    use sitedesk_core::store::{Lane, Store, StoreOptions, SyncSettings};
+
+    let sim = Simulator::start(SimConfig {
+        faults: "record-cost=50ms".parse().unwrap(),
+        ..SimConfig::new(Project::demo())
+    })
+    .await
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    // The desk as the app leaves it after a day offline: the demo study,
+    // 1,000 records edited, the study's EDC set up, 2 batches at once.
+    {
+        let actor = Actor {
+            account: "crc".into(),
+            display_name: String::new(),
+        };
+        let store = Store::open(
+            &data.path().join("sitedesk.sqlite3"),
+            StoreOptions {
+                desk_code: DeskCode::parse("E2E"),
+                ..StoreOptions::default()
+            },
+            &TaskRegistry::new(),
+        )
+        .unwrap();
+        let w = store.writer();
+        let (study, sites, criteria) = demo_study();
+        w.configure_study(actor.clone(), study, sites, criteria, "s01".into())
+            .await
+            .unwrap();
+        let (dictionary, design) = demo_forms();
+        w.import_dictionary(
+            actor.clone(),
+            dictionary,
+            Some(design),
+            "SiteDesk demo study".into(),
+        )
+        .await
+        .unwrap();
+        w.set_edc_connection(
+            actor.clone(),
+            Some((sim.api_url(), DEMO_TOKEN_RIVERSIDE.into())),
+        )
+        .await
+        .unwrap();
+        w.set_sync_settings(
+            actor.clone(),
+            SyncSettings {
+                interval_minutes: 15,
+                concurrency: 2,
+            },
+        )
+        .await
+        .unwrap();
+        for i in 1..=1000 {
+            w.set_values(
+                Lane::Interactive,
+                actor.clone(),
+                RecordEdit {
+                    record_id: format!("S01-E2E-{i:04}"),
+                    event: "baseline_arm_1".into(),
+                    instance: 1,
+                    values: [("sbp", "120"), ("dbp", "80")]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), Some(v.to_owned())))
+                        .collect(),
+                    reason: None,
+                    computed: Vec::new(),
+                },
+            )
+            .await
+            .unwrap();
+        }
+        store.close().await;
+    }
+
+    // The app syncs at start: the panel shows the run pushing.
+    let driver = Driver::start().await;
+    let c = launch(&driver, data.path()).await;
+    click(&c, "nav-diagnostics").await;
+    wait_text(&c, "task-table", "Push batch").await;
+    wait_text(&c, "task-table", "Push local edits").await;
+    shot(&c, "40-slow-sync-tasks").await;
+
+    replace_text(&c, "profile-seconds", "3").await;
+    click(&c, "profile-record").await;
+    wait_text(&c, "profile-summary", "samples in 3.0 s").await;
+    let frames = c
+        .execute(
+            "return document.querySelectorAll(\"[data-testid='flame-graph'] svg g\").length;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(frames.as_u64().unwrap_or(0) >= 3, "frames drawn: {frames}");
+    shot(&c, "41-profile-during-sync").await;
+
+    // The run is still pushing (1,000 records at 50 ms, 2 at once): cancel
+    // it from its row, and every task of the run ends.
+    let run_states = "return [...document.querySelectorAll(\"[data-testid='task-table'] tbody tr\")]\
+         .filter(r => /Sync run|Push |Pull /.test(r.textContent))\
+         .map(r => r.querySelectorAll('td')[2].textContent);";
+    let states = c.execute(run_states, vec![]).await.unwrap();
+    assert!(
+        states.to_string().contains("Running") || states.to_string().contains("Waiting"),
+        "the run still pushes when the profile ends: {states}"
+    );
+    let cancel_run = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath(
+            "//*[@data-testid='task-table']//tr[td[1][normalize-space(.)='Sync run']]\
+             //button[starts-with(@data-testid, 'cancel-task-')]",
+        ))
+        .await
+        .expect("the running sync run's Cancel button");
+    click_element(&c, &cancel_run, "Cancel on the sync run").await;
+    let deadline = Instant::now() + WAIT;
+    let mut poll = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        let states = c.execute(run_states, vec![]).await.unwrap();
+        let live = states
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| {
+                let s = s.as_str().unwrap_or_default();
+                ["Queued", "Running", "Waiting", "Cancelling"]
+                    .iter()
+                    .any(|l| s.contains(l))
+            })
+            .count();
+        if live == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "tasks still alive: {states}");
+        poll.tick().await;
+    }
+    shot(&c, "42-sync-cancelled").await;
+    let run = c
+        .execute(
+            "return [...document.querySelectorAll(\"[data-testid='task-table'] tbody tr\")]\
+             .filter(r => r.querySelectorAll('td')[0].textContent.trim() === 'Sync run')\
+             .map(r => r.querySelectorAll('td')[2].textContent);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(run, json!(["Cancelled"]), "one run, cancelled");
+    // Cancelled, not finished: the EDC did not get every batch, and no
+    // new run started by itself.
+    let imports = sim
+        .stats()
+        .by_call
+        .get("record/import")
+        .copied()
+        .unwrap_or(0);
+    assert!(
+        (1..10).contains(&imports),
+        "{imports} of 10 batches imported"
+    );
+    c.close().await.expect("quit the app");
+    sim.shutdown().await;
+}

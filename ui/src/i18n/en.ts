@@ -223,7 +223,7 @@ export const en = {
     commitTime: "Commit (fsync) ms p50 / p99 / max",
     live: "{{count}} running",
     retry: "attempt {{attempt}} failed; next at {{at}}",
-    columns: { name: "Task", kind: "Kind", state: "State", started: "Started", elapsed: "Elapsed" },
+    columns: { name: "Task", kind: "Kind", state: "State", started: "Started", elapsed: "Elapsed", progress: "Progress" },
     kind: {
       writer: "Writer",
       diagnostics: "Diagnostics",

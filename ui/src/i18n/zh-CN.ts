@@ -223,7 +223,7 @@ export const zhCN: Catalog = {
     commitTime: "提交（fsync）毫秒 p50 / p99 / 最大",
     retry: "第 {{attempt}} 次尝试失败；将于 {{at}} 重试",
     live: "{{count}} 个运行中",
-    columns: { name: "任务", kind: "类型", state: "状态", started: "开始时间", elapsed: "已用时间" },
+    columns: { name: "任务", kind: "类型", state: "状态", started: "开始时间", elapsed: "已用时间", progress: "进度" },
     kind: {
       writer: "写入器",
       diagnostics: "诊断",

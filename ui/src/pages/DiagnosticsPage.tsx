@@ -95,6 +95,14 @@ export function DiagnosticsPage() {
       },
       { header: t("diagnostics.columns.elapsed"), id: "elapsed", cell: (c) => formatElapsed(c.row.original.elapsed_ms) },
       {
+        header: t("diagnostics.columns.progress"),
+        id: "progress",
+        cell: (c) => {
+          const p = c.row.original.progress;
+          return p ? `${p[0]} / ${p[1]}` : "";
+        },
+      },
+      {
         header: "",
         id: "cancel",
         cell: (c) =>

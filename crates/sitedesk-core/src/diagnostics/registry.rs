@@ -372,6 +372,15 @@ impl TaskRegistry {
         out
     }
 
+    /// Reports progress of a task whose guard another task holds (a job
+    /// whose batches finish on their own tasks).
+    pub fn set_progress(&self, id: TaskId, done: u64, total: u64) {
+        self.update(id, |r| {
+            r.progress = Some((done, total));
+            r.moved = Instant::now();
+        });
+    }
+
     fn update(&self, id: TaskId, f: impl FnOnce(&mut Record)) {
         if let Some(r) = self.lock().live.get_mut(&id) {
             f(r);
@@ -422,7 +431,6 @@ impl TaskGuard {
         });
     }
 
-    /// Records an error message. Callers pass text without patient data.
     /// Attempt `attempt` failed; the task waits `wait` and tries again.
     pub fn waiting_to_retry(&self, attempt: u32, wait: std::time::Duration) {
         let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
@@ -436,6 +444,7 @@ impl TaskGuard {
         });
     }
 
+    /// Records an error message. Callers pass text without patient data.
     pub fn set_error(&self, message: impl Into<String>) {
         let message = message.into();
         self.registry

@@ -582,7 +582,11 @@ impl Syncer {
             match &result {
                 Ok(t) => {
                     let p = &this.inner.progress;
-                    p.batches_done.fetch_add(1, Ordering::Relaxed);
+                    let done = p.batches_done.fetch_add(1, Ordering::Relaxed) + 1;
+                    let total = p.batches_total.load(Ordering::Relaxed).max(done);
+                    this.inner
+                        .registry
+                        .set_progress(job, u64::from(done), u64::from(total));
                     p.records_done.fetch_add(t.records, Ordering::Relaxed);
                     p.cells_pushed.fetch_add(t.pushed_cells, Ordering::Relaxed);
                     task.finish(TaskState::Done)

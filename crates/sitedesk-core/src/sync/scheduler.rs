@@ -41,7 +41,10 @@ pub struct Scheduler {
 
 struct Inner {
     started: AtomicBool,
+    /// "Sync now": run after the current run, or at once.
     trigger: Notify,
+    /// The interval changed: recompute the wait, but do not run for it.
+    rescheduled: Notify,
     state: Mutex<State>,
 }
 
@@ -71,6 +74,7 @@ impl Scheduler {
             inner: Arc::new(Inner {
                 started: AtomicBool::new(false),
                 trigger: Notify::new(),
+                rescheduled: Notify::new(),
                 state: Mutex::new(State {
                     interval,
                     ..State::default()
@@ -85,8 +89,8 @@ impl Scheduler {
 
     pub fn set_interval(&self, interval: Duration) {
         self.state().interval = interval;
-        // The loop picks the new interval up at once.
-        self.inner.trigger.notify_one();
+        // The loop picks the new interval up at once, without a run for it.
+        self.inner.rescheduled.notify_one();
     }
 
     /// Starts the loop, unless it runs already (then returns false). `make`
@@ -109,21 +113,24 @@ impl Scheduler {
         task.set_state(TaskState::Running);
         let this = self.clone();
         tracker.spawn(async move {
-            loop {
+            'runs: loop {
                 this.run_once(&app, &make).await;
-                let wait = {
-                    let s = this.state();
-                    if s.offline {
-                        OFFLINE_RETRY.min(s.interval)
-                    } else {
-                        s.interval
-                    }
-                };
                 task.set_state(TaskState::Waiting);
-                tokio::select! {
-                    _ = app.cancelled() => break,
-                    _ = this.inner.trigger.notified() => {}
-                    _ = tokio::time::sleep(wait) => {}
+                loop {
+                    let wait = {
+                        let s = this.state();
+                        if s.offline {
+                            OFFLINE_RETRY.min(s.interval)
+                        } else {
+                            s.interval
+                        }
+                    };
+                    tokio::select! {
+                        _ = app.cancelled() => break 'runs,
+                        _ = this.inner.trigger.notified() => break,
+                        _ = this.inner.rescheduled.notified() => {}
+                        _ = tokio::time::sleep(wait) => break,
+                    }
                 }
                 task.set_state(TaskState::Running);
             }

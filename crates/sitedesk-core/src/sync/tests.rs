@@ -222,3 +222,46 @@ fn a_page_of_long_values_is_cut_into_batches_by_bytes_never_inside_a_record() {
     assert_eq!(whole, [page]);
     assert!(split_by_bytes(Vec::new(), 10).is_empty());
 }
+
+/// A new interval reschedules the next run; it does not start one. (It did,
+/// and an interval set at start made a cancelled run start again at once.)
+#[tokio::test(start_paused = true)]
+async fn a_new_interval_reschedules_without_running_and_sync_now_runs() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::scheduler::Scheduler;
+    use crate::diagnostics::TaskRegistry;
+    let (registry, tracker) = (TaskRegistry::new(), tokio_util::task::TaskTracker::new());
+    let app = tokio_util::sync::CancellationToken::new();
+    let s = Scheduler::new(Duration::from_secs(600));
+    // What the app does at start: the saved interval, then the loop.
+    s.set_interval(Duration::from_secs(900));
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = runs.clone();
+    s.start(&tracker, app.clone(), &registry, move || {
+        counted.fetch_add(1, Ordering::SeqCst);
+        None
+    });
+    let settle = || async {
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+    };
+    settle().await;
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "the run at start");
+    s.set_interval(Duration::from_secs(300));
+    settle().await;
+    tokio::time::advance(Duration::from_secs(299)).await;
+    settle().await;
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "no run for a new interval");
+    tokio::time::advance(Duration::from_secs(2)).await;
+    settle().await;
+    assert_eq!(runs.load(Ordering::SeqCst), 2, "the new interval elapsed");
+    s.sync_now();
+    settle().await;
+    assert_eq!(runs.load(Ordering::SeqCst), 3, "Sync now");
+    app.cancel();
+    tracker.close();
+    tracker.wait().await;
+}
