@@ -459,11 +459,18 @@ pub async fn edc_settings(state: &AppState) -> CmdResult<EdcSettings> {
         .edc_connection()
         .await
         .map_err(|e| IpcError::from_store(e, lang))?;
+    let (pending_edits, _, _) = state
+        .store
+        .readers()
+        .sync_counts()
+        .await
+        .map_err(|e| IpcError::from_store(e, lang))?;
     let target = state.edc.target();
     Ok(EdcSettings {
         mode: target.as_ref().map_or(EdcMode::None, |t| t.mode),
         url: target.map(|t| t.url),
         token_saved: saved.is_some(),
+        pending_edits,
     })
 }
 

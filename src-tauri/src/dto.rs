@@ -183,6 +183,9 @@ pub struct EdcSettings {
     pub url: Option<String>,
     /// Whether a token is saved for a real EDC.
     pub token_saved: bool,
+    /// Edited values waiting to be sent: in demo mode, what saving a real
+    /// EDC would send to it.
+    pub pending_edits: u32,
 }
 
 /// `save_edc_settings`' payload: the address, and a new token or `None` to

@@ -847,6 +847,11 @@ async fn a_record_pulled_from_the_edc_is_listed_opened_and_edited_without_a_scre
     )
     .await
     .unwrap();
+    assert_eq!(
+        edc_settings(s).await.unwrap().pending_edits,
+        2,
+        "the corrected value and the form's status wait to be sent"
+    );
     let detail = get_record(s, json!({"id": id})).await.unwrap();
     assert!(
         detail

@@ -318,6 +318,8 @@ export const en = {
     forget: "Forget this EDC",
     saved: "EDC connection saved",
     testOk: "Connected: {{title}} (REDCap {{version}})",
+    pendingDemo:
+      "{{count}} values entered on this desk have not been sent yet. Saving the study's REDCap sends them there. If they are practice entries, do not connect this desk: start SiteDesk with a new data folder for the study instead.",
   },
   dictionary: {
     title: "Study forms",

@@ -317,6 +317,8 @@ export const zhCN: Catalog = {
     forget: "删除此 EDC 设置",
     saved: "EDC 连接已保存",
     testOk: "已连接：{{title}}（REDCap {{version}}）",
+    pendingDemo:
+      "本工作站录入的 {{count}} 个数值尚未发送。保存研究的 REDCap 后，这些数值将发送到该服务器。如果它们只是练习数据，请不要连接本工作站，而应以新的数据文件夹启动 SiteDesk 用于研究。",
   },
   dictionary: {
     title: "研究表单",

@@ -411,7 +411,12 @@ url: string | null,
 /**
  * Whether a token is saved for a real EDC.
  */
-token_saved: boolean, };
+token_saved: boolean, 
+/**
+ * Edited values waiting to be sent: in demo mode, what saving a real
+ * EDC would send to it.
+ */
+pending_edits: number, };
 
 export type SaveEdc = { url: string, token: string | null, };
 

@@ -64,6 +64,11 @@ export function EdcCard() {
           </Group>
         )}
         {settings?.mode === "demo" && <Text size="sm">{t("edc.demoHint")}</Text>}
+        {settings?.mode === "demo" && settings.pending_edits > 0 && (
+          <Alert color="orange" variant="light" data-testid="edc-pending-demo">
+            {t("edc.pendingDemo", { count: settings.pending_edits })}
+          </Alert>
+        )}
         <form onSubmit={save}>
           <Stack>
             <TextInput label={t("edc.url")} placeholder="https://redcap.example.org/api/" value={url} onChange={(e) => setUrl(e.currentTarget.value)} data-testid="edc-url-input" />

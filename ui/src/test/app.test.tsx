@@ -21,7 +21,7 @@ function backend(overrides: Record<string, Handler> = {}) {
     get_subject: () => ({ subject, actions: ["screen_fail", "enroll"], audit: [] }),
     visit_grid: () => null,
     recent_logs: () => [{ at: "2026-06-01T09:00:00Z", level: "INFO", target: "sitedesk", message: "database open" }],
-    edc_settings: () => ({ mode: "demo", url: "http://127.0.0.1:40123/api/", token_saved: false }),
+    edc_settings: () => ({ mode: "demo", url: "http://127.0.0.1:40123/api/", token_saved: false, pending_edits: 0 }),
     diagnostics_snapshot: () => ({
       tasks: [
         {
@@ -440,8 +440,18 @@ describe("Central EDC", () => {
     renderApp();
     fireEvent.click(await screen.findByTestId("nav-settings"));
     expect(await screen.findByTestId("edc-mode")).toHaveTextContent("Demo EDC");
+    expect(screen.queryByTestId("edc-pending-demo")).not.toBeInTheDocument();
     fireEvent.click(screen.getByTestId("edc-test"));
     expect(await screen.findByTestId("edc-test-result")).toHaveTextContent("Connected: SiteDesk Demo Study (REDCap 14.7.3)");
+  });
+
+  it("warns that values entered in demo mode go to the study's REDCap once it is saved", async () => {
+    backend({ edc_settings: () => ({ mode: "demo", url: "http://127.0.0.1:40123/api/", token_saved: false, pending_edits: 12 }) });
+    renderApp();
+    fireEvent.click(await screen.findByTestId("nav-settings"));
+    expect(await screen.findByTestId("edc-pending-demo")).toHaveTextContent(
+      "12 values entered on this desk have not been sent yet. Saving the study's REDCap sends them there.",
+    );
   });
 
   it("shows the backend's plain-language refusal of a token and sends no token it was not given", async () => {
