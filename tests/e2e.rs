@@ -346,6 +346,26 @@ async fn set_sbp(c: &Client, value: &str, reason: Option<&str>) {
     click(c, "form-back").await;
 }
 
+/// On the diagnostics panel: records a CPU profile of `seconds`, waits for
+/// its summary to show `summary`, and checks that the flame graph drew at
+/// least `frames` frames.
+async fn record_profile(c: &Client, seconds: u32, summary: &str, frames: u64) {
+    replace_text(c, "profile-seconds", &seconds.to_string()).await;
+    click(c, "profile-record").await;
+    wait_text(c, "profile-summary", summary).await;
+    let drawn = c
+        .execute(
+            "return document.querySelectorAll(\"[data-testid='flame-graph'] svg g\").length;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        drawn.as_u64().unwrap_or(0) >= frames,
+        "frames drawn: {drawn}"
+    );
+}
+
 /// Screens a new subject through the screening form; returns on its page.
 async fn screen_subject(c: &Client, label: &str, id: &str) {
     let today = chrono::Local::now().date_naive().to_string();
@@ -607,17 +627,7 @@ async fn screen_enroll_restart_translate_and_diagnose() {
 
     // A CPU profile of the running app: its flame graph, a search in it,
     // and the SVG saved beside the database.
-    replace_text(&c, "profile-seconds", "2").await;
-    click(&c, "profile-record").await;
-    wait_text(&c, "profile-summary", "个采样").await;
-    let frames = c
-        .execute(
-            "return document.querySelectorAll(\"[data-testid='flame-graph'] svg g\").length;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert!(frames.as_u64().unwrap_or(0) >= 1, "frames drawn: {frames}");
+    record_profile(&c, 2, "个采样", 1).await;
     type_into(&c, "profile-search", "sitedesk").await;
     wait_text(&c, "profile-matches", "匹配的方块").await;
     shot(&c, "08-cpu-profile").await;
@@ -820,17 +830,7 @@ async fn the_panel_shows_a_slow_sync_profiles_it_and_cancels_it() {
     wait_text(&c, "task-table", "Push local edits").await;
     shot(&c, "40-slow-sync-tasks").await;
 
-    replace_text(&c, "profile-seconds", "3").await;
-    click(&c, "profile-record").await;
-    wait_text(&c, "profile-summary", "samples in 3.0 s").await;
-    let frames = c
-        .execute(
-            "return document.querySelectorAll(\"[data-testid='flame-graph'] svg g\").length;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert!(frames.as_u64().unwrap_or(0) >= 3, "frames drawn: {frames}");
+    record_profile(&c, 3, "samples in 3.0 s", 3).await;
     shot(&c, "41-profile-during-sync").await;
 
     // The run is still pushing (1,000 records at 50 ms, 2 at once): cancel

@@ -96,6 +96,16 @@ export function SubjectPage({ id, onBack, onOpenForm }: { id: string; onBack: ()
     </div>
   );
 
+  // The visit grid and the audit history, for a subject and for a record
+  // from the EDC alike.
+  const formsAndHistory = (audit: AuditEntry[]) => (
+    <>
+      <VisitGridCard grid={grid} onOpen={onOpenForm} />
+      <Title order={3}>{t("subject.history")}</Title>
+      <DataTable testId="audit-table" data={audit} columns={columns} rowId={(e) => String(e.id)} empty={t("subject.historyEmpty")} />
+    </>
+  );
+
   return (
     <Stack>
       <Anchor component="button" onClick={onBack} data-testid="back">
@@ -115,15 +125,7 @@ export function SubjectPage({ id, onBack, onOpenForm }: { id: string; onBack: ()
           <Text size="sm" c="dimmed">
             {t("subject.fromEdcHint")}
           </Text>
-          <VisitGridCard grid={grid} onOpen={onOpenForm} />
-          <Title order={3}>{t("subject.history")}</Title>
-          <DataTable
-            testId="audit-table"
-            data={record.audit}
-            columns={columns}
-            rowId={(e) => String(e.id)}
-            empty={t("subject.historyEmpty")}
-          />
+          {formsAndHistory(record.audit)}
         </>
       )}
       {s && detail && (
@@ -171,15 +173,7 @@ export function SubjectPage({ id, onBack, onOpenForm }: { id: string; onBack: ()
               </Text>
             )}
           </Paper>
-          <VisitGridCard grid={grid} onOpen={onOpenForm} />
-          <Title order={3}>{t("subject.history")}</Title>
-          <DataTable
-            testId="audit-table"
-            data={detail.audit}
-            columns={columns}
-            rowId={(e) => String(e.id)}
-            empty={t("subject.historyEmpty")}
-          />
+          {formsAndHistory(detail.audit)}
           {action && (
             <ActionModal
               subjectId={s.id}
