@@ -290,7 +290,7 @@ export const en = {
     never: "Never",
     pending: "Edits waiting to be sent",
     every: "Syncs every {{minutes}} minutes and when the connection comes back",
-    lastReport: "Last run: {{pulled}} values received, {{pushed}} sent, {{conflicts}} conflicts",
+    lastReport: "Last run: {{pulled}} values received, {{pushed}} sent, {{conflicts}} new conflicts",
     breaker: { closed: "The EDC answers normally.", open: "The EDC failed repeatedly; SiteDesk waits before trying again.", half_open: "Trying the EDC again." },
     conflicts: "Conflicts",
     conflictsHint: "A value changed both here and in the EDC since this desk last synced. Nothing is overwritten until you decide.",

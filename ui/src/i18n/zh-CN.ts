@@ -289,7 +289,7 @@ export const zhCN: Catalog = {
     never: "从未",
     pending: "待发送的修改",
     every: "每 {{minutes}} 分钟同步一次，连接恢复时也会同步",
-    lastReport: "上次运行：接收 {{pulled}} 个值，发送 {{pushed}} 个，冲突 {{conflicts}} 个",
+    lastReport: "上次运行：接收 {{pulled}} 个值，发送 {{pushed}} 个，新冲突 {{conflicts}} 个",
     breaker: { closed: "EDC 响应正常。", open: "EDC 多次出错，SiteDesk 稍后再试。", half_open: "正在重新尝试连接 EDC。" },
     conflicts: "冲突",
     conflictsHint: "自上次同步以来，某个值在本工作站和 EDC 中都被修改。在您决定之前，不会覆盖任何一方。",
