@@ -17,7 +17,7 @@ use edc_sim::{
 };
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
-use sitedesk_core::diagnostics::TaskRegistry;
+use sitedesk_core::diagnostics::{TaskRegistry, TaskSnapshot, TaskState};
 use sitedesk_core::domain::{Actor, RecordEdit, demo_study};
 use sitedesk_core::edc::{EdcClient, FlatRow, Overwrite, RecordQuery, Timeouts, Token};
 use sitedesk_core::forms::demo_forms;
@@ -282,7 +282,7 @@ async fn scenario(seed: u64) {
         let run = {
             let sync = sync.clone();
             let cancel = cancel.clone();
-            tokio::spawn(async move { sync.run(cancel).await })
+            tokio::spawn(async move { sync.run(&cancel).await })
         };
         if rng.random_bool(0.3) {
             // Let the run get a random distance in before the cancel.
@@ -300,7 +300,7 @@ async fn scenario(seed: u64) {
     sim.set_faults(FaultSet::default());
     let mut settled = false;
     for _ in 0..5 {
-        if sync.run(CancellationToken::new()).await.is_ok() {
+        if sync.run(&CancellationToken::new()).await.is_ok() {
             let (cells, _, conflicts) = store.readers().sync_counts().await.unwrap();
             assert_eq!(
                 conflicts, 0,
@@ -364,7 +364,7 @@ async fn a_conflict_is_held_shown_and_resolved_with_a_reason() {
         None,
     )
     .await;
-    sync.run(CancellationToken::new()).await.unwrap();
+    sync.run(&CancellationToken::new()).await.unwrap();
 
     // Both change sbp, differently; the colleague also changes dbp.
     colleague
@@ -387,7 +387,7 @@ async fn a_conflict_is_held_shown_and_resolved_with_a_reason() {
         Some("Re-measured"),
     )
     .await;
-    let report = sync.run(CancellationToken::new()).await.unwrap();
+    let report = sync.run(&CancellationToken::new()).await.unwrap();
     assert_eq!(report.conflicts, 1);
     let conflicts = store.readers().conflicts().await.unwrap();
     assert_eq!(conflicts.len(), 1);
@@ -435,7 +435,7 @@ async fn a_conflict_is_held_shown_and_resolved_with_a_reason() {
         .resolve_conflict(actor(), c.id, Keep::Mine, "Source document says 128".into())
         .await
         .unwrap();
-    sync.run(CancellationToken::new()).await.unwrap();
+    sync.run(&CancellationToken::new()).await.unwrap();
     assert_eq!(server("sbp").await, "128");
     assert!(store.readers().conflicts().await.unwrap().is_empty());
     let audit = store
@@ -469,7 +469,7 @@ async fn a_conflict_is_held_shown_and_resolved_with_a_reason() {
         Some("Typo"),
     )
     .await;
-    sync.run(CancellationToken::new()).await.unwrap();
+    sync.run(&CancellationToken::new()).await.unwrap();
     let c = store.readers().conflicts().await.unwrap().remove(0);
     store
         .writer()
@@ -481,7 +481,7 @@ async fn a_conflict_is_held_shown_and_resolved_with_a_reason() {
         )
         .await
         .unwrap();
-    sync.run(CancellationToken::new()).await.unwrap();
+    sync.run(&CancellationToken::new()).await.unwrap();
     assert_eq!(server("dbp").await, "88");
     let values = store
         .readers()
@@ -529,7 +529,7 @@ async fn a_cancelled_run_stops_every_task_and_the_peak_stays_under_the_cap() {
     let run = tokio::spawn({
         let sync = sync.clone();
         let cancel = cancel.clone();
-        async move { sync.run(cancel).await }
+        async move { sync.run(&cancel).await }
     });
     // Cancel once batches are in flight.
     while sim.stats().in_flight == 0 {
@@ -545,7 +545,7 @@ async fn a_cancelled_run_stops_every_task_and_the_peak_stays_under_the_cap() {
     sim.set_faults(FaultSet::default());
     let tracker = TaskTracker::new();
     syncer(&store, &sim, &tracker)
-        .run(CancellationToken::new())
+        .run(&CancellationToken::new())
         .await
         .unwrap();
     assert_eq!(store.readers().sync_counts().await.unwrap().0, 0);
@@ -563,6 +563,175 @@ async fn a_cancelled_run_stops_every_task_and_the_peak_stays_under_the_cap() {
     .unwrap_or_else(|_| panic!("{} tasks outlive the run, {baseline} before", alive()));
 }
 
+/// A syncer whose tasks register in `registry`, whose calls wait as long as
+/// a test needs (a hung import stays hung until the test cancels it), and
+/// whose batches are three records, one at a time.
+fn patient_syncer(
+    store: &Store,
+    sim: &RunningSim,
+    tracker: &TaskTracker,
+    registry: &TaskRegistry,
+) -> Syncer {
+    Syncer::new(
+        store.clone(),
+        client(sim, DEMO_TOKEN_RIVERSIDE, Duration::from_secs(120)),
+        registry.clone(),
+        tracker.clone(),
+        actor(),
+        SyncConfig {
+            batch_records: 3,
+            concurrency: 1,
+            ..SyncConfig::default()
+        },
+    )
+}
+
+/// Twelve records edited at the desk (four batches of three, sent one after
+/// the other), the first batch's import hanging; answers the run, spawned,
+/// once that import hangs, with the three other batches still to come.
+async fn push_with_one_batch_hung(
+    store: &Store,
+    sim: &RunningSim,
+    tracker: &TaskTracker,
+    registry: &TaskRegistry,
+) -> tokio::task::JoinHandle<Result<sitedesk_core::sync::RunReport, SyncError>> {
+    for i in 0..12 {
+        edit(
+            store,
+            &format!("S01-BAT-{i:04}"),
+            "baseline_arm_1",
+            &[("sbp", "120")],
+            None,
+        )
+        .await;
+    }
+    sim.set_faults("hang@content=record:action=import:next=1".parse().unwrap());
+    let sync = patient_syncer(store, sim, tracker, registry);
+    let run = tokio::spawn(async move { sync.run(&CancellationToken::new()).await });
+    while sim.stats().faults.get("hang").copied().unwrap_or(0) == 0 {
+        tokio::task::yield_now().await;
+    }
+    let batches: Vec<_> = task_named(registry, "Push batch");
+    assert_eq!(
+        batches.len(),
+        1,
+        "the others wait for the first: {batches:?}"
+    );
+    run
+}
+
+fn task_named(registry: &TaskRegistry, prefix: &str) -> Vec<TaskSnapshot> {
+    registry
+        .snapshot()
+        .into_iter()
+        .filter(|t| t.name.starts_with(prefix))
+        .collect()
+}
+
+/// The task tree is the cancellation tree: *Cancel* on one batch in the
+/// diagnostics panel stops that batch alone. The other batches finish, the
+/// run ends well, and the cancelled batch's records wait in the outbox for
+/// the next run, which sends them.
+#[tokio::test]
+async fn cancelling_one_batch_stops_it_alone_and_its_records_stay_in_the_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = desk(&dir).await;
+    let sim = Simulator::start(SimConfig::new(Project::demo()))
+        .await
+        .unwrap();
+    let (tracker, registry) = (TaskTracker::new(), TaskRegistry::new());
+    let run = push_with_one_batch_hung(&store, &sim, &tracker, &registry).await;
+    let hung = task_named(&registry, "Push batch").remove(0);
+    assert!(hung.cancellable, "a batch has a token of its own");
+    assert_eq!(registry.cancel_subtree(hung.id), 1, "the batch alone");
+
+    let report = run.await.unwrap().expect("the run ends well");
+    assert_eq!(report.batches, 3);
+    let ended = |name: &str| task_named(&registry, name)[0].state;
+    assert_eq!(ended("Push local edits"), TaskState::Done);
+    assert_eq!(ended("Sync run"), TaskState::Done);
+    let batches = task_named(&registry, "Push batch");
+    let cancelled: Vec<_> = batches
+        .iter()
+        .filter(|t| t.state == TaskState::Cancelled)
+        .collect();
+    assert_eq!(cancelled.len(), 1);
+    assert_eq!(cancelled[0].id, hung.id);
+    assert_eq!(
+        batches
+            .iter()
+            .filter(|t| t.state == TaskState::Done)
+            .count(),
+        3
+    );
+    // The batch's three records are the outbox now; its name gives their range.
+    let (cells, records, _) = store.readers().sync_counts().await.unwrap();
+    assert_eq!((cells, records), (3, 3));
+    let pending = store
+        .readers()
+        .pending_cells(String::new(), 100)
+        .await
+        .unwrap();
+    let (first, last) = (&pending[0].cell.record_id, &pending[2].cell.record_id);
+    assert!(
+        hung.name.ends_with(&format!("{first}..{last}")),
+        "{} holds {first}..{last}",
+        hung.name
+    );
+
+    sim.set_faults(FaultSet::default());
+    patient_syncer(&store, &sim, &tracker, &registry)
+        .run(&CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(store.readers().sync_counts().await.unwrap().0, 0);
+    tracker.close();
+    tracker.wait().await;
+    sim.shutdown().await;
+}
+
+/// Cancelling the push job stops its batches, and with them the run.
+#[tokio::test]
+async fn cancelling_a_job_ends_its_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = desk(&dir).await;
+    let sim = Simulator::start(SimConfig::new(Project::demo()))
+        .await
+        .unwrap();
+    let (tracker, registry) = (TaskTracker::new(), TaskRegistry::new());
+    let run = push_with_one_batch_hung(&store, &sim, &tracker, &registry).await;
+    let job = task_named(&registry, "Push local edits").remove(0);
+    assert!(job.cancellable, "a job has a token of its own");
+    assert_eq!(
+        registry.cancel_subtree(job.id),
+        2,
+        "the job and its live batch"
+    );
+
+    assert_eq!(run.await.unwrap(), Err(SyncError::Cancelled));
+    tracker.close();
+    tokio::time::timeout(Duration::from_secs(5), tracker.wait())
+        .await
+        .expect("every batch of the job ends");
+    assert_eq!(registry.live_count(), 0);
+    let ended = |name: &str| task_named(&registry, name)[0].state;
+    assert_eq!(ended("Push local edits"), TaskState::Cancelled);
+    assert_eq!(ended("Sync run"), TaskState::Cancelled);
+    assert_eq!(
+        task_named(&registry, "Push batch")
+            .iter()
+            .filter(|t| t.state == TaskState::Cancelled)
+            .count(),
+        1
+    );
+    assert_eq!(
+        store.readers().sync_counts().await.unwrap().1,
+        12,
+        "no batch after the cancel"
+    );
+    sim.shutdown().await;
+}
+
 /// A form saved at the desk, as the app saves it, reaches the demo EDC.
 #[tokio::test]
 async fn a_saved_demo_form_is_pushed_to_the_demo_edc() {
@@ -573,10 +742,7 @@ async fn a_saved_demo_form_is_pushed_to_the_demo_edc() {
         .await
         .unwrap();
     let (d, design) = demo_forms();
-    let study = Study {
-        dictionary: &d,
-        design: &design,
-    };
+    let study = Study::new(&d, &design);
     let at = FormAt {
         record_id: "S01-E2E-0001",
         event: "screening_arm_1",
@@ -616,7 +782,7 @@ async fn a_saved_demo_form_is_pushed_to_the_demo_edc() {
         .unwrap();
     let tracker = TaskTracker::new();
     let report = syncer(&store, &sim, &tracker)
-        .run(CancellationToken::new())
+        .run(&CancellationToken::new())
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(
@@ -648,8 +814,8 @@ async fn two_desks_change_the_same_field_and_the_second_resolves_the_conflict() 
         None,
     )
     .await;
-    sync_a.run(CancellationToken::new()).await.unwrap();
-    sync_b.run(CancellationToken::new()).await.unwrap();
+    sync_a.run(&CancellationToken::new()).await.unwrap();
+    sync_b.run(&CancellationToken::new()).await.unwrap();
     let value = |store: &Store| {
         let store = store.clone();
         async move {
@@ -682,8 +848,8 @@ async fn two_desks_change_the_same_field_and_the_second_resolves_the_conflict() 
         Some("Transcription"),
     )
     .await;
-    sync_a.run(CancellationToken::new()).await.unwrap();
-    let report = sync_b.run(CancellationToken::new()).await.unwrap();
+    sync_a.run(&CancellationToken::new()).await.unwrap();
+    let report = sync_b.run(&CancellationToken::new()).await.unwrap();
     assert_eq!(report.conflicts, 1, "{report:?}");
     let conflict = b.readers().conflicts().await.unwrap().remove(0);
     assert_eq!(
@@ -703,8 +869,8 @@ async fn two_desks_change_the_same_field_and_the_second_resolves_the_conflict() 
         )
         .await
         .unwrap();
-    sync_b.run(CancellationToken::new()).await.unwrap();
-    sync_a.run(CancellationToken::new()).await.unwrap();
+    sync_b.run(&CancellationToken::new()).await.unwrap();
+    sync_a.run(&CancellationToken::new()).await.unwrap();
     assert_eq!(
         value(&a).await.as_deref(),
         Some("130"),
@@ -776,7 +942,7 @@ async fn patient_values_never_reach_the_logs_or_the_task_errors() {
         None,
     )
     .await;
-    sync.run(CancellationToken::new()).await.unwrap();
+    sync.run(&CancellationToken::new()).await.unwrap();
     // A value the EDC refuses: its refusal quotes it.
     edit(
         &store,
@@ -786,7 +952,7 @@ async fn patient_values_never_reach_the_logs_or_the_task_errors() {
         None,
     )
     .await;
-    let refused = sync.run(CancellationToken::new()).await;
+    let refused = sync.run(&CancellationToken::new()).await;
     assert!(matches!(refused, Err(SyncError::Edc(_))), "{refused:?}");
     assert!(logs.len() > 10, "the layer saw the run");
     for line in logs.lines("TRACE", "", 100_000) {
@@ -829,7 +995,7 @@ async fn a_hundred_cancelled_runs_leak_no_task() {
         let cancel = CancellationToken::new();
         let run = tracker.spawn({
             let cancel = cancel.clone();
-            async move { sync.run(cancel).await }
+            async move { sync.run(&cancel).await }
         });
         // Cancel at different points of the run: before it starts, while
         // pulling, while pushing.
@@ -896,7 +1062,7 @@ async fn retried_calls_are_counted_in_the_clients_metrics() {
         None,
     )
     .await;
-    let report = sync.run(CancellationToken::new()).await.unwrap();
+    let report = sync.run(&CancellationToken::new()).await.unwrap();
     assert_eq!(report.pushed_cells, 1);
     let totals = metrics.totals();
     assert_eq!((totals.failures, totals.retries), (2, 2), "{totals:?}");

@@ -293,7 +293,7 @@ async fn cancel_latency(trials: usize) -> bool {
         let cancel = CancellationToken::new();
         let run = tracker.spawn({
             let (sync, cancel) = (sync.clone(), cancel.clone());
-            async move { sync.run(cancel).await }
+            async move { sync.run(&cancel).await }
         });
         while sync.progress().phase != Phase::Pushing || sim.stats().in_flight == 0 {
             tokio::time::sleep(Duration::from_millis(1)).await;
@@ -528,7 +528,7 @@ async fn push_throughput(n: u64, record_cost: &str) -> bool {
                 started.elapsed()
             }
         });
-        let result = sync.run(CancellationToken::new()).await;
+        let result = sync.run(&CancellationToken::new()).await;
         let mut measured = meter.stop(&mut sim);
         pushing.abort();
         measured.pull = pushing.await.ok();

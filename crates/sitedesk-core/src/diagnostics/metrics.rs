@@ -9,9 +9,9 @@ use std::time::Instant;
 use serde::Serialize;
 use ts_rs::TS;
 
-use super::{Lint, TaskRegistry};
 use crate::edc::metrics::{CallMetrics, CallTotals};
 use crate::store::Store;
+use crate::tasks::{Lint, TaskRegistry};
 
 /// Samples kept: 15 minutes at one a second.
 pub const SAMPLES: usize = 900;

@@ -125,6 +125,12 @@ pub enum ProfileError {
     Failed(String),
 }
 
+impl crate::tasks::TaskError for ProfileError {
+    fn is_cancelled(&self) -> bool {
+        matches!(self, ProfileError::Cancelled)
+    }
+}
+
 impl ProfileError {
     /// In plain words for the panel.
     pub fn message(&self, lang: Lang) -> String {

@@ -29,7 +29,8 @@ pub use screening::{
     plan_screening_edit, validate_new_screening,
 };
 pub use values::{
-    NAME_MAX_CHARS, RecordEdit, VALUE_MAX_CHARS, check_record_edit, plan_record_edit,
+    Cell, NAME_MAX_CHARS, RecordEdit, VALUE_MAX_CHARS, check_record_edit, normalize,
+    plan_record_edit,
 };
 
 /// Who acts. Until sign-in exists this is the operating-system account plus

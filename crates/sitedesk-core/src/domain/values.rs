@@ -134,3 +134,22 @@ pub fn plan_record_edit(
     }
     Ok((changes, reason))
 }
+
+/// One value of one record: REDCap's flat layout.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, TS)]
+pub struct Cell {
+    pub record_id: String,
+    pub event: String,
+    pub instance: u32,
+    /// The stored name (`meds___2` for a checkbox choice).
+    pub field: String,
+}
+
+/// A checkbox choice the EDC reports unticked (`"0"`) is no value here.
+pub fn normalize(field: &str, value: &str) -> String {
+    if field.contains("___") && value == "0" {
+        String::new()
+    } else {
+        value.to_owned()
+    }
+}

@@ -13,8 +13,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use ts_rs::TS;
 
-use crate::store::Percentiles;
-use crate::store::writer::record;
+use crate::histogram::{Percentiles, record};
 
 /// One endpoint's figures.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]

@@ -15,6 +15,7 @@
 mod chain;
 mod migrations;
 mod read;
+mod record;
 pub mod sync;
 #[cfg(test)]
 mod tests;
@@ -27,9 +28,10 @@ use std::thread::JoinHandle;
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::diagnostics::TaskRegistry;
 use crate::domain::{DeskCode, DomainError};
+use crate::tasks::TaskRegistry;
 
+pub use crate::histogram::Percentiles;
 pub use chain::{AuditVerification, ChainBreak, ChainProblem};
 pub use migrations::SCHEMA_VERSION;
 pub use read::{
@@ -38,8 +40,7 @@ pub use read::{
 };
 pub use write::metadata_hash;
 pub use writer::{
-    Ack, Lane, LaneStats, MAX_BATCH_COMMANDS, MAX_BATCH_TIME, Percentiles, WriterHandle,
-    WriterStats,
+    Ack, Lane, LaneStats, MAX_BATCH_COMMANDS, MAX_BATCH_TIME, WriterHandle, WriterStats,
 };
 
 /// What went wrong in the store.
@@ -82,9 +83,34 @@ pub enum StoreError {
     Cancelled,
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The operating system refused something the store needs that is not
+    /// the database itself: a file beside it, a thread, a task. Nothing is
+    /// wrong with what is saved.
+    #[error("{what}: {source}")]
+    Io {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl StoreError {
+    /// An I/O failure of `what`, with its cause.
+    pub fn io(what: &'static str, source: impl Into<std::io::Error>) -> StoreError {
+        StoreError::Io {
+            what,
+            source: source.into(),
+        }
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl crate::tasks::TaskError for StoreError {
+    fn is_cancelled(&self) -> bool {
+        matches!(self, StoreError::Cancelled)
+    }
+}
 
 /// How to open the store.
 #[derive(Debug, Clone)]

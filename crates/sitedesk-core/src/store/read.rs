@@ -224,10 +224,7 @@ pub(super) fn load_dictionary(c: &Connection) -> Result<Option<StoredDictionary>
 const PROGRESS_STEPS: std::ffi::c_int = 4096;
 
 fn flatten<T>(r: std::result::Result<Result<T>, tokio::task::JoinError>) -> Result<T> {
-    r.map_err(|e| StoreError::Corrupt {
-        what: "read task",
-        value: e.to_string(),
-    })?
+    r.map_err(|e| StoreError::io("read task", e))?
 }
 
 /// Idle connections kept for reuse; more are opened when needed and closed
@@ -337,6 +334,21 @@ impl Readers {
 
     pub async fn dictionary(&self) -> Result<Option<StoredDictionary>> {
         self.read(load_dictionary).await
+    }
+
+    /// The version hash of the dictionary in force, without reading it: a
+    /// cache of the parsed dictionary checks it before each use.
+    pub async fn dictionary_hash(&self) -> Result<Option<String>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT hash FROM dictionary_version
+                 WHERE id = (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'dictionary_version')",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+        .await
     }
 
     /// Fields with saved values that the dictionary in force lacks (a

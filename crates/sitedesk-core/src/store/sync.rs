@@ -6,19 +6,10 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 use ts_rs::TS;
 
-use super::write::{Now, Outbox, Target, record_at};
+use super::record::{Now, Outbox, Target, ValueAt, put_value, record_at};
 use super::{Result, StoreError};
 use crate::domain::{Actor, Change};
-
-/// One value of one record: REDCap's flat layout.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, TS)]
-pub struct Cell {
-    pub record_id: String,
-    pub event: String,
-    pub instance: u32,
-    /// The stored name (`meds___2` for a checkbox choice).
-    pub field: String,
-}
+pub use crate::domain::{Cell, normalize};
 
 /// A cell with local edits the EDC has not acknowledged, up to outbox row
 /// `through`.
@@ -103,12 +94,12 @@ pub enum Keep {
 /// The reason audit rows of pulled values carry.
 pub const PULLED_REASON: &str = "From the EDC";
 
-/// A checkbox choice the EDC reports unticked (`"0"`) is no value here.
-pub fn normalize(field: &str, value: &str) -> String {
-    if field.contains("___") && value == "0" {
-        String::new()
-    } else {
-        value.to_owned()
+fn value_at(cell: &Cell) -> ValueAt<'_> {
+    ValueAt {
+        record_id: &cell.record_id,
+        event: &cell.event,
+        field: &cell.field,
+        instance: i64::from(cell.instance),
     }
 }
 
@@ -159,33 +150,12 @@ fn set_local(
     if old == value {
         return Ok(false);
     }
-    if value.is_empty() {
-        tx.prepare_cached(
-            "DELETE FROM record_value
-             WHERE record_id = ?1 AND event = ?2 AND field = ?3 AND instance = ?4",
-        )?
-        .execute(params![
-            cell.record_id,
-            cell.event,
-            cell.field,
-            cell.instance
-        ])?;
-    } else {
-        tx.prepare_cached(
-            "INSERT INTO record_value(record_id, event, field, instance, value, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT(record_id, event, field, instance)
-             DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        )?
-        .execute(params![
-            cell.record_id,
-            cell.event,
-            cell.field,
-            cell.instance,
-            value,
-            now.at
-        ])?;
-    }
+    put_value(
+        tx,
+        now,
+        &value_at(cell),
+        Some(value).filter(|v| !v.is_empty()),
+    )?;
     let change = Change {
         field: cell.field.clone(),
         old: Some(old).filter(|v| !v.is_empty()),
@@ -343,33 +313,12 @@ pub(super) fn resolve(
     set_base(tx, &cell, &theirs)?;
     let through: i64 = tx.query_row("SELECT coalesce(max(id), 0) FROM outbox", [], |r| r.get(0))?;
     clear_outbox(tx, &cell, through)?;
-    if kept.is_empty() {
-        tx.prepare_cached(
-            "DELETE FROM record_value
-             WHERE record_id = ?1 AND event = ?2 AND field = ?3 AND instance = ?4",
-        )?
-        .execute(params![
-            cell.record_id,
-            cell.event,
-            cell.field,
-            cell.instance
-        ])?;
-    } else {
-        tx.prepare_cached(
-            "INSERT INTO record_value(record_id, event, field, instance, value, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT(record_id, event, field, instance)
-             DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        )?
-        .execute(params![
-            cell.record_id,
-            cell.event,
-            cell.field,
-            cell.instance,
-            kept,
-            now.at
-        ])?;
-    }
+    put_value(
+        tx,
+        now,
+        &value_at(&cell),
+        Some(kept.as_str()).filter(|v| !v.is_empty()),
+    )?;
     let change = Change {
         field: cell.field.clone(),
         old: Some(old).filter(|v| !v.is_empty()),

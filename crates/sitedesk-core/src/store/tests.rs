@@ -5,11 +5,11 @@ use rusqlite::Connection;
 
 use super::migrations::{MIGRATIONS, migrate_to};
 use super::*;
-use crate::diagnostics::{TaskKind, TaskState};
 use crate::domain::{
     Action, Actor, Answer, CriterionKind, DomainError, ScreeningInput, SubjectStatus, demo_study,
 };
 use crate::i18n::Lang;
+use crate::tasks::{TaskKind, TaskState};
 use tokio_util::sync::CancellationToken;
 
 fn actor() -> Actor {
@@ -973,7 +973,7 @@ async fn a_read_cancelled_before_it_starts_does_not_run() {
 fn latency_histograms_keep_values_past_their_first_bucket() {
     let mut h = hdrhistogram::Histogram::<u64>::new(3).unwrap();
     for us in [500, 1_500, 7_500, 250_000] {
-        super::writer::record(&mut h, us);
+        crate::histogram::record(&mut h, us);
     }
     let p = Percentiles::of(&h, 1000.0);
     assert!((p.max - 250.0).abs() < 1.0, "{p:?}");
@@ -1162,10 +1162,7 @@ async fn a_saved_form_is_read_back_and_audited_under_its_subject() {
     w.import_dictionary(actor(), d.clone(), Some(design.clone()), "demo".into())
         .await
         .unwrap();
-    let study = Study {
-        dictionary: &d,
-        design: &design,
-    };
+    let study = Study::new(&d, &design);
     let at = FormAt {
         record_id: "S01-0001",
         event: "screening_arm_1",
@@ -1341,10 +1338,7 @@ async fn marking_a_saved_form_complete_needs_no_reason() {
     let (store, _) = open_demo(&dir).await;
     let w = store.writer();
     let (d, design) = crate::forms::demo_forms();
-    let study = Study {
-        dictionary: &d,
-        design: &design,
-    };
+    let study = Study::new(&d, &design);
     let at = FormAt {
         record_id: "S01-0001",
         event: "screening_arm_1",

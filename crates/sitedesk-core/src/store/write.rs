@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Local, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::read::{DictionaryImport, SyncSettings};
 use super::read::{load_setup, load_subject};
+use super::record::{Now, Outbox, Target, ValueAt, put_value, record_at};
 use super::{Result, StoreError, chain};
 use crate::domain::{
     Action, Actor, Change, Criterion, DeskCode, DomainError, Field, RecordEdit, ScreeningInput,
@@ -22,22 +22,6 @@ use sha2::{Digest as _, Sha256};
 
 /// The longest display name; it is shown beside every audit row.
 pub const DISPLAY_NAME_MAX_CHARS: usize = 80;
-
-/// The moment a command runs: the audit timestamp (UTC) and the desk's
-/// local calendar day, against which "not in the future" is checked.
-pub(super) struct Now {
-    pub at: String,
-    pub today: NaiveDate,
-}
-
-impl Now {
-    pub fn current() -> Now {
-        Now {
-            at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-            today: Local::now().date_naive(),
-        }
-    }
-}
 
 /// Gives a new file its desk code; an existing file keeps the one it has.
 pub(super) fn ensure_desk(conn: &Connection, code: Option<DeskCode>) -> Result<()> {
@@ -272,25 +256,14 @@ pub(super) fn set_values(
         }
     }
     let (changes, reason) = plan_record_edit(&current, edit)?;
-    {
-        let mut upsert = tx.prepare_cached(
-            "INSERT INTO record_value(record_id, event, field, instance, value, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT(record_id, event, field, instance)
-             DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        )?;
-        let mut clear = tx.prepare_cached(
-            "DELETE FROM record_value
-             WHERE record_id = ?1 AND event = ?2 AND field = ?3 AND instance = ?4",
-        )?;
-        for c in &changes {
-            match &c.new {
-                Some(v) => {
-                    upsert.execute(params![record_id, edit.event, c.field, instance, v, now.at])?
-                }
-                None => clear.execute(params![record_id, edit.event, c.field, instance])?,
-            };
-        }
+    for c in &changes {
+        let at = ValueAt {
+            record_id,
+            event: &edit.event,
+            field: &c.field,
+            instance,
+        };
+        put_value(tx, now, &at, c.new.as_deref())?;
     }
     let target = Target {
         entity: "record",
@@ -649,35 +622,6 @@ fn set_eligibility(
     Ok(())
 }
 
-/// Whether a change is sent to the central EDC. Study data is; local set-up
-/// and preferences are audited but stay at the desk.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Outbox {
-    Yes,
-    No,
-}
-
-/// Where a change belongs: a subject-level field, or a form value of a
-/// record at an event and repeat instance.
-#[derive(Clone, Copy)]
-pub(super) struct Target<'a> {
-    pub entity: &'a str,
-    pub entity_id: &'a str,
-    pub event: Option<&'a str>,
-    pub instance: Option<i64>,
-}
-
-impl<'a> Target<'a> {
-    fn subject(entity: &'a str, entity_id: &'a str) -> Target<'a> {
-        Target {
-            entity,
-            entity_id,
-            event: None,
-            instance: None,
-        }
-    }
-}
-
 /// Writes one audit row per change, chained to the one before it (see
 /// `chain.rs`), and, for study data, one outbox row tied to it.
 #[allow(clippy::too_many_arguments)]
@@ -700,79 +644,4 @@ fn record(
         reason,
         outbox,
     )
-}
-
-pub(super) fn record_at(
-    tx: &Transaction<'_>,
-    now: &Now,
-    actor: &Actor,
-    target: Target<'_>,
-    changes: &[Change],
-    reason: Option<&str>,
-    outbox: Outbox,
-) -> Result<()> {
-    if changes.is_empty() {
-        return Ok(());
-    }
-    let mut audit = tx.prepare_cached(
-        "INSERT INTO audit(id, at, user_account, user_name, entity, entity_id, event, instance,
-                           field, old_value, new_value, reason, prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-    )?;
-    let mut out = tx.prepare_cached(
-        "INSERT INTO outbox(audit_id, entity, entity_id, event, instance, field, value, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
-    let (mut id, mut prev) = chain::last(tx)?;
-    for c in changes {
-        id += 1;
-        let hash = chain::hash(
-            &prev,
-            &chain::AuditContent {
-                id,
-                at: &now.at,
-                user_account: &actor.account,
-                user_name: &actor.display_name,
-                entity: target.entity,
-                entity_id: target.entity_id,
-                event: target.event,
-                instance: target.instance,
-                field: &c.field,
-                old_value: c.old.as_deref(),
-                new_value: c.new.as_deref(),
-                reason,
-            },
-        );
-        audit.execute(params![
-            id,
-            now.at,
-            actor.account,
-            actor.display_name,
-            target.entity,
-            target.entity_id,
-            target.event,
-            target.instance,
-            c.field,
-            c.old,
-            c.new,
-            reason,
-            prev.as_slice(),
-            hash.as_slice(),
-        ])?;
-        if outbox == Outbox::Yes {
-            out.execute(params![
-                id,
-                target.entity,
-                target.entity_id,
-                target.event,
-                target.instance,
-                c.field,
-                c.new,
-                now.at
-            ])?;
-        }
-        prev = hash;
-    }
-    // `meta.audit_head` moves once per transaction, before COMMIT (writer.rs).
-    Ok(())
 }

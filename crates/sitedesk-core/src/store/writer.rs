@@ -34,14 +34,16 @@ use tokio::sync::{mpsc, oneshot};
 use ts_rs::TS;
 
 use super::read::{DictionaryImport, SyncSettings};
+use super::record::Now;
 use super::sync::{Keep, SyncApplied, SyncWrite};
-use super::write::{self, Now};
+use super::write;
 use super::{Result, StoreError};
-use crate::diagnostics::{TaskKind, TaskRegistry, TaskState};
 use crate::domain::{Action, Actor, Criterion, RecordEdit, ScreeningInput, Site, Study, Subject};
+use crate::histogram::{Percentiles, record};
 use crate::i18n::Lang;
 use crate::metadata::Dictionary;
 use crate::metadata::design::Design;
+use crate::tasks::{TaskKind, TaskRegistry, TaskState};
 
 /// Most commands in one transaction. Past a few hundred, a bigger batch
 /// saves almost nothing more on fsyncs and holds replies longer.
@@ -196,38 +198,8 @@ impl Metrics {
     }
 }
 
-/// Records `v`, growing the histogram as needed. (`saturating_record`
-/// would clamp anything past the first bucket, 2 ms, to the histogram's
-/// initial upper bound.)
-pub(crate) fn record(h: &mut Histogram<u64>, v: u64) {
-    if h.record(v).is_err() {
-        h.saturating_record(v);
-    }
-}
-
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
-}
-
-/// p50, p99 and max of a latency or size.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, TS)]
-pub struct Percentiles {
-    pub p50: f64,
-    pub p99: f64,
-    pub max: f64,
-}
-
-impl Percentiles {
-    pub(crate) fn of(h: &Histogram<u64>, scale: f64) -> Percentiles {
-        if h.is_empty() {
-            return Percentiles::default();
-        }
-        Percentiles {
-            p50: h.value_at_quantile(0.5) as f64 / scale,
-            p99: h.value_at_quantile(0.99) as f64 / scale,
-            max: h.max() as f64 / scale,
-        }
-    }
 }
 
 /// One lane's queue and how fast its commands are answered.
@@ -294,7 +266,7 @@ pub(super) fn spawn(
     let (interactive, interactive_rx) = mpsc::channel(interactive_capacity);
     let (bulk, bulk_rx) = mpsc::channel(bulk_capacity);
     let metrics = Arc::new(Metrics::new());
-    let task = registry.register("SQLite writer", TaskKind::Writer, None);
+    let task = registry.thread("SQLite writer", TaskKind::Writer);
     let thread_metrics = metrics.clone();
     let join = std::thread::Builder::new()
         .name("sitedesk-writer".into())
@@ -309,10 +281,7 @@ pub(super) fn spawn(
             run(conn, lanes, &thread_metrics);
             task.finish(TaskState::Done);
         })
-        .map_err(|e| StoreError::Corrupt {
-            what: "writer thread",
-            value: e.to_string(),
-        })?;
+        .map_err(|e| StoreError::io("writer thread", e))?;
     Ok((
         WriterHandle {
             interactive,

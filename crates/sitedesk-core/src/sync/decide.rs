@@ -4,10 +4,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::domain::{Cell, normalize};
 use crate::edc::FlatRow;
 use crate::metadata::design::Design;
 use crate::metadata::{Dictionary, FieldType};
-use crate::store::sync::{Cell, normalize};
 
 /// What to do with a cell that has local edits.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -38,12 +38,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use ts_rs::TS;
 
-use crate::diagnostics::{TaskGuard, TaskId, TaskKind, TaskRegistry, TaskState};
 use crate::domain::Actor;
 use crate::edc::{EdcClient, EdcError, Overwrite, RecordQuery};
 use crate::i18n::Lang;
 use crate::store::sync::{Cell, PendingCell, SyncWrite, normalize};
 use crate::store::{Store, StoreError, metadata_hash};
+use crate::tasks::{TaskError as _, TaskGuard, TaskKind, TaskRegistry, TaskState};
 use decide::{Decision, Layout, decide};
 pub use retry::{Breaker, BreakerState, RetryPolicy};
 
@@ -110,6 +110,12 @@ impl From<StoreError> for SyncError {
             StoreError::Cancelled => SyncError::Cancelled,
             other => SyncError::Store(other.to_string()),
         }
+    }
+}
+
+impl crate::tasks::TaskError for SyncError {
+    fn is_cancelled(&self) -> bool {
+        matches!(self, SyncError::Cancelled)
     }
 }
 
@@ -250,36 +256,29 @@ impl Syncer {
         self.inner.progress.view()
     }
 
-    /// One run: metadata, then records pulled, then the outbox pushed. A
-    /// fatal error in one job stops the run; `cancel` stops every task of
-    /// it promptly, dropping requests in flight.
-    pub async fn run(&self, cancel: CancellationToken) -> Result<RunReport, SyncError> {
-        let run = self.inner.registry.register_cancellable(
-            "Sync run",
-            TaskKind::SyncRun,
-            None,
-            Some(cancel.clone()),
-        );
+    /// One run, registered at the top of the task tree with a child of
+    /// `owner`'s token: cancelling `owner` stops it.
+    pub async fn run(&self, owner: &CancellationToken) -> Result<RunReport, SyncError> {
+        let run = self
+            .inner
+            .registry
+            .task("Sync run", TaskKind::SyncRun, owner);
+        self.run_task(run).await
+    }
+
+    /// One run as the task `run` (the scheduler's child): metadata, then
+    /// records pulled, then the outbox pushed. A fatal error in one job
+    /// stops the run; cancelling the run's token stops every task of it
+    /// promptly, dropping requests in flight.
+    pub async fn run_task(&self, run: TaskGuard) -> Result<RunReport, SyncError> {
         run.set_state(TaskState::Running);
-        let result = self.run_jobs(&cancel, run.id()).await;
+        let result = self.run_jobs(&run).await;
         self.inner.progress.phase(Phase::Idle);
-        let state = match &result {
-            Ok(_) => TaskState::Done,
-            Err(SyncError::Cancelled) => TaskState::Cancelled,
-            Err(e) => {
-                run.set_error(e.to_string());
-                TaskState::Failed
-            }
-        };
-        run.finish(state);
+        run.end(&result);
         result
     }
 
-    async fn run_jobs(
-        &self,
-        cancel: &CancellationToken,
-        run: TaskId,
-    ) -> Result<RunReport, SyncError> {
+    async fn run_jobs(&self, run: &TaskGuard) -> Result<RunReport, SyncError> {
         let mut report = RunReport::default();
         let p = &self.inner.progress;
         for a in [
@@ -292,31 +291,27 @@ impl Syncer {
             a.store(0, Ordering::Relaxed);
         }
         p.phase(Phase::Metadata);
-        let job = self.job("Pull study metadata", run);
-        report.metadata_changed = finish(job, self.pull_metadata(cancel).await)?;
+        let job = job(run, "Pull study metadata");
+        let changed = self.pull_metadata(job.token()).await;
+        job.end(&changed);
+        report.metadata_changed = changed?;
         p.phase(Phase::Pulling);
-        let job = self.job("Pull records", run);
-        let (pulled, taken) = finish(job, self.pull_records(cancel).await)?;
+        let job = self::job(run, "Pull records");
+        let pulled = self.pull_records(job.token()).await;
+        job.end(&pulled);
+        let (pulled, taken) = pulled?;
         report.pulled_cells = pulled;
         report.taken = taken;
         p.phase(Phase::Pushing);
-        let job = self.job("Push local edits", run);
-        let job_id = job.id();
-        let pushed = finish(job, self.push(cancel, job_id).await)?;
+        let job = self::job(run, "Push local edits");
+        let pushed = self.push(&job).await;
+        job.end(&pushed);
+        let pushed = pushed?;
         report.pushed_cells = pushed.pushed_cells;
         report.batches = pushed.batches;
         report.taken += pushed.taken;
         report.conflicts = pushed.conflicts;
         Ok(report)
-    }
-
-    fn job(&self, name: &str, run: TaskId) -> TaskGuard {
-        let job = self
-            .inner
-            .registry
-            .register(name, TaskKind::SyncJob, Some(run));
-        job.set_state(TaskState::Running);
-        job
     }
 
     /// Calls `f` until it succeeds, a non-transient error comes, the
@@ -473,9 +468,11 @@ impl Syncer {
         Ok((pulled, taken))
     }
 
-    /// Pushes the outbox in batches, at most `concurrency` at once; the
-    /// first fatal batch error cancels the others.
-    async fn push(&self, cancel: &CancellationToken, job: TaskId) -> Result<PushTotals, SyncError> {
+    /// Pushes the outbox in batches, at most `concurrency` at once, each a
+    /// child task of `job`; the first fatal batch error cancels the job and
+    /// so the other batches. A batch cancelled alone ends alone: its
+    /// records stay in the outbox for the next run, the others go on.
+    async fn push(&self, job: &TaskGuard) -> Result<PushTotals, SyncError> {
         let readers = self.inner.store.readers();
         let (_, records, _) = readers.sync_counts().await?;
         let per_batch = self.inner.config.batch_records.max(1);
@@ -483,14 +480,14 @@ impl Syncer {
         let progress = &self.inner.progress;
         progress.batches_total.store(total, Ordering::Relaxed);
         progress.records_total.store(records, Ordering::Relaxed);
-        let job_cancel = cancel.child_token();
+        let job_cancel = job.token();
         let permits = Arc::new(Semaphore::new(self.inner.config.concurrency.max(1)));
         let stored = Arc::new(self.study().await?);
         let mut handles = Vec::new();
         let mut after = String::new();
         let mut n = 0;
         loop {
-            let page = or_cancel(&job_cancel, readers.pending_cells(after.clone(), per_batch))
+            let page = or_cancel(job_cancel, readers.pending_cells(after.clone(), per_batch))
                 .await
                 .and_then(|r| Ok(r?));
             let page = match page {
@@ -506,11 +503,11 @@ impl Syncer {
             after = last.cell.record_id.clone();
             for page in split_by_bytes(page, self.inner.config.batch_bytes) {
                 n += 1;
-                let permit = match or_cancel(&job_cancel, permits.clone().acquire_owned()).await {
+                let permit = match or_cancel(job_cancel, permits.clone().acquire_owned()).await {
                     Ok(Ok(p)) => p,
                     _ => break,
                 };
-                handles.push(self.spawn_batch(page, n, total, permit, &job_cancel, &stored, job));
+                handles.push(self.spawn_batch(page, n, total, permit, &stored, job));
             }
             if job_cancel.is_cancelled() {
                 break;
@@ -533,30 +530,26 @@ impl Syncer {
         if let Some(e) = first_error {
             return Err(e);
         }
-        if cancel.is_cancelled() {
+        if job_cancel.is_cancelled() {
             return Err(SyncError::Cancelled);
         }
         Ok(totals)
     }
 
     /// Spawns one push batch on the run's tracker, registered under the
-    /// job with its records' range.
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "the batch's parts, named at its one caller"
-    )]
+    /// job with its records' range and a child of the job's token.
     fn spawn_batch(
         &self,
         page: Vec<PendingCell>,
         n: u32,
         total: u32,
         permit: tokio::sync::OwnedSemaphorePermit,
-        job_cancel: &CancellationToken,
         stored: &Arc<crate::store::StoredDictionary>,
-        job: TaskId,
+        job: &TaskGuard,
     ) -> tokio::task::JoinHandle<Result<PushTotals, SyncError>> {
         let this = self.clone();
-        let batch_cancel = job_cancel.clone();
+        let job_cancel = job.token().clone();
+        let job_id = job.id();
         let stored = stored.clone();
         let record =
             |c: Option<&PendingCell>| c.map(|c| c.cell.record_id.clone()).unwrap_or_default();
@@ -566,17 +559,13 @@ impl Syncer {
             record(page.first()),
             record(page.last())
         );
-        let task = self.inner.registry.register_cancellable(
-            name,
-            TaskKind::SyncBatch,
-            Some(job),
-            Some(batch_cancel.clone()),
-        );
+        let task = job.child(name, TaskKind::SyncBatch);
         self.inner.tracker.spawn(async move {
             let _permit = permit;
+            let cancel = task.token().clone();
             let result = this
-                .retrying(&batch_cancel, Some(&task), || {
-                    this.push_batch(&batch_cancel, &stored, &page)
+                .retrying(&cancel, Some(&task), || {
+                    this.push_batch(&cancel, &stored, &page)
                 })
                 .await;
             match &result {
@@ -586,19 +575,17 @@ impl Syncer {
                     let total = p.batches_total.load(Ordering::Relaxed).max(done);
                     this.inner
                         .registry
-                        .set_progress(job, u64::from(done), u64::from(total));
+                        .set_progress(job_id, u64::from(done), u64::from(total));
                     p.records_done.fetch_add(t.records, Ordering::Relaxed);
                     p.cells_pushed.fetch_add(t.pushed_cells, Ordering::Relaxed);
-                    task.finish(TaskState::Done)
                 }
-                Err(SyncError::Cancelled) => task.finish(TaskState::Cancelled),
-                Err(e) => {
-                    task.set_error(e.to_string());
-                    task.finish(TaskState::Failed);
-                    // A failed batch stops its siblings.
-                    batch_cancel.cancel();
+                Err(e) if !e.is_cancelled() => {
+                    // A failed batch stops its siblings: they are the job's.
+                    job_cancel.cancel();
                 }
+                Err(_) => {}
             }
+            task.end(&result);
             result
         })
     }
@@ -790,17 +777,11 @@ impl PushTotals {
     }
 }
 
-/// Ends a job's task with the state its result says.
-fn finish<T>(job: TaskGuard, result: Result<T, SyncError>) -> Result<T, SyncError> {
-    match &result {
-        Ok(_) => job.finish(TaskState::Done),
-        Err(SyncError::Cancelled) => job.finish(TaskState::Cancelled),
-        Err(e) => {
-            job.set_error(e.to_string());
-            job.finish(TaskState::Failed);
-        }
-    }
-    result
+/// Registers a job of `run`, running.
+fn job(run: &TaskGuard, name: &str) -> TaskGuard {
+    let job = run.child(name, TaskKind::SyncJob);
+    job.set_state(TaskState::Running);
+    job
 }
 
 /// A log time as `dateRangeBegin` takes it: with seconds.

@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::{BreakerState, ProgressView, RunReport, SyncError, Syncer};
-use crate::diagnostics::{TaskKind, TaskRegistry, TaskState};
 use crate::edc::EdcError;
+use crate::tasks::{TaskGuard, TaskKind, TaskRegistry, TaskState};
 
 /// How often an offline desk tries again.
 pub const OFFLINE_RETRY: Duration = Duration::from_secs(30);
@@ -109,12 +109,12 @@ impl Scheduler {
         if self.inner.started.swap(true, Ordering::SeqCst) {
             return false;
         }
-        let task = registry.register("Sync scheduler", TaskKind::Scheduler, None);
+        let task = registry.service("Sync scheduler", TaskKind::Scheduler, &app);
         task.set_state(TaskState::Running);
         let this = self.clone();
         tracker.spawn(async move {
             'runs: loop {
-                this.run_once(&app, &make).await;
+                this.run_once(&task, &make).await;
                 task.set_state(TaskState::Waiting);
                 loop {
                     let wait = {
@@ -126,7 +126,7 @@ impl Scheduler {
                         }
                     };
                     tokio::select! {
-                        _ = app.cancelled() => break 'runs,
+                        _ = task.token().cancelled() => break 'runs,
                         _ = this.inner.trigger.notified() => break,
                         _ = this.inner.rescheduled.notified() => {}
                         _ = tokio::time::sleep(wait) => break,
@@ -139,22 +139,23 @@ impl Scheduler {
         true
     }
 
-    async fn run_once<F>(&self, app: &CancellationToken, make: &F)
+    /// One run, as a child task of the scheduler's.
+    async fn run_once<F>(&self, scheduler: &TaskGuard, make: &F)
     where
         F: Fn() -> Option<Syncer>,
     {
         let Some(syncer) = make() else { return };
-        if app.is_cancelled() {
+        if scheduler.token().is_cancelled() {
             return;
         }
-        let cancel = app.child_token();
+        let run = scheduler.child("Sync run", TaskKind::SyncRun);
         {
             let mut s = self.state();
-            s.current = Some((syncer.clone(), cancel.clone()));
+            s.current = Some((syncer.clone(), run.token().clone()));
             s.last = Some(syncer.clone());
             s.running = true;
         }
-        let result = syncer.run(cancel).await;
+        let result = syncer.run_task(run).await;
         let mut s = self.state();
         s.current = None;
         s.running = false;

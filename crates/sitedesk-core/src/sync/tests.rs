@@ -2,9 +2,9 @@ use std::time::Duration;
 
 use super::decide::{Decision, Layout, decide};
 use super::retry::{Breaker, BreakerState, RetryPolicy};
+use crate::domain::Cell;
 use crate::edc::{EdcError, FlatRow};
 use crate::forms::demo_forms;
-use crate::store::sync::Cell;
 
 #[test]
 fn each_case_of_the_three_way_comparison() {
@@ -153,7 +153,7 @@ fn the_breaker_opens_after_failures_and_lets_one_probe_through() {
 #[tokio::test]
 async fn the_scheduler_starts_once_and_stops_with_the_app() {
     use super::scheduler::Scheduler;
-    use crate::diagnostics::{TaskKind, TaskRegistry};
+    use crate::tasks::{TaskKind, TaskRegistry};
     let registry = TaskRegistry::new();
     let tracker = tokio_util::task::TaskTracker::new();
     let app = tokio_util::sync::CancellationToken::new();
@@ -231,7 +231,7 @@ async fn a_new_interval_reschedules_without_running_and_sync_now_runs() {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::scheduler::Scheduler;
-    use crate::diagnostics::TaskRegistry;
+    use crate::tasks::TaskRegistry;
     let (registry, tracker) = (TaskRegistry::new(), tokio_util::task::TaskTracker::new());
     let app = tokio_util::sync::CancellationToken::new();
     let s = Scheduler::new(Duration::from_secs(600));

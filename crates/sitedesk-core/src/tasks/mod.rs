@@ -1,4 +1,16 @@
-//! The task registry and the guard a task holds.
+//! The registry of long-lived tasks, and the guard a task holds: the task
+//! tree is the cancellation tree. A task at the top takes a child of its
+//! owner's token ([`TaskRegistry::task`]); every task below it is made by
+//! its parent's guard ([`TaskGuard::child`]), with a child of the parent's
+//! token, so cancelling a task stops it and what is below it, and nothing
+//! else. The guard records the end from the task's result
+//! ([`TaskGuard::end`]) or, when dropped, `Done` (`Failed` while
+//! unwinding), so a task cannot vanish without a final state. Finished
+//! tasks are kept for the panel, bounded in count.
+//!
+//! Below the store (the writer registers here) and below everything that
+//! runs tasks; knows none of them. Deliberately absent: metrics and logs
+//! (`diagnostics`), and any blocking beyond a map update under the lock.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -228,24 +240,44 @@ impl TaskRegistry {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Registers a task in state `Queued` and returns its guard.
-    pub fn register(
+    /// Registers a task at the top of a tree, in state `Queued`. Its token
+    /// is a new child of `parent` (the app's root token, or the token of
+    /// whatever owns the task outside the registry), so the task stops with
+    /// its owner, and the panel can cancel it and its subtree alone.
+    pub fn task(
         &self,
         name: impl Into<String>,
         kind: TaskKind,
-        parent: Option<TaskId>,
+        parent: &CancellationToken,
     ) -> TaskGuard {
-        self.register_cancellable(name, kind, parent, None)
+        self.insert(name.into(), kind, None, parent.child_token(), true)
     }
 
-    /// Registers a task that stops when `cancel` fires, so that the panel
-    /// can cancel it (and its subtree) and tell when it does not stop.
-    pub fn register_cancellable(
+    /// Registers a task that lives as long as its owner and that the panel
+    /// does not offer to cancel (the scheduler, the diagnostics publisher):
+    /// its token is a child of `parent`, so it still stops with the app.
+    pub fn service(
         &self,
         name: impl Into<String>,
         kind: TaskKind,
+        parent: &CancellationToken,
+    ) -> TaskGuard {
+        self.insert(name.into(), kind, None, parent.child_token(), false)
+    }
+
+    /// Registers a thread that no token stops: the SQLite writer, which
+    /// ends when its last handle drops, after committing what is queued.
+    pub fn thread(&self, name: impl Into<String>, kind: TaskKind) -> TaskGuard {
+        self.insert(name.into(), kind, None, CancellationToken::new(), false)
+    }
+
+    fn insert(
+        &self,
+        name: String,
+        kind: TaskKind,
         parent: Option<TaskId>,
-        cancel: Option<CancellationToken>,
+        token: CancellationToken,
+        cancellable: bool,
     ) -> TaskGuard {
         let mut inner = self.lock();
         let id = TaskId(inner.next_id);
@@ -255,7 +287,7 @@ impl TaskRegistry {
             Record {
                 id,
                 parent,
-                name: name.into(),
+                name,
                 kind,
                 state: TaskState::Queued,
                 started_at: Utc::now(),
@@ -263,7 +295,7 @@ impl TaskRegistry {
                 ended: None,
                 progress: None,
                 last_error: None,
-                cancel,
+                cancel: cancellable.then(|| token.clone()),
                 cancelled_at: None,
                 attempts: 0,
                 retry_at: None,
@@ -273,6 +305,7 @@ impl TaskRegistry {
         TaskGuard {
             registry: self.clone(),
             id,
+            token,
             finished: false,
         }
     }
@@ -405,12 +438,55 @@ impl TaskRegistry {
 pub struct TaskGuard {
     registry: TaskRegistry,
     id: TaskId,
+    /// This task's own token: a child of its parent's, never shared with
+    /// another task.
+    token: CancellationToken,
     finished: bool,
+}
+
+/// An error a task can end with: it says whether it means "cancelled", and
+/// its `Display` is what the panel shows (no patient data, by the
+/// invariant of every error type that implements this).
+pub trait TaskError: std::fmt::Display {
+    fn is_cancelled(&self) -> bool;
 }
 
 impl TaskGuard {
     pub fn id(&self) -> TaskId {
         self.id
+    }
+
+    /// The token that stops this task; it fires when the task, one of its
+    /// ancestors or the app is cancelled.
+    pub fn token(&self) -> &CancellationToken {
+        &self.token
+    }
+
+    /// Registers a task below this one, with a child of this task's token:
+    /// cancelling this task stops it, cancelling it stops only itself and
+    /// what is below it.
+    pub fn child(&self, name: impl Into<String>, kind: TaskKind) -> TaskGuard {
+        self.registry.insert(
+            name.into(),
+            kind,
+            Some(self.id),
+            self.token.child_token(),
+            true,
+        )
+    }
+
+    /// Ends the task with the state its result says: `Done`, `Cancelled`
+    /// for an error that means so, `Failed` (with the error) otherwise.
+    pub fn end<T, E: TaskError>(self, result: &Result<T, E>) {
+        let state = match result {
+            Ok(_) => TaskState::Done,
+            Err(e) if e.is_cancelled() => TaskState::Cancelled,
+            Err(e) => {
+                self.set_error(e.to_string());
+                TaskState::Failed
+            }
+        };
+        self.finish(state);
     }
 
     pub fn set_state(&self, state: TaskState) {
@@ -470,3 +546,6 @@ impl Drop for TaskGuard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
