@@ -5,6 +5,8 @@
 //! - [`store`]: the SQLite file. One writer thread owns the only writable
 //!   connection; every mutation is committed together with its audit row and
 //!   its sync-outbox row. Reads go through read-only connections.
+//! - [`histogram`]: latency and size histograms, for the writer and the
+//!   EDC client alike.
 //! - [`diagnostics`]: the registry of long-lived tasks that the diagnostics
 //!   panel shows.
 //! - [`metadata`]: the study's REDCap data dictionary, read from its CSV
@@ -15,16 +17,22 @@
 //!   the visit grid. Pure functions; the UI asks, never decides.
 //! - [`sync`]: sync runs with the EDC: pull, three-way compare, push, with
 //!   retries, a breaker and cancellation.
+//! - [`desk`]: a desk as the app opens it: the store, the EDC in use
+//!   (demo or real), the sync scheduler and the diagnostics sampler, and
+//!   an orderly shutdown.
 //! - [`i18n`]: the user's language, for messages the core produces.
 //!
 //! Deliberately absent: Tauri, windows, HTTP. The desktop shell (`sitedesk`)
 //! and the tests drive this crate through its public API.
 
+pub mod desk;
 pub mod diagnostics;
 pub mod domain;
 pub mod edc;
 pub mod forms;
+pub mod histogram;
 pub mod i18n;
 pub mod metadata;
 pub mod store;
 pub mod sync;
+pub mod tasks;

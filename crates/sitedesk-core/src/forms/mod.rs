@@ -17,6 +17,7 @@ mod sanitize;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDateTime;
@@ -255,6 +256,10 @@ pub struct FieldView {
     /// Branching logic or calculation SiteDesk cannot evaluate: the field
     /// always shows, with this message.
     pub logic_problem: Option<String>,
+    /// The stored names a person enters values under here (a checkbox: one
+    /// per choice); none for calculations, descriptive text and fields the
+    /// desk cannot fill.
+    pub inputs: Vec<String>,
 }
 
 /// A form of one record at one event and instance, ready to fill.
@@ -313,6 +318,9 @@ pub struct Evaluation {
     pub out_of_range: Vec<String>,
     /// Fields that would be written.
     pub changed: Vec<String>,
+    /// Fields branching logic hides now that hold a value (typed or
+    /// saved): the form asks before such a value is erased.
+    pub hidden_with_values: Vec<String>,
 }
 
 /// What the CRC asks to save.
@@ -330,11 +338,40 @@ pub struct FormInput {
     pub reason: Option<String>,
 }
 
-/// A dictionary and design in force, and one record's saved values: what
-/// every function here works from.
+/// A dictionary and design in force: what every function here works from.
+/// With a [`LogicCache`] (`with_logic`) its branching logic and calcs are
+/// parsed once per dictionary version; without one, at each use.
+#[derive(Clone, Copy)]
 pub struct Study<'a> {
     pub dictionary: &'a Dictionary,
     pub design: &'a Design,
+    logic: Option<&'a LogicCache>,
+}
+
+/// The parsed branching logic and calculations of one dictionary, by their
+/// text: built once per dictionary version, so that evaluating a form as
+/// the CRC types parses nothing.
+#[derive(Debug, Default)]
+pub struct LogicCache {
+    parsed: HashMap<String, Result<logic::Expr, logic::LogicError>>,
+}
+
+impl LogicCache {
+    /// Parses every branching logic and calculation of `dictionary`.
+    pub fn of(dictionary: &Dictionary) -> LogicCache {
+        let mut parsed = HashMap::new();
+        for f in &dictionary.fields {
+            let calc = (f.field_type == FieldType::Calc)
+                .then_some(f.choices_text.as_deref())
+                .flatten();
+            for text in [f.branching_logic.as_deref(), calc].into_iter().flatten() {
+                parsed
+                    .entry(text.to_owned())
+                    .or_insert_with(|| logic::parse(text));
+            }
+        }
+        LogicCache { parsed }
+    }
 }
 
 /// One form of one record at one event and instance.
@@ -345,7 +382,32 @@ pub struct FormAt<'a> {
     pub instance: u32,
 }
 
-impl Study<'_> {
+impl<'a> Study<'a> {
+    pub fn new(dictionary: &'a Dictionary, design: &'a Design) -> Study<'a> {
+        Study {
+            dictionary,
+            design,
+            logic: None,
+        }
+    }
+
+    /// The same study, reading parsed logic from `cache` (built from this
+    /// dictionary).
+    pub fn with_logic(self, cache: &'a LogicCache) -> Study<'a> {
+        Study {
+            logic: Some(cache),
+            ..self
+        }
+    }
+
+    /// `text` parsed: from the cache when it has it, else now.
+    fn parsed(&self, text: &str) -> Cow<'a, Result<logic::Expr, logic::LogicError>> {
+        match self.logic.and_then(|c| c.parsed.get(text)) {
+            Some(p) => Cow::Borrowed(p),
+            None => Cow::Owned(logic::parse(text)),
+        }
+    }
+
     /// Checks that `at` names a form the design has at that event, and an
     /// instance it can have.
     pub fn check(&self, at: &FormAt<'_>) -> Result<bool, FormError> {
@@ -541,8 +603,11 @@ impl Study<'_> {
                 let value = f
                     .choices_text
                     .as_deref()
-                    .and_then(|t| logic::parse(t).ok())
-                    .and_then(|e| logic::calculate(&e, &lookup).ok())
+                    .and_then(|t| {
+                        let parsed = self.parsed(t);
+                        let e = parsed.as_ref().as_ref().ok()?;
+                        logic::calculate(e, &lookup).ok()
+                    })
                     .unwrap_or_else(|| saved_here(&f.name).to_owned());
                 calcs.insert(f.name.clone(), value);
             }
@@ -550,10 +615,12 @@ impl Study<'_> {
         let mut states = Vec::new();
         for f in &fields {
             let lookup = |r: &FieldRef| self.lookup(at, saved, &new, &calcs, r);
-            let visible = match f.branching_logic.as_deref().map(logic::parse) {
+            let visible = match f.branching_logic.as_deref().map(|t| self.parsed(t)) {
                 None => true,
-                Some(Ok(e)) => logic::shows(&e, &lookup).unwrap_or(true),
-                Some(Err(_)) => true,
+                Some(p) => match p.as_ref() {
+                    Ok(e) => logic::shows(e, &lookup).unwrap_or(true),
+                    Err(_) => true,
+                },
             };
             let message = if visible {
                 verdicts.get(f.name.as_str()).cloned()
@@ -567,6 +634,19 @@ impl Study<'_> {
                 message,
             });
         }
+        let hidden_with_values = states
+            .iter()
+            .filter(|s| !s.visible)
+            .filter_map(|s| fields.iter().find(|f| f.name == s.name))
+            .filter(|f| {
+                stored_names(f)
+                    .iter()
+                    .any(|n| new.get(n).is_some_and(|v| !v.is_empty() && v != "0"))
+                    || (f.field_type != FieldType::Checkbox
+                        && new.get(&f.name).is_some_and(|v| v == "0"))
+            })
+            .map(|f| f.name.clone())
+            .collect();
         // A hidden field takes no new value: the CRC cannot see it. Only
         // erasing it (after the form asked) is written; anything else typed
         // there keeps the saved value, and its message does not block.
@@ -590,6 +670,7 @@ impl Study<'_> {
         out_of_range.retain(|f| states.iter().any(|s| &s.name == f && s.visible));
         Ok(Worked {
             states,
+            hidden_with_values,
             new,
             out_of_range,
         })
@@ -662,6 +743,7 @@ impl Study<'_> {
             changes_saved,
             out_of_range: worked.out_of_range,
             changed,
+            hidden_with_values: worked.hidden_with_values,
         })
     }
 
@@ -856,6 +938,8 @@ impl Study<'_> {
 
 struct Worked {
     states: Vec<FieldState>,
+    /// Hidden fields holding a value, before hiding dropped what was typed.
+    hidden_with_values: Vec<String>,
     /// By stored name, as stored; `""` is no value.
     new: BTreeMap<String, String>,
     out_of_range: Vec<String>,
@@ -1017,6 +1101,11 @@ fn field_view(f: &Field, lang: Lang) -> FieldView {
         matrix_group: f.matrix_group.clone().filter(|g| !g.is_empty()),
         unavailable,
         logic_problem,
+        inputs: if enterable(f) {
+            stored_names(f)
+        } else {
+            Vec::new()
+        },
     }
 }
 

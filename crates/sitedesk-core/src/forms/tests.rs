@@ -88,10 +88,7 @@ fn labels_lose_scripts_handlers_and_images_but_keep_formatting() {
 fn the_form_view_sanitizes_every_label_and_describes_each_field() {
     let (mut d, design) = demo_forms();
     d.fields[2].label = "<img src=x onerror=alert(1)>Date of birth".into();
-    let study = Study {
-        dictionary: &d,
-        design: &design,
-    };
+    let study = Study::new(&d, &design);
     let view = study
         .form_view(&demographics(), &RecordValues::default(), Lang::En)
         .unwrap();
@@ -162,10 +159,7 @@ fn the_form_view_sanitizes_every_label_and_describes_each_field() {
 #[test]
 fn a_form_must_belong_to_its_event_and_repeat_to_have_instances() {
     let (d, design) = demo_forms();
-    let study = Study {
-        dictionary: &d,
-        design: &design,
-    };
+    let study = Study::new(&d, &design);
     let at = |event: &'static str, form: &'static str, instance| FormAt {
         record_id: "S01-0001",
         event,
@@ -199,10 +193,7 @@ fn a_form_must_belong_to_its_event_and_repeat_to_have_instances() {
 #[test]
 fn branching_logic_shows_fields_as_values_are_typed() {
     let (d, design) = demo_forms();
-    let study = Study {
-        dictionary: &d,
-        design: &design,
-    };
+    let study = Study::new(&d, &design);
     let none = RecordValues::default();
     let eval = |t: &[(&str, &str)]| {
         study
@@ -241,10 +232,7 @@ fn branching_logic_shows_fields_as_values_are_typed() {
 #[test]
 fn calculations_update_from_typed_values_and_blank_operands_give_blank() {
     let (d, design) = demo_forms();
-    let study = Study {
-        dictionary: &d,
-        design: &design,
-    };
+    let study = Study::new(&d, &design);
     let none = RecordValues::default();
     let e = study
         .evaluate(
@@ -271,10 +259,7 @@ fn calculations_update_from_typed_values_and_blank_operands_give_blank() {
 #[test]
 fn validation_messages_are_errors_confirmations_or_missing() {
     let (d, design) = demo_forms();
-    let study = Study {
-        dictionary: &d,
-        design: &design,
-    };
+    let study = Study::new(&d, &design);
     let none = RecordValues::default();
     let e = study
         .evaluate(
@@ -318,10 +303,7 @@ fn validation_messages_are_errors_confirmations_or_missing() {
 #[test]
 fn saving_writes_only_changed_values_with_the_calc_and_the_status() {
     let (d, design) = demo_forms();
-    let study = Study {
-        dictionary: &d,
-        design: &design,
-    };
+    let study = Study::new(&d, &design);
     let before = saved(&[
         ("screening_arm_1", 1, "height_cm", "170"),
         ("screening_arm_1", 1, "sex", "1"),
@@ -359,10 +341,7 @@ fn dates_typed_in_the_fields_order_are_stored_iso_and_shown_back() {
     let (mut d, design) = demo_forms();
     let dob = d.fields.iter_mut().find(|f| f.name == "dob").unwrap();
     dob.validation = Some("date_dmy".into());
-    let study = Study {
-        dictionary: &d,
-        design: &design,
-    };
+    let study = Study::new(&d, &design);
     let none = RecordValues::default();
     let edit = study
         .plan_save(
@@ -393,10 +372,7 @@ fn dates_typed_in_the_fields_order_are_stored_iso_and_shown_back() {
 #[test]
 fn malformed_and_unconfirmed_values_are_refused_with_every_field_named() {
     let (d, design) = demo_forms();
-    let study = Study {
-        dictionary: &d,
-        design: &design,
-    };
+    let study = Study::new(&d, &design);
     let none = RecordValues::default();
     let err = study
         .plan_save(
@@ -435,10 +411,7 @@ fn malformed_and_unconfirmed_values_are_refused_with_every_field_named() {
 #[test]
 fn unknown_fields_and_values_of_other_forms_are_refused() {
     let (d, design) = demo_forms();
-    let study = Study {
-        dictionary: &d,
-        design: &design,
-    };
+    let study = Study::new(&d, &design);
     let none = RecordValues::default();
     for key in ["sbp", "bmi", "record_id", "demo_intro", "meds", "nope"] {
         assert_eq!(
@@ -460,10 +433,7 @@ fn unknown_fields_and_values_of_other_forms_are_refused() {
 #[test]
 fn a_hidden_fields_malformed_value_neither_blocks_nor_overwrites() {
     let (d, design) = demo_forms();
-    let study = Study {
-        dictionary: &d,
-        design: &design,
-    };
+    let study = Study::new(&d, &design);
     let before = saved(&[("screening_arm_1", 1, "cigs_per_day", "10")]);
     let edit = study
         .plan_save(
@@ -481,10 +451,7 @@ fn a_hidden_fields_malformed_value_neither_blocks_nor_overwrites() {
 #[test]
 fn changing_or_clearing_a_saved_value_is_reported_as_needing_a_reason() {
     let (d, design) = demo_forms();
-    let study = Study {
-        dictionary: &d,
-        design: &design,
-    };
+    let study = Study::new(&d, &design);
     let before = saved(&[
         ("baseline_arm_1", 1, "meds___1", "1"),
         ("baseline_arm_1", 1, "meds___2", "1"),
@@ -525,10 +492,7 @@ fn changing_or_clearing_a_saved_value_is_reported_as_needing_a_reason() {
 #[test]
 fn the_visit_grid_shows_each_events_forms_status_and_instances() {
     let (d, design) = demo_forms();
-    let study = Study {
-        dictionary: &d,
-        design: &design,
-    };
+    let study = Study::new(&d, &design);
     let values = saved(&[
         ("screening_arm_1", 1, "record_id", "S01-0001"),
         ("screening_arm_1", 1, "sex", "2"),
@@ -594,10 +558,7 @@ fn checkbox_names_follow_redcaps_export_columns_and_an_exported_zero_is_unticked
     assert_eq!(choice_field("race", "-99"), "race____99");
     assert_eq!(choice_field("meds", "A"), "meds___a");
     let (d, design) = demo_forms();
-    let study = Study {
-        dictionary: &d,
-        design: &design,
-    };
+    let study = Study::new(&d, &design);
     let meds = FormAt {
         record_id: "S01-0001",
         event: "baseline_arm_1",
@@ -618,10 +579,7 @@ fn checkbox_names_follow_redcaps_export_columns_and_an_exported_zero_is_unticked
 #[test]
 fn required_fields_left_untouched_are_marked_missing() {
     let (d, design) = demo_forms();
-    let study = Study {
-        dictionary: &d,
-        design: &design,
-    };
+    let study = Study::new(&d, &design);
     let e = study
         .evaluate(
             &demographics(),
@@ -647,10 +605,7 @@ fn calculations_and_the_status_change_without_a_reason_and_a_broken_calc_keeps_i
         ("screening_arm_1", 1, "demographics_complete", "0"),
     ]);
     {
-        let study = Study {
-            dictionary: &d,
-            design: &design,
-        };
+        let study = Study::new(&d, &design);
         // Untouched, the form has nothing to save.
         let e = study
             .evaluate(&demographics(), &before, &typed(&[]), now(), Lang::En)
@@ -681,10 +636,7 @@ fn calculations_and_the_status_change_without_a_reason_and_a_broken_calc_keeps_i
     }
     let bmi = d.fields.iter_mut().find(|f| f.name == "bmi").unwrap();
     bmi.choices_text = Some("stdev([weight_kg])".into());
-    let study = Study {
-        dictionary: &d,
-        design: &design,
-    };
+    let study = Study::new(&d, &design);
     let e = study
         .evaluate(&demographics(), &before, &typed(&[]), now(), Lang::En)
         .unwrap();
@@ -694,10 +646,7 @@ fn calculations_and_the_status_change_without_a_reason_and_a_broken_calc_keeps_i
 #[test]
 fn a_hidden_fields_typed_value_is_not_written_but_erasing_it_is() {
     let (d, design) = demo_forms();
-    let study = Study {
-        dictionary: &d,
-        design: &design,
-    };
+    let study = Study::new(&d, &design);
     let none = RecordValues::default();
     let edit = study
         .plan_save(
@@ -729,10 +678,7 @@ fn adding_to_a_repeating_event_opens_the_events_next_visit() {
         form_name: String::new(),
         custom_form_label: None,
     }];
-    let study = Study {
-        dictionary: &d,
-        design: &design,
-    };
+    let study = Study::new(&d, &design);
     let values = saved(&[
         ("week_4_arm_1", 1, "sbp", "120"),
         ("week_4_arm_1", 2, "sbp", "125"),

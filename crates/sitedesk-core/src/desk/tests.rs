@@ -1,0 +1,101 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::*;
+use crate::store::StoreError;
+
+#[tokio::test]
+async fn a_new_desk_opens_in_demo_mode_and_shuts_down_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let published = Arc::new(AtomicUsize::new(0));
+    let seen = published.clone();
+    let desk = Desk::open(DeskOptions {
+        background: true,
+        publish: Some(Box::new(move |_| {
+            seen.fetch_add(1, Ordering::Relaxed);
+        })),
+        ..DeskOptions::new(dir.path().join("new folder"), "crc")
+    })
+    .await
+    .unwrap();
+    assert!(desk.is_demo(), "nothing configured: the demo study");
+    assert!(desk.forms().await.unwrap().is_some(), "with its forms");
+    assert!(
+        desk.edc_target().is_none(),
+        "no demo EDC was given, so there is none"
+    );
+    let live = |name: &str| {
+        desk.registry()
+            .snapshot()
+            .into_iter()
+            .any(|t| t.name == name && !t.state.is_finished())
+    };
+    assert!(live("SQLite writer") && live("Sync scheduler") && live("Diagnostics sampler"));
+
+    desk.shutdown().await;
+    assert_eq!(desk.registry().live_count(), 0, "every task ended");
+    assert!(desk.tracker().is_empty());
+    assert!(matches!(
+        desk.store()
+            .writer()
+            .set_preferences(desk.actor(), "x".into(), Lang::En)
+            .await,
+        Err(StoreError::WriterClosed)
+    ));
+}
+
+#[tokio::test]
+async fn a_reopened_desk_keeps_its_study_and_is_not_set_up_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = Desk::open(DeskOptions::new(dir.path(), "crc"))
+        .await
+        .unwrap();
+    let setup = desk.store().readers().setup().await.unwrap().unwrap();
+    let audit_rows = desk
+        .store()
+        .readers()
+        .verify_audit(CancellationToken::new())
+        .await
+        .unwrap()
+        .rows_checked;
+    desk.shutdown().await;
+    drop(desk);
+
+    let desk = Desk::open(DeskOptions::new(dir.path(), "crc"))
+        .await
+        .unwrap();
+    let again = desk.store().readers().setup().await.unwrap().unwrap();
+    assert_eq!(again.desk_code, setup.desk_code);
+    let rows = desk
+        .store()
+        .readers()
+        .verify_audit(CancellationToken::new())
+        .await
+        .unwrap()
+        .rows_checked;
+    assert_eq!(rows, audit_rows, "opening again writes nothing");
+    desk.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_forms_are_parsed_once_per_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = Desk::open(DeskOptions::new(dir.path(), "crc"))
+        .await
+        .unwrap();
+    let first = desk.forms().await.unwrap().unwrap();
+    let second = desk.forms().await.unwrap().unwrap();
+    assert!(Arc::ptr_eq(&first, &second), "the same version: kept");
+
+    let (mut dictionary, design) = crate::forms::demo_forms();
+    dictionary.fields[1].label = "Another label".into();
+    desk.store()
+        .writer()
+        .import_dictionary(desk.actor(), dictionary, Some(design), "v2".into())
+        .await
+        .unwrap();
+    let third = desk.forms().await.unwrap().unwrap();
+    assert!(!Arc::ptr_eq(&first, &third), "a new version: parsed again");
+    assert_ne!(first.stored.hash, third.stored.hash);
+    desk.shutdown().await;
+}
