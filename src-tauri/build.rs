@@ -1,48 +1,40 @@
 //! Generates the Tauri context and the ACL permissions of the app's own
-//! commands: a command missing from this list cannot be called at all, and
-//! one listed here is callable only if a capability grants it.
+//! commands: a command missing from the list cannot be called at all, and
+//! one listed is callable only if a capability grants it. The list is read
+//! from the one table of commands, `src/ipc.rs`.
 
-/// Every command in `src/commands.rs`; `capabilities/default.json` grants them.
-const COMMANDS: &[&str] = &[
-    "app_info",
-    "list_subjects",
-    "status_counts",
-    "get_subject",
-    "list_edc_records",
-    "get_record",
-    "screen_subject",
-    "edit_screening",
-    "apply_action",
-    "save_preferences",
-    "verify_audit",
-    "preview_dictionary",
-    "import_dictionary",
-    "visit_grid",
-    "open_form",
-    "evaluate_form",
-    "save_form",
-    "edc_settings",
-    "save_edc_settings",
-    "forget_edc_settings",
-    "test_connection",
-    "sync_status",
-    "sync_now",
-    "cancel_sync",
-    "list_conflicts",
-    "resolve_conflict",
-    "save_sync_settings",
-    "cancel_task",
-    "recent_logs",
-    "save_diagnostics_bundle",
-    "diagnostics_snapshot",
-    "record_profile",
-    "save_profile",
-];
+const TABLE: &str = "src/ipc.rs";
+
+/// The names in the table: the lines of the `surface!` invocation that
+/// start with a command's name and its payload in parentheses.
+fn commands(table: &str) -> Vec<String> {
+    let body = table
+        .split_once("\nsurface! {\n")
+        .and_then(|(_, rest)| rest.split_once("\n}"))
+        .map(|(body, _)| body)
+        .expect("src/ipc.rs invokes surface! { .. } with one command a line");
+    body.lines()
+        .filter_map(|line| line.trim().split_once('(').map(|(name, _)| name.to_owned()))
+        .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        .collect()
+}
 
 fn main() {
+    println!("cargo:rerun-if-changed={TABLE}");
+    let table = std::fs::read_to_string(TABLE).expect("read src/ipc.rs");
+    let names = commands(&table);
+    assert!(!names.is_empty(), "no commands found in {TABLE}");
+    // The manifest keeps the names for the rest of the build script.
+    let names: &'static [&'static str] = Box::leak(
+        names
+            .into_iter()
+            .map(|n| &*Box::leak(n.into_boxed_str()))
+            .collect::<Vec<_>>()
+            .into_boxed_slice(),
+    );
     tauri_build::try_build(
         tauri_build::Attributes::new()
-            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+            .app_manifest(tauri_build::AppManifest::new().commands(names)),
     )
     .expect("tauri build script");
 }

@@ -140,6 +140,21 @@ pub fn default_data_dir(identifier: &str) -> Option<PathBuf> {
     Some(base.join(identifier))
 }
 
+/// The operating-system account running the app, looked up by user id in
+/// the system's user database; the environment (`USER`) only when that
+/// fails, since service managers and WebDriver sessions often leave it unset.
+pub fn os_account() -> String {
+    whoami::username()
+        .ok()
+        .filter(|name| !name.is_empty())
+        .or_else(|| {
+            ["USER", "LOGNAME", "USERNAME"]
+                .iter()
+                .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

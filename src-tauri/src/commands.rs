@@ -2,9 +2,9 @@
 //! value, calls the core, and returns a DTO or an [`IpcError`]. No rule of
 //! the domain lives here.
 //!
-//! The handlers take `&AppState` so that tests can call them on a real
-//! store without a window; [`ipc`] holds the `#[tauri::command]` wrappers
-//! the app registers, one line each.
+//! The handlers take the `&Desk` so that tests can call them on a real
+//! desk without a window; `crate::ipc` declares them once and registers
+//! the `#[tauri::command]` wrappers the app calls.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,25 +14,26 @@ use serde_json::Value;
 use sitedesk_core::diagnostics::{TaskKind, TaskState};
 use sitedesk_core::domain::{Action, ActionKind, ScreeningInput, Subject};
 use sitedesk_core::edc::{EdcClient, EdcError, Token};
-use sitedesk_core::forms::{Evaluation, FormAt, FormError, RecordValues, Study, VisitGrid};
+use sitedesk_core::forms::{Evaluation, FormAt, FormError, RecordValues, VisitGrid};
 use sitedesk_core::i18n::Lang;
 use sitedesk_core::store::{
     AuditVerification, DictionaryImport, EdcRecord, Lane, Settings, StatusCount, StoreError,
-    StoredDictionary, SubjectFilter, SubjectRow, SyncSettings, metadata_hash,
+    SubjectFilter, SubjectRow, SyncSettings, metadata_hash,
 };
 
 use sitedesk_core::metadata::design::Design;
 use sitedesk_core::metadata::{self, Dictionary};
 
 use crate::dto::{
-    AppInfo, ApplyAction, ConflictView, ConnectionReport, DiagnosticsSnapshot, DictionaryFile,
-    DictionaryPreview, EdcSettings, EditScreening, EvaluateForm, FormRef, LogQuery, OpenedForm,
-    Preferences, ProfileFormat, ProfileView, RecordDetail, RecordProfile, ResolveConflict, SaveEdc,
-    SaveForm, SaveProfile, SavedForm, SubjectDetail, SubjectRef, SyncStatus, TaskRef,
+    AppInfo, ApplyAction, ConflictView, ConnectionReport, DictionaryFile, DictionaryPreview,
+    EdcSettings, EditScreening, EvaluateForm, FormRef, LogQuery, OpenedForm, Preferences,
+    ProfileFormat, ProfileView, RecordDetail, RecordProfile, ResolveConflict, SaveEdc, SaveForm,
+    SaveProfile, SavedForm, SubjectDetail, SubjectRef, SyncStatus, TaskRef,
 };
-use crate::edc::{EdcMode, EdcTarget, TEST_TIMEOUTS};
 use crate::error::{ErrorCode, IpcError};
-use crate::state::AppState;
+use sitedesk_core::desk::{
+    Desk, DiagnosticsSnapshot, EdcMode, ForgetEdcError, FormsInForce, TEST_TIMEOUTS,
+};
 use sitedesk_core::diagnostics::logs::LogLine;
 use sitedesk_core::diagnostics::profile;
 use sitedesk_core::store::sync::Keep;
@@ -68,24 +69,24 @@ fn check_id(lang: Lang, id: &str) -> CmdResult<()> {
     }
 }
 
-pub async fn app_info(state: &AppState) -> CmdResult<AppInfo> {
-    let lang = state.lang();
-    let readers = state.store.readers();
+pub async fn app_info(desk: &Desk) -> CmdResult<AppInfo> {
+    let lang = desk.lang();
+    let readers = desk.store().readers();
     let err = |e| IpcError::from_store(e, lang);
     Ok(AppInfo {
         version: env!("CARGO_PKG_VERSION").into(),
-        actor: state.actor(),
-        settings: state.prefs(),
+        actor: desk.actor(),
+        settings: desk.prefs(),
         setup: readers.setup().await.map_err(err)?,
         desk: readers.desk().await.map_err(err)?,
-        database_path: state.store.path().display().to_string(),
-        demo: state.demo,
+        database_path: desk.store().path().display().to_string(),
+        demo: desk.is_demo(),
         profiling: profile::available(),
     })
 }
 
-pub async fn list_subjects(state: &AppState, payload: Value) -> CmdResult<Vec<SubjectRow>> {
-    let lang = state.lang();
+pub async fn list_subjects(desk: &Desk, payload: Value) -> CmdResult<Vec<SubjectRow>> {
+    let lang = desk.lang();
     let filter: SubjectFilter = parse(lang, payload)?;
     if filter
         .search
@@ -94,29 +95,27 @@ pub async fn list_subjects(state: &AppState, payload: Value) -> CmdResult<Vec<Su
     {
         return Err(IpcError::invalid_input(lang, "search text too long"));
     }
-    state
-        .store
+    desk.store()
         .readers()
         .subjects(filter)
         .await
         .map_err(|e| IpcError::from_store(e, lang))
 }
 
-pub async fn status_counts(state: &AppState) -> CmdResult<Vec<StatusCount>> {
-    let lang = state.lang();
-    state
-        .store
+pub async fn status_counts(desk: &Desk) -> CmdResult<Vec<StatusCount>> {
+    let lang = desk.lang();
+    desk.store()
         .readers()
         .status_counts()
         .await
         .map_err(|e| IpcError::from_store(e, lang))
 }
 
-pub async fn get_subject(state: &AppState, payload: Value) -> CmdResult<SubjectDetail> {
-    let lang = state.lang();
+pub async fn get_subject(desk: &Desk, payload: Value) -> CmdResult<SubjectDetail> {
+    let lang = desk.lang();
     let SubjectRef { id } = parse(lang, payload)?;
     check_id(lang, &id)?;
-    let readers = state.store.readers();
+    let readers = desk.store().readers();
     let err = |e| IpcError::from_store(e, lang);
     let subject = readers.subject(id.clone()).await.map_err(err)?;
     let audit = readers.subject_audit(id).await.map_err(err)?;
@@ -132,10 +131,9 @@ pub async fn get_subject(state: &AppState, payload: Value) -> CmdResult<SubjectD
 }
 
 /// Records pulled from the EDC that were not registered at this desk.
-pub async fn list_edc_records(state: &AppState) -> CmdResult<Vec<EdcRecord>> {
-    let lang = state.lang();
-    state
-        .store
+pub async fn list_edc_records(desk: &Desk) -> CmdResult<Vec<EdcRecord>> {
+    let lang = desk.lang();
+    desk.store()
         .readers()
         .edc_records()
         .await
@@ -143,11 +141,11 @@ pub async fn list_edc_records(state: &AppState) -> CmdResult<Vec<EdcRecord>> {
 }
 
 /// A record known from the EDC, with its history at this desk.
-pub async fn get_record(state: &AppState, payload: Value) -> CmdResult<RecordDetail> {
-    let lang = state.lang();
+pub async fn get_record(desk: &Desk, payload: Value) -> CmdResult<RecordDetail> {
+    let lang = desk.lang();
     let SubjectRef { id } = parse(lang, payload)?;
     check_id(lang, &id)?;
-    let readers = state.store.readers();
+    let readers = desk.store().readers();
     let err = |e| IpcError::from_store(e, lang);
     if readers
         .record_values(id.clone())
@@ -170,31 +168,29 @@ pub async fn get_record(state: &AppState, payload: Value) -> CmdResult<RecordDet
     })
 }
 
-pub async fn screen_subject(state: &AppState, payload: Value) -> CmdResult<Subject> {
-    let lang = state.lang();
+pub async fn screen_subject(desk: &Desk, payload: Value) -> CmdResult<Subject> {
+    let lang = desk.lang();
     let input: ScreeningInput = parse(lang, payload)?;
-    state
-        .store
+    desk.store()
         .writer()
-        .screen_subject(state.actor(), input)
+        .screen_subject(desk.actor(), input)
         .await
         .map_err(|e| IpcError::from_store(e, lang))
 }
 
-pub async fn edit_screening(state: &AppState, payload: Value) -> CmdResult<Subject> {
-    let lang = state.lang();
+pub async fn edit_screening(desk: &Desk, payload: Value) -> CmdResult<Subject> {
+    let lang = desk.lang();
     let EditScreening { id, input, reason } = parse(lang, payload)?;
     check_id(lang, &id)?;
-    state
-        .store
+    desk.store()
         .writer()
-        .edit_screening(state.actor(), id, input, reason)
+        .edit_screening(desk.actor(), id, input, reason)
         .await
         .map_err(|e| IpcError::from_store(e, lang))
 }
 
-pub async fn apply_action(state: &AppState, payload: Value) -> CmdResult<Subject> {
-    let lang = state.lang();
+pub async fn apply_action(desk: &Desk, payload: Value) -> CmdResult<Subject> {
+    let lang = desk.lang();
     let ApplyAction {
         id,
         kind,
@@ -204,24 +200,23 @@ pub async fn apply_action(state: &AppState, payload: Value) -> CmdResult<Subject
     check_id(lang, &id)?;
     let action = Action::parse(kind, date.as_deref(), reason.as_deref())
         .map_err(|e| IpcError::from_store(e.into(), lang))?;
-    state
-        .store
+    desk.store()
         .writer()
-        .apply_action(state.actor(), id, action)
+        .apply_action(desk.actor(), id, action)
         .await
         .map_err(|e| IpcError::from_store(e, lang))
 }
 
-pub async fn save_preferences(state: &AppState, payload: Value) -> CmdResult<Settings> {
-    let lang = state.lang();
+pub async fn save_preferences(desk: &Desk, payload: Value) -> CmdResult<Settings> {
+    let lang = desk.lang();
     let Preferences {
         display_name,
         language,
     } = parse(lang, payload)?;
-    let store = &state.store;
+    let store = &desk.store();
     store
         .writer()
-        .set_preferences(state.actor(), display_name, language)
+        .set_preferences(desk.actor(), display_name, language)
         .await
         .map_err(|e| IpcError::from_store(e, lang))?;
     let saved = store
@@ -229,38 +224,33 @@ pub async fn save_preferences(state: &AppState, payload: Value) -> CmdResult<Set
         .settings()
         .await
         .map_err(|e| IpcError::from_store(e, language))?;
-    state.set_prefs(saved.clone());
+    desk.set_prefs(saved.clone());
     Ok(saved)
 }
 
 /// Walks the audit trail's hash chain, as a task in the diagnostics panel
 /// that stops with the app.
-pub async fn verify_audit(state: &AppState) -> CmdResult<AuditVerification> {
-    let lang = state.lang();
-    let task = state
-        .registry
-        .register("Verify audit trail", TaskKind::Maintenance, None);
+pub async fn verify_audit(desk: &Desk) -> CmdResult<AuditVerification> {
+    let lang = desk.lang();
+    let task = desk.registry().task(
+        "Verify audit trail",
+        TaskKind::Maintenance,
+        desk.cancel_token(),
+    );
     task.set_state(TaskState::Running);
-    let result = state
-        .store
+    let result = desk
+        .store()
         .readers()
-        .verify_audit(state.cancel.child_token())
+        .verify_audit(task.token().clone())
         .await;
-    let end = match &result {
-        Ok(v) => {
-            if let Some(b) = &v.broken {
-                tracing::warn!(audit_id = b.audit_id, problem = ?b.problem, "audit chain broken");
-                task.set_error(format!("broken at row {}", b.audit_id));
-            }
-            TaskState::Done
-        }
-        Err(StoreError::Cancelled) => TaskState::Cancelled,
-        Err(e) => {
-            task.set_error(e.to_string());
-            TaskState::Failed
-        }
-    };
-    task.finish(end);
+    if let Ok(AuditVerification {
+        broken: Some(b), ..
+    }) = &result
+    {
+        tracing::warn!(audit_id = b.audit_id, problem = ?b.problem, "audit chain broken");
+        task.set_error(format!("broken at row {}", b.audit_id));
+    }
+    task.end(&result);
     result.map_err(|e| IpcError::from_store(e, lang))
 }
 
@@ -297,12 +287,12 @@ pub(crate) fn read_dictionary(
 }
 
 /// Reads a data dictionary file and says what importing it would change.
-pub async fn preview_dictionary(state: &AppState, payload: Value) -> CmdResult<DictionaryPreview> {
-    let lang = state.lang();
+pub async fn preview_dictionary(desk: &Desk, payload: Value) -> CmdResult<DictionaryPreview> {
+    let lang = desk.lang();
     let file: DictionaryFile = parse(lang, payload)?;
     let (dictionary, design) = read_dictionary(lang, &file)?;
-    let current = state
-        .store
+    let current = desk
+        .store()
         .readers()
         .dictionary()
         .await
@@ -328,14 +318,13 @@ pub async fn preview_dictionary(state: &AppState, payload: Value) -> CmdResult<D
 }
 
 /// Makes a data dictionary file the study's dictionary.
-pub async fn import_dictionary(state: &AppState, payload: Value) -> CmdResult<DictionaryImport> {
-    let lang = state.lang();
+pub async fn import_dictionary(desk: &Desk, payload: Value) -> CmdResult<DictionaryImport> {
+    let lang = desk.lang();
     let file: DictionaryFile = parse(lang, payload)?;
     let (dictionary, design) = read_dictionary(lang, &file)?;
-    state
-        .store
+    desk.store()
         .writer()
-        .import_dictionary(state.actor(), dictionary, design, file.file_name)
+        .import_dictionary(desk.actor(), dictionary, design, file.file_name)
         .await
         .map_err(|e| IpcError::from_store(e, lang))
 }
@@ -343,12 +332,12 @@ pub async fn import_dictionary(state: &AppState, payload: Value) -> CmdResult<Di
 /// The dictionary and design in force, and the subject's saved values;
 /// refuses a subject that does not exist.
 async fn form_context(
-    state: &AppState,
+    desk: &Desk,
     lang: Lang,
     subject_id: &str,
-) -> CmdResult<(StoredDictionary, RecordValues)> {
+) -> CmdResult<(Arc<FormsInForce>, RecordValues)> {
     check_id(lang, subject_id)?;
-    let readers = state.store.readers();
+    let readers = desk.store().readers();
     let err = |e| IpcError::from_store(e, lang);
     let saved = readers
         .record_values(subject_id.to_owned())
@@ -359,12 +348,12 @@ async fn form_context(
         // a subject registered here.
         readers.subject(subject_id.to_owned()).await.map_err(err)?;
     }
-    let stored = readers
-        .dictionary()
+    let forms = desk
+        .forms()
         .await
         .map_err(err)?
         .ok_or_else(|| IpcError::from_form(FormError::NoDictionary, lang))?;
-    Ok((stored, RecordValues::new(saved)))
+    Ok((forms, RecordValues::new(saved)))
 }
 
 fn form_at(f: &FormRef) -> FormAt<'_> {
@@ -382,15 +371,12 @@ fn local_now() -> chrono::NaiveDateTime {
 }
 
 /// A subject's visit grid; `None` when no study forms are imported yet.
-pub async fn visit_grid(state: &AppState, payload: Value) -> CmdResult<Option<VisitGrid>> {
-    let lang = state.lang();
+pub async fn visit_grid(desk: &Desk, payload: Value) -> CmdResult<Option<VisitGrid>> {
+    let lang = desk.lang();
     let SubjectRef { id } = parse(lang, payload)?;
-    match form_context(state, lang, &id).await {
+    match form_context(desk, lang, &id).await {
         Ok((stored, saved)) => {
-            let study = Study {
-                dictionary: &stored.dictionary,
-                design: &stored.design,
-            };
+            let study = stored.study();
             Ok(Some(study.visit_grid(&saved)))
         }
         Err(e) if e.code == ErrorCode::NoForms => Ok(None),
@@ -399,14 +385,11 @@ pub async fn visit_grid(state: &AppState, payload: Value) -> CmdResult<Option<Vi
 }
 
 /// A form ready to fill, with its saved values and what it shows for them.
-pub async fn open_form(state: &AppState, payload: Value) -> CmdResult<OpenedForm> {
-    let lang = state.lang();
+pub async fn open_form(desk: &Desk, payload: Value) -> CmdResult<OpenedForm> {
+    let lang = desk.lang();
     let at: FormRef = parse(lang, payload)?;
-    let (stored, saved) = form_context(state, lang, &at.subject_id).await?;
-    let study = Study {
-        dictionary: &stored.dictionary,
-        design: &stored.design,
-    };
+    let (stored, saved) = form_context(desk, lang, &at.subject_id).await?;
+    let study = stored.study();
     let err = |e| IpcError::from_form(e, lang);
     let view = study.form_view(&form_at(&at), &saved, lang).map_err(err)?;
     let evaluation = study
@@ -417,55 +400,51 @@ pub async fn open_form(state: &AppState, payload: Value) -> CmdResult<OpenedForm
 
 /// What the form shows for the values typed so far: branching, calcs,
 /// messages, and whether saving needs a reason.
-pub async fn evaluate_form(state: &AppState, payload: Value) -> CmdResult<Evaluation> {
-    let lang = state.lang();
+pub async fn evaluate_form(desk: &Desk, payload: Value) -> CmdResult<Evaluation> {
+    let lang = desk.lang();
     let EvaluateForm { at, values } = parse(lang, payload)?;
-    let (stored, saved) = form_context(state, lang, &at.subject_id).await?;
-    Study {
-        dictionary: &stored.dictionary,
-        design: &stored.design,
-    }
-    .evaluate(&form_at(&at), &saved, &values, local_now(), lang)
-    .map_err(|e| IpcError::from_form(e, lang))
+    let (stored, saved) = form_context(desk, lang, &at.subject_id).await?;
+    stored
+        .study()
+        .evaluate(&form_at(&at), &saved, &values, local_now(), lang)
+        .map_err(|e| IpcError::from_form(e, lang))
 }
 
 /// Saves a form through the writer: only changed values, each with its
 /// audit and outbox row; a changed saved value needs a reason.
-pub async fn save_form(state: &AppState, payload: Value) -> CmdResult<SavedForm> {
-    let lang = state.lang();
+pub async fn save_form(desk: &Desk, payload: Value) -> CmdResult<SavedForm> {
+    let lang = desk.lang();
     let SaveForm { at, input } = parse(lang, payload)?;
-    let (stored, saved) = form_context(state, lang, &at.subject_id).await?;
-    let edit = Study {
-        dictionary: &stored.dictionary,
-        design: &stored.design,
-    }
-    .plan_save(&form_at(&at), &saved, &input, local_now(), lang)
-    .map_err(|e| IpcError::from_form(e, lang))?;
-    let changed = state
-        .store
+    let (stored, saved) = form_context(desk, lang, &at.subject_id).await?;
+    let edit = stored
+        .study()
+        .plan_save(&form_at(&at), &saved, &input, local_now(), lang)
+        .map_err(|e| IpcError::from_form(e, lang))?;
+    let changed = desk
+        .store()
         .writer()
-        .set_values(Lane::Interactive, state.actor(), edit)
+        .set_values(Lane::Interactive, desk.actor(), edit)
         .await
         .map_err(|e| IpcError::from_store(e, lang))?;
     Ok(SavedForm { changed })
 }
 
 /// The EDC connection as Settings shows it.
-pub async fn edc_settings(state: &AppState) -> CmdResult<EdcSettings> {
-    let lang = state.lang();
-    let saved = state
-        .store
+pub async fn edc_settings(desk: &Desk) -> CmdResult<EdcSettings> {
+    let lang = desk.lang();
+    let saved = desk
+        .store()
         .readers()
         .edc_connection()
         .await
         .map_err(|e| IpcError::from_store(e, lang))?;
-    let (pending_edits, _, _) = state
-        .store
+    let (pending_edits, _, _) = desk
+        .store()
         .readers()
         .sync_counts()
         .await
         .map_err(|e| IpcError::from_store(e, lang))?;
-    let target = state.edc.target();
+    let target = desk.edc_target();
     Ok(EdcSettings {
         mode: target.as_ref().map_or(EdcMode::None, |t| t.mode),
         url: target.map(|t| t.url),
@@ -476,8 +455,8 @@ pub async fn edc_settings(state: &AppState) -> CmdResult<EdcSettings> {
 
 /// Saves the study's REDCap address and token; from then on the desk talks
 /// to it, not to the demo EDC. Nothing is sent: "Test connection" does that.
-pub async fn save_edc_settings(state: &AppState, payload: Value) -> CmdResult<EdcSettings> {
-    let lang = state.lang();
+pub async fn save_edc_settings(desk: &Desk, payload: Value) -> CmdResult<EdcSettings> {
+    let lang = desk.lang();
     let SaveEdc { url, token } = parse(lang, payload)?;
     if url.chars().count() > 500 {
         return Err(IpcError::invalid_input(lang, "address too long"));
@@ -491,8 +470,8 @@ pub async fn save_edc_settings(state: &AppState, payload: Value) -> CmdResult<Ed
                 Lang::ZhCn => "API 令牌为 32 个字符（数字和字母 A 到 F），与 REDCap 的 API 页面显示的一致。".into(),
             })
         })?,
-        None => state
-            .store
+        None => desk
+            .store()
             .readers()
             .edc_connection()
             .await
@@ -505,53 +484,30 @@ pub async fn save_edc_settings(state: &AppState, payload: Value) -> CmdResult<Ed
                 })
             })?,
     };
-    state
-        .store
-        .writer()
-        .set_edc_connection(
-            state.actor(),
-            Some((api.to_string(), token.expose().to_owned())),
-        )
+    desk.use_edc(desk.actor(), api.to_string(), token)
         .await
         .map_err(|e| IpcError::from_store(e, lang))?;
-    state.edc.stop_demo().await;
-    state.edc.set_target(Some(EdcTarget {
-        mode: EdcMode::Real,
-        url: api.to_string(),
-        token,
-    }));
-    edc_settings(state).await
+    edc_settings(desk).await
 }
 
 /// Forgets the saved EDC: a demo desk goes back to the demo EDC.
-pub async fn forget_edc_settings(state: &AppState) -> CmdResult<EdcSettings> {
-    let lang = state.lang();
-    state
-        .store
-        .writer()
-        .set_edc_connection(state.actor(), None)
-        .await
-        .map_err(|e| IpcError::from_store(e, lang))?;
-    if state.demo {
-        state
-            .edc
-            .start_demo()
-            .await
-            .map_err(|e| IpcError::from_edc(&EdcError::Transport(e.to_string()), lang))?;
-    } else {
-        state.edc.set_target(None);
-    }
-    edc_settings(state).await
+pub async fn forget_edc_settings(desk: &Desk) -> CmdResult<EdcSettings> {
+    let lang = desk.lang();
+    desk.forget_edc(desk.actor()).await.map_err(|e| match e {
+        ForgetEdcError::Store(e) => IpcError::from_store(e, lang),
+        ForgetEdcError::DemoEdc(e) => IpcError::from_edc(&EdcError::Transport(e), lang),
+    })?;
+    edc_settings(desk).await
 }
 
 /// Asks the EDC for its version and the project's title.
-pub async fn test_connection(state: &AppState) -> CmdResult<ConnectionReport> {
-    let lang = state.lang();
-    let target = state.edc.target().ok_or_else(|| IpcError::no_edc(lang))?;
+pub async fn test_connection(desk: &Desk) -> CmdResult<ConnectionReport> {
+    let lang = desk.lang();
+    let target = desk.edc_target().ok_or_else(|| IpcError::no_edc(lang))?;
     let err = |e: EdcError| IpcError::from_edc(&e, lang);
     let client = EdcClient::new(&target.url, target.token.clone(), TEST_TIMEOUTS)
         .map_err(err)?
-        .with_metrics(state.edc_metrics.clone());
+        .with_metrics(desk.edc_metrics().clone());
     let version = client.version().await.map_err(err)?;
     let project = client.project().await.map_err(err)?;
     Ok(ConnectionReport {
@@ -564,17 +520,17 @@ pub async fn test_connection(state: &AppState) -> CmdResult<ConnectionReport> {
 }
 
 /// What sync is doing, for the sync center.
-pub async fn sync_status(state: &AppState) -> CmdResult<SyncStatus> {
-    let lang = state.lang();
-    let (pending, _, conflicts) = state
-        .store
+pub async fn sync_status(desk: &Desk) -> CmdResult<SyncStatus> {
+    let lang = desk.lang();
+    let (pending, _, conflicts) = desk
+        .store()
         .readers()
         .sync_counts()
         .await
         .map_err(|e| IpcError::from_store(e, lang))?;
-    let s = state.sync.snapshot();
+    let s = desk.sync().snapshot();
     Ok(SyncStatus {
-        mode: state.edc.target().map_or(EdcMode::None, |t| t.mode),
+        mode: desk.edc_target().map_or(EdcMode::None, |t| t.mode),
         running: s.running,
         offline: s.offline,
         progress: s.progress,
@@ -584,51 +540,38 @@ pub async fn sync_status(state: &AppState) -> CmdResult<SyncStatus> {
         breaker: s.breaker,
         pending,
         conflicts,
-        settings: *state
-            .sync_settings
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()),
+        settings: desk.sync_settings(),
     })
 }
 
 /// Saves how this desk syncs; the scheduler uses it from the next run.
-pub async fn save_sync_settings(state: &AppState, payload: Value) -> CmdResult<SyncSettings> {
-    let lang = state.lang();
+pub async fn save_sync_settings(desk: &Desk, payload: Value) -> CmdResult<SyncSettings> {
+    let lang = desk.lang();
     let settings: SyncSettings = parse(lang, payload)?;
-    state
-        .store
-        .writer()
-        .set_sync_settings(state.actor(), settings)
+    desk.set_sync_settings(desk.actor(), settings)
         .await
         .map_err(|e| IpcError::from_store(e, lang))?;
-    *state
-        .sync_settings
-        .lock()
-        .unwrap_or_else(|p| p.into_inner()) = settings;
-    state.sync.set_interval(std::time::Duration::from_secs(
-        u64::from(settings.interval_minutes) * 60,
-    ));
     Ok(settings)
 }
 
 /// Starts a run now (after the one running, if any).
-pub async fn sync_now(state: &AppState) -> CmdResult<()> {
-    if state.edc.target().is_none() {
-        return Err(IpcError::no_edc(state.lang()));
+pub async fn sync_now(desk: &Desk) -> CmdResult<()> {
+    if desk.edc_target().is_none() {
+        return Err(IpcError::no_edc(desk.lang()));
     }
-    state.sync.sync_now();
+    desk.sync().sync_now();
     Ok(())
 }
 
 /// Cancels the run in progress; says whether one was running.
-pub async fn cancel_sync(state: &AppState) -> CmdResult<bool> {
-    Ok(state.sync.cancel())
+pub async fn cancel_sync(desk: &Desk) -> CmdResult<bool> {
+    Ok(desk.sync().cancel())
 }
 
 /// The conflicts waiting for a person, with their fields' labels.
-pub async fn list_conflicts(state: &AppState) -> CmdResult<Vec<ConflictView>> {
-    let lang = state.lang();
-    let readers = state.store.readers();
+pub async fn list_conflicts(desk: &Desk) -> CmdResult<Vec<ConflictView>> {
+    let lang = desk.lang();
+    let readers = desk.store().readers();
     let err = |e| IpcError::from_store(e, lang);
     let conflicts = readers.conflicts().await.map_err(err)?;
     let stored = readers.dictionary().await.map_err(err)?;
@@ -661,46 +604,45 @@ pub async fn list_conflicts(state: &AppState) -> CmdResult<Vec<ConflictView>> {
 }
 
 /// Settles a conflict with the value kept and the reason, audited.
-pub async fn resolve_conflict(state: &AppState, payload: Value) -> CmdResult<()> {
-    let lang = state.lang();
+pub async fn resolve_conflict(desk: &Desk, payload: Value) -> CmdResult<()> {
+    let lang = desk.lang();
     let ResolveConflict { id, keep, reason } = parse(lang, payload)?;
     if let Keep::Other(v) = &keep
         && v.chars().count() > sitedesk_core::domain::VALUE_MAX_CHARS
     {
         return Err(IpcError::invalid_input(lang, "value too long"));
     }
-    state
-        .store
+    desk.store()
         .writer()
-        .resolve_conflict(state.actor(), id, keep, reason)
+        .resolve_conflict(desk.actor(), id, keep, reason)
         .await
         .map_err(|e| IpcError::from_store(e, lang))
 }
 
 /// Cancels a task and every task below it, from the diagnostics panel;
 /// answers how many were cancelled.
-pub async fn cancel_task(state: &AppState, payload: Value) -> CmdResult<u32> {
-    let TaskRef { id } = parse(state.lang(), payload)?;
-    Ok(state
-        .registry
+pub async fn cancel_task(desk: &Desk, payload: Value) -> CmdResult<u32> {
+    let TaskRef { id } = parse(desk.lang(), payload)?;
+    Ok(desk
+        .registry()
         .cancel_subtree(sitedesk_core::diagnostics::TaskId(id)) as u32)
 }
 
 /// Recent log lines, redacted, newest last.
-pub async fn recent_logs(state: &AppState, payload: Value) -> CmdResult<Vec<LogLine>> {
-    let lang = state.lang();
+pub async fn recent_logs(desk: &Desk, payload: Value) -> CmdResult<Vec<LogLine>> {
+    let lang = desk.lang();
     let LogQuery { level, search } = parse(lang, payload)?;
     if search.chars().count() > SEARCH_MAX_CHARS {
         return Err(IpcError::invalid_input(lang, "search text too long"));
     }
-    Ok(state.logs.lines(&level, &search, 500))
+    Ok(desk.logs().lines(&level, &search, 500))
 }
 
 /// Samples the whole app for `seconds`, as a registered task the panel can
 /// cancel, keeps the profile for saving and for the bundle, and returns its
 /// flame graph.
-pub async fn record_profile(state: &AppState, payload: Value) -> CmdResult<ProfileView> {
-    let lang = state.lang();
+pub async fn record_profile(desk: &Desk, payload: Value) -> CmdResult<ProfileView> {
+    let lang = desk.lang();
     let RecordProfile { seconds } = parse(lang, payload)?;
     if !(1..=profile::MAX_SECONDS).contains(&seconds) {
         return Err(IpcError::invalid_input(
@@ -708,25 +650,19 @@ pub async fn record_profile(state: &AppState, payload: Value) -> CmdResult<Profi
             format!("seconds must be 1 to {}", profile::MAX_SECONDS),
         ));
     }
-    let cancel = state.cancel.child_token();
-    let task = state.registry.register_cancellable(
+    let task = desk.registry().task(
         format!("CPU profile ({seconds} s)"),
         TaskKind::Profiler,
-        None,
-        Some(cancel.clone()),
+        desk.cancel_token(),
     );
-    let recording = state.tracker.spawn(async move {
+    let recording = desk.tracker().spawn(async move {
         task.set_state(TaskState::Running);
-        let result =
-            profile::record(std::time::Duration::from_secs(u64::from(seconds)), &cancel).await;
-        match &result {
-            Ok(_) => task.finish(TaskState::Done),
-            Err(profile::ProfileError::Cancelled) => task.finish(TaskState::Cancelled),
-            Err(e) => {
-                task.set_error(e.to_string());
-                task.finish(TaskState::Failed);
-            }
-        }
+        let result = profile::record(
+            std::time::Duration::from_secs(u64::from(seconds)),
+            task.token(),
+        )
+        .await;
+        task.end(&result);
         result
     });
     let recorded = recording
@@ -745,27 +681,22 @@ pub async fn record_profile(state: &AppState, payload: Value) -> CmdResult<Profi
         frequency_hz: profile::FREQUENCY_HZ,
         root: recorded.root.clone(),
     };
-    *state.profile.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(recorded));
+    desk.set_last_profile(recorded);
     Ok(view)
 }
 
 /// Writes the last profile next to the database, as an SVG flame graph or
 /// in pprof's format, and says where.
-pub async fn save_profile(state: &AppState, payload: Value) -> CmdResult<String> {
-    let lang = state.lang();
+pub async fn save_profile(desk: &Desk, payload: Value) -> CmdResult<String> {
+    let lang = desk.lang();
     let SaveProfile { format } = parse(lang, payload)?;
-    let recorded = state
-        .profile
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone()
-        .ok_or_else(|| IpcError {
-            code: ErrorCode::NotFound,
-            message: match lang {
-                Lang::En => "Record a CPU profile first.".into(),
-                Lang::ZhCn => "请先记录一个 CPU 性能剖析。".into(),
-            },
-        })?;
+    let recorded = desk.last_profile().ok_or_else(|| IpcError {
+        code: ErrorCode::NotFound,
+        message: match lang {
+            Lang::En => "Record a CPU profile first.".into(),
+            Lang::ZhCn => "请先记录一个 CPU 性能剖析。".into(),
+        },
+    })?;
     let (extension, body) = match format {
         ProfileFormat::Svg => ("svg", &recorded.svg),
         ProfileFormat::Pprof => ("pb", &recorded.pprof),
@@ -774,115 +705,42 @@ pub async fn save_profile(state: &AppState, payload: Value) -> CmdResult<String>
         "sitedesk-profile-{}.{extension}",
         recorded.started_at.format("%Y%m%d-%H%M%S")
     );
-    write_beside_database(state, &name, body, "CPU profile", lang)
+    write_beside_database(desk, &name, body, "CPU profile", lang)
 }
 
 /// Writes `body` as `name` in the database's folder and returns the path.
 fn write_beside_database(
-    state: &AppState,
+    desk: &Desk,
     name: &str,
     body: &[u8],
     what: &'static str,
     lang: Lang,
 ) -> CmdResult<String> {
-    let dir = state
-        .store
+    let dir = desk
+        .store()
         .path()
         .parent()
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
     let path = dir.join(name);
-    std::fs::write(&path, body).map_err(|e| {
-        IpcError::from_store(
-            StoreError::Corrupt {
-                what,
-                value: e.to_string(),
-            },
-            lang,
-        )
-    })?;
+    std::fs::write(&path, body).map_err(|e| IpcError::from_store(StoreError::io(what, e), lang))?;
     Ok(path.display().to_string())
 }
 
 /// Writes the diagnostics bundle next to the database and says where.
-pub async fn save_diagnostics_bundle(state: &AppState) -> CmdResult<String> {
-    let lang = state.lang();
+pub async fn save_diagnostics_bundle(desk: &Desk) -> CmdResult<String> {
+    let lang = desk.lang();
     let name = format!(
         "sitedesk-diagnostics-{}.json",
         chrono::Utc::now().format("%Y%m%d-%H%M%S")
     );
-    let body = serde_json::to_vec_pretty(&crate::diagnostics::bundle(state))
+    let body = serde_json::to_vec_pretty(&desk.bundle(env!("CARGO_PKG_VERSION")))
         .map_err(|e| IpcError::invalid_input(lang, e))?;
-    write_beside_database(state, &name, &body, "diagnostics bundle", lang)
+    write_beside_database(desk, &name, &body, "diagnostics bundle", lang)
 }
 
-pub async fn diagnostics_snapshot(state: &AppState) -> CmdResult<DiagnosticsSnapshot> {
-    Ok(crate::diagnostics::snapshot(state))
-}
-
-/// The commands as Tauri registers them: each forwards to the handler of
-/// the same name.
-pub mod ipc {
-    use serde_json::Value;
-    use sitedesk_core::domain::Subject;
-    use sitedesk_core::store::{
-        AuditVerification, DictionaryImport, EdcRecord, Settings, StatusCount, SubjectRow,
-        SyncSettings,
-    };
-    use tauri::State;
-
-    use super::CmdResult;
-    use crate::dto::{
-        AppInfo, ConflictView, ConnectionReport, DiagnosticsSnapshot, DictionaryPreview,
-        EdcSettings, OpenedForm, ProfileView, RecordDetail, SavedForm, SubjectDetail, SyncStatus,
-    };
-    use crate::state::AppState;
-    use sitedesk_core::forms::{Evaluation, VisitGrid};
-
-    macro_rules! forward {
-        ($($name:ident($($payload:ident)?) -> $out:ty;)*) => {$(
-            #[tauri::command]
-            pub async fn $name(state: State<'_, AppState>, $($payload: Value)?) -> CmdResult<$out> {
-                super::$name(&state, $($payload)?).await
-            }
-        )*};
-    }
-
-    forward! {
-        app_info() -> AppInfo;
-        list_subjects(payload) -> Vec<SubjectRow>;
-        status_counts() -> Vec<StatusCount>;
-        get_subject(payload) -> SubjectDetail;
-        list_edc_records() -> Vec<EdcRecord>;
-        get_record(payload) -> RecordDetail;
-        record_profile(payload) -> ProfileView;
-        save_profile(payload) -> String;
-        screen_subject(payload) -> Subject;
-        edit_screening(payload) -> Subject;
-        apply_action(payload) -> Subject;
-        save_preferences(payload) -> Settings;
-        verify_audit() -> AuditVerification;
-        preview_dictionary(payload) -> DictionaryPreview;
-        import_dictionary(payload) -> DictionaryImport;
-        visit_grid(payload) -> Option<VisitGrid>;
-        open_form(payload) -> OpenedForm;
-        evaluate_form(payload) -> Evaluation;
-        save_form(payload) -> SavedForm;
-        edc_settings() -> EdcSettings;
-        save_edc_settings(payload) -> EdcSettings;
-        forget_edc_settings() -> EdcSettings;
-        test_connection() -> ConnectionReport;
-        sync_status() -> SyncStatus;
-        sync_now() -> ();
-        cancel_sync() -> bool;
-        list_conflicts() -> Vec<ConflictView>;
-        resolve_conflict(payload) -> ();
-        save_sync_settings(payload) -> SyncSettings;
-        cancel_task(payload) -> u32;
-        recent_logs(payload) -> Vec<sitedesk_core::diagnostics::logs::LogLine>;
-        save_diagnostics_bundle() -> String;
-        diagnostics_snapshot() -> DiagnosticsSnapshot;
-    }
+pub async fn diagnostics_snapshot(desk: &Desk) -> CmdResult<DiagnosticsSnapshot> {
+    Ok(desk.diagnostics())
 }
 
 #[cfg(test)]

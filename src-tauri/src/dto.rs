@@ -6,20 +6,17 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sitedesk_core::diagnostics::metrics::Sample;
 use sitedesk_core::diagnostics::profile::FlameNode;
-use sitedesk_core::diagnostics::{Lint, TaskSnapshot};
 use sitedesk_core::domain::{ActionKind, Actor, ScreeningInput, Subject};
-use sitedesk_core::edc::metrics::{CallTotals, EndpointStats};
 use sitedesk_core::forms::{Evaluation, FormInput, FormView};
 use sitedesk_core::i18n::Lang;
 use sitedesk_core::store::sync::{Conflict, Keep};
 use sitedesk_core::sync::{BreakerState, ProgressView, RunReport};
 
-use crate::edc::EdcMode;
+use sitedesk_core::desk::EdcMode;
 use sitedesk_core::metadata::FieldChange;
 use sitedesk_core::metadata::logic::LogicIssue;
-use sitedesk_core::store::{AuditEntry, DeskInfo, Settings, StudySetup, SyncSettings, WriterStats};
+use sitedesk_core::store::{AuditEntry, DeskInfo, Settings, StudySetup, SyncSettings};
 use ts_rs::TS;
 
 /// Who is at the desk, what it is set up for, and how this build is doing.
@@ -90,24 +87,6 @@ pub struct ApplyAction {
 pub struct Preferences {
     pub display_name: String,
     pub language: Lang,
-}
-
-/// What the diagnostics panel shows; also pushed as the `diagnostics` event
-/// about once a second.
-#[derive(Debug, Clone, Serialize, TS)]
-pub struct DiagnosticsSnapshot {
-    pub tasks: Vec<TaskSnapshot>,
-    /// Tasks stuck after a cancel, or without progress for too long.
-    pub lints: Vec<Lint>,
-    /// The last 15 minutes, one sample a second (the event: the newest).
-    pub metrics: Vec<Sample>,
-    pub writer: WriterStats,
-    /// Calls to the EDC since the app started, per endpoint.
-    pub edc: Vec<EndpointStats>,
-    pub edc_totals: CallTotals,
-    /// The sync breaker: closed (calls go through), open (paused after
-    /// repeated failures), half-open (one probe allowed).
-    pub breaker: Option<BreakerState>,
 }
 
 /// `preview_dictionary` and `import_dictionary`'s payload: a data

@@ -10,10 +10,27 @@ use sitedesk_core::i18n::Lang;
 use sitedesk_core::store::StoreError;
 use ts_rs::TS;
 
-/// Why a command failed, as the UI branches on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
+/// Declares [`ErrorCode`] and [`ErrorCode::ALL`] from one list, so that the
+/// list the UI receives (`ERROR_CODES` in `ui/src/ipc/bindings.ts`) cannot
+/// miss a code.
+macro_rules! error_codes {
+    ($($(#[doc = $doc:literal])* $variant:ident,)*) => {
+        /// Why a command failed, as the UI branches on it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])* $variant,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in declaration order (for the UI's list).
+            #[cfg(test)]
+            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$variant),*];
+        }
+    };
+}
+
+error_codes! {
     /// The payload was malformed: wrong shape, wrong type, too long.
     InvalidInput,
     /// The input broke a rule of the screening log.

@@ -3,9 +3,11 @@
 //! database file in a temporary folder, as the app runs them.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{Value, json};
+use sitedesk_core::desk::{Desk, DeskOptions};
 use sitedesk_core::diagnostics::TaskRegistry;
 use sitedesk_core::domain::{Actor, DeskCode, demo_study};
 use sitedesk_core::i18n::Lang;
@@ -14,34 +16,57 @@ use sitedesk_core::store::{Store, StoreOptions};
 use super::*;
 use crate::error::ErrorCode;
 
-struct Desk {
+struct Fixture {
     _dir: tempfile::TempDir,
-    state: AppState,
+    state: Arc<Desk>,
 }
 
-async fn desk() -> Desk {
+/// A desk as the app opens it (`Desk::open`), in a temporary folder, for a
+/// study set up beforehand: the demo study's sites and criteria under
+/// another id, so that the desk starts without forms and without an EDC.
+async fn desk() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let registry = TaskRegistry::new();
-    let options = StoreOptions {
-        desk_code: DeskCode::parse("TQ"),
-        ..StoreOptions::default()
-    };
-    let store = Store::open(&dir.path().join("desk.sqlite3"), options, &registry).unwrap();
-    let (study, sites, criteria) = demo_study();
-    let actor = Actor {
-        account: "crc".into(),
-        display_name: String::new(),
-    };
-    store
-        .writer()
-        .configure_study(actor, study, sites, criteria, "s01".into())
+    {
+        let registry = TaskRegistry::new();
+        let store = Store::open(
+            &dir.path().join(sitedesk_core::desk::DB_FILE),
+            StoreOptions {
+                desk_code: DeskCode::parse("TQ"),
+                ..StoreOptions::default()
+            },
+            &registry,
+        )
+        .unwrap();
+        let (mut study, sites, criteria) = demo_study();
+        study.id = "TEST-01".into();
+        let actor = Actor {
+            account: "crc".into(),
+            display_name: String::new(),
+        };
+        store
+            .writer()
+            .configure_study(actor, study, sites, criteria, "s01".into())
+            .await
+            .unwrap();
+        store.close().await;
+    }
+    let state = Desk::open(DeskOptions::new(dir.path(), "crc"))
         .await
         .unwrap();
-    let settings = store.readers().settings().await.unwrap();
-    Desk {
-        state: AppState::new(store, registry, "crc".into(), true, settings),
-        _dir: dir,
-    }
+    Fixture { state, _dir: dir }
+}
+
+/// A new desk as the app opens it, in demo mode with the demo EDC.
+async fn demo_desk() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let state = Desk::open(DeskOptions {
+        desk_code: DeskCode::parse("TQ"),
+        demo_edc: Some(Arc::new(crate::demo_edc::DemoSimulator::default())),
+        ..DeskOptions::new(dir.path(), "crc")
+    })
+    .await
+    .unwrap();
+    Fixture { state, _dir: dir }
 }
 
 fn today() -> String {
@@ -113,7 +138,7 @@ async fn malformed_and_out_of_range_payloads_are_refused_and_change_nothing() {
     let s = &d.state;
     let saved = screen_subject(s, eligible("AB")).await.unwrap();
     let id = saved.id.clone();
-    let db = s.store.path().to_owned();
+    let db = s.store().path().to_owned();
     let before = fingerprint(&db);
 
     use ErrorCode::*;
@@ -440,7 +465,7 @@ async fn a_dictionary_file_is_previewed_then_imported_and_bad_ones_change_nothin
         "stdev() is listed as unsupported"
     );
 
-    let db = s.store.path().to_owned();
+    let db = s.store().path().to_owned();
     let before = fingerprint(&db);
     let bad_csv = json!({"file_name": "x.csv", "text": "name,form\nx,y"});
     let e = expect_code(
@@ -494,7 +519,7 @@ async fn forms_open_evaluate_and_save_and_refusals_write_nothing() {
     );
 
     let (dictionary, design) = sitedesk_core::forms::demo_forms();
-    s.store
+    s.store()
         .writer()
         .import_dictionary(s.actor(), dictionary, Some(design), "demo".into())
         .await
@@ -516,7 +541,7 @@ async fn forms_open_evaluate_and_save_and_refusals_write_nothing() {
         .unwrap();
     assert!(pregnant(&e));
 
-    let db = s.store.path().to_owned();
+    let db = s.store().path().to_owned();
     let before = fingerprint(&db);
     let refusals = [
         ("unknown subject", open_form(s, json!({"subject_id": "S09-9999", "event": "screening_arm_1", "form": "demographics", "instance": 1})).await.map(|_| ()), ErrorCode::NotFound),
@@ -592,7 +617,7 @@ async fn a_project_file_import_gives_the_visit_grid_its_events() {
         "the preview's hash covers the design as the store's does"
     );
     let grid = visit_grid(s, json!({"id": id})).await.unwrap().unwrap();
-    let stored = s.store.readers().dictionary().await.unwrap().unwrap();
+    let stored = s.store().readers().dictionary().await.unwrap().unwrap();
     assert!(stored.design.is_longitudinal());
     assert_eq!(
         grid.events
@@ -614,15 +639,25 @@ async fn a_project_file_import_gives_the_visit_grid_its_events() {
 /// back to the demo EDC. The token never comes back out.
 #[tokio::test]
 async fn the_edc_connection_is_checked_saved_tested_and_forgotten() {
-    let desk = desk().await;
+    let plain = desk().await;
+    assert_eq!(
+        edc_settings(&plain.state).await.unwrap().mode,
+        EdcMode::None
+    );
+    expect_code(
+        "no EDC yet",
+        test_connection(&plain.state).await,
+        ErrorCode::NoEdc,
+    );
+    let desk = demo_desk().await;
     let s = &desk.state;
-    assert_eq!(edc_settings(s).await.unwrap().mode, EdcMode::None);
-    expect_code("no EDC yet", test_connection(s).await, ErrorCode::NoEdc);
+    assert_eq!(edc_settings(s).await.unwrap().mode, EdcMode::Demo);
+    test_connection(s).await.unwrap();
 
     let sim = edc_sim::Simulator::start(edc_sim::SimConfig::new(edc_sim::Project::demo()))
         .await
         .unwrap();
-    let db = s.store.path().to_owned();
+    let db = s.store().path().to_owned();
     let before = fingerprint(&db);
     for (what, payload) in [
         (
@@ -689,7 +724,7 @@ async fn the_edc_connection_is_checked_saved_tested_and_forgotten() {
     );
     assert!(!forgotten.token_saved);
     test_connection(s).await.unwrap();
-    s.edc.stop_demo().await;
+    s.shutdown().await;
     sim.shutdown().await;
 }
 
@@ -697,7 +732,7 @@ async fn the_edc_connection_is_checked_saved_tested_and_forgotten() {
 async fn sync_settings_are_checked_saved_and_shown() {
     let desk = desk().await;
     let s = &desk.state;
-    let db = s.store.path().to_owned();
+    let db = s.store().path().to_owned();
     let before = fingerprint(&db);
     for bad in [
         json!({"interval_minutes": 0, "concurrency": 2}),
@@ -727,7 +762,7 @@ async fn sync_settings_are_checked_saved_and_shown() {
         (5, 4)
     );
     assert_eq!(
-        s.store.readers().sync_settings().await.unwrap(),
+        s.store().readers().sync_settings().await.unwrap(),
         status.settings
     );
     expect_code("no EDC", sync_now(s).await, ErrorCode::NoEdc);
@@ -742,7 +777,7 @@ async fn the_diagnostics_bundle_has_no_patient_value_and_no_token() {
     let s = &desk.state;
     let id = screen_subject(s, eligible("BD")).await.unwrap().id;
     let (dictionary, design) = sitedesk_core::forms::demo_forms();
-    s.store
+    s.store()
         .writer()
         .import_dictionary(s.actor(), dictionary, Some(design), "demo".into())
         .await
@@ -778,7 +813,7 @@ async fn a_record_pulled_from_the_edc_is_listed_opened_and_edited_without_a_scre
     let desk = desk().await;
     let s = &desk.state;
     let (dictionary, design) = sitedesk_core::forms::demo_forms();
-    s.store
+    s.store()
         .writer()
         .import_dictionary(s.actor(), dictionary, Some(design), "demo".into())
         .await
@@ -794,7 +829,7 @@ async fn a_record_pulled_from_the_edc_is_listed_opened_and_edited_without_a_scre
         },
         server: value.into(),
     };
-    s.store
+    s.store()
         .writer()
         .sync_apply(
             s.actor(),
@@ -908,7 +943,7 @@ async fn a_cpu_profile_is_recorded_as_a_task_saved_in_two_formats_and_bundled() 
         "{view:?}"
     );
     let task = s
-        .registry
+        .registry()
         .snapshot()
         .into_iter()
         .find(|t| t.name == "CPU profile (1 s)")
@@ -924,7 +959,7 @@ async fn a_cpu_profile_is_recorded_as_a_task_saved_in_two_formats_and_bundled() 
         save_profile(s, json!({"format": "png"})).await,
         ErrorCode::InvalidInput,
     );
-    let bundle = crate::diagnostics::bundle(s);
+    let bundle = s.bundle("test");
     assert_eq!(bundle["profile"]["samples"], json!(view.samples));
     assert!(bundle["profile"]["folded"].as_str().unwrap().contains(';'));
 }

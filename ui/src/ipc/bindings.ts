@@ -321,7 +321,13 @@ matrix_group: string | null, unavailable: Unavailable | null,
  * Branching logic or calculation SiteDesk cannot evaluate: the field
  * always shows, with this message.
  */
-logic_problem: string | null, };
+logic_problem: string | null, 
+/**
+ * The stored names a person enters values under here (a checkbox: one
+ * per choice); none for calculations, descriptive text and fields the
+ * desk cannot fill.
+ */
+inputs: Array<string>, };
 
 export type FormView = { record_id: string, form: string, form_label: string, event: string, event_label: string, instance: number, repeating: boolean, fields: Array<FieldView>, 
 /**
@@ -356,7 +362,12 @@ out_of_range: Array<string>,
 /**
  * Fields that would be written.
  */
-changed: Array<string>, };
+changed: Array<string>, 
+/**
+ * Fields branching logic hides now that hold a value (typed or
+ * saved): the form asks before such a value is erased.
+ */
+hidden_with_values: Array<string>, };
 
 export type FormInput = { 
 /**
@@ -556,7 +567,8 @@ retries: number, };
 
 export type DiagnosticsSnapshot = { tasks: Array<TaskSnapshot>, 
 /**
- * Tasks stuck after a cancel, or without progress for too long.
+ * Tasks stuck after a cancel, or without progress for too long;
+ * untracked tasks piling up; a stalled writer.
  */
 lints: Array<Lint>, 
 /**
@@ -590,3 +602,48 @@ export type SaveProfile = { format: ProfileFormat, };
 export type ErrorCode = "invalid_input" | "validation" | "illegal_transition" | "not_found" | "no_study" | "unavailable" | "cancelled" | "storage" | "no_forms" | "no_edc" | "edc" | "profile";
 
 export type IpcError = { code: ErrorCode, message: string, };
+
+/** Every `ErrorCode`, as the backend declares them. */
+export const ERROR_CODES: readonly ErrorCode[] = ["invalid_input", "validation", "illegal_transition", "not_found", "no_study", "unavailable", "cancelled", "storage", "no_forms", "no_edc", "edc", "profile"];
+
+/** How a command is called: its name and, when it takes one, its payload. */
+export type Call = <T>(command: string, args?: { payload: unknown }) => Promise<T>;
+
+/** One typed function per command of the backend's table. */
+export function makeCommands(call: Call) {
+  return {
+    appInfo: () => call<AppInfo>("app_info"),
+    listSubjects: (payload: SubjectFilter) => call<Array<SubjectRow>>("list_subjects", { payload }),
+    statusCounts: () => call<Array<StatusCount>>("status_counts"),
+    getSubject: (payload: SubjectRef) => call<SubjectDetail>("get_subject", { payload }),
+    listEdcRecords: () => call<Array<EdcRecord>>("list_edc_records"),
+    getRecord: (payload: SubjectRef) => call<RecordDetail>("get_record", { payload }),
+    screenSubject: (payload: ScreeningInput) => call<Subject>("screen_subject", { payload }),
+    editScreening: (payload: EditScreening) => call<Subject>("edit_screening", { payload }),
+    applyAction: (payload: ApplyAction) => call<Subject>("apply_action", { payload }),
+    savePreferences: (payload: Preferences) => call<Settings>("save_preferences", { payload }),
+    verifyAudit: () => call<AuditVerification>("verify_audit"),
+    previewDictionary: (payload: DictionaryFile) => call<DictionaryPreview>("preview_dictionary", { payload }),
+    importDictionary: (payload: DictionaryFile) => call<DictionaryImport>("import_dictionary", { payload }),
+    visitGrid: (payload: SubjectRef) => call<VisitGrid | null>("visit_grid", { payload }),
+    openForm: (payload: FormRef) => call<OpenedForm>("open_form", { payload }),
+    evaluateForm: (payload: EvaluateForm) => call<Evaluation>("evaluate_form", { payload }),
+    saveForm: (payload: SaveForm) => call<SavedForm>("save_form", { payload }),
+    edcSettings: () => call<EdcSettings>("edc_settings"),
+    saveEdcSettings: (payload: SaveEdc) => call<EdcSettings>("save_edc_settings", { payload }),
+    forgetEdcSettings: () => call<EdcSettings>("forget_edc_settings"),
+    testConnection: () => call<ConnectionReport>("test_connection"),
+    syncStatus: () => call<SyncStatus>("sync_status"),
+    syncNow: () => call<null>("sync_now"),
+    cancelSync: () => call<boolean>("cancel_sync"),
+    listConflicts: () => call<Array<ConflictView>>("list_conflicts"),
+    resolveConflict: (payload: ResolveConflict) => call<null>("resolve_conflict", { payload }),
+    saveSyncSettings: (payload: SyncSettings) => call<SyncSettings>("save_sync_settings", { payload }),
+    cancelTask: (payload: TaskRef) => call<number>("cancel_task", { payload }),
+    recentLogs: (payload: LogQuery) => call<Array<LogLine>>("recent_logs", { payload }),
+    saveDiagnosticsBundle: () => call<string>("save_diagnostics_bundle"),
+    diagnosticsSnapshot: () => call<DiagnosticsSnapshot>("diagnostics_snapshot"),
+    recordProfile: (payload: RecordProfile) => call<ProfileView>("record_profile", { payload }),
+    saveProfile: (payload: SaveProfile) => call<string>("save_profile", { payload }),
+  };
+}

@@ -4,62 +4,15 @@
 import { invoke as tauriInvoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 
+import { ERROR_CODES, makeCommands } from "./bindings";
 import type {
-  AppInfo,
-  ApplyAction,
-  ConflictView,
-  ConnectionReport,
-  EdcRecord,
-  EdcSettings,
-  ProfileView,
-  RecordDetail,
-  RecordProfile,
-  ResolveConflict,
-  SaveProfile,
-  SyncSettings,
-  SyncStatus,
-  SaveEdc,
-  AuditVerification,
-  DictionaryFile,
-  DictionaryImport,
-  DictionaryPreview,
   DiagnosticsSnapshot,
-  EditScreening,
-  ErrorCode,
-  Evaluation,
   FormInput,
   FormRef,
-  OpenedForm,
-  SavedForm,
-  VisitGrid,
   IpcError,
-  LogLine,
-  LogQuery,
-  Preferences,
-  ScreeningInput,
-  Settings,
-  StatusCount,
-  Subject,
-  SubjectDetail,
-  SubjectFilter,
-  SubjectRow,
 } from "./bindings";
 
 export type * from "./bindings";
-
-const ERROR_CODES: readonly ErrorCode[] = [
-  "invalid_input",
-  "validation",
-  "illegal_transition",
-  "not_found",
-  "no_study",
-  "unavailable",
-  "cancelled",
-  "storage",
-  "no_forms",
-  "no_edc",
-  "edc",
-];
 
 export function isIpcError(e: unknown): e is IpcError {
   return (
@@ -71,7 +24,7 @@ export function isIpcError(e: unknown): e is IpcError {
 }
 
 /** Calls a command; anything thrown that is not an IpcError (a bridge failure) is wrapped as one. */
-async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+async function call<T>(command: string, args?: { payload: unknown }): Promise<T> {
   try {
     return await tauriInvoke<T>(command, args);
   } catch (e) {
@@ -81,41 +34,19 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
   }
 }
 
+/** Every command, typed from the backend's one table (generated into bindings.ts). */
+export const commands = makeCommands(call);
+
+/** The commands as the pages call them: the generated ones, with a few shorthands for payloads of one field. */
 export const api = {
-  appInfo: () => call<AppInfo>("app_info"),
-  listSubjects: (filter: SubjectFilter) => call<SubjectRow[]>("list_subjects", { payload: filter }),
-  statusCounts: () => call<StatusCount[]>("status_counts"),
-  getSubject: (id: string) => call<SubjectDetail>("get_subject", { payload: { id } }),
-  listEdcRecords: () => call<EdcRecord[]>("list_edc_records"),
-  recordProfile: (payload: RecordProfile) => call<ProfileView>("record_profile", { payload }),
-  saveProfile: (payload: SaveProfile) => call<string>("save_profile", { payload }),
-  getRecord: (id: string) => call<RecordDetail>("get_record", { payload: { id } }),
-  screenSubject: (input: ScreeningInput) => call<Subject>("screen_subject", { payload: input }),
-  editScreening: (payload: EditScreening) => call<Subject>("edit_screening", { payload }),
-  applyAction: (payload: ApplyAction) => call<Subject>("apply_action", { payload }),
-  savePreferences: (payload: Preferences) => call<Settings>("save_preferences", { payload }),
-  verifyAudit: () => call<AuditVerification>("verify_audit"),
-  previewDictionary: (payload: DictionaryFile) => call<DictionaryPreview>("preview_dictionary", { payload }),
-  importDictionary: (payload: DictionaryFile) => call<DictionaryImport>("import_dictionary", { payload }),
-  visitGrid: (id: string) => call<VisitGrid | null>("visit_grid", { payload: { id } }),
-  openForm: (at: FormRef) => call<OpenedForm>("open_form", { payload: at }),
-  evaluateForm: (at: FormRef, values: Record<string, string>) =>
-    call<Evaluation>("evaluate_form", { payload: { at, values } }),
-  saveForm: (at: FormRef, input: FormInput) => call<SavedForm>("save_form", { payload: { at, input } }),
-  edcSettings: () => call<EdcSettings>("edc_settings"),
-  saveEdcSettings: (payload: SaveEdc) => call<EdcSettings>("save_edc_settings", { payload }),
-  forgetEdcSettings: () => call<EdcSettings>("forget_edc_settings"),
-  testConnection: () => call<ConnectionReport>("test_connection"),
-  syncStatus: () => call<SyncStatus>("sync_status"),
-  syncNow: () => call<null>("sync_now"),
-  cancelSync: () => call<boolean>("cancel_sync"),
-  listConflicts: () => call<ConflictView[]>("list_conflicts"),
-  resolveConflict: (payload: ResolveConflict) => call<null>("resolve_conflict", { payload }),
-  saveSyncSettings: (payload: SyncSettings) => call<SyncSettings>("save_sync_settings", { payload }),
-  cancelTask: (id: number) => call<number>("cancel_task", { payload: { id } }),
-  recentLogs: (payload: LogQuery) => call<LogLine[]>("recent_logs", { payload }),
-  saveDiagnosticsBundle: () => call<string>("save_diagnostics_bundle"),
-  diagnosticsSnapshot: () => call<DiagnosticsSnapshot>("diagnostics_snapshot"),
+  ...commands,
+  getSubject: (id: string) => commands.getSubject({ id }),
+  getRecord: (id: string) => commands.getRecord({ id }),
+  visitGrid: (id: string) => commands.visitGrid({ id }),
+  openForm: (at: FormRef) => commands.openForm(at),
+  evaluateForm: (at: FormRef, values: Record<string, string>) => commands.evaluateForm({ at, values }),
+  saveForm: (at: FormRef, input: FormInput) => commands.saveForm({ at, input }),
+  cancelTask: (id: number) => commands.cancelTask({ id }),
 };
 
 /** Subscribes to the snapshot the backend pushes about once a second. Returns the unsubscribe function. */

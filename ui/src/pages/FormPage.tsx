@@ -11,13 +11,6 @@ import { type Evaluation, type FieldState, type FieldView, type FormRef, type Fo
 
 const STATUSES: FormStatus[] = ["incomplete", "unverified", "complete"];
 
-/** The stored names of a field's values. */
-function storedNames(f: FieldView): string[] {
-  if (f.field_type === "checkbox") return f.choices.map((c) => c.stored ?? `${f.name}___${c.code}`);
-  if (["descriptive", "calc", "file", "sql"].includes(f.field_type)) return [];
-  return [f.name];
-}
-
 type Pending = { hidden: FieldView[]; before: Values; after: Values };
 
 /** The entries of `values` the CRC touched: only those go to the core, so a value changed elsewhere since the form opened is never written back. */
@@ -62,7 +55,7 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
       const opened = await api.openForm(at);
       setView(opened.view);
       // Only what a person enters goes back to the core (calc values are the core's).
-      const enterable = new Set(opened.view.fields.flatMap(storedNames));
+      const enterable = new Set(opened.view.fields.flatMap((f) => f.inputs));
       const shown = Object.fromEntries(Object.entries(opened.view.values).filter(([k]) => enterable.has(k)));
       setValues(shown);
       setLoaded(shown);
@@ -100,11 +93,10 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
           const e = await api.evaluateForm(at, pick(next, touched.current));
           if (mine !== seq.current || !view) return;
           const shown = latest.current;
-          const hidden = view.fields.filter((f) => {
-            const wasVisible = shown?.fields.find((s) => s.name === f.name)?.visible ?? true;
-            const nowVisible = e.fields.find((s) => s.name === f.name)?.visible ?? true;
-            return wasVisible && !nowVisible && storedNames(f).some((n) => (next[n] ?? "") !== "");
-          });
+          // The core says which hidden fields hold a value; the form asks about those this answer hid.
+          const hidden = view.fields.filter(
+            (f) => e.hidden_with_values.includes(f.name) && (shown?.fields.find((s) => s.name === f.name)?.visible ?? true),
+          );
           latest.current = e;
           setEvaluation(e);
           if (hidden.length > 0) {
@@ -136,7 +128,7 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
     if (erase) {
       next = { ...pending.after };
       for (const f of pending.hidden)
-        for (const n of storedNames(f)) {
+        for (const n of f.inputs) {
           next[n] = "";
           touched.current.add(n);
         }
@@ -195,7 +187,7 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
   useHotkeys([["Escape", () => !asking && !pending && !leaving && back()]]);
 
   const label = (name: string) => {
-    const f = view?.fields.find((x) => x.name === name || storedNames(x).includes(name));
+    const f = view?.fields.find((x) => x.name === name || x.inputs.includes(name));
     return f ? htmlText(f.label_html) : name;
   };
 

@@ -299,6 +299,23 @@ describe("SiteDesk UI", () => {
     expect(await screen.findByTestId("profile-saved")).toHaveTextContent("/data/sitedesk-profile.pprof");
   });
 
+  it("shows a profiler error with its own code and the backend's words", async () => {
+    const refusal = { code: "profile", message: "A CPU profile is already being recorded; wait for it to end." };
+    backend({
+      recent_logs: () => [],
+      record_profile: () => {
+        throw refusal;
+      },
+    });
+    renderApp();
+    fireEvent.click(await screen.findByTestId("nav-diagnostics"));
+    await userEvent.click(await screen.findByTestId("profile-record"));
+    const alert = await screen.findByTestId("error");
+    expect(alert).toHaveAttribute("data-code", "profile");
+    expect(alert).toHaveTextContent(refusal.message);
+    expect(alert).not.toHaveTextContent("[object Object]");
+  });
+
   it("reports where the audit chain breaks, in the user's words", async () => {
     backend({
       verify_audit: () => ({

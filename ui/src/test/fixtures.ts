@@ -84,6 +84,7 @@ function field(name: string, over: Partial<FieldView>): FieldView {
     matrix_group: null,
     unavailable: null,
     logic_problem: null,
+    inputs: [name],
     ...over,
   };
 }
@@ -98,10 +99,10 @@ export const openedForm: OpenedForm = {
     instance: 1,
     repeating: false,
     fields: [
-      field("demo_intro", { field_type: "descriptive", label_html: "<b>Demographics.</b> Ask the participant." }),
+      field("demo_intro", { field_type: "descriptive", label_html: "<b>Demographics.</b> Ask the participant.", inputs: [] }),
       field("smoker", { field_type: "yesno", label_html: "Does the participant smoke?" }),
       field("cigs_per_day", { label_html: "Cigarettes per day", validation: "integer" }),
-      field("photo", { field_type: "file", label_html: "Photo", unavailable: "file" }),
+      field("photo", { field_type: "file", label_html: "Photo", unavailable: "file", inputs: [] }),
     ],
     values: { smoker: "1", cigs_per_day: "10" },
     status: "incomplete",
@@ -109,7 +110,7 @@ export const openedForm: OpenedForm = {
   evaluation: evaluation({ smoker: "1" }),
 };
 
-/** What the core answers for a form whose only logic is `[smoker] = '1'` on cigs_per_day. */
+/** What the core answers for a form whose only logic is `[smoker] = '1'` on cigs_per_day (saved as 10). */
 export function evaluation(values: { smoker: string }): Evaluation {
   const show = (name: string, visible: boolean) => ({ name, visible, calc: null, message: null });
   return {
@@ -117,5 +118,6 @@ export function evaluation(values: { smoker: string }): Evaluation {
     changes_saved: [],
     out_of_range: [],
     changed: [],
+    hidden_with_values: values.smoker === "1" ? [] : ["cigs_per_day"],
   };
 }
