@@ -743,10 +743,8 @@ async fn two_desks_change_one_value_and_the_second_resolves_the_conflict() {
 #[tokio::test]
 async fn the_panel_shows_a_slow_sync_profiles_it_and_cancels_it() {
     use edc_sim::{DEMO_TOKEN_RIVERSIDE, Project, SimConfig, Simulator};
-    use sitedesk_core::diagnostics::TaskRegistry;
-    use sitedesk_core::domain::{Actor, DeskCode, RecordEdit, demo_study};
-    use sitedesk_core::forms::demo_forms;
-    use sitedesk_core::store::{Lane, Store, StoreOptions, SyncSettings};
+    use sitedesk_core::domain::{Actor, RecordEdit};
+    use sitedesk_core::store::{Lane, SyncSettings};
 
     let sim = Simulator::start(SimConfig {
         faults: "record-cost=50ms".parse().unwrap(),
@@ -762,29 +760,8 @@ async fn the_panel_shows_a_slow_sync_profiles_it_and_cancels_it() {
             account: "crc".into(),
             display_name: String::new(),
         };
-        let store = Store::open(
-            &data.path().join("sitedesk.sqlite3"),
-            StoreOptions {
-                desk_code: DeskCode::parse("E2E"),
-                ..StoreOptions::default()
-            },
-            &TaskRegistry::new(),
-        )
-        .unwrap();
+        let store = sitedesk_tests::new_desk(data.path(), &actor.account, Some("E2E")).await;
         let w = store.writer();
-        let (study, sites, criteria) = demo_study();
-        w.configure_study(actor.clone(), study, sites, criteria, "s01".into())
-            .await
-            .unwrap();
-        let (dictionary, design) = demo_forms();
-        w.import_dictionary(
-            actor.clone(),
-            dictionary,
-            Some(design),
-            "SiteDesk demo study".into(),
-        )
-        .await
-        .unwrap();
         w.set_edc_connection(
             actor.clone(),
             Some((sim.api_url(), DEMO_TOKEN_RIVERSIDE.into())),

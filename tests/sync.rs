@@ -18,11 +18,11 @@ use edc_sim::{
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 use sitedesk_core::diagnostics::{TaskRegistry, TaskSnapshot, TaskState};
-use sitedesk_core::domain::{Actor, RecordEdit, demo_study};
+use sitedesk_core::domain::{Actor, RecordEdit};
 use sitedesk_core::edc::{EdcClient, FlatRow, Overwrite, RecordQuery, Timeouts, Token};
 use sitedesk_core::forms::demo_forms;
 use sitedesk_core::store::sync::Keep;
-use sitedesk_core::store::{Lane, Store, StoreOptions};
+use sitedesk_core::store::{Lane, Store};
 use sitedesk_core::sync::{RetryPolicy, SyncConfig, SyncError, Syncer};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -36,26 +36,7 @@ fn actor() -> Actor {
 
 /// A desk with the demo study and its forms, as a new app sets it up.
 async fn desk(dir: &tempfile::TempDir) -> Store {
-    let registry = TaskRegistry::new();
-    let store = Store::open(
-        &dir.path().join("desk.sqlite3"),
-        StoreOptions::default(),
-        &registry,
-    )
-    .unwrap();
-    let (study, sites, criteria) = demo_study();
-    store
-        .writer()
-        .configure_study(actor(), study, sites, criteria, "s01".into())
-        .await
-        .unwrap();
-    let (dictionary, design) = demo_forms();
-    store
-        .writer()
-        .import_dictionary(actor(), dictionary, Some(design), "demo".into())
-        .await
-        .unwrap();
-    store
+    sitedesk_tests::new_desk(dir.path(), &actor().account, None).await
 }
 
 fn client(sim: &RunningSim, token: &str, total: Duration) -> EdcClient {

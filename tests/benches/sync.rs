@@ -39,10 +39,9 @@ use edc_sim::{DEMO_TOKEN_RIVERSIDE, FaultSet, Project, SimConfig, Simulator, Sta
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 use sitedesk_core::diagnostics::TaskRegistry;
-use sitedesk_core::domain::{Actor, RecordEdit, demo_study};
+use sitedesk_core::domain::{Actor, RecordEdit};
 use sitedesk_core::edc::{EdcClient, FlatRow, Overwrite, RecordQuery, Timeouts, Token};
-use sitedesk_core::forms::demo_forms;
-use sitedesk_core::store::{Lane, Store, StoreOptions};
+use sitedesk_core::store::{Lane, Store};
 use sitedesk_core::sync::{Phase, SyncConfig, SyncError, Syncer};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -142,25 +141,7 @@ fn actor() -> Actor {
 
 /// A desk with the demo study and its forms, as a new app sets it up.
 async fn desk(dir: &tempfile::TempDir) -> Store {
-    let store = Store::open(
-        &dir.path().join("desk.sqlite3"),
-        StoreOptions::default(),
-        &TaskRegistry::new(),
-    )
-    .expect("open the desk");
-    let (study, sites, criteria) = demo_study();
-    store
-        .writer()
-        .configure_study(actor(), study, sites, criteria, "s01".into())
-        .await
-        .expect("study");
-    let (dictionary, design) = demo_forms();
-    store
-        .writer()
-        .import_dictionary(actor(), dictionary, Some(design), "demo".into())
-        .await
-        .expect("forms");
-    store
+    sitedesk_tests::new_desk(dir.path(), &actor().account, None).await
 }
 
 fn record_id(i: u64) -> String {
