@@ -24,8 +24,9 @@ fi
 step "Rust: unit and cross-crate tests"
 cargo test --workspace --locked
 
-step "Benchmarks, short mode (full runs: cargo bench -p sitedesk-core --bench store; cargo bench -p sitedesk-tests --bench sync)"
+step "Benchmarks, short mode (full runs: cargo bench -p sitedesk-core --bench store|forms; cargo bench -p sitedesk-tests --bench sync)"
 cargo bench -p sitedesk-core --bench store --locked -- --short
+cargo bench -p sitedesk-core --bench forms --locked -- --short
 cargo bench -p sitedesk-tests --bench sync --locked -- --short
 
 step "End-to-end: the app under Xvfb through WebDriver (screenshots in $SITEDESK_SCREENSHOTS)"
