@@ -31,18 +31,9 @@ const IDENTIFIER: &str = "org.sitedesk.desk";
 const DIAGNOSTICS_EVENT: &str = "diagnostics";
 
 fn main() -> ExitCode {
-    let cli = match Cli::parse(std::env::args().skip(1)) {
-        Ok(cli::Parsed::Run(cli)) => cli,
-        Ok(cli::Parsed::Exit(text)) => {
-            // `--help` and `--version` answer on standard output.
-            let _ = writeln!(std::io::stdout(), "{text}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("sitedesk: {e}\n\n{}", cli::USAGE);
-            return ExitCode::from(2);
-        }
-    };
+    // clap prints help and versions on standard output, errors on standard
+    // error with exit status 2.
+    let cli = Cli::from_args_and_env().unwrap_or_else(|e| e.exit());
     // The data folder, looked up once for the app and every command.
     let Some(data_dir) = cli
         .data_dir
@@ -52,10 +43,12 @@ fn main() -> ExitCode {
         eprintln!("sitedesk: no data folder; pass --data-dir");
         return ExitCode::from(2);
     };
-    match cli.command {
-        cli::Subcommand::VerifyAudit => return verify_audit(&data_dir),
-        cli::Subcommand::ImportDictionary => return import_dictionary(&cli, data_dir),
-        cli::Subcommand::Run => {}
+    match &cli.command {
+        Some(cli::Command::VerifyAudit) => return verify_audit(&data_dir),
+        Some(cli::Command::ImportDictionary { file }) => {
+            return import_dictionary(&cli, file, data_dir);
+        }
+        None => {}
     }
     // Standard error for IT staff, and the redacting ring buffer the
     // diagnostics panel and the support bundle read.
@@ -115,12 +108,8 @@ fn main() -> ExitCode {
 /// `sitedesk import-dictionary FILE`: makes FILE the study's forms, through
 /// the writer and audited, as the Settings page does. On a new desk the
 /// demo study is set up first, so the file's forms replace the demo's.
-fn import_dictionary(cli: &Cli, data_dir: PathBuf) -> ExitCode {
-    let Some(file) = cli.file.clone() else {
-        eprintln!("sitedesk: import-dictionary needs a FILE");
-        return ExitCode::from(2);
-    };
-    let text = match std::fs::read_to_string(&file) {
+fn import_dictionary(cli: &Cli, file: &Path, data_dir: PathBuf) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("sitedesk: {}: {e}", file.display());
