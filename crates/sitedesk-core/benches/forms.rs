@@ -24,6 +24,7 @@ use sitedesk_core::desk::{Desk, DeskOptions};
 use sitedesk_core::domain::RecordEdit;
 use sitedesk_core::forms::{FormAt, RecordValues, Study};
 use sitedesk_core::i18n::Lang;
+use sitedesk_core::metadata::design::Design;
 use sitedesk_core::metadata::{Dictionary, parse_csv};
 use sitedesk_core::store::Lane;
 
@@ -79,7 +80,12 @@ fn main() {
             .unwrap();
         desk.store()
             .writer()
-            .import_dictionary(desk.actor(), big_form(), None, "generated".into())
+            .import_dictionary(
+                desk.actor(),
+                big_form(),
+                Some(Design::default()),
+                "generated".into(),
+            )
             .await
             .unwrap();
         let forms = desk.forms().await.unwrap().unwrap();
