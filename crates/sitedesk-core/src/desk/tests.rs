@@ -44,6 +44,15 @@ async fn a_new_desk_opens_in_demo_mode_and_shuts_down_in_order() {
     ));
 }
 
+async fn audit_rows(desk: &Desk) -> u64 {
+    desk.store()
+        .readers()
+        .verify_audit(CancellationToken::new())
+        .await
+        .unwrap()
+        .rows_checked
+}
+
 #[tokio::test]
 async fn a_reopened_desk_keeps_its_study_and_is_not_set_up_again() {
     let dir = tempfile::tempdir().unwrap();
@@ -51,13 +60,7 @@ async fn a_reopened_desk_keeps_its_study_and_is_not_set_up_again() {
         .await
         .unwrap();
     let setup = desk.store().readers().setup().await.unwrap().unwrap();
-    let audit_rows = desk
-        .store()
-        .readers()
-        .verify_audit(CancellationToken::new())
-        .await
-        .unwrap()
-        .rows_checked;
+    let audit_rows_before = audit_rows(&desk).await;
     desk.shutdown().await;
     drop(desk);
 
@@ -66,14 +69,11 @@ async fn a_reopened_desk_keeps_its_study_and_is_not_set_up_again() {
         .unwrap();
     let again = desk.store().readers().setup().await.unwrap().unwrap();
     assert_eq!(again.desk_code, setup.desk_code);
-    let rows = desk
-        .store()
-        .readers()
-        .verify_audit(CancellationToken::new())
-        .await
-        .unwrap()
-        .rows_checked;
-    assert_eq!(rows, audit_rows, "opening again writes nothing");
+    assert_eq!(
+        audit_rows(&desk).await,
+        audit_rows_before,
+        "opening again writes nothing"
+    );
     desk.shutdown().await;
 }
 
