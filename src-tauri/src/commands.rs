@@ -15,7 +15,7 @@ use sitedesk_core::diagnostics::{TaskKind, TaskState};
 use sitedesk_core::domain::{Action, ActionKind, ScreeningInput, Subject};
 use sitedesk_core::edc::{EdcClient, EdcError, Token};
 use sitedesk_core::forms::{Evaluation, FormAt, FormError, RecordValues, Study, VisitGrid};
-use sitedesk_core::i18n::Lang;
+use sitedesk_core::i18n::{Lang, Message};
 use sitedesk_core::store::{
     AuditVerification, DictionaryImport, EdcRecord, Lane, Settings, StatusCount, StoreError,
     StoredDictionary, SubjectFilter, SubjectRow, SyncSettings, metadata_hash,
@@ -485,12 +485,8 @@ pub async fn save_edc_settings(state: &AppState, payload: Value) -> CmdResult<Ed
     let api =
         sitedesk_core::edc::api_url(&url).map_err(|e| IpcError::validation(e.message(lang)))?;
     let token = match token.filter(|t| !t.trim().is_empty()) {
-        Some(t) => Token::parse(&t).ok_or_else(|| {
-            IpcError::validation(match lang {
-                Lang::En => "The API token is 32 characters, digits and the letters A to F, as REDCap shows it on its API page.".into(),
-                Lang::ZhCn => "API 令牌为 32 个字符（数字和字母 A 到 F），与 REDCap 的 API 页面显示的一致。".into(),
-            })
-        })?,
+        Some(t) => Token::parse(&t)
+            .ok_or_else(|| IpcError::validation(Message::new("shell.tokenFormat").render(lang)))?,
         None => state
             .store
             .readers()
@@ -498,12 +494,7 @@ pub async fn save_edc_settings(state: &AppState, payload: Value) -> CmdResult<Ed
             .await
             .map_err(|e| IpcError::from_store(e, lang))?
             .and_then(|(_, t)| Token::parse(&t))
-            .ok_or_else(|| {
-                IpcError::validation(match lang {
-                    Lang::En => "Enter the API token.".into(),
-                    Lang::ZhCn => "请填写 API 令牌。".into(),
-                })
-            })?,
+            .ok_or_else(|| IpcError::validation(Message::new("shell.tokenMissing").render(lang)))?,
     };
     state
         .store
@@ -761,10 +752,7 @@ pub async fn save_profile(state: &AppState, payload: Value) -> CmdResult<String>
         .clone()
         .ok_or_else(|| IpcError {
             code: ErrorCode::NotFound,
-            message: match lang {
-                Lang::En => "Record a CPU profile first.".into(),
-                Lang::ZhCn => "请先记录一个 CPU 性能剖析。".into(),
-            },
+            message: Message::new("shell.noProfile").render(lang),
         })?;
     let (extension, body) = match format {
         ProfileFormat::Svg => ("svg", &recorded.svg),

@@ -15,7 +15,9 @@
 //!   the visit grid. Pure functions; the UI asks, never decides.
 //! - [`sync`]: sync runs with the EDC: pull, three-way compare, push, with
 //!   retries, a breaker and cancellation.
-//! - [`i18n`]: the user's language, for messages the core produces.
+//! - [`i18n`]: the languages and the word catalogs (`locales/*.json`,
+//!   embedded): errors describe themselves as a catalog key with
+//!   parameters, rendered in the user's language.
 //!
 //! Deliberately absent: Tauri, windows, HTTP. The desktop shell (`sitedesk`)
 //! and the tests drive this crate through its public API.
