@@ -79,7 +79,9 @@ impl Lang {
         catalogs().langs()
     }
 
-    /// The tag stored in settings and sent over IPC.
+    /// The tag stored in settings and sent over IPC. (A language of test
+    /// `Catalogs` beyond the embedded ones reads as `en` here; ask those
+    /// catalogs for its tag.)
     pub fn tag(self) -> &'static str {
         TAGS.get(usize::from(self.0)).copied().unwrap_or("en")
     }
