@@ -753,7 +753,7 @@ async fn a_saved_demo_form_is_pushed_to_the_demo_edc() {
             &RecordValues::default(),
             &input,
             chrono::Local::now().naive_local(),
-            sitedesk_core::i18n::Lang::En,
+            sitedesk_core::i18n::Lang::EN,
         )
         .unwrap();
     store

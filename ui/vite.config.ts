@@ -6,7 +6,10 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   plugins: [react()],
   clearScreen: false,
-  server: { port: 5173, strictPort: true },
+  // The word catalogs are `../locales/*.json`, beside ui/, because the Rust
+  // core embeds the same files; the dev server may serve them (paths here
+  // are relative to ui/).
+  server: { port: 5173, strictPort: true, fs: { allow: [".", "../locales"] } },
   build: { target: "safari15", outDir: "dist", emptyOutDir: true, chunkSizeWarningLimit: 1500 },
   test: {
     environment: "jsdom",

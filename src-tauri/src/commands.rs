@@ -15,7 +15,7 @@ use sitedesk_core::diagnostics::{TaskKind, TaskState};
 use sitedesk_core::domain::{Action, ActionKind, ScreeningInput, Subject};
 use sitedesk_core::edc::{EdcClient, EdcError, Token};
 use sitedesk_core::forms::{Evaluation, FormAt, FormError, RecordValues, VisitGrid};
-use sitedesk_core::i18n::Lang;
+use sitedesk_core::i18n::{Lang, Message};
 use sitedesk_core::store::{
     AuditVerification, DictionaryImport, EdcRecord, Lane, Settings, StatusCount, StoreError,
     SubjectFilter, SubjectRow, SyncSettings, metadata_hash,
@@ -464,12 +464,8 @@ pub async fn save_edc_settings(desk: &Desk, payload: Value) -> CmdResult<EdcSett
     let api =
         sitedesk_core::edc::api_url(&url).map_err(|e| IpcError::validation(e.message(lang)))?;
     let token = match token.filter(|t| !t.trim().is_empty()) {
-        Some(t) => Token::parse(&t).ok_or_else(|| {
-            IpcError::validation(match lang {
-                Lang::En => "The API token is 32 characters, digits and the letters A to F, as REDCap shows it on its API page.".into(),
-                Lang::ZhCn => "API 令牌为 32 个字符（数字和字母 A 到 F），与 REDCap 的 API 页面显示的一致。".into(),
-            })
-        })?,
+        Some(t) => Token::parse(&t)
+            .ok_or_else(|| IpcError::validation(Message::new("shell.tokenFormat").render(lang)))?,
         None => desk
             .store()
             .readers()
@@ -477,12 +473,7 @@ pub async fn save_edc_settings(desk: &Desk, payload: Value) -> CmdResult<EdcSett
             .await
             .map_err(|e| IpcError::from_store(e, lang))?
             .and_then(|(_, t)| Token::parse(&t))
-            .ok_or_else(|| {
-                IpcError::validation(match lang {
-                    Lang::En => "Enter the API token.".into(),
-                    Lang::ZhCn => "请填写 API 令牌。".into(),
-                })
-            })?,
+            .ok_or_else(|| IpcError::validation(Message::new("shell.tokenMissing").render(lang)))?,
     };
     desk.use_edc(desk.actor(), api.to_string(), token)
         .await
@@ -692,10 +683,7 @@ pub async fn save_profile(desk: &Desk, payload: Value) -> CmdResult<String> {
     let SaveProfile { format } = parse(lang, payload)?;
     let recorded = desk.last_profile().ok_or_else(|| IpcError {
         code: ErrorCode::NotFound,
-        message: match lang {
-            Lang::En => "Record a CPU profile first.".into(),
-            Lang::ZhCn => "请先记录一个 CPU 性能剖析。".into(),
-        },
+        message: Message::new("shell.noProfile").render(lang),
     })?;
     let (extension, body) = match format {
         ProfileFormat::Svg => ("svg", &recorded.svg),

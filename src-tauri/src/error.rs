@@ -6,7 +6,7 @@ use serde::Serialize;
 use sitedesk_core::domain::DomainError;
 use sitedesk_core::edc::EdcError;
 use sitedesk_core::forms::FormError;
-use sitedesk_core::i18n::Lang;
+use sitedesk_core::i18n::{Lang, Message};
 use sitedesk_core::store::StoreError;
 use ts_rs::TS;
 
@@ -81,13 +81,11 @@ impl IpcError {
     }
 
     pub fn invalid_input(lang: Lang, detail: impl std::fmt::Display) -> IpcError {
-        let message = match lang {
-            Lang::En => format!("The request was not understood: {detail}"),
-            Lang::ZhCn => format!("无法识别该请求：{detail}"),
-        };
         IpcError {
             code: ErrorCode::InvalidInput,
-            message,
+            message: Message::new("shell.invalidInput")
+                .with("detail", detail.to_string())
+                .render(lang),
         }
     }
 
@@ -111,13 +109,7 @@ impl IpcError {
     pub fn no_edc(lang: Lang) -> IpcError {
         IpcError {
             code: ErrorCode::NoEdc,
-            message: match lang {
-                Lang::En => {
-                    "No EDC is set up on this desk: enter its address and API token in Settings."
-                        .into()
-                }
-                Lang::ZhCn => "此工作站尚未设置 EDC：请在“设置”中填写其地址和 API 令牌。".into(),
-            },
+            message: Message::new("shell.noEdc").render(lang),
         }
     }
 
@@ -139,55 +131,42 @@ impl IpcError {
     }
 
     pub fn from_store(e: StoreError, lang: Lang) -> IpcError {
-        let zh = lang == Lang::ZhCn;
-        let (code, message) = match &e {
-            StoreError::Domain(d) => (domain_code(d), d.message(lang)),
-            StoreError::NotFound { entity, id } => (
+        let (code, message) = store_message(&e);
+        IpcError {
+            code,
+            message: message.render(lang),
+        }
+    }
+}
+
+/// What the UI is told about a store error, in no language yet.
+fn store_message(e: &StoreError) -> (ErrorCode, Message) {
+    match e {
+        StoreError::Domain(d) => (domain_code(d), d.msg()),
+        StoreError::NotFound { entity, id } => {
+            let entity = match *entity {
+                "subject" => Message::new("shell.entity.subject"),
+                "site" => Message::new("shell.entity.site"),
+                other => Message::new("shell.entity.other").with("entity", other),
+            };
+            (
                 ErrorCode::NotFound,
-                if zh {
-                    format!("找不到{}“{id}”。", entity_zh(entity))
-                } else {
-                    format!("There is no {entity} {id}.")
-                },
-            ),
-            StoreError::NoStudy => (
-                ErrorCode::NoStudy,
-                if zh {
-                    "此工作站尚未设置研究。".into()
-                } else {
-                    "No study is set up on this desk.".into()
-                },
-            ),
-            StoreError::WriterClosed => (
-                ErrorCode::Unavailable,
-                if zh {
-                    "应用正在关闭，未保存任何内容。".into()
-                } else {
-                    "SiteDesk is shutting down; nothing was saved.".into()
-                },
-            ),
-            StoreError::Cancelled => (
-                ErrorCode::Cancelled,
-                if zh {
-                    "操作已取消。".into()
-                } else {
-                    "The operation was cancelled.".into()
-                },
-            ),
-            other => {
-                // The detail names tables and constraints, never values.
-                tracing::error!(error = %other, "storage error");
-                (
-                    ErrorCode::Storage,
-                    if zh {
-                        format!("数据库出错，未保存任何内容：{other}")
-                    } else {
-                        format!("The database reported an error; nothing was saved: {other}")
-                    },
-                )
-            }
-        };
-        IpcError { code, message }
+                Message::new("shell.notFound")
+                    .with("entity", entity)
+                    .with("id", id),
+            )
+        }
+        StoreError::NoStudy => (ErrorCode::NoStudy, Message::new("shell.noStudy")),
+        StoreError::WriterClosed => (ErrorCode::Unavailable, Message::new("shell.writerClosed")),
+        StoreError::Cancelled => (ErrorCode::Cancelled, Message::new("shell.cancelled")),
+        other => {
+            // The detail names tables and constraints, never values.
+            tracing::error!(error = %other, "storage error");
+            (
+                ErrorCode::Storage,
+                Message::new("shell.storage").with("detail", other.to_string()),
+            )
+        }
     }
 }
 
@@ -198,18 +177,14 @@ fn domain_code(e: &DomainError) -> ErrorCode {
     }
 }
 
-fn entity_zh(entity: &str) -> &'static str {
-    match entity {
-        "subject" => "受试者",
-        "site" => "中心",
-        _ => "记录",
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
     use super::*;
     use sitedesk_core::domain::{ActionKind, SubjectStatus};
+    use sitedesk_core::i18n::{Catalogs, pseudo_catalog};
 
     #[test]
     fn the_error_json_shape_is_pinned() {
@@ -218,16 +193,140 @@ mod tests {
                 from: SubjectStatus::Withdrawn,
                 action: ActionKind::Enroll,
             }),
-            Lang::En,
+            Lang::EN,
         );
         assert_eq!(
             serde_json::to_string(&e).unwrap(),
             r#"{"code":"illegal_transition","message":"A subject who is withdrawn cannot be enrolled."}"#
         );
-        let e = IpcError::from_store(StoreError::WriterClosed, Lang::ZhCn);
+        let zh = Lang::from_tag("zh-CN").expect("a zh-CN catalog");
+        let e = IpcError::from_store(StoreError::WriterClosed, zh);
         assert_eq!(
             serde_json::to_value(&e).unwrap(),
             serde_json::json!({"code": "unavailable", "message": "应用正在关闭，未保存任何内容。"})
         );
+    }
+
+    /// One of each store error the UI is told about in its own words.
+    fn store_errors() -> Vec<StoreError> {
+        vec![
+            StoreError::Domain(DomainError::NothingChanged),
+            StoreError::NotFound {
+                entity: "subject",
+                id: "S01-K7Q-0001".into(),
+            },
+            StoreError::NotFound {
+                entity: "site",
+                id: "s09".into(),
+            },
+            StoreError::NotFound {
+                entity: "conflict",
+                id: "7".into(),
+            },
+            StoreError::NoStudy,
+            StoreError::WriterClosed,
+            StoreError::Cancelled,
+            StoreError::NotCommitted("disk I/O error".into()),
+        ]
+    }
+
+    /// Every message of the shell: the store's, and the ones the commands
+    /// say themselves.
+    fn every_message() -> Vec<Message> {
+        let mut all: Vec<Message> = store_errors().iter().map(|e| store_message(e).1).collect();
+        all.extend([
+            Message::new("shell.invalidInput").with("detail", "missing field `id`"),
+            Message::new("shell.noEdc"),
+            Message::new("shell.tokenFormat"),
+            Message::new("shell.tokenMissing"),
+            Message::new("shell.noProfile"),
+        ]);
+        all
+    }
+
+    #[test]
+    fn a_pseudo_locale_shows_every_shell_message_without_falling_back_to_english() {
+        let en = include_str!("../../locales/en.json");
+        let pseudo = pseudo_catalog(en).unwrap();
+        let catalogs = Catalogs::parse([("en", en), ("x-pseudo", pseudo.as_str())]).unwrap();
+        let p = catalogs.lang("x-pseudo").unwrap();
+        for message in every_message() {
+            let shown = catalogs
+                .try_render(&message, p)
+                .unwrap_or_else(|e| panic!("{message:?}: {e}"));
+            assert!(
+                shown.starts_with("[!! ") && shown.ends_with(" !!]") && !shown.contains("{{"),
+                "{message:?}: {shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_store_error_names_what_was_not_found_in_the_users_language() {
+        let zh = Lang::from_tag("zh-CN").expect("a zh-CN catalog");
+        let shown: Vec<(String, String)> = store_errors()[1..4]
+            .iter()
+            .map(|e| {
+                let (_, m) = store_message(e);
+                (m.render(Lang::EN), m.render(zh))
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (
+                    "There is no subject S01-K7Q-0001.",
+                    "找不到受试者“S01-K7Q-0001”。"
+                ),
+                ("There is no site s09.", "找不到中心“s09”。"),
+                ("There is no conflict 7.", "找不到记录“7”。"),
+            ]
+            .map(|(en, zh)| (en.to_owned(), zh.to_owned()))
+        );
+    }
+
+    /// The catalog keys the shell's code names (string literals starting
+    /// with `shell.`).
+    fn keys_in_source() -> BTreeSet<String> {
+        let needle = format!("\"{}.", "shell");
+        let mut keys = BTreeSet::new();
+        let mut dirs = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for (at, _) in text.match_indices(&needle) {
+                        let rest = &text[at + 1..];
+                        let key = &rest[..rest.find('"').unwrap_or(rest.len())];
+                        // A prefix, as in the filter below, names no key.
+                        if !key.ends_with('.') {
+                            keys.insert(key.to_owned());
+                        }
+                    }
+                }
+            }
+        }
+        keys
+    }
+
+    #[test]
+    fn every_key_the_shell_names_is_in_every_catalog_and_every_shell_key_is_named() {
+        let named = keys_in_source();
+        let catalogs = sitedesk_core::i18n::catalogs();
+        for lang in Lang::all() {
+            let keys: BTreeSet<String> =
+                catalogs.keys(lang).into_iter().map(str::to_owned).collect();
+            let missing: Vec<_> = named.difference(&keys).collect();
+            assert!(missing.is_empty(), "{} lacks {missing:?}", lang.tag());
+        }
+        let unused: Vec<_> = catalogs
+            .keys(Lang::EN)
+            .into_iter()
+            .filter(|k| k.starts_with("shell.") && !named.contains(*k))
+            .collect();
+        assert!(unused.is_empty(), "catalog words no code uses: {unused:?}");
     }
 }

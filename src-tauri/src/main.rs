@@ -121,7 +121,7 @@ fn import_dictionary(cli: &Cli, file: &Path, data_dir: PathBuf) -> ExitCode {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let parsed = commands::read_dictionary(
-        sitedesk_core::i18n::Lang::En,
+        sitedesk_core::i18n::Lang::EN,
         &dto::DictionaryFile {
             file_name: file_name.clone(),
             text,

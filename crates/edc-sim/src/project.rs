@@ -74,11 +74,11 @@ pub type MetadataRow = [String; 18];
 /// Why a project cannot be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {
-    #[error("{}", .0.message(Lang::En))]
+    #[error("{}", .0.message(Lang::EN))]
     Odm(#[from] OdmError),
-    #[error("{}", .0.message(Lang::En))]
+    #[error("{}", .0.message(Lang::EN))]
     Dictionary(#[from] MetadataError),
-    #[error("{}", .0.message(Lang::En))]
+    #[error("{}", .0.message(Lang::EN))]
     Design(#[from] DesignError),
     #[error("{path}: {source}")]
     Read {

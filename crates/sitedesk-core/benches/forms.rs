@@ -143,7 +143,7 @@ async fn case(desk: &Desk, label: &str, event: &str, form: &str, rounds: usize) 
         let stored = readers.dictionary().await.unwrap().unwrap();
         let saved = RecordValues::new(readers.record_values(record.into()).await.unwrap());
         let a = Study::new(&stored.dictionary, &stored.design)
-            .evaluate(&at, &saved, &typed, now, Lang::En)
+            .evaluate(&at, &saved, &typed, now, Lang::EN)
             .unwrap();
         before.record(micros(t)).unwrap();
 
@@ -152,7 +152,7 @@ async fn case(desk: &Desk, label: &str, event: &str, form: &str, rounds: usize) 
         let saved = RecordValues::new(readers.record_values(record.into()).await.unwrap());
         let b = forms
             .study()
-            .evaluate(&at, &saved, &typed, now, Lang::En)
+            .evaluate(&at, &saved, &typed, now, Lang::EN)
             .unwrap();
         after.record(micros(t)).unwrap();
         assert_eq!(a, b, "both paths answer the same");

@@ -20,7 +20,9 @@
 //! - [`desk`]: a desk as the app opens it: the store, the EDC in use
 //!   (demo or real), the sync scheduler and the diagnostics sampler, and
 //!   an orderly shutdown.
-//! - [`i18n`]: the user's language, for messages the core produces.
+//! - [`i18n`]: the languages and the word catalogs (`locales/*.json`,
+//!   embedded): errors describe themselves as a catalog key with
+//!   parameters, rendered in the user's language.
 //!
 //! Deliberately absent: Tauri, windows, HTTP. The desktop shell (`sitedesk`)
 //! and the tests drive this crate through its public API.

@@ -38,7 +38,7 @@ async fn a_new_desk_opens_in_demo_mode_and_shuts_down_in_order() {
     assert!(matches!(
         desk.store()
             .writer()
-            .set_preferences(desk.actor(), "x".into(), Lang::En)
+            .set_preferences(desk.actor(), "x".into(), Lang::EN)
             .await,
         Err(StoreError::WriterClosed)
     ));

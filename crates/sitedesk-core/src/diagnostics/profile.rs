@@ -14,7 +14,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use ts_rs::TS;
 
-use crate::i18n::Lang;
+use crate::i18n::{Lang, Message};
 
 /// Samples per second: enough to see where seconds go, cheap enough to
 /// leave the desk usable while it runs.
@@ -134,19 +134,16 @@ impl crate::tasks::TaskError for ProfileError {
 impl ProfileError {
     /// In plain words for the panel.
     pub fn message(&self, lang: Lang) -> String {
-        match (self, lang) {
-            (ProfileError::Unsupported, Lang::En) => {
-                "This platform cannot record CPU profiles.".into()
-            }
-            (ProfileError::Unsupported, Lang::ZhCn) => "此平台无法记录 CPU 性能剖析。".into(),
-            (ProfileError::Busy, Lang::En) => {
-                "A CPU profile is already being recorded; wait for it to finish.".into()
-            }
-            (ProfileError::Busy, Lang::ZhCn) => "正在记录一个 CPU 性能剖析，请等它完成。".into(),
-            (ProfileError::Cancelled, Lang::En) => "The CPU profile was cancelled.".into(),
-            (ProfileError::Cancelled, Lang::ZhCn) => "CPU 性能剖析已取消。".into(),
-            (ProfileError::Failed(d), Lang::En) => format!("The CPU profiler failed: {d}"),
-            (ProfileError::Failed(d), Lang::ZhCn) => format!("CPU 性能剖析失败：{d}"),
+        self.msg().render(lang)
+    }
+
+    /// The message, in no language yet.
+    pub fn msg(&self) -> Message {
+        match self {
+            ProfileError::Unsupported => Message::new("core.profile.unsupported"),
+            ProfileError::Busy => Message::new("core.profile.busy"),
+            ProfileError::Cancelled => Message::new("core.profile.cancelled"),
+            ProfileError::Failed(d) => Message::new("core.profile.failed").with("detail", d),
         }
     }
 }

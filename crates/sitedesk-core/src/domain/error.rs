@@ -1,7 +1,7 @@
-//! Why the domain refused something, in words a CRC understands, in English
-//! and Simplified Chinese.
+//! Why the domain refused something, in words a CRC understands: each error
+//! is a message of the word catalogs (`core.domain.*`).
 
-use crate::i18n::Lang;
+use crate::i18n::{Arg, Lang, Message};
 
 use super::{ActionKind, SubjectStatus};
 
@@ -28,73 +28,72 @@ pub enum Field {
 }
 
 impl Field {
-    fn name(self, lang: Lang) -> &'static str {
-        match (self, lang) {
-            (Field::ScreeningDate, Lang::En) => "Screening date",
-            (Field::ScreeningDate, Lang::ZhCn) => "筛选日期",
-            (Field::Label, Lang::En) => "Initials",
-            (Field::Label, Lang::ZhCn) => "姓名缩写",
-            (Field::ConsentDate, Lang::En) => "Consent date",
-            (Field::ConsentDate, Lang::ZhCn) => "知情同意日期",
-            (Field::ConsentVersion, Lang::En) => "Consent form version",
-            (Field::ConsentVersion, Lang::ZhCn) => "知情同意书版本",
-            (Field::EnrollmentDate, Lang::En) => "Enrollment date",
-            (Field::EnrollmentDate, Lang::ZhCn) => "入组日期",
-            (Field::CompletionDate, Lang::En) => "Completion date",
-            (Field::CompletionDate, Lang::ZhCn) => "完成日期",
-            (Field::WithdrawalDate, Lang::En) => "Withdrawal date",
-            (Field::WithdrawalDate, Lang::ZhCn) => "退出日期",
-            (Field::Reason, Lang::En) => "Reason",
-            (Field::Reason, Lang::ZhCn) => "原因",
-            (Field::Eligibility, Lang::En) => "Eligibility",
-            (Field::Eligibility, Lang::ZhCn) => "入选/排除标准",
-            (Field::DisplayName, Lang::En) => "Display name",
-            (Field::DisplayName, Lang::ZhCn) => "显示名称",
-            (Field::RecordId, Lang::En) => "Record ID",
-            (Field::RecordId, Lang::ZhCn) => "记录编号",
-            (Field::Event, Lang::En) => "Event",
-            (Field::Event, Lang::ZhCn) => "访视事件",
-            (Field::Instance, Lang::En) => "Repeat instance",
-            (Field::Instance, Lang::ZhCn) => "重复序号",
-            (Field::FieldName, Lang::En) => "Field name",
-            (Field::FieldName, Lang::ZhCn) => "字段名",
-            (Field::Value, Lang::En) => "Value",
-            (Field::Value, Lang::ZhCn) => "值",
-            (Field::SyncInterval, Lang::En) => "Minutes between syncs",
-            (Field::SyncInterval, Lang::ZhCn) => "同步间隔（分钟）",
-            (Field::SyncConcurrency, Lang::En) => "Batches sent at once",
-            (Field::SyncConcurrency, Lang::ZhCn) => "同时发送的批次数",
-        }
+    /// The field's name as a label or a sentence's start shows it.
+    fn name(self) -> Message {
+        Message::new(match self {
+            Field::ScreeningDate => "core.domain.field.screeningDate",
+            Field::Label => "core.domain.field.label",
+            Field::ConsentDate => "core.domain.field.consentDate",
+            Field::ConsentVersion => "core.domain.field.consentVersion",
+            Field::EnrollmentDate => "core.domain.field.enrollmentDate",
+            Field::CompletionDate => "core.domain.field.completionDate",
+            Field::WithdrawalDate => "core.domain.field.withdrawalDate",
+            Field::Reason => "core.domain.field.reason",
+            Field::Eligibility => "core.domain.field.eligibility",
+            Field::DisplayName => "core.domain.field.displayName",
+            Field::RecordId => "core.domain.field.recordId",
+            Field::Event => "core.domain.field.event",
+            Field::Instance => "core.domain.field.instance",
+            Field::FieldName => "core.domain.field.fieldName",
+            Field::Value => "core.domain.field.value",
+            Field::SyncInterval => "core.domain.field.syncInterval",
+            Field::SyncConcurrency => "core.domain.field.syncConcurrency",
+        })
+    }
+
+    /// The name inside a sentence, where English writes it in lower case.
+    fn in_sentence(self) -> Message {
+        Message::new(match self {
+            Field::ScreeningDate => "core.domain.fieldInSentence.screeningDate",
+            Field::Label => "core.domain.fieldInSentence.label",
+            Field::ConsentDate => "core.domain.fieldInSentence.consentDate",
+            Field::ConsentVersion => "core.domain.fieldInSentence.consentVersion",
+            Field::EnrollmentDate => "core.domain.fieldInSentence.enrollmentDate",
+            Field::CompletionDate => "core.domain.fieldInSentence.completionDate",
+            Field::WithdrawalDate => "core.domain.fieldInSentence.withdrawalDate",
+            Field::Reason => "core.domain.fieldInSentence.reason",
+            Field::Eligibility => "core.domain.fieldInSentence.eligibility",
+            Field::DisplayName => "core.domain.fieldInSentence.displayName",
+            Field::RecordId => "core.domain.fieldInSentence.recordId",
+            Field::Event => "core.domain.fieldInSentence.event",
+            Field::Instance => "core.domain.fieldInSentence.instance",
+            Field::FieldName => "core.domain.fieldInSentence.fieldName",
+            Field::Value => "core.domain.fieldInSentence.value",
+            Field::SyncInterval => "core.domain.fieldInSentence.syncInterval",
+            Field::SyncConcurrency => "core.domain.fieldInSentence.syncConcurrency",
+        })
     }
 }
 
-fn status_name(s: SubjectStatus, lang: Lang) -> &'static str {
-    match (s, lang) {
-        (SubjectStatus::Screening, Lang::En) => "in screening",
-        (SubjectStatus::Screening, Lang::ZhCn) => "筛选中",
-        (SubjectStatus::ScreenFailed, Lang::En) => "screen failed",
-        (SubjectStatus::ScreenFailed, Lang::ZhCn) => "筛选失败",
-        (SubjectStatus::Enrolled, Lang::En) => "enrolled",
-        (SubjectStatus::Enrolled, Lang::ZhCn) => "已入组",
-        (SubjectStatus::Completed, Lang::En) => "completed",
-        (SubjectStatus::Completed, Lang::ZhCn) => "已完成",
-        (SubjectStatus::Withdrawn, Lang::En) => "withdrawn",
-        (SubjectStatus::Withdrawn, Lang::ZhCn) => "已退出",
-    }
+/// The status as English completes "a subject who is ...".
+fn status_name(s: SubjectStatus) -> Message {
+    Message::new(match s {
+        SubjectStatus::Screening => "core.domain.status.screening",
+        SubjectStatus::ScreenFailed => "core.domain.status.screenFailed",
+        SubjectStatus::Enrolled => "core.domain.status.enrolled",
+        SubjectStatus::Completed => "core.domain.status.completed",
+        SubjectStatus::Withdrawn => "core.domain.status.withdrawn",
+    })
 }
 
 /// The action as English completes "cannot be ..." and Chinese "不能...".
-fn action_name(a: ActionKind, lang: Lang) -> &'static str {
-    match (a, lang) {
-        (ActionKind::ScreenFail, Lang::En) => "marked as screen failed",
-        (ActionKind::ScreenFail, Lang::ZhCn) => "标记为筛选失败",
-        (ActionKind::Enroll, Lang::En) => "enrolled",
-        (ActionKind::Enroll, Lang::ZhCn) => "入组",
-        (ActionKind::Complete, Lang::En) => "completed",
-        (ActionKind::Complete, Lang::ZhCn) => "完成",
-        (ActionKind::Withdraw, Lang::En) => "withdrawn",
-        (ActionKind::Withdraw, Lang::ZhCn) => "退出",
-    }
+fn action_name(a: ActionKind) -> Message {
+    Message::new(match a {
+        ActionKind::ScreenFail => "core.domain.action.screenFail",
+        ActionKind::Enroll => "core.domain.action.enroll",
+        ActionKind::Complete => "core.domain.action.complete",
+        ActionKind::Withdraw => "core.domain.action.withdraw",
+    })
 }
 
 /// A rule of the screening log or the lifecycle that an input broke.
@@ -136,122 +135,45 @@ pub enum DomainError {
 impl DomainError {
     /// The message shown to the user, in their language.
     pub fn message(&self, lang: Lang) -> String {
+        self.msg().render(lang)
+    }
+
+    /// The message, in no language yet.
+    pub fn msg(&self) -> Message {
         use DomainError::*;
-        let zh = lang == Lang::ZhCn;
         match self {
-            IllegalTransition { from, action } => {
-                let (from, action) = (status_name(*from, lang), action_name(*action, lang));
-                if zh {
-                    format!("受试者当前状态为“{from}”，不能{action}。")
-                } else {
-                    format!("A subject who is {from} cannot be {action}.")
-                }
-            }
-            Required { field } => {
-                let f = field.name(lang);
-                if zh {
-                    format!("请填写“{f}”。")
-                } else {
-                    format!("{f} is required.")
-                }
-            }
-            BadDate { field } => {
-                let f = field.name(lang);
-                if zh {
-                    format!("“{f}”不是有效日期，请使用 YYYY-MM-DD 格式。")
-                } else {
-                    format!("{f} is not a valid date; use YYYY-MM-DD.")
-                }
-            }
+            IllegalTransition { from, action } => Message::new("core.domain.illegalTransition")
+                .with("from", status_name(*from))
+                .with("action", action_name(*action)),
+            Required { field } => Message::new("core.domain.required").with("field", field.name()),
+            BadDate { field } => Message::new("core.domain.badDate").with("field", field.name()),
             DateInFuture { field } => {
-                let f = field.name(lang);
-                if zh {
-                    format!("“{f}”不能晚于今天。")
-                } else {
-                    format!("{f} cannot be in the future.")
-                }
+                Message::new("core.domain.dateInFuture").with("field", field.name())
             }
-            DateOrder { earlier, later } => {
-                let (e, l) = (earlier.name(lang), later.name(lang));
-                if zh {
-                    format!("“{l}”不能早于“{e}”。")
-                } else {
-                    format!("{l} cannot be before the {}.", e.to_lowercase())
-                }
-            }
-            OutOfRange { field, min, max } => {
-                let f = field.name(lang);
-                if zh {
-                    format!("“{f}”应在 {min} 到 {max} 之间。")
-                } else {
-                    format!("{f} must be between {min} and {max}.")
-                }
-            }
-            TooLong { field, max } => {
-                let f = field.name(lang);
-                if zh {
-                    format!("“{f}”不能超过 {max} 个字符。")
-                } else {
-                    format!("{f} cannot be longer than {max} characters.")
-                }
-            }
-            LabelNotInitials => {
-                if zh {
-                    "姓名缩写只能包含字母、数字和连字符（不要填写全名）。".into()
-                } else {
-                    "Initials may only contain letters, digits and hyphens (never a full name)."
-                        .into()
-                }
-            }
-            UnknownCriterion { id } => {
-                if zh {
-                    format!("本研究没有标准“{id}”。")
-                } else {
-                    format!("The study has no criterion {id}.")
-                }
-            }
-            EligibilityNotMet { unmet } => {
-                let list = unmet.join(", ");
-                if zh {
-                    format!("入组前必须满足所有入选标准且不符合任何排除标准：{list}。")
-                } else {
-                    format!(
-                        "Before enrolling, every inclusion criterion must be met and no exclusion criterion may apply: {list}."
-                    )
-                }
-            }
+            DateOrder { earlier, later } => Message::new("core.domain.dateOrder")
+                .with("later", later.name())
+                .with("earlier", earlier.in_sentence()),
+            OutOfRange { field, min, max } => Message::new("core.domain.outOfRange")
+                .with("field", field.name())
+                .with("min", min.to_string())
+                .with("max", max.to_string()),
+            TooLong { field, max } => Message::new("core.domain.tooLong")
+                .with("field", field.name())
+                .with("max", max.to_string()),
+            LabelNotInitials => Message::new("core.domain.labelNotInitials"),
+            UnknownCriterion { id } => Message::new("core.domain.unknownCriterion").with("id", id),
+            EligibilityNotMet { unmet } => Message::new("core.domain.eligibilityNotMet")
+                .with("unmet", Arg::list(unmet, "core.list.comma")),
             ReasonForChangeRequired { field } => {
-                let f = field.name(lang);
-                if zh {
-                    format!("修改已保存的“{f}”需要填写修改原因。")
-                } else {
-                    format!(
-                        "Changing the saved {} needs a reason for change.",
-                        f.to_lowercase()
-                    )
-                }
+                Message::new("core.domain.reasonForChangeRequired")
+                    .with("field", field.in_sentence())
             }
-            NothingChanged => {
-                if zh {
-                    "没有需要保存的修改。".into()
-                } else {
-                    "There is nothing to save.".into()
-                }
-            }
+            NothingChanged => Message::new("core.domain.nothingChanged"),
             InvalidName { field } => {
-                let f = field.name(lang);
-                if zh {
-                    format!("“{f}”无效：只能包含小写字母、数字和下划线。")
-                } else {
-                    format!("{f} is not valid: use lower-case letters, digits and underscores.")
-                }
+                Message::new("core.domain.invalidName").with("field", field.name())
             }
             ValueReasonRequired { field } => {
-                if zh {
-                    format!("修改已保存的字段“{field}”需要填写修改原因。")
-                } else {
-                    format!("Changing the saved value of {field} needs a reason for change.")
-                }
+                Message::new("core.domain.valueReasonRequired").with("field", field)
             }
         }
     }

@@ -114,13 +114,10 @@ fn illegal_transition_message_is_plain_in_both_languages() {
         action: ActionKind::Enroll,
     };
     assert_eq!(
-        e.message(Lang::En),
+        e.message(Lang::EN),
         "A subject who is screen failed cannot be enrolled."
     );
-    assert_eq!(
-        e.message(Lang::ZhCn),
-        "受试者当前状态为“筛选失败”，不能入组。"
-    );
+    assert_eq!(e.message(zh()), "受试者当前状态为“筛选失败”，不能入组。");
 }
 
 #[test]
@@ -446,8 +443,13 @@ fn every_message_exists_in_both_languages() {
         },
     ];
     for e in errors {
-        let (en, zh) = (e.message(Lang::En), e.message(Lang::ZhCn));
+        let (en, zh) = (e.message(Lang::EN), e.message(zh()));
         assert!(en.is_ascii() && !en.is_empty(), "{en}");
         assert!(!zh.is_ascii(), "{zh}");
     }
+}
+
+/// Simplified Chinese, the catalog beside English.
+fn zh() -> Lang {
+    Lang::from_tag("zh-CN").expect("a zh-CN catalog")
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 use ts_rs::TS;
 
-use crate::i18n::Lang;
+use crate::i18n::{Arg, Lang, Message};
 
 /// One value the server refused on import.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
@@ -82,73 +82,41 @@ impl EdcError {
 
     /// The error in plain words for the user, in `lang`.
     pub fn message(&self, lang: Lang) -> String {
-        let zh = lang == Lang::ZhCn;
+        self.msg().render(lang)
+    }
+
+    /// The message, in no language yet.
+    pub fn msg(&self) -> Message {
         match self {
-            EdcError::BadUrl(u) if zh => format!("EDC 地址不是有效的网址：{u}"),
-            EdcError::BadUrl(u) => {
-                format!("The EDC address is not a web address (it should start with https://): {u}")
-            }
-            EdcError::BadToken if zh => {
-                "EDC 拒绝了此 API 令牌。请检查令牌是否正确、是否仍然有效。".into()
-            }
-            EdcError::BadToken => {
-                "The EDC refused the API token. Check that it is typed correctly and still valid."
-                    .into()
-            }
-            EdcError::Forbidden(m) if zh => format!("EDC 不允许此操作：{m}"),
-            EdcError::Forbidden(m) => format!("The EDC does not allow this: {m}"),
+            EdcError::BadUrl(u) => Message::new("core.edc.badUrl").with("url", u),
+            EdcError::BadToken => Message::new("core.edc.badToken"),
+            EdcError::Forbidden(m) => Message::new("core.edc.forbidden").with("detail", m),
             EdcError::Validation(rows) => {
-                let list = rows
-                    .iter()
-                    .take(5)
-                    .map(|r| format!("{} {} = \"{}\" ({})", r.record, r.field, r.value, r.message))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                if zh {
-                    format!("EDC 拒绝了 {} 个值：{list}", rows.len())
-                } else {
-                    format!("The EDC refused {} values: {list}", rows.len())
-                }
+                let shown = rows.iter().take(5).map(|r| {
+                    Message::new("core.edc.valueError")
+                        .with("record", &r.record)
+                        .with("field", &r.field)
+                        .with("value", &r.value)
+                        .with("message", &r.message)
+                });
+                Message::new("core.edc.validation")
+                    .count(rows.len())
+                    .with("values", Arg::list(shown, "core.edc.valueErrorSeparator"))
             }
-            EdcError::UnknownFields(f) if zh => {
-                format!(
-                    "EDC 项目中没有这些字段：{}。研究表单可能已在 EDC 中更改。",
-                    f.join(", ")
-                )
-            }
-            EdcError::UnknownFields(f) => format!(
-                "The EDC project has no fields named {}. The study's forms may have changed in the EDC.",
-                f.join(", ")
-            ),
-            EdcError::Refused(m) if zh => format!("EDC 拒绝了请求：{m}"),
-            EdcError::Refused(m) => format!("The EDC refused the request: {m}"),
-            EdcError::RateLimited { retry_after } => match (retry_after, zh) {
-                (Some(d), true) => {
-                    format!("EDC 请求过于频繁，将在 {} 秒后重试。", d.as_secs().max(1))
-                }
-                (None, true) => "EDC 请求过于频繁，请稍后再试。".into(),
-                (Some(d), false) => format!(
-                    "The EDC is busy and asked to wait {} seconds before trying again.",
-                    d.as_secs().max(1)
-                ),
-                (None, false) => "The EDC is busy; try again in a moment.".into(),
-            },
-            EdcError::Server { status, .. } if zh => {
-                format!("EDC 服务器出错（HTTP {status}），请稍后再试。")
-            }
+            EdcError::UnknownFields(f) => Message::new("core.edc.unknownFields")
+                .with("fields", Arg::list(f, "core.list.comma")),
+            EdcError::Refused(m) => Message::new("core.edc.refused").with("detail", m),
+            EdcError::RateLimited {
+                retry_after: Some(d),
+            } => Message::new("core.edc.rateLimitedFor")
+                .with("seconds", d.as_secs().max(1).to_string()),
+            EdcError::RateLimited { retry_after: None } => Message::new("core.edc.rateLimited"),
             EdcError::Server { status, .. } => {
-                format!("The EDC server had a problem (HTTP {status}); try again later.")
+                Message::new("core.edc.server").with("status", status.to_string())
             }
-            EdcError::Transport(d) if zh => format!("无法连接到 EDC，请检查网络连接：{d}"),
-            EdcError::Transport(d) => {
-                format!("The EDC could not be reached. Check the network connection: {d}")
-            }
-            EdcError::Timeout if zh => "EDC 没有及时响应，请稍后再试。".into(),
-            EdcError::Timeout => "The EDC did not answer in time; try again later.".into(),
-            EdcError::Malformed(d) if zh => format!("EDC 的响应无法读取：{d}"),
-            EdcError::Malformed(d) => format!(
-                "The EDC's answer could not be read; is the address that of a REDCap API? ({d})"
-            ),
+            EdcError::Transport(d) => Message::new("core.edc.transport").with("detail", d),
+            EdcError::Timeout => Message::new("core.edc.timeout"),
+            EdcError::Malformed(d) => Message::new("core.edc.malformed").with("detail", d),
         }
     }
 }

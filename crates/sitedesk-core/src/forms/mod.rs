@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::domain::RecordEdit;
-use crate::i18n::Lang;
+use crate::i18n::{Arg, Lang, Message};
 use crate::metadata::design::Design;
 use crate::metadata::logic::{self, FieldRef};
 use crate::metadata::validate::{self, Verdict};
@@ -144,53 +144,33 @@ pub enum FormError {
 impl FormError {
     /// The message shown to the user.
     pub fn message(&self, lang: Lang) -> String {
-        let zh = lang == Lang::ZhCn;
+        self.msg().render(lang)
+    }
+
+    /// The message, in no language yet.
+    pub fn msg(&self) -> Message {
         match self {
-            FormError::NoDictionary if zh => "此工作站尚未导入研究表单。".into(),
-            FormError::UnknownForm(f) if zh => format!("没有名为 {f} 的表单。"),
-            FormError::UnknownEvent(e) if zh => format!("没有名为 {e} 的访视。"),
-            FormError::NotInEvent { form, event } if zh => {
-                format!("表单 {form} 不属于访视 {event}。")
+            FormError::NoDictionary => Message::new("core.forms.noDictionary"),
+            FormError::UnknownForm(f) => Message::new("core.forms.unknownForm").with("form", f),
+            FormError::UnknownEvent(e) => Message::new("core.forms.unknownEvent").with("event", e),
+            FormError::NotInEvent { form, event } => Message::new("core.forms.notInEvent")
+                .with("form", form)
+                .with("event", event),
+            FormError::NotRepeating { form, event } => Message::new("core.forms.notRepeating")
+                .with("form", form)
+                .with("event", event),
+            FormError::UnknownField(f) => Message::new("core.forms.unknownField").with("field", f),
+            FormError::Values(problems) => {
+                let each = problems.iter().map(|p| {
+                    Message::new("core.forms.problem")
+                        .with("label", &p.label)
+                        .with("message", &p.message)
+                });
+                Message::new("core.forms.values")
+                    .count(problems.len())
+                    .with("problems", Arg::list(each, "core.forms.problemSeparator"))
             }
-            FormError::NotRepeating { form, event } if zh => {
-                format!("表单 {form} 在访视 {event} 中不可重复。")
-            }
-            FormError::UnknownField(f) if zh => format!("{f} 不是此表单的字段。"),
-            FormError::Values(problems) if zh => format!(
-                "有 {} 个字段需要处理：{}",
-                problems.len(),
-                problems
-                    .iter()
-                    .map(|p| format!("{}（{}）", p.label, p.message))
-                    .collect::<Vec<_>>()
-                    .join("；")
-            ),
-            FormError::ReasonRequired if zh => "保留超出预期范围的值需要填写原因。".into(),
-            FormError::Values(problems) => format!(
-                "{} {} need attention: {}",
-                problems.len(),
-                if problems.len() == 1 {
-                    "field"
-                } else {
-                    "fields"
-                },
-                problems
-                    .iter()
-                    .map(|p| format!("{} ({})", p.label, p.message))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-            FormError::ReasonRequired => {
-                "Give a reason to keep a value outside its expected range.".into()
-            }
-            other => {
-                let s = other.to_string();
-                let mut c = s.chars();
-                match c.next() {
-                    Some(f) => format!("{}{}.", f.to_uppercase(), c.as_str()),
-                    None => s,
-                }
-            }
+            FormError::ReasonRequired => Message::new("core.forms.reasonRequired"),
         }
     }
 }
@@ -997,30 +977,26 @@ fn error(problem: validate::Invalid, lang: Lang) -> FieldMessage {
 fn missing(lang: Lang) -> FieldMessage {
     FieldMessage {
         severity: Severity::Missing,
-        text: if lang == Lang::ZhCn {
-            "必填项。"
-        } else {
-            "Required."
-        }
-        .into(),
+        text: Message::new("core.forms.missing").render(lang),
     }
 }
 
 fn out_of_range_message(min: Option<String>, max: Option<String>, lang: Lang) -> String {
-    let zh = lang == Lang::ZhCn;
+    out_of_range(min, max).render(lang)
+}
+
+fn out_of_range(min: Option<String>, max: Option<String>) -> Message {
     let range = match (min, max) {
-        (Some(lo), Some(hi)) => format!("{lo} – {hi}"),
-        (Some(lo), None) => format!("≥ {lo}"),
-        (None, Some(hi)) => format!("≤ {hi}"),
-        (None, None) => String::new(),
+        (Some(lo), Some(hi)) => Arg::Msg(
+            Message::new("core.forms.range.between")
+                .with("min", lo)
+                .with("max", hi),
+        ),
+        (Some(lo), None) => Arg::Msg(Message::new("core.forms.range.atLeast").with("min", lo)),
+        (None, Some(hi)) => Arg::Msg(Message::new("core.forms.range.atMost").with("max", hi)),
+        (None, None) => Arg::from(""),
     };
-    if zh {
-        format!("超出预期范围（{range}）。如数值无误，请确认并填写原因。")
-    } else {
-        format!(
-            "Outside the expected range ({range}). If it is correct, confirm it and give a reason."
-        )
-    }
+    Message::new("core.forms.outOfRange").with("range", range)
 }
 
 fn field_view(f: &Field, lang: Lang) -> FieldView {
@@ -1110,11 +1086,25 @@ fn field_view(f: &Field, lang: Lang) -> FieldView {
 }
 
 fn logic_message(e: &logic::LogicError, lang: Lang) -> String {
-    if lang == Lang::ZhCn {
-        format!("此字段的逻辑无法在离线时计算（{e}），因此始终显示。")
-    } else {
-        format!("This field's logic cannot be evaluated offline ({e}); it is always shown.")
-    }
+    logic_unsupported(e).render(lang)
+}
+
+fn logic_unsupported(e: &logic::LogicError) -> Message {
+    Message::new("core.forms.logicUnsupported").with("detail", e.to_string())
+}
+
+/// One of each message a field of a form can show, for the catalogs' tests.
+#[cfg(test)]
+pub(crate) fn field_message_samples() -> Vec<Message> {
+    let some = |v: &str| Some(v.to_owned());
+    vec![
+        Message::new("core.forms.missing"),
+        out_of_range(some("1"), some("9")),
+        out_of_range(some("1"), None),
+        out_of_range(None, some("9")),
+        out_of_range(None, None),
+        logic_unsupported(&logic::parse("").expect_err("empty logic is refused")),
+    ]
 }
 
 /// One event column of the visit grid.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::Dictionary;
-use crate::i18n::Lang;
+use crate::i18n::{Arg, Lang, Message};
 
 /// The event a classic project's rows belong to.
 pub const CLASSIC_EVENT: &str = "event_1_arm_1";
@@ -97,26 +97,40 @@ pub enum DesignError {
 impl DesignError {
     /// The error in words for the import screen, in `lang`.
     pub fn message(&self, lang: Lang) -> String {
-        if lang == Lang::En {
-            return format!("Study design: {self}.");
-        }
-        let what = match self {
-            DesignError::Unreadable { what, detail } => format!("无法读取 {what} 的内容：{detail}"),
+        self.msg().render(lang)
+    }
+
+    /// The message, in no language yet.
+    pub fn msg(&self) -> Message {
+        let problem = match self {
+            DesignError::Unreadable { what, detail } => {
+                Message::new("core.metadata.design.unreadable")
+                    .with("what", *what)
+                    .with("detail", detail)
+            }
             DesignError::UnknownArm { event, arm_num } => {
-                format!("事件 {event} 属于分组 {arm_num}，但该分组不存在")
+                Message::new("core.metadata.design.unknownArm")
+                    .with("event", event)
+                    .with("arm", arm_num.to_string())
             }
             DesignError::Duplicate { what, name } => {
                 let what = match *what {
-                    "arm" => "分组",
-                    "event" => "事件",
-                    other => other,
+                    "arm" => Arg::Msg(Message::new("core.metadata.design.what.arm")),
+                    "event" => Arg::Msg(Message::new("core.metadata.design.what.event")),
+                    other => Arg::from(other),
                 };
-                format!("{what}“{name}”出现了两次")
+                Message::new("core.metadata.design.duplicate")
+                    .with("what", what)
+                    .with("name", name)
             }
-            DesignError::UnknownEvent(e) => format!("事件 {e} 不存在"),
-            DesignError::UnknownForm(f) => format!("{f} 不是数据字典中的表单"),
+            DesignError::UnknownEvent(e) => {
+                Message::new("core.metadata.design.unknownEvent").with("event", e)
+            }
+            DesignError::UnknownForm(f) => {
+                Message::new("core.metadata.design.unknownForm").with("form", f)
+            }
         };
-        format!("研究设计：{what}。")
+        Message::new("core.metadata.design.error").with("problem", problem)
     }
 }
 

@@ -1,8 +1,8 @@
 //! Why a data dictionary was refused: where (line and field) and what, in
-//! words a study coordinator or a site's IT person understands, in English
-//! and Simplified Chinese.
+//! words a study coordinator or a site's IT person understands (the word
+//! catalogs' `core.metadata.*`).
 
-use crate::i18n::Lang;
+use crate::i18n::{Lang, Message};
 
 /// A dictionary that cannot be used, and the first place that shows it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,108 +55,49 @@ pub enum Problem {
 
 impl MetadataError {
     pub fn message(&self, lang: Lang) -> String {
-        use Problem::*;
-        let zh = lang == Lang::ZhCn;
-        let what = match &self.problem {
-            Unreadable(e) => {
-                if zh {
-                    format!("无法读取文件：{e}")
-                } else {
-                    format!("the file cannot be read: {e}")
-                }
-            }
-            NotADictionary => {
-                if zh {
-                    "第一行不是 REDCap 数据字典的表头".into()
-                } else {
-                    "the first line is not a REDCap data dictionary header".into()
-                }
-            }
-            ColumnCount { found, expected } => {
-                if zh {
-                    format!("有 {found} 列，应为 {expected} 列")
-                } else {
-                    format!("it has {found} columns instead of {expected}")
-                }
-            }
-            Empty => {
-                if zh {
-                    "字典中没有任何字段".into()
-                } else {
-                    "the dictionary has no fields".into()
-                }
-            }
-            MissingName { column } => {
-                if zh {
-                    format!("缺少“{column}”")
-                } else {
-                    format!("{column} is missing")
-                }
-            }
-            BadName { column, name } => {
-                if zh {
-                    format!("{column}“{name}”无效：只能使用小写字母、数字和下划线，并以字母开头")
-                } else {
-                    format!(
-                        "{column} \"{name}\" is not valid: use lower-case letters, digits and underscores, starting with a letter"
-                    )
-                }
-            }
-            UnknownType(t) => {
-                if zh {
-                    format!("未知的字段类型“{t}”")
-                } else {
-                    format!("unknown field type \"{t}\"")
-                }
-            }
-            DuplicateField => {
-                if zh {
-                    "该字段名已在前面定义".into()
-                } else {
-                    "the field name is defined twice".into()
-                }
-            }
-            BadChoice(c) => {
-                if zh {
-                    format!("选项“{c}”应写成“代码, 标签”")
-                } else {
-                    format!("choice \"{c}\" is not written as \"code, label\"")
-                }
-            }
-            DuplicateChoice(c) => {
-                if zh {
-                    format!("选项代码“{c}”出现了两次")
-                } else {
-                    format!("choice code \"{c}\" appears twice")
-                }
-            }
-            NoChoices => {
-                if zh {
-                    "该字段类型需要选项".into()
-                } else {
-                    "this field type needs choices".into()
-                }
-            }
-            NoCalculation => {
-                if zh {
-                    "计算字段缺少计算公式".into()
-                } else {
-                    "the calculated field has no expression".into()
-                }
-            }
-            BadFlag { column, value } => {
-                if zh {
-                    format!("{column} 只能为 y 或留空，而不是“{value}”")
-                } else {
-                    format!("{column} must be y or empty, not \"{value}\"")
-                }
-            }
+        self.msg().render(lang)
+    }
+
+    /// The message, in no language yet.
+    pub fn msg(&self) -> Message {
+        let message = match &self.field {
+            Some(f) => Message::new("core.metadata.lineAndField").with("field", f),
+            None => Message::new("core.metadata.line"),
         };
-        match (&self.field, zh) {
-            (Some(f), true) => format!("数据字典第 {} 行（字段 {f}）：{what}。", self.line),
-            (None, true) => format!("数据字典第 {} 行：{what}。", self.line),
-            (Some(f), false) => format!("Data dictionary line {} (field {f}): {what}.", self.line),
-            (None, false) => format!("Data dictionary line {}: {what}.", self.line),
+        message
+            .with("line", self.line.to_string())
+            .with("problem", self.problem.msg())
+    }
+}
+
+impl Problem {
+    /// What is wrong, to complete "Data dictionary line N: ...".
+    pub fn msg(&self) -> Message {
+        use Problem::*;
+        match self {
+            Unreadable(e) => Message::new("core.metadata.problem.unreadable").with("detail", e),
+            NotADictionary => Message::new("core.metadata.problem.notADictionary"),
+            ColumnCount { found, expected } => Message::new("core.metadata.problem.columnCount")
+                .with("found", found.to_string())
+                .with("expected", expected.to_string()),
+            Empty => Message::new("core.metadata.problem.empty"),
+            MissingName { column } => {
+                Message::new("core.metadata.problem.missingName").with("column", *column)
+            }
+            BadName { column, name } => Message::new("core.metadata.problem.badName")
+                .with("column", *column)
+                .with("name", name),
+            UnknownType(t) => Message::new("core.metadata.problem.unknownType").with("type", t),
+            DuplicateField => Message::new("core.metadata.problem.duplicateField"),
+            BadChoice(c) => Message::new("core.metadata.problem.badChoice").with("choice", c),
+            DuplicateChoice(c) => {
+                Message::new("core.metadata.problem.duplicateChoice").with("code", c)
+            }
+            NoChoices => Message::new("core.metadata.problem.noChoices"),
+            NoCalculation => Message::new("core.metadata.problem.noCalculation"),
+            BadFlag { column, value } => Message::new("core.metadata.problem.badFlag")
+                .with("column", *column)
+                .with("value", value),
         }
     }
 }

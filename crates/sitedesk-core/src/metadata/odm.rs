@@ -25,7 +25,7 @@ use super::Dictionary;
 use super::design::{Arm, Dag, Design, DesignError, Event, FormEvent, InstrumentLabel, Repeating};
 use super::dictionary;
 use super::error::MetadataError;
-use crate::i18n::Lang;
+use crate::i18n::{Lang, Message};
 
 /// Why a project file cannot be used: the first thing that shows it, with
 /// the line of the element at fault where there is one.
@@ -84,45 +84,57 @@ pub enum OdmError {
 impl OdmError {
     /// The error in words for the import screen, in `lang`.
     pub fn message(&self, lang: Lang) -> String {
+        self.msg().render(lang)
+    }
+
+    /// The message, in no language yet.
+    pub fn msg(&self) -> Message {
         use OdmError::*;
-        let zh = lang == Lang::ZhCn;
-        let what = match self {
-            Field(e) => return e.message(lang),
-            Design(e) => return e.message(lang),
-            Xml(e) if zh => format!("文件不是格式正确的 XML：{e}"),
-            NotOdm(root) if zh => format!("文件不是 CDISC ODM 文件：根元素是 <{root}>"),
-            MissingElement(name) if zh => format!("文件缺少 <{name}> 元素"),
+        let problem = match self {
+            Field(e) => return e.msg(),
+            Design(e) => return e.msg(),
+            Xml(e) => Message::new("core.metadata.odm.xml").with("detail", e),
+            NotOdm(root) => Message::new("core.metadata.odm.notOdm").with("root", root),
+            MissingElement(name) => {
+                Message::new("core.metadata.odm.missingElement").with("element", *name)
+            }
             MissingAttribute {
                 line,
                 element,
                 attribute,
-            } if zh => format!("第 {line} 行：{element} 缺少 {attribute} 属性"),
+            } => Message::new("core.metadata.odm.missingAttribute")
+                .with("line", line.to_string())
+                .with("element", element)
+                .with("attribute", *attribute),
             UnknownReference {
                 line,
                 element,
                 kind,
                 target,
-            } if zh => format!("第 {line} 行：{element} 引用的 {kind} {target} 在文件中没有定义"),
-            DuplicateOid { line, element } if zh => {
-                format!("第 {line} 行：{element} 被定义了两次")
-            }
+            } => Message::new("core.metadata.odm.unknownReference")
+                .with("line", line.to_string())
+                .with("element", element)
+                .with("kind", *kind)
+                .with("target", target),
+            DuplicateOid { line, element } => Message::new("core.metadata.odm.duplicateOid")
+                .with("line", line.to_string())
+                .with("element", element),
             NotANumber {
                 line,
                 element,
                 attribute,
                 value,
-            } if zh => format!("第 {line} 行：{element} 的 {attribute}=\"{value}\" 不是数字"),
-            NoFields if zh => "文件中的表单没有任何字段".to_owned(),
-            RecordIdNotFirst { named, first } if zh => {
-                format!("记录 ID 字段 {named} 不是第一个字段（第一个是 {first}）")
-            }
-            other => other.to_string(),
+            } => Message::new("core.metadata.odm.notANumber")
+                .with("line", line.to_string())
+                .with("element", element)
+                .with("attribute", *attribute)
+                .with("value", value),
+            NoFields => Message::new("core.metadata.odm.noFields"),
+            RecordIdNotFirst { named, first } => Message::new("core.metadata.odm.recordIdNotFirst")
+                .with("named", named)
+                .with("first", first),
         };
-        if zh {
-            format!("项目文件（ODM）：{what}。")
-        } else {
-            format!("Project file (ODM): {what}.")
-        }
+        Message::new("core.metadata.odm.error").with("problem", problem)
     }
 }
 

@@ -25,7 +25,7 @@ fn fixtures() -> Option<PathBuf> {
 fn read_fixture(dir: &str) -> Option<(Dictionary, Design)> {
     let path = fixtures()?.join(dir).join("project.xml");
     let text = std::fs::read_to_string(&path).unwrap();
-    Some(parse_odm(&text).unwrap_or_else(|e| panic!("{}: {}", path.display(), e.message(Lang::En))))
+    Some(parse_odm(&text).unwrap_or_else(|e| panic!("{}: {}", path.display(), e.message(Lang::EN))))
 }
 
 /// The rows of a fixture CSV file as maps from header to value.
@@ -77,7 +77,7 @@ fn every_fixture_project_file_gives_the_dictionary_of_its_csv() {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
         let csv = parse_csv(&std::fs::read(dir.join("dictionary.csv")).unwrap()).unwrap();
         let (odm, _) =
-            parse_odm(&xml).unwrap_or_else(|e| panic!("{name}: {}", e.message(Lang::En)));
+            parse_odm(&xml).unwrap_or_else(|e| panic!("{name}: {}", e.message(Lang::EN)));
         // The simple project's file has a field its dictionary CSV (and its
         // data export) were made without; it is the only field either side
         // lacks.
@@ -449,9 +449,9 @@ fn malformed_files_are_refused_naming_what_is_wrong() {
         }
     );
     assert!(
-        e.message(Lang::En).contains("f.gone"),
+        e.message(Lang::EN).contains("f.gone"),
         "{}",
-        e.message(Lang::En)
+        e.message(Lang::EN)
     );
 
     let missing_item = one_form(
@@ -622,11 +622,11 @@ fn messages_name_the_line_and_element_in_both_languages() {
         target: "f.gone".into(),
     };
     assert_eq!(
-        e.message(Lang::En),
+        e.message(Lang::EN),
         "Project file (ODM): line 12: ItemGroupRef refers to ItemGroupDef f.gone, which the file does not define."
     );
     assert_eq!(
-        e.message(Lang::ZhCn),
+        e.message(zh()),
         "项目文件（ODM）：第 12 行：ItemGroupRef 引用的 ItemGroupDef f.gone 在文件中没有定义。"
     );
     let field = OdmError::Field(MetadataError {
@@ -634,11 +634,16 @@ fn messages_name_the_line_and_element_in_both_languages() {
         field: Some("x".into()),
         problem: Problem::NoChoices,
     });
-    assert!(field.message(Lang::ZhCn).contains("第 40 行"));
+    assert!(field.message(zh()).contains("第 40 行"));
     let design = OdmError::Design(DesignError::UnknownForm("nope".into()));
     assert_eq!(
-        design.message(Lang::En),
+        design.message(Lang::EN),
         "Study design: nope is not a form of the data dictionary."
     );
-    assert!(design.message(Lang::ZhCn).contains("nope"));
+    assert!(design.message(zh()).contains("nope"));
+}
+
+/// Simplified Chinese, the catalog beside English.
+fn zh() -> Lang {
+    Lang::from_tag("zh-CN").expect("a zh-CN catalog")
 }

@@ -13,7 +13,7 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use super::{Field, FieldType};
-use crate::i18n::Lang;
+use crate::i18n::{Arg, Lang, Message};
 
 /// The order a date field shows its parts in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
@@ -166,36 +166,27 @@ pub enum Invalid {
 impl Invalid {
     /// The message shown under the field.
     pub fn message(&self, lang: Lang) -> String {
-        let zh = lang == Lang::ZhCn;
+        self.msg().render(lang)
+    }
+
+    /// The message, in no language yet.
+    pub fn msg(&self) -> Message {
         match self {
-            Invalid::NotAChoice => if zh {
-                "请从列表中选择一个选项。"
-            } else {
-                "Choose one of the listed options."
-            }
-            .into(),
-            Invalid::NotEnterable => if zh {
-                "此字段不能手动填写。"
-            } else {
-                "This field cannot be typed into."
-            }
-            .into(),
+            Invalid::NotAChoice => Message::new("core.metadata.value.notAChoice"),
+            Invalid::NotEnterable => Message::new("core.metadata.value.notEnterable"),
             Invalid::Format { kind } => {
-                let example = example(*kind);
-                if zh {
-                    format!("格式不正确，应为：{example}")
-                } else {
-                    format!("This is not a valid value; expected: {example}")
-                }
+                Message::new("core.metadata.value.format").with("example", example(*kind))
             }
         }
     }
 }
 
-/// A sample of the expected form, shown in messages.
-fn example(kind: Kind) -> &'static str {
+/// A sample of the expected form, shown in messages: a sample value, or
+/// words of the catalog where a sample needs them.
+fn example(kind: Kind) -> Arg {
     use DateOrder::*;
-    match kind {
+    let words = |key| Arg::Msg(Message::new(key));
+    let sample = match kind {
         Kind::Date { order: Ymd } => "2024-05-31 (Y-M-D)",
         Kind::Date { order: Mdy } => "05-31-2024 (M-D-Y)",
         Kind::Date { order: Dmy } => "31-05-2024 (D-M-Y)",
@@ -270,15 +261,16 @@ fn example(kind: Kind) -> &'static str {
         Kind::Email => "name@example.org",
         Kind::Phone => "(615) 555-0123",
         Kind::PhoneAustralia => "02 9876 5432",
-        Kind::Zipcode => "37203 or 37203-1234",
-        Kind::AlphaOnly => "letters only",
-        Kind::Mrn10d => "0123456789 (10 digits)",
-        Kind::MrnGeneric | Kind::Vmrn => "letters, digits and hyphens",
+        Kind::Zipcode => return words("core.metadata.value.example.zipcode"),
+        Kind::AlphaOnly => return words("core.metadata.value.example.alphaOnly"),
+        Kind::Mrn10d => return words("core.metadata.value.example.mrn10d"),
+        Kind::MrnGeneric | Kind::Vmrn => return words("core.metadata.value.example.mrnGeneric"),
         Kind::Ssn => "123-45-6789",
         Kind::PostalAustralia => "2000",
         Kind::PostalCanada => "K1A 0B1",
         Kind::PostalFrench | Kind::PostalGermany => "75001",
-    }
+    };
+    Arg::from(sample)
 }
 
 /// Checks `input` (as typed, in the field's display order) for `field`,

@@ -40,7 +40,7 @@ use ts_rs::TS;
 
 use crate::domain::Actor;
 use crate::edc::{EdcClient, EdcError, Overwrite, RecordQuery};
-use crate::i18n::Lang;
+use crate::i18n::{Lang, Message};
 use crate::store::sync::{Cell, PendingCell, SyncWrite, normalize};
 use crate::store::{Store, StoreError, metadata_hash};
 use crate::tasks::{TaskError as _, TaskGuard, TaskKind, TaskRegistry, TaskState};
@@ -126,15 +126,16 @@ impl SyncError {
 
     /// In plain words for the sync center.
     pub fn message(&self, lang: Lang) -> String {
-        let zh = lang == Lang::ZhCn;
+        self.msg().render(lang)
+    }
+
+    /// The message, in no language yet.
+    pub fn msg(&self) -> Message {
         match self {
-            SyncError::Edc(e) => e.message(lang),
-            SyncError::Store(d) if zh => format!("本地数据库出错：{d}"),
-            SyncError::Store(d) => format!("The local database reported an error: {d}"),
-            SyncError::Cancelled if zh => "同步已取消。".into(),
-            SyncError::Cancelled => "Sync was cancelled.".into(),
-            SyncError::Design(d) if zh => format!("EDC 的研究设计与本地不符：{d}"),
-            SyncError::Design(d) => format!("The EDC's study design does not fit: {d}"),
+            SyncError::Edc(e) => e.msg(),
+            SyncError::Store(d) => Message::new("core.sync.store").with("detail", d),
+            SyncError::Cancelled => Message::new("core.sync.cancelled"),
+            SyncError::Design(d) => Message::new("core.sync.design").with("detail", d),
         }
     }
 }
