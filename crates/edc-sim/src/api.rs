@@ -1,84 +1,24 @@
-//! The REDCap API calls: the form-encoded parameters of one POST (indexed
-//! lists `records[0]=..`), which call they make, and the answers of the
-//! calls that read only the project (`version`, `project`, `metadata`,
+//! The REDCap API calls: which call a request's parameters make, and the
+//! answers of the calls that read only the project (`version`, `project`, `metadata`,
 //! `instrument`, `arm`, `event`, `formEventMapping`,
 //! `repeatingFormsEvents`, `dag`, `exportFieldNames`). Record calls become
 //! a [`Job`] for the store thread (`records`, `import`).
 //!
-//! Errors are REDCap's shape: a status and `{"error":"message"}`.
-//!
-//! Not here: tokens and faults (`server`), SQL (`store`).
+//! Not here: the parameters and the error shape (`protocol`), tokens and
+//! faults (`server`), SQL (`store`).
 
 use serde::Serialize;
-use serde::ser::SerializeMap as _;
 
 use crate::import::{DeleteRequest, ImportRequest, ReturnContent};
 use crate::layout::ColumnKind;
 use crate::project::{METADATA_COLUMNS, Project};
+use crate::protocol::{Answer, ApiError, ApiUser, Ordered, Params, REDCAP_VERSION, Reply, to_json};
 use crate::records::{ExportQuery, LogParams};
-use crate::server::ApiUser;
 use crate::store::Store;
 use sitedesk_core::metadata::FieldType;
 
 #[cfg(test)]
 mod tests;
-
-/// The REDCap version the simulator answers `version` with: the one the
-/// API facts were written against.
-pub const REDCAP_VERSION: &str = "14.7.3";
-
-/// REDCap's answer to a missing, malformed or unknown token.
-pub const NO_PERMISSION: &str = "You do not have permissions to use the API";
-
-/// An error answer: HTTP status and REDCap's message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    pub status: u16,
-    pub message: String,
-}
-
-impl ApiError {
-    pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError {
-            status: 400,
-            message: message.into(),
-        }
-    }
-
-    pub fn forbidden() -> ApiError {
-        ApiError {
-            status: 403,
-            message: NO_PERMISSION.to_owned(),
-        }
-    }
-
-    pub fn internal(message: impl Into<String>) -> ApiError {
-        ApiError {
-            status: 500,
-            message: message.into(),
-        }
-    }
-
-    /// `{"error":"..."}`.
-    pub fn body(&self) -> String {
-        serde_json::json!({ "error": self.message }).to_string()
-    }
-}
-
-/// An answer's body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Answer {
-    Json(String),
-    Text(String),
-}
-
-/// A record call's answer, with the number of record rows it imported or
-/// exported (for the per-record processing cost).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Reply {
-    pub body: Answer,
-    pub rows: usize,
-}
 
 /// A call the store thread runs.
 #[derive(Debug)]
@@ -102,65 +42,6 @@ pub(crate) fn run_job(
         Job::Log(q) => crate::records::log(store, user, &q),
         Job::Import(r) => crate::import::import(store, project, user, now, r),
         Job::Delete(r) => crate::import::delete(store, project, user, now, &r),
-    }
-}
-
-/// The parameters of one request, in the order sent.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Params(Vec<(String, String)>);
-
-impl Params {
-    /// Reads a form-encoded body.
-    pub fn parse(body: &[u8]) -> Result<Params, ApiError> {
-        serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
-            .map(Params)
-            .map_err(|e| ApiError::bad_request(format!("The request body cannot be read: {e}")))
-    }
-
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// A list: `key[0]=a&key[1]=b` (in index order), `key[]=a`, or
-    /// `key=a,b`.
-    pub fn list(&self, key: &str) -> Vec<String> {
-        let mut indexed: Vec<(u64, usize, String)> = Vec::new();
-        let mut plain = Vec::new();
-        for (pos, (k, v)) in self.0.iter().enumerate() {
-            if k == key {
-                plain.extend(
-                    v.split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned),
-                );
-            } else if let Some(inner) = k
-                .strip_prefix(key)
-                .and_then(|r| r.strip_prefix('['))
-                .and_then(|r| r.strip_suffix(']'))
-            {
-                let index = if inner.is_empty() {
-                    u64::MAX
-                } else {
-                    match inner.parse() {
-                        Ok(i) => i,
-                        Err(_) => continue,
-                    }
-                };
-                indexed.push((index, pos, v.clone()));
-            }
-        }
-        indexed.sort_by_key(|(i, pos, _)| (*i, *pos));
-        plain.extend(indexed.into_iter().map(|(_, _, v)| v));
-        plain
-    }
-
-    fn flag(&self, key: &str) -> bool {
-        self.get(key)
-            .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"))
     }
 }
 
@@ -324,23 +205,6 @@ fn parse_import(params: &Params) -> Result<ImportRequest, ApiError> {
         return_content,
         force_auto_number,
     })
-}
-
-/// Serializes `(key, value)` pairs as a JSON object in their order.
-pub(crate) struct Ordered<'a, V>(pub &'a [(String, V)]);
-
-impl<V: Serialize> Serialize for Ordered<'_, V> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in self.0 {
-            map.serialize_entry(k, v)?;
-        }
-        map.end()
-    }
-}
-
-pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Answer {
-    Answer::Json(serde_json::to_string(value).expect("answers serialize"))
 }
 
 fn unknown(param: &str, values: &[String]) -> ApiError {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use crate::faults::{FaultSet, SpecError};
 use crate::project::ProjectFiles;
-use crate::server::{ApiUser, TokenError};
+use crate::protocol::{ApiUser, TokenError};
 use crate::store::Database;
 
 #[cfg(test)]
@@ -159,7 +159,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, CliError>
                 return Ok(Parsed::Exit(format!(
                     "edc-sim {} (REDCap API {})",
                     env!("CARGO_PKG_VERSION"),
-                    crate::api::REDCAP_VERSION
+                    crate::protocol::REDCAP_VERSION
                 )));
             }
             "--demo" => o.demo = true,

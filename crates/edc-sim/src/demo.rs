@@ -12,8 +12,8 @@ use sitedesk_core::metadata::logic;
 
 use crate::layout::{DAG, EVENT_NAME, REPEAT_INSTANCE, REPEAT_INSTRUMENT};
 use crate::project::Project;
+use crate::protocol::ApiUser;
 use crate::rows::FlatRow;
-use crate::server::ApiUser;
 
 /// The demo's token that sees every site (a data manager's). Like every
 /// REDCap token, 32 hexadecimal digits; made up, and public on purpose.

@@ -22,12 +22,11 @@ use chrono::NaiveDateTime;
 use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
 
-use crate::api::{ApiError, Params, Reply, to_json};
 use crate::clock::TIMESTAMP;
 use crate::layout::{ColumnKind, RowKey};
 use crate::project::Project;
+use crate::protocol::{ApiError, ApiUser, Params, Reply, to_json};
 use crate::rows::{CheckedRow, FlatRow, Mode, Problem, check_row};
-use crate::server::ApiUser;
 use crate::store::{LogEntry, Store, StoreError, Writer};
 
 /// What an import answers.

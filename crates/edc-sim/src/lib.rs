@@ -102,6 +102,7 @@ mod faults;
 mod import;
 mod layout;
 mod project;
+mod protocol;
 mod records;
 mod rows;
 mod server;
@@ -110,7 +111,6 @@ mod store;
 
 pub mod cli;
 
-pub use api::{NO_PERMISSION, REDCAP_VERSION};
 pub use clock::{Clock, TIMESTAMP, parse_timestamp};
 pub use demo::{
     DEMO_TOKEN, DEMO_TOKEN_HILLVIEW, DEMO_TOKEN_RIVERSIDE, HILLVIEW, RIVERSIDE, demo_users,
@@ -121,6 +121,7 @@ pub use faults::{
 pub use import::SEED_USER;
 pub use layout::checkbox_column;
 pub use project::{CsvFiles, METADATA_COLUMNS, MetadataRow, Project, ProjectError, ProjectFiles};
-pub use server::{ApiUser, RunningSim, SimConfig, SimError, Simulator, TokenError};
+pub use protocol::{ApiUser, NO_PERMISSION, REDCAP_VERSION, TokenError};
+pub use server::{RunningSim, SimConfig, SimError, Simulator};
 pub use stats::Stats;
 pub use store::Database;

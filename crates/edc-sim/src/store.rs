@@ -20,10 +20,10 @@ use std::sync::Arc;
 use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::api::{ApiError, Job, Reply};
+use crate::api::Job;
 use crate::layout::RowKey;
 use crate::project::Project;
-use crate::server::ApiUser;
+use crate::protocol::{ApiError, ApiUser, Reply};
 
 /// Where the records live.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
