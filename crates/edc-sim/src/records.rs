@@ -23,13 +23,7 @@ use crate::layout::{
 };
 use crate::project::Project;
 use crate::protocol::{ApiError, ApiUser, Ordered, Params, Reply, to_json};
-use crate::store::{LogQuery, RecordQuery, Store, StoreError};
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> ApiError {
-        ApiError::internal(format!("The server could not read or write its data: {e}"))
-    }
-}
+use crate::store::{LogQuery, RecordQuery, Store};
 
 /// A `record` export's parameters, checked.
 #[derive(Debug)]

@@ -40,9 +40,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::api::{Call, action_of, answer_meta, parse_call};
+use crate::api::{Call, action_of, answer_meta, parse_call, run_job};
 use crate::clock::Clock;
 use crate::faults::{CallKey, FaultSet, FaultState, HANG_LIMIT, Outcome, SpecError};
+use crate::import::seed;
 use crate::project::Project;
 use crate::protocol::{Answer, ApiError, ApiUser, Params, TokenError, check_token, is_token};
 use crate::stats::{Collector, Stats};
@@ -146,8 +147,9 @@ impl Simulator {
             addr: config.bind,
             source,
         })?;
+        let now = config.clock.now();
         let (store, store_thread) =
-            StoreHandle::start(&config.database, project.clone(), config.clock.now())?;
+            StoreHandle::start(&config.database, |store| seed(store, &project, now))?;
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
         let shared = Arc::new(Shared {
@@ -363,8 +365,9 @@ impl Shared {
                     message: "The server is shutting down".into(),
                 };
                 let store = lock(&self.store).clone().ok_or_else(closed)?;
+                let (project, user, now) = (self.project.clone(), user.clone(), self.now());
                 let reply = store
-                    .run(job, user.clone(), self.now())
+                    .call(move |store| run_job(store, &project, &user, now, job))
                     .await
                     .map_err(|_| closed())??;
                 Ok((reply.body, reply.rows))
