@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use crate::import::{DeleteRequest, ImportRequest, ReturnContent};
-use crate::layout::ColumnKind;
+use crate::project::layout::ColumnKind;
 use crate::project::{METADATA_COLUMNS, Project};
 use crate::protocol::{Answer, ApiError, ApiUser, Ordered, Params, REDCAP_VERSION, Reply, to_json};
 use crate::records::{ExportQuery, LogParams};

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use crate::faults::{FaultSet, SpecError};
-use crate::project::ProjectFiles;
+use crate::project::files::ProjectFiles;
 use crate::protocol::{ApiUser, TokenError};
 use crate::store::Database;
 

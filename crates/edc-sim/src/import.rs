@@ -23,10 +23,10 @@ use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
 
 use crate::clock::TIMESTAMP;
-use crate::layout::{ColumnKind, RowKey};
 use crate::project::Project;
+use crate::project::layout::{ColumnKind, FlatRow, RowKey};
+use crate::project::rows::{CheckedRow, Mode, Problem, check_row};
 use crate::protocol::{ApiError, ApiUser, Params, Reply, to_json};
-use crate::rows::{CheckedRow, FlatRow, Mode, Problem, check_row};
 use crate::store::{LogEntry, Store, StoreError, Writer};
 
 /// What an import answers.
@@ -340,7 +340,7 @@ pub(crate) fn import(
             if let Some(message) = message {
                 problems.push(Problem {
                     record: row.record.clone(),
-                    field: crate::layout::DAG.to_owned(),
+                    field: crate::project::layout::DAG.to_owned(),
                     value: dag.to_owned(),
                     message,
                 });
@@ -363,7 +363,7 @@ pub(crate) fn import(
                 w.create_record(&id, dag.as_deref())?;
                 details.push(format!("{} = '{id}'", layout.record_id()));
                 if let Some(d) = &dag {
-                    details.push(format!("{} = '{d}'", crate::layout::DAG));
+                    details.push(format!("{} = '{d}'", crate::project::layout::DAG));
                 }
                 true
             }
@@ -376,7 +376,7 @@ pub(crate) fn import(
                         w.set_dag(&id, want.as_deref())?;
                         details.push(format!(
                             "{} = '{}'",
-                            crate::layout::DAG,
+                            crate::project::layout::DAG,
                             want.as_deref().unwrap_or_default()
                         ));
                     }

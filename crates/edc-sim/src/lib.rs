@@ -97,14 +97,11 @@
 
 mod api;
 mod clock;
-mod demo;
 mod faults;
 mod import;
-mod layout;
 mod project;
 mod protocol;
 mod records;
-mod rows;
 mod server;
 mod stats;
 mod store;
@@ -112,15 +109,16 @@ mod store;
 pub mod cli;
 
 pub use clock::{Clock, TIMESTAMP, parse_timestamp};
-pub use demo::{
-    DEMO_TOKEN, DEMO_TOKEN_HILLVIEW, DEMO_TOKEN_RIVERSIDE, HILLVIEW, RIVERSIDE, demo_users,
-};
 pub use faults::{
     Action, DEFAULT_RETRY_AFTER_S, Fault, FaultSet, HANG_LIMIT, RateLimit, Rule, SpecError, When,
 };
 pub use import::SEED_USER;
-pub use layout::checkbox_column;
-pub use project::{CsvFiles, METADATA_COLUMNS, MetadataRow, Project, ProjectError, ProjectFiles};
+pub use project::demo::{
+    DEMO_TOKEN, DEMO_TOKEN_HILLVIEW, DEMO_TOKEN_RIVERSIDE, HILLVIEW, RIVERSIDE, demo_users,
+};
+pub use project::files::{CsvFiles, ProjectFiles};
+pub use project::layout::checkbox_column;
+pub use project::{METADATA_COLUMNS, MetadataRow, Project, ProjectError};
 pub use protocol::{ApiUser, NO_PERMISSION, REDCAP_VERSION, TokenError};
 pub use server::{RunningSim, SimConfig, SimError, Simulator};
 pub use stats::Stats;

@@ -17,11 +17,11 @@ use serde::Serialize;
 use sitedesk_core::metadata::logic::{self, Expr, FieldRef};
 
 use crate::clock::{TIMESTAMP, parse_timestamp};
-use crate::layout::{
+use crate::project::Project;
+use crate::project::layout::{
     ColumnKind, DAG, DataColumn, EVENT_NAME, Layout, REPEAT_INSTANCE, REPEAT_INSTRUMENT, RowKey,
     checkbox_column,
 };
-use crate::project::Project;
 use crate::protocol::{ApiError, ApiUser, Ordered, Params, Reply, to_json};
 use crate::store::{LogQuery, RecordQuery, Store};
 

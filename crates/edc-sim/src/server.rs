@@ -85,7 +85,7 @@ impl SimConfig {
     /// faults, with the demo tokens whose groups the project has (the
     /// unbound one always).
     pub fn new(project: Project) -> SimConfig {
-        let tokens = crate::demo::demo_users()
+        let tokens = crate::project::demo::demo_users()
             .into_iter()
             .filter(|u| {
                 u.dag.as_ref().is_none_or(|d| {

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::layout::RowKey;
+use crate::project::layout::RowKey;
 use crate::protocol::ApiError;
 
 /// Where the records live.
