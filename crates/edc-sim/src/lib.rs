@@ -95,13 +95,11 @@
 //! call itself, the record cost, then the answer (or its reset, truncation,
 //! or drop).
 
-mod api;
 mod clock;
 mod faults;
-mod import;
+mod handlers;
 mod project;
 mod protocol;
-mod records;
 mod server;
 mod stats;
 mod store;
@@ -112,7 +110,7 @@ pub use clock::{Clock, TIMESTAMP, parse_timestamp};
 pub use faults::{
     Action, DEFAULT_RETRY_AFTER_S, Fault, FaultSet, HANG_LIMIT, RateLimit, Rule, SpecError, When,
 };
-pub use import::SEED_USER;
+pub use handlers::import::SEED_USER;
 pub use project::demo::{
     DEMO_TOKEN, DEMO_TOKEN_HILLVIEW, DEMO_TOKEN_RIVERSIDE, HILLVIEW, RIVERSIDE, demo_users,
 };

@@ -11,7 +11,7 @@
 //! injected status or hang, check the token and run the call, wait the
 //! per-record cost, then send the answer (or cut it).
 //!
-//! Not here: what a call means (`api`), its decisions about faults
+//! Not here: what a call means (`handlers`), its decisions about faults
 //! (`faults`).
 
 use std::collections::HashMap;
@@ -40,10 +40,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::api::{Call, action_of, answer_meta, parse_call, run_job};
 use crate::clock::Clock;
 use crate::faults::{CallKey, FaultSet, FaultState, HANG_LIMIT, Outcome, SpecError};
-use crate::import::seed;
+use crate::handlers::import::seed;
+use crate::handlers::meta::answer_meta;
+use crate::handlers::{Call, action_of, parse_call, run_job};
 use crate::project::Project;
 use crate::protocol::{Answer, ApiError, ApiUser, Params, TokenError, check_token, is_token};
 use crate::stats::{Collector, Stats};

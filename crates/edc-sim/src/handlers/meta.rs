@@ -1,49 +1,18 @@
-//! The REDCap API calls: which call a request's parameters make, and the
-//! answers of the calls that read only the project (`version`, `project`, `metadata`,
-//! `instrument`, `arm`, `event`, `formEventMapping`,
-//! `repeatingFormsEvents`, `dag`, `exportFieldNames`). Record calls become
-//! a [`Job`] for the store thread (`records`, `import`).
+//! The calls answered from the project alone: `version`, `project`,
+//! `metadata`, `instrument`, `arm`, `event`, `formEventMapping` (a classic
+//! project answers an error: how clients tell it is not longitudinal),
+//! `repeatingFormsEvents`, `dag` and `exportFieldNames`, in REDCap's
+//! shapes and order of keys.
 //!
-//! Not here: the parameters and the error shape (`protocol`), tokens and
-//! faults (`server`), SQL (`store`).
+//! Not here: reading which call a request makes (`handlers`), anything of
+//! the records (`records`, `import`).
 
 use serde::Serialize;
-
-use crate::import::{DeleteRequest, ImportRequest, ReturnContent};
-use crate::project::layout::ColumnKind;
-use crate::project::{METADATA_COLUMNS, Project};
-use crate::protocol::{Answer, ApiError, ApiUser, Ordered, Params, REDCAP_VERSION, Reply, to_json};
-use crate::records::{ExportQuery, LogParams};
-use crate::store::Store;
 use sitedesk_core::metadata::FieldType;
 
-#[cfg(test)]
-mod tests;
-
-/// A call the store thread runs.
-#[derive(Debug)]
-pub(crate) enum Job {
-    Export(ExportQuery),
-    Import(ImportRequest),
-    Delete(DeleteRequest),
-    Log(LogParams),
-}
-
-/// Runs a record call (on the store thread).
-pub(crate) fn run_job(
-    store: &mut Store,
-    project: &Project,
-    user: &ApiUser,
-    now: chrono::NaiveDateTime,
-    job: Job,
-) -> Result<Reply, ApiError> {
-    match job {
-        Job::Export(q) => crate::records::export(store, project, user, &q),
-        Job::Log(q) => crate::records::log(store, user, &q),
-        Job::Import(r) => crate::import::import(store, project, user, now, r),
-        Job::Delete(r) => crate::import::delete(store, project, user, now, &r),
-    }
-}
+use crate::project::layout::ColumnKind;
+use crate::project::{METADATA_COLUMNS, Project};
+use crate::protocol::{Answer, ApiError, Ordered, REDCAP_VERSION, to_json};
 
 /// A call answered from the project alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,142 +38,6 @@ pub(crate) enum Meta {
     ExportFieldNames {
         field: Option<String>,
     },
-}
-
-#[derive(Debug)]
-pub(crate) enum Call {
-    Meta(Meta),
-    Job(Job),
-}
-
-/// Whether a request imports, deletes or reads, as fault conditions and
-/// statistics see it (before the call is checked).
-pub(crate) fn action_of(params: &Params) -> crate::faults::Action {
-    use crate::faults::Action;
-    match (params.get("content"), params.get("action")) {
-        (_, Some("delete")) => Action::Delete,
-        (_, Some("import")) => Action::Import,
-        (Some("record"), _) if params.get("data").is_some() => Action::Import,
-        _ => Action::Export,
-    }
-}
-
-/// Reads which call a request makes; the token has been checked.
-pub(crate) fn parse_call(params: &Params, project: &Project) -> Result<Call, ApiError> {
-    let content = params
-        .get("content")
-        .ok_or_else(|| ApiError::bad_request("The parameter 'content' is missing"))?;
-    if content != "version" {
-        json_only(params.get("format"), "format")?;
-    }
-    if let Some(rf) = params.get("returnFormat") {
-        json_only(Some(rf), "returnFormat")?;
-    }
-    let action = params.get("action").unwrap_or("export");
-    let meta = |m| Ok(Call::Meta(m));
-    match (content, action) {
-        ("version", "export") => meta(Meta::Version),
-        ("project", "export") => meta(Meta::Project),
-        ("metadata", "export") => meta(Meta::Metadata {
-            fields: params.list("fields"),
-            forms: params.list("forms"),
-        }),
-        ("instrument", "export") => meta(Meta::Instrument),
-        ("arm", "export") => meta(Meta::Arm {
-            arms: params.list("arms"),
-        }),
-        ("event", "export") => meta(Meta::Event {
-            arms: params.list("arms"),
-        }),
-        ("formEventMapping", "export") => meta(Meta::FormEventMapping {
-            arms: params.list("arms"),
-        }),
-        ("repeatingFormsEvents", "export") => meta(Meta::RepeatingFormsEvents),
-        ("dag", "export") => meta(Meta::Dag),
-        ("exportFieldNames", "export") => meta(Meta::ExportFieldNames {
-            field: params
-                .get("field")
-                .filter(|f| !f.is_empty())
-                .map(str::to_owned),
-        }),
-        ("log", "export") => Ok(Call::Job(Job::Log(LogParams::parse(params)?))),
-        ("record", "delete") => Ok(Call::Job(Job::Delete(DeleteRequest::parse(params)?))),
-        ("record", "import") => Ok(Call::Job(Job::Import(parse_import(params)?))),
-        ("record", "export") if params.get("data").is_some() => {
-            Ok(Call::Job(Job::Import(parse_import(params)?)))
-        }
-        ("record", "export") => Ok(Call::Job(Job::Export(ExportQuery::parse(params, project)?))),
-        (_, "export" | "import" | "delete") => Err(ApiError::bad_request(format!(
-            "The value of the parameter \"content\" ({content}) is not valid, or this server does not simulate it"
-        ))),
-        _ => Err(ApiError::bad_request(format!(
-            "The value of the parameter \"action\" ({action}) is not valid"
-        ))),
-    }
-}
-
-fn json_only(value: Option<&str>, param: &str) -> Result<(), ApiError> {
-    match value {
-        Some("json") => Ok(()),
-        Some(other) => Err(ApiError::bad_request(format!(
-            "This simulated REDCap server speaks JSON only: send {param}=json (not {other})"
-        ))),
-        None => Err(ApiError::bad_request(format!(
-            "The parameter '{param}' is missing; this simulated REDCap server speaks JSON only: send {param}=json (REDCap itself would answer XML)"
-        ))),
-    }
-}
-
-fn parse_import(params: &Params) -> Result<ImportRequest, ApiError> {
-    if let Some(t) = params.get("type")
-        && t != "flat"
-    {
-        return Err(ApiError::bad_request(
-            "This simulated REDCap server imports type=flat only",
-        ));
-    }
-    if let Some(d) = params.get("dateFormat")
-        && d != "YMD"
-    {
-        return Err(ApiError::bad_request(
-            "This simulated REDCap server takes dateFormat=YMD only (values in stored form)",
-        ));
-    }
-    let overwrite = match params.get("overwriteBehavior").unwrap_or("normal") {
-        "normal" => false,
-        "overwrite" => true,
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "The value of the parameter \"overwriteBehavior\" ({other}) is not valid: normal or overwrite"
-            )));
-        }
-    };
-    let force_auto_number = params.flag("forceAutoNumber");
-    let return_content = match params.get("returnContent").unwrap_or("count") {
-        "count" => ReturnContent::Count,
-        "ids" => ReturnContent::Ids,
-        "auto_ids" if force_auto_number => ReturnContent::AutoIds,
-        "auto_ids" => {
-            return Err(ApiError::bad_request(
-                "returnContent=auto_ids can only be used with forceAutoNumber=true",
-            ));
-        }
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "The value of the parameter \"returnContent\" ({other}) is not valid: count, ids or auto_ids"
-            )));
-        }
-    };
-    let data = params
-        .get("data")
-        .ok_or_else(|| ApiError::bad_request("The parameter 'data' is missing"))?;
-    let rows = crate::import::parse_rows(data)?;
-    Ok(ImportRequest {
-        rows,
-        overwrite,
-        return_content,
-        force_auto_number,
-    })
 }
 
 fn unknown(param: &str, values: &[String]) -> ApiError {

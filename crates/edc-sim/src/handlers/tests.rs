@@ -1,5 +1,5 @@
 use super::*;
-use crate::protocol::Params;
+use crate::handlers::meta::Meta;
 
 fn params(body: &str) -> Params {
     Params::parse(body.as_bytes()).unwrap()
