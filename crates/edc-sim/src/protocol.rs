@@ -15,8 +15,17 @@ use serde::{Deserialize, Serialize};
 mod tests;
 
 /// The REDCap version the simulator answers `version` with: the one the
-/// API facts were written against.
-pub const REDCAP_VERSION: &str = "14.7.3";
+/// API facts were written against. A macro as well as a constant, so that
+/// the binary's `--version` text can be one constant string.
+macro_rules! redcap_version {
+    () => {
+        "14.7.3"
+    };
+}
+pub(crate) use redcap_version;
+
+/// The REDCap version the simulator answers `version` with.
+pub const REDCAP_VERSION: &str = redcap_version!();
 
 /// REDCap's answer to a missing, malformed or unknown token.
 pub const NO_PERMISSION: &str = "You do not have permissions to use the API";
