@@ -35,7 +35,8 @@
 //! unknown token is 403 `You do not have permissions to use the API`.
 //! A token may be bound to a data access group: it then sees and writes
 //! only that group's records, and the records it creates are the group's.
-//! What imports check, and how, is in the `import` and `rows` modules.
+//! What imports check, and how, is in `handlers::import` and
+//! `project::rows`.
 //! Values are checked by `sitedesk_core::metadata::validate`, so the
 //! simulator refuses what the desk itself refuses.
 //!
@@ -44,6 +45,16 @@
 //! values); `dateFormat` is `YMD` only; files cannot be uploaded (a
 //! project file's stored files show by their names); `exportDataAccessGroups`
 //! is ignored for a token in a group, as REDCap ignores it.
+//!
+//! # Modules
+//!
+//! In layers, each importing only the ones below it: `protocol` (the
+//! API's parameters, error answers and users), with `clock`, `faults` and
+//! `stats` beside it; `project` (the project model: its flat-row layout,
+//! `Project`, the row checks, and the project file, CSV and demo sources);
+//! `store` (SQLite and its thread); `handlers` (the API calls); `server`
+//! (tokens, the accept loop, faults carried out); and `cli` for the
+//! binary.
 //!
 //! # Faults
 //!
