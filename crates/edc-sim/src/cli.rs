@@ -1,14 +1,20 @@
-//! The `edc-sim` binary's command line: flags into [`Options`], and the
-//! help text (which carries the fault spec grammar).
+//! The `edc-sim` binary's command line: the flags as clap reads them
+//! ([`Args`], whose doc comments are the help), and what they ask for
+//! ([`Options`]). The help ends with the fault spec grammar; `--help`,
+//! `--version` and the errors are clap's.
 //!
-//! Not here: starting the server (`main.rs` calls the library).
+//! Not here: starting the server (`main.rs` calls the library), the fault
+//! spec's parser (`faults`) and the token's (`protocol`).
 
+use std::ffi::OsString;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use crate::faults::{FaultSet, SpecError};
-use crate::project::ProjectFiles;
-use crate::server::{ApiUser, TokenError};
+use clap::{ArgGroup, Parser};
+
+use crate::faults::FaultSet;
+use crate::project::files::ProjectFiles;
+use crate::protocol::{ApiUser, redcap_version};
 use crate::store::Database;
 
 #[cfg(test)]
@@ -17,44 +23,17 @@ mod tests;
 /// The port a trainer's simulator listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 8765;
 
-pub const USAGE: &str = "\
-Usage: edc-sim --demo [options]
-       edc-sim --project FILE [--data FILE] [--events FILE --arms FILE] [--mapping FILE] [options]
+/// What `--version` prints after the name.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (REDCap API ",
+    redcap_version!(),
+    ")"
+);
 
-A REDCap API server (JSON only) for SiteDesk's demo mode, training and tests.
-It prints the API URL and the tokens, and serves until Ctrl-C.
-
-Project:
-  --demo               The SiteDesk demo study, with a few records of the
-                       Hillview Hospital site and the demo tokens
-  --project FILE       A REDCap project file (ODM project.xml, with its
-                       records) or a data dictionary CSV
-  --data FILE          A flat raw record export (data.csv): the records
-                       (replaces those of a project.xml)
-  --events FILE        event.csv (event_name,arm_num,unique_event_name,...):
-                       makes a dictionary CSV project longitudinal
-  --arms FILE          arm.csv (arm_num,name)
-  --mapping FILE       Instrument designations (arm_num,unique_event_name,form);
-                       without it, an event has the forms its rows in --data
-                       have values for (every form when it has no rows)
-  --title TEXT         The project title
-
-Server:
-  --port N             Port to listen on (default 8765; 0 picks a free one)
-  --bind ADDR          Address to listen on (default 127.0.0.1)
-  --db FILE            Keep the records in this SQLite file (created with the
-                       project's records when missing); default: in memory
-  --token HEX[:USER[:DAG]]
-                       An API token (32 hex digits), its user name, and the
-                       data access group it is bound to; repeatable. Default:
-                       the demo tokens the project's groups allow
-  --admin              Serve GET /admin/stats, DELETE /admin/stats,
-                       GET and POST /admin/faults
-  --faults SPEC        Faults to inject (below)
-  --seed N             Seed of the fault decisions (default: random, printed)
-  -h, --help           Print this help
-  -V, --version        Print the version
-
+/// What the help says after the flags: the fault spec, and the log's
+/// variable.
+const AFTER_HELP: &str = "\
 Fault spec: rules separated by ';', each FAULT[@COND][:COND]...
   latency=50ms | latency=20..200ms   wait before processing
   status=503                        answer 500-599 without processing
@@ -75,6 +54,116 @@ Example: --faults \"latency=20..200ms; status=503@0.1; 429@0.05:retry-after=2;
 Environment:
   EDC_SIM_LOG          Log filter, e.g. info or edc_sim=debug";
 
+/// A REDCap API server (JSON only) for SiteDesk's demo mode, training and
+/// tests. It prints the API URL and the tokens, and serves until Ctrl-C.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "edc-sim",
+    version = VERSION,
+    override_usage = "edc-sim --demo [OPTIONS]\n       \
+        edc-sim --project FILE [--data FILE] [--events FILE --arms FILE] [--mapping FILE] [OPTIONS]",
+    after_help = AFTER_HELP,
+    // A flag given twice counts once, its last value (`--token` adds up).
+    args_override_self = true,
+    group(ArgGroup::new("source").required(true).args(["demo", "project"])),
+)]
+pub struct Args {
+    /// The SiteDesk demo study, with a few records of the Hillview Hospital
+    /// site and the demo tokens
+    #[arg(long, help_heading = "Project")]
+    pub demo: bool,
+
+    /// A REDCap project file (ODM project.xml, with its records) or a data
+    /// dictionary CSV
+    #[arg(long, value_name = "FILE", help_heading = "Project")]
+    pub project: Option<PathBuf>,
+
+    /// A flat raw record export (data.csv): the records (replaces those of
+    /// a project.xml)
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "project",
+        conflicts_with = "demo",
+        help_heading = "Project"
+    )]
+    pub data: Option<PathBuf>,
+
+    /// event.csv (event_name,arm_num,unique_event_name,...): makes a
+    /// dictionary CSV project longitudinal
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "project",
+        conflicts_with = "demo",
+        help_heading = "Project"
+    )]
+    pub events: Option<PathBuf>,
+
+    /// arm.csv (arm_num,name)
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "project",
+        conflicts_with = "demo",
+        help_heading = "Project"
+    )]
+    pub arms: Option<PathBuf>,
+
+    /// Instrument designations (arm_num,unique_event_name,form); without
+    /// it, an event has the forms its rows in --data have values for
+    /// (every form when it has no rows)
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "project",
+        conflicts_with = "demo",
+        help_heading = "Project"
+    )]
+    pub mapping: Option<PathBuf>,
+
+    /// The project title
+    #[arg(long, value_name = "TEXT", help_heading = "Project")]
+    pub title: Option<String>,
+
+    /// Port to listen on (0 picks a free one)
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PORT, help_heading = "Server")]
+    pub port: u16,
+
+    /// Address to listen on
+    #[arg(long, value_name = "ADDR", default_value_t = IpAddr::from([127, 0, 0, 1]), help_heading = "Server")]
+    pub bind: IpAddr,
+
+    /// Keep the records in this SQLite file (created with the project's
+    /// records when missing); without it, in memory
+    #[arg(long, value_name = "FILE", help_heading = "Server")]
+    pub db: Option<PathBuf>,
+
+    /// An API token (32 hex digits), its user name, and the data access
+    /// group it is bound to; repeatable. Without it: the demo tokens the
+    /// project's groups allow
+    #[arg(
+        long = "token",
+        value_name = "HEX[:USER[:DAG]]",
+        value_parser = ApiUser::parse_spec,
+        help_heading = "Server"
+    )]
+    pub tokens: Vec<ApiUser>,
+
+    /// Serve GET /admin/stats, DELETE /admin/stats, GET and POST
+    /// /admin/faults
+    #[arg(long, help_heading = "Server")]
+    pub admin: bool,
+
+    /// Faults to inject (below)
+    #[arg(long, value_name = "SPEC", help_heading = "Server")]
+    pub faults: Option<FaultSet>,
+
+    /// Seed of the fault decisions (without it: random, and printed)
+    #[arg(long, value_name = "N", help_heading = "Server")]
+    pub seed: Option<u64>,
+}
+
 /// What the binary was asked to do.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
@@ -92,125 +181,35 @@ pub struct Options {
     pub seed: Option<u64>,
 }
 
-pub enum Parsed {
-    Run(Box<Options>),
-    /// Print this and exit (help, version).
-    Exit(String),
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    #[error("{0} needs a value")]
-    MissingValue(String),
-    #[error("unknown option {0}")]
-    Unknown(String),
-    #[error("{flag}: {value:?} is not valid")]
-    BadValue { flag: String, value: String },
-    #[error("--faults: {0}")]
-    Faults(#[from] SpecError),
-    #[error("--token: {0}")]
-    Token(#[from] TokenError),
-    #[error("give --project FILE or --demo")]
-    NoProject,
-    #[error("--demo and --project exclude each other")]
-    DemoAndProject,
-    #[error("{0} needs --project")]
-    NeedsProject(&'static str),
-}
-
-/// Reads the flags (without the program name).
-pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, CliError> {
-    let mut args = args.into_iter();
-    let mut project: Option<PathBuf> = None;
-    let mut data = None;
-    let mut events = None;
-    let mut arms = None;
-    let mut mapping = None;
-    let mut o = Options {
-        project: None,
-        demo: false,
-        title: None,
-        bind: IpAddr::from([127, 0, 0, 1]),
-        port: DEFAULT_PORT,
-        database: Database::Memory,
-        tokens: Vec::new(),
-        admin: false,
-        faults: FaultSet::default(),
-        seed: None,
-    };
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
-            _ => (arg.clone(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| CliError::MissingValue(flag.clone()))
-        };
-        let bad = |v: &str| CliError::BadValue {
-            flag: flag.clone(),
-            value: v.to_owned(),
-        };
-        match flag.as_str() {
-            "-h" | "--help" => return Ok(Parsed::Exit(USAGE.to_owned())),
-            "-V" | "--version" => {
-                return Ok(Parsed::Exit(format!(
-                    "edc-sim {} (REDCap API {})",
-                    env!("CARGO_PKG_VERSION"),
-                    crate::api::REDCAP_VERSION
-                )));
-            }
-            "--demo" => o.demo = true,
-            "--admin" => o.admin = true,
-            "--project" => project = Some(PathBuf::from(value()?)),
-            "--data" => data = Some(PathBuf::from(value()?)),
-            "--events" => events = Some(PathBuf::from(value()?)),
-            "--arms" => arms = Some(PathBuf::from(value()?)),
-            "--mapping" => mapping = Some(PathBuf::from(value()?)),
-            "--title" => o.title = Some(value()?),
-            "--db" => o.database = Database::File(PathBuf::from(value()?)),
-            "--port" => {
-                let v = value()?;
-                o.port = v.parse().map_err(|_| bad(&v))?;
-            }
-            "--bind" => {
-                let v = value()?;
-                o.bind = v.parse().map_err(|_| bad(&v))?;
-            }
-            "--seed" => {
-                let v = value()?;
-                o.seed = Some(v.parse().map_err(|_| bad(&v))?);
-            }
-            "--faults" => o.faults = value()?.parse()?,
-            "--token" => o.tokens.push(ApiUser::parse_spec(&value()?)?),
-            other => return Err(CliError::Unknown(other.to_owned())),
+impl From<Args> for Options {
+    fn from(a: Args) -> Options {
+        Options {
+            project: a.project.map(|project| ProjectFiles {
+                project,
+                data: a.data,
+                events: a.events,
+                arms: a.arms,
+                mapping: a.mapping,
+            }),
+            demo: a.demo,
+            title: a.title,
+            bind: a.bind,
+            port: a.port,
+            database: a.db.map_or(Database::Memory, Database::File),
+            tokens: a.tokens,
+            admin: a.admin,
+            faults: a.faults.unwrap_or_default(),
+            seed: a.seed,
         }
     }
-    match (&project, o.demo) {
-        (Some(_), true) => return Err(CliError::DemoAndProject),
-        (None, false) => return Err(CliError::NoProject),
-        (None, true) => {
-            for (given, flag) in [
-                (data.is_some(), "--data"),
-                (events.is_some(), "--events"),
-                (arms.is_some(), "--arms"),
-                (mapping.is_some(), "--mapping"),
-            ] {
-                if given {
-                    return Err(CliError::NeedsProject(flag));
-                }
-            }
-        }
-        (Some(_), false) => {}
-    }
-    o.project = project.map(|project| ProjectFiles {
-        project,
-        data,
-        events,
-        arms,
-        mapping,
-    });
-    Ok(Parsed::Run(Box::new(o)))
+}
+
+/// Reads a command line, the program's name first. `--help` and
+/// `--version` come back as the error whose `exit` prints them.
+pub fn parse<I, T>(args: I) -> Result<Options, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    Args::try_parse_from(args).map(Options::from)
 }

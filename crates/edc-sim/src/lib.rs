@@ -35,7 +35,8 @@
 //! unknown token is 403 `You do not have permissions to use the API`.
 //! A token may be bound to a data access group: it then sees and writes
 //! only that group's records, and the records it creates are the group's.
-//! What imports check, and how, is in the `import` and `rows` modules.
+//! What imports check, and how, is in `handlers::import` and
+//! `project::rows`.
 //! Values are checked by `sitedesk_core::metadata::validate`, so the
 //! simulator refuses what the desk itself refuses.
 //!
@@ -44,6 +45,16 @@
 //! values); `dateFormat` is `YMD` only; files cannot be uploaded (a
 //! project file's stored files show by their names); `exportDataAccessGroups`
 //! is ignored for a token in a group, as REDCap ignores it.
+//!
+//! # Modules
+//!
+//! In layers, each importing only the ones below it: `protocol` (the
+//! API's parameters, error answers and users), with `clock`, `faults` and
+//! `stats` beside it; `project` (the project model: its flat-row layout,
+//! `Project`, the row checks, and the project file, CSV and demo sources);
+//! `store` (SQLite and its thread); `handlers` (the API calls); `server`
+//! (tokens, the accept loop, faults carried out); and `cli` for the
+//! binary.
 //!
 //! # Faults
 //!
@@ -95,32 +106,29 @@
 //! call itself, the record cost, then the answer (or its reset, truncation,
 //! or drop).
 
-mod api;
 mod clock;
-mod demo;
 mod faults;
-mod import;
-mod layout;
+mod handlers;
 mod project;
-mod records;
-mod rows;
+mod protocol;
 mod server;
 mod stats;
 mod store;
 
 pub mod cli;
 
-pub use api::{NO_PERMISSION, REDCAP_VERSION};
 pub use clock::{Clock, TIMESTAMP, parse_timestamp};
-pub use demo::{
-    DEMO_TOKEN, DEMO_TOKEN_HILLVIEW, DEMO_TOKEN_RIVERSIDE, HILLVIEW, RIVERSIDE, demo_users,
-};
 pub use faults::{
     Action, DEFAULT_RETRY_AFTER_S, Fault, FaultSet, HANG_LIMIT, RateLimit, Rule, SpecError, When,
 };
-pub use import::SEED_USER;
-pub use layout::checkbox_column;
-pub use project::{CsvFiles, METADATA_COLUMNS, MetadataRow, Project, ProjectError, ProjectFiles};
-pub use server::{ApiUser, RunningSim, SimConfig, SimError, Simulator, TokenError};
+pub use handlers::import::SEED_USER;
+pub use project::demo::{
+    DEMO_TOKEN, DEMO_TOKEN_HILLVIEW, DEMO_TOKEN_RIVERSIDE, HILLVIEW, RIVERSIDE, demo_users,
+};
+pub use project::files::{CsvFiles, ProjectFiles};
+pub use project::layout::checkbox_column;
+pub use project::{METADATA_COLUMNS, MetadataRow, Project, ProjectError};
+pub use protocol::{ApiUser, NO_PERMISSION, REDCAP_VERSION, TokenError};
+pub use server::{RunningSim, SimConfig, SimError, Simulator};
 pub use stats::Stats;
 pub use store::Database;

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use edc_sim::cli::{self, Parsed};
+use edc_sim::cli;
 use edc_sim::{Project, RunningSim, SimConfig, Simulator};
 
 #[tokio::main]
@@ -17,17 +17,9 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let options = match cli::parse(std::env::args().skip(1)) {
-        Ok(Parsed::Run(o)) => o,
-        Ok(Parsed::Exit(text)) => {
-            say(&text);
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("edc-sim: {e}\n(edc-sim --help tells the options)");
-            return ExitCode::from(2);
-        }
-    };
+    // Help and version go to stdout with success; a mistake goes to
+    // stderr with status 2.
+    let options = cli::parse(std::env::args_os()).unwrap_or_else(|e| e.exit());
     let project = match &options.project {
         None => Project::demo(),
         Some(files) => match Project::from_files(files) {

@@ -11,7 +11,7 @@
 //! injected status or hang, check the token and run the call, wait the
 //! per-record cost, then send the answer (or cut it).
 //!
-//! Not here: what a call means (`api`), its decisions about faults
+//! Not here: what a call means (`handlers`), its decisions about faults
 //! (`faults`).
 
 use std::collections::HashMap;
@@ -33,79 +33,22 @@ use chrono::NaiveDateTime;
 use hyper::body::Frame;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::api::{Answer, ApiError, Call, Params, action_of, answer_meta, parse_call};
 use crate::clock::Clock;
 use crate::faults::{CallKey, FaultSet, FaultState, HANG_LIMIT, Outcome, SpecError};
+use crate::handlers::import::seed;
+use crate::handlers::meta::answer_meta;
+use crate::handlers::{Call, action_of, parse_call, run_job};
 use crate::project::Project;
+use crate::protocol::{Answer, ApiError, ApiUser, Params, TokenError, check_token, is_token};
 use crate::stats::{Collector, Stats};
 use crate::store::{Database, StoreError, StoreHandle};
-
-/// A user of the API: a token (32 hexadecimal digits), the user name the
-/// log records, and optionally the data access group the user is in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApiUser {
-    pub token: String,
-    pub username: String,
-    /// A group's unique name: the user sees and writes that group's
-    /// records only.
-    pub dag: Option<String>,
-}
-
-impl ApiUser {
-    pub fn new(token: &str, username: &str, dag: Option<&str>) -> ApiUser {
-        ApiUser {
-            token: token.to_owned(),
-            username: username.to_owned(),
-            dag: dag.map(str::to_owned),
-        }
-    }
-
-    /// Reads `HEX[:user[:dag]]`, the binary's `--token`; the user name
-    /// defaults to `api_user`.
-    pub fn parse_spec(spec: &str) -> Result<ApiUser, TokenError> {
-        let mut parts = spec.splitn(3, ':');
-        let token = parts.next().unwrap_or_default().trim();
-        let user = parts
-            .next()
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-            .unwrap_or("api_user");
-        let dag = parts.next().map(str::trim).filter(|d| !d.is_empty());
-        let u = ApiUser::new(token, user, dag);
-        check_token(&u.token)?;
-        Ok(u)
-    }
-}
-
-/// Why a token cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TokenError {
-    #[error("token {0:?} is not 32 hexadecimal digits")]
-    Malformed(String),
-    #[error("token {token}: the project has no data access group {dag}")]
-    UnknownDag { token: String, dag: String },
-    #[error("token {0} is given twice")]
-    Duplicate(String),
-}
-
-fn is_token(t: &str) -> bool {
-    t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn check_token(t: &str) -> Result<(), TokenError> {
-    if is_token(t) {
-        Ok(())
-    } else {
-        Err(TokenError::Malformed(t.to_owned()))
-    }
-}
 
 /// Why the simulator cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -143,7 +86,7 @@ impl SimConfig {
     /// faults, with the demo tokens whose groups the project has (the
     /// unbound one always).
     pub fn new(project: Project) -> SimConfig {
-        let tokens = crate::demo::demo_users()
+        let tokens = crate::project::demo::demo_users()
             .into_iter()
             .filter(|u| {
                 u.dag.as_ref().is_none_or(|d| {
@@ -205,8 +148,9 @@ impl Simulator {
             addr: config.bind,
             source,
         })?;
+        let now = config.clock.now();
         let (store, store_thread) =
-            StoreHandle::start(&config.database, project.clone(), config.clock.now())?;
+            StoreHandle::start(&config.database, |store| seed(store, &project, now))?;
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
         let shared = Arc::new(Shared {
@@ -422,8 +366,9 @@ impl Shared {
                     message: "The server is shutting down".into(),
                 };
                 let store = lock(&self.store).clone().ok_or_else(closed)?;
+                let (project, user, now) = (self.project.clone(), user.clone(), self.now());
                 let reply = store
-                    .run(job, user.clone(), self.now())
+                    .call(move |store| run_job(store, &project, &user, now, job))
                     .await
                     .map_err(|_| closed())??;
                 Ok((reply.body, reply.rows))

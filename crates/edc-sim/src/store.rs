@@ -3,27 +3,24 @@
 //! column), and the log of record edits that `log` and `dateRangeBegin`
 //! read.
 //!
-//! One named thread owns the connection and runs the API's record calls
-//! one after another, each write in one transaction (an import is
-//! refused whole or applied whole); async handlers reach it through a
-//! [`StoreHandle`] and never block the runtime. The database is in
+//! One named thread owns the connection and runs the work it is given (the
+//! API's record calls) one after another, each write in one transaction
+//! (an import is refused whole or applied whole); async handlers reach it
+//! through a [`StoreHandle`] and never block the runtime. The database is in
 //! memory, or a file that keeps its records across restarts (the
 //! project's own records are loaded into a new file only).
 //!
-//! Not here: what a call means (`records`, `import`); this module is the
-//! SQL.
+//! Not here: what a call means (`records`, `import`), and so nothing of
+//! the project or the calls: this module is the SQL and its thread.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::api::{ApiError, Job, Reply};
-use crate::layout::RowKey;
-use crate::project::Project;
-use crate::server::ApiUser;
+use crate::project::layout::RowKey;
+use crate::protocol::ApiError;
 
 /// Where the records live.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,6 +43,13 @@ pub enum StoreError {
     Closed,
     #[error("the project's records cannot be loaded: {0}")]
     Seed(String),
+}
+
+/// A call that cannot read or write is the server's fault: REDCap's 500.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        ApiError::internal(format!("The server could not read or write its data: {e}"))
+    }
 }
 
 const SCHEMA: &str = "
@@ -402,14 +406,16 @@ impl Writer<'_> {
     }
 }
 
+/// Work for the store thread: a closure over the connection that sends
+/// its own answer.
+type Work = Box<dyn FnOnce(&mut Store) + Send>;
+
 /// What the store thread is asked to do.
 enum Command {
     Run {
-        job: Job,
-        user: ApiUser,
-        now: chrono::NaiveDateTime,
+        work: Work,
+        /// The caller's span, entered while the work runs.
         span: tracing::Span,
-        reply: oneshot::Sender<Result<Reply, ApiError>>,
     },
 }
 
@@ -425,56 +431,45 @@ pub(crate) struct StoreHandle {
 const QUEUE: usize = 64;
 
 impl StoreHandle {
-    /// Opens the database, loads the project's own records into a new one
-    /// (logged as created at `now`), and starts the thread, which stops
-    /// when the last handle is dropped.
+    /// Opens the database, runs `seed` on a new one (to load the
+    /// project's own records) and marks it seeded, and starts the thread,
+    /// which stops when the last handle is dropped.
     pub fn start(
         db: &Database,
-        project: Arc<Project>,
-        now: chrono::NaiveDateTime,
+        seed: impl FnOnce(&mut Store) -> Result<(), String>,
     ) -> Result<(StoreHandle, std::thread::JoinHandle<()>), StoreError> {
         let (mut store, new) = Store::open(db)?;
         if new {
-            crate::import::seed(&mut store, &project, now).map_err(StoreError::Seed)?;
+            seed(&mut store).map_err(StoreError::Seed)?;
             store.mark_seeded()?;
         }
         let (tx, mut rx) = mpsc::channel::<Command>(QUEUE);
         let thread = std::thread::Builder::new()
             .name("edc-sim-store".into())
             .spawn(move || {
-                while let Some(Command::Run {
-                    job,
-                    user,
-                    now,
-                    span,
-                    reply,
-                }) = rx.blocking_recv()
-                {
+                while let Some(Command::Run { work, span }) = rx.blocking_recv() {
                     let _entered = span.enter();
-                    let answer = crate::api::run_job(&mut store, &project, &user, now, job);
-                    // The caller may have gone (its connection was cut).
-                    let _ = reply.send(answer);
+                    work(&mut store);
                 }
             })
             .map_err(StoreError::Thread)?;
         Ok((StoreHandle { tx }, thread))
     }
 
-    /// Runs a record call on the store thread.
-    pub async fn run(
+    /// Runs `f` on the store thread, after the calls queued before it.
+    pub async fn call<T: Send + 'static>(
         &self,
-        job: Job,
-        user: ApiUser,
-        now: chrono::NaiveDateTime,
-    ) -> Result<Result<Reply, ApiError>, StoreError> {
+        f: impl FnOnce(&mut Store) -> T + Send + 'static,
+    ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
+        let work: Work = Box::new(move |store| {
+            // The caller may have gone (its connection was cut).
+            let _ = reply.send(f(store));
+        });
         self.tx
             .send(Command::Run {
-                job,
-                user,
-                now,
+                work,
                 span: tracing::Span::current(),
-                reply,
             })
             .await
             .map_err(|_| StoreError::Closed)?;

@@ -1,3 +1,5 @@
+use super::files::CsvFiles;
+use super::layout::DAG;
 use super::*;
 
 const DICTIONARY: &str = r#"field_name,form_name,section_header,field_type,field_label,select_choices_or_calculations,field_note,text_validation_type_or_show_slider_number,text_validation_min,text_validation_max,identifier,branching_logic,required_field,custom_alignment,question_number,matrix_group_name,matrix_ranking,field_annotation
@@ -26,7 +28,7 @@ fn the_demo_project_is_the_desks_demo_study_with_hillview_records() {
     assert!(ids.iter().all(|id| id.starts_with("S02-DEM-")));
     assert!(p.records().iter().all(|r| {
         r.iter()
-            .any(|(c, v)| c == DAG && v == crate::demo::HILLVIEW)
+            .any(|(c, v)| c == DAG && v == super::demo::HILLVIEW)
     }));
     let bmi = p
         .records()

@@ -33,7 +33,10 @@ use ts_rs::TS;
 
 pub use dictionary::{parse_api_json, parse_csv};
 pub use error::{MetadataError, Problem};
-pub use odm::{OdmError, parse_odm};
+pub use odm::{
+    OdmError, OdmEvent, OdmForm, OdmItem, OdmProject, OdmSubject, OdmValue, parse_odm,
+    parse_odm_project,
+};
 
 /// A field's type, as the dictionary's `field_type` column names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]

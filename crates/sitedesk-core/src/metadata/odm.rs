@@ -12,8 +12,14 @@
 //! A data access group's unique name is not in the file; it is derived the
 //! way REDCap derives it from the group's name.
 //!
-//! Deliberately not here: the ClinicalData section (records), surveys,
-//! reports, user roles and the other project settings the file carries.
+//! [`parse_odm_project`] also reads what a REDCap server takes from the
+//! file to serve the project: the title, record autonumbering and missing
+//! data codes of `GlobalVariables`, and the records of `ClinicalData` as
+//! the file writes them (subject, events, forms, items), checked against
+//! nothing: placing them in a project is the caller's.
+//!
+//! Deliberately not here: surveys, reports, user roles and the other
+//! project settings the file carries.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -151,19 +157,120 @@ const PSEUDO_FIELDS: [&str; 5] = [
 /// Reads a REDCap project file into its data dictionary and design, and
 /// checks that the design holds together with the dictionary.
 pub fn parse_odm(text: &str) -> Result<(Dictionary, Design), OdmError> {
+    let doc = document(text)?;
+    let (study, r) = study(&doc)?;
+    r.metadata(study)
+}
+
+/// A project file read for a server: the dictionary and design (as
+/// [`parse_odm`] reads them), the project's settings, and its records.
+#[derive(Debug, Clone)]
+pub struct OdmProject {
+    pub dictionary: Dictionary,
+    pub design: Design,
+    /// `StudyName`, when it is not blank.
+    pub title: Option<String>,
+    /// `redcap:RecordAutonumberingEnabled` is `1`.
+    pub autonumbering: bool,
+    /// `redcap:MissingDataCodes` as written; empty without.
+    pub missing_data_codes: String,
+    /// Every `SubjectData`, in the file's order.
+    pub subjects: Vec<OdmSubject>,
+}
+
+/// One record of the file's `ClinicalData`, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OdmSubject {
+    /// `SubjectKey`, the record id (empty when missing).
+    pub key: String,
+    /// The `FormData` directly under the subject: a classic project's.
+    pub forms: Vec<OdmForm>,
+    /// The `StudyEventData` under the subject: a longitudinal project's.
+    pub events: Vec<OdmEvent>,
+}
+
+/// One `StudyEventData` of a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OdmEvent {
+    /// `redcap:UniqueEventName`, else the `StudyEventOID` without its
+    /// `Event.` prefix (empty when neither is there).
+    pub unique_event_name: String,
+    /// `StudyEventRepeatKey`; `None` when missing or not a number.
+    pub repeat_key: Option<u32>,
+    pub forms: Vec<OdmForm>,
+}
+
+/// One `FormData` of a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OdmForm {
+    /// `FormOID` (empty when missing).
+    pub oid: String,
+    /// The name of the form the OID refers to (`redcap:FormName`, else the
+    /// OID without `Form.`); `None` when the file defines no such form.
+    pub name: Option<String>,
+    /// `FormRepeatKey`; `None` when missing or not a number.
+    pub repeat_key: Option<u32>,
+    /// The `ItemData` and `ItemDataBase64Binary` inside it, in order.
+    pub items: Vec<OdmItem>,
+}
+
+/// One value of a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OdmItem {
+    /// `ItemOID`: the export column (`weight`, `meds___2`,
+    /// `redcap_data_access_group`); empty when missing.
+    pub oid: String,
+    pub value: OdmValue,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OdmValue {
+    /// `ItemData`'s `Value`, with its line breaks; `None` without one.
+    Text(Option<String>),
+    /// `ItemDataBase64Binary`, a stored file: its `redcap:DocName`, when
+    /// the file gives it.
+    File(Option<String>),
+}
+
+/// Reads a REDCap project file as [`parse_odm`] does, and with it the
+/// project's settings and records (see [`OdmProject`]).
+pub fn parse_odm_project(text: &str) -> Result<OdmProject, OdmError> {
+    let doc = document(text)?;
+    let (study, r) = study(&doc)?;
+    let (dictionary, design) = r.metadata(study)?;
+    let globals = child(study, "GlobalVariables");
+    let setting = |name: &str| {
+        globals
+            .and_then(|g| g.children().find(|n| n.tag_name().name() == name))
+            .and_then(|n| n.text())
+            .map(|t| t.trim().to_owned())
+    };
+    Ok(OdmProject {
+        dictionary,
+        design,
+        title: setting("StudyName").filter(|t| !t.is_empty()),
+        autonumbering: setting("RecordAutonumberingEnabled").as_deref() == Some("1"),
+        missing_data_codes: setting("MissingDataCodes").unwrap_or_default(),
+        subjects: r.subjects()?,
+    })
+}
+
+fn document(text: &str) -> Result<Document<'_>, OdmError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let doc = Document::parse(text).map_err(|e| OdmError::Xml(e.to_string()))?;
+    Document::parse(text).map_err(|e| OdmError::Xml(e.to_string()))
+}
+
+/// The file's `Study` and a reader of its `MetaDataVersion`.
+fn study<'a, 'input>(
+    doc: &'a Document<'input>,
+) -> Result<(Node<'a, 'input>, Reader<'a, 'input>), OdmError> {
     let odm = doc.root_element();
     if odm.tag_name().name() != "ODM" {
         return Err(OdmError::NotOdm(odm.tag_name().name().to_owned()));
     }
     let study = child(odm, "Study").ok_or(OdmError::MissingElement("Study"))?;
     let mdv = child(study, "MetaDataVersion").ok_or(OdmError::MissingElement("MetaDataVersion"))?;
-    let r = Reader::new(&doc, mdv)?;
-    let dictionary = r.dictionary()?;
-    let design = r.design(child(study, "GlobalVariables"))?;
-    design.check(&dictionary)?;
-    Ok((dictionary, design))
+    Ok((study, Reader::new(doc, mdv)?))
 }
 
 /// The definitions of a `MetaDataVersion`, by OID.
@@ -219,6 +326,78 @@ impl<'a, 'input> Reader<'a, 'input> {
 
     fn line(&self, node: Node) -> u32 {
         line(self.doc, node)
+    }
+
+    /// The dictionary and the design, checked to hold together.
+    fn metadata(&self, study: Node) -> Result<(Dictionary, Design), OdmError> {
+        let dictionary = self.dictionary()?;
+        let design = self.design(child(study, "GlobalVariables"))?;
+        design.check(&dictionary)?;
+        Ok((dictionary, design))
+    }
+
+    /// The records of `ClinicalData`, as written.
+    fn subjects(&self) -> Result<Vec<OdmSubject>, OdmError> {
+        let repeat_key = |node: Node, name: &str| node.attribute(name).and_then(|k| k.parse().ok());
+        let forms = |parent: Node| -> Result<Vec<OdmForm>, OdmError> {
+            children(parent, "FormData")
+                .map(|fd| {
+                    let oid = fd.attribute("FormOID").unwrap_or_default();
+                    Ok(OdmForm {
+                        oid: oid.to_owned(),
+                        name: self
+                            .forms
+                            .get(oid)
+                            .map(|&def| self.form_name(def))
+                            .transpose()?,
+                        repeat_key: repeat_key(fd, "FormRepeatKey"),
+                        items: fd
+                            .descendants()
+                            .filter(|n| {
+                                n.has_tag_name("ItemData") || n.has_tag_name("ItemDataBase64Binary")
+                            })
+                            .map(|item| OdmItem {
+                                oid: item.attribute("ItemOID").unwrap_or_default().to_owned(),
+                                value: if item.has_tag_name("ItemDataBase64Binary") {
+                                    OdmValue::File(self.rc(item, "DocName"))
+                                } else {
+                                    OdmValue::Text(self.plain(item, "Value"))
+                                },
+                            })
+                            .collect(),
+                    })
+                })
+                .collect()
+        };
+        self.doc
+            .descendants()
+            .filter(|n| n.has_tag_name("SubjectData"))
+            .map(|subject| {
+                let events = children(subject, "StudyEventData")
+                    .map(|se| {
+                        Ok(OdmEvent {
+                            unique_event_name: self
+                                .rc(se, "UniqueEventName")
+                                .or_else(|| {
+                                    se.attribute("StudyEventOID")
+                                        .map(|o| o.strip_prefix("Event.").unwrap_or(o).to_owned())
+                                })
+                                .unwrap_or_default(),
+                            repeat_key: repeat_key(se, "StudyEventRepeatKey"),
+                            forms: forms(se)?,
+                        })
+                    })
+                    .collect::<Result<_, OdmError>>()?;
+                Ok(OdmSubject {
+                    key: subject
+                        .attribute("SubjectKey")
+                        .unwrap_or_default()
+                        .to_owned(),
+                    forms: forms(subject)?,
+                    events,
+                })
+            })
+            .collect()
     }
 
     /// A REDCap attribute (`redcap:Variable`), by its local name.

@@ -399,6 +399,107 @@ sex,f,,radio,Sex,\"0, Female | 1, Male\",,,,,,,y,,,,,
     assert_eq!(d, csv);
 }
 
+#[test]
+fn a_project_files_settings_and_records_are_read_as_written() {
+    let xml = one_form(
+        r#"<ItemRef ItemOID="note" Mandatory="No" redcap:Variable="note"/>
+		<ItemRef ItemOID="scan" Mandatory="No" redcap:Variable="scan"/>"#,
+        r#"<ItemDef OID="note" Name="note" DataType="text" redcap:Variable="note" redcap:FieldType="textarea">
+		<Question><TranslatedText>Note</TranslatedText></Question>
+	</ItemDef>
+	<ItemDef OID="scan" Name="scan" DataType="text" redcap:Variable="scan" redcap:FieldType="file">
+		<Question><TranslatedText>Scan</TranslatedText></Question>
+	</ItemDef>"#,
+    )
+    .replace(
+        "</GlobalVariables>",
+        "<redcap:RecordAutonumberingEnabled>1</redcap:RecordAutonumberingEnabled>
+	<redcap:MissingDataCodes> UNK, Unknown </redcap:MissingDataCodes>
+</GlobalVariables>",
+    )
+    .replace(
+        "</ODM>",
+        r#"<ClinicalData StudyOID="Project.Test" MetaDataVersionOID="Metadata.Test">
+	<SubjectData SubjectKey="7" redcap:RecordIdField="record_id">
+		<FormData FormOID="Form.f" FormRepeatKey="1">
+			<ItemGroupData ItemGroupOID="f.record_id" ItemGroupRepeatKey="1">
+				<ItemData ItemOID="record_id" Value="7"/>
+				<ItemData ItemOID="note" Value="two
+lines &amp; more"/>
+				<ItemDataBase64Binary ItemOID="scan" redcap:DocName="scan.pdf">AAAA</ItemDataBase64Binary>
+				<ItemData ItemOID="redcap_data_access_group"/>
+			</ItemGroupData>
+		</FormData>
+		<FormData FormOID="Form.gone"/>
+	</SubjectData>
+	<SubjectData SubjectKey="8">
+		<StudyEventData StudyEventOID="Event.visit_arm_1" StudyEventRepeatKey="x" redcap:UniqueEventName="visit_arm_1">
+			<FormData FormOID="Form.f" FormRepeatKey="2"/>
+		</StudyEventData>
+		<StudyEventData StudyEventOID="Event.base_arm_1" StudyEventRepeatKey="2"/>
+	</SubjectData>
+</ClinicalData>
+</ODM>"#,
+    );
+    let p = parse_odm_project(&xml).unwrap();
+    assert_eq!(
+        Ok((p.dictionary.clone(), p.design.clone())),
+        parse_odm(&xml)
+    );
+    assert_eq!(p.title.as_deref(), Some("Test"));
+    assert!(p.autonumbering);
+    assert_eq!(p.missing_data_codes, "UNK, Unknown");
+    let form = |name: Option<&str>, oid: &str, repeat_key, items| OdmForm {
+        oid: oid.into(),
+        name: name.map(str::to_owned),
+        repeat_key,
+        items,
+    };
+    let item = |oid: &str, value| OdmItem {
+        oid: oid.into(),
+        value,
+    };
+    assert_eq!(
+        p.subjects,
+        [
+            OdmSubject {
+                key: "7".into(),
+                forms: vec![
+                    form(
+                        Some("f"),
+                        "Form.f",
+                        Some(1),
+                        vec![
+                            item("record_id", OdmValue::Text(Some("7".into()))),
+                            item("note", OdmValue::Text(Some("two\nlines & more".into()))),
+                            item("scan", OdmValue::File(Some("scan.pdf".into()))),
+                            item("redcap_data_access_group", OdmValue::Text(None)),
+                        ],
+                    ),
+                    form(None, "Form.gone", None, Vec::new()),
+                ],
+                events: Vec::new(),
+            },
+            OdmSubject {
+                key: "8".into(),
+                forms: Vec::new(),
+                events: vec![
+                    OdmEvent {
+                        unique_event_name: "visit_arm_1".into(),
+                        repeat_key: None,
+                        forms: vec![form(Some("f"), "Form.f", Some(2), Vec::new())],
+                    },
+                    OdmEvent {
+                        unique_event_name: "base_arm_1".into(),
+                        repeat_key: Some(2),
+                        forms: Vec::new(),
+                    },
+                ],
+            },
+        ]
+    );
+}
+
 fn refused(xml: &str) -> OdmError {
     parse_odm(xml).expect_err("refused")
 }

@@ -22,12 +22,11 @@ use chrono::NaiveDateTime;
 use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
 
-use crate::api::{ApiError, Params, Reply, to_json};
 use crate::clock::TIMESTAMP;
-use crate::layout::{ColumnKind, RowKey};
 use crate::project::Project;
-use crate::rows::{CheckedRow, FlatRow, Mode, Problem, check_row};
-use crate::server::ApiUser;
+use crate::project::layout::{ColumnKind, FlatRow, RowKey};
+use crate::project::rows::{CheckedRow, Mode, Problem, check_row};
+use crate::protocol::{ApiError, ApiUser, Params, Reply, to_json};
 use crate::store::{LogEntry, Store, StoreError, Writer};
 
 /// What an import answers.
@@ -47,6 +46,61 @@ pub(crate) struct ImportRequest {
     pub overwrite: bool,
     pub return_content: ReturnContent,
     pub force_auto_number: bool,
+}
+
+impl ImportRequest {
+    /// Reads an import's parameters and its rows.
+    pub fn parse(params: &Params) -> Result<ImportRequest, ApiError> {
+        if let Some(t) = params.get("type")
+            && t != "flat"
+        {
+            return Err(ApiError::bad_request(
+                "This simulated REDCap server imports type=flat only",
+            ));
+        }
+        if let Some(d) = params.get("dateFormat")
+            && d != "YMD"
+        {
+            return Err(ApiError::bad_request(
+                "This simulated REDCap server takes dateFormat=YMD only (values in stored form)",
+            ));
+        }
+        let overwrite = match params.get("overwriteBehavior").unwrap_or("normal") {
+            "normal" => false,
+            "overwrite" => true,
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "The value of the parameter \"overwriteBehavior\" ({other}) is not valid: normal or overwrite"
+                )));
+            }
+        };
+        let force_auto_number = params.flag("forceAutoNumber");
+        let return_content = match params.get("returnContent").unwrap_or("count") {
+            "count" => ReturnContent::Count,
+            "ids" => ReturnContent::Ids,
+            "auto_ids" if force_auto_number => ReturnContent::AutoIds,
+            "auto_ids" => {
+                return Err(ApiError::bad_request(
+                    "returnContent=auto_ids can only be used with forceAutoNumber=true",
+                ));
+            }
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "The value of the parameter \"returnContent\" ({other}) is not valid: count, ids or auto_ids"
+                )));
+            }
+        };
+        let data = params
+            .get("data")
+            .ok_or_else(|| ApiError::bad_request("The parameter 'data' is missing"))?;
+        let rows = parse_rows(data)?;
+        Ok(ImportRequest {
+            rows,
+            overwrite,
+            return_content,
+            force_auto_number,
+        })
+    }
 }
 
 /// A JSON object read with its keys in the order sent (the error lines
@@ -86,7 +140,7 @@ impl<'de> Deserialize<'de> for OrderedRow {
 }
 
 /// Reads an import's `data`: a JSON array of flat rows.
-pub(crate) fn parse_rows(data: &str) -> Result<Vec<FlatRow>, ApiError> {
+fn parse_rows(data: &str) -> Result<Vec<FlatRow>, ApiError> {
     serde_json::from_str::<Vec<OrderedRow>>(data)
         .map(|rows| rows.into_iter().map(|r| r.0).collect())
         .map_err(|e| {
@@ -341,7 +395,7 @@ pub(crate) fn import(
             if let Some(message) = message {
                 problems.push(Problem {
                     record: row.record.clone(),
-                    field: crate::layout::DAG.to_owned(),
+                    field: crate::project::layout::DAG.to_owned(),
                     value: dag.to_owned(),
                     message,
                 });
@@ -364,7 +418,7 @@ pub(crate) fn import(
                 w.create_record(&id, dag.as_deref())?;
                 details.push(format!("{} = '{id}'", layout.record_id()));
                 if let Some(d) = &dag {
-                    details.push(format!("{} = '{d}'", crate::layout::DAG));
+                    details.push(format!("{} = '{d}'", crate::project::layout::DAG));
                 }
                 true
             }
@@ -377,7 +431,7 @@ pub(crate) fn import(
                         w.set_dag(&id, want.as_deref())?;
                         details.push(format!(
                             "{} = '{}'",
-                            crate::layout::DAG,
+                            crate::project::layout::DAG,
                             want.as_deref().unwrap_or_default()
                         ));
                     }

@@ -17,6 +17,9 @@ pub const REPEAT_INSTRUMENT: &str = "redcap_repeat_instrument";
 pub const REPEAT_INSTANCE: &str = "redcap_repeat_instance";
 pub const DAG: &str = "redcap_data_access_group";
 
+/// A flat row: column names and values, in the order sent.
+pub(crate) type FlatRow = Vec<(String, String)>;
+
 /// One data column of the flat rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DataColumn {

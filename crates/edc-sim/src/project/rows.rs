@@ -3,21 +3,23 @@
 //! one REDCap would take. Value formats are checked by the desk's own
 //! `sitedesk_core::metadata::validate`, given the value in stored (ISO)
 //! form; a value that is well-formed only in another order (`05-31-2024`)
-//! is refused, as REDCap refuses it with `dateFormat=YMD`.
+//! is refused, as REDCap refuses it with `dateFormat=YMD`. A project's
+//! own records are set here too, checked row by row as an import would
+//! check them.
 //!
 //! Not here: what is stored (the store), who may write which record
-//! (`import`).
+//! (`handlers::import`).
 
 use chrono::NaiveDateTime;
 use sitedesk_core::metadata::FieldType;
 use sitedesk_core::metadata::design::CLASSIC_EVENT;
 use sitedesk_core::metadata::validate::{Invalid, Verdict, check_value, display};
 
-use crate::layout::{ColumnKind, DAG, EVENT_NAME, REPEAT_INSTANCE, REPEAT_INSTRUMENT, RowKey};
-use crate::project::Project;
-
-/// A flat row: column names and values, in the order sent.
-pub(crate) type FlatRow = Vec<(String, String)>;
+use super::layout::{
+    ColumnKind, DAG, EVENT_NAME, FlatRow, REPEAT_INSTANCE, REPEAT_INSTRUMENT, RowKey,
+};
+use super::{Project, ProjectError};
+use crate::clock::Clock;
 
 /// REDCap's words for a value that is not in the field's format.
 pub const FORMAT_MESSAGE: &str = "The value you provided could not be validated because it does not follow the expected format. Please try again.";
@@ -296,5 +298,61 @@ fn check_value_of(
                 } => Some(FORMAT_MESSAGE.into()),
             }
         }
+    }
+}
+
+impl Project {
+    /// Checks and keeps `rows` as the project's records.
+    pub(crate) fn set_records(
+        &mut self,
+        file: &'static str,
+        rows: Vec<FlatRow>,
+    ) -> Result<(), ProjectError> {
+        let mut unknown: Vec<String> = Vec::new();
+        let with_dag = self.layout.has_dags;
+        for row in &rows {
+            for (c, _) in row {
+                if !self.knows_column(c, with_dag) && !unknown.contains(c) {
+                    unknown.push(c.clone());
+                }
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(ProjectError::UnknownColumns {
+                file,
+                columns: unknown,
+            });
+        }
+        let now = Clock::Local.now();
+        let mut fatal = Vec::new();
+        let mut warnings = Vec::new();
+        for row in &rows {
+            let mut problems = Vec::new();
+            let checked = check_row(self, row, now, Mode::Seed, &mut problems);
+            let lines = problems.iter().map(Problem::csv_line);
+            match checked {
+                None => fatal.extend(lines),
+                Some(r) => {
+                    warnings.extend(lines);
+                    if let Some(dag) = r.dag.filter(|d| !d.is_empty())
+                        && !self.design.dags.iter().any(|g| g.unique_group_name == dag)
+                    {
+                        fatal.push(format!(
+                            "record {}: data access group {dag} does not exist",
+                            r.record
+                        ));
+                    }
+                }
+            }
+        }
+        if !fatal.is_empty() {
+            return Err(ProjectError::Rows {
+                file,
+                problems: fatal,
+            });
+        }
+        self.records = rows;
+        self.warnings = warnings;
+        Ok(())
     }
 }

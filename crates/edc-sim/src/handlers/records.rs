@@ -16,21 +16,14 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 use sitedesk_core::metadata::logic::{self, Expr, FieldRef};
 
-use crate::api::{ApiError, Ordered, Params, Reply, to_json};
 use crate::clock::{TIMESTAMP, parse_timestamp};
-use crate::layout::{
+use crate::project::Project;
+use crate::project::layout::{
     ColumnKind, DAG, DataColumn, EVENT_NAME, Layout, REPEAT_INSTANCE, REPEAT_INSTRUMENT, RowKey,
     checkbox_column,
 };
-use crate::project::Project;
-use crate::server::ApiUser;
-use crate::store::{LogQuery, RecordQuery, Store, StoreError};
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> ApiError {
-        ApiError::internal(format!("The server could not read or write its data: {e}"))
-    }
-}
+use crate::protocol::{ApiError, ApiUser, Ordered, Params, Reply, to_json};
+use crate::store::{LogQuery, RecordQuery, Store};
 
 /// A `record` export's parameters, checked.
 #[derive(Debug)]

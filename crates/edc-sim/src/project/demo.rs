@@ -10,10 +10,9 @@
 use sitedesk_core::forms::demo_forms;
 use sitedesk_core::metadata::logic;
 
-use crate::layout::{DAG, EVENT_NAME, REPEAT_INSTANCE, REPEAT_INSTRUMENT};
-use crate::project::Project;
-use crate::rows::FlatRow;
-use crate::server::ApiUser;
+use super::Project;
+use super::layout::{DAG, EVENT_NAME, FlatRow, REPEAT_INSTANCE, REPEAT_INSTRUMENT};
+use crate::protocol::ApiUser;
 
 /// The demo's token that sees every site (a data manager's). Like every
 /// REDCap token, 32 hexadecimal digits; made up, and public on purpose.
@@ -126,7 +125,16 @@ fn bmi(expr: &logic::Expr, height_cm: &str, weight_kg: &str) -> String {
     .unwrap_or_default()
 }
 
-pub(crate) fn project() -> Project {
+impl Project {
+    /// The desk's demo study (`sitedesk_core::forms::demo_forms`) with its
+    /// two sites and a few records entered at Hillview Hospital, so that a
+    /// new desk has something to sync at once.
+    pub fn demo() -> Project {
+        project()
+    }
+}
+
+fn project() -> Project {
     let (dictionary, design) = demo_forms();
     let formula = dictionary
         .field("bmi")

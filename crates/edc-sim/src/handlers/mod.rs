@@ -1,0 +1,135 @@
+//! The API's calls: which call a request's parameters make ([`Call`]),
+//! and running it. A call that reads only the project is answered at once
+//! (`meta`); a record call becomes a [`Job`] that runs on the store thread
+//! (`records` reads, `import` writes). Each call's parameters are checked
+//! by the module that answers it.
+//!
+//! The files below this one import nothing of it: `meta`, `records` and
+//! `import` stand beside each other on the protocol, the project and the
+//! store.
+//!
+//! Not here: the parameters and the error shape (`protocol`), tokens and
+//! faults (`server`), SQL (`store`).
+
+use crate::faults::Action;
+use crate::project::Project;
+use crate::protocol::{ApiError, ApiUser, Params, Reply};
+use crate::store::Store;
+
+use self::import::{DeleteRequest, ImportRequest};
+use self::meta::Meta;
+use self::records::{ExportQuery, LogParams};
+
+pub(crate) mod import;
+pub(crate) mod meta;
+pub(crate) mod records;
+#[cfg(test)]
+mod tests;
+
+/// A call the store thread runs.
+#[derive(Debug)]
+pub(crate) enum Job {
+    Export(ExportQuery),
+    Import(ImportRequest),
+    Delete(DeleteRequest),
+    Log(LogParams),
+}
+
+/// Runs a record call (on the store thread).
+pub(crate) fn run_job(
+    store: &mut Store,
+    project: &Project,
+    user: &ApiUser,
+    now: chrono::NaiveDateTime,
+    job: Job,
+) -> Result<Reply, ApiError> {
+    match job {
+        Job::Export(q) => records::export(store, project, user, &q),
+        Job::Log(q) => records::log(store, user, &q),
+        Job::Import(r) => import::import(store, project, user, now, r),
+        Job::Delete(r) => import::delete(store, project, user, now, &r),
+    }
+}
+
+#[derive(Debug)]
+pub(crate) enum Call {
+    Meta(Meta),
+    Job(Job),
+}
+
+/// Whether a request imports, deletes or reads, as fault conditions and
+/// statistics see it (before the call is checked).
+pub(crate) fn action_of(params: &Params) -> Action {
+    match (params.get("content"), params.get("action")) {
+        (_, Some("delete")) => Action::Delete,
+        (_, Some("import")) => Action::Import,
+        (Some("record"), _) if params.get("data").is_some() => Action::Import,
+        _ => Action::Export,
+    }
+}
+
+/// Reads which call a request makes; the token has been checked.
+pub(crate) fn parse_call(params: &Params, project: &Project) -> Result<Call, ApiError> {
+    let content = params
+        .get("content")
+        .ok_or_else(|| ApiError::bad_request("The parameter 'content' is missing"))?;
+    if content != "version" {
+        json_only(params.get("format"), "format")?;
+    }
+    if let Some(rf) = params.get("returnFormat") {
+        json_only(Some(rf), "returnFormat")?;
+    }
+    let action = params.get("action").unwrap_or("export");
+    let meta = |m| Ok(Call::Meta(m));
+    match (content, action) {
+        ("version", "export") => meta(Meta::Version),
+        ("project", "export") => meta(Meta::Project),
+        ("metadata", "export") => meta(Meta::Metadata {
+            fields: params.list("fields"),
+            forms: params.list("forms"),
+        }),
+        ("instrument", "export") => meta(Meta::Instrument),
+        ("arm", "export") => meta(Meta::Arm {
+            arms: params.list("arms"),
+        }),
+        ("event", "export") => meta(Meta::Event {
+            arms: params.list("arms"),
+        }),
+        ("formEventMapping", "export") => meta(Meta::FormEventMapping {
+            arms: params.list("arms"),
+        }),
+        ("repeatingFormsEvents", "export") => meta(Meta::RepeatingFormsEvents),
+        ("dag", "export") => meta(Meta::Dag),
+        ("exportFieldNames", "export") => meta(Meta::ExportFieldNames {
+            field: params
+                .get("field")
+                .filter(|f| !f.is_empty())
+                .map(str::to_owned),
+        }),
+        ("log", "export") => Ok(Call::Job(Job::Log(LogParams::parse(params)?))),
+        ("record", "delete") => Ok(Call::Job(Job::Delete(DeleteRequest::parse(params)?))),
+        ("record", "import") => Ok(Call::Job(Job::Import(ImportRequest::parse(params)?))),
+        ("record", "export") if params.get("data").is_some() => {
+            Ok(Call::Job(Job::Import(ImportRequest::parse(params)?)))
+        }
+        ("record", "export") => Ok(Call::Job(Job::Export(ExportQuery::parse(params, project)?))),
+        (_, "export" | "import" | "delete") => Err(ApiError::bad_request(format!(
+            "The value of the parameter \"content\" ({content}) is not valid, or this server does not simulate it"
+        ))),
+        _ => Err(ApiError::bad_request(format!(
+            "The value of the parameter \"action\" ({action}) is not valid"
+        ))),
+    }
+}
+
+fn json_only(value: Option<&str>, param: &str) -> Result<(), ApiError> {
+    match value {
+        Some("json") => Ok(()),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "This simulated REDCap server speaks JSON only: send {param}=json (not {other})"
+        ))),
+        None => Err(ApiError::bad_request(format!(
+            "The parameter '{param}' is missing; this simulated REDCap server speaks JSON only: send {param}=json (REDCap itself would answer XML)"
+        ))),
+    }
+}

@@ -1,0 +1,219 @@
+//! The REDCap API's words, below everything that answers a call: the
+//! form-encoded parameters of one POST (indexed lists `records[0]=..`),
+//! an error answer (a status and `{"error":"message"}`), an answer's body
+//! and JSON with its keys in order, and who is calling: an [`ApiUser`],
+//! a token (32 hexadecimal digits) with its user name and data access
+//! group.
+//!
+//! Not here: which call a request makes and what it answers (`handlers`),
+//! checking a token against the server's users (`server`).
+
+use serde::ser::SerializeMap as _;
+use serde::{Deserialize, Serialize};
+
+#[cfg(test)]
+mod tests;
+
+/// The REDCap version the simulator answers `version` with: the one the
+/// API facts were written against. A macro as well as a constant, so that
+/// the binary's `--version` text can be one constant string.
+macro_rules! redcap_version {
+    () => {
+        "14.7.3"
+    };
+}
+pub(crate) use redcap_version;
+
+/// The REDCap version the simulator answers `version` with.
+pub const REDCAP_VERSION: &str = redcap_version!();
+
+/// REDCap's answer to a missing, malformed or unknown token.
+pub const NO_PERMISSION: &str = "You do not have permissions to use the API";
+
+/// An error answer: HTTP status and REDCap's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: 400,
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden() -> ApiError {
+        ApiError {
+            status: 403,
+            message: NO_PERMISSION.to_owned(),
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: 500,
+            message: message.into(),
+        }
+    }
+
+    /// `{"error":"..."}`.
+    pub fn body(&self) -> String {
+        serde_json::json!({ "error": self.message }).to_string()
+    }
+}
+
+/// An answer's body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Answer {
+    Json(String),
+    Text(String),
+}
+
+/// A record call's answer, with the number of record rows it imported or
+/// exported (for the per-record processing cost).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reply {
+    pub body: Answer,
+    pub rows: usize,
+}
+
+/// The parameters of one request, in the order sent.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// Reads a form-encoded body.
+    pub fn parse(body: &[u8]) -> Result<Params, ApiError> {
+        serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+            .map(Params)
+            .map_err(|e| ApiError::bad_request(format!("The request body cannot be read: {e}")))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A list: `key[0]=a&key[1]=b` (in index order), `key[]=a`, or
+    /// `key=a,b`.
+    pub fn list(&self, key: &str) -> Vec<String> {
+        let mut indexed: Vec<(u64, usize, String)> = Vec::new();
+        let mut plain = Vec::new();
+        for (pos, (k, v)) in self.0.iter().enumerate() {
+            if k == key {
+                plain.extend(
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned),
+                );
+            } else if let Some(inner) = k
+                .strip_prefix(key)
+                .and_then(|r| r.strip_prefix('['))
+                .and_then(|r| r.strip_suffix(']'))
+            {
+                let index = if inner.is_empty() {
+                    u64::MAX
+                } else {
+                    match inner.parse() {
+                        Ok(i) => i,
+                        Err(_) => continue,
+                    }
+                };
+                indexed.push((index, pos, v.clone()));
+            }
+        }
+        indexed.sort_by_key(|(i, pos, _)| (*i, *pos));
+        plain.extend(indexed.into_iter().map(|(_, _, v)| v));
+        plain
+    }
+
+    /// A yes/no option: `true`, `1` or `yes` (in any case) is yes.
+    pub fn flag(&self, key: &str) -> bool {
+        self.get(key)
+            .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"))
+    }
+}
+
+/// Serializes `(key, value)` pairs as a JSON object in their order.
+pub(crate) struct Ordered<'a, V>(pub &'a [(String, V)]);
+
+impl<V: Serialize> Serialize for Ordered<'_, V> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Answer {
+    Answer::Json(serde_json::to_string(value).expect("answers serialize"))
+}
+
+/// A user of the API: a token (32 hexadecimal digits), the user name the
+/// log records, and optionally the data access group the user is in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiUser {
+    pub token: String,
+    pub username: String,
+    /// A group's unique name: the user sees and writes that group's
+    /// records only.
+    pub dag: Option<String>,
+}
+
+impl ApiUser {
+    pub fn new(token: &str, username: &str, dag: Option<&str>) -> ApiUser {
+        ApiUser {
+            token: token.to_owned(),
+            username: username.to_owned(),
+            dag: dag.map(str::to_owned),
+        }
+    }
+
+    /// Reads `HEX[:user[:dag]]`, the binary's `--token`; the user name
+    /// defaults to `api_user`.
+    pub fn parse_spec(spec: &str) -> Result<ApiUser, TokenError> {
+        let mut parts = spec.splitn(3, ':');
+        let token = parts.next().unwrap_or_default().trim();
+        let user = parts
+            .next()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .unwrap_or("api_user");
+        let dag = parts.next().map(str::trim).filter(|d| !d.is_empty());
+        let u = ApiUser::new(token, user, dag);
+        check_token(&u.token)?;
+        Ok(u)
+    }
+}
+
+/// Why a token cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("token {0:?} is not 32 hexadecimal digits")]
+    Malformed(String),
+    #[error("token {token}: the project has no data access group {dag}")]
+    UnknownDag { token: String, dag: String },
+    #[error("token {0} is given twice")]
+    Duplicate(String),
+}
+
+/// Whether `t` has a token's form: 32 hexadecimal digits.
+pub(crate) fn is_token(t: &str) -> bool {
+    t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+pub(crate) fn check_token(t: &str) -> Result<(), TokenError> {
+    if is_token(t) {
+        Ok(())
+    } else {
+        Err(TokenError::Malformed(t.to_owned()))
+    }
+}

@@ -1,0 +1,32 @@
+use super::*;
+
+fn params(body: &str) -> Params {
+    Params::parse(body.as_bytes()).unwrap()
+}
+
+#[test]
+fn lists_come_indexed_in_index_order_bracketed_or_comma_separated() {
+    let p = params("records%5B1%5D=b&records%5B0%5D=a&records%5B10%5D=k&records%5B2%5D=c");
+    assert_eq!(p.list("records"), ["a", "b", "c", "k"]);
+    assert_eq!(
+        params("fields%5B%5D=x&fields%5B%5D=y").list("fields"),
+        ["x", "y"]
+    );
+    assert_eq!(params("forms=f1,%20f2").list("forms"), ["f1", "f2"]);
+    assert!(params("records_x%5B0%5D=1").list("records").is_empty());
+    assert!(params("token=A").list("records").is_empty());
+}
+
+#[test]
+fn a_body_is_form_encoded() {
+    let p = params("token=ABC&data=%5B%7B%22a%22%3A%221+2%22%7D%5D");
+    assert_eq!(p.get("data"), Some("[{\"a\":\"1 2\"}]"));
+}
+
+#[test]
+fn error_bodies_are_redcaps() {
+    assert_eq!(
+        ApiError::forbidden().body(),
+        r#"{"error":"You do not have permissions to use the API"}"#
+    );
+}
