@@ -1,10 +1,17 @@
 import { Table } from "@mantine/core";
-import { type ColumnDef, flexRender, getCoreRowModel, useReactTable } from "@tanstack/react-table";
+import { type ColumnDef, type RowData, flexRender, tableFeatures, useTable } from "@tanstack/react-table";
 import type { KeyboardEvent } from "react";
 
-interface Props<T> {
+// The lists need no sorting, filtering or paging of their own (the backend
+// filters), so the table registers no features beyond the core row model.
+const features = tableFeatures({});
+
+/** A column of a `DataTable`. */
+export type Column<T extends RowData> = ColumnDef<typeof features, T>;
+
+interface Props<T extends RowData> {
   data: T[];
-  columns: ColumnDef<T, unknown>[];
+  columns: Column<T>[];
   rowId: (row: T) => string;
   empty: string;
   testId?: string;
@@ -13,8 +20,8 @@ interface Props<T> {
 }
 
 /** A TanStack table rendered with Mantine's Table. */
-export function DataTable<T>({ data, columns, rowId, empty, testId, onOpen }: Props<T>) {
-  const table = useReactTable({ data, columns, getCoreRowModel: getCoreRowModel(), getRowId: rowId });
+export function DataTable<T extends RowData>({ data, columns, rowId, empty, testId, onOpen }: Props<T>) {
+  const table = useTable({ features, data, columns, getRowId: rowId });
   const onKey = (row: T) => (e: KeyboardEvent) => {
     if (e.key === "Enter") onOpen?.(row);
   };
@@ -47,7 +54,7 @@ export function DataTable<T>({ data, columns, rowId, empty, testId, onOpen }: Pr
                 onClick={onOpen ? () => onOpen(row.original) : undefined}
                 onKeyDown={onOpen ? onKey(row.original) : undefined}
               >
-                {row.getVisibleCells().map((cell) => (
+                {row.getAllCells().map((cell) => (
                   <Table.Td key={cell.id}>{flexRender(cell.column.columnDef.cell, cell.getContext())}</Table.Td>
                 ))}
               </Table.Tr>

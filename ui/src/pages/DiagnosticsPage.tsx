@@ -1,9 +1,8 @@
 import { Alert, Badge, Button, Group, Paper, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
-import type { ColumnDef } from "@tanstack/react-table";
 import { useEffect, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { DataTable } from "../components/DataTable";
+import { type Column, DataTable } from "../components/DataTable";
 import { LogsCard } from "./LogsCard";
 import { EdcCallsCard } from "./EdcCallsCard";
 import { MetricsCharts } from "./MetricsCharts";
@@ -62,7 +61,7 @@ export function DiagnosticsPage() {
     };
   }, []);
 
-  const columns = useMemo<ColumnDef<TaskSnapshot, unknown>[]>(
+  const columns = useMemo<Column<TaskSnapshot>[]>(
     () => [
       { header: t("diagnostics.columns.name"), accessorKey: "name" },
       { header: t("diagnostics.columns.kind"), id: "kind", cell: (c) => t(`diagnostics.kind.${c.row.original.kind}`) },

@@ -1,9 +1,8 @@
 import { Alert, Button, Group, Paper, Select, Stack, TextInput, Title } from "@mantine/core";
-import type { ColumnDef } from "@tanstack/react-table";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { DataTable } from "../components/DataTable";
+import { type Column, DataTable } from "../components/DataTable";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { formatTimestamp } from "../format";
 import { type IpcError, type LogLine, api } from "../ipc";
@@ -34,7 +33,7 @@ export function LogsCard() {
     return () => clearInterval(timer);
   }, [load]);
 
-  const columns = useMemo<ColumnDef<LogLine, unknown>[]>(
+  const columns = useMemo<Column<LogLine>[]>(
     () => [
       { header: t("diagnostics.logs.at"), id: "at", cell: (c) => formatTimestamp(c.row.original.at, i18n.language) },
       { header: t("diagnostics.logs.level"), accessorKey: "level" },

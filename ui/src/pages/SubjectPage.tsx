@@ -1,10 +1,9 @@
 import { Anchor, Badge, Button, Group, Paper, SimpleGrid, Stack, Text, Title } from "@mantine/core";
 import { useHotkeys } from "@mantine/hooks";
-import type { ColumnDef } from "@tanstack/react-table";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { DataTable } from "../components/DataTable";
+import { type Column, DataTable } from "../components/DataTable";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { StatusBadge } from "../components/StatusBadge";
 import { useApp } from "../context";
@@ -66,7 +65,7 @@ export function SubjectPage({ id, onBack, onOpenForm }: { id: string; onBack: ()
   // Esc goes back to the list when no dialog is open (a dialog takes Esc itself).
   useHotkeys([["Escape", () => !action && !editing && onBack()]]);
 
-  const columns = useMemo<ColumnDef<AuditEntry, unknown>[]>(
+  const columns = useMemo<Column<AuditEntry>[]>(
     () => [
       { header: t("subject.columns.at"), accessorKey: "at", cell: (c) => formatTimestamp(c.row.original.at, i18n.language) },
       {

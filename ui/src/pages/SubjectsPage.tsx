@@ -1,10 +1,9 @@
 import { Button, Group, NativeSelect, Paper, Progress, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
-import type { ColumnDef } from "@tanstack/react-table";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { DataTable } from "../components/DataTable";
+import { type Column, DataTable } from "../components/DataTable";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { StatusBadge } from "../components/StatusBadge";
 import { useApp } from "../context";
@@ -47,7 +46,7 @@ export function SubjectsPage({ onOpen }: { onOpen: (id: string) => void }) {
     void load();
   }, [load]);
 
-  const columns = useMemo<ColumnDef<SubjectRow, unknown>[]>(
+  const columns = useMemo<Column<SubjectRow>[]>(
     () => [
       { header: t("subjects.columns.id"), accessorKey: "id" },
       { header: t("subjects.columns.label"), accessorKey: "label" },
@@ -67,7 +66,7 @@ export function SubjectsPage({ onOpen }: { onOpen: (id: string) => void }) {
     [t],
   );
 
-  const recordColumns = useMemo<ColumnDef<EdcRecord, unknown>[]>(
+  const recordColumns = useMemo<Column<EdcRecord>[]>(
     () => [
       { header: t("subjects.edcColumns.id"), accessorKey: "record_id" },
       { header: t("subjects.edcColumns.events"), accessorKey: "events" },

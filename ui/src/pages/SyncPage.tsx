@@ -1,10 +1,9 @@
 import { Alert, Badge, Button, Group, Modal, NumberInput, Paper, Progress, SimpleGrid, Stack, Text, Textarea, Title } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
-import type { ColumnDef } from "@tanstack/react-table";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { DataTable } from "../components/DataTable";
+import { type Column, DataTable } from "../components/DataTable";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { formatTimestamp } from "../format";
 import { type ConflictView, type IpcError, type Keep, type SyncSettings, type SyncStatus, api } from "../ipc";
@@ -54,7 +53,7 @@ export function SyncPage() {
     }
   };
 
-  const columns = useMemo<ColumnDef<ConflictView, unknown>[]>(
+  const columns = useMemo<Column<ConflictView>[]>(
     () => [
       { header: t("sync.columns.record"), id: "record", cell: (c) => c.row.original.conflict.cell.record_id },
       { header: t("sync.columns.where"), id: "where", cell: (c) => c.row.original.event_label },
