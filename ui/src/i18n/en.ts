@@ -6,6 +6,7 @@ export const en = {
     demo: "Demo study",
     loading: "Loading…",
     startFailed: "SiteDesk could not start",
+    unexpected: "Something went wrong that SiteDesk did not expect.",
   },
   nav: { subjects: "Subjects", sync: "Sync", diagnostics: "Diagnostics", settings: "Settings" },
   status: {

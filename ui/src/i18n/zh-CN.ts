@@ -7,6 +7,7 @@ export const zhCN: Catalog = {
     demo: "演示研究",
     loading: "正在加载…",
     startFailed: "SiteDesk 无法启动",
+    unexpected: "SiteDesk 遇到了意外的错误。",
   },
   nav: { subjects: "受试者", sync: "同步", diagnostics: "诊断", settings: "设置" },
   status: {

@@ -7,12 +7,11 @@ import { LogsCard } from "./LogsCard";
 import { EdcCallsCard } from "./EdcCallsCard";
 import { MetricsCharts } from "./MetricsCharts";
 import { ProfileCard } from "./ProfileCard";
-import { ErrorAlert } from "../components/ErrorAlert";
+import { ErrorAlert, useFailure } from "../components/ErrorAlert";
 import { formatElapsed, formatTimestamp } from "../format";
 import {
   type DiagnosticsSnapshot,
   type Sample,
-  type IpcError,
   type LaneStats,
   type Percentiles,
   type TaskSnapshot,
@@ -37,7 +36,7 @@ export function DiagnosticsPage() {
   const { t, i18n } = useTranslation();
   const [snap, setSnap] = useState<DiagnosticsSnapshot | null>(null);
   const [samples, setSamples] = useState<Sample[]>([]);
-  const [error, setError] = useState<IpcError | null>(null);
+  const { error, fail } = useFailure();
 
   useEffect(() => {
     let live = true;
@@ -47,7 +46,9 @@ export function DiagnosticsPage() {
         setSnap(s);
         setSamples(s.metrics);
       },
-      (e: IpcError) => live && setError(e),
+      (e: unknown) => {
+        if (live) fail(e);
+      },
     );
     // Each event brings the newest sample; the history stays 15 minutes long.
     const stop = onDiagnostics((s) => {
@@ -59,7 +60,7 @@ export function DiagnosticsPage() {
       live = false;
       stop();
     };
-  }, []);
+  }, [fail]);
 
   const columns = useMemo<Column<TaskSnapshot>[]>(
     () => [
@@ -111,14 +112,14 @@ export function DiagnosticsPage() {
               variant="subtle"
               color="red"
               data-testid={`cancel-task-${c.row.original.id}`}
-              onClick={() => void api.cancelTask(c.row.original.id).catch((e: IpcError) => setError(e))}
+              onClick={() => void api.cancelTask(c.row.original.id).catch(fail)}
             >
               {t("diagnostics.cancel")}
             </Button>
           ) : null,
       },
     ],
-    [t, i18n.language],
+    [t, i18n.language, fail],
   );
 
   const liveCount = snap?.tasks.filter((x) => !["done", "failed", "cancelled"].includes(x.state)).length ?? 0;

@@ -3,16 +3,16 @@ import { notifications } from "@mantine/notifications";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { ErrorAlert } from "../components/ErrorAlert";
+import { ErrorAlert, useFailure } from "../components/ErrorAlert";
 import { Section } from "../components/Section";
-import { type DictionaryFile, type DictionaryPreview, type FieldChange, type IpcError, api } from "../ipc";
+import { type DictionaryFile, type DictionaryPreview, type FieldChange, api } from "../ipc";
 
-/** A file's text, through FileReader, which every webview has. */
+/** A file's text, through FileReader, which every webview has. A failure rejects with the reader's error (`useFailure` words it). */
 function readText(file: File): Promise<string> {
   return new Promise((resolve, reject) => {
     const reader = new FileReader();
     reader.onload = () => resolve(String(reader.result ?? ""));
-    reader.onerror = () => reject(reader.error ?? new Error("cannot read the file"));
+    reader.onerror = () => reject(reader.error);
     reader.readAsText(file);
   });
 }
@@ -22,12 +22,12 @@ export function DictionaryCard() {
   const { t } = useTranslation();
   const [file, setFile] = useState<DictionaryFile | null>(null);
   const [preview, setPreview] = useState<DictionaryPreview | null>(null);
-  const [error, setError] = useState<IpcError | null>(null);
+  const { error, fail, clear } = useFailure();
   const [busy, setBusy] = useState(false);
 
   const choose = async (chosen: File | null) => {
     setPreview(null);
-    setError(null);
+    clear();
     setFile(null);
     if (!chosen) return;
     try {
@@ -35,7 +35,7 @@ export function DictionaryCard() {
       setFile(next);
       setPreview(await api.previewDictionary(next));
     } catch (e) {
-      setError(e as IpcError);
+      fail(e);
     }
   };
 
@@ -47,7 +47,7 @@ export function DictionaryCard() {
       notifications.show({ message: t("dictionary.applied"), color: "green" });
       setPreview(await api.previewDictionary(file));
     } catch (e) {
-      setError(e as IpcError);
+      fail(e);
     } finally {
       setBusy(false);
     }

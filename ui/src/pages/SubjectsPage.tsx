@@ -4,11 +4,11 @@ import { useCallback, useEffect, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 
 import { type Column, DataTable } from "../components/DataTable";
-import { ErrorAlert } from "../components/ErrorAlert";
+import { ErrorAlert, useFailure } from "../components/ErrorAlert";
 import { StatusBadge } from "../components/StatusBadge";
 import { useApp } from "../context";
 import { formatTimestamp } from "../format";
-import { type EdcRecord, type IpcError, type StatusCount, type SubjectRow, type SubjectStatus, api } from "../ipc";
+import { type EdcRecord, type StatusCount, type SubjectRow, type SubjectStatus, api } from "../ipc";
 import { ScreeningModal } from "./ScreeningModal";
 
 const STATUSES: SubjectStatus[] = ["screening", "screen_failed", "enrolled", "completed", "withdrawn"];
@@ -25,7 +25,7 @@ export function SubjectsPage({ onOpen }: { onOpen: (id: string) => void }) {
   const [rows, setRows] = useState<SubjectRow[]>([]);
   const [records, setRecords] = useState<EdcRecord[]>([]);
   const [counts, setCounts] = useState<StatusCount[]>([]);
-  const [error, setError] = useState<IpcError | null>(null);
+  const { error, fail, clear } = useFailure();
   const [screening, setScreening] = useState(false);
 
   const load = useCallback(async () => {
@@ -36,11 +36,11 @@ export function SubjectsPage({ onOpen }: { onOpen: (id: string) => void }) {
       setCounts(c);
       const needle = debounced.trim().toLowerCase();
       setRecords(fromEdc.filter((r) => r.record_id.toLowerCase().includes(needle)));
-      setError(null);
+      clear();
     } catch (e) {
-      setError(e as IpcError);
+      fail(e);
     }
-  }, [debounced, status, site]);
+  }, [debounced, status, site, fail, clear]);
 
   useEffect(() => {
     void load();
