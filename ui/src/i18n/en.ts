@@ -331,6 +331,7 @@ export const en = {
     same: "This version is already in force; importing changes nothing.",
     changes: "Changes against the version in force",
     noChanges: "No field changes.",
+    columns: { field: "Field", change: "Change" },
     added: "New field",
     removed: "Removed (saved values are kept and flagged)",
     changed: "Changed: {{aspects}}",

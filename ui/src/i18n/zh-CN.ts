@@ -330,6 +330,7 @@ export const zhCN: Catalog = {
     same: "该版本已在使用中，导入不会带来任何变更。",
     changes: "与当前版本相比的变更",
     noChanges: "字段没有变更。",
+    columns: { field: "字段", change: "变更" },
     added: "新字段",
     removed: "已删除（已保存的数据会保留并标记）",
     changed: "已修改：{{aspects}}",

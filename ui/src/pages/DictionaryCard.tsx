@@ -1,8 +1,9 @@
-import { Alert, Badge, Button, Code, FileInput, Group, Stack, Table, Text } from "@mantine/core";
+import { Alert, Badge, Button, Code, FileInput, Group, Stack, Text } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
-import { useState } from "react";
+import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 
+import { type Column, DataTable } from "../components/DataTable";
 import { ErrorAlert, useFailure } from "../components/ErrorAlert";
 import { Section } from "../components/Section";
 import { type DictionaryFile, type DictionaryPreview, type FieldChange, api } from "../ipc";
@@ -53,21 +54,16 @@ export function DictionaryCard() {
     }
   };
 
-  const describe = (c: FieldChange) => {
-    switch (c.kind) {
-      case "added":
-        return <Badge color="green">{t("dictionary.added")}</Badge>;
-      case "removed":
-        return <Badge color="orange">{t("dictionary.removed")}</Badge>;
-      case "changed":
-        return (
-          <Text size="sm">
-            {t("dictionary.changed", { aspects: c.aspects.map((a) => t(`dictionary.aspect.${a}`)).join(", ") })}
-            {c.removed_choices.length > 0 && ` · ${t("dictionary.removedChoices", { codes: c.removed_choices.join(", ") })}`}
-          </Text>
-        );
-    }
-  };
+
+
+  // A first import lists every field of the dictionary: DataTable renders the rows on screen only.
+  const columns = useMemo<Column<FieldChange>[]>(
+    () => [
+      { header: t("dictionary.columns.field"), id: "field", cell: (c) => <Code>{c.row.original.field}</Code> },
+      { header: t("dictionary.columns.change"), id: "change", cell: (c) => <ChangeText change={c.row.original} /> },
+    ],
+    [t],
+  );
 
   const same = preview !== null && preview.hash === preview.current_hash;
 
@@ -98,18 +94,13 @@ export function DictionaryCard() {
               {preview.changes.length === 0 ? (
                 <Text size="sm">{t("dictionary.noChanges")}</Text>
               ) : (
-                <Table data-testid="dictionary-changes">
-                  <Table.Tbody>
-                    {preview.changes.map((c) => (
-                      <Table.Tr key={`${c.kind}-${c.field}`}>
-                        <Table.Td>
-                          <Code>{c.field}</Code>
-                        </Table.Td>
-                        <Table.Td>{describe(c)}</Table.Td>
-                      </Table.Tr>
-                    ))}
-                  </Table.Tbody>
-                </Table>
+                <DataTable
+                  testId="dictionary-changes"
+                  data={preview.changes}
+                  columns={columns}
+                  rowId={(c) => `${c.kind}-${c.field}`}
+                  empty=""
+                />
               )}
             </>
           )}
@@ -134,4 +125,22 @@ export function DictionaryCard() {
       )}
     </Section>
   );
+}
+
+/** What one field change does, in words. */
+function ChangeText({ change }: { change: FieldChange }) {
+  const { t } = useTranslation();
+  switch (change.kind) {
+    case "added":
+      return <Badge color="green">{t("dictionary.added")}</Badge>;
+    case "removed":
+      return <Badge color="orange">{t("dictionary.removed")}</Badge>;
+    case "changed":
+      return (
+        <Text size="sm">
+          {t("dictionary.changed", { aspects: change.aspects.map((a) => t(`dictionary.aspect.${a}`)).join(", ") })}
+          {change.removed_choices.length > 0 && ` · ${t("dictionary.removedChoices", { codes: change.removed_choices.join(", ") })}`}
+        </Text>
+      );
+  }
 }

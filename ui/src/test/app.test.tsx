@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { App } from "../App";
 import i18n from "../i18n";
 import type { IpcError } from "../ipc";
-import { appInfo, evaluation, grid, openedForm, row, subject } from "./fixtures";
+import { appInfo, evaluation, grid, openedForm, row, subject, subjectRows } from "./fixtures";
 
 type Handler = (args: Record<string, unknown>) => unknown;
 
@@ -216,6 +216,35 @@ describe("SiteDesk UI", () => {
     expect(alert).not.toHaveTextContent("[object Object]");
     expect(quiet).toHaveBeenCalled();
     quiet.mockRestore();
+  });
+
+  it("renders only the rows of a long list that are in view, and the keyboard walks all of it", async () => {
+    const calls = backend({ list_subjects: () => subjectRows(1000) });
+    renderApp();
+    const first = await screen.findByTestId("row-S01-K7Q-1000");
+    const table = screen.getByTestId("subject-table");
+    const rendered = table.querySelectorAll("tbody tr[data-index]").length;
+    expect(rendered).toBeGreaterThan(10);
+    expect(rendered).toBeLessThan(60);
+    expect(screen.queryByTestId("row-S01-K7Q-0001")).toBeNull();
+    expect(table.querySelector("thead[data-sticky]")).not.toBeNull();
+
+    first.focus();
+    fireEvent.keyDown(first, { key: "ArrowDown" });
+    expect(document.activeElement).toBe(screen.getByTestId("row-S01-K7Q-0999"));
+    fireEvent.keyDown(document.activeElement as Element, { key: "End" });
+    await waitFor(() => expect(document.activeElement).toBe(screen.getByTestId("row-S01-K7Q-0001")));
+    fireEvent.keyDown(document.activeElement as Element, { key: "Enter" });
+    expect(await screen.findByTestId("subject-id")).toBeInTheDocument();
+    expect(calls.find((c) => c.cmd === "get_subject")?.args.payload).toEqual({ id: "S01-K7Q-0001" });
+  });
+
+  it("renders every row of a list of up to 100", async () => {
+    backend({ list_subjects: () => subjectRows(100) });
+    renderApp();
+    await screen.findByTestId("row-S01-K7Q-0100");
+    expect(screen.getByTestId("subject-table").querySelectorAll("tbody tr")).toHaveLength(100);
+    expect(screen.getByTestId("row-S01-K7Q-0001")).toBeInTheDocument();
   });
 
   it("starts in the language saved in settings", async () => {
