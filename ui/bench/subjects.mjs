@@ -57,14 +57,15 @@ async function main() {
     build: { outDir: dist, emptyOutDir: true },
   });
   const server = await serve(dist);
-  const { port } = /** @type {import("node:net").AddressInfo} */ (server.address());
-  const context = await chromium.launchPersistentContext(join(scratch, "profile"), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1440, height: 900 },
-  });
+  let context = null;
   try {
+    const { port } = /** @type {import("node:net").AddressInfo} */ (server.address());
+    context = await chromium.launchPersistentContext(join(scratch, "profile"), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: { width: 1440, height: 900 },
+    });
     const version = context.browser()?.version() ?? "unknown version";
     // One unmeasured load first, so that neither size pays for the cold start of the browser and its cache.
     const warm = await context.newPage();
@@ -75,7 +76,8 @@ async function main() {
     for (const n of SIZES) results.push(await measure(context, `http://127.0.0.1:${port}/?n=${n}`, n));
     report(results, version);
   } finally {
-    await context.close();
+    await context?.close();
+    server.closeAllConnections();
     server.close();
   }
 }
