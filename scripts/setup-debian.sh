@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what SiteDesk needs on Debian 12 (run as root), then the UI's npm
 # packages. `app` installs what building and running needs; `test` adds the
-# end-to-end tools (Xvfb, WebKitWebDriver, tauri-driver).
+# end-to-end tools (Xvfb, WebKitWebDriver, tauri-driver) and Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-app}
@@ -10,7 +10,10 @@ mode=${1:-app}
 # empty boxes on a machine that has only Latin fonts.
 packages=(build-essential pkg-config libwebkit2gtk-4.1-dev libsoup-3.0-dev
   libjavascriptcoregtk-4.1-dev librsvg2-dev xvfb xauth fonts-wqy-microhei)
-[ "$mode" = test ] && packages+=(webkit2gtk-driver)
+# chromium: the real browser the UI's benchmark (ui/bench/subjects.mjs)
+# measures the subjects list in, through playwright-core; Debian's build,
+# updated with the system, rather than a browser that npm downloads.
+[ "$mode" = test ] && packages+=(webkit2gtk-driver chromium)
 
 missing=()
 for p in "${packages[@]}"; do

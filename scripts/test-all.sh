@@ -24,10 +24,11 @@ fi
 step "Rust: unit and cross-crate tests"
 cargo test --workspace --locked
 
-step "Benchmarks, short mode (full runs: cargo bench -p sitedesk-core --bench store|forms; cargo bench -p sitedesk-tests --bench sync)"
+step "Benchmarks, short mode (full runs: cargo bench -p sitedesk-core --bench store|forms; cargo bench -p sitedesk-tests --bench sync; cd ui && npm run bench:browser)"
 cargo bench -p sitedesk-core --bench store --locked -- --short
 cargo bench -p sitedesk-core --bench forms --locked -- --short
 cargo bench -p sitedesk-tests --bench sync --locked -- --short
+(cd ui && npm run bench:browser -- --short)
 
 step "End-to-end: the app under Xvfb through WebDriver (screenshots in $SITEDESK_SCREENSHOTS)"
 cargo build -p sitedesk --locked

@@ -20,7 +20,14 @@ export default tseslint.config(
     },
   },
   {
-    files: ["src/ipc/**", "src/test/**", "**/*.test.tsx"],
+    // Tests and the browser benchmark stand in for the backend with Tauri's mockIPC.
+    files: ["src/ipc/**", "src/test/**", "**/*.test.tsx", "bench/**"],
     rules: { "no-restricted-imports": "off" },
+  },
+  {
+    // The benchmark's runner: Node, with callbacks that run in the page.
+    files: ["bench/**/*.mjs"],
+    extends: [js.configs.recommended],
+    languageOptions: { ecmaVersion: 2022, globals: { ...globals.node, ...globals.browser } },
   },
 );

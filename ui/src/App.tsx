@@ -1,10 +1,12 @@
-import { Alert, AppShell, Badge, Button, Center, Group, Loader, Modal, NavLink, Text, Title } from "@mantine/core";
+import { AppShell, Badge, Center, Group, Loader, NavLink, Text, Title } from "@mantine/core";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 
+import { DiscardChangesDialog } from "./components/DiscardChangesDialog";
+import { ErrorAlert, useFailure } from "./components/ErrorAlert";
 import { AppContext } from "./context";
 import { setLanguage } from "./i18n";
-import { type AppInfo, type FormRef, type IpcError, api } from "./ipc";
+import { type AppInfo, type FormRef, api } from "./ipc";
 import { DiagnosticsPage } from "./pages/DiagnosticsPage";
 import { FormPage } from "./pages/FormPage";
 import { SettingsPage } from "./pages/SettingsPage";
@@ -23,7 +25,7 @@ export type View =
 export function App() {
   const { t } = useTranslation();
   const [info, setInfo] = useState<AppInfo | null>(null);
-  const [error, setError] = useState<IpcError | null>(null);
+  const { error, fail } = useFailure();
   const [view, setView] = useState<View>({ page: "subjects" });
   const guard = useRef<(() => boolean) | null>(null);
   const [leaving, setLeaving] = useState<View | null>(null);
@@ -38,9 +40,9 @@ export function App() {
       setLanguage(next.settings.language);
       setInfo(next);
     } catch (e) {
-      setError(e as IpcError);
+      fail(e);
     }
-  }, []);
+  }, [fail]);
 
   useEffect(() => {
     void refresh();
@@ -49,9 +51,7 @@ export function App() {
   if (error) {
     return (
       <Center h="100vh" p="xl">
-        <Alert color="red" title={t("app.startFailed")} data-testid="error">
-          {error.message}
-        </Alert>
+        <ErrorAlert error={error} title={t("app.startFailed")} />
       </Center>
     );
   }
@@ -113,25 +113,16 @@ export function App() {
           {view.page === "settings" && <SettingsPage />}
         </AppShell.Main>
       </AppShell>
-      <Modal opened={leaving !== null} onClose={() => setLeaving(null)} title={t("crf.discardTitle")}>
-        <Text>{t("crf.discardBody")}</Text>
-        <Group justify="flex-end" mt="md">
-          <Button variant="default" onClick={() => setLeaving(null)}>
-            {t("crf.stay")}
-          </Button>
-          <Button
-            color="red"
-            data-testid="nav-discard"
-            onClick={() => {
-              guard.current = null;
-              if (leaving) setView(leaving);
-              setLeaving(null);
-            }}
-          >
-            {t("crf.discard")}
-          </Button>
-        </Group>
-      </Modal>
+      <DiscardChangesDialog
+        opened={leaving !== null}
+        onStay={() => setLeaving(null)}
+        onDiscard={() => {
+          guard.current = null;
+          if (leaving) setView(leaving);
+          setLeaving(null);
+        }}
+        discardTestId="nav-discard"
+      />
     </AppContext.Provider>
   );
 }

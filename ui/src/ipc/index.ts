@@ -4,6 +4,7 @@
 import { invoke as tauriInvoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 
+import i18n from "../i18n";
 import { ERROR_CODES, makeCommands } from "./bindings";
 import type {
   DiagnosticsSnapshot,
@@ -23,14 +24,32 @@ export function isIpcError(e: unknown): e is IpcError {
   );
 }
 
-/** Calls a command; anything thrown that is not an IpcError (a bridge failure) is wrapped as one. */
+/**
+ * The one way anything thrown becomes what the UI shows: an `IpcError` as it
+ * is; a bridge failure or a page's own exception (a string, an `Error`, an
+ * object with a `message`) as `invalid_input` with that message; any other
+ * value as a plain sentence in the user's language, never "[object Object]".
+ * The raw value then goes to the console for whoever investigates.
+ */
+export function toIpcError(e: unknown): IpcError {
+  if (isIpcError(e)) return e;
+  const message =
+    typeof e === "string"
+      ? e
+      : typeof e === "object" && e !== null && typeof (e as { message?: unknown }).message === "string"
+        ? (e as { message: string }).message
+        : "";
+  if (message.trim() !== "") return { code: "invalid_input", message };
+  console.error("unexpected failure", e);
+  return { code: "invalid_input", message: i18n.t("app.unexpected") };
+}
+
+/** Calls a command; whatever it throws arrives as an `IpcError` (`toIpcError`). */
 async function call<T>(command: string, args?: { payload: unknown }): Promise<T> {
   try {
     return await tauriInvoke<T>(command, args);
   } catch (e) {
-    if (isIpcError(e)) throw e;
-    const message = typeof e === "string" ? e : e instanceof Error ? e.message : String(e);
-    throw { code: "invalid_input", message } satisfies IpcError;
+    throw toIpcError(e);
   }
 }
 

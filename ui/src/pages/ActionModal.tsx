@@ -2,10 +2,10 @@ import { Modal, Stack, TextInput, Textarea } from "@mantine/core";
 import { type FormEvent, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { ErrorAlert } from "../components/ErrorAlert";
+import { ErrorAlert, useFailure } from "../components/ErrorAlert";
 import { FormFooter } from "../components/FormFooter";
 import { localToday } from "../format";
-import { type ActionKind, type IpcError, type Subject, api } from "../ipc";
+import { type ActionKind, type Subject, api } from "../ipc";
 
 const TITLE: Record<ActionKind, string> = {
   enroll: "subject.enroll",
@@ -35,7 +35,7 @@ export function ActionModal({
   const { t } = useTranslation();
   const [date, setDate] = useState(localToday());
   const [reason, setReason] = useState("");
-  const [error, setError] = useState<IpcError | null>(null);
+  const { error, fail } = useFailure();
   const [busy, setBusy] = useState(false);
   const dateLabel = DATE_LABEL[kind];
 
@@ -51,7 +51,7 @@ export function ActionModal({
       });
       onDone(subject);
     } catch (err) {
-      setError(err as IpcError);
+      fail(err);
     } finally {
       setBusy(false);
     }

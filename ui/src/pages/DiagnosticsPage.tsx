@@ -1,19 +1,17 @@
 import { Alert, Badge, Button, Group, Paper, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
-import type { ColumnDef } from "@tanstack/react-table";
 import { useEffect, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { DataTable } from "../components/DataTable";
+import { type Column, DataTable } from "../components/DataTable";
 import { LogsCard } from "./LogsCard";
 import { EdcCallsCard } from "./EdcCallsCard";
 import { MetricsCharts } from "./MetricsCharts";
 import { ProfileCard } from "./ProfileCard";
-import { ErrorAlert } from "../components/ErrorAlert";
+import { ErrorAlert, useFailure } from "../components/ErrorAlert";
 import { formatElapsed, formatTimestamp } from "../format";
 import {
   type DiagnosticsSnapshot,
   type Sample,
-  type IpcError,
   type LaneStats,
   type Percentiles,
   type TaskSnapshot,
@@ -38,7 +36,7 @@ export function DiagnosticsPage() {
   const { t, i18n } = useTranslation();
   const [snap, setSnap] = useState<DiagnosticsSnapshot | null>(null);
   const [samples, setSamples] = useState<Sample[]>([]);
-  const [error, setError] = useState<IpcError | null>(null);
+  const { error, fail } = useFailure();
 
   useEffect(() => {
     let live = true;
@@ -48,7 +46,9 @@ export function DiagnosticsPage() {
         setSnap(s);
         setSamples(s.metrics);
       },
-      (e: IpcError) => live && setError(e),
+      (e: unknown) => {
+        if (live) fail(e);
+      },
     );
     // Each event brings the newest sample; the history stays 15 minutes long.
     const stop = onDiagnostics((s) => {
@@ -60,9 +60,9 @@ export function DiagnosticsPage() {
       live = false;
       stop();
     };
-  }, []);
+  }, [fail]);
 
-  const columns = useMemo<ColumnDef<TaskSnapshot, unknown>[]>(
+  const columns = useMemo<Column<TaskSnapshot>[]>(
     () => [
       { header: t("diagnostics.columns.name"), accessorKey: "name" },
       { header: t("diagnostics.columns.kind"), id: "kind", cell: (c) => t(`diagnostics.kind.${c.row.original.kind}`) },
@@ -112,14 +112,14 @@ export function DiagnosticsPage() {
               variant="subtle"
               color="red"
               data-testid={`cancel-task-${c.row.original.id}`}
-              onClick={() => void api.cancelTask(c.row.original.id).catch((e: IpcError) => setError(e))}
+              onClick={() => void api.cancelTask(c.row.original.id).catch(fail)}
             >
               {t("diagnostics.cancel")}
             </Button>
           ) : null,
       },
     ],
-    [t, i18n.language],
+    [t, i18n.language, fail],
   );
 
   const liveCount = snap?.tasks.filter((x) => !["done", "failed", "cancelled"].includes(x.state)).length ?? 0;

@@ -1,18 +1,19 @@
-import { Alert, Badge, Button, Code, FileInput, Group, Stack, Table, Text } from "@mantine/core";
+import { Alert, Badge, Button, Code, FileInput, Group, Stack, Text } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
-import { useState } from "react";
+import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { ErrorAlert } from "../components/ErrorAlert";
+import { type Column, DataTable } from "../components/DataTable";
+import { ErrorAlert, useFailure } from "../components/ErrorAlert";
 import { Section } from "../components/Section";
-import { type DictionaryFile, type DictionaryPreview, type FieldChange, type IpcError, api } from "../ipc";
+import { type DictionaryFile, type DictionaryPreview, type FieldChange, api } from "../ipc";
 
-/** A file's text, through FileReader, which every webview has. */
+/** A file's text, through FileReader, which every webview has. A failure rejects with the reader's error (`useFailure` words it). */
 function readText(file: File): Promise<string> {
   return new Promise((resolve, reject) => {
     const reader = new FileReader();
     reader.onload = () => resolve(String(reader.result ?? ""));
-    reader.onerror = () => reject(reader.error ?? new Error("cannot read the file"));
+    reader.onerror = () => reject(reader.error);
     reader.readAsText(file);
   });
 }
@@ -22,12 +23,12 @@ export function DictionaryCard() {
   const { t } = useTranslation();
   const [file, setFile] = useState<DictionaryFile | null>(null);
   const [preview, setPreview] = useState<DictionaryPreview | null>(null);
-  const [error, setError] = useState<IpcError | null>(null);
+  const { error, fail, clear } = useFailure();
   const [busy, setBusy] = useState(false);
 
   const choose = async (chosen: File | null) => {
     setPreview(null);
-    setError(null);
+    clear();
     setFile(null);
     if (!chosen) return;
     try {
@@ -35,7 +36,7 @@ export function DictionaryCard() {
       setFile(next);
       setPreview(await api.previewDictionary(next));
     } catch (e) {
-      setError(e as IpcError);
+      fail(e);
     }
   };
 
@@ -47,27 +48,22 @@ export function DictionaryCard() {
       notifications.show({ message: t("dictionary.applied"), color: "green" });
       setPreview(await api.previewDictionary(file));
     } catch (e) {
-      setError(e as IpcError);
+      fail(e);
     } finally {
       setBusy(false);
     }
   };
 
-  const describe = (c: FieldChange) => {
-    switch (c.kind) {
-      case "added":
-        return <Badge color="green">{t("dictionary.added")}</Badge>;
-      case "removed":
-        return <Badge color="orange">{t("dictionary.removed")}</Badge>;
-      case "changed":
-        return (
-          <Text size="sm">
-            {t("dictionary.changed", { aspects: c.aspects.map((a) => t(`dictionary.aspect.${a}`)).join(", ") })}
-            {c.removed_choices.length > 0 && ` · ${t("dictionary.removedChoices", { codes: c.removed_choices.join(", ") })}`}
-          </Text>
-        );
-    }
-  };
+
+
+  // A first import lists every field of the dictionary: DataTable renders the rows on screen only.
+  const columns = useMemo<Column<FieldChange>[]>(
+    () => [
+      { header: t("dictionary.columns.field"), id: "field", cell: (c) => <Code>{c.row.original.field}</Code> },
+      { header: t("dictionary.columns.change"), id: "change", cell: (c) => <ChangeText change={c.row.original} /> },
+    ],
+    [t],
+  );
 
   const same = preview !== null && preview.hash === preview.current_hash;
 
@@ -98,18 +94,13 @@ export function DictionaryCard() {
               {preview.changes.length === 0 ? (
                 <Text size="sm">{t("dictionary.noChanges")}</Text>
               ) : (
-                <Table data-testid="dictionary-changes">
-                  <Table.Tbody>
-                    {preview.changes.map((c) => (
-                      <Table.Tr key={`${c.kind}-${c.field}`}>
-                        <Table.Td>
-                          <Code>{c.field}</Code>
-                        </Table.Td>
-                        <Table.Td>{describe(c)}</Table.Td>
-                      </Table.Tr>
-                    ))}
-                  </Table.Tbody>
-                </Table>
+                <DataTable
+                  testId="dictionary-changes"
+                  data={preview.changes}
+                  columns={columns}
+                  rowId={(c) => `${c.kind}-${c.field}`}
+                  empty=""
+                />
               )}
             </>
           )}
@@ -134,4 +125,22 @@ export function DictionaryCard() {
       )}
     </Section>
   );
+}
+
+/** What one field change does, in words. */
+function ChangeText({ change }: { change: FieldChange }) {
+  const { t } = useTranslation();
+  switch (change.kind) {
+    case "added":
+      return <Badge color="green">{t("dictionary.added")}</Badge>;
+    case "removed":
+      return <Badge color="orange">{t("dictionary.removed")}</Badge>;
+    case "changed":
+      return (
+        <Text size="sm">
+          {t("dictionary.changed", { aspects: change.aspects.map((a) => t(`dictionary.aspect.${a}`)).join(", ") })}
+          {change.removed_choices.length > 0 && ` · ${t("dictionary.removedChoices", { codes: change.removed_choices.join(", ") })}`}
+        </Text>
+      );
+  }
 }

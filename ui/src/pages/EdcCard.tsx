@@ -3,9 +3,9 @@ import { notifications } from "@mantine/notifications";
 import { type FormEvent, useCallback, useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { ErrorAlert } from "../components/ErrorAlert";
+import { ErrorAlert, useFailure } from "../components/ErrorAlert";
 import { Section } from "../components/Section";
-import { type ConnectionReport, type EdcSettings, type IpcError, api } from "../ipc";
+import { type ConnectionReport, type EdcSettings, api } from "../ipc";
 
 /** The central EDC: demo or the study's REDCap, its address and token, and "Test connection". */
 export function EdcCard() {
@@ -13,7 +13,7 @@ export function EdcCard() {
   const [settings, setSettings] = useState<EdcSettings | null>(null);
   const [url, setUrl] = useState("");
   const [token, setToken] = useState("");
-  const [error, setError] = useState<IpcError | null>(null);
+  const { error, fail, clear } = useFailure();
   const [report, setReport] = useState<ConnectionReport | null>(null);
   const [busy, setBusy] = useState<"save" | "test" | "forget" | null>(null);
 
@@ -24,17 +24,17 @@ export function EdcCard() {
   }, []);
 
   useEffect(() => {
-    api.edcSettings().then(show, (e: IpcError) => setError(e));
-  }, [show]);
+    api.edcSettings().then(show, fail);
+  }, [show, fail]);
 
   const run = async (what: "save" | "test" | "forget", f: () => Promise<void>) => {
     setBusy(what);
-    setError(null);
+    clear();
     setReport(null);
     try {
       await f();
     } catch (e) {
-      setError(e as IpcError);
+      fail(e);
     } finally {
       setBusy(null);
     }

@@ -4,10 +4,11 @@ import { type ReactNode, useCallback, useEffect, useMemo, useRef, useState } fro
 import { useTranslation } from "react-i18next";
 
 import { CrfField, CrfMatrix, type Values } from "../components/CrfField";
-import { ErrorAlert } from "../components/ErrorAlert";
+import { DiscardChangesDialog } from "../components/DiscardChangesDialog";
+import { ErrorAlert, useFailure } from "../components/ErrorAlert";
 import { useApp } from "../context";
 import { SafeHtml, htmlText } from "../components/SafeHtml";
-import { type Evaluation, type FieldState, type FieldView, type FormRef, type FormStatus, type FormView, type IpcError, api } from "../ipc";
+import { type Evaluation, type FieldState, type FieldView, type FormRef, type FormStatus, type FormView, api } from "../ipc";
 
 const STATUSES: FormStatus[] = ["incomplete", "unverified", "complete"];
 
@@ -40,7 +41,7 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
   const asked = useRef(false);
   const [evaluation, setEvaluation] = useState<Evaluation | null>(null);
   const [status, setStatus] = useState<FormStatus>("incomplete");
-  const [error, setError] = useState<IpcError | null>(null);
+  const { error, fail, clear } = useFailure();
   const [notice, setNotice] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [pending, setPending] = useState<Pending | null>(null);
@@ -64,11 +65,11 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
       setEvaluation(opened.evaluation);
       latest.current = opened.evaluation;
       setStatus(opened.view.status ?? "incomplete");
-      setError(null);
+      clear();
     } catch (e) {
-      setError(e as IpcError);
+      fail(e);
     }
-  }, [at]);
+  }, [at, fail, clear]);
 
   useEffect(() => {
     void load();
@@ -104,14 +105,14 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
             setPending({ hidden, before, after: next });
           } else applied.current = next;
         } catch (err) {
-          if (mine === seq.current) setError(err as IpcError);
+          if (mine === seq.current) fail(err);
         }
       };
       const p = run();
       inflight.current = p;
       return p;
     },
-    [at, view],
+    [at, view, fail],
   );
 
   const change = (name: string, value: string) => {
@@ -153,7 +154,7 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
       await load();
       setNotice(r.changed > 0 ? t("crf.saved", { count: r.changed }) : t("crf.nothingChanged"));
     } catch (e) {
-      setError(e as IpcError);
+      fail(e);
       setAsking(false);
     } finally {
       setBusy(false);
@@ -165,9 +166,9 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
     await inflight.current;
     const e = latest.current;
     if (!e || asked.current) return;
-    setError(null);
+    clear();
     if (e.fields.some((f) => f.visible && f.message?.severity === "error")) {
-      setError({ code: "validation", message: t("crf.fixFirst") });
+      fail({ code: "validation", message: t("crf.fixFirst") });
       return;
     }
     if (e.changes_saved.length > 0 || e.out_of_range.length > 0) setAsking(true);
@@ -276,17 +277,7 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
         </Group>
       </Modal>
       {asking && evaluation && <ReasonModal evaluation={evaluation} label={label} busy={busy} onCancel={() => setAsking(false)} onSave={save} />}
-      <Modal opened={leaving} onClose={() => setLeaving(false)} title={t("crf.discardTitle")}>
-        <Text>{t("crf.discardBody")}</Text>
-        <Group justify="flex-end" mt="md">
-          <Button variant="default" onClick={() => setLeaving(false)}>
-            {t("crf.stay")}
-          </Button>
-          <Button color="red" onClick={onBack} data-testid="form-discard">
-            {t("crf.discard")}
-          </Button>
-        </Group>
-      </Modal>
+      <DiscardChangesDialog opened={leaving} onStay={() => setLeaving(false)} onDiscard={onBack} discardTestId="form-discard" />
     </Stack>
   );
 }

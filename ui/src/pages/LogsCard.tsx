@@ -1,12 +1,11 @@
 import { Alert, Button, Group, Paper, Select, Stack, TextInput, Title } from "@mantine/core";
-import type { ColumnDef } from "@tanstack/react-table";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { DataTable } from "../components/DataTable";
-import { ErrorAlert } from "../components/ErrorAlert";
+import { type Column, DataTable } from "../components/DataTable";
+import { ErrorAlert, useFailure } from "../components/ErrorAlert";
 import { formatTimestamp } from "../format";
-import { type IpcError, type LogLine, api } from "../ipc";
+import { type LogLine, api } from "../ipc";
 
 const LEVELS = ["ERROR", "WARN", "INFO", "DEBUG"];
 
@@ -16,17 +15,17 @@ export function LogsCard() {
   const [level, setLevel] = useState("INFO");
   const [search, setSearch] = useState("");
   const [lines, setLines] = useState<LogLine[]>([]);
-  const [error, setError] = useState<IpcError | null>(null);
+  const { error, fail, clear } = useFailure();
   const [saved, setSaved] = useState<string | null>(null);
 
   const load = useCallback(async () => {
     try {
       setLines(await api.recentLogs({ level, search }));
-      setError(null);
+      clear();
     } catch (e) {
-      setError(e as IpcError);
+      fail(e);
     }
-  }, [level, search]);
+  }, [level, search, fail, clear]);
 
   useEffect(() => {
     void load();
@@ -34,7 +33,7 @@ export function LogsCard() {
     return () => clearInterval(timer);
   }, [load]);
 
-  const columns = useMemo<ColumnDef<LogLine, unknown>[]>(
+  const columns = useMemo<Column<LogLine>[]>(
     () => [
       { header: t("diagnostics.logs.at"), id: "at", cell: (c) => formatTimestamp(c.row.original.at, i18n.language) },
       { header: t("diagnostics.logs.level"), accessorKey: "level" },
@@ -48,7 +47,7 @@ export function LogsCard() {
     try {
       setSaved(await api.saveDiagnosticsBundle());
     } catch (e) {
-      setError(e as IpcError);
+      fail(e);
     }
   };
 

@@ -2,10 +2,10 @@ import { Alert, Button, Group, NumberInput, Paper, Stack, Text, TextInput, Title
 import { useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { ErrorAlert } from "../components/ErrorAlert";
+import { ErrorAlert, useFailure } from "../components/ErrorAlert";
 import { FlameGraph, type FlameGraphHandle } from "../components/FlameGraph";
 import { useApp } from "../context";
-import { type IpcError, type ProfileFormat, type ProfileView, api } from "../ipc";
+import { type ProfileFormat, type ProfileView, api } from "../ipc";
 
 /** "Record CPU profile for N seconds", its flame graph (zoom, search) and saving it as SVG or pprof. */
 export function ProfileCard() {
@@ -17,18 +17,18 @@ export function ProfileCard() {
   const [search, setSearch] = useState("");
   const [matched, setMatched] = useState<[number, number]>([0, 0]);
   const [saved, setSaved] = useState<string | null>(null);
-  const [error, setError] = useState<IpcError | null>(null);
+  const { error, fail, clear } = useFailure();
   const graph = useRef<FlameGraphHandle>(null);
 
   const record = async () => {
-    setError(null);
+    clear();
     setSaved(null);
     setRecording(true);
     try {
       setProfile(await api.recordProfile({ seconds: Number(seconds) }));
       setSearch("");
     } catch (e) {
-      setError(e as IpcError);
+      fail(e);
     } finally {
       setRecording(false);
     }
@@ -38,7 +38,7 @@ export function ProfileCard() {
     try {
       setSaved(await api.saveProfile({ format }));
     } catch (e) {
-      setError(e as IpcError);
+      fail(e);
     }
   };
 

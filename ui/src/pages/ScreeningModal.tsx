@@ -3,11 +3,11 @@ import { notifications } from "@mantine/notifications";
 import { type FormEvent, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { ErrorAlert } from "../components/ErrorAlert";
+import { ErrorAlert, useFailure } from "../components/ErrorAlert";
 import { FormFooter } from "../components/FormFooter";
 import { useApp } from "../context";
 import { localToday } from "../format";
-import { type Answer, type IpcError, type Subject, api } from "../ipc";
+import { type Answer, type Subject, api } from "../ipc";
 
 interface Props {
   /** The subject to correct; a new subject is screened when absent. */
@@ -33,7 +33,7 @@ export function ScreeningModal({ subject, onClose, onSaved }: Props) {
   const [consentVersion, setConsentVersion] = useState(s?.consent_version ?? "");
   const [answers, setAnswers] = useState<Answers>(s?.eligibility ?? {});
   const [reason, setReason] = useState("");
-  const [error, setError] = useState<IpcError | null>(null);
+  const { error, fail } = useFailure();
   const [busy, setBusy] = useState(false);
 
   const criteria = info.setup?.criteria ?? [];
@@ -57,7 +57,7 @@ export function ScreeningModal({ subject, onClose, onSaved }: Props) {
       notifications.show({ message: t("screening.saved", { id: saved.id }), color: "green" });
       onSaved(saved);
     } catch (err) {
-      setError(err as IpcError);
+      fail(err);
     } finally {
       setBusy(false);
     }

@@ -15,20 +15,20 @@ import { notifications } from "@mantine/notifications";
 import { type FormEvent, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { ErrorAlert } from "../components/ErrorAlert";
+import { ErrorAlert, useFailure } from "../components/ErrorAlert";
 import { Section } from "../components/Section";
 import { DictionaryCard } from "./DictionaryCard";
 import { EdcCard } from "./EdcCard";
 import { useApp } from "../context";
 import { LANGS, setLanguage } from "../i18n";
-import { type AuditVerification, type IpcError, type Lang, api } from "../ipc";
+import { type AuditVerification, type Lang, api } from "../ipc";
 
 export function SettingsPage() {
   const { t } = useTranslation();
   const { info, refresh } = useApp();
   const [name, setName] = useState(info.settings.display_name);
   const [lang, setLang] = useState<Lang>(info.settings.language);
-  const [error, setError] = useState<IpcError | null>(null);
+  const { error, fail, clear } = useFailure();
   const [busy, setBusy] = useState(false);
 
   const submit = async (e: FormEvent) => {
@@ -37,11 +37,11 @@ export function SettingsPage() {
     try {
       const saved = await api.savePreferences({ display_name: name, language: lang });
       setLanguage(saved.language);
-      setError(null);
+      clear();
       await refresh();
       notifications.show({ message: t("settings.saved"), color: "green" });
     } catch (err) {
-      setError(err as IpcError);
+      fail(err);
     } finally {
       setBusy(false);
     }
@@ -116,7 +116,7 @@ export function SettingsPage() {
 function AuditCheck() {
   const { t } = useTranslation();
   const [result, setResult] = useState<AuditVerification | null>(null);
-  const [error, setError] = useState<IpcError | null>(null);
+  const { error, fail, clear } = useFailure();
   const [busy, setBusy] = useState(false);
 
   const verify = async () => {
@@ -124,9 +124,9 @@ function AuditCheck() {
     setResult(null);
     try {
       setResult(await api.verifyAudit());
-      setError(null);
+      clear();
     } catch (err) {
-      setError(err as IpcError);
+      fail(err);
     } finally {
       setBusy(false);
     }

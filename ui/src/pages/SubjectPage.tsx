@@ -1,18 +1,16 @@
 import { Anchor, Badge, Button, Group, Paper, SimpleGrid, Stack, Text, Title } from "@mantine/core";
 import { useHotkeys } from "@mantine/hooks";
-import type { ColumnDef } from "@tanstack/react-table";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { DataTable } from "../components/DataTable";
-import { ErrorAlert } from "../components/ErrorAlert";
+import { type Column, DataTable } from "../components/DataTable";
+import { ErrorAlert, useFailure } from "../components/ErrorAlert";
 import { StatusBadge } from "../components/StatusBadge";
 import { useApp } from "../context";
 import { auditFieldName, fieldValue, formatTimestamp } from "../format";
 import {
   type ActionKind,
   type AuditEntry,
-  type IpcError,
   type RecordDetail,
   type SubjectDetail,
   type VisitGrid,
@@ -37,7 +35,7 @@ export function SubjectPage({ id, onBack, onOpenForm }: { id: string; onBack: ()
   // A record pulled from the EDC that was not registered at this desk.
   const [record, setRecord] = useState<RecordDetail | null>(null);
   const [grid, setGrid] = useState<VisitGrid | null>(null);
-  const [error, setError] = useState<IpcError | null>(null);
+  const { error, fail, clear } = useFailure();
   const [action, setAction] = useState<ActionKind | null>(null);
   const [editing, setEditing] = useState(false);
 
@@ -53,11 +51,11 @@ export function SubjectPage({ id, onBack, onOpenForm }: { id: string; onBack: ()
         setDetail(null);
       }
       setGrid(g);
-      setError(null);
+      clear();
     } catch (e) {
-      setError(e as IpcError);
+      fail(e);
     }
-  }, [id]);
+  }, [id, fail, clear]);
 
   useEffect(() => {
     void load();
@@ -66,7 +64,7 @@ export function SubjectPage({ id, onBack, onOpenForm }: { id: string; onBack: ()
   // Esc goes back to the list when no dialog is open (a dialog takes Esc itself).
   useHotkeys([["Escape", () => !action && !editing && onBack()]]);
 
-  const columns = useMemo<ColumnDef<AuditEntry, unknown>[]>(
+  const columns = useMemo<Column<AuditEntry>[]>(
     () => [
       { header: t("subject.columns.at"), accessorKey: "at", cell: (c) => formatTimestamp(c.row.original.at, i18n.language) },
       {

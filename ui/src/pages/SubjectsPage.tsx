@@ -1,15 +1,13 @@
 import { Button, Group, NativeSelect, Paper, Progress, Stack, Text, TextInput, Title } from "@mantine/core";
-import { useDebouncedValue } from "@mantine/hooks";
-import type { ColumnDef } from "@tanstack/react-table";
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { DataTable } from "../components/DataTable";
-import { ErrorAlert } from "../components/ErrorAlert";
+import { type Column, DataTable } from "../components/DataTable";
+import { ErrorAlert, useFailure } from "../components/ErrorAlert";
 import { StatusBadge } from "../components/StatusBadge";
 import { useApp } from "../context";
 import { formatTimestamp } from "../format";
-import { type EdcRecord, type IpcError, type StatusCount, type SubjectRow, type SubjectStatus, api } from "../ipc";
+import { type EdcRecord, type StatusCount, type SubjectRow, type SubjectStatus, api } from "../ipc";
 import { ScreeningModal } from "./ScreeningModal";
 
 const STATUSES: SubjectStatus[] = ["screening", "screen_failed", "enrolled", "completed", "withdrawn"];
@@ -20,34 +18,39 @@ export function SubjectsPage({ onOpen }: { onOpen: (id: string) => void }) {
   const { t, i18n } = useTranslation();
   const { info } = useApp();
   const [search, setSearch] = useState("");
-  const [debounced] = useDebouncedValue(search, 200);
   const [status, setStatus] = useState<SubjectStatus | "">("");
   const [site, setSite] = useState("");
   const [rows, setRows] = useState<SubjectRow[]>([]);
   const [records, setRecords] = useState<EdcRecord[]>([]);
   const [counts, setCounts] = useState<StatusCount[]>([]);
-  const [error, setError] = useState<IpcError | null>(null);
+  const { error, fail, clear } = useFailure();
   const [screening, setScreening] = useState(false);
 
+  // Every keystroke asks the core at once (the query is indexed SQL); an
+  // answer to an older question than the newest is dropped, so a slow one
+  // never overwrites a newer list.
+  const asked = useRef(0);
   const load = useCallback(async () => {
+    const mine = ++asked.current;
     try {
-      const filter = { search: debounced || null, status: status || null, site_id: site || null };
+      const filter = { search: search || null, status: status || null, site_id: site || null };
       const [list, c, fromEdc] = await Promise.all([api.listSubjects(filter), api.statusCounts(), api.listEdcRecords()]);
+      if (mine !== asked.current) return;
       setRows(list);
       setCounts(c);
-      const needle = debounced.trim().toLowerCase();
+      const needle = search.trim().toLowerCase();
       setRecords(fromEdc.filter((r) => r.record_id.toLowerCase().includes(needle)));
-      setError(null);
+      clear();
     } catch (e) {
-      setError(e as IpcError);
+      if (mine === asked.current) fail(e);
     }
-  }, [debounced, status, site]);
+  }, [search, status, site, fail, clear]);
 
   useEffect(() => {
     void load();
   }, [load]);
 
-  const columns = useMemo<ColumnDef<SubjectRow, unknown>[]>(
+  const columns = useMemo<Column<SubjectRow>[]>(
     () => [
       { header: t("subjects.columns.id"), accessorKey: "id" },
       { header: t("subjects.columns.label"), accessorKey: "label" },
@@ -67,7 +70,7 @@ export function SubjectsPage({ onOpen }: { onOpen: (id: string) => void }) {
     [t],
   );
 
-  const recordColumns = useMemo<ColumnDef<EdcRecord, unknown>[]>(
+  const recordColumns = useMemo<Column<EdcRecord>[]>(
     () => [
       { header: t("subjects.edcColumns.id"), accessorKey: "record_id" },
       { header: t("subjects.edcColumns.events"), accessorKey: "events" },

@@ -1,13 +1,12 @@
 import { Alert, Badge, Button, Group, Modal, NumberInput, Paper, Progress, SimpleGrid, Stack, Text, Textarea, Title } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
-import type { ColumnDef } from "@tanstack/react-table";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { DataTable } from "../components/DataTable";
-import { ErrorAlert } from "../components/ErrorAlert";
+import { type Column, DataTable } from "../components/DataTable";
+import { ErrorAlert, useFailure } from "../components/ErrorAlert";
 import { formatTimestamp } from "../format";
-import { type ConflictView, type IpcError, type Keep, type SyncSettings, type SyncStatus, api } from "../ipc";
+import { type ConflictView, type Keep, type SyncSettings, type SyncStatus, api } from "../ipc";
 
 type Resolving = { view: ConflictView; keep: Keep };
 
@@ -16,7 +15,7 @@ export function SyncPage() {
   const { t, i18n } = useTranslation();
   const [status, setStatus] = useState<SyncStatus | null>(null);
   const [conflicts, setConflicts] = useState<ConflictView[]>([]);
-  const [error, setError] = useState<IpcError | null>(null);
+  const { error, fail, clear } = useFailure();
   const [resolving, setResolving] = useState<Resolving | null>(null);
   // Records done at the previous refresh, for the rate.
   const last = useRef<{ at: number; records: number } | null>(null);
@@ -34,9 +33,9 @@ export function SyncPage() {
       setStatus(s);
       setConflicts(c);
     } catch (e) {
-      setError(e as IpcError);
+      fail(e);
     }
-  }, []);
+  }, [fail]);
 
   useEffect(() => {
     void refresh();
@@ -45,16 +44,16 @@ export function SyncPage() {
   }, [refresh]);
 
   const act = async (f: () => Promise<unknown>) => {
-    setError(null);
+    clear();
     try {
       await f();
       await refresh();
     } catch (e) {
-      setError(e as IpcError);
+      fail(e);
     }
   };
 
-  const columns = useMemo<ColumnDef<ConflictView, unknown>[]>(
+  const columns = useMemo<Column<ConflictView>[]>(
     () => [
       { header: t("sync.columns.record"), id: "record", cell: (c) => c.row.original.conflict.cell.record_id },
       { header: t("sync.columns.where"), id: "where", cell: (c) => c.row.original.event_label },
@@ -181,15 +180,15 @@ function SettingsCard({ initial, onSaved }: { initial: SyncSettings; onSaved: ()
   const { t } = useTranslation();
   const [interval, setInterval_] = useState<number | string>(initial.interval_minutes);
   const [concurrency, setConcurrency] = useState<number | string>(initial.concurrency);
-  const [error, setError] = useState<IpcError | null>(null);
+  const { error, fail, clear } = useFailure();
   const save = async () => {
     try {
       await api.saveSyncSettings({ interval_minutes: Number(interval), concurrency: Number(concurrency) });
-      setError(null);
+      clear();
       notifications.show({ message: t("sync.settingsSaved"), color: "green" });
       onSaved();
     } catch (e) {
-      setError(e as IpcError);
+      fail(e);
     }
   };
   return (
@@ -209,7 +208,7 @@ function SettingsCard({ initial, onSaved }: { initial: SyncSettings; onSaved: ()
 function ResolveModal({ resolving, onClose, onDone }: { resolving: Resolving; onClose: () => void; onDone: () => void }) {
   const { t } = useTranslation();
   const [reason, setReason] = useState("");
-  const [error, setError] = useState<IpcError | null>(null);
+  const { error, fail } = useFailure();
   const [busy, setBusy] = useState(false);
   const c = resolving.view.conflict;
   const value = resolving.keep.keep === "mine" ? c.mine : c.theirs;
@@ -220,7 +219,7 @@ function ResolveModal({ resolving, onClose, onDone }: { resolving: Resolving; on
       await api.resolveConflict({ id: c.id, keep: resolving.keep, reason });
       onDone();
     } catch (e) {
-      setError(e as IpcError);
+      fail(e);
     } finally {
       setBusy(false);
     }

@@ -2,12 +2,12 @@ import { MantineProvider } from "@mantine/core";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 
 import { App } from "../App";
 import i18n from "../i18n";
 import type { IpcError } from "../ipc";
-import { appInfo, evaluation, grid, openedForm, row, subject } from "./fixtures";
+import { appInfo, evaluation, grid, openedForm, row, subject, subjectRows } from "./fixtures";
 
 type Handler = (args: Record<string, unknown>) => unknown;
 
@@ -201,6 +201,50 @@ describe("SiteDesk UI", () => {
     expect(screen.getByTestId("subject-id")).toHaveTextContent("S01-B2C-0003");
     expect(screen.getByTestId("audit-table")).toHaveTextContent("Repeated after rest");
     expect(screen.queryByTestId("action-edit")).not.toBeInTheDocument();
+  });
+
+  it("words a failure that is not the backend's error plainly, never as [object Object]", async () => {
+    const quiet = vi.spyOn(console, "error").mockImplementation(() => {});
+    backend({
+      list_subjects: () => {
+        throw { status: 500 };
+      },
+    });
+    renderApp();
+    const alert = await screen.findByTestId("error");
+    expect(alert).toHaveTextContent("Something went wrong that SiteDesk did not expect.");
+    expect(alert).not.toHaveTextContent("[object Object]");
+    expect(quiet).toHaveBeenCalled();
+    quiet.mockRestore();
+  });
+
+  it("renders only the rows of a long list that are in view, and the keyboard walks all of it", async () => {
+    const calls = backend({ list_subjects: () => subjectRows(1000) });
+    renderApp();
+    const first = await screen.findByTestId("row-S01-K7Q-1000");
+    const table = screen.getByTestId("subject-table");
+    const rendered = table.querySelectorAll("tbody tr[data-index]").length;
+    expect(rendered).toBeGreaterThan(10);
+    expect(rendered).toBeLessThan(60);
+    expect(screen.queryByTestId("row-S01-K7Q-0001")).toBeNull();
+    expect(table.querySelector("thead[data-sticky]")).not.toBeNull();
+
+    first.focus();
+    fireEvent.keyDown(first, { key: "ArrowDown" });
+    expect(document.activeElement).toBe(screen.getByTestId("row-S01-K7Q-0999"));
+    fireEvent.keyDown(document.activeElement as Element, { key: "End" });
+    await waitFor(() => expect(document.activeElement).toBe(screen.getByTestId("row-S01-K7Q-0001")));
+    fireEvent.keyDown(document.activeElement as Element, { key: "Enter" });
+    expect(await screen.findByTestId("subject-id")).toBeInTheDocument();
+    expect(calls.find((c) => c.cmd === "get_subject")?.args.payload).toEqual({ id: "S01-K7Q-0001" });
+  });
+
+  it("renders every row of a list of up to 100", async () => {
+    backend({ list_subjects: () => subjectRows(100) });
+    renderApp();
+    await screen.findByTestId("row-S01-K7Q-0100");
+    expect(screen.getByTestId("subject-table").querySelectorAll("tbody tr")).toHaveLength(100);
+    expect(screen.getByTestId("row-S01-K7Q-0001")).toBeInTheDocument();
   });
 
   it("starts in the language saved in settings", async () => {
@@ -434,6 +478,20 @@ describe("Case report forms", () => {
     expect(screen.getByTestId("form-title")).toBeInTheDocument();
     fireEvent.click(screen.getByTestId("nav-discard"));
     expect(await screen.findByTestId("page-title")).toHaveTextContent("Subjects");
+  });
+
+  it("asks the same question when the form's back link leaves unsaved edits, and Keep editing stays", async () => {
+    await openDemographics({ evaluate_form: () => evaluation({ smoker: "1" }) });
+    fireEvent.change(screen.getByTestId("field-cigs_per_day"), { target: { value: "12" } });
+    fireEvent.click(screen.getByTestId("form-back"));
+    await screen.findByTestId("form-discard");
+    expect(screen.getByText("Leave without saving?")).toBeInTheDocument();
+    fireEvent.click(screen.getByText("Keep editing"));
+    await waitFor(() => expect(screen.queryByTestId("form-discard")).toBeNull());
+    expect(screen.getByTestId("field-cigs_per_day")).toHaveValue("12");
+    fireEvent.click(screen.getByTestId("form-back"));
+    fireEvent.click(await screen.findByTestId("form-discard"));
+    expect(await screen.findByTestId("subject-id")).toHaveTextContent("S01-K7Q-0001");
   });
 
   it("renders sanitized label HTML as markup, and unavailable fields with an explanation", async () => {

@@ -1,4 +1,4 @@
-import type { AppInfo, Evaluation, FieldView, OpenedForm, Subject, SubjectRow, VisitGrid } from "../ipc";
+import type { AppInfo, Evaluation, FieldView, OpenedForm, Subject, SubjectRow, SubjectStatus, VisitGrid } from "../ipc";
 
 export const appInfo: AppInfo = {
   version: "0.1.0",
@@ -33,6 +33,32 @@ export const row: SubjectRow = {
   enrollment_date: null,
   updated_at: "2026-06-01T09:00:00.000Z",
 };
+
+const STATUSES: SubjectStatus[] = ["screening", "screen_failed", "enrolled", "completed", "withdrawn"];
+const LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+/**
+ * `n` subjects of site S01, newest first as the backend lists them, the same
+ * on every call: for long lists (the unit tests, the browser benchmark).
+ */
+export function subjectRows(n: number): SubjectRow[] {
+  const day = (i: number) => new Date(Date.UTC(2026, 0, 1) + (i % 365) * 86_400_000).toISOString().slice(0, 10);
+  return Array.from({ length: n }, (_, k) => {
+    const i = n - k;
+    const status = STATUSES[i % STATUSES.length] ?? "screening";
+    const enrolled = status === "enrolled" || status === "completed" || status === "withdrawn";
+    return {
+      id: `S01-K7Q-${String(i).padStart(4, "0")}`,
+      site_id: "s01",
+      site_code: "S01",
+      label: LETTERS.charAt((i * 7) % 26) + LETTERS.charAt((i * 11) % 26),
+      status,
+      screening_date: day(i),
+      enrollment_date: enrolled ? day(i + 14) : null,
+      updated_at: `${day(i)}T09:00:00.000Z`,
+    };
+  });
+}
 
 export const subject: Subject = {
   id: "S01-K7Q-0001",

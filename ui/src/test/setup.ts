@@ -19,3 +19,9 @@ class ResizeObserver {
 }
 window.ResizeObserver = ResizeObserver;
 Element.prototype.scrollIntoView = () => {};
+// Mantine's autosizing Textarea re-measures when web fonts load.
+if (!("fonts" in document)) {
+  Object.defineProperty(document, "fonts", {
+    value: { addEventListener: () => {}, removeEventListener: () => {}, ready: Promise.resolve() },
+  });
+}
