@@ -1,6 +1,6 @@
 import { Alert, Anchor, Button, Checkbox, Group, Modal, Paper, SegmentedControl, Stack, Text, Textarea, Title } from "@mantine/core";
 import { useHotkeys } from "@mantine/hooks";
-import { type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { type ReactNode, useCallback, useEffect, useMemo, useReducer, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 
 import { CrfField, CrfMatrix, type Values } from "../components/CrfField";
@@ -15,8 +15,113 @@ const STATUSES: FormStatus[] = ["incomplete", "unverified", "complete"];
 type Pending = { hidden: FieldView[]; before: Values; after: Values };
 
 /** The entries of `values` the CRC touched: only those go to the core, so a value changed elsewhere since the form opened is never written back. */
-function pick(values: Values, touched: Set<string>): Values {
+function pick(values: Values, touched: ReadonlySet<string>): Values {
   return Object.fromEntries(Object.entries(values).filter(([k]) => touched.has(k)));
+}
+
+/** Everything the form page shows, in one place; only `formReducer` changes it. */
+type FormState = {
+  view: FormView | null;
+  /** What the fields hold now, and what they held when the form opened. */
+  values: Values;
+  loaded: Values;
+  /** The stored names the CRC touched: only those go to the core. */
+  touched: ReadonlySet<string>;
+  /** The values the evaluation on screen was made for: what "undo" restores. */
+  applied: Values;
+  evaluation: Evaluation | null;
+  status: FormStatus;
+  notice: string | null;
+  busy: boolean;
+  /** An answer hid fields that hold values: the CRC erases them or undoes the answer. */
+  pending: Pending | null;
+  /** The reason (and range confirmation) dialog is open. */
+  asking: boolean;
+  /** The discard-changes dialog is open. */
+  leaving: boolean;
+};
+
+type FormAction =
+  | { type: "opened"; view: FormView; evaluation: Evaluation }
+  | { type: "typed"; name: string; value: string }
+  | { type: "evaluated"; evaluation: Evaluation; hidden: FieldView[]; asked: Values; before: Values }
+  | { type: "hiddenResolved"; erase: boolean }
+  | { type: "status"; status: FormStatus }
+  | { type: "saving" }
+  | { type: "saved"; notice: string }
+  | { type: "saveFailed" }
+  | { type: "ask"; open: boolean }
+  | { type: "leave"; open: boolean };
+
+const initialForm: FormState = {
+  view: null,
+  values: {},
+  loaded: {},
+  touched: new Set(),
+  applied: {},
+  evaluation: null,
+  status: "incomplete",
+  notice: null,
+  busy: false,
+  pending: null,
+  asking: false,
+  leaving: false,
+};
+
+function formReducer(state: FormState, action: FormAction): FormState {
+  switch (action.type) {
+    case "opened": {
+      // Only what a person enters goes back to the core (calc values are the core's).
+      const enterable = new Set(action.view.fields.flatMap((f) => f.inputs));
+      const shown = Object.fromEntries(Object.entries(action.view.values).filter(([k]) => enterable.has(k)));
+      return {
+        ...state,
+        view: action.view,
+        values: shown,
+        loaded: shown,
+        applied: shown,
+        touched: new Set(),
+        evaluation: action.evaluation,
+        status: action.view.status ?? "incomplete",
+      };
+    }
+    case "typed":
+      return {
+        ...state,
+        values: { ...state.values, [action.name]: action.value },
+        touched: new Set(state.touched).add(action.name),
+        notice: null,
+      };
+    case "evaluated":
+      return action.hidden.length > 0
+        ? { ...state, evaluation: action.evaluation, pending: { hidden: action.hidden, before: action.before, after: action.asked } }
+        : { ...state, evaluation: action.evaluation, applied: action.asked };
+    case "hiddenResolved": {
+      const { pending } = state;
+      if (!pending) return state;
+      if (!action.erase) return { ...state, pending: null, values: pending.before };
+      const values = { ...pending.after };
+      const touched = new Set(state.touched);
+      for (const f of pending.hidden)
+        for (const n of f.inputs) {
+          values[n] = "";
+          touched.add(n);
+        }
+      return { ...state, pending: null, values, touched };
+    }
+    case "status":
+      return { ...state, status: action.status };
+    case "saving":
+      return { ...state, busy: true };
+    case "saved":
+      return { ...state, busy: false, asking: false, notice: action.notice };
+    case "saveFailed":
+      return { ...state, busy: false, asking: false };
+    case "ask":
+      return { ...state, asking: action.open };
+    case "leave":
+      return { ...state, leaving: action.open };
+  }
 }
 
 /**
@@ -27,44 +132,25 @@ function pick(values: Values, touched: Set<string>): Values {
 export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
   const { t } = useTranslation();
   const { setLeaveGuard } = useApp();
-  const [view, setView] = useState<FormView | null>(null);
-  const [values, setValues] = useState<Values>({});
-  const [loaded, setLoaded] = useState<Values>({});
-  const touched = useRef(new Set<string>());
-  // The values the evaluation on screen was made for: what "undo" restores.
-  const applied = useRef<Values>({});
-  const focused = useRef(false);
-  // The evaluation on screen, and the one on its way: a save decides on
-  // the answer for what the CRC typed last, never on an older one.
+  const [form, dispatch] = useReducer(formReducer, initialForm);
+  const { view, values, loaded, evaluation, status, notice, busy, pending, asking, leaving } = form;
+  // Not state but the bookkeeping of calls in flight: a save decides on the
+  // core's answer for what the CRC typed last, never on an older one.
   const latest = useRef<Evaluation | null>(null);
   const inflight = useRef<Promise<void> | null>(null);
-  const asked = useRef(false);
-  const [evaluation, setEvaluation] = useState<Evaluation | null>(null);
-  const [status, setStatus] = useState<FormStatus>("incomplete");
-  const { error, fail, clear } = useFailure();
-  const [notice, setNotice] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [pending, setPending] = useState<Pending | null>(null);
-  const [asking, setAsking] = useState(false);
-  const [leaving, setLeaving] = useState(false);
   const seq = useRef(0);
+  // Set when an answer hid fields with values, until the CRC decides.
+  const asked = useRef(false);
+  const focused = useRef(false);
+  const { error, fail, clear } = useFailure();
   const first = useRef<HTMLDivElement>(null);
 
   const load = useCallback(async () => {
     seq.current++;
     try {
       const opened = await api.openForm(at);
-      setView(opened.view);
-      // Only what a person enters goes back to the core (calc values are the core's).
-      const enterable = new Set(opened.view.fields.flatMap((f) => f.inputs));
-      const shown = Object.fromEntries(Object.entries(opened.view.values).filter(([k]) => enterable.has(k)));
-      setValues(shown);
-      setLoaded(shown);
-      applied.current = shown;
-      touched.current = new Set();
-      setEvaluation(opened.evaluation);
       latest.current = opened.evaluation;
-      setStatus(opened.view.status ?? "incomplete");
+      dispatch({ type: "opened", view: opened.view, evaluation: opened.evaluation });
       clear();
     } catch (e) {
       fail(e);
@@ -87,11 +173,11 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
 
   /** Asks the core about `next`; when the answer hides fields that have values, asks the CRC first (as REDCap does). */
   const evaluate = useCallback(
-    (next: Values, before: Values) => {
+    (next: Values, touched: ReadonlySet<string>, before: Values) => {
       const mine = ++seq.current;
       const run = async () => {
         try {
-          const e = await api.evaluateForm(at, pick(next, touched.current));
+          const e = await api.evaluateForm(at, pick(next, touched));
           if (mine !== seq.current || !view) return;
           const shown = latest.current;
           // The core says which hidden fields hold a value; the form asks about those this answer hid.
@@ -99,11 +185,8 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
             (f) => e.hidden_with_values.includes(f.name) && (shown?.fields.find((s) => s.name === f.name)?.visible ?? true),
           );
           latest.current = e;
-          setEvaluation(e);
-          if (hidden.length > 0) {
-            asked.current = true;
-            setPending({ hidden, before, after: next });
-          } else applied.current = next;
+          if (hidden.length > 0) asked.current = true;
+          dispatch({ type: "evaluated", evaluation: e, hidden, asked: next, before });
         } catch (err) {
           if (mine === seq.current) fail(err);
         }
@@ -116,48 +199,32 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
   );
 
   const change = (name: string, value: string) => {
-    touched.current.add(name);
-    const next = { ...values, [name]: value };
-    setValues(next);
-    setNotice(null);
-    void evaluate(next, applied.current);
+    const next = formReducer(form, { type: "typed", name, value });
+    dispatch({ type: "typed", name, value });
+    void evaluate(next.values, next.touched, form.applied);
   };
 
   const resolveHidden = (erase: boolean) => {
     if (!pending) return;
-    let next: Values;
-    if (erase) {
-      next = { ...pending.after };
-      for (const f of pending.hidden)
-        for (const n of f.inputs) {
-          next[n] = "";
-          touched.current.add(n);
-        }
-    } else {
-      next = pending.before;
-    }
+    const next = formReducer(form, { type: "hiddenResolved", erase });
     asked.current = false;
-    setPending(null);
-    setValues(next);
+    dispatch({ type: "hiddenResolved", erase });
     // Erasing may hide more: "undo" then still goes back to before the answer.
-    void evaluate(next, pending.before);
+    void evaluate(next.values, next.touched, pending.before);
   };
 
   const savedStatus = view?.status ?? null;
   const edited = Object.keys(values).some((k) => (values[k] ?? "") !== (loaded[k] ?? "")) || status !== (savedStatus ?? "incomplete");
 
   const save = async (reason: string | null, confirmed: string[]) => {
-    setBusy(true);
+    dispatch({ type: "saving" });
     try {
-      const r = await api.saveForm(at, { values: pick(values, touched.current), status, confirmed, reason });
-      setAsking(false);
+      const r = await api.saveForm(at, { values: pick(values, form.touched), status, confirmed, reason });
       await load();
-      setNotice(r.changed > 0 ? t("crf.saved", { count: r.changed }) : t("crf.nothingChanged"));
+      dispatch({ type: "saved", notice: r.changed > 0 ? t("crf.saved", { count: r.changed }) : t("crf.nothingChanged") });
     } catch (e) {
       fail(e);
-      setAsking(false);
-    } finally {
-      setBusy(false);
+      dispatch({ type: "saveFailed" });
     }
   };
 
@@ -171,11 +238,11 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
       fail({ code: "validation", message: t("crf.fixFirst") });
       return;
     }
-    if (e.changes_saved.length > 0 || e.out_of_range.length > 0) setAsking(true);
+    if (e.changes_saved.length > 0 || e.out_of_range.length > 0) dispatch({ type: "ask", open: true });
     else void save(null, []);
   };
 
-  const back = () => (edited ? setLeaving(true) : onBack());
+  const back = () => (edited ? dispatch({ type: "leave", open: true }) : onBack());
 
   // Leaving through the navigation asks too while there are unsaved edits.
   useEffect(() => {
@@ -243,7 +310,7 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
                 <Text size="sm">{t("crf.status")}</Text>
                 <SegmentedControl
                   value={status}
-                  onChange={(v) => setStatus(v as FormStatus)}
+                  onChange={(v) => dispatch({ type: "status", status: v as FormStatus })}
                   data={STATUSES.map((s) => ({ value: s, label: t(`crf.cellStatus.${s}`) }))}
                   data-testid="form-status"
                 />
@@ -276,8 +343,8 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
           </Button>
         </Group>
       </Modal>
-      {asking && evaluation && <ReasonModal evaluation={evaluation} label={label} busy={busy} onCancel={() => setAsking(false)} onSave={save} />}
-      <DiscardChangesDialog opened={leaving} onStay={() => setLeaving(false)} onDiscard={onBack} discardTestId="form-discard" />
+      {asking && evaluation && <ReasonModal evaluation={evaluation} label={label} busy={busy} onCancel={() => dispatch({ type: "ask", open: false })} onSave={save} />}
+      <DiscardChangesDialog opened={leaving} onStay={() => dispatch({ type: "leave", open: false })} onDiscard={onBack} discardTestId="form-discard" />
     </Stack>
   );
 }
