@@ -1,7 +1,7 @@
 import i18n from "i18next";
 import { initReactI18next } from "react-i18next";
 
-import type { Lang } from "../ipc";
+import type { Lang } from "../ipc/bindings";
 import type en from "../../../locales/en.json";
 
 // The catalogs are the repository's `locales/*.json`, one per language,
