@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use rand::{Rng, SeedableRng, rngs::StdRng};
+use rand::{RngExt, SeedableRng, rngs::StdRng};
 use rusqlite::{Connection, OpenFlags};
 use sitedesk_core::diagnostics::TaskRegistry;
 use sitedesk_core::store::{Store, StoreOptions, verify_audit_file};

@@ -16,7 +16,7 @@ use edc_sim::{
     DEMO_TOKEN, DEMO_TOKEN_RIVERSIDE, FaultSet, Project, RunningSim, SimConfig, Simulator,
 };
 use rand::rngs::StdRng;
-use rand::{Rng as _, SeedableRng as _};
+use rand::{RngExt as _, SeedableRng as _};
 use sitedesk_core::diagnostics::{TaskRegistry, TaskSnapshot, TaskState};
 use sitedesk_core::domain::{Actor, RecordEdit};
 use sitedesk_core::edc::{EdcClient, FlatRow, Overwrite, RecordQuery, Timeouts, Token};

@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use edc_sim::{DEMO_TOKEN_RIVERSIDE, FaultSet, Project, SimConfig, Simulator, Stats};
 use rand::rngs::StdRng;
-use rand::{Rng as _, SeedableRng as _};
+use rand::{RngExt as _, SeedableRng as _};
 use sitedesk_core::diagnostics::TaskRegistry;
 use sitedesk_core::domain::{Actor, RecordEdit};
 use sitedesk_core::edc::{EdcClient, FlatRow, Overwrite, RecordQuery, Timeouts, Token};

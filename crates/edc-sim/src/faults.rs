@@ -18,7 +18,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use rand::rngs::StdRng;
-use rand::{Rng as _, SeedableRng as _};
+use rand::{RngExt as _, SeedableRng as _};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 

@@ -174,7 +174,7 @@ async fn a_bad_token_is_refused_with_403() {
     // Tokens are hexadecimal, whatever the case.
     let lower = Client::new(&sim, &DEMO_TOKEN.to_ascii_lowercase());
     assert_eq!(lower.post(&[("content", "version")]).await.0, 200);
-    let csv = reqwest::Client::new()
+    let csv = crate::common::http()
         .post(sim.api_url())
         .form(&[
             ("token", DEMO_TOKEN),
@@ -778,7 +778,7 @@ async fn a_database_file_keeps_the_records_across_restarts() {
 #[tokio::test]
 async fn the_admin_endpoints_are_served_only_when_enabled() {
     let sim = start(Project::demo()).await;
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let stats = http
         .get(format!("{}admin/stats", sim.base_url()))
         .send()

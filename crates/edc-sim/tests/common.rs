@@ -14,6 +14,13 @@ pub async fn start_with(config: SimConfig) -> RunningSim {
         .expect("the simulator starts")
 }
 
+/// An HTTP client for the simulator. reqwest's TLS takes the process's
+/// crypto provider, so ring is installed first, as the desk's client does.
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// One token's view of a simulator.
 pub struct Client {
     pub http: reqwest::Client,
@@ -24,7 +31,7 @@ pub struct Client {
 impl Client {
     pub fn new(sim: &RunningSim, token: &str) -> Client {
         Client {
-            http: reqwest::Client::new(),
+            http: http(),
             url: sim.api_url(),
             token: token.to_owned(),
         }

@@ -207,7 +207,7 @@ async fn max_concurrent_keeps_the_peak_at_the_cap() {
     for _ in 0..6 {
         let url = url.clone();
         set.spawn(async move {
-            reqwest::Client::new()
+            crate::common::http()
                 .post(url)
                 .form(&[
                     ("token", DEMO_TOKEN),

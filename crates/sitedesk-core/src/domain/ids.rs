@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use rand::Rng;
+use rand::RngExt;
 
 /// Characters of a desk code: digits and capitals without the ones that are
 /// easily misread (0/O, 1/I/L), as in Crockford's base 32.

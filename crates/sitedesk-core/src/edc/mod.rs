@@ -137,6 +137,9 @@ pub fn api_url(base: &str) -> Result<reqwest::Url, EdcError> {
 impl EdcClient {
     pub fn new(base_url: &str, token: Token, timeouts: Timeouts) -> Result<EdcClient, EdcError> {
         let api = api_url(base_url)?;
+        // reqwest's rustls takes the process's crypto provider; an error
+        // here means one is installed already, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .connect_timeout(timeouts.connect)
             .timeout(timeouts.total)
