@@ -139,12 +139,13 @@ pub struct Args {
     #[arg(long, value_name = "FILE", help_heading = "Server")]
     pub db: Option<PathBuf>,
 
-    /// An API token (32 hex digits), its user name, and the data access
-    /// group it is bound to; repeatable. Without it: the demo tokens the
-    /// project's groups allow
+    /// An API token (32 hex digits), its user name, the data access group
+    /// it is bound to, and its rights beyond record export and import
+    /// (design: Project Design and Setup, e.g. HEX:dm::design); repeatable.
+    /// Without it: the demo tokens the project's groups allow
     #[arg(
         long = "token",
-        value_name = "HEX[:USER[:DAG]]",
+        value_name = "HEX[:USER[:DAG[:RIGHTS]]]",
         value_parser = ApiUser::parse_spec,
         help_heading = "Server"
     )]

@@ -83,12 +83,13 @@ fn banner(sim: &RunningSim, seed: u64, admin: bool) -> String {
     );
     for u in sim.users() {
         out.push_str(&format!(
-            "  {}  user {}{}\n",
+            "  {}  user {}{}{}\n",
             u.token,
             u.username,
             u.dag
                 .map(|d| format!(", data access group {d}"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            if u.design { ", design right" } else { "" }
         ));
     }
     let faults = sim.faults();

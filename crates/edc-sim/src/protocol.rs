@@ -2,8 +2,8 @@
 //! form-encoded parameters of one POST (indexed lists `records[0]=..`),
 //! an error answer (a status and `{"error":"message"}`), an answer's body
 //! and JSON with its keys in order, and who is calling: an [`ApiUser`],
-//! a token (32 hexadecimal digits) with its user name and data access
-//! group.
+//! a token (32 hexadecimal digits) with its user name, data access group
+//! and the rights the simulator tells apart.
 //!
 //! Not here: which call a request makes and what it answers (`handlers`),
 //! checking a token against the server's users (`server`).
@@ -158,7 +158,12 @@ pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Answer {
 }
 
 /// A user of the API: a token (32 hexadecimal digits), the user name the
-/// log records, and optionally the data access group the user is in.
+/// log records, optionally the data access group the user is in, and
+/// whether the user has REDCap's Project Design and Setup right.
+///
+/// Every user may export and import records (REDCap's API Export and API
+/// Import/Update rights); the design right is the one that tells users
+/// apart here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiUser {
     pub token: String,
@@ -166,21 +171,39 @@ pub struct ApiUser {
     /// A group's unique name: the user sees and writes that group's
     /// records only.
     pub dag: Option<String>,
+    /// Project Design and Setup: the user may change the data dictionary
+    /// and the instrument designations (`metadata` and `formEventMapping`
+    /// import).
+    #[serde(default)]
+    pub design: bool,
 }
 
+/// The rights a `--token` spec may name after its group.
+const RIGHTS: [&str; 1] = ["design"];
+
 impl ApiUser {
+    /// A user without the design right.
     pub fn new(token: &str, username: &str, dag: Option<&str>) -> ApiUser {
         ApiUser {
             token: token.to_owned(),
             username: username.to_owned(),
             dag: dag.map(str::to_owned),
+            design: false,
         }
     }
 
-    /// Reads `HEX[:user[:dag]]`, the binary's `--token`; the user name
-    /// defaults to `api_user`.
+    /// The same user with or without the Project Design and Setup right.
+    pub fn with_design(mut self, design: bool) -> ApiUser {
+        self.design = design;
+        self
+    }
+
+    /// Reads `HEX[:user[:dag[:rights]]]`, the binary's `--token`; the user
+    /// name defaults to `api_user`, and `rights` is a comma-separated list
+    /// of the rights beyond record export and import (`design`), so
+    /// `HEX:dm::design` is a user in no group with the design right.
     pub fn parse_spec(spec: &str) -> Result<ApiUser, TokenError> {
-        let mut parts = spec.splitn(3, ':');
+        let mut parts = spec.splitn(4, ':');
         let token = parts.next().unwrap_or_default().trim();
         let user = parts
             .next()
@@ -188,8 +211,25 @@ impl ApiUser {
             .filter(|u| !u.is_empty())
             .unwrap_or("api_user");
         let dag = parts.next().map(str::trim).filter(|d| !d.is_empty());
-        let u = ApiUser::new(token, user, dag);
+        let mut u = ApiUser::new(token, user, dag);
         check_token(&u.token)?;
+        for right in parts
+            .next()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+        {
+            match right {
+                "design" => u.design = true,
+                other => {
+                    return Err(TokenError::UnknownRight {
+                        token: u.token,
+                        right: other.to_owned(),
+                    });
+                }
+            }
+        }
         Ok(u)
     }
 }
@@ -203,6 +243,8 @@ pub enum TokenError {
     UnknownDag { token: String, dag: String },
     #[error("token {0} is given twice")]
     Duplicate(String),
+    #[error("token {token}: {right:?} is not a right the simulator knows (it knows {})", RIGHTS.join(", "))]
+    UnknownRight { token: String, right: String },
 }
 
 /// Whether `t` has a token's form: 32 hexadecimal digits.

@@ -45,6 +45,8 @@ fn every_flag_is_read() {
         "0123456789abcdef0123456789ABCDEF:alice:site_a",
         "--token",
         "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
+        "--token",
+        "EEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEE:dm::design",
         "--admin",
         "--title",
         "Trial",
@@ -74,6 +76,7 @@ fn every_flag_is_read() {
         vec![
             ApiUser::new("0123456789abcdef0123456789ABCDEF", "alice", Some("site_a")),
             ApiUser::new("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", "api_user", None),
+            ApiUser::new("EEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEE", "dm", None).with_design(true),
         ]
     );
     assert!(o.admin);
@@ -153,6 +156,14 @@ fn mistakes_are_reported_not_guessed() {
     assert_eq!(kind, ErrorKind::ValueValidation);
     let token_error = TokenError::Malformed("abc".into()).to_string();
     assert!(text.contains(&token_error), "{text}");
+
+    let (kind, text) = refused(&[
+        "--demo",
+        "--token",
+        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF:me::design,admin",
+    ]);
+    assert_eq!(kind, ErrorKind::ValueValidation);
+    assert!(text.contains("\"admin\" is not a right"), "{text}");
 }
 
 #[test]
