@@ -127,7 +127,7 @@ pub use project::demo::{
 };
 pub use project::files::{CsvFiles, ProjectFiles};
 pub use project::layout::checkbox_column;
-pub use project::{METADATA_COLUMNS, MetadataRow, Project, ProjectError};
+pub use project::{METADATA_COLUMNS, MetadataRow, Project, ProjectError, ProjectStatus};
 pub use protocol::{ApiUser, NO_PERMISSION, REDCAP_VERSION, TokenError};
 pub use server::{RunningSim, SimConfig, SimError, Simulator};
 pub use stats::Stats;

@@ -50,6 +50,8 @@ fn every_flag_is_read() {
         "--admin",
         "--title",
         "Trial",
+        "--status",
+        "development",
     ])
     .unwrap();
     assert_eq!(
@@ -81,6 +83,7 @@ fn every_flag_is_read() {
     );
     assert!(o.admin);
     assert_eq!(o.title.as_deref(), Some("Trial"));
+    assert_eq!(o.status, Some(ProjectStatus::Development));
 }
 
 #[test]
@@ -93,6 +96,7 @@ fn the_demo_needs_nothing_else() {
     assert_eq!(o.faults, FaultSet::default());
     assert!(o.tokens.is_empty());
     assert_eq!(o.seed, None);
+    assert_eq!(o.status, None);
     assert!(!o.admin);
 }
 

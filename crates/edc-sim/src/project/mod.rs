@@ -95,6 +95,50 @@ pub enum ProjectError {
     },
 }
 
+/// Where a project is in its life, as REDCap's project status has it.
+/// Only in development may the API change its design (data dictionary,
+/// instrument designations); production is how a study collects data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProjectStatus {
+    Development,
+    /// Every source's default: the demo study and real projects' files are
+    /// studies that collect data. REDCap's ODM project file does not carry
+    /// the status (a project made from one starts in development), so a
+    /// file can say nothing otherwise.
+    #[default]
+    Production,
+}
+
+impl ProjectStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProjectStatus::Development => "development",
+            ProjectStatus::Production => "production",
+        }
+    }
+}
+
+impl std::fmt::Display for ProjectStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for ProjectStatus {
+    type Err = String;
+
+    /// `development` (or `dev`) and `production` (or `prod`), in any case.
+    fn from_str(s: &str) -> Result<ProjectStatus, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "development" | "dev" => Ok(ProjectStatus::Development),
+            "production" | "prod" => Ok(ProjectStatus::Production),
+            other => Err(format!(
+                "{other:?} is not a project status: development or production"
+            )),
+        }
+    }
+}
+
 /// A project: what the API's metadata calls describe and the records it
 /// starts with.
 #[derive(Debug, Clone)]
@@ -109,6 +153,7 @@ pub struct Project {
     dag_ids: Vec<u32>,
     autonumbering: bool,
     missing_data_codes: String,
+    status: ProjectStatus,
     records: Vec<FlatRow>,
     warnings: Vec<String>,
     layout: Layout,
@@ -125,6 +170,7 @@ impl Project {
             metadata,
             autonumbering: false,
             missing_data_codes: String::new(),
+            status: ProjectStatus::default(),
             records: Vec::new(),
             warnings: Vec::new(),
             layout,
@@ -142,6 +188,12 @@ impl Project {
     /// call's `record_autonumbering_enabled`).
     pub fn with_autonumbering(mut self, on: bool) -> Project {
         self.autonumbering = on;
+        self
+    }
+
+    /// The project's status (production unless told otherwise).
+    pub fn with_status(mut self, status: ProjectStatus) -> Project {
+        self.status = status;
         self
     }
 
@@ -167,6 +219,10 @@ impl Project {
     /// file (choices `1, One | 2, Two`).
     pub fn metadata(&self) -> &[MetadataRow] {
         &self.metadata
+    }
+
+    pub fn status(&self) -> ProjectStatus {
+        self.status
     }
 
     pub fn autonumbering(&self) -> bool {

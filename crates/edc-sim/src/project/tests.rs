@@ -163,3 +163,25 @@ lines &amp; more"/>
         ]]
     );
 }
+
+#[test]
+fn every_source_is_in_production_unless_told_otherwise() {
+    assert_eq!(Project::demo().status(), ProjectStatus::Production);
+    let csv = Project::from_csv(CsvFiles {
+        dictionary: DICTIONARY.as_bytes(),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(csv.status(), ProjectStatus::Production);
+    let dev = csv.with_status(ProjectStatus::Development);
+    assert_eq!(dev.status(), ProjectStatus::Development);
+    assert_eq!(
+        "Dev".parse::<ProjectStatus>(),
+        Ok(ProjectStatus::Development)
+    );
+    assert_eq!(
+        "production".parse::<ProjectStatus>(),
+        Ok(ProjectStatus::Production)
+    );
+    assert!("draft".parse::<ProjectStatus>().is_err());
+}
