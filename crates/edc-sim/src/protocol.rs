@@ -8,6 +8,9 @@
 //! Not here: which call a request makes and what it answers (`handlers`),
 //! checking a token against the server's users (`server`).
 
+use std::fmt;
+
+use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap as _;
 use serde::{Deserialize, Serialize};
 
@@ -151,6 +154,78 @@ impl<V: Serialize> Serialize for Ordered<'_, V> {
         }
         map.end()
     }
+}
+
+/// A JSON object read with its keys in the order sent (an import's error
+/// lines follow it); a number is taken as its text, `null` as blank.
+struct OrderedObject(Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for OrderedObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<OrderedObject, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OrderedObject;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of column names and values")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OrderedObject, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, serde_json::Value>()? {
+                    let v = match v {
+                        serde_json::Value::String(s) => s,
+                        serde_json::Value::Number(n) => n.to_string(),
+                        serde_json::Value::Null => String::new(),
+                        other => {
+                            return Err(serde::de::Error::custom(format!(
+                                "the value of {k} is not text: {other}"
+                            )));
+                        }
+                    };
+                    out.push((k, v));
+                }
+                Ok(OrderedObject(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Reads an import's `data` in JSON: an array of objects whose values are
+/// text, each as `(key, value)` pairs in the order sent.
+pub(crate) fn json_rows(data: &str) -> Result<Vec<Vec<(String, String)>>, serde_json::Error> {
+    serde_json::from_str::<Vec<OrderedObject>>(data)
+        .map(|rows| rows.into_iter().map(|r| r.0).collect())
+}
+
+/// Reads an import's `data` in CSV: a header line, then rows, each as
+/// `(header, value)` pairs; blank lines are skipped.
+pub(crate) fn csv_rows(data: &str) -> Result<Vec<Vec<(String, String)>>, csv::Error> {
+    let data = data.strip_prefix('\u{feff}').unwrap_or(data);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(data.as_bytes());
+    let header: Vec<String> = reader
+        .headers()?
+        .iter()
+        .map(|h| h.trim().to_owned())
+        .collect();
+    let mut out = Vec::new();
+    for record in reader.records() {
+        let record = record?;
+        if record.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        out.push(
+            header
+                .iter()
+                .cloned()
+                .zip(record.iter().map(str::to_owned))
+                .collect(),
+        );
+    }
+    Ok(out)
 }
 
 pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Answer {

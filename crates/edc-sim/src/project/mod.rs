@@ -12,6 +12,10 @@
 //! - [`Project::demo`]: the desk's demo study with records of one site
 //!   (`demo`).
 //!
+//! A project in development may have its design changed by the API: a new
+//! data dictionary or new instrument designations make a new project
+//! (`edit`).
+//!
 //! The records are taken as the file gives them (REDCap exported them),
 //! but every value is also checked as an import would be (`rows`): what an
 //! import would refuse is listed in [`Project::warnings`]. A row whose
@@ -21,8 +25,9 @@
 //! The files of this folder are layered like the crate: `layout` (the
 //! flat-row shape of a project) at the bottom, then this file
 //! ([`Project`] and what it answers), then `rows` (checking a row, setting
-//! a project's records), then the sources (`odm`, `files`, `demo`); each
-//! imports only files below it.
+//! a project's records), then the sources (`odm`, `files`, `demo`), and
+//! `edit` (a new dictionary read as `files` reads one) on top; each imports
+//! only files below it.
 //!
 //! Not here: storage (the store) and the API's answers (`handlers`).
 
@@ -35,6 +40,7 @@ use sitedesk_core::metadata::{Dictionary, Field, FieldType, MetadataError, OdmEr
 use self::layout::{FlatRow, Layout};
 
 pub(crate) mod demo;
+pub(crate) mod edit;
 pub(crate) mod files;
 pub(crate) mod layout;
 mod odm;
