@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Parser};
 
 use crate::faults::FaultSet;
+use crate::project::ProjectStatus;
 use crate::project::files::ProjectFiles;
 use crate::protocol::{ApiUser, redcap_version};
 use crate::store::Database;
@@ -126,6 +127,11 @@ pub struct Args {
     #[arg(long, value_name = "TEXT", help_heading = "Project")]
     pub title: Option<String>,
 
+    /// The project's status: development lets the API change the data
+    /// dictionary and the instrument designations [default: production]
+    #[arg(long, value_name = "STATUS", help_heading = "Project")]
+    pub status: Option<ProjectStatus>,
+
     /// Port to listen on (0 picks a free one)
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PORT, help_heading = "Server")]
     pub port: u16,
@@ -139,12 +145,13 @@ pub struct Args {
     #[arg(long, value_name = "FILE", help_heading = "Server")]
     pub db: Option<PathBuf>,
 
-    /// An API token (32 hex digits), its user name, and the data access
-    /// group it is bound to; repeatable. Without it: the demo tokens the
-    /// project's groups allow
+    /// An API token (32 hex digits), its user name, the data access group
+    /// it is bound to, and its rights beyond record export and import
+    /// (design: Project Design and Setup, e.g. HEX:dm::design); repeatable.
+    /// Without it: the demo tokens the project's groups allow
     #[arg(
         long = "token",
-        value_name = "HEX[:USER[:DAG]]",
+        value_name = "HEX[:USER[:DAG[:RIGHTS]]]",
         value_parser = ApiUser::parse_spec,
         help_heading = "Server"
     )]
@@ -171,6 +178,8 @@ pub struct Options {
     pub project: Option<ProjectFiles>,
     pub demo: bool,
     pub title: Option<String>,
+    /// `None`: the project's own (production).
+    pub status: Option<ProjectStatus>,
     pub bind: IpAddr,
     pub port: u16,
     pub database: Database,
@@ -193,6 +202,7 @@ impl From<Args> for Options {
             }),
             demo: a.demo,
             title: a.title,
+            status: a.status,
             bind: a.bind,
             port: a.port,
             database: a.db.map_or(Database::Memory, Database::File),

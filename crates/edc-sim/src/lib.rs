@@ -26,15 +26,29 @@
 //! # The API
 //!
 //! `POST /api/` with a form-encoded body, JSON only (`format=json`; another
-//! format is answered with a REDCap-shaped error). Calls: `version`,
-//! `project`, `metadata`, `instrument`, `arm`, `event`,
-//! `formEventMapping` (a classic project answers an error: how clients
-//! tell it is not longitudinal), `repeatingFormsEvents`, `dag`,
-//! `exportFieldNames`, `log`, and `record` export, import and delete.
+//! format is answered with a REDCap-shaped error; the design imports also
+//! take CSV). Calls: `version`, `project`, `metadata`, `instrument`,
+//! `arm`, `event`, `formEventMapping` (a classic project answers an error:
+//! how clients tell it is not longitudinal), `repeatingFormsEvents`,
+//! `dag`, `exportFieldNames`, `log`, and `record` export, import and
+//! delete; and, with `data`, the design imports: `metadata` (a new data
+//! dictionary) and `formEventMapping` (new instrument designations), which
+//! answer the number of fields or designations now in force.
 //! Errors are `{"error":"message"}` with a 4xx/5xx status; a missing or
 //! unknown token is 403 `You do not have permissions to use the API`.
 //! A token may be bound to a data access group: it then sees and writes
 //! only that group's records, and the records it creates are the group's.
+//!
+//! A project is in production unless made with
+//! [`Project::with_status`] (or `--status`), or moved with
+//! [`RunningSim::set_status`]. As in REDCap, only a project in development
+//! takes a design import ([`NOT_IN_DEVELOPMENT`] otherwise), and only from
+//! a user with the Project Design and Setup right ([`ApiUser::design`];
+//! [`NO_DESIGN_RIGHT`] otherwise): [`DEMO_TOKEN`] has it, the site
+//! coordinators' tokens do not, and `--token HEX:user::design` gives it.
+//! The new design is in force for the requests that come next and for as
+//! long as the server runs; the records are left as they are (a removed
+//! field's values stay stored, hidden, and come back with the field).
 //! What imports check, and how, is in `handlers::import` and
 //! `project::rows`.
 //! Values are checked by `sitedesk_core::metadata::validate`, so the
@@ -51,7 +65,8 @@
 //! In layers, each importing only the ones below it: `protocol` (the
 //! API's parameters, error answers and users), with `clock`, `faults` and
 //! `stats` beside it; `project` (the project model: its flat-row layout,
-//! `Project`, the row checks, and the project file, CSV and demo sources);
+//! `Project`, the row checks, the project file, CSV and demo sources, and
+//! design changes);
 //! `store` (SQLite and its thread); `handlers` (the API calls); `server`
 //! (tokens, the accept loop, faults carried out); and `cli` for the
 //! binary.
@@ -121,13 +136,14 @@ pub use clock::{Clock, TIMESTAMP, parse_timestamp};
 pub use faults::{
     Action, DEFAULT_RETRY_AFTER_S, Fault, FaultSet, HANG_LIMIT, RateLimit, Rule, SpecError, When,
 };
+pub use handlers::design::{NO_DESIGN_RIGHT, NOT_IN_DEVELOPMENT};
 pub use handlers::import::SEED_USER;
 pub use project::demo::{
     DEMO_TOKEN, DEMO_TOKEN_HILLVIEW, DEMO_TOKEN_RIVERSIDE, HILLVIEW, RIVERSIDE, demo_users,
 };
 pub use project::files::{CsvFiles, ProjectFiles};
 pub use project::layout::checkbox_column;
-pub use project::{METADATA_COLUMNS, MetadataRow, Project, ProjectError};
+pub use project::{METADATA_COLUMNS, MetadataRow, Project, ProjectError, ProjectStatus};
 pub use protocol::{ApiUser, NO_PERMISSION, REDCAP_VERSION, TokenError};
 pub use server::{RunningSim, SimConfig, SimError, Simulator};
 pub use stats::Stats;

@@ -34,6 +34,10 @@ async fn main() -> ExitCode {
         Some(t) => project.with_title(t.clone()),
         None => project,
     };
+    let project = match options.status {
+        Some(s) => project.with_status(s),
+        None => project,
+    };
     if !project.warnings().is_empty() {
         eprintln!(
             "edc-sim: {} value(s) of the project's data would be refused by an import (served as given):",
@@ -71,7 +75,7 @@ async fn main() -> ExitCode {
 /// What a person starting the simulator needs: where, with which tokens.
 fn banner(sim: &RunningSim, seed: u64, admin: bool) -> String {
     let mut out = format!(
-        "edc-sim: {} ({} records)\nAPI URL: {}\nTokens:\n",
+        "edc-sim: {} ({} records, {})\nAPI URL: {}\nTokens:\n",
         sim.project().title(),
         sim.project()
             .records()
@@ -79,16 +83,18 @@ fn banner(sim: &RunningSim, seed: u64, admin: bool) -> String {
             .map(|r| &r[0].1)
             .collect::<std::collections::HashSet<_>>()
             .len(),
+        sim.project().status(),
         sim.api_url()
     );
     for u in sim.users() {
         out.push_str(&format!(
-            "  {}  user {}{}\n",
+            "  {}  user {}{}{}\n",
             u.token,
             u.username,
             u.dag
                 .map(|d| format!(", data access group {d}"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            if u.design { ", design right" } else { "" }
         ));
     }
     let faults = sim.faults();

@@ -2,12 +2,15 @@
 //! form-encoded parameters of one POST (indexed lists `records[0]=..`),
 //! an error answer (a status and `{"error":"message"}`), an answer's body
 //! and JSON with its keys in order, and who is calling: an [`ApiUser`],
-//! a token (32 hexadecimal digits) with its user name and data access
-//! group.
+//! a token (32 hexadecimal digits) with its user name, data access group
+//! and the rights the simulator tells apart.
 //!
 //! Not here: which call a request makes and what it answers (`handlers`),
 //! checking a token against the server's users (`server`).
 
+use std::fmt;
+
+use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap as _;
 use serde::{Deserialize, Serialize};
 
@@ -153,12 +156,89 @@ impl<V: Serialize> Serialize for Ordered<'_, V> {
     }
 }
 
+/// A JSON object read with its keys in the order sent (an import's error
+/// lines follow it); a number is taken as its text, `null` as blank.
+struct OrderedObject(Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for OrderedObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<OrderedObject, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OrderedObject;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of column names and values")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OrderedObject, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, serde_json::Value>()? {
+                    let v = match v {
+                        serde_json::Value::String(s) => s,
+                        serde_json::Value::Number(n) => n.to_string(),
+                        serde_json::Value::Null => String::new(),
+                        other => {
+                            return Err(serde::de::Error::custom(format!(
+                                "the value of {k} is not text: {other}"
+                            )));
+                        }
+                    };
+                    out.push((k, v));
+                }
+                Ok(OrderedObject(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Reads an import's `data` in JSON: an array of objects whose values are
+/// text, each as `(key, value)` pairs in the order sent.
+pub(crate) fn json_rows(data: &str) -> Result<Vec<Vec<(String, String)>>, serde_json::Error> {
+    serde_json::from_str::<Vec<OrderedObject>>(data)
+        .map(|rows| rows.into_iter().map(|r| r.0).collect())
+}
+
+/// Reads an import's `data` in CSV: a header line, then rows, each as
+/// `(header, value)` pairs; blank lines are skipped.
+pub(crate) fn csv_rows(data: &str) -> Result<Vec<Vec<(String, String)>>, csv::Error> {
+    let data = data.strip_prefix('\u{feff}').unwrap_or(data);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(data.as_bytes());
+    let header: Vec<String> = reader
+        .headers()?
+        .iter()
+        .map(|h| h.trim().to_owned())
+        .collect();
+    let mut out = Vec::new();
+    for record in reader.records() {
+        let record = record?;
+        if record.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        out.push(
+            header
+                .iter()
+                .cloned()
+                .zip(record.iter().map(str::to_owned))
+                .collect(),
+        );
+    }
+    Ok(out)
+}
+
 pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Answer {
     Answer::Json(serde_json::to_string(value).expect("answers serialize"))
 }
 
 /// A user of the API: a token (32 hexadecimal digits), the user name the
-/// log records, and optionally the data access group the user is in.
+/// log records, optionally the data access group the user is in, and
+/// whether the user has REDCap's Project Design and Setup right.
+///
+/// Every user may export and import records (REDCap's API Export and API
+/// Import/Update rights); the design right is the one that tells users
+/// apart here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiUser {
     pub token: String,
@@ -166,21 +246,39 @@ pub struct ApiUser {
     /// A group's unique name: the user sees and writes that group's
     /// records only.
     pub dag: Option<String>,
+    /// Project Design and Setup: the user may change the data dictionary
+    /// and the instrument designations (`metadata` and `formEventMapping`
+    /// import).
+    #[serde(default)]
+    pub design: bool,
 }
 
+/// The rights a `--token` spec may name after its group.
+const RIGHTS: [&str; 1] = ["design"];
+
 impl ApiUser {
+    /// A user without the design right.
     pub fn new(token: &str, username: &str, dag: Option<&str>) -> ApiUser {
         ApiUser {
             token: token.to_owned(),
             username: username.to_owned(),
             dag: dag.map(str::to_owned),
+            design: false,
         }
     }
 
-    /// Reads `HEX[:user[:dag]]`, the binary's `--token`; the user name
-    /// defaults to `api_user`.
+    /// The same user with or without the Project Design and Setup right.
+    pub fn with_design(mut self, design: bool) -> ApiUser {
+        self.design = design;
+        self
+    }
+
+    /// Reads `HEX[:user[:dag[:rights]]]`, the binary's `--token`; the user
+    /// name defaults to `api_user`, and `rights` is a comma-separated list
+    /// of the rights beyond record export and import (`design`), so
+    /// `HEX:dm::design` is a user in no group with the design right.
     pub fn parse_spec(spec: &str) -> Result<ApiUser, TokenError> {
-        let mut parts = spec.splitn(3, ':');
+        let mut parts = spec.splitn(4, ':');
         let token = parts.next().unwrap_or_default().trim();
         let user = parts
             .next()
@@ -188,8 +286,25 @@ impl ApiUser {
             .filter(|u| !u.is_empty())
             .unwrap_or("api_user");
         let dag = parts.next().map(str::trim).filter(|d| !d.is_empty());
-        let u = ApiUser::new(token, user, dag);
+        let mut u = ApiUser::new(token, user, dag);
         check_token(&u.token)?;
+        for right in parts
+            .next()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+        {
+            match right {
+                "design" => u.design = true,
+                other => {
+                    return Err(TokenError::UnknownRight {
+                        token: u.token,
+                        right: other.to_owned(),
+                    });
+                }
+            }
+        }
         Ok(u)
     }
 }
@@ -203,6 +318,8 @@ pub enum TokenError {
     UnknownDag { token: String, dag: String },
     #[error("token {0} is given twice")]
     Duplicate(String),
+    #[error("token {token}: {right:?} is not a right the simulator knows (it knows {})", RIGHTS.join(", "))]
+    UnknownRight { token: String, right: String },
 }
 
 /// Whether `t` has a token's form: 32 hexadecimal digits.

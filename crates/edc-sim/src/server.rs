@@ -42,10 +42,11 @@ use tokio_util::task::TaskTracker;
 
 use crate::clock::Clock;
 use crate::faults::{CallKey, FaultSet, FaultState, HANG_LIMIT, Outcome, SpecError};
+use crate::handlers::design::import_design;
 use crate::handlers::import::seed;
 use crate::handlers::meta::answer_meta;
 use crate::handlers::{Call, action_of, parse_call, run_job};
-use crate::project::Project;
+use crate::project::{Project, ProjectStatus};
 use crate::protocol::{Answer, ApiError, ApiUser, Params, TokenError, check_token, is_token};
 use crate::stats::{Collector, Stats};
 use crate::store::{Database, StoreError, StoreHandle};
@@ -154,7 +155,7 @@ impl Simulator {
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
         let shared = Arc::new(Shared {
-            project,
+            project: Mutex::new(project),
             users,
             store: Mutex::new(Some(store)),
             capacity: Mutex::new(semaphore(config.faults.max_concurrent)),
@@ -235,8 +236,17 @@ impl RunningSim {
         self.shared.now()
     }
 
-    pub fn project(&self) -> &Project {
-        &self.shared.project
+    /// The project in force now (a design import in development puts a
+    /// new one in force).
+    pub fn project(&self) -> Arc<Project> {
+        self.shared.project()
+    }
+
+    /// Moves the project to another status, as REDCap's project setup
+    /// does; the requests that come next see it.
+    pub fn set_status(&self, status: ProjectStatus) {
+        let mut project = lock(&self.shared.project);
+        *project = Arc::new(project.as_ref().clone().with_status(status));
     }
 
     /// The API users, tokens in upper case.
@@ -282,7 +292,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// What every request handler shares.
 struct Shared {
-    project: Arc<Project>,
+    /// The project in force. A request takes it once, when its call is
+    /// read, and answers from that one throughout (a record export's
+    /// columns are positions in its layout); a design import replaces it
+    /// under the lock, so that two imports cannot both start from the same
+    /// project.
+    project: Mutex<Arc<Project>>,
     /// By token, in upper case.
     users: HashMap<String, ApiUser>,
     /// `None` once the server is shutting down.
@@ -307,6 +322,10 @@ impl Shared {
 
     fn now(&self) -> NaiveDateTime {
         lock(&self.clock).now()
+    }
+
+    fn project(&self) -> Arc<Project> {
+        lock(&self.project).clone()
     }
 
     /// Waits `d`; `false` when the server shuts down first.
@@ -358,15 +377,22 @@ impl Shared {
             .get(&token.to_ascii_uppercase())
             .filter(|_| is_token(token))
             .ok_or_else(ApiError::forbidden)?;
-        match parse_call(params, &self.project)? {
-            Call::Meta(m) => Ok((answer_meta(&self.project, &m)?, 0)),
+        let project = self.project();
+        match parse_call(params, &project)? {
+            Call::Meta(m) => Ok((answer_meta(&project, &m)?, 0)),
+            Call::Design(call) => {
+                let mut in_force = lock(&self.project);
+                let (next, answer) = import_design(&in_force, user, &call)?;
+                *in_force = Arc::new(next);
+                Ok((answer, 0))
+            }
             Call::Job(job) => {
                 let closed = || ApiError {
                     status: 503,
                     message: "The server is shutting down".into(),
                 };
                 let store = lock(&self.store).clone().ok_or_else(closed)?;
-                let (project, user, now) = (self.project.clone(), user.clone(), self.now());
+                let (user, now) = (user.clone(), self.now());
                 let reply = store
                     .call(move |store| run_job(store, &project, &user, now, job))
                     .await

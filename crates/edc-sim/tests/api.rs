@@ -4,8 +4,9 @@
 
 use chrono::NaiveDate;
 use edc_sim::{
-    Clock, DEMO_TOKEN, DEMO_TOKEN_HILLVIEW, DEMO_TOKEN_RIVERSIDE, Database, NO_PERMISSION, Project,
-    REDCAP_VERSION, SimConfig,
+    Clock, DEMO_TOKEN, DEMO_TOKEN_HILLVIEW, DEMO_TOKEN_RIVERSIDE, Database, METADATA_COLUMNS,
+    NO_DESIGN_RIGHT, NO_PERMISSION, NOT_IN_DEVELOPMENT, Project, ProjectStatus, REDCAP_VERSION,
+    SimConfig,
 };
 use serde_json::{Value, json};
 
@@ -885,4 +886,461 @@ async fn tokens_are_checked_at_start() {
     let config = SimConfig::new(classic_project());
     assert_eq!(config.tokens.len(), 1);
     assert_eq!(config.tokens[0].token, DEMO_TOKEN);
+}
+
+/// The demo project in development, where the API may change its design.
+fn demo_in_development() -> Project {
+    Project::demo().with_status(ProjectStatus::Development)
+}
+
+/// The data dictionary as the `metadata` export answers it.
+async fn metadata(c: &Client) -> Vec<Value> {
+    match c.json(&[("content", "metadata")]).await {
+        Value::Array(rows) => rows,
+        other => panic!("metadata is an array: {other}"),
+    }
+}
+
+/// Imports `rows` as the data dictionary; status and body.
+async fn import_metadata(c: &Client, rows: &[Value]) -> (u16, String) {
+    let data = Value::Array(rows.to_vec()).to_string();
+    c.post(&[("content", "metadata"), ("data", &data)]).await
+}
+
+/// Imports `rows` as the instrument designations; status and body.
+async fn import_mapping(c: &Client, rows: &Value) -> (u16, String) {
+    let data = rows.to_string();
+    c.post(&[("content", "formEventMapping"), ("data", &data)])
+        .await
+}
+
+/// A copy of the dictionary row of `template` as field `name` of `form`.
+fn field_like(rows: &[Value], template: &str, name: &str, form: &str, label: &str) -> Value {
+    let mut f = rows
+        .iter()
+        .find(|r| r["field_name"] == template)
+        .unwrap_or_else(|| panic!("no field {template}"))
+        .clone();
+    f["field_name"] = json!(name);
+    f["form_name"] = json!(form);
+    f["field_label"] = json!(label);
+    f["section_header"] = json!("");
+    f
+}
+
+/// Imports `data` in CSV, as clients in R send it (`format` and
+/// `returnFormat` csv), with the data manager's token.
+async fn post_csv(sim: &edc_sim::RunningSim, content: &str, data: &str) -> reqwest::Response {
+    crate::common::http()
+        .post(sim.api_url())
+        .form(&[
+            ("token", DEMO_TOKEN),
+            ("content", content),
+            ("format", "csv"),
+            ("returnFormat", "csv"),
+            ("data", data),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn error_of(body: &str) -> String {
+    serde_json::from_str::<Value>(body).unwrap()["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not an error: {body}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_dictionary_import_in_development_replaces_the_dictionary_and_its_fields_take_data() {
+    let sim = start(demo_in_development()).await;
+    let c = Client::new(&sim, DEMO_TOKEN);
+    let baseline = |field: &str, value: &str| json!([{"record_id": "S02-DEM-0001", "redcap_event_name": "baseline_arm_1", field: value}]);
+    let (status, body) = c.import(baseline("pulse", "72"), &[]).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("pulse"), "{body}");
+
+    let mut rows = metadata(&c).await;
+    let after_dbp = rows.iter().position(|r| r["field_name"] == "dbp").unwrap() + 1;
+    let pulse = field_like(&rows, "dbp", "pulse", "vitals", "Pulse (bpm)");
+    rows.insert(after_dbp, pulse);
+    let ldl = field_like(
+        &rows,
+        "glucose",
+        "ldl",
+        "lab_results",
+        "LDL cholesterol (mmol/L)",
+    );
+    rows.push(ldl);
+    let (status, body) = import_metadata(&c, &rows).await;
+    // REDCap answers the number of fields imported, a bare number.
+    assert_eq!((status, body.as_str()), (200, "34"));
+    assert_eq!(metadata(&c).await, rows, "the export answers the new rows");
+    let dictionary = sitedesk_core_parse(&c.post(&[("content", "metadata")]).await.1);
+    assert_eq!(dictionary.fields.len(), 34);
+
+    // A field added to a designated form takes data at once.
+    c.import_ok(baseline("pulse", "72"), &[]).await;
+    let row = &c
+        .export(&[
+            ("records[0]", "S02-DEM-0001"),
+            ("events[0]", "baseline_arm_1"),
+        ])
+        .await[0];
+    assert_eq!(row["pulse"], "72");
+    assert_eq!(row["sbp"], "132", "values of the fields kept stay");
+
+    // A new form is named as REDCap names it, and designated nowhere yet.
+    let instruments = c.json(&[("content", "instrument")]).await;
+    assert_eq!(
+        instruments[4],
+        json!({"instrument_name": "lab_results", "instrument_label": "Lab Results"})
+    );
+    assert_eq!(
+        instruments[1]["instrument_label"], "Vital signs and laboratory",
+        "a form kept keeps its name"
+    );
+    let (status, body) = c.import(baseline("ldl", "2.9"), &[]).await;
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("form lab_results, which is not designated for event baseline_arm_1"),
+        "{body}"
+    );
+
+    // Designating it lets it take data.
+    let mut mapping = c.json(&[("content", "formEventMapping")]).await;
+    mapping
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"arm_num": 1, "unique_event_name": "baseline_arm_1", "form": "lab_results"}));
+    let (status, body) = import_mapping(&c, &mapping).await;
+    assert_eq!((status, body.as_str()), (200, "11"));
+    let now = c.json(&[("content", "formEventMapping")]).await;
+    assert!(
+        now.as_array().unwrap().contains(
+            &json!({"arm_num": 1, "unique_event_name": "baseline_arm_1", "form": "lab_results"})
+        ),
+        "{now}"
+    );
+    c.import_ok(baseline("ldl", "2.9"), &[]).await;
+    let row = &c
+        .export(&[
+            ("records[0]", "S02-DEM-0001"),
+            ("events[0]", "baseline_arm_1"),
+        ])
+        .await[0];
+    assert_eq!(row["ldl"], "2.9");
+    assert_eq!(row["lab_results_complete"], "0");
+
+    let p = c.json(&[("content", "project")]).await;
+    assert_eq!(p["project_title"], "SiteDesk demo study");
+    assert_eq!(p["in_production"], 0);
+    assert_eq!(p["is_longitudinal"], 1);
+    assert_eq!(p["has_repeating_instruments_or_events"], 1);
+    assert_eq!(sim.stats().by_call["metadata/import"], 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_removed_fields_values_stay_stored_and_come_back_with_the_field() {
+    let sim = start(demo_in_development()).await;
+    let c = Client::new(&sim, DEMO_TOKEN);
+    let original = metadata(&c).await;
+    let without: Vec<Value> = original
+        .iter()
+        .filter(|r| r["field_name"] != "visit_notes" && r["form_name"] != "adverse_events")
+        .cloned()
+        .collect();
+    let (status, body) = import_metadata(&c, &without).await;
+    assert_eq!((status, body.as_str()), (200, "24"));
+    let rows = c.export(&[("records[0]", "S02-DEM-0001")]).await;
+    assert_eq!(rows.len(), 2, "no adverse event instance: {rows:?}");
+    assert!(rows[1].get("visit_notes").is_none());
+    assert!(rows[1].get("ae_term").is_none());
+    // The removed form's designations and repeating setup went with it.
+    let mapping = c.json(&[("content", "formEventMapping")]).await;
+    assert_eq!(mapping.as_array().unwrap().len(), 7);
+    assert_eq!(
+        c.json(&[("content", "repeatingFormsEvents")]).await,
+        json!([])
+    );
+    assert_eq!(
+        c.json(&[("content", "project")]).await["has_repeating_instruments_or_events"],
+        0
+    );
+
+    let (status, _) = import_metadata(&c, &original).await;
+    assert_eq!(status, 200);
+    let rows = c.export(&[("records[0]", "S02-DEM-0001")]).await;
+    assert_eq!(
+        rows[1]["visit_notes"],
+        "Fasting since 22:00. Brought her glucose diary."
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_record_id_field_may_be_renamed_and_records_keep_their_ids() {
+    let sim = start(classic_project().with_status(ProjectStatus::Development)).await;
+    let c = Client::new(&sim, DEMO_TOKEN);
+    let mut rows = metadata(&c).await;
+    rows[0]["field_name"] = json!("study_id");
+    // REDCap makes the record id a text field without a section header.
+    rows[0]["field_type"] = json!("notes");
+    rows[0]["section_header"] = json!("Enrolment");
+    let (status, body) = import_metadata(&c, &rows).await;
+    assert_eq!((status, body.as_str()), (200, "9"));
+    let first = &metadata(&c).await[0];
+    assert_eq!(
+        (
+            &first["field_name"],
+            &first["field_type"],
+            &first["section_header"]
+        ),
+        (&json!("study_id"), &json!("text"), &json!(""))
+    );
+    let exported = c.export(&[]).await;
+    assert_eq!(exported[0]["study_id"], "1");
+    assert!(exported[0].get("record_id").is_none());
+    assert_eq!(exported[0]["name"], "Ada");
+    c.import_ok(json!([{"study_id": "2", "name": "Bea"}]), &[])
+        .await;
+    assert_eq!(c.export(&[("records[0]", "2")]).await[0]["name"], "Bea");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_production_project_refuses_design_imports() {
+    let sim = start(Project::demo()).await;
+    let c = Client::new(&sim, DEMO_TOKEN);
+    assert_eq!(c.json(&[("content", "project")]).await["in_production"], 1);
+    let rows = metadata(&c).await;
+    let mapping = c.json(&[("content", "formEventMapping")]).await;
+    let (status, body) = import_metadata(&c, &rows).await;
+    assert_eq!(
+        (status, error_of(&body).as_str()),
+        (400, NOT_IN_DEVELOPMENT)
+    );
+    let (status, body) = import_mapping(&c, &mapping).await;
+    assert_eq!(
+        (status, error_of(&body).as_str()),
+        (400, NOT_IN_DEVELOPMENT)
+    );
+    // REDCap checks the status before the user's rights.
+    let crc = Client::new(&sim, DEMO_TOKEN_RIVERSIDE);
+    let (status, body) = import_metadata(&crc, &rows).await;
+    assert_eq!(
+        (status, error_of(&body).as_str()),
+        (400, NOT_IN_DEVELOPMENT)
+    );
+
+    // Back in development the same call goes through, and once moved to
+    // production again it is refused again.
+    sim.set_status(ProjectStatus::Development);
+    assert_eq!(c.json(&[("content", "project")]).await["in_production"], 0);
+    assert_eq!(import_metadata(&c, &rows).await, (200, "32".to_owned()));
+    sim.set_status(ProjectStatus::Production);
+    assert_eq!(import_metadata(&c, &rows).await.0, 400);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_token_without_the_design_right_is_refused() {
+    let sim = start(demo_in_development()).await;
+    let c = Client::new(&sim, DEMO_TOKEN_RIVERSIDE);
+    let before = metadata(&c).await;
+    let mut rows = before.clone();
+    rows.pop();
+    let (status, body) = import_metadata(&c, &rows).await;
+    assert_eq!((status, error_of(&body).as_str()), (400, NO_DESIGN_RIGHT));
+    let mapping = c.json(&[("content", "formEventMapping")]).await;
+    let (status, body) = import_mapping(&c, &mapping).await;
+    assert_eq!((status, error_of(&body).as_str()), (400, NO_DESIGN_RIGHT));
+    assert_eq!(metadata(&c).await, before);
+
+    // A token made with the right may.
+    let mut config = SimConfig::new(demo_in_development());
+    config.tokens.push(
+        edc_sim::ApiUser::new("0123456789ABCDEF0123456789ABCDEF", "builder", None)
+            .with_design(true),
+    );
+    let sim2 = start_with(config).await;
+    let builder = Client::new(&sim2, "0123456789ABCDEF0123456789ABCDEF");
+    assert_eq!(
+        import_metadata(&builder, &rows).await,
+        (200, "31".to_owned())
+    );
+    sim2.shutdown().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_malformed_dictionary_is_refused_naming_the_row_and_nothing_changes() {
+    let sim = start(demo_in_development()).await;
+    let c = Client::new(&sim, DEMO_TOKEN);
+    let before = metadata(&c).await;
+    let refused = |rows: Vec<Value>| {
+        let c = &c;
+        async move {
+            let (status, body) = import_metadata(c, &rows).await;
+            assert_eq!(status, 400, "{body}");
+            error_of(&body)
+        }
+    };
+    let with = |field: &str, key: &str, value: &str| {
+        let mut rows = before.clone();
+        let r = rows.iter_mut().find(|r| r["field_name"] == field).unwrap();
+        r[key] = json!(value);
+        rows
+    };
+
+    // The core's row checks, as for every other source.
+    let message = refused(with("weight_kg", "field_type", "numeric")).await;
+    assert!(
+        message.contains("weight_kg") && message.contains("numeric"),
+        "{message}"
+    );
+    let message = refused(with(
+        "sex",
+        "select_choices_or_calculations",
+        "1 Male | 2 Female",
+    ))
+    .await;
+    assert!(message.contains("(field sex)"), "{message}");
+    let message = refused(with("meds_other", "field_name", "dbp")).await;
+    assert!(message.contains("dbp"), "{message}");
+
+    // REDCap's further rules.
+    let message = refused(with("glucose", "field_name", "vitals_complete")).await;
+    assert!(message.starts_with("Field vitals_complete (A"), "{message}");
+    let message = refused(with(
+        "sex",
+        "text_validation_type_or_show_slider_number",
+        "integer",
+    ))
+    .await;
+    assert!(message.contains("Field sex (H5)"), "{message}");
+    let mut scattered = before.clone();
+    let dob = scattered.remove(2);
+    scattered.push(dob);
+    let message = refused(scattered).await;
+    assert!(message.contains("Form demographics"), "{message}");
+    let message = refused(vec![]).await;
+    assert!(message.contains("no fields"), "{message}");
+    let (status, body) = c
+        .post(&[("content", "metadata"), ("data", "{\"field_name\": 1}")])
+        .await;
+    assert_eq!(status, 400, "{body}");
+
+    assert_eq!(metadata(&c).await, before, "nothing changed");
+    let (status, _) = c
+        .import(
+            json!([{"record_id": "S02-DEM-0001", "redcap_event_name": "screening_arm_1", "weight_kg": "70.0"}]),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200, "the dictionary in force still takes its data");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_mapping_import_replaces_the_designations_and_refuses_what_does_not_exist() {
+    let sim = start(demo_in_development()).await;
+    let c = Client::new(&sim, DEMO_TOKEN);
+    let before = c.json(&[("content", "formEventMapping")]).await;
+    let (status, body) = import_mapping(
+        &c,
+        &json!([
+            {"arm_num": "1", "unique_event_name": "week_9_arm_1", "form": "vitals"},
+            {"arm_num": 2, "unique_event_name": "baseline_arm_1", "form": "labs"},
+        ]),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let message = error_of(&body);
+    let lines: Vec<&str> = message.lines().collect();
+    assert_eq!(lines.len(), 3, "{message}");
+    assert!(lines[0].contains("\"week_9_arm_1\""), "{message}");
+    assert!(lines[1].contains("\"2\""), "{message}");
+    assert!(lines[2].contains("\"labs\""), "{message}");
+    let (status, body) = import_mapping(&c, &json!([{"event": "baseline_arm_1"}])).await;
+    assert_eq!(status, 400);
+    assert!(error_of(&body).contains("arm_num,unique_event_name,form"));
+    assert_eq!(c.json(&[("content", "formEventMapping")]).await, before);
+
+    // The import replaces every designation (the arm comes from the
+    // event); in CSV too.
+    let response = post_csv(
+        &sim,
+        "formEventMapping",
+        "arm_num,unique_event_name,form\n1,screening_arm_1,demographics\n1,baseline_arm_1,vitals\n",
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "2");
+    assert_eq!(
+        c.json(&[("content", "formEventMapping")]).await,
+        json!([
+            {"arm_num": 1, "unique_event_name": "screening_arm_1", "form": "demographics"},
+            {"arm_num": 1, "unique_event_name": "baseline_arm_1", "form": "vitals"},
+        ])
+    );
+    // Adverse events no longer repeat where they are no longer designated.
+    assert_eq!(
+        c.json(&[("content", "repeatingFormsEvents")]).await,
+        json!([])
+    );
+    let (status, body) = c
+        .import(
+            json!([{"record_id": "S02-DEM-0002", "redcap_event_name": "baseline_arm_1", "meds___1": "1"}]),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(body.contains("not designated"), "{body}");
+    sim.shutdown().await;
+
+    // A classic project has no designations to import.
+    let sim = start(classic_project().with_status(ProjectStatus::Development)).await;
+    let c = Client::new(&sim, DEMO_TOKEN);
+    let (status, body) = import_mapping(
+        &c,
+        &json!([{"arm_num": 1, "unique_event_name": "event_1_arm_1", "form": "visits"}]),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(error_of(&body).contains("classic"), "{body}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_dictionary_import_may_come_in_csv() {
+    let sim = start(classic_project().with_status(ProjectStatus::Development)).await;
+    let c = Client::new(&sim, DEMO_TOKEN);
+    let mut rows = metadata(&c).await;
+    rows.insert(
+        4,
+        field_like(&rows, "weight", "height", "enrolment", "Height, in cm"),
+    );
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(METADATA_COLUMNS).unwrap();
+    for r in &rows {
+        w.write_record(METADATA_COLUMNS.iter().map(|k| r[*k].as_str().unwrap()))
+            .unwrap();
+    }
+    let data = String::from_utf8(w.into_inner().unwrap()).unwrap();
+    let response = post_csv(&sim, "metadata", &data).await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert_eq!(response.text().await.unwrap(), "10");
+    assert_eq!(metadata(&c).await, rows);
+    c.import_ok(json!([{"record_id": "1", "height": "170.5"}]), &[])
+        .await;
+    sim.shutdown().await;
 }

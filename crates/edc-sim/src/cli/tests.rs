@@ -45,9 +45,13 @@ fn every_flag_is_read() {
         "0123456789abcdef0123456789ABCDEF:alice:site_a",
         "--token",
         "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
+        "--token",
+        "EEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEE:dm::design",
         "--admin",
         "--title",
         "Trial",
+        "--status",
+        "development",
     ])
     .unwrap();
     assert_eq!(
@@ -74,10 +78,12 @@ fn every_flag_is_read() {
         vec![
             ApiUser::new("0123456789abcdef0123456789ABCDEF", "alice", Some("site_a")),
             ApiUser::new("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", "api_user", None),
+            ApiUser::new("EEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEE", "dm", None).with_design(true),
         ]
     );
     assert!(o.admin);
     assert_eq!(o.title.as_deref(), Some("Trial"));
+    assert_eq!(o.status, Some(ProjectStatus::Development));
 }
 
 #[test]
@@ -90,6 +96,7 @@ fn the_demo_needs_nothing_else() {
     assert_eq!(o.faults, FaultSet::default());
     assert!(o.tokens.is_empty());
     assert_eq!(o.seed, None);
+    assert_eq!(o.status, None);
     assert!(!o.admin);
 }
 
@@ -153,6 +160,14 @@ fn mistakes_are_reported_not_guessed() {
     assert_eq!(kind, ErrorKind::ValueValidation);
     let token_error = TokenError::Malformed("abc".into()).to_string();
     assert!(text.contains(&token_error), "{text}");
+
+    let (kind, text) = refused(&[
+        "--demo",
+        "--token",
+        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF:me::design,admin",
+    ]);
+    assert_eq!(kind, ErrorKind::ValueValidation);
+    assert!(text.contains("\"admin\" is not a right"), "{text}");
 }
 
 #[test]

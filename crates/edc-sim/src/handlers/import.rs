@@ -16,17 +16,14 @@
 //! Not here: reading (`records`).
 
 use std::collections::HashMap;
-use std::fmt;
 
 use chrono::NaiveDateTime;
-use serde::Deserialize;
-use serde::de::{MapAccess, Visitor};
 
 use crate::clock::TIMESTAMP;
 use crate::project::Project;
 use crate::project::layout::{ColumnKind, FlatRow, RowKey};
 use crate::project::rows::{CheckedRow, Mode, Problem, check_row};
-use crate::protocol::{ApiError, ApiUser, Params, Reply, to_json};
+use crate::protocol::{ApiError, ApiUser, Params, Reply, json_rows, to_json};
 use crate::store::{LogEntry, Store, StoreError, Writer};
 
 /// What an import answers.
@@ -103,51 +100,13 @@ impl ImportRequest {
     }
 }
 
-/// A JSON object read with its keys in the order sent (the error lines
-/// follow it).
-struct OrderedRow(FlatRow);
-
-impl<'de> Deserialize<'de> for OrderedRow {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<OrderedRow, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = OrderedRow;
-
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object of column names and values")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OrderedRow, A::Error> {
-                let mut out = Vec::new();
-                while let Some((k, v)) = map.next_entry::<String, serde_json::Value>()? {
-                    let v = match v {
-                        serde_json::Value::String(s) => s,
-                        serde_json::Value::Number(n) => n.to_string(),
-                        serde_json::Value::Null => String::new(),
-                        other => {
-                            return Err(serde::de::Error::custom(format!(
-                                "the value of {k} is not text: {other}"
-                            )));
-                        }
-                    };
-                    out.push((k, v));
-                }
-                Ok(OrderedRow(out))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
 /// Reads an import's `data`: a JSON array of flat rows.
 fn parse_rows(data: &str) -> Result<Vec<FlatRow>, ApiError> {
-    serde_json::from_str::<Vec<OrderedRow>>(data)
-        .map(|rows| rows.into_iter().map(|r| r.0).collect())
-        .map_err(|e| {
-            ApiError::bad_request(format!(
-                "The data being imported is not a JSON array of flat records: {e}"
-            ))
-        })
+    json_rows(data).map_err(|e| {
+        ApiError::bad_request(format!(
+            "The data being imported is not a JSON array of flat records: {e}"
+        ))
+    })
 }
 
 /// The import error answer: one line per refused value.

@@ -11,7 +11,7 @@ use serde::Serialize;
 use sitedesk_core::metadata::FieldType;
 
 use crate::project::layout::ColumnKind;
-use crate::project::{METADATA_COLUMNS, Project};
+use crate::project::{METADATA_COLUMNS, Project, ProjectStatus};
 use crate::protocol::{Answer, ApiError, Ordered, REDCAP_VERSION, to_json};
 
 /// A call answered from the project alone.
@@ -74,6 +74,10 @@ fn classic(what: &str) -> ApiError {
         "You cannot export {what} for classic projects (this project is not longitudinal)"
     ))
 }
+
+/// When the simulated project was created (and, in production, moved to
+/// production): a fixed time, so that answers do not depend on the clock.
+const CREATED: &str = "2024-01-01 00:00:00";
 
 /// The `project` answer, in REDCap's order of keys.
 #[derive(Serialize)]
@@ -166,9 +170,12 @@ pub(crate) fn answer_meta(project: &Project, call: &Meta) -> Result<Answer, ApiE
             Ok(to_json(&ProjectOut {
                 project_id: 1,
                 project_title: project.title(),
-                creation_time: "2024-01-01 00:00:00",
-                production_time: "",
-                in_production: 0,
+                creation_time: CREATED,
+                production_time: match project.status() {
+                    ProjectStatus::Production => CREATED,
+                    ProjectStatus::Development => "",
+                },
+                in_production: flag(project.status() == ProjectStatus::Production),
                 project_language: "English",
                 purpose: 4,
                 purpose_other: "",

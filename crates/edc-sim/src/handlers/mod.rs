@@ -1,12 +1,13 @@
 //! The API's calls: which call a request's parameters make ([`Call`]),
 //! and running it. A call that reads only the project is answered at once
-//! (`meta`); a record call becomes a [`Job`] that runs on the store thread
-//! (`records` reads, `import` writes). Each call's parameters are checked
-//! by the module that answers it.
+//! (`meta`); a call that changes the project's design makes a new project
+//! (`design`); a record call becomes a [`Job`] that runs on the store
+//! thread (`records` reads, `import` writes). Each call's parameters are
+//! checked by the module that answers it.
 //!
-//! The files below this one import nothing of it: `meta`, `records` and
-//! `import` stand beside each other on the protocol, the project and the
-//! store.
+//! The files below this one import nothing of it: `meta`, `design`,
+//! `records` and `import` stand beside each other on the protocol, the
+//! project and the store.
 //!
 //! Not here: the parameters and the error shape (`protocol`), tokens and
 //! faults (`server`), SQL (`store`).
@@ -16,10 +17,12 @@ use crate::project::Project;
 use crate::protocol::{ApiError, ApiUser, Params, Reply};
 use crate::store::Store;
 
+use self::design::{DesignImport, Target};
 use self::import::{DeleteRequest, ImportRequest};
 use self::meta::Meta;
 use self::records::{ExportQuery, LogParams};
 
+pub(crate) mod design;
 pub(crate) mod import;
 pub(crate) mod meta;
 pub(crate) mod records;
@@ -54,16 +57,22 @@ pub(crate) fn run_job(
 #[derive(Debug)]
 pub(crate) enum Call {
     Meta(Meta),
+    /// Changes the project's design: the caller runs it against the
+    /// project in force and puts the project it makes in force.
+    Design(DesignImport),
     Job(Job),
 }
 
 /// Whether a request imports, deletes or reads, as fault conditions and
-/// statistics see it (before the call is checked).
+/// statistics see it (before the call is checked). As REDCap decides it,
+/// a call that sends `data` imports (`version` aside).
 pub(crate) fn action_of(params: &Params) -> Action {
     match (params.get("content"), params.get("action")) {
         (_, Some("delete")) => Action::Delete,
         (_, Some("import")) => Action::Import,
-        (Some("record"), _) if params.get("data").is_some() => Action::Import,
+        (Some(content), _) if content != "version" && params.get("data").is_some() => {
+            Action::Import
+        }
         _ => Action::Export,
     }
 }
@@ -73,13 +82,24 @@ pub(crate) fn parse_call(params: &Params, project: &Project) -> Result<Call, Api
     let content = params
         .get("content")
         .ok_or_else(|| ApiError::bad_request("The parameter 'content' is missing"))?;
+    let action = params.get("action").unwrap_or("export");
+    // A design import sends `data`, whatever its `action` says (REDCap
+    // decides so); it may come in CSV, as clients in R send it.
+    let design = match content {
+        "metadata" => Some(Target::Metadata),
+        "formEventMapping" => Some(Target::Mapping),
+        _ => None,
+    }
+    .filter(|_| params.get("data").is_some() && matches!(action, "export" | "import"));
     if content != "version" {
-        json_only(params.get("format"), "format")?;
+        check_format(params.get("format"), "format", design.is_some())?;
     }
     if let Some(rf) = params.get("returnFormat") {
-        json_only(Some(rf), "returnFormat")?;
+        check_format(Some(rf), "returnFormat", design.is_some())?;
     }
-    let action = params.get("action").unwrap_or("export");
+    if let Some(target) = design {
+        return Ok(Call::Design(DesignImport::parse(target, params)?));
+    }
     let meta = |m| Ok(Call::Meta(m));
     match (content, action) {
         ("version", "export") => meta(Meta::Version),
@@ -122,14 +142,22 @@ pub(crate) fn parse_call(params: &Params, project: &Project) -> Result<Call, Api
     }
 }
 
-fn json_only(value: Option<&str>, param: &str) -> Result<(), ApiError> {
+/// Checks `format` or `returnFormat`: JSON, and CSV too where `csv` says
+/// so (the design imports).
+fn check_format(value: Option<&str>, param: &str, csv: bool) -> Result<(), ApiError> {
+    let speaks = if csv {
+        "JSON and, for this import, CSV only"
+    } else {
+        "JSON only"
+    };
     match value {
         Some("json") => Ok(()),
+        Some("csv") if csv => Ok(()),
         Some(other) => Err(ApiError::bad_request(format!(
-            "This simulated REDCap server speaks JSON only: send {param}=json (not {other})"
+            "This simulated REDCap server speaks {speaks}: send {param}=json (not {other})"
         ))),
         None => Err(ApiError::bad_request(format!(
-            "The parameter '{param}' is missing; this simulated REDCap server speaks JSON only: send {param}=json (REDCap itself would answer XML)"
+            "The parameter '{param}' is missing; this simulated REDCap server speaks {speaks}: send {param}=json (REDCap itself would answer XML)"
         ))),
     }
 }

@@ -157,10 +157,15 @@ impl ExportQuery {
 /// A record's stored values by row.
 type Rows = BTreeMap<(usize, usize, u32), (RowKey, HashMap<String, String>)>;
 
+/// A record's stored values by row, in export order. A row the project no
+/// longer has (an instance of a form that no longer repeats in its event,
+/// after a design change) is left out: its values stay stored, hidden.
 fn rows_of(layout: &Layout, values: Vec<(RowKey, String, String)>) -> Rows {
     let mut rows: Rows = BTreeMap::new();
     for (key, field, value) in values {
-        if !layout.is_event(&key.event) {
+        if !layout.is_event(&key.event)
+            || (!key.instrument.is_empty() && !layout.repeating_form(&key.event, &key.instrument))
+        {
             continue;
         }
         let order = (

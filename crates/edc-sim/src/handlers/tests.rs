@@ -19,6 +19,37 @@ fn what_a_request_does_is_read_before_it_is_checked() {
     );
     assert_eq!(action_of(&params("content=record")), Action::Export);
     assert_eq!(action_of(&params("content=metadata")), Action::Export);
+    // As REDCap decides it: data makes an import, whatever the content.
+    assert_eq!(
+        action_of(&params("content=metadata&data=x")),
+        Action::Import
+    );
+    assert_eq!(
+        action_of(&params("content=formEventMapping&data=x")),
+        Action::Import
+    );
+    assert_eq!(action_of(&params("content=version&data=x")), Action::Export);
+}
+
+#[test]
+fn design_imports_take_json_or_csv() {
+    let project = Project::demo();
+    let call = |body: &str| parse_call(&params(body), &project);
+    for body in [
+        "content=metadata&format=json&data=%5B%5D",
+        "content=metadata&format=csv&returnFormat=csv&data=x",
+        "content=formEventMapping&format=csv&data=x",
+        "content=metadata&action=import&format=json&data=%5B%5D",
+    ] {
+        assert!(matches!(call(body), Ok(Call::Design(_))), "{body}");
+    }
+    let message = |body: &str| call(body).unwrap_err().message;
+    assert!(message("content=metadata&format=xml&data=x").contains("CSV"));
+    assert!(message("content=record&format=csv&data=x").contains("JSON only"));
+    assert!(matches!(
+        call("content=formEventMapping&format=json"),
+        Ok(Call::Meta(Meta::FormEventMapping { .. }))
+    ));
 }
 
 #[test]

@@ -14,11 +14,13 @@ use super::Project;
 use super::layout::{DAG, EVENT_NAME, FlatRow, REPEAT_INSTANCE, REPEAT_INSTRUMENT};
 use crate::protocol::ApiUser;
 
-/// The demo's token that sees every site (a data manager's). Like every
-/// REDCap token, 32 hexadecimal digits; made up, and public on purpose.
+/// The demo's token that sees every site (a data manager's, with the
+/// Project Design and Setup right). Like every REDCap token, 32
+/// hexadecimal digits; made up, and public on purpose.
 pub const DEMO_TOKEN: &str = "DE5C0DE0000000000000000000000001";
 /// The demo's token of a coordinator at Riverside Clinic (the desk's own
-/// site in demo mode): sees and writes only that site's records.
+/// site in demo mode): sees and writes only that site's records, and may
+/// not change the project's design.
 pub const DEMO_TOKEN_RIVERSIDE: &str = "DE5C0DE0000000000000000000000002";
 /// The demo's token of a coordinator at Hillview Hospital.
 pub const DEMO_TOKEN_HILLVIEW: &str = "DE5C0DE0000000000000000000000003";
@@ -27,10 +29,11 @@ pub const DEMO_TOKEN_HILLVIEW: &str = "DE5C0DE0000000000000000000000003";
 pub const RIVERSIDE: &str = "riverside_clinic";
 pub const HILLVIEW: &str = "hillview_hospital";
 
-/// The three demo tokens with their users.
+/// The three demo tokens with their users: the data manager has the design
+/// right, the site coordinators do not.
 pub fn demo_users() -> Vec<ApiUser> {
     vec![
-        ApiUser::new(DEMO_TOKEN, "demo_data_manager", None),
+        ApiUser::new(DEMO_TOKEN, "demo_data_manager", None).with_design(true),
         ApiUser::new(DEMO_TOKEN_RIVERSIDE, "riverside_crc", Some(RIVERSIDE)),
         ApiUser::new(DEMO_TOKEN_HILLVIEW, "hillview_crc", Some(HILLVIEW)),
     ]

@@ -219,7 +219,7 @@ fn read_csv(bytes: &[u8], file: &'static str) -> Result<Table, ProjectError> {
 
 /// The dictionary's cells as written (the core's parser trims them and
 /// normalizes choices; the `metadata` call gives what was uploaded).
-fn raw_dictionary(bytes: &[u8]) -> Result<Vec<MetadataRow>, ProjectError> {
+pub(crate) fn raw_dictionary(bytes: &[u8]) -> Result<Vec<MetadataRow>, ProjectError> {
     let table = read_csv(bytes, "dictionary")?;
     Ok(table
         .rows

@@ -12,6 +12,10 @@
 //! - [`Project::demo`]: the desk's demo study with records of one site
 //!   (`demo`).
 //!
+//! A project in development may have its design changed by the API: a new
+//! data dictionary or new instrument designations make a new project
+//! (`edit`).
+//!
 //! The records are taken as the file gives them (REDCap exported them),
 //! but every value is also checked as an import would be (`rows`): what an
 //! import would refuse is listed in [`Project::warnings`]. A row whose
@@ -21,8 +25,9 @@
 //! The files of this folder are layered like the crate: `layout` (the
 //! flat-row shape of a project) at the bottom, then this file
 //! ([`Project`] and what it answers), then `rows` (checking a row, setting
-//! a project's records), then the sources (`odm`, `files`, `demo`); each
-//! imports only files below it.
+//! a project's records), then the sources (`odm`, `files`, `demo`), and
+//! `edit` (a new dictionary read as `files` reads one) on top; each imports
+//! only files below it.
 //!
 //! Not here: storage (the store) and the API's answers (`handlers`).
 
@@ -35,6 +40,7 @@ use sitedesk_core::metadata::{Dictionary, Field, FieldType, MetadataError, OdmEr
 use self::layout::{FlatRow, Layout};
 
 pub(crate) mod demo;
+pub(crate) mod edit;
 pub(crate) mod files;
 pub(crate) mod layout;
 mod odm;
@@ -95,6 +101,50 @@ pub enum ProjectError {
     },
 }
 
+/// Where a project is in its life, as REDCap's project status has it.
+/// Only in development may the API change its design (data dictionary,
+/// instrument designations); production is how a study collects data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProjectStatus {
+    Development,
+    /// Every source's default: the demo study and real projects' files are
+    /// studies that collect data. REDCap's ODM project file does not carry
+    /// the status (a project made from one starts in development), so a
+    /// file can say nothing otherwise.
+    #[default]
+    Production,
+}
+
+impl ProjectStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProjectStatus::Development => "development",
+            ProjectStatus::Production => "production",
+        }
+    }
+}
+
+impl std::fmt::Display for ProjectStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for ProjectStatus {
+    type Err = String;
+
+    /// `development` (or `dev`) and `production` (or `prod`), in any case.
+    fn from_str(s: &str) -> Result<ProjectStatus, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "development" | "dev" => Ok(ProjectStatus::Development),
+            "production" | "prod" => Ok(ProjectStatus::Production),
+            other => Err(format!(
+                "{other:?} is not a project status: development or production"
+            )),
+        }
+    }
+}
+
 /// A project: what the API's metadata calls describe and the records it
 /// starts with.
 #[derive(Debug, Clone)]
@@ -109,6 +159,7 @@ pub struct Project {
     dag_ids: Vec<u32>,
     autonumbering: bool,
     missing_data_codes: String,
+    status: ProjectStatus,
     records: Vec<FlatRow>,
     warnings: Vec<String>,
     layout: Layout,
@@ -125,6 +176,7 @@ impl Project {
             metadata,
             autonumbering: false,
             missing_data_codes: String::new(),
+            status: ProjectStatus::default(),
             records: Vec::new(),
             warnings: Vec::new(),
             layout,
@@ -142,6 +194,12 @@ impl Project {
     /// call's `record_autonumbering_enabled`).
     pub fn with_autonumbering(mut self, on: bool) -> Project {
         self.autonumbering = on;
+        self
+    }
+
+    /// The project's status (production unless told otherwise).
+    pub fn with_status(mut self, status: ProjectStatus) -> Project {
+        self.status = status;
         self
     }
 
@@ -167,6 +225,10 @@ impl Project {
     /// file (choices `1, One | 2, Two`).
     pub fn metadata(&self) -> &[MetadataRow] {
         &self.metadata
+    }
+
+    pub fn status(&self) -> ProjectStatus {
+        self.status
     }
 
     pub fn autonumbering(&self) -> bool {

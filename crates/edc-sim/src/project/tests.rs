@@ -1,5 +1,5 @@
 use super::files::CsvFiles;
-use super::layout::DAG;
+use super::layout::{DAG, FlatRow};
 use super::*;
 
 const DICTIONARY: &str = r#"field_name,form_name,section_header,field_type,field_label,select_choices_or_calculations,field_note,text_validation_type_or_show_slider_number,text_validation_min,text_validation_max,identifier,branching_logic,required_field,custom_alignment,question_number,matrix_group_name,matrix_ranking,field_annotation
@@ -162,4 +162,148 @@ lines &amp; more"/>
             ("f_complete".to_owned(), "2".to_owned()),
         ]]
     );
+}
+
+#[test]
+fn every_source_is_in_production_unless_told_otherwise() {
+    assert_eq!(Project::demo().status(), ProjectStatus::Production);
+    let csv = Project::from_csv(CsvFiles {
+        dictionary: DICTIONARY.as_bytes(),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(csv.status(), ProjectStatus::Production);
+    let dev = csv.with_status(ProjectStatus::Development);
+    assert_eq!(dev.status(), ProjectStatus::Development);
+    assert_eq!(
+        "Dev".parse::<ProjectStatus>(),
+        Ok(ProjectStatus::Development)
+    );
+    assert_eq!(
+        "production".parse::<ProjectStatus>(),
+        Ok(ProjectStatus::Production)
+    );
+    assert!("draft".parse::<ProjectStatus>().is_err());
+}
+
+/// The dictionary of `DICTIONARY` with `f` applied to its rows, as the
+/// `metadata` import sends it.
+fn dictionary_json(f: impl FnOnce(&mut Vec<serde_json::Value>)) -> String {
+    let project = Project::from_csv(CsvFiles {
+        dictionary: DICTIONARY.as_bytes(),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut rows: Vec<serde_json::Value> = project
+        .metadata()
+        .iter()
+        .map(|r| {
+            METADATA_COLUMNS
+                .iter()
+                .zip(r)
+                .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(v.clone())))
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        })
+        .collect();
+    f(&mut rows);
+    serde_json::Value::from(rows).to_string()
+}
+
+#[test]
+fn a_new_dictionary_is_held_to_redcaps_own_rules() {
+    let project = Project::from_csv(CsvFiles {
+        dictionary: DICTIONARY.as_bytes(),
+        ..Default::default()
+    })
+    .unwrap();
+    let refused = |f: fn(&mut Vec<serde_json::Value>)| {
+        project
+            .with_dictionary_json(&dictionary_json(f))
+            .unwrap_err()
+            .message()
+    };
+    let m = refused(|rows| rows[1]["field_name"] = "consent___1".into());
+    assert!(m.starts_with("Field consent___1 (A3)"), "{m}");
+    let m = refused(|rows| rows[1]["field_name"] = "consent_".into());
+    assert!(m.contains("end with an underscore"), "{m}");
+    let m = refused(|rows| rows[1]["field_name"] = "redcap_event_name".into());
+    assert!(m.contains("reserved"), "{m}");
+    let m = refused(|rows| rows[1]["field_name"] = "enrol_timestamp".into());
+    assert!(m.contains("reserved"), "{m}");
+    let m = refused(|rows| {
+        rows[3]["text_validation_type_or_show_slider_number"] = "".into();
+        rows[3]["text_validation_max"] = "250".into();
+    });
+    assert!(m.starts_with("Field weight (I5)"), "{m}");
+    let m = refused(|rows| {
+        rows[3]["text_validation_type_or_show_slider_number"] = "".into();
+        rows[3]["text_validation_min"] = "1".into();
+        rows[1]["field_name"] = "bp_complete".into();
+    });
+    assert_eq!(m.lines().count(), 2, "every problem is a line: {m}");
+    let m = refused(|rows| {
+        let bp = rows.remove(4);
+        rows.insert(2, bp);
+    });
+    assert!(m.contains("Form enrol (B5)"), "{m}");
+    let m = refused(|rows| rows[2]["field_type"] = "checkboxes".into());
+    assert!(m.contains("(field meds)"), "{m}");
+
+    // What REDCap repairs it repairs: the record id becomes plain text.
+    let changed = project
+        .with_dictionary_json(&dictionary_json(|rows| {
+            rows[0]["field_type"] = "dropdown".into();
+            rows[0]["select_choices_or_calculations"] = "1, One".into();
+        }))
+        .unwrap();
+    assert_eq!(changed.dictionary().fields[0].field_type, FieldType::Text);
+    assert_eq!(changed.metadata()[0][3], "text");
+}
+
+#[test]
+fn designations_follow_the_dictionary_and_the_mapping_import() {
+    let project = Project::from_csv(CsvFiles {
+        dictionary: DICTIONARY.as_bytes(),
+        events: Some(EVENTS.as_bytes()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(project.layout().designated("visit_arm_1", "bp"));
+    // A removed form's designations go; a new one has none.
+    let changed = project
+        .with_dictionary_json(&dictionary_json(|rows| {
+            rows[4]["form_name"] = "blood_pressure".into();
+        }))
+        .unwrap();
+    assert!(!changed.design().mapping.iter().any(|m| m.form == "bp"));
+    assert!(
+        !changed
+            .design()
+            .mapping
+            .iter()
+            .any(|m| m.form == "blood_pressure")
+    );
+    assert_eq!(
+        changed.design().form_label("blood_pressure"),
+        "Blood Pressure"
+    );
+    let row = |event: &str, form: &str| -> FlatRow {
+        vec![
+            ("arm_num".into(), "1".into()),
+            ("unique_event_name".into(), event.into()),
+            ("form".into(), form.into()),
+        ]
+    };
+    let (mapped, count) = changed
+        .with_mapping(&[
+            row("visit_arm_1", "blood_pressure"),
+            row("enrol_arm_1", "enrol"),
+            row("visit_arm_1", "blood_pressure"),
+        ])
+        .unwrap();
+    assert_eq!(count, 2, "a designation sent twice is one");
+    assert!(mapped.layout().designated("visit_arm_1", "blood_pressure"));
+    assert!(!mapped.layout().designated("visit_arm_1", "visit"));
+    assert_eq!(mapped.design().mapping[0].unique_event_name, "enrol_arm_1");
 }

@@ -30,3 +30,25 @@ fn error_bodies_are_redcaps() {
         r#"{"error":"You do not have permissions to use the API"}"#
     );
 }
+
+#[test]
+fn a_token_spec_names_user_group_and_rights() {
+    let hex = "0123456789abcdef0123456789ABCDEF";
+    let u = ApiUser::parse_spec(hex).unwrap();
+    assert_eq!(
+        (u.username.as_str(), u.dag, u.design),
+        ("api_user", None, false)
+    );
+    let u = ApiUser::parse_spec(&format!("{hex}:crc:site_a")).unwrap();
+    assert_eq!((u.dag.as_deref(), u.design), (Some("site_a"), false));
+    let u = ApiUser::parse_spec(&format!("{hex}:dm::design")).unwrap();
+    assert_eq!((u.username.as_str(), u.dag, u.design), ("dm", None, true));
+    assert!(matches!(
+        ApiUser::parse_spec(&format!("{hex}:dm::root")),
+        Err(TokenError::UnknownRight { right, .. }) if right == "root"
+    ));
+    // A user saved before rights existed has none.
+    let old: ApiUser =
+        serde_json::from_str(&format!(r#"{{"token":"{hex}","username":"u","dag":null}}"#)).unwrap();
+    assert!(!old.design);
+}
