@@ -39,13 +39,13 @@ async fn the_metadata_calls_answer_in_redcaps_shapes() {
         "{text}"
     );
     let metadata: Vec<Value> = serde_json::from_str(&text).unwrap();
-    assert_eq!(metadata.len(), 32);
+    assert_eq!(metadata.len(), 46);
     let sex = metadata.iter().find(|f| f["field_name"] == "sex").unwrap();
     assert_eq!(sex["select_choices_or_calculations"], "1, Male | 2, Female");
     assert_eq!(sex["required_field"], "y");
     // The desk reads this answer with the core's parser.
     let dictionary = sitedesk_core_parse(&text);
-    assert_eq!(dictionary.fields.len(), 32);
+    assert_eq!(dictionary.fields.len(), 46);
 
     let some = c
         .json(&[
@@ -69,7 +69,7 @@ async fn the_metadata_calls_answer_in_redcaps_shapes() {
 
     let instruments = c.json(&[("content", "instrument")]).await;
     assert_eq!(
-        instruments[3],
+        instruments[4],
         json!({"instrument_name": "adverse_events", "instrument_label": "Adverse events (AE)"})
     );
     assert_eq!(
@@ -84,10 +84,10 @@ async fn the_metadata_calls_answer_in_redcaps_shapes() {
     let (status, _) = c.error(&[("content", "event"), ("arms[0]", "9")]).await;
     assert_eq!(status, 400);
     let mapping = c.json(&[("content", "formEventMapping")]).await;
-    assert_eq!(mapping.as_array().unwrap().len(), 10);
+    assert_eq!(mapping.as_array().unwrap().len(), 11);
     assert_eq!(
         mapping[0],
-        json!({"arm_num": 1, "unique_event_name": "screening_arm_1", "form": "demographics"})
+        json!({"arm_num": 1, "unique_event_name": "screening_arm_1", "form": "screening_log"})
     );
     let repeating = c.json(&[("content", "repeatingFormsEvents")]).await;
     assert_eq!(

@@ -1,14 +1,18 @@
 //! The demo study as a REDCap server would hold it: the desk's demo forms
 //! (`sitedesk_core::forms::demo_forms`), its two sites, a few subjects that
-//! Hillview Hospital has entered (screening demographics, baseline vitals
-//! and medication, one adverse event), and well-known API tokens, so that
-//! a desk in demo mode or a trainer's laptop can sync at once.
+//! Hillview Hospital has screened and enrolled (screening log and
+//! demographics, baseline vitals and medication, one adverse event), and
+//! well-known API tokens, so that a desk in demo mode or a trainer's laptop
+//! can sync at once.
 //!
 //! Not here: anything of Riverside Clinic's; the desk in demo mode is that
 //! site and brings its own subjects.
 
-use sitedesk_core::forms::demo_forms;
+use sitedesk_core::forms::{FormStatus, demo_forms, status_field};
 use sitedesk_core::metadata::logic;
+use sitedesk_core::metadata::screening::{
+    Eligibility, Role, STATUS_CODES, ScreeningInstrument, find_screening_instrument,
+};
 
 use super::Project;
 use super::layout::{DAG, EVENT_NAME, FlatRow, REPEAT_INSTANCE, REPEAT_INSTRUMENT};
@@ -39,9 +43,16 @@ pub fn demo_users() -> Vec<ApiUser> {
     ]
 }
 
-/// A Hillview subject's screening demographics.
+/// A Hillview subject's screening log and demographics.
 struct Subject {
     id: &'static str,
+    /// Initials, as the screening log keeps them (never a name).
+    initials: &'static str,
+    /// Screening, consent and enrollment, in that order, before the
+    /// subject's baseline visit.
+    screened: &'static str,
+    consented: &'static str,
+    enrolled: &'static str,
     dob: &'static str,
     /// `1` male, `2` female.
     sex: &'static str,
@@ -56,6 +67,10 @@ struct Subject {
 const SUBJECTS: [Subject; 4] = [
     Subject {
         id: "S02-DEM-0001",
+        initials: "HLM",
+        screened: "2025-08-18",
+        consented: "2025-08-18",
+        enrolled: "2025-08-26",
         dob: "1968-03-14",
         sex: "2",
         height_cm: "162",
@@ -66,6 +81,10 @@ const SUBJECTS: [Subject; 4] = [
     },
     Subject {
         id: "S02-DEM-0002",
+        initials: "JKT",
+        screened: "2025-08-25",
+        consented: "2025-08-27",
+        enrolled: "2025-09-09",
         dob: "1975-11-02",
         sex: "1",
         height_cm: "178",
@@ -76,6 +95,10 @@ const SUBJECTS: [Subject; 4] = [
     },
     Subject {
         id: "S02-DEM-0003",
+        initials: "WXF",
+        screened: "2025-09-15",
+        consented: "2025-09-15",
+        enrolled: "2025-09-29",
         dob: "1959-06-21",
         sex: "2",
         height_cm: "155",
@@ -86,6 +109,10 @@ const SUBJECTS: [Subject; 4] = [
     },
     Subject {
         id: "S02-DEM-0004",
+        initials: "RPO",
+        screened: "2025-10-06",
+        consented: "2025-10-08",
+        enrolled: "2025-10-20",
         dob: "1981-01-30",
         sex: "1",
         height_cm: "183.5",
@@ -118,6 +145,33 @@ fn row(id: &str, event: &str, repeat: Option<(&str, u32)>, values: &[(&str, &str
     r
 }
 
+/// The status code of an enrolled subject (1 screening, 2 screen failed,
+/// 3 enrolled, ...).
+const ENROLLED: &str = STATUS_CODES[2];
+
+/// An enrolled subject's screening log: consent of the demo's version,
+/// every inclusion criterion met, no exclusion criterion, status enrolled.
+fn screening_log<'a>(i: &'a ScreeningInstrument, s: &Subject) -> Vec<(&'a str, &'static str)> {
+    let role = |r: Role| i.field(r).expect("the demo's instrument has every role");
+    let mut values = vec![
+        (role(Role::ScreeningDate), s.screened),
+        (role(Role::Initials), s.initials),
+        (role(Role::ConsentDate), s.consented),
+        (role(Role::ConsentVersion), "v2.0 2025-06-01"),
+        (role(Role::EnrollmentDate), s.enrolled),
+        (role(Role::Status), ENROLLED),
+        (role(Role::StatusDate), s.enrolled),
+    ];
+    values.extend(i.criteria.iter().map(|c| {
+        let answer = match c.kind {
+            Eligibility::Inclusion => "1",
+            Eligibility::Exclusion => "0",
+        };
+        (c.field.as_str(), answer)
+    }));
+    values
+}
+
 /// The BMI as the dictionary's calculation gives it.
 fn bmi(expr: &logic::Expr, height_cm: &str, weight_kg: &str) -> String {
     logic::calculate(expr, &|r: &logic::FieldRef| match r.field.as_str() {
@@ -139,6 +193,10 @@ impl Project {
 
 fn project() -> Project {
     let (dictionary, design) = demo_forms();
+    let screening = find_screening_instrument(&dictionary, &design)
+        .expect("the demo's screening instrument is usable")
+        .expect("the demo has a screening instrument");
+    let screening_complete = status_field(&screening.form);
     let formula = dictionary
         .field("bmi")
         .and_then(|f| f.choices_text.clone())
@@ -164,6 +222,8 @@ fn project() -> Project {
         if let Some(c) = s.cigarettes {
             values.push(("cigs_per_day", c));
         }
+        values.extend(screening_log(&screening, s));
+        values.push((&screening_complete, FormStatus::Complete.code()));
         rows.push(row(s.id, "screening_arm_1", None, &values));
     }
     let baseline = "baseline_arm_1";

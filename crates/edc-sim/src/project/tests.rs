@@ -38,6 +38,31 @@ fn the_demo_project_is_the_desks_demo_study_with_hillview_records() {
         .map(|(_, v)| v.as_str());
     // 71.4 kg / 1.62 m squared.
     assert_eq!(bmi, Some("27.2"));
+    // Each subject's screening log: enrolled, with every criterion answered
+    // (the warnings above would hold any value the instrument refuses).
+    for id in &ids {
+        let log = p
+            .records()
+            .iter()
+            .find(|r| r[0].1 == *id && r.iter().any(|(c, _)| c == "scr_status"))
+            .unwrap_or_else(|| panic!("{id} has a screening log"));
+        let value = |field: &str| {
+            log.iter()
+                .find(|(c, _)| c == field)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(value("redcap_event_name"), Some("screening_arm_1"));
+        assert_eq!(value("scr_status"), Some("3"), "{id}");
+        assert_eq!(value("scr_enrollment_date"), value("scr_status_date"));
+        assert!(value("scr_consent_date") <= value("scr_enrollment_date"));
+        for (field, answer) in [
+            ("scr_incl_1", "1"),
+            ("scr_incl_3", "1"),
+            ("scr_excl_2", "0"),
+        ] {
+            assert_eq!(value(field), Some(answer), "{id} {field}");
+        }
+    }
 }
 
 #[test]

@@ -4,6 +4,7 @@ use chrono::NaiveDate;
 
 use super::*;
 use crate::metadata::logic::check_dictionary;
+use crate::metadata::screening::{Eligibility, SCREENING_SNIPPET, find_screening_instrument};
 
 fn now() -> NaiveDateTime {
     NaiveDate::from_ymd_opt(2026, 6, 15)
@@ -56,6 +57,81 @@ fn the_demo_forms_use_only_logic_the_desk_can_evaluate() {
     assert_eq!(check_dictionary(&d), vec![]);
     assert!(design.is_longitudinal());
     assert!(design.repeats("baseline_arm_1", "adverse_events"));
+}
+
+/// The demo's criteria, by field: the only words of the screening log the
+/// demo does not take from the snippet.
+const DEMO_CRITERIA: [(&str, &str); 5] = [
+    ("scr_incl_1", "Aged 18 to 75 years"),
+    (
+        "scr_incl_2",
+        "Type 2 diabetes diagnosed at least 6 months ago",
+    ),
+    ("scr_incl_3", "HbA1c between 7.0% and 10.5%"),
+    ("scr_excl_1", "Pregnant or breastfeeding"),
+    (
+        "scr_excl_2",
+        "In another interventional trial within 30 days",
+    ),
+];
+
+#[test]
+fn the_demo_screening_log_is_the_snippet_with_the_demos_criteria() {
+    let (d, _) = demo_forms();
+    let snippet = crate::metadata::parse_csv(SCREENING_SNIPPET.as_bytes()).unwrap();
+    let demo: Vec<&Field> = d
+        .fields
+        .iter()
+        .filter(|f| f.form == "screening_log")
+        .collect();
+    assert_eq!(demo.len(), snippet.fields.len());
+    for (demo, snippet) in demo.into_iter().zip(&snippet.fields) {
+        let mut expected = snippet.clone();
+        if let Some((_, label)) = DEMO_CRITERIA.iter().find(|(f, _)| *f == snippet.name) {
+            expected.label = (*label).to_owned();
+        }
+        assert_eq!(demo, &expected);
+    }
+    let forms: Vec<String> = d.instruments().into_iter().map(|i| i.name).collect();
+    assert_eq!(forms[..2], ["demographics", "screening_log"]);
+    assert_eq!(d.record_id_field().name, "record_id");
+}
+
+#[test]
+fn the_demo_has_its_screening_instrument_at_screening() {
+    let (d, design) = demo_forms();
+    let i = find_screening_instrument(&d, &design)
+        .unwrap()
+        .expect("the demo has a screening instrument");
+    assert_eq!(
+        (i.form.as_str(), i.event.as_str()),
+        ("screening_log", "screening_arm_1")
+    );
+    let criteria: Vec<(&str, Eligibility, &str)> = i
+        .criteria
+        .iter()
+        .map(|c| (c.field.as_str(), c.kind, c.label.as_str()))
+        .collect();
+    let kinds = [
+        Eligibility::Inclusion,
+        Eligibility::Inclusion,
+        Eligibility::Inclusion,
+        Eligibility::Exclusion,
+        Eligibility::Exclusion,
+    ];
+    let expected: Vec<(&str, Eligibility, &str)> = DEMO_CRITERIA
+        .iter()
+        .zip(kinds)
+        .map(|((field, label), kind)| (*field, kind, *label))
+        .collect();
+    assert_eq!(criteria, expected);
+    assert_eq!(i.targets.study, Some(40));
+    assert_eq!(i.other_codes, ["99"]);
+    assert_eq!(design.form_label("screening_log"), "Screening log");
+    assert_eq!(
+        design.forms_for_event(&d, "screening_arm_1"),
+        ["demographics", "screening_log"]
+    );
 }
 
 #[test]
@@ -512,6 +588,7 @@ fn the_visit_grid_shows_each_events_forms_status_and_instances() {
         forms,
         vec![
             "Demographics",
+            "Screening log",
             "Vital signs and laboratory",
             "Diabetes medication",
             "Adverse events (AE)"
@@ -537,6 +614,10 @@ fn the_visit_grid_shows_each_events_forms_status_and_instances() {
         Some(vec![(1, Complete)])
     );
     assert_eq!(cell("screening_arm_1", "vitals"), None);
+    assert_eq!(
+        cell("screening_arm_1", "screening_log"),
+        Some(vec![(1, Empty)])
+    );
     assert_eq!(
         cell("baseline_arm_1", "vitals"),
         Some(vec![(1, Incomplete)])

@@ -8,6 +8,7 @@ use crate::domain::{ActionKind, DomainError, Field, SubjectStatus};
 use crate::edc::{EdcError, ValueError};
 use crate::forms::{FieldProblem, FormError};
 use crate::metadata::design::DesignError;
+use crate::metadata::screening::{Expected, Role, ScreeningError};
 use crate::metadata::validate::{Invalid, Kind};
 use crate::metadata::{MetadataError, OdmError, Problem};
 use crate::sync::SyncError;
@@ -471,6 +472,109 @@ fn odm_errors() -> Vec<OdmError> {
     all
 }
 
+fn screening_errors() -> Vec<ScreeningError> {
+    use ScreeningError::*;
+    let mut all = vec![
+        UnknownTag {
+            field: "scr_date".into(),
+            tag: "@SITEDESK-SCREENINGDATE".into(),
+        },
+        TwoRoles {
+            field: "scr_date".into(),
+            first: Role::ScreeningDate.tag(),
+            second: "@SITEDESK-INCLUSION",
+        },
+        Missing {
+            roles: vec![Role::Status],
+        },
+        Missing {
+            roles: vec![Role::ScreeningDate, Role::StatusReason],
+        },
+        SeveralForms {
+            forms: vec!["screening_log".into(), "demographics".into()],
+        },
+        StatusCodesMissing {
+            field: "scr_status".into(),
+            codes: vec!["4".into(), "5".into()],
+        },
+        StatusCodesExtra {
+            field: "scr_status".into(),
+            codes: vec!["6".into()],
+        },
+        BadTarget {
+            field: "scr_status".into(),
+            tag: "@SITEDESK-TARGET".into(),
+            value: "-1".into(),
+        },
+        DuplicateTarget {
+            tag: "@SITEDESK-TARGET-riverside_clinic".into(),
+            first: "scr_status".into(),
+            second: "scr_date".into(),
+        },
+        UnknownSite {
+            field: "scr_status".into(),
+            tag: "@SITEDESK-TARGET-riverside".into(),
+            site: "riverside".into(),
+        },
+        NotDesignated {
+            form: "screening_log".into(),
+        },
+        Repeating {
+            form: "screening_log".into(),
+            event: "screening_arm_1".into(),
+        },
+        OtherLogic {
+            field: "scr_status_reason_other".into(),
+            detail: "cannot read the logic at character 3: ']'".into(),
+        },
+    ];
+    for role in Role::ALL {
+        all.push(DuplicateRole {
+            role,
+            first: "scr_date".into(),
+            second: "scr_initials".into(),
+        });
+    }
+    let expected = [
+        Expected::Date,
+        Expected::Text,
+        Expected::Choice,
+        Expected::TextOrNotes,
+        Expected::Yesno,
+    ];
+    covers("Expected", &expected, 5, |e| match e {
+        Expected::Date => 0,
+        Expected::Text => 1,
+        Expected::Choice => 2,
+        Expected::TextOrNotes => 3,
+        Expected::Yesno => 4,
+    });
+    for expected in expected {
+        all.push(WrongType {
+            field: "scr_date".into(),
+            tag: Role::ScreeningDate.tag(),
+            expected,
+        });
+    }
+    covers("ScreeningError", &all, 14, |e| match e {
+        UnknownTag { .. } => 0,
+        DuplicateRole { .. } => 1,
+        TwoRoles { .. } => 2,
+        Missing { .. } => 3,
+        WrongType { .. } => 4,
+        SeveralForms { .. } => 5,
+        StatusCodesMissing { .. } => 6,
+        StatusCodesExtra { .. } => 7,
+        BadTarget { .. } => 8,
+        DuplicateTarget { .. } => 9,
+        UnknownSite { .. } => 10,
+        NotDesignated { .. } => 11,
+        Repeating { .. } => 12,
+        OtherLogic { .. } => 13,
+    });
+    all
+}
+
 /// Every validation type REDCap has that SiteDesk knows.
 const VALIDATIONS: [&str; 36] = [
     "date_ymd",
@@ -605,6 +709,7 @@ fn every_message() -> Vec<Message> {
     all.extend(metadata_errors().iter().map(MetadataError::msg));
     all.extend(design_errors().iter().map(DesignError::msg));
     all.extend(odm_errors().iter().map(OdmError::msg));
+    all.extend(screening_errors().iter().map(ScreeningError::msg));
     all.extend(invalid_values().iter().map(Invalid::msg));
     all.extend(form_errors().iter().map(FormError::msg));
     all.extend(sync_errors().iter().map(SyncError::msg));

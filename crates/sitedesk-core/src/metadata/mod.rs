@@ -9,7 +9,9 @@
 //!
 //! `validate` checks one value against its field as the EDC does; `logic`
 //! parses and evaluates branching logic and calculations; `design` holds
-//! arms, events, the form-event mapping, repeating forms and sites.
+//! arms, events, the form-event mapping, repeating forms and sites;
+//! `screening` finds the form that holds the screening log through its
+//! fields' `@SITEDESK-*` action tags.
 //!
 //! Deliberately not here: storage (the store), and forms as a CRC fills
 //! them, with their sanitized labels (`crate::forms`).
@@ -23,6 +25,9 @@ mod odm;
 mod odm_tests;
 #[cfg(test)]
 mod proptests;
+pub mod screening;
+#[cfg(test)]
+mod screening_tests;
 #[cfg(test)]
 mod tests;
 pub mod validate;
