@@ -10,15 +10,18 @@ use sitedesk_core::diagnostics::TaskRegistry;
 use sitedesk_core::domain::{
     Action, Actor, Answer, CriterionKind, DeskCode, ScreeningInput, SubjectStatus, demo_study,
 };
-use sitedesk_core::store::{Store, StoreOptions, SubjectFilter};
+use sitedesk_core::forms::demo_forms;
+use sitedesk_core::store::{InstrumentInForce, Store, StoreOptions, SubjectFilter};
 
 const TASKS: usize = 50;
 const PER_TASK: usize = 20;
 
 fn eligible(label: String) -> ScreeningInput {
     let today = Local::now().date_naive().to_string();
-    let eligibility: BTreeMap<String, Answer> = demo_study()
-        .2
+    let (d, design) = demo_forms();
+    let eligibility: BTreeMap<String, Answer> = InstrumentInForce::of(&d, &design)
+        .unwrap()
+        .criteria()
         .into_iter()
         .map(|c| {
             (
@@ -49,14 +52,20 @@ async fn a_thousand_concurrent_enrollments_from_fifty_tasks() {
         ..StoreOptions::default()
     };
     let store = Store::open(&dir.path().join("desk.sqlite3"), options, &registry).unwrap();
-    let (study, sites, criteria) = demo_study();
+    let (study, sites) = demo_study();
     let setup_actor = Actor {
         account: "setup".into(),
         display_name: String::new(),
     };
     store
         .writer()
-        .configure_study(setup_actor, study, sites, criteria, "s01".into())
+        .configure_study(setup_actor.clone(), study, sites, "s01".into())
+        .await
+        .unwrap();
+    let (dictionary, design) = demo_forms();
+    store
+        .writer()
+        .import_dictionary(setup_actor, dictionary, Some(design), "demo".into())
         .await
         .unwrap();
 
@@ -148,13 +157,13 @@ async fn a_thousand_concurrent_enrollments_from_fifty_tasks() {
     );
     assert_eq!(
         q(
-            "SELECT count(*) FROM audit WHERE entity = 'subject' AND field = 'status' AND new_value = 'enrolled'"
+            "SELECT count(*) FROM audit WHERE entity = 'record' AND field = 'scr_status' AND new_value = '3'"
         ),
         total as i64
     );
     assert_eq!(
         q(
-            "SELECT count(*) FROM audit a LEFT JOIN outbox o ON o.audit_id = a.id WHERE a.entity = 'subject' AND o.id IS NULL"
+            "SELECT count(*) FROM audit a LEFT JOIN outbox o ON o.audit_id = a.id WHERE a.entity = 'record' AND o.id IS NULL"
         ),
         0
     );

@@ -373,18 +373,18 @@ async fn screen_subject(c: &Client, label: &str, id: &str) {
     type_into(c, "screening-label", label).await;
     type_into(c, "consent-date", &today).await;
     type_into(c, "consent-version", "v1.0").await;
-    for id in ["I1", "I2", "I3"] {
+    for id in ["scr_incl_1", "scr_incl_2", "scr_incl_3"] {
         click(c, &format!("elig-{id}-yes")).await;
     }
-    for id in ["E1", "E2"] {
+    for id in ["scr_excl_1", "scr_excl_2"] {
         click(c, &format!("elig-{id}-no")).await;
     }
     for id in [
-        "elig-I1-yes",
-        "elig-I2-yes",
-        "elig-I3-yes",
-        "elig-E1-no",
-        "elig-E2-no",
+        "elig-scr_incl_1-yes",
+        "elig-scr_incl_2-yes",
+        "elig-scr_incl_3-yes",
+        "elig-scr_excl_1-no",
+        "elig-scr_excl_2-no",
     ] {
         wait_checked(c, id).await;
     }
@@ -550,18 +550,18 @@ async fn screen_enroll_restart_translate_and_diagnose() {
     type_into(&c, "screening-label", "AB").await;
     type_into(&c, "consent-date", &today).await;
     type_into(&c, "consent-version", "v1.0").await;
-    for id in ["I1", "I2", "I3"] {
+    for id in ["scr_incl_1", "scr_incl_2", "scr_incl_3"] {
         click(&c, &format!("elig-{id}-yes")).await;
     }
-    for id in ["E1", "E2"] {
+    for id in ["scr_excl_1", "scr_excl_2"] {
         click(&c, &format!("elig-{id}-no")).await;
     }
     for id in [
-        "elig-I1-yes",
-        "elig-I2-yes",
-        "elig-I3-yes",
-        "elig-E1-no",
-        "elig-E2-no",
+        "elig-scr_incl_1-yes",
+        "elig-scr_incl_2-yes",
+        "elig-scr_incl_3-yes",
+        "elig-scr_excl_1-no",
+        "elig-scr_excl_2-no",
     ] {
         wait_checked(&c, id).await;
     }

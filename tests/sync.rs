@@ -18,11 +18,13 @@ use edc_sim::{
 use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng as _};
 use sitedesk_core::diagnostics::{TaskRegistry, TaskSnapshot, TaskState};
-use sitedesk_core::domain::{Actor, RecordEdit};
+use sitedesk_core::domain::{
+    Action, Actor, Answer, CriterionKind, Reason, RecordEdit, ScreeningInput, SubjectStatus,
+};
 use sitedesk_core::edc::{EdcClient, FlatRow, Overwrite, RecordQuery, Timeouts, Token};
 use sitedesk_core::forms::demo_forms;
 use sitedesk_core::store::sync::Keep;
-use sitedesk_core::store::{Lane, Store};
+use sitedesk_core::store::{InstrumentInForce, Lane, Store};
 use sitedesk_core::sync::{RetryPolicy, SyncConfig, SyncError, Syncer};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -191,6 +193,78 @@ const FIELDS: &[(&str, &str, &[&str])] = &[
     ("baseline_arm_1", "vitals_complete", &["0", "1", "2"]),
 ];
 
+/// The demo's screening log filled in as eligible, consented today.
+fn eligible(label: &str) -> ScreeningInput {
+    let (d, design) = demo_forms();
+    let today = chrono::Local::now().date_naive().to_string();
+    ScreeningInput {
+        screening_date: today.clone(),
+        label: label.into(),
+        consent_date: Some(today),
+        consent_version: Some("v1.0".into()),
+        eligibility: InstrumentInForce::of(&d, &design)
+            .unwrap()
+            .criteria()
+            .into_iter()
+            .map(|c| {
+                let a = if c.kind == CriterionKind::Inclusion {
+                    Answer::Yes
+                } else {
+                    Answer::No
+                };
+                (c.id, a)
+            })
+            .collect(),
+    }
+}
+
+/// One round of screening at the desk: maybe a new subject, then for each
+/// subject in screening maybe an enrollment, a screen failure or a
+/// corrected consent version (with its reason).
+async fn screening_step(store: &Store, rng: &mut StdRng, screened: &mut Vec<String>) {
+    let w = store.writer();
+    let today = chrono::Local::now().date_naive();
+    if rng.random_bool(0.7) {
+        let label = format!("S{}", screened.len() + 1);
+        let s = w.screen_subject(actor(), eligible(&label)).await.unwrap();
+        screened.push(s.id);
+    }
+    for id in screened.iter() {
+        let s = store.readers().subject(id.clone()).await.unwrap();
+        if s.status != SubjectStatus::Screening {
+            continue;
+        }
+        let action = match rng.random_range(0..4) {
+            0 => Action::Enroll {
+                enrollment_date: today,
+            },
+            1 => Action::ScreenFail {
+                date: today,
+                reason: Reason {
+                    code: "99".into(),
+                    other: Some("Moved away".into()),
+                },
+            },
+            2 => {
+                let mut input = eligible(&s.screening.label);
+                input.consent_version = Some(format!("v1.{}", rng.random_range(1..9)));
+                // Nothing changed when the draw repeats the version.
+                let _ = w
+                    .edit_screening(
+                        actor(),
+                        id.clone(),
+                        input,
+                        Some("Version on the form".into()),
+                    )
+                    .await;
+                continue;
+            }
+            _ => continue,
+        };
+        w.apply_action(actor(), id.clone(), action).await.unwrap();
+    }
+}
+
 async fn scenario(seed: u64) {
     let mut rng = StdRng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
@@ -226,6 +300,7 @@ async fn scenario(seed: u64) {
                             hang@0.05:content=record; reset@0.05; apply-then-drop@0.05:action=import"
         .parse()
         .unwrap();
+    let mut screened: Vec<String> = Vec::new();
     for round in 0..4 {
         // Local edits; a colleague changes other fields in the EDC.
         for r in &records {
@@ -257,6 +332,9 @@ async fn scenario(seed: u64) {
                 .await
                 .unwrap();
         }
+        // The screening log: new subjects, their lifecycle and corrections,
+        // which travel as cells of the screening instrument.
+        screening_step(&store, &mut rng, &mut screened).await;
         sim.set_faults(faults.clone());
         // A run, maybe cancelled part-way.
         let cancel = CancellationToken::new();
@@ -297,12 +375,31 @@ async fn scenario(seed: u64) {
     tracker.close();
     tracker.wait().await;
 
-    let all: BTreeSet<String> = records.union(&theirs).cloned().collect();
+    let all: BTreeSet<String> = records
+        .union(&theirs)
+        .cloned()
+        .chain(screened.iter().cloned())
+        .collect();
     let mut local = local_values(&store, &all).await;
     local.retain(|(_, _, _, f), _| f != "bmi" && !f.ends_with("_complete"));
     let (server, rows, unique) = server_values(&sim, &all).await;
     assert_eq!(rows, unique, "seed {seed}: duplicate rows in the EDC");
     assert_eq!(local, server, "seed {seed}: desk and EDC differ");
+    // The subject list says what the EDC's status cells say.
+    for id in &screened {
+        let subject = store.readers().subject(id.clone()).await.unwrap();
+        let code = server
+            .get(&(id.clone(), "screening_arm_1".into(), 1, "scr_status".into()))
+            .unwrap_or_else(|| panic!("seed {seed}: {id} has no status in the EDC"));
+        let expected = match subject.status {
+            SubjectStatus::Screening => "1",
+            SubjectStatus::ScreenFailed => "2",
+            SubjectStatus::Enrolled => "3",
+            SubjectStatus::Completed => "4",
+            SubjectStatus::Withdrawn => "5",
+        };
+        assert_eq!(code, expected, "seed {seed}: {id}'s status");
+    }
     eprintln!(
         "seed {seed}: {} cells agree; answers by status {:?}",
         local.len(),

@@ -14,8 +14,8 @@ mod tests {
     use sitedesk_core::diagnostics::profile::FlameNode;
     use sitedesk_core::diagnostics::{Lint, TaskId, TaskKind, TaskSnapshot, TaskState};
     use sitedesk_core::domain::{
-        ActionKind, Actor, Answer, Criterion, CriterionKind, Screening, ScreeningInput, Site,
-        Study, Subject, SubjectStatus,
+        ActionKind, Actor, Answer, Criterion, CriterionKind, Reason, ReasonChoice, Reasons,
+        Screening, ScreeningInput, Site, Study, Subject, SubjectStatus,
     };
     use sitedesk_core::edc::metrics::{CallTotals, EndpointStats};
     use sitedesk_core::forms::{
@@ -29,9 +29,9 @@ mod tests {
     use sitedesk_core::store::DictionaryImport;
     use sitedesk_core::store::sync::{Cell, Conflict, Keep};
     use sitedesk_core::store::{
-        AuditEntry, AuditVerification, ChainBreak, ChainProblem, DeskInfo, EdcRecord, LaneStats,
-        Percentiles, Settings, StatusCount, StudySetup, SubjectFilter, SubjectRow, SyncSettings,
-        WriterStats,
+        AuditEntry, AuditLabels, AuditVerification, ChainBreak, ChainProblem, DeskInfo, EdcRecord,
+        LaneStats, Percentiles, ScreeningPlace, Settings, StatusCount, StudySetup, SubjectFilter,
+        SubjectRow, SyncSettings, WriterStats,
     };
     use sitedesk_core::sync::{BreakerState, Phase, ProgressView, RunReport};
     use ts_rs::{Config, TS};
@@ -66,12 +66,17 @@ mod tests {
             Subject,
             ScreeningInput,
             ActionKind,
+            Reason,
+            ReasonChoice,
+            Reasons,
+            ScreeningPlace,
             StudySetup,
             DeskInfo,
             Settings,
             SubjectFilter,
             SubjectRow,
             StatusCount,
+            AuditLabels,
             AuditEntry,
             TaskId,
             TaskKind,

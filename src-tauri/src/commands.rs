@@ -118,7 +118,7 @@ pub async fn get_subject(desk: &Desk, payload: Value) -> CmdResult<SubjectDetail
     let readers = desk.store().readers();
     let err = |e| IpcError::from_store(e, lang);
     let subject = readers.subject(id.clone()).await.map_err(err)?;
-    let audit = readers.subject_audit(id).await.map_err(err)?;
+    let audit = desk.record_audit(id).await.map_err(err)?;
     let actions = ActionKind::ALL
         .into_iter()
         .filter(|k| k.target(subject.status).is_some())
@@ -161,7 +161,7 @@ pub async fn get_record(desk: &Desk, payload: Value) -> CmdResult<RecordDetail> 
             lang,
         ));
     }
-    let audit = readers.subject_audit(id.clone()).await.map_err(err)?;
+    let audit = desk.record_audit(id.clone()).await.map_err(err)?;
     Ok(RecordDetail {
         record_id: id,
         audit,
@@ -198,7 +198,7 @@ pub async fn apply_action(desk: &Desk, payload: Value) -> CmdResult<Subject> {
         reason,
     } = parse(lang, payload)?;
     check_id(lang, &id)?;
-    let action = Action::parse(kind, date.as_deref(), reason.as_deref())
+    let action = Action::parse(kind, date.as_deref(), reason)
         .map_err(|e| IpcError::from_store(e.into(), lang))?;
     desk.store()
         .writer()

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sitedesk_core::diagnostics::profile::FlameNode;
-use sitedesk_core::domain::{ActionKind, Actor, ScreeningInput, Subject};
+use sitedesk_core::domain::{ActionKind, Actor, Reason, ScreeningInput, Subject};
 use sitedesk_core::forms::{Evaluation, FormInput, FormView};
 use sitedesk_core::i18n::Lang;
 use sitedesk_core::store::sync::{Conflict, Keep};
@@ -77,8 +77,9 @@ pub struct ApplyAction {
     pub kind: ActionKind,
     #[serde(default)]
     pub date: Option<String>,
+    /// A screen failure's or a withdrawal's coded reason.
     #[serde(default)]
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
 }
 
 /// `save_preferences`' payload.

@@ -157,6 +157,7 @@ fn store_message(e: &StoreError) -> (ErrorCode, Message) {
             )
         }
         StoreError::NoStudy => (ErrorCode::NoStudy, Message::new("shell.noStudy")),
+        StoreError::Screening(s) => (ErrorCode::Validation, s.msg()),
         StoreError::WriterClosed => (ErrorCode::Unavailable, Message::new("shell.writerClosed")),
         StoreError::Cancelled => (ErrorCode::Cancelled, Message::new("shell.cancelled")),
         other => {

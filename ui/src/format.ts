@@ -28,7 +28,8 @@ export function formatElapsed(ms: number): string {
 export function auditFieldName(t: TFunction, entry: AuditEntry): string {
   if (entry.entity !== "record") return fieldName(t, entry.field);
   const where = entry.event ? ` · ${entry.event}${entry.instance && entry.instance > 1 ? ` #${entry.instance}` : ""}` : "";
-  return `${entry.field}${where}`;
+  const name = entry.labels ? `${entry.labels.field} (${entry.field})` : entry.field;
+  return `${name}${where}`;
 }
 
 /** The name of an audited field, translated. */
@@ -38,8 +39,11 @@ export function fieldName(t: TFunction, field: string): string {
 }
 
 /** An audited value, with statuses and answers translated. */
-export function fieldValue(t: TFunction, entry: AuditEntry, value: string | null): string {
+export function fieldValue(t: TFunction, entry: AuditEntry, which: "old" | "new"): string {
+  const value = which === "old" ? entry.old_value : entry.new_value;
   if (value === null) return "—";
+  const label = which === "old" ? entry.labels?.old_value : entry.labels?.new_value;
+  if (label) return `${label} (${value})`;
   if (entry.field === "status") return t(`status.${value}`, { defaultValue: value });
   if (entry.field.startsWith("eligibility.")) return t(`screening.${value}`, { defaultValue: value });
   return value;

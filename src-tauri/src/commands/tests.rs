@@ -22,7 +22,7 @@ struct Fixture {
 }
 
 /// A desk as the app opens it (`Desk::open`), in a temporary folder, for a
-/// study set up beforehand: the demo study's sites and criteria under
+/// study set up beforehand: the demo study's sites under
 /// another id, so that the desk starts without forms and without an EDC.
 async fn desk() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
@@ -37,7 +37,7 @@ async fn desk() -> Fixture {
             &registry,
         )
         .unwrap();
-        let (mut study, sites, criteria) = demo_study();
+        let (mut study, sites) = demo_study();
         study.id = "TEST-01".into();
         let actor = Actor {
             account: "crc".into(),
@@ -45,7 +45,7 @@ async fn desk() -> Fixture {
         };
         store
             .writer()
-            .configure_study(actor, study, sites, criteria, "s01".into())
+            .configure_study(actor, study, sites, "s01".into())
             .await
             .unwrap();
         store.close().await;
@@ -79,7 +79,7 @@ fn eligible(label: &str) -> Value {
         "label": label,
         "consent_date": today(),
         "consent_version": "v1.0",
-        "eligibility": {"I1": "yes", "I2": "yes", "I3": "yes", "E1": "no", "E2": "no"},
+        "eligibility": {"scr_incl_1": "yes", "scr_incl_2": "yes", "scr_incl_3": "yes", "scr_excl_1": "no", "scr_excl_2": "no"},
     })
 }
 
@@ -333,18 +333,38 @@ async fn malformed_and_out_of_range_payloads_are_refused_and_change_nothing() {
         ),
         (
             "withdraw a subject in screening",
-            json!({"id": id, "kind": "withdraw", "date": today(), "reason": "moved"}),
+            json!({"id": id, "kind": "withdraw", "date": today(), "reason": {"code": "3"}}),
             IllegalTransition,
         ),
         (
             "screen fail without a reason",
-            json!({"id": id, "kind": "screen_fail"}),
+            json!({"id": id, "kind": "screen_fail", "date": today()}),
             Validation,
         ),
         (
-            "screen fail with a reason of 600 characters",
-            json!({"id": id, "kind": "screen_fail", "reason": long}),
+            "screen fail without a date",
+            json!({"id": id, "kind": "screen_fail", "reason": {"code": "1"}}),
             Validation,
+        ),
+        (
+            "screen fail for a reason the study does not code",
+            json!({"id": id, "kind": "screen_fail", "date": today(), "reason": {"code": "42"}}),
+            Validation,
+        ),
+        (
+            "screen fail for \"other\" without saying which",
+            json!({"id": id, "kind": "screen_fail", "date": today(), "reason": {"code": "99"}}),
+            Validation,
+        ),
+        (
+            "screen fail with an other reason of 600 characters",
+            json!({"id": id, "kind": "screen_fail", "date": today(), "reason": {"code": "99", "other": long}}),
+            Validation,
+        ),
+        (
+            "screen fail with a reason that is text, not a code",
+            json!({"id": id, "kind": "screen_fail", "date": today(), "reason": "moved"}),
+            InvalidInput,
         ),
         (
             "an unknown id",
@@ -438,7 +458,10 @@ async fn a_valid_lifecycle_goes_through_the_handlers() {
         vec![ActionKind::Complete, ActionKind::Withdraw]
     );
     assert!(
-        detail.audit.iter().any(|a| a.field == "enrollment_date"),
+        detail
+            .audit
+            .iter()
+            .any(|a| a.field == "scr_enrollment_date"),
         "{:?}",
         detail.audit
     );
@@ -884,8 +907,8 @@ async fn a_record_pulled_from_the_edc_is_listed_opened_and_edited_without_a_scre
     .unwrap();
     assert_eq!(
         edc_settings(s).await.unwrap().pending_edits,
-        2,
-        "the corrected value and the form's status wait to be sent"
+        10 + 2,
+        "the subject's screening log, the corrected value and the form's status wait to be sent"
     );
     let detail = get_record(s, json!({"id": id})).await.unwrap();
     assert!(

@@ -51,7 +51,21 @@ consent_version: string | null,
  */
 eligibility: { [key in string]: Answer }, };
 
-export type Subject = { id: string, site_id: string, status: SubjectStatus, screening: Screening, enrollment_date: string | null, screen_fail_reason: string | null, withdrawal_date: string | null, withdrawal_reason: string | null, completion_date: string | null, created_at: string, updated_at: string, };
+export type Subject = { id: string, site_id: string, status: SubjectStatus, screening: Screening, enrollment_date: string | null, 
+/**
+ * The day of the last status change after screening: screen failure,
+ * completion or withdrawal.
+ */
+status_date: string | null, 
+/**
+ * Why the subject screen failed or withdrew: a code of the screening
+ * instrument's reason choices.
+ */
+status_reason: string | null, 
+/**
+ * The "other, specify" text, for a reason code that asks for it.
+ */
+status_reason_other: string | null, created_at: string, updated_at: string, };
 
 export type ScreeningInput = { 
 /**
@@ -65,7 +79,33 @@ consent_date: string | null, consent_version: string | null, eligibility: { [key
 
 export type ActionKind = "screen_fail" | "enroll" | "complete" | "withdraw";
 
-export type StudySetup = { study: Study, sites: Array<Site>, criteria: Array<Criterion>, 
+export type Reason = { code: string, other: string | null, };
+
+export type ReasonChoice = { code: string, label: string, };
+
+export type Reasons = { choices: Array<ReasonChoice>, 
+/**
+ * Codes whose text must be given.
+ */
+other: Array<string>, };
+
+export type ScreeningPlace = { form: string, event: string, in_dictionary: boolean, };
+
+export type StudySetup = { study: Study, sites: Array<Site>, 
+/**
+ * The screening instrument's eligibility checklist.
+ */
+criteria: Array<Criterion>, 
+/**
+ * The screening instrument's coded reasons for a screen failure or a
+ * withdrawal.
+ */
+reasons: Reasons, 
+/**
+ * Where the screening log is kept; `None` until a dictionary is in
+ * force.
+ */
+screening: ScreeningPlace | null, 
 /**
  * The site this desk enrolls for.
  */
@@ -81,15 +121,28 @@ export type SubjectFilter = {
  */
 search: string | null, status: SubjectStatus | null, site_id: string | null, };
 
-export type SubjectRow = { id: string, site_id: string, site_code: string, label: string, status: SubjectStatus, screening_date: string, enrollment_date: string | null, updated_at: string, };
+export type SubjectRow = { id: string, site_id: string, site_code: string, 
+/**
+ * The desk that registered the subject, read from its id; `None` for
+ * an id not made by a desk (typed into the EDC).
+ */
+desk_code: string | null, label: string, status: SubjectStatus, screening_date: string, enrollment_date: string | null, updated_at: string, };
 
 export type StatusCount = { site_id: string, status: SubjectStatus, count: number, };
+
+export type AuditLabels = { field: string, old_value: string | null, new_value: string | null, };
 
 export type AuditEntry = { id: number, at: string, user_account: string, user_name: string, entity: string, entity_id: string, field: string, old_value: string | null, new_value: string | null, reason: string | null, 
 /**
  * For a form value: the event and repeat instance.
  */
-event: string | null, instance: number | null, };
+event: string | null, instance: number | null, 
+/**
+ * For a form value: what the dictionary in force calls the field and
+ * the choices of the old and new values, as plain text (filled by
+ * `Desk::record_audit`; the store knows only the names).
+ */
+labels: AuditLabels | null, };
 
 export type TaskId = number;
 
@@ -541,7 +594,11 @@ export type SubjectRef = { id: string, };
 
 export type EditScreening = { id: string, input: ScreeningInput, reason: string | null, };
 
-export type ApplyAction = { id: string, kind: ActionKind, date: string | null, reason: string | null, };
+export type ApplyAction = { id: string, kind: ActionKind, date: string | null, 
+/**
+ * A screen failure's or a withdrawal's coded reason.
+ */
+reason: Reason | null, };
 
 export type Preferences = { display_name: string, language: Lang, };
 

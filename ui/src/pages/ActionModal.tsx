@@ -1,9 +1,10 @@
-import { Modal, Stack, TextInput, Textarea } from "@mantine/core";
+import { Modal, NativeSelect, Stack, TextInput } from "@mantine/core";
 import { type FormEvent, useState } from "react";
 import { useTranslation } from "react-i18next";
 
 import { ErrorAlert, useFailure } from "../components/ErrorAlert";
 import { FormFooter } from "../components/FormFooter";
+import { useApp } from "../context";
 import { localToday } from "../format";
 import { type ActionKind, type Subject, api } from "../ipc";
 
@@ -13,14 +14,17 @@ const TITLE: Record<ActionKind, string> = {
   complete: "subject.complete",
   withdraw: "subject.withdraw",
 };
-const DATE_LABEL: Partial<Record<ActionKind, string>> = {
+const DATE_LABEL: Record<ActionKind, string> = {
   enroll: "subject.enrollmentDate",
+  screen_fail: "subject.screenFailDate",
   complete: "subject.completionDate",
   withdraw: "subject.withdrawalDate",
 };
 const NEEDS_REASON: ActionKind[] = ["screen_fail", "withdraw"];
 
-/** One lifecycle action: its date and reason, checked by the core. */
+/** One lifecycle action: its date and, for a screen failure or a
+ * withdrawal, a reason among the study's coded ones (with its "other,
+ * specify" text where the code asks for one), checked by the core. */
 export function ActionModal({
   subjectId,
   kind,
@@ -34,10 +38,15 @@ export function ActionModal({
 }) {
   const { t } = useTranslation();
   const [date, setDate] = useState(localToday());
-  const [reason, setReason] = useState("");
+  const { info } = useApp();
+  const reasons = info.setup?.reasons ?? { choices: [], other: [] };
+  const [code, setCode] = useState<string | null>(null);
+  const [other, setOther] = useState("");
   const { error, fail } = useFailure();
   const [busy, setBusy] = useState(false);
   const dateLabel = DATE_LABEL[kind];
+  const needsReason = NEEDS_REASON.includes(kind);
+  const asksOther = code !== null && reasons.other.includes(code);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -46,8 +55,8 @@ export function ActionModal({
       const subject = await api.applyAction({
         id: subjectId,
         kind,
-        date: dateLabel ? date : null,
-        reason: NEEDS_REASON.includes(kind) ? reason : null,
+        date,
+        reason: needsReason ? { code: code ?? "", other: asksOther ? other : null } : null,
       });
       onDone(subject);
     } catch (err) {
@@ -61,34 +70,32 @@ export function ActionModal({
     <Modal opened onClose={onClose} title={`${t(TITLE[kind])} · ${subjectId}`}>
       <form onSubmit={(e) => void submit(e)} data-testid="action-form">
         <Stack gap="sm">
-          {dateLabel && (
-            <TextInput
-              data-autofocus
-              data-testid="action-date"
-              label={t(dateLabel)}
-              placeholder="YYYY-MM-DD"
-              required
-              value={date}
-              onChange={(e) => setDate(e.currentTarget.value)}
-            />
-          )}
-          {NEEDS_REASON.includes(kind) && (
-            <Textarea
-              data-autofocus={!dateLabel}
+          <TextInput
+            data-autofocus
+            data-testid="action-date"
+            label={t(dateLabel)}
+            placeholder="YYYY-MM-DD"
+            required
+            value={date}
+            onChange={(e) => setDate(e.currentTarget.value)}
+          />
+          {needsReason && (
+            <NativeSelect
               data-testid="action-reason"
               label={t("subject.reason")}
               required
-              autosize
-              minRows={2}
-              value={reason}
-              onChange={(e) => setReason(e.currentTarget.value)}
-              onKeyDown={(e) => {
-                // Enter saves here too; Shift+Enter starts a new line.
-                if (e.key === "Enter" && !e.shiftKey) {
-                  e.preventDefault();
-                  e.currentTarget.form?.requestSubmit();
-                }
-              }}
+              data={[{ value: "", label: t("subject.chooseReason") }, ...reasons.choices.map((c) => ({ value: c.code, label: c.label }))]}
+              value={code ?? ""}
+              onChange={(e) => setCode(e.currentTarget.value || null)}
+            />
+          )}
+          {needsReason && asksOther && (
+            <TextInput
+              data-testid="action-reason-other"
+              label={t("subject.reasonOther")}
+              required
+              value={other}
+              onChange={(e) => setOther(e.currentTarget.value)}
             />
           )}
           <ErrorAlert error={error} />

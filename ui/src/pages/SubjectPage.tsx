@@ -13,6 +13,7 @@ import {
   type AuditEntry,
   type RecordDetail,
   type SubjectDetail,
+  type SubjectStatus,
   type VisitGrid,
   api,
   isIpcError,
@@ -26,6 +27,13 @@ const ACTION_LABEL: Record<ActionKind, string> = {
   screen_fail: "subject.screenFail",
   complete: "subject.complete",
   withdraw: "subject.withdraw",
+};
+
+/** What the date of the last status change is called. */
+const STATUS_DATE_LABEL: Partial<Record<SubjectStatus, string>> = {
+  screen_failed: "subject.screenFailDate",
+  completed: "subject.completionDate",
+  withdrawn: "subject.withdrawalDate",
 };
 
 export function SubjectPage({ id, onBack, onOpenForm }: { id: string; onBack: () => void; onOpenForm: OpenForm }) {
@@ -76,8 +84,8 @@ export function SubjectPage({ id, onBack, onOpenForm }: { id: string; onBack: ()
         },
       },
       { header: t("subject.columns.field"), id: "field", cell: (c) => auditFieldName(t, c.row.original) },
-      { header: t("subject.columns.old"), id: "old", cell: (c) => fieldValue(t, c.row.original, c.row.original.old_value) },
-      { header: t("subject.columns.new"), id: "new", cell: (c) => fieldValue(t, c.row.original, c.row.original.new_value) },
+      { header: t("subject.columns.old"), id: "old", cell: (c) => fieldValue(t, c.row.original, "old") },
+      { header: t("subject.columns.new"), id: "new", cell: (c) => fieldValue(t, c.row.original, "new") },
       { header: t("subject.columns.reason"), id: "reason", cell: (c) => c.row.original.reason ?? "" },
     ],
     [t, i18n.language],
@@ -85,6 +93,12 @@ export function SubjectPage({ id, onBack, onOpenForm }: { id: string; onBack: ()
 
   const s = detail?.subject;
   const site = info.setup?.sites.find((x) => x.id === s?.site_id);
+  // A coded reason as the study words it, with its "other, specify" text.
+  const reasonText = (code: string, other: string | null) => {
+    const label = info.setup?.reasons.choices.find((c) => c.code === code)?.label ?? code;
+    return other ? `${label}: ${other}` : label;
+  };
+  const notSent = info.setup?.screening?.in_dictionary === false;
   const item = (label: string, value: string | null | undefined, testId?: string) => (
     <div>
       <Text size="xs" c="dimmed">
@@ -134,6 +148,11 @@ export function SubjectPage({ id, onBack, onOpenForm }: { id: string; onBack: ()
                 {s.id}
               </Title>
               <StatusBadge status={s.status} testId="subject-status" />
+              {notSent && (
+                <Badge variant="light" color="orange" data-testid="not-sent" title={t("subject.notSentHint")}>
+                  {t("subject.notSent")}
+                </Badge>
+              )}
             </Group>
             <Group>
               <Button variant="default" data-testid="action-edit" onClick={() => setEditing(true)}>
@@ -160,10 +179,8 @@ export function SubjectPage({ id, onBack, onOpenForm }: { id: string; onBack: ()
               {item(t("screening.consentDate"), s.screening.consent_date)}
               {item(t("screening.consentVersion"), s.screening.consent_version)}
               {item(t("subject.enrollmentDate"), s.enrollment_date, "subject-enrollment-date")}
-              {s.screen_fail_reason && item(t("fields.screen_fail_reason"), s.screen_fail_reason)}
-              {s.withdrawal_date && item(t("subject.withdrawalDate"), s.withdrawal_date)}
-              {s.withdrawal_reason && item(t("fields.withdrawal_reason"), s.withdrawal_reason)}
-              {s.completion_date && item(t("subject.completionDate"), s.completion_date)}
+              {s.status_date && item(t(STATUS_DATE_LABEL[s.status] ?? "subject.statusDate"), s.status_date, "subject-status-date")}
+              {s.status_reason && item(t("subject.reason"), reasonText(s.status_reason, s.status_reason_other), "subject-reason")}
             </SimpleGrid>
             {detail.actions.length === 0 && (
               <Text size="sm" c="dimmed" mt="sm">

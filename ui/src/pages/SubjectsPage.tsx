@@ -56,6 +56,15 @@ export function SubjectsPage({ onOpen }: { onOpen: (id: string) => void }) {
       { header: t("subjects.columns.label"), accessorKey: "label" },
       { header: t("subjects.columns.site"), accessorKey: "site_code" },
       {
+        header: t("subjects.columns.desk"),
+        id: "desk",
+        cell: (c) => {
+          const desk = c.row.original.desk_code;
+          if (!desk) return "—";
+          return desk === info.desk.desk_code ? t("subjects.thisDesk", { desk }) : desk;
+        },
+      },
+      {
         header: t("subjects.columns.status"),
         accessorKey: "status",
         cell: (c) => <StatusBadge status={c.row.original.status} />,
@@ -67,7 +76,7 @@ export function SubjectsPage({ onOpen }: { onOpen: (id: string) => void }) {
         cell: (c) => c.row.original.enrollment_date ?? "—",
       },
     ],
-    [t],
+    [t, info.desk.desk_code],
   );
 
   const recordColumns = useMemo<Column<EdcRecord>[]>(

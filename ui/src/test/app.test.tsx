@@ -290,6 +290,24 @@ describe("SiteDesk UI", () => {
     expect(screen.queryByTestId("action-withdraw")).toBeNull();
   });
 
+  it("screen fails with one of the study's coded reasons, asking the other text only for the code that wants it", async () => {
+    const calls = backend({ apply_action: () => ({ ...subject, status: "screen_failed" }) });
+    renderApp();
+    fireEvent.click(await screen.findByText("S01-K7Q-0001"));
+    fireEvent.click(await screen.findByTestId("action-screen_fail"));
+    const reason = await screen.findByTestId("action-reason");
+    expect(screen.queryByTestId("action-reason-other")).toBeNull();
+    fireEvent.change(reason, { target: { value: "99" } });
+    const other = await screen.findByTestId("action-reason-other");
+    fireEvent.change(other, { target: { value: "Moved away" } });
+    fireEvent.submit(screen.getByTestId("action-form"));
+    await waitFor(() => expect(calls.some((c) => c.cmd === "apply_action")).toBe(true));
+    const sent = calls.find((c) => c.cmd === "apply_action")?.args.payload as Record<string, unknown>;
+    expect(sent.kind).toBe("screen_fail");
+    expect(sent.reason).toEqual({ code: "99", other: "Moved away" });
+    expect(sent.date).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+  });
+
   it("shows the writer task in the diagnostics panel", async () => {
     backend();
     renderApp();

@@ -34,10 +34,11 @@ use crate::diagnostics::profile::Profile;
 use crate::domain::{Actor, DeskCode, demo_study};
 use crate::edc::metrics::{CallMetrics, CallTotals, EndpointStats};
 use crate::edc::{EdcClient, Timeouts, Token};
-use crate::forms::{LogicCache, Study, demo_forms};
+use crate::forms::{LogicCache, Study, demo_forms, plain_text};
 use crate::i18n::Lang;
 use crate::store::{
-    Settings, Store, StoreError, StoreOptions, StoredDictionary, SyncSettings, WriterStats,
+    AuditEntry, AuditLabels, Settings, Store, StoreError, StoreOptions, StoredDictionary,
+    SyncSettings, WriterStats,
 };
 use crate::sync::scheduler::Scheduler;
 use crate::sync::{BreakerState, SyncConfig, Syncer};
@@ -506,6 +507,53 @@ impl Desk {
         &self.store
     }
 
+    /// A record's (or subject's) audit trail, its form values named as the
+    /// dictionary in force names them: the field's label, and the label of
+    /// a coded value (a status, an answer, a choice).
+    pub async fn record_audit(&self, id: String) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut audit = self.store.readers().subject_audit(id).await?;
+        let Some(forms) = self.forms().await? else {
+            return Ok(audit);
+        };
+        let dictionary = &forms.stored.dictionary;
+        for e in audit.iter_mut().filter(|e| e.entity == "record") {
+            // A checkbox choice is stored as `field___code`.
+            let (name, choice) = match e.field.split_once("___") {
+                Some((name, code)) => (name, Some(code)),
+                None => (e.field.as_str(), None),
+            };
+            let Some(field) = dictionary.field(name) else {
+                continue;
+            };
+            let choice_label = |code: &str| {
+                field
+                    .choices
+                    .iter()
+                    .find(|c| c.code == code)
+                    .map(|c| plain_text(&c.label))
+            };
+            let value = |v: &Option<String>| -> Option<String> {
+                let v = v.as_deref()?;
+                match (choice, field.field_type) {
+                    (None, t) if t.has_choices() => choice_label(v),
+                    _ => None,
+                }
+            };
+            let mut label = plain_text(&field.label);
+            if let Some(code) = choice
+                && let Some(c) = choice_label(code)
+            {
+                label = format!("{label}: {c}");
+            }
+            e.labels = Some(AuditLabels {
+                field: label,
+                old_value: value(&e.old_value),
+                new_value: value(&e.new_value),
+            });
+        }
+        Ok(audit)
+    }
+
     pub fn registry(&self) -> &TaskRegistry {
         &self.registry
     }
@@ -595,7 +643,7 @@ pub enum ForgetEdcError {
 /// desk at its first site, and its forms unless forms were imported;
 /// answers whether the desk runs the demo study.
 async fn set_up_demo(store: &Store, account: &str, prefs: &Settings) -> Result<bool, StoreError> {
-    let (study, sites, criteria) = demo_study();
+    let (study, sites) = demo_study();
     let demo_id = study.id.clone();
     let desk_site = sites[0].id.clone();
     let actor = Actor {
@@ -604,7 +652,7 @@ async fn set_up_demo(store: &Store, account: &str, prefs: &Settings) -> Result<b
     };
     if store
         .writer()
-        .configure_study(actor.clone(), study, sites, criteria, desk_site)
+        .configure_study(actor.clone(), study, sites, desk_site)
         .await?
     {
         tracing::info!("nothing configured: set up the demo study");
@@ -614,7 +662,14 @@ async fn set_up_demo(store: &Store, account: &str, prefs: &Settings) -> Result<b
         .setup()
         .await?
         .is_some_and(|s| s.study.id == demo_id);
-    if demo && store.readers().dictionary().await?.is_none() {
+    // A demo desk gets the demo forms, and an older version of them is
+    // brought up to date; forms imported from elsewhere are left alone.
+    let current = store.readers().dictionary().await?;
+    if demo
+        && current
+            .as_ref()
+            .is_none_or(|c| c.source == DEMO_FORMS_SOURCE)
+    {
         let (dictionary, design) = demo_forms();
         store
             .writer()

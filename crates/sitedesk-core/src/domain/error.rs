@@ -15,7 +15,9 @@ pub enum Field {
     EnrollmentDate,
     CompletionDate,
     WithdrawalDate,
+    ScreenFailDate,
     Reason,
+    OtherReason,
     Eligibility,
     DisplayName,
     RecordId,
@@ -38,7 +40,9 @@ impl Field {
             Field::EnrollmentDate => "core.domain.field.enrollmentDate",
             Field::CompletionDate => "core.domain.field.completionDate",
             Field::WithdrawalDate => "core.domain.field.withdrawalDate",
+            Field::ScreenFailDate => "core.domain.field.screenFailDate",
             Field::Reason => "core.domain.field.reason",
+            Field::OtherReason => "core.domain.field.otherReason",
             Field::Eligibility => "core.domain.field.eligibility",
             Field::DisplayName => "core.domain.field.displayName",
             Field::RecordId => "core.domain.field.recordId",
@@ -61,7 +65,9 @@ impl Field {
             Field::EnrollmentDate => "core.domain.fieldInSentence.enrollmentDate",
             Field::CompletionDate => "core.domain.fieldInSentence.completionDate",
             Field::WithdrawalDate => "core.domain.fieldInSentence.withdrawalDate",
+            Field::ScreenFailDate => "core.domain.fieldInSentence.screenFailDate",
             Field::Reason => "core.domain.fieldInSentence.reason",
+            Field::OtherReason => "core.domain.fieldInSentence.otherReason",
             Field::Eligibility => "core.domain.fieldInSentence.eligibility",
             Field::DisplayName => "core.domain.fieldInSentence.displayName",
             Field::RecordId => "core.domain.fieldInSentence.recordId",
@@ -120,6 +126,8 @@ pub enum DomainError {
     LabelNotInitials,
     #[error("unknown eligibility criterion {id}")]
     UnknownCriterion { id: String },
+    #[error("unknown reason code {code}")]
+    UnknownReason { code: String },
     #[error("eligibility not met: {unmet:?}")]
     EligibilityNotMet { unmet: Vec<String> },
     #[error("a reason is required to change saved {field:?}")]
@@ -162,6 +170,7 @@ impl DomainError {
                 .with("max", max.to_string()),
             LabelNotInitials => Message::new("core.domain.labelNotInitials"),
             UnknownCriterion { id } => Message::new("core.domain.unknownCriterion").with("id", id),
+            UnknownReason { code } => Message::new("core.domain.unknownReason").with("code", code),
             EligibilityNotMet { unmet } => Message::new("core.domain.eligibilityNotMet")
                 .with("unmet", Arg::list(unmet, "core.list.comma")),
             ReasonForChangeRequired { field } => {

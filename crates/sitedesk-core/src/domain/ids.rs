@@ -56,6 +56,18 @@ impl fmt::Display for DeskCode {
 pub struct SubjectId(String);
 
 impl SubjectId {
+    /// The desk code inside an id of this shape (`S01-K7Q-0007` gives
+    /// `K7Q`); `None` for an id of another shape.
+    pub fn desk_of(id: &str) -> Option<&str> {
+        let mut parts = id.split('-');
+        let (_site, desk, seq) = (parts.next()?, parts.next()?, parts.next()?);
+        let shaped = parts.next().is_none()
+            && DeskCode::parse(desk).is_some_and(|d| d.as_str() == desk)
+            && !seq.is_empty()
+            && seq.bytes().all(|b| b.is_ascii_digit());
+        shaped.then_some(desk)
+    }
+
     pub fn new(site_code: &str, desk: &DeskCode, seq: u32) -> SubjectId {
         SubjectId(format!("{site_code}-{desk}-{seq:04}"))
     }

@@ -16,14 +16,15 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::screening::{check_date, check_enrollment, check_reason};
-use super::{Change, Criterion, DomainError, Field, Subject, SubjectStatus};
+use super::{Change, Criterion, DomainError, Field, Reasons, Subject, SubjectStatus};
 
 /// A lifecycle action with the data it needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
     ScreenFail {
-        reason: String,
+        date: NaiveDate,
+        reason: Reason,
     },
     Enroll {
         enrollment_date: NaiveDate,
@@ -33,8 +34,17 @@ pub enum Action {
     },
     Withdraw {
         withdrawal_date: NaiveDate,
-        reason: String,
+        reason: Reason,
     },
+}
+
+/// Why a subject screen fails or withdraws: a code of the study's reasons
+/// and, for a code that asks for it, the "other, specify" text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Reason {
+    pub code: String,
+    #[serde(default)]
+    pub other: Option<String>,
 }
 
 /// An action without its data, for messages and for the table of legal
@@ -87,6 +97,7 @@ pub fn plan_action(
     subject: &Subject,
     action: &Action,
     criteria: &[Criterion],
+    reasons: &Reasons,
     today: NaiveDate,
 ) -> Result<Vec<Change>, DomainError> {
     let kind = action.kind();
@@ -101,14 +112,18 @@ pub fn plan_action(
         Some(subject.status.as_str()),
         Some(to.as_str()),
     )];
+    let status_date = |date: NaiveDate| Change::of("status_date", subject.status_date, Some(date));
     match action {
-        Action::ScreenFail { reason } => {
-            let reason = check_reason(reason)?;
-            changes.push(Change::of(
-                "screen_fail_reason",
-                subject.screen_fail_reason.clone(),
-                Some(reason),
-            ));
+        Action::ScreenFail { date, reason } => {
+            check_date(*date, Field::ScreenFailDate, today)?;
+            if *date < subject.screening.screening_date {
+                return Err(DomainError::DateOrder {
+                    earlier: Field::ScreeningDate,
+                    later: Field::ScreenFailDate,
+                });
+            }
+            changes.push(status_date(*date));
+            changes.extend(reason_changes(subject, reason, reasons)?);
         }
         Action::Enroll { enrollment_date } => {
             check_date(*enrollment_date, Field::EnrollmentDate, today)?;
@@ -122,11 +137,7 @@ pub fn plan_action(
         Action::Complete { completion_date } => {
             check_date(*completion_date, Field::CompletionDate, today)?;
             check_after_enrollment(subject, *completion_date, Field::CompletionDate)?;
-            changes.push(Change::of(
-                "completion_date",
-                subject.completion_date,
-                Some(*completion_date),
-            ));
+            changes.push(status_date(*completion_date));
         }
         Action::Withdraw {
             withdrawal_date,
@@ -134,20 +145,61 @@ pub fn plan_action(
         } => {
             check_date(*withdrawal_date, Field::WithdrawalDate, today)?;
             check_after_enrollment(subject, *withdrawal_date, Field::WithdrawalDate)?;
-            let reason = check_reason(reason)?;
-            changes.push(Change::of(
-                "withdrawal_date",
-                subject.withdrawal_date,
-                Some(*withdrawal_date),
-            ));
-            changes.push(Change::of(
-                "withdrawal_reason",
-                subject.withdrawal_reason.clone(),
-                Some(reason),
-            ));
+            changes.push(status_date(*withdrawal_date));
+            changes.extend(reason_changes(subject, reason, reasons)?);
         }
     }
     Ok(changes.into_iter().flatten().collect())
+}
+
+/// Checks a coded reason against the study's and returns its changes: the
+/// code, and the "other" text where the code asks for one (cleared where
+/// it does not).
+fn reason_changes(
+    subject: &Subject,
+    reason: &Reason,
+    reasons: &Reasons,
+) -> Result<Vec<Option<Change>>, DomainError> {
+    let code = reason.code.trim();
+    if code.is_empty() {
+        return Err(DomainError::Required {
+            field: Field::Reason,
+        });
+    }
+    if !reasons.choices.iter().any(|c| c.code == code) {
+        return Err(DomainError::UnknownReason {
+            code: code.to_owned(),
+        });
+    }
+    let other = if reasons.other.iter().any(|c| c == code) {
+        let text = reason.other.as_deref().unwrap_or("");
+        if text.trim().is_empty() {
+            return Err(DomainError::Required {
+                field: Field::OtherReason,
+            });
+        }
+        Some(check_reason(text).map_err(|e| match e {
+            DomainError::TooLong { max, .. } => DomainError::TooLong {
+                field: Field::OtherReason,
+                max,
+            },
+            e => e,
+        })?)
+    } else {
+        None
+    };
+    Ok(vec![
+        Change::of(
+            "status_reason",
+            subject.status_reason.as_deref(),
+            Some(code),
+        ),
+        Change::of(
+            "status_reason_other",
+            subject.status_reason_other.as_deref(),
+            other.as_deref(),
+        ),
+    ])
 }
 
 fn check_after_enrollment(
@@ -171,15 +223,23 @@ impl Action {
     pub fn parse(
         kind: ActionKind,
         date: Option<&str>,
-        reason: Option<&str>,
+        reason: Option<Reason>,
     ) -> Result<Action, DomainError> {
         let date = |field| {
             super::screening::parse_date(date.unwrap_or(""), field)?
                 .ok_or(DomainError::Required { field })
         };
-        let reason = || reason.unwrap_or("").to_owned();
+        let reason = || {
+            reason.clone().unwrap_or(Reason {
+                code: String::new(),
+                other: None,
+            })
+        };
         Ok(match kind {
-            ActionKind::ScreenFail => Action::ScreenFail { reason: reason() },
+            ActionKind::ScreenFail => Action::ScreenFail {
+                date: date(Field::ScreenFailDate)?,
+                reason: reason(),
+            },
             ActionKind::Enroll => Action::Enroll {
                 enrollment_date: date(Field::EnrollmentDate)?,
             },

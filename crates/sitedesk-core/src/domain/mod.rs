@@ -23,7 +23,7 @@ use ts_rs::TS;
 
 pub use error::{DomainError, Field};
 pub use ids::{DeskCode, SubjectId};
-pub use lifecycle::{Action, ActionKind, plan_action};
+pub use lifecycle::{Action, ActionKind, Reason, plan_action};
 pub use screening::{
     LABEL_MAX_CHARS, REASON_MAX_CHARS, ScreeningInput, VERSION_MAX_CHARS, check_reason, parse_date,
     plan_screening_edit, validate_new_screening,
@@ -171,14 +171,34 @@ pub struct Subject {
     pub status: SubjectStatus,
     pub screening: Screening,
     pub enrollment_date: Option<NaiveDate>,
-    pub screen_fail_reason: Option<String>,
-    pub withdrawal_date: Option<NaiveDate>,
-    pub withdrawal_reason: Option<String>,
-    pub completion_date: Option<NaiveDate>,
+    /// The day of the last status change after screening: screen failure,
+    /// completion or withdrawal.
+    pub status_date: Option<NaiveDate>,
+    /// Why the subject screen failed or withdrew: a code of the screening
+    /// instrument's reason choices.
+    pub status_reason: Option<String>,
+    /// The "other, specify" text, for a reason code that asks for it.
+    pub status_reason_other: Option<String>,
     #[ts(type = "string")]
     pub created_at: DateTime<Utc>,
     #[ts(type = "string")]
     pub updated_at: DateTime<Utc>,
+}
+
+/// One coded reason a subject screen fails or withdraws for: a choice of
+/// the screening instrument's reason field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ReasonChoice {
+    pub code: String,
+    pub label: String,
+}
+
+/// The reasons a study codes, and which of them ask for "other, specify".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Reasons {
+    pub choices: Vec<ReasonChoice>,
+    /// Codes whose text must be given.
+    pub other: Vec<String>,
 }
 
 /// One field changed by an action: what the audit row and the outbox row
@@ -187,7 +207,8 @@ pub struct Subject {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     /// A subject field name (`status`, `consent_date`, ...) or
-    /// `eligibility.<criterion id>`.
+    /// `eligibility.<criterion id>`: the screening log's own names, which
+    /// the store maps to the screening instrument's fields.
     pub field: String,
     pub old: Option<String>,
     pub new: Option<String>,
@@ -205,8 +226,9 @@ impl Change {
     }
 }
 
-/// The demo study a desk starts with when nothing is configured.
-pub fn demo_study() -> (Study, Vec<Site>, Vec<Criterion>) {
+/// The demo study a desk starts with when nothing is configured. Its
+/// eligibility checklist is the demo dictionary's screening instrument.
+pub fn demo_study() -> (Study, Vec<Site>) {
     let study = Study {
         id: "DEMO-01".into(),
         title: "SiteDesk Demo Study".into(),
@@ -224,29 +246,5 @@ pub fn demo_study() -> (Study, Vec<Site>, Vec<Criterion>) {
             name: "Hillview Hospital".into(),
         },
     ];
-    let c = |id: &str, kind, text: &str| Criterion {
-        id: id.into(),
-        kind,
-        text: text.into(),
-    };
-    let criteria = vec![
-        c("I1", CriterionKind::Inclusion, "Aged 18 to 75 years"),
-        c(
-            "I2",
-            CriterionKind::Inclusion,
-            "Type 2 diabetes diagnosed at least 6 months ago",
-        ),
-        c(
-            "I3",
-            CriterionKind::Inclusion,
-            "HbA1c between 7.0% and 10.5%",
-        ),
-        c("E1", CriterionKind::Exclusion, "Pregnant or breastfeeding"),
-        c(
-            "E2",
-            CriterionKind::Exclusion,
-            "In another interventional trial within 30 days",
-        ),
-    ];
-    (study, sites, criteria)
+    (study, sites)
 }

@@ -12,7 +12,49 @@ fn d(s: &str) -> NaiveDate {
 const TODAY: &str = "2026-06-15";
 
 fn criteria() -> Vec<Criterion> {
-    demo_study().2
+    let c = |id: &str, kind, text: &str| Criterion {
+        id: id.into(),
+        kind,
+        text: text.into(),
+    };
+    vec![
+        c("I1", CriterionKind::Inclusion, "Aged 18 to 75 years"),
+        c("I2", CriterionKind::Inclusion, "Type 2 diabetes"),
+        c(
+            "I3",
+            CriterionKind::Inclusion,
+            "HbA1c between 7.0% and 10.5%",
+        ),
+        c("E1", CriterionKind::Exclusion, "Pregnant or breastfeeding"),
+        c(
+            "E2",
+            CriterionKind::Exclusion,
+            "In another interventional trial",
+        ),
+    ]
+}
+
+/// Reasons as a screening instrument codes them: `99` asks "other, specify".
+fn reasons() -> Reasons {
+    let c = |code: &str, label: &str| ReasonChoice {
+        code: code.into(),
+        label: label.into(),
+    };
+    Reasons {
+        choices: vec![
+            c("1", "Did not meet eligibility"),
+            c("3", "Lost to follow-up"),
+            c("99", "Other"),
+        ],
+        other: vec!["99".into()],
+    }
+}
+
+fn reason(code: &str, other: Option<&str>) -> Reason {
+    Reason {
+        code: code.into(),
+        other: other.map(str::to_owned),
+    }
 }
 
 fn eligible() -> BTreeMap<String, Answer> {
@@ -48,10 +90,9 @@ fn subject(status: SubjectStatus) -> Subject {
         status,
         screening,
         enrollment_date: status.was_enrolled().then(|| d("2026-06-02")),
-        screen_fail_reason: None,
-        withdrawal_date: None,
-        withdrawal_reason: None,
-        completion_date: None,
+        status_date: None,
+        status_reason: None,
+        status_reason_other: None,
         created_at: at,
         updated_at: at,
     }
@@ -60,7 +101,8 @@ fn subject(status: SubjectStatus) -> Subject {
 fn sample(kind: ActionKind) -> Action {
     match kind {
         ActionKind::ScreenFail => Action::ScreenFail {
-            reason: "HbA1c too high".into(),
+            date: d("2026-06-03"),
+            reason: reason("99", Some("HbA1c too high")),
         },
         ActionKind::Enroll => Action::Enroll {
             enrollment_date: d("2026-06-03"),
@@ -70,7 +112,7 @@ fn sample(kind: ActionKind) -> Action {
         },
         ActionKind::Withdraw => Action::Withdraw {
             withdrawal_date: d("2026-06-10"),
-            reason: "moved away".into(),
+            reason: reason("3", None),
         },
     }
 }
@@ -87,7 +129,13 @@ fn every_transition_is_legal_exactly_where_the_lifecycle_allows_it() {
     let mut checked = 0;
     for from in SubjectStatus::ALL {
         for kind in ActionKind::ALL {
-            let result = plan_action(&subject(from), &sample(kind), &criteria(), d(TODAY));
+            let result = plan_action(
+                &subject(from),
+                &sample(kind),
+                &criteria(),
+                &reasons(),
+                d(TODAY),
+            );
             match legal.iter().find(|(f, k, _)| *f == from && *k == kind) {
                 Some((_, _, to)) => {
                     let changes = result.unwrap_or_else(|e| panic!("{from:?} {kind:?}: {e}"));
@@ -121,31 +169,83 @@ fn illegal_transition_message_is_plain_in_both_languages() {
 }
 
 #[test]
-fn screen_failure_needs_a_reason() {
+fn screen_failure_needs_a_coded_reason_and_other_text_where_the_code_asks() {
     let s = subject(SubjectStatus::Screening);
-    let r = plan_action(
-        &s,
-        &Action::ScreenFail {
-            reason: "  ".into(),
-        },
-        &criteria(),
-        d(TODAY),
-    );
+    let plan = |r: Reason| {
+        let a = Action::ScreenFail {
+            date: d("2026-06-03"),
+            reason: r,
+        };
+        plan_action(&s, &a, &criteria(), &reasons(), d(TODAY))
+    };
     assert_eq!(
-        r,
+        plan(reason("  ", None)),
         Err(DomainError::Required {
             field: Field::Reason
         })
     );
-    let changes = plan_action(&s, &sample(ActionKind::ScreenFail), &criteria(), d(TODAY)).unwrap();
-    assert_eq!(changes[1].field, "screen_fail_reason");
-    assert_eq!(changes[1].new.as_deref(), Some("HbA1c too high"));
+    assert_eq!(
+        plan(reason("42", None)),
+        Err(DomainError::UnknownReason { code: "42".into() })
+    );
+    assert_eq!(
+        plan(reason("99", Some(" "))),
+        Err(DomainError::Required {
+            field: Field::OtherReason
+        })
+    );
+    assert_eq!(
+        plan(reason("99", Some(&"x".repeat(REASON_MAX_CHARS + 1)))),
+        Err(DomainError::TooLong {
+            field: Field::OtherReason,
+            max: REASON_MAX_CHARS
+        })
+    );
+    let changes = plan(reason("99", Some("HbA1c too high"))).unwrap();
+    let fields: Vec<(&str, Option<&str>)> = changes
+        .iter()
+        .map(|c| (c.field.as_str(), c.new.as_deref()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("status", Some("screen_failed")),
+            ("status_date", Some("2026-06-03")),
+            ("status_reason", Some("99")),
+            ("status_reason_other", Some("HbA1c too high")),
+        ]
+    );
+    // A code that does not ask for it keeps no "other" text.
+    let changes = plan(reason("1", Some("ignored"))).unwrap();
+    assert!(changes.iter().all(|c| c.field != "status_reason_other"));
+}
+
+#[test]
+fn screen_failure_is_dated_between_screening_and_today() {
+    let s = subject(SubjectStatus::Screening);
+    let at = |date: &str| Action::ScreenFail {
+        date: d(date),
+        reason: reason("1", None),
+    };
+    assert_eq!(
+        plan_action(&s, &at("2026-05-31"), &criteria(), &reasons(), d(TODAY)),
+        Err(DomainError::DateOrder {
+            earlier: Field::ScreeningDate,
+            later: Field::ScreenFailDate
+        })
+    );
+    assert_eq!(
+        plan_action(&s, &at("2026-06-16"), &criteria(), &reasons(), d(TODAY)),
+        Err(DomainError::DateInFuture {
+            field: Field::ScreenFailDate
+        })
+    );
 }
 
 #[test]
 fn withdrawal_needs_a_date_and_a_reason() {
     assert_eq!(
-        Action::parse(ActionKind::Withdraw, None, Some("moved")),
+        Action::parse(ActionKind::Withdraw, None, Some(reason("3", None))),
         Err(DomainError::Required {
             field: Field::WithdrawalDate
         })
@@ -153,20 +253,20 @@ fn withdrawal_needs_a_date_and_a_reason() {
     let s = subject(SubjectStatus::Enrolled);
     let no_reason = Action::Withdraw {
         withdrawal_date: d("2026-06-10"),
-        reason: String::new(),
+        reason: reason("", None),
     };
     assert_eq!(
-        plan_action(&s, &no_reason, &criteria(), d(TODAY)),
+        plan_action(&s, &no_reason, &criteria(), &reasons(), d(TODAY)),
         Err(DomainError::Required {
             field: Field::Reason
         })
     );
     let before_enrollment = Action::Withdraw {
         withdrawal_date: d("2026-06-01"),
-        reason: "x".into(),
+        reason: reason("3", None),
     };
     assert_eq!(
-        plan_action(&s, &before_enrollment, &criteria(), d(TODAY)),
+        plan_action(&s, &before_enrollment, &criteria(), &reasons(), d(TODAY)),
         Err(DomainError::DateOrder {
             earlier: Field::EnrollmentDate,
             later: Field::WithdrawalDate
@@ -178,7 +278,13 @@ fn withdrawal_needs_a_date_and_a_reason() {
 fn enrollment_needs_consent_on_or_before_it() {
     let mut s = subject(SubjectStatus::Screening);
     s.screening.consent_date = Some(d("2026-06-05"));
-    let r = plan_action(&s, &sample(ActionKind::Enroll), &criteria(), d(TODAY));
+    let r = plan_action(
+        &s,
+        &sample(ActionKind::Enroll),
+        &criteria(),
+        &reasons(),
+        d(TODAY),
+    );
     assert_eq!(
         r,
         Err(DomainError::DateOrder {
@@ -188,7 +294,13 @@ fn enrollment_needs_consent_on_or_before_it() {
     );
     s.screening.consent_date = None;
     s.screening.consent_version = None;
-    let r = plan_action(&s, &sample(ActionKind::Enroll), &criteria(), d(TODAY));
+    let r = plan_action(
+        &s,
+        &sample(ActionKind::Enroll),
+        &criteria(),
+        &reasons(),
+        d(TODAY),
+    );
     assert_eq!(
         r,
         Err(DomainError::Required {
@@ -203,7 +315,13 @@ fn enrollment_needs_every_inclusion_and_no_exclusion() {
     s.screening.eligibility.insert("I2".into(), Answer::No);
     s.screening.eligibility.insert("E1".into(), Answer::Yes);
     s.screening.eligibility.remove("I3");
-    let r = plan_action(&s, &sample(ActionKind::Enroll), &criteria(), d(TODAY));
+    let r = plan_action(
+        &s,
+        &sample(ActionKind::Enroll),
+        &criteria(),
+        &reasons(),
+        d(TODAY),
+    );
     assert_eq!(
         r,
         Err(DomainError::EligibilityNotMet {
@@ -221,6 +339,7 @@ fn dates_in_the_future_are_refused() {
             enrollment_date: d("2026-06-16"),
         },
         &criteria(),
+        &reasons(),
         d(TODAY),
     );
     assert_eq!(
@@ -256,6 +375,7 @@ fn enrollment_before_screening_is_refused() {
             enrollment_date: d("2026-05-31"),
         },
         &criteria(),
+        &reasons(),
         d(TODAY),
     );
     assert_eq!(

@@ -184,7 +184,7 @@ fn the_pseudo_catalog_wraps_every_text_and_keeps_placeholders() {
 
 // ---- Every message of the core --------------------------------------------
 
-const FIELDS: [Field; 17] = [
+const FIELDS: [Field; 19] = [
     Field::ScreeningDate,
     Field::Label,
     Field::ConsentDate,
@@ -192,7 +192,9 @@ const FIELDS: [Field; 17] = [
     Field::EnrollmentDate,
     Field::CompletionDate,
     Field::WithdrawalDate,
+    Field::ScreenFailDate,
     Field::Reason,
+    Field::OtherReason,
     Field::Eligibility,
     Field::DisplayName,
     Field::RecordId,
@@ -258,6 +260,7 @@ fn domain_errors() -> Vec<DomainError> {
     all.extend([
         LabelNotInitials,
         UnknownCriterion { id: "IC9".into() },
+        UnknownReason { code: "42".into() },
         EligibilityNotMet {
             unmet: vec!["IC1".into(), "EC2".into()],
         },
@@ -266,7 +269,7 @@ fn domain_errors() -> Vec<DomainError> {
             field: "weight_kg".into(),
         },
     ]);
-    covers("DomainError", &all, 14, |e| match e {
+    covers("DomainError", &all, 15, |e| match e {
         IllegalTransition { .. } => 0,
         Required { .. } => 1,
         BadDate { .. } => 2,
@@ -281,6 +284,7 @@ fn domain_errors() -> Vec<DomainError> {
         NothingChanged => 11,
         InvalidName { .. } => 12,
         ValueReasonRequired { .. } => 13,
+        UnknownReason { .. } => 14,
     });
     all
 }

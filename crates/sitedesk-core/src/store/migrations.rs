@@ -6,7 +6,12 @@
 
 use rusqlite::{Connection, Transaction};
 
+use super::record::{Now, Outbox, Target, ValueAt, put_value, record_at};
+use super::screening::{InstrumentInForce, refresh_subject, save_instrument};
 use super::{StoreError, chain};
+use crate::domain::{Actor, Change, CriterionKind};
+use crate::metadata::design::Design;
+use crate::metadata::screening::snippet_instrument;
 
 /// Rust that runs after a migration's SQL, in the same transaction.
 pub(super) type MigrationStep = fn(&Transaction<'_>) -> Result<(), StoreError>;
@@ -46,6 +51,12 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     Migration {
         sql: V5,
         then: None,
+    },
+    // 6: the screening log moves into the screening instrument's cells;
+    // the subject rows show them.
+    Migration {
+        sql: V6,
+        then: Some(screening_log_to_cells),
     },
 ];
 
@@ -224,6 +235,181 @@ CREATE UNIQUE INDEX sync_conflict_open
     ON sync_conflict(record_id, event, instance, field) WHERE resolved_at IS NULL;
 CREATE INDEX outbox_cell ON outbox(entity, entity_id, event, instance, field);
 "#;
+
+const V6: &str = r#"
+-- The subject row shows the screening instrument's cells (store/screening.rs):
+-- one date and one coded reason for the last status change. The columns
+-- version 1 had for them stay, empty: their values moved into the cells.
+ALTER TABLE subject ADD COLUMN status_date TEXT;
+ALTER TABLE subject ADD COLUMN status_reason TEXT;
+ALTER TABLE subject ADD COLUMN status_reason_other TEXT;
+"#;
+
+/// Who the audit trail names for the cells migration 6 writes.
+const MIGRATION_ACCOUNT: &str = "sitedesk";
+/// The reason its audit rows give.
+pub(super) const MOVED_REASON: &str = "Screening log moved into the screening instrument";
+
+/// Migration 6: each subject's screening log becomes cells of the
+/// screening instrument (the dictionary's, else the snippet's), each with
+/// its audit row and outbox row, and the outbox rows of the old subject
+/// fields, which sync never sent, are replaced by them. A free-text reason
+/// becomes the "other, specify" text of the first code that asks for one.
+fn screening_log_to_cells(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    // Without a dictionary (none was imported yet) the log goes into the
+    // snippet's cells of a classic project; importing the study's forms
+    // moves it where they have it.
+    let (dictionary, design) = match super::read::load_dictionary(tx)? {
+        Some(stored) => (Some(stored.dictionary), stored.design),
+        None => (None, Design::default()),
+    };
+    let snippet = || InstrumentInForce {
+        instrument: snippet_instrument(&design),
+        in_dictionary: false,
+    };
+    let inst = match &dictionary {
+        // A tagged instrument this version refuses: the log keeps the
+        // snippet's fields until the dictionary is mended.
+        Some(d) => InstrumentInForce::of(d, &design).unwrap_or_else(|_| snippet()),
+        None => snippet(),
+    };
+    save_instrument(tx, &inst)?;
+    // Criteria were ids of the set-up; the instrument's are fields, matched
+    // by kind and order.
+    let mut old_criteria: Vec<(String, String)> = Vec::new();
+    {
+        let mut stmt = tx.prepare("SELECT id, kind FROM criterion ORDER BY ordinal")?;
+        for row in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
+            old_criteria.push(row?);
+        }
+    }
+    let criterion_field = |id: &str| -> Option<String> {
+        let (_, kind) = old_criteria.iter().find(|(c, _)| c == id)?;
+        let nth = old_criteria
+            .iter()
+            .filter(|(_, k)| k == kind)
+            .position(|(c, _)| c == id)?;
+        let want = if kind == "inclusion" {
+            CriterionKind::Inclusion
+        } else {
+            CriterionKind::Exclusion
+        };
+        inst.criteria()
+            .into_iter()
+            .filter(|c| c.kind == want)
+            .nth(nth)
+            .map(|c| c.id)
+    };
+    let other_code = inst.reasons().other.first().cloned();
+    let now = Now::current();
+    let actor = Actor {
+        account: MIGRATION_ACCOUNT.into(),
+        display_name: String::new(),
+    };
+    let subjects: Vec<(String, String)> = {
+        let mut stmt = tx.prepare("SELECT id, site_id FROM subject ORDER BY id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (id, site_id) in subjects {
+        // The columns version 5 kept, in this order.
+        let [
+            status,
+            screening_date,
+            label,
+            consent_date,
+            consent_version,
+            enrollment_date,
+            screen_fail_reason,
+            withdrawal_date,
+            withdrawal_reason,
+            completion_date,
+        ]: [Option<String>; 10] = tx.query_row(
+            "SELECT status, screening_date, label, consent_date, consent_version, enrollment_date,
+                    screen_fail_reason, withdrawal_date, withdrawal_reason, completion_date
+             FROM subject WHERE id = ?1",
+            [&id],
+            |r| {
+                let mut v: [Option<String>; 10] = Default::default();
+                for (i, slot) in v.iter_mut().enumerate() {
+                    *slot = r.get(i)?;
+                }
+                Ok(v)
+            },
+        )?;
+        let set = |field: &str, v: Option<String>| {
+            v.map(|v| Change {
+                field: field.to_owned(),
+                old: None,
+                new: Some(v),
+            })
+        };
+        let reason_text = screen_fail_reason.or(withdrawal_reason);
+        let (reason, other) = match (&reason_text, &other_code) {
+            (Some(text), Some(code)) => (Some(code.clone()), Some(text.clone())),
+            _ => (None, None),
+        };
+        let mut changes: Vec<Change> = [
+            set("status", status),
+            set("screening_date", screening_date),
+            set("label", label),
+            set("consent_date", consent_date),
+            set("consent_version", consent_version),
+            set("enrollment_date", enrollment_date),
+            set("status_date", completion_date.or(withdrawal_date)),
+            set("status_reason", reason),
+            set("status_reason_other", other),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let mut stmt = tx.prepare(
+            "SELECT criterion_id, answer FROM subject_eligibility WHERE subject_id = ?1",
+        )?;
+        let answers: Vec<(String, String)> = stmt
+            .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (criterion, answer) in answers {
+            if let Some(field) = criterion_field(&criterion) {
+                changes.extend(set(&format!("eligibility.{field}"), Some(answer)));
+            }
+        }
+        let cells = inst.cells(&changes)?;
+        for c in &cells {
+            let at = ValueAt {
+                record_id: &id,
+                event: &inst.instrument.event,
+                field: &c.field,
+                instance: 1,
+            };
+            put_value(tx, &now, &at, c.new.as_deref())?;
+        }
+        let target = Target {
+            entity: "record",
+            entity_id: &id,
+            event: Some(&inst.instrument.event),
+            instance: Some(1),
+        };
+        record_at(
+            tx,
+            &now,
+            &actor,
+            target,
+            &cells,
+            Some(MOVED_REASON),
+            Outbox::Yes,
+        )?;
+        tx.execute(
+            "UPDATE subject SET screen_fail_reason = NULL, withdrawal_date = NULL,
+                    withdrawal_reason = NULL, completion_date = NULL WHERE id = ?1",
+            [&id],
+        )?;
+        refresh_subject(tx, &now, &inst, &id, &site_id)?;
+    }
+    tx.execute("DELETE FROM outbox WHERE entity = 'subject'", [])?;
+    chain::update_head(tx)?;
+    Ok(())
+}
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

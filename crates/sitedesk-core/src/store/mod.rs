@@ -16,6 +16,7 @@ mod chain;
 mod migrations;
 mod read;
 mod record;
+mod screening;
 pub mod sync;
 #[cfg(test)]
 mod tests;
@@ -29,15 +30,18 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::domain::{DeskCode, DomainError};
+use crate::metadata::screening::ScreeningError;
 use crate::tasks::TaskRegistry;
 
 pub use crate::histogram::Percentiles;
 pub use chain::{AuditVerification, ChainBreak, ChainProblem};
 pub use migrations::SCHEMA_VERSION;
 pub use read::{
-    AuditEntry, DeskInfo, DictionaryImport, EdcRecord, OrphanedValues, Readers, Settings,
-    StatusCount, StoredDictionary, StudySetup, SubjectFilter, SubjectRow, SyncSettings,
+    AuditEntry, AuditLabels, DeskInfo, DictionaryImport, EdcRecord, OrphanedValues, Readers,
+    ScreeningPlace, Settings, StatusCount, StoredDictionary, StudySetup, SubjectFilter, SubjectRow,
+    SyncSettings,
 };
+pub use screening::InstrumentInForce;
 pub use write::metadata_hash;
 pub use writer::{
     Ack, Lane, LaneStats, MAX_BATCH_COMMANDS, MAX_BATCH_TIME, WriterHandle, WriterStats,
@@ -56,6 +60,9 @@ pub enum StoreError {
     NotFound { entity: &'static str, id: String },
     #[error("no study is set up on this desk")]
     NoStudy,
+    /// A dictionary whose screening instrument breaks the tag rules.
+    #[error(transparent)]
+    Screening(#[from] ScreeningError),
     #[error("cannot open the database at {path}: {source}")]
     Open {
         path: PathBuf,

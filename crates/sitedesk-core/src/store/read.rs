@@ -13,9 +13,10 @@ use ts_rs::TS;
 use tokio_util::sync::CancellationToken;
 
 use super::chain::{self, AuditVerification};
+use super::screening::load_instrument;
 use super::{Result, StoreError};
 use crate::domain::{
-    Answer, Criterion, CriterionKind, Screening, Site, Study, Subject, SubjectStatus,
+    Answer, Criterion, Reasons, Screening, Site, Study, Subject, SubjectId, SubjectStatus,
 };
 use crate::forms::SavedValue;
 use crate::i18n::Lang;
@@ -27,7 +28,14 @@ use crate::metadata::{Dictionary, FieldChange};
 pub struct StudySetup {
     pub study: Study,
     pub sites: Vec<Site>,
+    /// The screening instrument's eligibility checklist.
     pub criteria: Vec<Criterion>,
+    /// The screening instrument's coded reasons for a screen failure or a
+    /// withdrawal.
+    pub reasons: Reasons,
+    /// Where the screening log is kept; `None` until a dictionary is in
+    /// force.
+    pub screening: Option<ScreeningPlace>,
     /// The site this desk enrolls for.
     pub desk_site_id: String,
     pub desk_code: String,
@@ -42,6 +50,15 @@ impl StudySetup {
             .find(|s| s.id == self.desk_site_id)
             .unwrap_or(&self.sites[0])
     }
+}
+
+/// The screening instrument in force: its form and event, and whether the
+/// dictionary has it (when not, the log waits at the desk, "not sent").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct ScreeningPlace {
+    pub form: String,
+    pub event: String,
+    pub in_dictionary: bool,
 }
 
 /// This desk's identity, also before a study is set up.
@@ -77,6 +94,9 @@ pub struct SubjectRow {
     pub id: String,
     pub site_id: String,
     pub site_code: String,
+    /// The desk that registered the subject, read from its id; `None` for
+    /// an id not made by a desk (typed into the EDC).
+    pub desk_code: Option<String>,
     pub label: String,
     pub status: SubjectStatus,
     pub screening_date: NaiveDate,
@@ -112,6 +132,18 @@ pub struct AuditEntry {
     /// For a form value: the event and repeat instance.
     pub event: Option<String>,
     pub instance: Option<u32>,
+    /// For a form value: what the dictionary in force calls the field and
+    /// the choices of the old and new values, as plain text (filled by
+    /// `Desk::record_audit`; the store knows only the names).
+    pub labels: Option<AuditLabels>,
+}
+
+/// The words of an audited form value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct AuditLabels {
+    pub field: String,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
 }
 
 /// A record this desk holds values of but did not register: screened at
@@ -599,6 +631,7 @@ impl Readers {
                     reason: r.get(9)?,
                     event: r.get(10)?,
                     instance: r.get(11)?,
+                    labels: None,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -636,38 +669,25 @@ pub(super) fn load_setup(c: &Connection) -> Result<Option<StudySetup>> {
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut stmt = c.prepare_cached(
-        "SELECT id, kind, text FROM criterion WHERE study_id = ?1 ORDER BY ordinal",
-    )?;
-    let criteria = stmt
-        .query_map([&study.id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?
-        .map(|row| {
-            let (id, kind, text) = row?;
-            let kind = match kind.as_str() {
-                "inclusion" => CriterionKind::Inclusion,
-                "exclusion" => CriterionKind::Exclusion,
-                _ => {
-                    return Err(StoreError::Corrupt {
-                        what: "criterion kind",
-                        value: kind,
-                    });
-                }
-            };
-            Ok(Criterion { id, kind, text })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let instrument = load_instrument(c)?;
+    let criteria = instrument
+        .as_ref()
+        .map(|i| i.criteria())
+        .unwrap_or_default();
+    let reasons = instrument.as_ref().map(|i| i.reasons()).unwrap_or_default();
+    let screening = instrument.map(|i| ScreeningPlace {
+        form: i.instrument.form,
+        event: i.instrument.event,
+        in_dictionary: i.in_dictionary,
+    });
     let desk_site_id = meta(c, "desk_site_id")?.ok_or(StoreError::NoStudy)?;
     let desk_code = meta(c, "desk_code")?.unwrap_or_default();
     Ok(Some(StudySetup {
         study,
         sites,
         criteria,
+        reasons,
+        screening,
         desk_site_id,
         desk_code,
     }))
@@ -694,7 +714,7 @@ pub(super) fn load_subject(c: &Connection, id: &str) -> Result<Option<Subject>> 
     let row = c
         .query_row(
             "SELECT id, site_id, status, screening_date, label, consent_date, consent_version, enrollment_date,
-                    screen_fail_reason, withdrawal_date, withdrawal_reason, completion_date, created_at, updated_at
+                    status_date, status_reason, status_reason_other, created_at, updated_at
              FROM subject WHERE id = ?1",
             [id],
             raw_subject,
@@ -729,10 +749,9 @@ pub(super) fn load_subject(c: &Connection, id: &str) -> Result<Option<Subject>> 
             eligibility,
         },
         enrollment_date: date_of(raw.enrollment_date)?,
-        screen_fail_reason: raw.screen_fail_reason,
-        withdrawal_date: date_of(raw.withdrawal_date)?,
-        withdrawal_reason: raw.withdrawal_reason,
-        completion_date: date_of(raw.completion_date)?,
+        status_date: date_of(raw.status_date)?,
+        status_reason: raw.status_reason,
+        status_reason_other: raw.status_reason_other,
         created_at: raw.created_at,
         updated_at: raw.updated_at,
     }))
@@ -747,10 +766,9 @@ struct RawSubject {
     consent_date: Option<String>,
     consent_version: Option<String>,
     enrollment_date: Option<String>,
-    screen_fail_reason: Option<String>,
-    withdrawal_date: Option<String>,
-    withdrawal_reason: Option<String>,
-    completion_date: Option<String>,
+    status_date: Option<String>,
+    status_reason: Option<String>,
+    status_reason_other: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -765,12 +783,11 @@ fn raw_subject(r: &Row<'_>) -> rusqlite::Result<RawSubject> {
         consent_date: r.get(5)?,
         consent_version: r.get(6)?,
         enrollment_date: r.get(7)?,
-        screen_fail_reason: r.get(8)?,
-        withdrawal_date: r.get(9)?,
-        withdrawal_reason: r.get(10)?,
-        completion_date: r.get(11)?,
-        created_at: r.get(12)?,
-        updated_at: r.get(13)?,
+        status_date: r.get(8)?,
+        status_reason: r.get(9)?,
+        status_reason_other: r.get(10)?,
+        created_at: r.get(11)?,
+        updated_at: r.get(12)?,
     })
 }
 
@@ -814,6 +831,7 @@ fn list_subjects(c: &Connection, filter: &SubjectFilter) -> Result<Vec<SubjectRo
         let (id, site_id, site_code, label, status, screening_date, enrollment_date, updated_at) =
             row?;
         Ok(SubjectRow {
+            desk_code: SubjectId::desk_of(&id).map(str::to_owned),
             id,
             site_id,
             site_code,

@@ -7,6 +7,7 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use super::record::{Now, Outbox, Target, ValueAt, put_value, record_at};
+use super::screening::refresh_subjects;
 use super::{Result, StoreError};
 use crate::domain::{Actor, Change};
 pub use crate::domain::{Cell, normalize};
@@ -205,6 +206,7 @@ pub(super) fn apply(
     writes: &[SyncWrite],
 ) -> Result<SyncApplied> {
     let mut done = SyncApplied::default();
+    let mut changed: Vec<&Cell> = Vec::new();
     for w in writes {
         match w {
             SyncWrite::Acked {
@@ -224,6 +226,7 @@ pub(super) fn apply(
                 // An edit made since the decision stays and is pushed next.
                 if !has_pending(tx, cell)? && set_local(tx, now, actor, cell, server)? {
                     done.taken += 1;
+                    changed.push(cell);
                 }
                 set_base(tx, cell, server)?;
             }
@@ -233,6 +236,7 @@ pub(super) fn apply(
                 }
                 if set_local(tx, now, actor, cell, server)? {
                     done.taken += 1;
+                    changed.push(cell);
                 }
                 set_base(tx, cell, server)?;
             }
@@ -263,7 +267,12 @@ pub(super) fn apply(
             }
         }
     }
+    refresh_subjects(tx, now, changed.iter().map(|c| cell_key(c)))?;
     Ok(done)
+}
+
+fn cell_key(c: &Cell) -> (&str, &str, &str) {
+    (&c.record_id, &c.event, &c.field)
 }
 
 /// Settles a conflict with the value a person keeps, and the reason. The
@@ -354,6 +363,7 @@ pub(super) fn resolve(
         "UPDATE sync_conflict SET resolved_at = ?2, resolved_by = ?3, kept = ?4 WHERE id = ?1",
         params![id, now.at, actor.account, kept],
     )?;
+    refresh_subjects(tx, now, [cell_key(&cell)])?;
     Ok(())
 }
 

@@ -24,8 +24,7 @@ fn today() -> String {
 }
 
 fn eligible_input(label: &str) -> ScreeningInput {
-    let eligibility: BTreeMap<String, Answer> = demo_study()
-        .2
+    let eligibility: BTreeMap<String, Answer> = demo_criteria()
         .into_iter()
         .map(|c| {
             (
@@ -47,6 +46,19 @@ fn eligible_input(label: &str) -> ScreeningInput {
     }
 }
 
+/// The demo's eligibility checklist: its screening instrument's.
+fn demo_criteria() -> Vec<crate::domain::Criterion> {
+    let (d, design) = crate::forms::demo_forms();
+    InstrumentInForce::of(&d, &design).unwrap().criteria()
+}
+
+fn reason(code: &str) -> crate::domain::Reason {
+    crate::domain::Reason {
+        code: code.into(),
+        other: None,
+    }
+}
+
 async fn open_demo(dir: &tempfile::TempDir) -> (Store, TaskRegistry) {
     let registry = TaskRegistry::new();
     let options = StoreOptions {
@@ -54,10 +66,16 @@ async fn open_demo(dir: &tempfile::TempDir) -> (Store, TaskRegistry) {
         ..StoreOptions::default()
     };
     let store = Store::open(&dir.path().join("desk.sqlite3"), options, &registry).unwrap();
-    let (study, sites, criteria) = demo_study();
+    let (study, sites) = demo_study();
     store
         .writer()
-        .configure_study(actor(), study, sites, criteria, "s01".into())
+        .configure_study(actor(), study, sites, "s01".into())
+        .await
+        .unwrap();
+    let (dictionary, design) = crate::forms::demo_forms();
+    store
+        .writer()
+        .import_dictionary(actor(), dictionary, Some(design), "demo".into())
         .await
         .unwrap();
     (store, registry)
@@ -132,8 +150,9 @@ async fn every_change_has_its_audit_and_outbox_row() {
         .unwrap();
     assert_eq!(enrolled.status, SubjectStatus::Enrolled);
     let trail = store.readers().subject_audit(s.id.clone()).await.unwrap();
-    // status, site, screening date, label, consent date and version, 5 criteria; then status and enrollment date.
-    assert_eq!(trail.len(), 11 + 2);
+    // The screening instrument's cells: status, screening date, initials,
+    // consent date and version, 5 criteria; then status and enrollment date.
+    assert_eq!(trail.len(), 10 + 2);
     let last = &trail[trail.len() - 2];
     assert_eq!(
         (
@@ -141,7 +160,7 @@ async fn every_change_has_its_audit_and_outbox_row() {
             last.old_value.as_deref(),
             last.new_value.as_deref()
         ),
-        ("status", Some("screening"), Some("enrolled"))
+        ("scr_status", Some("1"), Some("3"))
     );
     assert_eq!(
         (last.user_account.as_str(), last.user_name.as_str()),
@@ -150,16 +169,16 @@ async fn every_change_has_its_audit_and_outbox_row() {
     assert_eq!(
         count(
             &store,
-            "SELECT count(*) FROM outbox WHERE entity = 'subject'"
+            "SELECT count(*) FROM outbox WHERE entity = 'record'"
         ),
-        13
+        12
     );
     assert_eq!(
         count(
             &store,
-            "SELECT count(*) FROM audit a JOIN outbox o ON o.audit_id = a.id WHERE a.entity = 'subject'"
+            "SELECT count(*) FROM audit a JOIN outbox o ON o.audit_id = a.id WHERE a.entity = 'record'"
         ),
-        13
+        12
     );
 }
 
@@ -190,7 +209,10 @@ async fn a_failing_command_does_not_affect_the_next_one() {
         .apply_action(
             actor(),
             "S01-K7Q-0404".into(),
-            Action::ScreenFail { reason: "x".into() },
+            Action::ScreenFail {
+                date: Local::now().date_naive(),
+                reason: reason("1"),
+            },
         )
         .await;
     assert!(matches!(e, Err(StoreError::NotFound { .. })), "{e:?}");
@@ -232,7 +254,7 @@ async fn a_failure_midway_rolls_back_the_whole_command() {
     Connection::open(store.path())
         .unwrap()
         .execute_batch(
-            "CREATE TRIGGER outbox_fail BEFORE INSERT ON outbox WHEN NEW.field = 'screen_fail_reason'
+            "CREATE TRIGGER outbox_fail BEFORE INSERT ON outbox WHEN NEW.field = 'scr_status_reason'
              BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
         )
         .unwrap();
@@ -242,7 +264,8 @@ async fn a_failure_midway_rolls_back_the_whole_command() {
             actor(),
             s.id.clone(),
             Action::ScreenFail {
-                reason: "too young".into(),
+                date: Local::now().date_naive(),
+                reason: reason("1"),
             },
         )
         .await;
@@ -304,7 +327,8 @@ async fn the_writer_registers_and_reports_its_queue() {
             stats.interactive.queue_capacity,
             stats.commits
         ),
-        (0, 256, 1)
+        // The study's set-up and its forms.
+        (0, 256, 2)
     );
 }
 
@@ -378,7 +402,10 @@ async fn subjects_are_listed_filtered_and_counted() {
     w.apply_action(
         actor(),
         "S01-K7Q-0002".into(),
-        Action::ScreenFail { reason: "x".into() },
+        Action::ScreenFail {
+            date: Local::now().date_naive(),
+            reason: reason("1"),
+        },
     )
     .await
     .unwrap();
@@ -522,15 +549,186 @@ async fn migrations_upgrade_every_earlier_version_keeping_its_data() {
                 .verify_audit(CancellationToken::new())
                 .await
                 .unwrap();
+            // The seeded row; before version 6, the three cells migration 6
+            // moved the seeded log into; the new subject's five cells.
+            let moved = if from < 6 { 3 } else { 0 };
             assert_eq!(
                 (check.broken, check.rows_checked),
-                (None, 7),
+                (None, 1 + moved + 5),
                 "rows from version {from} are chained, new ones follow them"
             );
         }
         store.close().await;
     }
     assert_eq!(MIGRATIONS.len() as u32, SCHEMA_VERSION);
+}
+
+/// A demo desk as version 5 left it: the demo study with its criteria
+/// `I1`..`E2`, the demo forms in force, a subject enrolled, another screen
+/// failed, and their screening log in the outbox as subject fields.
+fn seed_version_5_demo(path: &std::path::Path) {
+    let mut c = Connection::open(path).unwrap();
+    migrate_to(&mut c, 5).unwrap();
+    let (dictionary, design) = crate::forms::demo_forms();
+    c.execute_batch(
+        "INSERT INTO meta VALUES ('desk_code', 'K7Q'), ('desk_site_id', 's01');
+         INSERT INTO study VALUES ('DEMO-01', 'Demo', 40);
+         INSERT INTO site VALUES ('s01', 'DEMO-01', 'S01', 'Riverside');
+         INSERT INTO criterion VALUES ('DEMO-01', 'I1', 'inclusion', 'Age', 0),
+             ('DEMO-01', 'I2', 'inclusion', 'T2D', 1), ('DEMO-01', 'E1', 'exclusion', 'Pregnant', 2);
+         INSERT INTO subject VALUES ('S01-K7Q-0001', 's01', 'enrolled', '2026-01-05', 'AB',
+             '2026-01-05', 'v1.0', '2026-01-06', NULL, NULL, NULL, NULL,
+             '2026-01-05T09:00:00.000Z', '2026-01-06T09:00:00.000Z');
+         INSERT INTO subject VALUES ('S01-K7Q-0002', 's01', 'screen_failed', '2026-01-05', 'CD',
+             NULL, NULL, NULL, 'HbA1c too high', NULL, NULL, NULL,
+             '2026-01-05T09:00:00.000Z', '2026-01-05T10:00:00.000Z');
+         INSERT INTO subject_eligibility VALUES ('S01-K7Q-0001', 'I1', 'yes'),
+             ('S01-K7Q-0001', 'I2', 'yes'), ('S01-K7Q-0001', 'E1', 'no');
+         INSERT INTO subject_sequence VALUES ('s01', 3);",
+    )
+    .unwrap();
+    c.execute(
+        "INSERT INTO dictionary_version(hash, source, imported_at, imported_by, body, design)
+         VALUES ('h', 'SiteDesk demo study', '2026-01-05T09:00:00.000Z', 'crc1', ?1, ?2)",
+        rusqlite::params![
+            serde_json::to_string(&dictionary).unwrap(),
+            serde_json::to_string(&design).unwrap()
+        ],
+    )
+    .unwrap();
+    c.execute(
+        "INSERT INTO meta VALUES ('dictionary_version', (SELECT id FROM dictionary_version))",
+        [],
+    )
+    .unwrap();
+    let fields = [
+        ("S01-K7Q-0001", "status", "screening"),
+        ("S01-K7Q-0001", "label", "AB"),
+        ("S01-K7Q-0001", "eligibility.I1", "yes"),
+        ("S01-K7Q-0001", "status", "enrolled"),
+        ("S01-K7Q-0002", "status", "screening"),
+        ("S01-K7Q-0002", "screen_fail_reason", "HbA1c too high"),
+    ];
+    for (id, field, value) in fields {
+        c.execute(
+            "INSERT INTO audit(at, user_account, user_name, entity, entity_id, field, new_value)
+             VALUES ('2026-01-05T09:00:00.000Z', 'crc1', '', 'subject', ?1, ?2, ?3)",
+            rusqlite::params![id, field, value],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO outbox(audit_id, entity, entity_id, field, value, created_at)
+             VALUES (last_insert_rowid(), 'subject', ?1, ?2, ?3, '2026-01-05T09:00:00.000Z')",
+            rusqlite::params![id, field, value],
+        )
+        .unwrap();
+    }
+    let tx = c.transaction().unwrap();
+    super::chain::chain_unhashed_rows(&tx).unwrap();
+    tx.commit().unwrap();
+}
+
+#[tokio::test]
+async fn migration_6_turns_the_screening_log_and_its_waiting_edits_into_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v5.sqlite3");
+    seed_version_5_demo(&path);
+    let store = Store::open(&path, StoreOptions::default(), &TaskRegistry::new()).unwrap();
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM outbox WHERE entity = 'subject'"
+        ),
+        0,
+        "no subject-field edit is left behind"
+    );
+    let cells = |id: &str| -> BTreeMap<String, String> {
+        let c = Connection::open(store.path()).unwrap();
+        let mut stmt = c
+            .prepare(
+                "SELECT field, value FROM record_value
+                 WHERE record_id = ?1 AND event = 'screening_arm_1' AND instance = 1",
+            )
+            .unwrap();
+        stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let enrolled = cells("S01-K7Q-0001");
+    let expect = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        enrolled,
+        expect(&[
+            ("scr_status", "3"),
+            ("scr_date", "2026-01-05"),
+            ("scr_initials", "AB"),
+            ("scr_consent_date", "2026-01-05"),
+            ("scr_consent_version", "v1.0"),
+            ("scr_enrollment_date", "2026-01-06"),
+            // The criteria by kind and order: I1, I2 the first two
+            // inclusion fields, E1 the first exclusion field.
+            ("scr_incl_1", "1"),
+            ("scr_incl_2", "1"),
+            ("scr_excl_1", "0"),
+        ])
+    );
+    // A free-text reason becomes the "other, specify" text.
+    let failed = cells("S01-K7Q-0002");
+    assert_eq!(failed.get("scr_status").map(String::as_str), Some("2"));
+    assert_eq!(
+        failed.get("scr_status_reason").map(String::as_str),
+        Some("99")
+    );
+    assert_eq!(
+        failed.get("scr_status_reason_other").map(String::as_str),
+        Some("HbA1c too high")
+    );
+    // Every cell waits in the outbox, tied to an audit row that says why.
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM outbox o JOIN audit a ON a.id = o.audit_id
+             WHERE o.entity = 'record' AND a.reason = 'Screening log moved into the screening instrument'"
+        ),
+        (enrolled.len() + failed.len()) as i64
+    );
+    let (cells_waiting, records_waiting, _) = store.readers().sync_counts().await.unwrap();
+    assert_eq!(
+        (cells_waiting as usize, records_waiting),
+        (enrolled.len() + failed.len(), 2)
+    );
+    // The subject rows show the cells.
+    let s = store
+        .readers()
+        .subject("S01-K7Q-0002".into())
+        .await
+        .unwrap();
+    assert_eq!(s.status, SubjectStatus::ScreenFailed);
+    assert_eq!(s.status_reason.as_deref(), Some("99"));
+    assert_eq!(s.status_reason_other.as_deref(), Some("HbA1c too high"));
+    let s = store
+        .readers()
+        .subject("S01-K7Q-0001".into())
+        .await
+        .unwrap();
+    assert_eq!(s.screening.eligibility.len(), 3);
+    assert_eq!(
+        s.screening.eligibility.get("scr_incl_1"),
+        Some(&Answer::Yes)
+    );
+    let check = store
+        .readers()
+        .verify_audit(CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(check.broken, None, "the migration's rows are chained");
+    store.close().await;
 }
 
 #[test]

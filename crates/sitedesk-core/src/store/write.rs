@@ -6,14 +6,17 @@ use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::read::{DictionaryImport, SyncSettings};
+use super::read::{DictionaryImport, StudySetup, SyncSettings};
 use super::read::{load_setup, load_subject};
 use super::record::{Now, Outbox, Target, ValueAt, put_value, record_at};
+use super::screening::{
+    InstrumentInForce, load_instrument, move_log, refresh_all, refresh_subject, save_instrument,
+};
 use super::{Result, StoreError, chain};
 use crate::domain::{
-    Action, Actor, Change, Criterion, DeskCode, DomainError, Field, RecordEdit, ScreeningInput,
-    Site, Study, Subject, SubjectId, SubjectStatus, plan_action, plan_record_edit,
-    plan_screening_edit, validate_new_screening,
+    Action, Actor, Change, DeskCode, DomainError, Field, RecordEdit, ScreeningInput, Site, Study,
+    Subject, SubjectId, SubjectStatus, plan_action, plan_record_edit, plan_screening_edit,
+    validate_new_screening,
 };
 use crate::i18n::Lang;
 use crate::metadata::Dictionary;
@@ -39,7 +42,6 @@ pub(super) fn configure_study(
     actor: &Actor,
     study: &Study,
     sites: &[Site],
-    criteria: &[Criterion],
     desk_site_id: &str,
 ) -> Result<bool> {
     let exists: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM study)", [], |r| r.get(0))?;
@@ -60,16 +62,6 @@ pub(super) fn configure_study(
         tx.execute(
             "INSERT INTO site(id, study_id, code, name) VALUES (?1, ?2, ?3, ?4)",
             params![s.id, study.id, s.code, s.name],
-        )?;
-    }
-    for (i, c) in criteria.iter().enumerate() {
-        let kind = match c.kind {
-            crate::domain::CriterionKind::Inclusion => "inclusion",
-            crate::domain::CriterionKind::Exclusion => "exclusion",
-        };
-        tx.execute(
-            "INSERT INTO criterion(study_id, id, kind, text, ordinal) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![study.id, c.id, kind, c.text, i as i64],
         )?;
     }
     tx.execute(
@@ -117,12 +109,18 @@ pub(super) fn screen_subject(
         value: setup.desk_code.clone(),
     })?;
     // A site's sequence starts after any id of this desk already present
-    // (for example subjects restored from a backup), never on top of one.
+    // (subjects restored from a backup, records pulled back from the EDC),
+    // never on top of one.
     let prefix = format!("{}-{}-", site.code, desk);
     tx.execute(
         "INSERT INTO subject_sequence(site_id, next)
          SELECT ?1, 1 + coalesce(max(CAST(substr(id, length(?2) + 1) AS INTEGER)), 0)
-         FROM subject WHERE site_id = ?1 AND substr(id, 1, length(?2)) = ?2
+         FROM (SELECT id FROM subject WHERE site_id = ?1 AND substr(id, 1, length(?2)) = ?2
+               UNION ALL
+               SELECT DISTINCT record_id FROM record_value
+               WHERE record_id >= ?2 AND record_id < ?2 || '~')
+         -- WHERE: without it SQLite reads ON CONFLICT as a join's ON.
+         WHERE true
          ON CONFLICT(site_id) DO NOTHING",
         params![site.id, prefix],
     )?;
@@ -132,67 +130,27 @@ pub(super) fn screen_subject(
         |r| r.get(0),
     )?;
     let id = SubjectId::new(&site.code, &desk, seq).into_string();
-    tx.execute(
-        "INSERT INTO subject(id, site_id, status, screening_date, label, consent_date, consent_version,
-                             created_at, updated_at)
-         VALUES (?1, ?2, 'screening', ?3, ?4, ?5, ?6, ?7, ?7)",
-        params![
-            id,
-            site.id,
-            screening.screening_date.to_string(),
-            screening.label,
-            screening.consent_date.map(|d| d.to_string()),
-            screening.consent_version,
-            now.at,
-        ],
-    )?;
+    let new = |field: &str, v: String| Change {
+        field: field.into(),
+        old: None,
+        new: Some(v),
+    };
     let mut changes = vec![
-        Change {
-            field: "status".into(),
-            old: None,
-            new: Some(SubjectStatus::Screening.as_str().into()),
-        },
-        Change {
-            field: "site_id".into(),
-            old: None,
-            new: Some(site.id.clone()),
-        },
-        Change {
-            field: "screening_date".into(),
-            old: None,
-            new: Some(screening.screening_date.to_string()),
-        },
-        Change {
-            field: "label".into(),
-            old: None,
-            new: Some(screening.label.clone()),
-        },
+        new("status", SubjectStatus::Screening.as_str().into()),
+        new("screening_date", screening.screening_date.to_string()),
+        new("label", screening.label.clone()),
     ];
     if let (Some(date), Some(version)) = (screening.consent_date, &screening.consent_version) {
-        changes.push(Change {
-            field: "consent_date".into(),
-            old: None,
-            new: Some(date.to_string()),
-        });
-        changes.push(Change {
-            field: "consent_version".into(),
-            old: None,
-            new: Some(version.clone()),
-        });
+        changes.push(new("consent_date", date.to_string()));
+        changes.push(new("consent_version", version.clone()));
     }
     for (criterion, answer) in &screening.eligibility {
-        set_eligibility(tx, &id, criterion, Some(answer.as_str()))?;
-        changes.push(Change {
-            field: format!("eligibility.{criterion}"),
-            old: None,
-            new: Some(answer.as_str().into()),
-        });
+        changes.push(new(
+            &format!("eligibility.{criterion}"),
+            answer.as_str().into(),
+        ));
     }
-    record(tx, now, actor, "subject", &id, &changes, None, Outbox::Yes)?;
-    load_subject(tx, &id)?.ok_or(StoreError::NotFound {
-        entity: "subject",
-        id,
-    })
+    write_screening_log(tx, now, actor, &setup, &id, &changes, None)
 }
 
 pub(super) fn edit_screening(
@@ -207,7 +165,7 @@ pub(super) fn edit_screening(
     let subject = existing_subject(tx, subject_id)?;
     let changes = plan_screening_edit(&subject, input, &setup.criteria, now.today, reason)?;
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
-    update_subject(tx, now, actor, subject_id, &changes, reason)
+    write_screening_log(tx, now, actor, &setup, subject_id, &changes, reason)
 }
 
 pub(super) fn apply_action(
@@ -219,12 +177,76 @@ pub(super) fn apply_action(
 ) -> Result<Subject> {
     let setup = load_setup(tx)?.ok_or(StoreError::NoStudy)?;
     let subject = existing_subject(tx, subject_id)?;
-    let changes = plan_action(&subject, action, &setup.criteria, now.today)?;
+    let changes = plan_action(&subject, action, &setup.criteria, &setup.reasons, now.today)?;
+    // The audit row's "why" of a screen failure or a withdrawal is the
+    // reason as the instrument words it.
     let reason = match action {
-        Action::ScreenFail { reason } | Action::Withdraw { reason, .. } => Some(reason.trim()),
+        Action::ScreenFail { reason, .. } | Action::Withdraw { reason, .. } => {
+            let label = setup
+                .reasons
+                .choices
+                .iter()
+                .find(|c| c.code == reason.code.trim())
+                .map(|c| c.label.clone())
+                .unwrap_or_default();
+            match reason
+                .other
+                .as_deref()
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+            {
+                Some(other) if setup.reasons.other.contains(&reason.code) => {
+                    Some(format!("{label}: {other}"))
+                }
+                _ => Some(label),
+            }
+        }
         Action::Enroll { .. } | Action::Complete { .. } => None,
     };
-    update_subject(tx, now, actor, subject_id, &changes, reason)
+    write_screening_log(
+        tx,
+        now,
+        actor,
+        &setup,
+        subject_id,
+        &changes,
+        reason.as_deref(),
+    )
+}
+
+/// Writes a screening-log change as cells of the screening instrument,
+/// each with its audit row and outbox row, and brings the subject row up
+/// to date.
+fn write_screening_log(
+    tx: &Transaction<'_>,
+    now: &Now,
+    actor: &Actor,
+    setup: &StudySetup,
+    id: &str,
+    changes: &[Change],
+    reason: Option<&str>,
+) -> Result<Subject> {
+    let inst = load_instrument(tx)?.ok_or(StoreError::NoStudy)?;
+    let cells = inst.cells(changes)?;
+    let event = inst.instrument.event.as_str();
+    for c in &cells {
+        let at = ValueAt {
+            record_id: id,
+            event,
+            field: &c.field,
+            instance: 1,
+        };
+        put_value(tx, now, &at, c.new.as_deref())?;
+    }
+    let target = Target {
+        entity: "record",
+        entity_id: id,
+        event: Some(event),
+        instance: Some(1),
+    };
+    record_at(tx, now, actor, target, &cells, reason, Outbox::Yes)?;
+    refresh_subject(tx, now, &inst, id, &setup.desk_site_id)?;
+    existing_subject(tx, id)
 }
 
 /// Writes the fields of a record edit whose value changes, each with its
@@ -326,6 +348,23 @@ pub(super) fn import_dictionary(
             changed: false,
             changes: Vec::new(),
         });
+    }
+    // A tagged screening instrument that breaks the rules refuses the
+    // whole dictionary: the log must not land in the wrong fields.
+    let instrument = InstrumentInForce::of(dictionary, &design)?;
+    let previous = load_instrument(tx)?;
+    if let Some(previous) = &previous
+        && !previous.in_dictionary
+        && previous.instrument != instrument.instrument
+    {
+        // The log kept at the desk in the snippet's cells goes where the
+        // study's instrument has it, and from there to the EDC.
+        let moved = move_log(tx, now, actor, &previous.instrument, &instrument.instrument)?;
+        tracing::info!(moved, "screening log moved to the study's instrument");
+    }
+    save_instrument(tx, &instrument)?;
+    if previous.as_ref() != Some(&instrument) {
+        refresh_all(tx, now, &instrument)?;
     }
     let changes = dictionary.changes_since(current.as_ref().map(|c| &c.dictionary));
     let corrupt = |what, e: serde_json::Error| StoreError::Corrupt {
@@ -558,68 +597,6 @@ fn existing_subject(conn: &Connection, id: &str) -> Result<Subject> {
         entity: "subject",
         id: id.to_owned(),
     })
-}
-
-fn update_subject(
-    tx: &Transaction<'_>,
-    now: &Now,
-    actor: &Actor,
-    id: &str,
-    changes: &[Change],
-    reason: Option<&str>,
-) -> Result<Subject> {
-    for c in changes {
-        if let Some(criterion) = c.field.strip_prefix("eligibility.") {
-            set_eligibility(tx, id, criterion, c.new.as_deref())?;
-            continue;
-        }
-        // Column names come from this fixed list, never from input.
-        let sql = match c.field.as_str() {
-            "status" => "UPDATE subject SET status = ?1 WHERE id = ?2",
-            "screening_date" => "UPDATE subject SET screening_date = ?1 WHERE id = ?2",
-            "label" => "UPDATE subject SET label = ?1 WHERE id = ?2",
-            "consent_date" => "UPDATE subject SET consent_date = ?1 WHERE id = ?2",
-            "consent_version" => "UPDATE subject SET consent_version = ?1 WHERE id = ?2",
-            "enrollment_date" => "UPDATE subject SET enrollment_date = ?1 WHERE id = ?2",
-            "screen_fail_reason" => "UPDATE subject SET screen_fail_reason = ?1 WHERE id = ?2",
-            "withdrawal_date" => "UPDATE subject SET withdrawal_date = ?1 WHERE id = ?2",
-            "withdrawal_reason" => "UPDATE subject SET withdrawal_reason = ?1 WHERE id = ?2",
-            "completion_date" => "UPDATE subject SET completion_date = ?1 WHERE id = ?2",
-            other => {
-                return Err(StoreError::Corrupt {
-                    what: "subject field",
-                    value: other.to_owned(),
-                });
-            }
-        };
-        tx.execute(sql, params![c.new, id])?;
-    }
-    tx.execute(
-        "UPDATE subject SET updated_at = ?1 WHERE id = ?2",
-        params![now.at, id],
-    )?;
-    record(tx, now, actor, "subject", id, changes, reason, Outbox::Yes)?;
-    existing_subject(tx, id)
-}
-
-fn set_eligibility(
-    tx: &Transaction<'_>,
-    subject_id: &str,
-    criterion: &str,
-    answer: Option<&str>,
-) -> Result<()> {
-    match answer {
-        Some(a) => tx.execute(
-            "INSERT INTO subject_eligibility(subject_id, criterion_id, answer) VALUES (?1, ?2, ?3)
-             ON CONFLICT(subject_id, criterion_id) DO UPDATE SET answer = excluded.answer",
-            params![subject_id, criterion, a],
-        )?,
-        None => tx.execute(
-            "DELETE FROM subject_eligibility WHERE subject_id = ?1 AND criterion_id = ?2",
-            params![subject_id, criterion],
-        )?,
-    };
-    Ok(())
 }
 
 /// Writes one audit row per change, chained to the one before it (see

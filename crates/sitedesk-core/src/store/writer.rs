@@ -38,7 +38,7 @@ use super::record::Now;
 use super::sync::{Keep, SyncApplied, SyncWrite};
 use super::write;
 use super::{Result, StoreError};
-use crate::domain::{Action, Actor, Criterion, RecordEdit, ScreeningInput, Site, Study, Subject};
+use crate::domain::{Action, Actor, RecordEdit, ScreeningInput, Site, Study, Subject};
 use crate::histogram::{Percentiles, record};
 use crate::i18n::Lang;
 use crate::metadata::Dictionary;
@@ -69,7 +69,6 @@ enum Command {
     ConfigureStudy {
         study: Study,
         sites: Vec<Site>,
-        criteria: Vec<Criterion>,
         desk_site_id: String,
         actor: Actor,
         reply: oneshot::Sender<Result<bool>>,
@@ -565,7 +564,6 @@ fn execute(
         Command::ConfigureStudy {
             study,
             sites,
-            criteria,
             desk_site_id,
             actor,
             reply,
@@ -575,7 +573,6 @@ fn execute(
             &actor,
             &study,
             &sites,
-            &criteria,
             &desk_site_id
         )),
         Command::ScreenSubject {
@@ -778,20 +775,19 @@ impl WriterHandle {
         Ok(Ack(rx))
     }
 
-    /// Sets up the study, its sites and criteria, and this desk's site, if
-    /// no study is set up yet. Returns whether it did.
+    /// Sets up the study, its sites and this desk's site, if no study is
+    /// set up yet. Returns whether it did. The eligibility criteria are the
+    /// screening instrument's.
     pub async fn configure_study(
         &self,
         actor: Actor,
         study: Study,
         sites: Vec<Site>,
-        criteria: Vec<Criterion>,
         desk_site_id: String,
     ) -> Result<bool> {
         self.call(|reply| Command::ConfigureStudy {
             study,
             sites,
-            criteria,
             desk_site_id,
             actor,
             reply,
