@@ -1152,3 +1152,273 @@ async fn retried_calls_are_counted_in_the_clients_metrics() {
     assert_eq!((import.calls, import.failures), (3, 2));
     sim.shutdown().await;
 }
+
+/// A coordinator's screening log from one desk of a site reaches the EDC in
+/// the screening instrument, in the site's group, and comes down to a second
+/// desk of the site, which lists the subject with its status and counts it.
+/// Both desks then change the status offline: the second sync holds a
+/// conflict on the status cell, and resolving it is audited and shown.
+#[tokio::test]
+async fn two_desks_of_a_site_share_the_screening_log_and_settle_a_status_conflict() {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = sitedesk_tests::new_desk(dir_a.path(), "crc_a", Some("AAA")).await;
+    let b = sitedesk_tests::new_desk(dir_b.path(), "crc_b", Some("BBB")).await;
+    let sim = Simulator::start(SimConfig::new(Project::demo()))
+        .await
+        .unwrap();
+    let tracker = TaskTracker::new();
+    let (sync_a, sync_b) = (syncer(&a, &sim, &tracker), syncer(&b, &sim, &tracker));
+    let today = chrono::Local::now().date_naive();
+
+    let s = a
+        .writer()
+        .screen_subject(actor(), eligible("AB"))
+        .await
+        .unwrap();
+    assert_eq!(s.id, "S01-AAA-0001");
+    a.writer()
+        .apply_action(
+            actor(),
+            s.id.clone(),
+            Action::Enroll {
+                enrollment_date: today,
+            },
+        )
+        .await
+        .unwrap();
+    sync_a.run(&CancellationToken::new()).await.unwrap();
+    assert_eq!(a.readers().sync_counts().await.unwrap().0, 0, "all sent");
+
+    // The EDC holds the screening instrument's values, in the site's group.
+    let rows = client(&sim, DEMO_TOKEN, Duration::from_secs(10))
+        .export_records(&RecordQuery {
+            records: vec![s.id.clone()],
+            events: vec!["screening_arm_1".into()],
+            data_access_groups: true,
+            ..RecordQuery::default()
+        })
+        .await
+        .unwrap();
+    let row = rows
+        .iter()
+        .find(|r| {
+            r.get("redcap_repeat_instrument")
+                .is_none_or(|v| v.is_empty())
+        })
+        .unwrap();
+    assert_eq!(row["scr_status"], "3");
+    assert_eq!(row["scr_initials"], "AB");
+    assert_eq!(row["scr_enrollment_date"], today.to_string());
+    assert_eq!(row["scr_incl_1"], "1");
+    assert_eq!(row["scr_excl_1"], "0");
+    assert_eq!(row["redcap_data_access_group"], edc_sim::RIVERSIDE);
+
+    // The second desk of the site lists it, marked as the first desk's.
+    sync_b.run(&CancellationToken::new()).await.unwrap();
+    let listed = b
+        .readers()
+        .subjects(Default::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.id == s.id)
+        .expect("desk B lists the site's subject");
+    assert_eq!(listed.status, SubjectStatus::Enrolled);
+    assert_eq!(listed.desk_code.as_deref(), Some("AAA"));
+    let counts = b.readers().status_counts().await.unwrap();
+    assert!(
+        counts
+            .iter()
+            .any(|c| c.status == SubjectStatus::Enrolled && c.count >= 1),
+        "{counts:?}"
+    );
+
+    // Offline, desk A withdraws the subject and desk B completes it.
+    a.writer()
+        .apply_action(
+            actor(),
+            s.id.clone(),
+            Action::Withdraw {
+                withdrawal_date: today,
+                reason: Reason {
+                    code: "5".into(),
+                    other: None,
+                },
+            },
+        )
+        .await
+        .unwrap();
+    b.writer()
+        .apply_action(
+            actor(),
+            s.id.clone(),
+            Action::Complete {
+                completion_date: today,
+            },
+        )
+        .await
+        .unwrap();
+    sync_a.run(&CancellationToken::new()).await.unwrap();
+    let report = sync_b.run(&CancellationToken::new()).await.unwrap();
+    let conflicts = b.readers().conflicts().await.unwrap();
+    assert_eq!(report.conflicts, 1, "{conflicts:?}");
+    let conflict = &conflicts[0];
+    assert_eq!(
+        (
+            conflict.cell.field.as_str(),
+            conflict.base.as_str(),
+            conflict.mine.as_str(),
+            conflict.theirs.as_str()
+        ),
+        ("scr_status", "3", "4", "5")
+    );
+    // Until a person decides, desk B shows its own value, and holds it.
+    assert_eq!(
+        b.readers().subject(s.id.clone()).await.unwrap().status,
+        SubjectStatus::Completed
+    );
+    b.writer()
+        .resolve_conflict(
+            actor(),
+            conflict.id,
+            Keep::Theirs,
+            "Withdrawal confirmed by the investigator".into(),
+        )
+        .await
+        .unwrap();
+    let after = b.readers().subject(s.id.clone()).await.unwrap();
+    assert_eq!(
+        after.status,
+        SubjectStatus::Withdrawn,
+        "the list follows the cell"
+    );
+    let audit = b.readers().subject_audit(s.id.clone()).await.unwrap();
+    assert!(audit.iter().any(|e| e.field == "scr_status"
+        && e.new_value.as_deref() == Some("5")
+        && e.reason.as_deref() == Some("Withdrawal confirmed by the investigator")));
+    sync_b.run(&CancellationToken::new()).await.unwrap();
+    assert_eq!(b.readers().sync_counts().await.unwrap(), (0, 0, 0));
+    tracker.close();
+    tracker.wait().await;
+    sim.shutdown().await;
+}
+
+/// The demo dictionary's CSV lines without its screening instrument, and
+/// the snippet's lines, as a data manager has them.
+fn dictionary_without_screening() -> String {
+    let demo = include_str!("../crates/sitedesk-core/src/forms/demo_dictionary.csv");
+    demo.lines()
+        .filter(|l| !l.starts_with("scr_"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// Imports a data dictionary (CSV) or a form-event mapping into the
+/// simulator with the data manager's token, as REDCap's API takes them.
+async fn upload(sim: &RunningSim, content: &str, data: &str) {
+    // The core's client installs the process's TLS provider reqwest needs.
+    let _ = client(sim, DEMO_TOKEN, Duration::from_secs(10));
+    let answer = reqwest::Client::new()
+        .post(sim.api_url())
+        .form(&[
+            ("token", DEMO_TOKEN),
+            ("content", content),
+            ("format", "csv"),
+            ("data", data),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status();
+    let body = answer.text().await.unwrap();
+    assert!(
+        status.is_success(),
+        "{content} import refused: {status} {body}"
+    );
+}
+
+/// A project without the screening instrument: the log stays at the desk,
+/// marked as not in the EDC's dictionary, and waits; once the data manager
+/// uploads the snippet and designates it, the next sync sends it.
+#[tokio::test]
+async fn a_log_kept_at_the_desk_goes_out_once_the_snippet_is_uploaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sitedesk_tests::new_desk(dir.path(), "crc", Some("KPQ")).await;
+    let sim = Simulator::start(SimConfig::new(
+        Project::demo().with_status(edc_sim::ProjectStatus::Development),
+    ))
+    .await
+    .unwrap();
+    upload(&sim, "metadata", &dictionary_without_screening()).await;
+    let tracker = TaskTracker::new();
+    let sync = syncer(&store, &sim, &tracker);
+    sync.run(&CancellationToken::new()).await.unwrap();
+    let setup = store.readers().setup().await.unwrap().unwrap();
+    let place = setup.screening.expect("the log has a place");
+    assert!(!place.in_dictionary, "the EDC has no screening instrument");
+    assert_eq!(
+        setup.criteria.len(),
+        5,
+        "the snippet's checklist while the study has none"
+    );
+
+    let s = store
+        .writer()
+        .screen_subject(actor(), eligible("CD"))
+        .await
+        .unwrap();
+    sync.run(&CancellationToken::new()).await.unwrap();
+    let (waiting, records, _) = store.readers().sync_counts().await.unwrap();
+    assert_eq!((waiting, records), (10, 1), "the log waits at the desk");
+    let edc = client(&sim, DEMO_TOKEN, Duration::from_secs(10));
+    let rows = edc
+        .export_records(&RecordQuery {
+            records: vec![s.id.clone()],
+            ..RecordQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(rows.is_empty(), "nothing of it reached the EDC: {rows:?}");
+
+    // The data manager uploads the snippet and designates it for the
+    // screening visit.
+    let snippet = sitedesk_core::metadata::screening::SCREENING_SNIPPET;
+    let full = format!(
+        "{}{}",
+        dictionary_without_screening(),
+        snippet
+            .lines()
+            .skip(1)
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    );
+    upload(&sim, "metadata", &full).await;
+    let (_, design) = demo_forms();
+    let mut mapping = String::from("arm_num,unique_event_name,form\n");
+    for m in &design.mapping {
+        mapping.push_str(&format!(
+            "{},{},{}\n",
+            m.arm_num, m.unique_event_name, m.form
+        ));
+    }
+    upload(&sim, "formEventMapping", &mapping).await;
+
+    sync.run(&CancellationToken::new()).await.unwrap();
+    let setup = store.readers().setup().await.unwrap().unwrap();
+    assert!(setup.screening.unwrap().in_dictionary);
+    assert_eq!(store.readers().sync_counts().await.unwrap(), (0, 0, 0));
+    let rows = edc
+        .export_records(&RecordQuery {
+            records: vec![s.id.clone()],
+            events: vec!["screening_arm_1".into()],
+            ..RecordQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["scr_initials"], "CD");
+    assert_eq!(rows[0]["scr_status"], "1");
+    tracker.close();
+    tracker.wait().await;
+    sim.shutdown().await;
+}
