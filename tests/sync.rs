@@ -1422,3 +1422,90 @@ async fn a_log_kept_at_the_desk_goes_out_once_the_snippet_is_uploaded() {
     tracker.wait().await;
     sim.shutdown().await;
 }
+
+/// A subject id this desk made that someone typed into the EDC for another
+/// person before the desk synced: the desk takes nothing of the EDC's
+/// record and sends nothing into it; the record is held until the
+/// coordinator gives it a new id (audited), and then goes out under it.
+#[tokio::test]
+async fn an_id_the_edc_uses_for_another_record_is_held_then_renumbered() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sitedesk_tests::new_desk(dir.path(), "crc", Some("AAA")).await;
+    let sim = Simulator::start(SimConfig::new(Project::demo()))
+        .await
+        .unwrap();
+    let edc = client(&sim, DEMO_TOKEN_RIVERSIDE, Duration::from_secs(10));
+    edc.import_records(
+        &[row(&[
+            ("record_id", "S01-AAA-0001"),
+            ("redcap_event_name", "screening_arm_1"),
+            ("scr_date", "2026-01-05"),
+            ("scr_initials", "ZZ"),
+            ("height_cm", "181"),
+        ])],
+        Overwrite::Normal,
+    )
+    .await
+    .unwrap();
+    let s = store
+        .writer()
+        .screen_subject(actor(), eligible("AB"))
+        .await
+        .unwrap();
+    assert_eq!(s.id, "S01-AAA-0001");
+    let tracker = TaskTracker::new();
+    let sync = syncer(&store, &sim, &tracker);
+    let report = sync.run(&CancellationToken::new()).await.unwrap();
+    assert_eq!(report.conflicts, 1, "{report:?}");
+    let held = store.readers().id_collisions().await.unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].record_id, s.id);
+    // Nothing mixed: each side keeps its own person.
+    let mine = store.readers().subject(s.id.clone()).await.unwrap();
+    assert_eq!(mine.screening.label, "AB");
+    let values = store.readers().record_values(s.id.clone()).await.unwrap();
+    assert!(values.iter().all(|v| v.field != "height_cm"), "{values:?}");
+    let theirs = |id: &str| {
+        let edc = edc.clone();
+        let id = id.to_owned();
+        async move {
+            edc.export_records(&RecordQuery {
+                records: vec![id],
+                events: vec!["screening_arm_1".into()],
+                ..RecordQuery::default()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(theirs("S01-AAA-0001").await[0]["scr_initials"], "ZZ");
+    // Runs leave it held.
+    sync.run(&CancellationToken::new()).await.unwrap();
+    assert_eq!(store.readers().sync_counts().await.unwrap().2, 1);
+
+    let new = store
+        .writer()
+        .renumber_record(actor(), s.id.clone())
+        .await
+        .unwrap();
+    assert_eq!(new, "S01-AAA-0002");
+    assert!(store.readers().id_collisions().await.unwrap().is_empty());
+    sync.run(&CancellationToken::new()).await.unwrap();
+    assert_eq!(store.readers().sync_counts().await.unwrap(), (0, 0, 0));
+    assert_eq!(theirs(&new).await[0]["scr_initials"], "AB");
+    assert_eq!(theirs("S01-AAA-0001").await[0]["scr_initials"], "ZZ");
+    let audit = store.readers().subject_audit(new.clone()).await.unwrap();
+    assert!(audit.iter().any(|e| e.field == "record_id"
+        && e.old_value.as_deref() == Some("S01-AAA-0001")
+        && e.new_value.as_deref() == Some(new.as_str())));
+    // The EDC's record comes down as the site's, with its own values.
+    let listed = store
+        .readers()
+        .subject("S01-AAA-0001".into())
+        .await
+        .unwrap();
+    assert_eq!(listed.screening.label, "ZZ");
+    tracker.close();
+    tracker.wait().await;
+    sim.shutdown().await;
+}

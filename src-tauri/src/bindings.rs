@@ -27,7 +27,7 @@ mod tests {
     use sitedesk_core::metadata::logic::{LogicError, LogicIssue};
     use sitedesk_core::metadata::{Aspect, Choice, FieldChange, FieldType};
     use sitedesk_core::store::DictionaryImport;
-    use sitedesk_core::store::sync::{Cell, Conflict, Keep};
+    use sitedesk_core::store::sync::{Cell, Conflict, IdCollision, Keep};
     use sitedesk_core::store::{
         AuditEntry, AuditLabels, AuditVerification, ChainBreak, ChainProblem, DeskInfo, EdcRecord,
         LaneStats, Percentiles, ScreeningPlace, Settings, StatusCount, StudySetup, SubjectFilter,
@@ -78,6 +78,7 @@ mod tests {
             StatusCount,
             AuditLabels,
             AuditEntry,
+            IdCollision,
             TaskId,
             TaskKind,
             TaskState,

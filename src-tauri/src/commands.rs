@@ -36,7 +36,7 @@ use sitedesk_core::desk::{
 };
 use sitedesk_core::diagnostics::logs::LogLine;
 use sitedesk_core::diagnostics::profile;
-use sitedesk_core::store::sync::Keep;
+use sitedesk_core::store::sync::{IdCollision, Keep};
 
 type CmdResult<T> = Result<T, IpcError>;
 
@@ -606,6 +606,28 @@ pub async fn resolve_conflict(desk: &Desk, payload: Value) -> CmdResult<()> {
     desk.store()
         .writer()
         .resolve_conflict(desk.actor(), id, keep, reason)
+        .await
+        .map_err(|e| IpcError::from_store(e, lang))
+}
+
+/// Records held because the EDC uses their id for another record.
+pub async fn list_id_collisions(desk: &Desk) -> CmdResult<Vec<IdCollision>> {
+    let lang = desk.lang();
+    desk.store()
+        .readers()
+        .id_collisions()
+        .await
+        .map_err(|e| IpcError::from_store(e, lang))
+}
+
+/// Gives a held record this desk's next id (audited); answers the new id.
+pub async fn renumber_record(desk: &Desk, payload: Value) -> CmdResult<String> {
+    let lang = desk.lang();
+    let SubjectRef { id } = parse(lang, payload)?;
+    check_id(lang, &id)?;
+    desk.store()
+        .writer()
+        .renumber_record(desk.actor(), id)
         .await
         .map_err(|e| IpcError::from_store(e, lang))
 }

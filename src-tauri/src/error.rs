@@ -147,6 +147,7 @@ fn store_message(e: &StoreError) -> (ErrorCode, Message) {
             let entity = match *entity {
                 "subject" => Message::new("shell.entity.subject"),
                 "site" => Message::new("shell.entity.site"),
+                "id collision" => Message::new("shell.entity.idCollision"),
                 other => Message::new("shell.entity.other").with("entity", other),
             };
             (

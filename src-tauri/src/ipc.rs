@@ -19,6 +19,7 @@ use sitedesk_core::desk::{Desk, DiagnosticsSnapshot};
 use sitedesk_core::diagnostics::logs::LogLine;
 use sitedesk_core::domain::{ScreeningInput, Subject};
 use sitedesk_core::forms::{Evaluation, VisitGrid};
+use sitedesk_core::store::sync::IdCollision;
 use sitedesk_core::store::{
     AuditVerification, DictionaryImport, EdcRecord, Settings, StatusCount, SubjectFilter,
     SubjectRow, SyncSettings,
@@ -118,6 +119,8 @@ surface! {
     cancel_sync() -> bool;
     list_conflicts() -> Vec<ConflictView>;
     resolve_conflict(ResolveConflict) -> ();
+    list_id_collisions() -> Vec<IdCollision>;
+    renumber_record(SubjectRef) -> String;
     save_sync_settings(SyncSettings) -> SyncSettings;
     cancel_task(TaskRef) -> u32;
     recent_logs(LogQuery) -> Vec<LogLine>;

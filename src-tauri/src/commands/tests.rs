@@ -401,6 +401,23 @@ async fn malformed_and_out_of_range_payloads_are_refused_and_change_nothing() {
         );
     }
 
+    let cases: Vec<(&str, Value, ErrorCode)> = vec![
+        (
+            "a subject the EDC never refused the id of",
+            json!({"id": id}),
+            NotFound,
+        ),
+        ("an id that is a number", json!({"id": 7}), InvalidInput),
+        ("no id", json!({}), InvalidInput),
+    ];
+    for (what, payload, code) in cases {
+        expect_code(
+            &format!("renumber_record {what}"),
+            renumber_record(s, payload).await,
+            code,
+        );
+    }
+
     assert_eq!(
         fingerprint(&db),
         before,

@@ -144,6 +144,8 @@ event: string | null, instance: number | null,
  */
 labels: AuditLabels | null, };
 
+export type IdCollision = { record_id: string, detected_at: string, };
+
 export type TaskId = number;
 
 export type TaskKind = "writer" | "diagnostics" | "scheduler" | "sync_run" | "sync_job" | "sync_batch" | "profiler" | "export" | "maintenance";
@@ -695,6 +697,8 @@ export function makeCommands(call: Call) {
     cancelSync: () => call<boolean>("cancel_sync"),
     listConflicts: () => call<Array<ConflictView>>("list_conflicts"),
     resolveConflict: (payload: ResolveConflict) => call<null>("resolve_conflict", { payload }),
+    listIdCollisions: () => call<Array<IdCollision>>("list_id_collisions"),
+    renumberRecord: (payload: SubjectRef) => call<string>("renumber_record", { payload }),
     saveSyncSettings: (payload: SyncSettings) => call<SyncSettings>("save_sync_settings", { payload }),
     cancelTask: (payload: TaskRef) => call<number>("cancel_task", { payload }),
     recentLogs: (payload: LogQuery) => call<Array<LogLine>>("recent_logs", { payload }),

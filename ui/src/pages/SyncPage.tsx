@@ -6,7 +6,7 @@ import { useTranslation } from "react-i18next";
 import { type Column, DataTable } from "../components/DataTable";
 import { ErrorAlert, useFailure } from "../components/ErrorAlert";
 import { formatTimestamp } from "../format";
-import { type ConflictView, type Keep, type SyncSettings, type SyncStatus, api } from "../ipc";
+import { type ConflictView, type IdCollision, type Keep, type SyncSettings, type SyncStatus, api } from "../ipc";
 
 type Resolving = { view: ConflictView; keep: Keep };
 
@@ -15,6 +15,7 @@ export function SyncPage() {
   const { t, i18n } = useTranslation();
   const [status, setStatus] = useState<SyncStatus | null>(null);
   const [conflicts, setConflicts] = useState<ConflictView[]>([]);
+  const [held, setHeld] = useState<IdCollision[]>([]);
   const { error, fail, clear } = useFailure();
   const [resolving, setResolving] = useState<Resolving | null>(null);
   // Records done at the previous refresh, for the rate.
@@ -23,7 +24,7 @@ export function SyncPage() {
 
   const refresh = useCallback(async () => {
     try {
-      const [s, c] = await Promise.all([api.syncStatus(), api.listConflicts()]);
+      const [s, c, h] = await Promise.all([api.syncStatus(), api.listConflicts(), api.listIdCollisions()]);
       const now = Date.now();
       if (s.running && last.current && now > last.current.at) {
         const done = s.progress.records_done - last.current.records;
@@ -32,6 +33,7 @@ export function SyncPage() {
       last.current = { at: now, records: s.progress.records_done };
       setStatus(s);
       setConflicts(c);
+      setHeld(h);
     } catch (e) {
       fail(e);
     }
@@ -43,15 +45,45 @@ export function SyncPage() {
     return () => clearInterval(timer);
   }, [refresh]);
 
-  const act = async (f: () => Promise<unknown>) => {
-    clear();
-    try {
-      await f();
-      await refresh();
-    } catch (e) {
-      fail(e);
-    }
-  };
+  const act = useCallback(
+    async (f: () => Promise<unknown>) => {
+      clear();
+      try {
+        await f();
+        await refresh();
+      } catch (e) {
+        fail(e);
+      }
+    },
+    [clear, fail, refresh],
+  );
+
+  const heldColumns = useMemo<Column<IdCollision>[]>(
+    () => [
+      { header: t("sync.columns.record"), accessorKey: "record_id" },
+      { header: t("sync.columns.detected"), id: "at", cell: (c) => formatTimestamp(c.row.original.detected_at, i18n.language) },
+      {
+        header: "",
+        id: "renumber",
+        cell: (c) => (
+          <Button
+            size="xs"
+            variant="light"
+            data-testid={`renumber-${c.row.original.record_id}`}
+            onClick={() =>
+              void act(async () => {
+                const id = await api.renumberRecord({ id: c.row.original.record_id });
+                notifications.show({ message: t("sync.renumbered", { old: c.row.original.record_id, id }), color: "green" });
+              })
+            }
+          >
+            {t("sync.renumber")}
+          </Button>
+        ),
+      },
+    ],
+    [t, i18n.language, act],
+  );
 
   const columns = useMemo<Column<ConflictView>[]>(
     () => [
@@ -160,6 +192,15 @@ export function SyncPage() {
         {t("sync.conflictsHint")}
       </Text>
       <DataTable testId="conflict-table" data={conflicts} columns={columns} rowId={(c) => String(c.conflict.id)} empty={t("sync.noConflicts")} />
+      {held.length > 0 && (
+        <>
+          <Title order={3}>{t("sync.idTaken")}</Title>
+          <Text size="sm" c="dimmed">
+            {t("sync.idTakenHint")}
+          </Text>
+          <DataTable testId="id-taken-table" data={held} columns={heldColumns} rowId={(h) => h.record_id} empty="" />
+        </>
+      )}
       {resolving && (
         <ResolveModal
           resolving={resolving}

@@ -17,6 +17,7 @@ function backend(overrides: Record<string, Handler> = {}) {
     app_info: () => appInfo,
     list_subjects: () => [row],
     list_edc_records: () => [],
+    list_id_collisions: () => [],
     status_counts: () => [{ site_id: "s01", status: "screening", count: 1 }],
     get_subject: () => ({ subject, actions: ["screen_fail", "enroll"], audit: [] }),
     visit_grid: () => null,
@@ -606,6 +607,26 @@ describe("Sync center", () => {
     await waitFor(() => expect(calls.some((c) => c.cmd === "resolve_conflict")).toBe(true));
     const sent = calls.find((c) => c.cmd === "resolve_conflict")?.args.payload;
     expect(sent).toEqual({ id: 7, keep: { keep: "mine" }, reason: "Source says 128" });
+  });
+
+  it("lists a subject whose id the EDC uses for another record and gives it a new id", async () => {
+    let held = [{ record_id: "S01-K7Q-0003", detected_at: "2026-06-01T09:00:00Z" }];
+    const calls = backend({
+      sync_status: () => status,
+      list_conflicts: () => [],
+      list_id_collisions: () => held,
+      renumber_record: () => {
+        held = [];
+        return "S01-K7Q-0004";
+      },
+    });
+    renderApp();
+    fireEvent.click(await screen.findByTestId("nav-sync"));
+    expect(await screen.findByTestId("id-taken-table")).toHaveTextContent("S01-K7Q-0003");
+    fireEvent.click(screen.getByTestId("renumber-S01-K7Q-0003"));
+    await waitFor(() => expect(calls.some((c) => c.cmd === "renumber_record")).toBe(true));
+    expect(calls.find((c) => c.cmd === "renumber_record")?.args.payload).toEqual({ id: "S01-K7Q-0003" });
+    await waitFor(() => expect(screen.queryByTestId("id-taken-table")).toBeNull());
   });
 
   it("shows being offline calmly, not as an error", async () => {

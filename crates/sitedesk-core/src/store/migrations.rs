@@ -58,6 +58,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         sql: V6,
         then: Some(screening_log_to_cells),
     },
+    // 7: records whose id the EDC already uses for another record.
+    Migration {
+        sql: V7,
+        then: None,
+    },
 ];
 
 const V1: &str = r#"
@@ -243,6 +248,19 @@ const V6: &str = r#"
 ALTER TABLE subject ADD COLUMN status_date TEXT;
 ALTER TABLE subject ADD COLUMN status_reason TEXT;
 ALTER TABLE subject ADD COLUMN status_reason_other TEXT;
+"#;
+
+const V7: &str = r#"
+-- A record made at this desk whose id the EDC already uses for another
+-- record (typed into REDCap, for example): never pushed, its values never
+-- mixed with the EDC's, until a person gives it a new id (new_id).
+CREATE TABLE id_collision (
+    record_id   TEXT PRIMARY KEY,
+    detected_at TEXT NOT NULL,
+    resolved_at TEXT,
+    resolved_by TEXT,
+    new_id      TEXT
+) STRICT;
 "#;
 
 /// Who the audit trail names for the cells migration 6 writes.

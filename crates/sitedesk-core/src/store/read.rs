@@ -564,6 +564,16 @@ impl Readers {
         self.read(super::sync::open_conflicts).await
     }
 
+    /// Records held because the EDC uses their id for another record.
+    pub async fn id_collisions(&self) -> Result<Vec<super::sync::IdCollision>> {
+        self.read(super::sync::open_collisions).await
+    }
+
+    /// Of `records`, those the EDC never gave this desk a value of.
+    pub async fn unseen_records(&self, records: Vec<String>) -> Result<Vec<String>> {
+        self.read(move |c| super::sync::unseen(c, &records)).await
+    }
+
     pub async fn sync_settings(&self) -> Result<SyncSettings> {
         self.read(|c| {
             let get = |k: &str| -> Result<Option<u32>> {

@@ -51,6 +51,10 @@ pub enum SyncWrite {
     /// A pulled value: taken when the cell has no edits waiting (and then
     /// it is the base); with edits waiting, the push decides.
     Pulled { cell: Cell, server: String },
+    /// A record this desk made, never seen in the EDC, whose id the EDC
+    /// uses for another record: held whole until a person gives it a new
+    /// id, so that two people never become one record.
+    IdTaken { record_id: String },
     /// Both changed, differently: held for a person.
     Conflict {
         cell: Cell,
@@ -137,6 +141,51 @@ fn has_pending(tx: &Connection, cell: &Cell) -> Result<bool> {
             params![cell.record_id, cell.event, cell.instance, cell.field],
             |r| r.get(0),
         )?)
+}
+
+/// Whether a record has edits waiting and no value the EDC ever gave
+/// this desk (no base): made here and never acknowledged.
+fn unseen_with_edits(tx: &Connection, record_id: &str) -> Result<bool> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE entity = 'record' AND entity_id = ?1)
+                AND NOT EXISTS (SELECT 1 FROM record_base WHERE record_id = ?1)",
+        )?
+        .query_row([record_id], |r| r.get(0))?)
+}
+
+/// Of `records`, those the EDC never gave this desk a value of.
+pub(super) fn unseen(c: &Connection, records: &[String]) -> Result<Vec<String>> {
+    let mut stmt =
+        c.prepare_cached("SELECT NOT EXISTS (SELECT 1 FROM record_base WHERE record_id = ?1)")?;
+    let mut out = Vec::new();
+    for r in records {
+        if stmt.query_row([r], |row| row.get::<_, bool>(0))? {
+            out.push(r.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// A record held because the EDC uses its id for another record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct IdCollision {
+    pub record_id: String,
+    pub detected_at: String,
+}
+
+pub(super) fn open_collisions(c: &Connection) -> Result<Vec<IdCollision>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT record_id, detected_at FROM id_collision WHERE resolved_at IS NULL
+         ORDER BY record_id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(IdCollision {
+            record_id: r.get(0)?,
+            detected_at: r.get(1)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Sets the local value (audited, not sent back out) when it differs.
@@ -231,7 +280,12 @@ pub(super) fn apply(
                 set_base(tx, cell, server)?;
             }
             SyncWrite::Pulled { cell, server } => {
-                if has_pending(tx, cell)? {
+                // A record of this desk's that the EDC has never acknowledged
+                // takes nothing from a record of the same id there: if it is
+                // another person's, the push holds it (`IdTaken`); if it is
+                // this desk's own import whose answer was lost, the push
+                // finds its values equal.
+                if has_pending(tx, cell)? || unseen_with_edits(tx, &cell.record_id)? {
                     continue;
                 }
                 if set_local(tx, now, actor, cell, server)? {
@@ -239,6 +293,14 @@ pub(super) fn apply(
                     changed.push(cell);
                 }
                 set_base(tx, cell, server)?;
+            }
+            SyncWrite::IdTaken { record_id } => {
+                done.conflicts += tx
+                    .prepare_cached(
+                        "INSERT INTO id_collision(record_id, detected_at) VALUES (?1, ?2)
+                         ON CONFLICT(record_id) DO NOTHING",
+                    )?
+                    .execute(params![record_id, now.at])? as u32;
             }
             SyncWrite::Conflict {
                 cell,
@@ -374,7 +436,9 @@ pub(super) fn pending(c: &Connection, after: &str, limit: u32) -> Result<Vec<Pen
     let mut stmt = c.prepare_cached(
         "WITH records AS (
              SELECT DISTINCT entity_id FROM outbox
-             WHERE entity = 'record' AND entity_id > ?1 ORDER BY entity_id LIMIT ?2
+             WHERE entity = 'record' AND entity_id > ?1
+               AND entity_id NOT IN (SELECT record_id FROM id_collision WHERE resolved_at IS NULL)
+             ORDER BY entity_id LIMIT ?2
          )
          SELECT o.entity_id, o.event, o.instance, o.field, max(o.id),
                 json_group_array(coalesce(o.value, ''))
@@ -429,7 +493,7 @@ pub(super) fn local(c: &Connection, cells: &[Cell]) -> Result<Vec<LocalCell>> {
 }
 
 /// How many cells and records wait to be pushed, and how many conflicts
-/// wait for a person.
+/// (and records whose id the EDC uses for another) wait for a person.
 pub(super) fn counts(c: &Connection) -> Result<(u32, u32, u32)> {
     let (cells, records): (u32, u32) = c.query_row(
         "SELECT count(*), count(DISTINCT entity_id) FROM (SELECT entity_id FROM outbox
@@ -438,7 +502,8 @@ pub(super) fn counts(c: &Connection) -> Result<(u32, u32, u32)> {
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     let conflicts: u32 = c.query_row(
-        "SELECT count(*) FROM sync_conflict WHERE resolved_at IS NULL",
+        "SELECT (SELECT count(*) FROM sync_conflict WHERE resolved_at IS NULL)
+              + (SELECT count(*) FROM id_collision WHERE resolved_at IS NULL)",
         [],
         |r| r.get(0),
     )?;

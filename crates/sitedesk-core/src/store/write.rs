@@ -101,6 +101,32 @@ pub(super) fn screen_subject(
 ) -> Result<Subject> {
     let setup = load_setup(tx)?.ok_or(StoreError::NoStudy)?;
     let screening = validate_new_screening(input, &setup.criteria, now.today)?;
+    let id = next_subject_id(tx, &setup)?;
+    let new = |field: &str, v: String| Change {
+        field: field.into(),
+        old: None,
+        new: Some(v),
+    };
+    let mut changes = vec![
+        new("status", SubjectStatus::Screening.as_str().into()),
+        new("screening_date", screening.screening_date.to_string()),
+        new("label", screening.label.clone()),
+    ];
+    if let (Some(date), Some(version)) = (screening.consent_date, &screening.consent_version) {
+        changes.push(new("consent_date", date.to_string()));
+        changes.push(new("consent_version", version.clone()));
+    }
+    for (criterion, answer) in &screening.eligibility {
+        changes.push(new(
+            &format!("eligibility.{criterion}"),
+            answer.as_str().into(),
+        ));
+    }
+    write_screening_log(tx, now, actor, &setup, &id, &changes, None)
+}
+
+/// The next id of this desk's subjects at its site.
+fn next_subject_id(tx: &Transaction<'_>, setup: &StudySetup) -> Result<String> {
     let site = setup.desk_site();
     // Only the writer runs this, one command at a time: read and bump are
     // one step as far as any other caller can tell.
@@ -129,28 +155,84 @@ pub(super) fn screen_subject(
         [&site.id],
         |r| r.get(0),
     )?;
-    let id = SubjectId::new(&site.code, &desk, seq).into_string();
-    let new = |field: &str, v: String| Change {
-        field: field.into(),
-        old: None,
-        new: Some(v),
+    Ok(SubjectId::new(&site.code, &desk, seq).into_string())
+}
+
+/// The reason the audit row of a new id gives.
+pub const ID_TAKEN_REASON: &str = "The EDC uses this id for another record";
+
+/// Gives a record held because the EDC uses its id for another record
+/// (`id_collision`) this desk's next id: its values, its waiting edits and
+/// its subject row move to the new id, audited; the old id is left to the
+/// EDC's record. Returns the new id.
+pub(super) fn renumber_record(
+    tx: &Transaction<'_>,
+    now: &Now,
+    actor: &Actor,
+    old: &str,
+) -> Result<String> {
+    let held: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM id_collision WHERE record_id = ?1 AND resolved_at IS NULL)",
+        [old],
+        |r| r.get(0),
+    )?;
+    if !held {
+        return Err(StoreError::NotFound {
+            entity: "id collision",
+            id: old.to_owned(),
+        });
+    }
+    let setup = load_setup(tx)?.ok_or(StoreError::NoStudy)?;
+    let new = next_subject_id(tx, &setup)?;
+    let site: Option<String> = tx
+        .query_row("SELECT site_id FROM subject WHERE id = ?1", [old], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    tx.execute(
+        "UPDATE record_value SET record_id = ?2 WHERE record_id = ?1",
+        params![old, new],
+    )?;
+    tx.execute(
+        "UPDATE outbox SET entity_id = ?2 WHERE entity = 'record' AND entity_id = ?1",
+        params![old, new],
+    )?;
+    tx.execute(
+        "DELETE FROM subject_eligibility WHERE subject_id = ?1",
+        [old],
+    )?;
+    tx.execute("DELETE FROM subject WHERE id = ?1", [old])?;
+    if let Some(inst) = load_instrument(tx)? {
+        let site = site.unwrap_or_else(|| setup.desk_site_id.clone());
+        refresh_subject(tx, now, &inst, &new, &site)?;
+    }
+    tx.execute(
+        "UPDATE id_collision SET resolved_at = ?2, resolved_by = ?3, new_id = ?4
+         WHERE record_id = ?1",
+        params![old, now.at, actor.account, new],
+    )?;
+    // The EDC's record of the old id was left out of earlier pulls; the
+    // next pull starts from the beginning and brings it.
+    super::sync::clear_cursor(tx)?;
+    let field = super::read::load_dictionary(tx)?
+        .map(|d| d.dictionary.record_id_field().name.clone())
+        .unwrap_or_else(|| "record_id".into());
+    let change = Change {
+        field,
+        old: Some(old.to_owned()),
+        new: Some(new.clone()),
     };
-    let mut changes = vec![
-        new("status", SubjectStatus::Screening.as_str().into()),
-        new("screening_date", screening.screening_date.to_string()),
-        new("label", screening.label.clone()),
-    ];
-    if let (Some(date), Some(version)) = (screening.consent_date, &screening.consent_version) {
-        changes.push(new("consent_date", date.to_string()));
-        changes.push(new("consent_version", version.clone()));
-    }
-    for (criterion, answer) in &screening.eligibility {
-        changes.push(new(
-            &format!("eligibility.{criterion}"),
-            answer.as_str().into(),
-        ));
-    }
-    write_screening_log(tx, now, actor, &setup, &id, &changes, None)
+    record(
+        tx,
+        now,
+        actor,
+        "record",
+        &new,
+        &[change],
+        Some(ID_TAKEN_REASON),
+        Outbox::No,
+    )?;
+    Ok(new)
 }
 
 pub(super) fn edit_screening(

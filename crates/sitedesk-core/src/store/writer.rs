@@ -120,6 +120,11 @@ enum Command {
         actor: Actor,
         reply: oneshot::Sender<Result<()>>,
     },
+    RenumberRecord {
+        record_id: String,
+        actor: Actor,
+        reply: oneshot::Sender<Result<String>>,
+    },
     SetValues {
         edit: RecordEdit,
         actor: Actor,
@@ -656,6 +661,13 @@ fn execute(
         } => step!(reply, |tx| super::sync::resolve(
             tx, now, &actor, id, &keep, &reason
         )),
+        Command::RenumberRecord {
+            record_id,
+            actor,
+            reply,
+        } => step!(reply, |tx| write::renumber_record(
+            tx, now, &actor, &record_id
+        )),
         Command::SetValues { edit, actor, reply } => {
             step!(reply, |tx| write::set_values(tx, now, &actor, &edit))
         }
@@ -913,6 +925,17 @@ impl WriterHandle {
             id,
             keep,
             reason,
+            actor,
+            reply,
+        })
+        .await
+    }
+
+    /// Gives a record the EDC uses the id of for another record this desk's
+    /// next id (audited); returns it.
+    pub async fn renumber_record(&self, actor: Actor, record_id: String) -> Result<String> {
+        self.call(|reply| Command::RenumberRecord {
+            record_id,
             actor,
             reply,
         })

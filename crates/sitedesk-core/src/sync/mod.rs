@@ -631,7 +631,16 @@ impl Syncer {
             records: records.len() as u32,
             ..PushTotals::default()
         };
+        let taken = self
+            .ids_taken(&layout, page, &locals, &rows, &server)
+            .await?;
+        writes.extend(taken.iter().map(|r| SyncWrite::IdTaken {
+            record_id: r.clone(),
+        }));
         for (p, local) in page.iter().zip(locals) {
+            if taken.contains(&p.cell.record_id) {
+                continue;
+            }
             let theirs = server.get(&p.cell).cloned().unwrap_or_default();
             if layout.is_calc(&p.cell.field) {
                 // The EDC computes its calculations; the desk does not send them.
@@ -719,6 +728,73 @@ impl Syncer {
         totals.taken = applied.taken;
         totals.conflicts = applied.conflicts;
         Ok(totals)
+    }
+}
+
+impl Syncer {
+    /// The records of a batch that this desk made, that the EDC never
+    /// acknowledged, and whose id the EDC uses for another record: it
+    /// answers a row of that id, and none of its values is one this desk
+    /// holds or sent (this desk's own import whose answer was lost shows
+    /// this desk's values). Such a record is held whole, never merged.
+    async fn ids_taken(
+        &self,
+        layout: &Layout<'_>,
+        page: &[PendingCell],
+        locals: &[crate::store::sync::LocalCell],
+        rows: &[crate::edc::FlatRow],
+        server: &HashMap<Cell, String>,
+    ) -> Result<BTreeSet<String>, SyncError> {
+        let in_edc: BTreeSet<&str> = rows
+            .iter()
+            .filter_map(|r| r.get(layout.record_id_field()).map(String::as_str))
+            .collect();
+        let candidates: Vec<String> = page
+            .iter()
+            .map(|p| p.cell.record_id.clone())
+            .filter(|r| in_edc.contains(r.as_str()))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if candidates.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        let unseen = self
+            .inner
+            .store
+            .readers()
+            .unseen_records(candidates)
+            .await?;
+        let mut taken = BTreeSet::new();
+        for record in unseen {
+            let (mut ours, mut other) = (false, false);
+            for (p, local) in page.iter().zip(locals) {
+                if p.cell.record_id != record
+                    || layout.is_calc(&p.cell.field)
+                    || !layout.pushable(&p.cell.field)
+                {
+                    continue;
+                }
+                let theirs = server.get(&p.cell).map(String::as_str).unwrap_or("");
+                // A blank, or the Incomplete status REDCap gives a form
+                // that got data without one, says nothing.
+                if theirs.is_empty() || (layout.is_status(&p.cell.field) && theirs == "0") {
+                    continue;
+                }
+                if theirs == local.value
+                    || p.sent.iter().any(|v| normalize(&p.cell.field, v) == theirs)
+                {
+                    ours = true;
+                } else {
+                    other = true;
+                }
+            }
+            if other || !ours {
+                tracing::warn!(record = %record, "the EDC uses this record id for another record");
+                taken.insert(record);
+            }
+        }
+        Ok(taken)
     }
 }
 
