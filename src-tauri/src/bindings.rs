@@ -31,7 +31,7 @@ mod tests {
     use sitedesk_core::store::{
         AuditEntry, AuditLabels, AuditVerification, ChainBreak, ChainProblem, DeskInfo, EdcRecord,
         LaneStats, Percentiles, ScreeningPlace, Settings, StatusCount, StudySetup, SubjectFilter,
-        SubjectRow, SyncSettings, WriterStats,
+        SubjectRow, SyncSettings, Target, Targets, WriterStats,
     };
     use sitedesk_core::sync::{BreakerState, Phase, ProgressView, RunReport};
     use ts_rs::{Config, TS};
@@ -70,6 +70,8 @@ mod tests {
             ReasonChoice,
             Reasons,
             ScreeningPlace,
+            Target,
+            Targets,
             StudySetup,
             DeskInfo,
             Settings,
@@ -148,6 +150,7 @@ mod tests {
             EditScreening,
             ApplyAction,
             Preferences,
+            SetTarget,
             EndpointStats,
             CallTotals,
             DiagnosticsSnapshot,

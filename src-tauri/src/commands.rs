@@ -28,7 +28,7 @@ use crate::dto::{
     AppInfo, ApplyAction, ConflictView, ConnectionReport, DictionaryFile, DictionaryPreview,
     EdcSettings, EditScreening, EvaluateForm, FormRef, LogQuery, OpenedForm, Preferences,
     ProfileFormat, ProfileView, RecordDetail, RecordProfile, ResolveConflict, SaveEdc, SaveForm,
-    SaveProfile, SavedForm, SubjectDetail, SubjectRef, SyncStatus, TaskRef,
+    SaveProfile, SavedForm, SetTarget, SubjectDetail, SubjectRef, SyncStatus, TaskRef,
 };
 use crate::error::{ErrorCode, IpcError};
 use sitedesk_core::desk::{
@@ -226,6 +226,23 @@ pub async fn save_preferences(desk: &Desk, payload: Value) -> CmdResult<Settings
         .map_err(|e| IpcError::from_store(e, language))?;
     desk.set_prefs(saved.clone());
     Ok(saved)
+}
+
+/// Sets this desk's enrollment target for the study or a site (audited,
+/// local); answers the app's information with the targets in force.
+pub async fn set_target(desk: &Desk, payload: Value) -> CmdResult<AppInfo> {
+    let lang = desk.lang();
+    let SetTarget {
+        site_id,
+        target,
+        reason,
+    } = parse(lang, payload)?;
+    desk.store()
+        .writer()
+        .set_target(desk.actor(), site_id, target, reason)
+        .await
+        .map_err(|e| IpcError::from_store(e, lang))?;
+    app_info(desk).await
 }
 
 /// Walks the audit trail's hash chain, as a task in the diagnostics panel

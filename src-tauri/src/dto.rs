@@ -226,6 +226,18 @@ pub struct ResolveConflict {
     pub reason: String,
 }
 
+/// `set_target`'s payload: the study's target (`site_id` absent) or a
+/// site's; `target` absent goes back to the study's annotation.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct SetTarget {
+    #[serde(default)]
+    pub site_id: Option<String>,
+    #[serde(default)]
+    pub target: Option<u32>,
+    pub reason: String,
+}
+
 /// `cancel_task`'s payload.
 #[derive(Debug, Clone, Deserialize, TS)]
 #[serde(deny_unknown_fields)]

@@ -30,7 +30,7 @@ use crate::dto::{
     AppInfo, ApplyAction, ConflictView, ConnectionReport, DictionaryFile, DictionaryPreview,
     EdcSettings, EditScreening, EvaluateForm, FormRef, LogQuery, OpenedForm, Preferences,
     ProfileView, RecordDetail, RecordProfile, ResolveConflict, SaveEdc, SaveForm, SaveProfile,
-    SavedForm, SubjectDetail, SubjectRef, SyncStatus, TaskRef,
+    SavedForm, SetTarget, SubjectDetail, SubjectRef, SyncStatus, TaskRef,
 };
 use crate::error::IpcError;
 
@@ -103,6 +103,7 @@ surface! {
     edit_screening(EditScreening) -> Subject;
     apply_action(ApplyAction) -> Subject;
     save_preferences(Preferences) -> Settings;
+    set_target(SetTarget) -> AppInfo;
     verify_audit() -> AuditVerification;
     preview_dictionary(DictionaryFile) -> DictionaryPreview;
     import_dictionary(DictionaryFile) -> DictionaryImport;

@@ -418,6 +418,40 @@ async fn malformed_and_out_of_range_payloads_are_refused_and_change_nothing() {
         );
     }
 
+    let cases: Vec<(&str, Value, ErrorCode)> = vec![
+        (
+            "a site the study does not have",
+            json!({"site_id": "s99", "target": 10, "reason": "Amendment 2"}),
+            NotFound,
+        ),
+        (
+            "no reason",
+            json!({"target": 10, "reason": " "}),
+            Validation,
+        ),
+        (
+            "a target of a million",
+            json!({"target": 1_000_000, "reason": "Amendment 2"}),
+            Validation,
+        ),
+        (
+            "a negative target",
+            json!({"target": -1, "reason": "Amendment 2"}),
+            InvalidInput,
+        ),
+        (
+            "a target in words",
+            json!({"target": "forty", "reason": "Amendment 2"}),
+            InvalidInput,
+        ),
+    ];
+    for (what, payload, code) in cases {
+        expect_code(
+            &format!("set_target {what}"),
+            set_target(s, payload).await,
+            code,
+        );
+    }
     assert_eq!(
         fingerprint(&db),
         before,
@@ -484,6 +518,58 @@ async fn a_valid_lifecycle_goes_through_the_handlers() {
     );
     let rows = list_subjects(s, json!({"search": "S01-TQ"})).await.unwrap();
     assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].desk_code.as_deref(), Some("TQ"));
+}
+
+#[tokio::test]
+async fn a_target_changed_at_the_desk_is_local_audited_and_can_go_back() {
+    let d = desk().await;
+    let s = &d.state;
+    // Without the study's instrument the desk counts against the snippet's
+    // annotated target.
+    let info = app_info(s).await.unwrap();
+    let targets = info.setup.as_ref().unwrap().targets.clone();
+    assert_eq!(targets.study.map(|t| (t.value, t.local)), Some((40, false)));
+    let info = set_target(s, json!({"target": 55, "reason": "Protocol amendment 3"}))
+        .await
+        .unwrap();
+    let setup = info.setup.unwrap();
+    assert_eq!(
+        setup.targets.study.map(|t| (t.value, t.local)),
+        Some((55, true))
+    );
+    assert_eq!(setup.study.enrollment_target, 55);
+    let info = set_target(
+        s,
+        json!({"site_id": "s01", "target": 20, "reason": "Site split agreed"}),
+    )
+    .await
+    .unwrap();
+    let site = info.setup.unwrap().targets.sites["s01"];
+    assert_eq!((site.value, site.local), (20, true));
+    let audited: i64 = Connection::open(s.store().path())
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM audit WHERE entity = 'study' AND field = 'target:study'
+               AND new_value = '55' AND reason = 'Protocol amendment 3'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(audited, 1);
+    let info = set_target(s, json!({"reason": "Back to the study's"}))
+        .await
+        .unwrap();
+    let setup = info.setup.unwrap();
+    assert_eq!(
+        setup.targets.study.map(|t| (t.value, t.local)),
+        Some((40, false))
+    );
+    expect_code(
+        "setting the same target again",
+        set_target(s, json!({"reason": "again"})).await,
+        ErrorCode::Validation,
+    );
 }
 
 const DICTIONARY: &str = "field_name,form_name,section_header,field_type,field_label,select_choices_or_calculations,field_note,text_validation_type_or_show_slider_number,text_validation_min,text_validation_max,identifier,branching_logic,required_field,custom_alignment,question_number,matrix_group_name,matrix_ranking,field_annotation

@@ -15,7 +15,9 @@ display_name: string, };
 
 export type Study = { id: string, title: string, 
 /**
- * How many subjects the study plans to enroll across all sites.
+ * How many subjects the study plans to enroll across all sites: the
+ * screening instrument's `@SITEDESK-TARGET`, or this desk's own where a
+ * person changed it (`StudySetup::targets` says which).
  */
 enrollment_target: number, };
 
@@ -91,6 +93,14 @@ other: Array<string>, };
 
 export type ScreeningPlace = { form: string, event: string, in_dictionary: boolean, };
 
+export type Target = { value: number, 
+/**
+ * Set at this desk (audited), not the study's annotation.
+ */
+local: boolean, };
+
+export type Targets = { study: Target | null, sites: { [key in string]: Target }, };
+
 export type StudySetup = { study: Study, sites: Array<Site>, 
 /**
  * The screening instrument's eligibility checklist.
@@ -106,6 +116,11 @@ reasons: Reasons,
  * force.
  */
 screening: ScreeningPlace | null, 
+/**
+ * Enrollment targets: the screening instrument's `@SITEDESK-TARGET`
+ * annotations, or this desk's own where a person changed one.
+ */
+targets: Targets, 
 /**
  * The site this desk enrolls for.
  */
@@ -604,6 +619,8 @@ reason: Reason | null, };
 
 export type Preferences = { display_name: string, language: Lang, };
 
+export type SetTarget = { site_id: string | null, target: number | null, reason: string, };
+
 export type EndpointStats = { 
 /**
  * REDCap's `content`, with `import` or `export` for records.
@@ -681,6 +698,7 @@ export function makeCommands(call: Call) {
     editScreening: (payload: EditScreening) => call<Subject>("edit_screening", { payload }),
     applyAction: (payload: ApplyAction) => call<Subject>("apply_action", { payload }),
     savePreferences: (payload: Preferences) => call<Settings>("save_preferences", { payload }),
+    setTarget: (payload: SetTarget) => call<AppInfo>("set_target", { payload }),
     verifyAudit: () => call<AuditVerification>("verify_audit"),
     previewDictionary: (payload: DictionaryFile) => call<DictionaryPreview>("preview_dictionary", { payload }),
     importDictionary: (payload: DictionaryFile) => call<DictionaryImport>("import_dictionary", { payload }),

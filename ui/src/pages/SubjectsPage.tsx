@@ -1,4 +1,4 @@
-import { Button, Group, NativeSelect, Paper, Progress, Stack, Text, TextInput, Title } from "@mantine/core";
+import { Anchor, Button, Group, NativeSelect, Paper, Progress, SegmentedControl, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 
@@ -9,6 +9,7 @@ import { useApp } from "../context";
 import { formatTimestamp } from "../format";
 import { type EdcRecord, type StatusCount, type SubjectRow, type SubjectStatus, api } from "../ipc";
 import { ScreeningModal } from "./ScreeningModal";
+import { TargetModal } from "./TargetModal";
 
 const STATUSES: SubjectStatus[] = ["screening", "screen_failed", "enrolled", "completed", "withdrawn"];
 /** Statuses of subjects who were enrolled: what counts against the target. */
@@ -25,6 +26,9 @@ export function SubjectsPage({ onOpen }: { onOpen: (id: string) => void }) {
   const [counts, setCounts] = useState<StatusCount[]>([]);
   const { error, fail, clear } = useFailure();
   const [screening, setScreening] = useState(false);
+  // Enrollment against the desk's site's target or the study's.
+  const [scope, setScope] = useState<"site" | "study">("site");
+  const [changingTarget, setChangingTarget] = useState(false);
 
   // Every keystroke asks the core at once (the query is indexed SQL); an
   // answer to an older question than the newest is dropped, so a slow one
@@ -93,8 +97,12 @@ export function SubjectsPage({ onOpen }: { onOpen: (id: string) => void }) {
     [t, i18n.language],
   );
 
-  const target = info.setup?.study.enrollment_target ?? 0;
-  const enrolled = counts.filter((c) => EVER_ENROLLED.includes(c.status)).reduce((n, c) => n + c.count, 0);
+  const deskSite = info.setup?.desk_site_id ?? "";
+  const targets = info.setup?.targets;
+  const target = scope === "site" ? targets?.sites[deskSite] : targets?.study;
+  const enrolled = counts
+    .filter((c) => EVER_ENROLLED.includes(c.status) && (scope === "study" || c.site_id === deskSite))
+    .reduce((n, c) => n + c.count, 0);
   const sites = info.setup?.sites ?? [];
 
   return (
@@ -107,12 +115,34 @@ export function SubjectsPage({ onOpen }: { onOpen: (id: string) => void }) {
           {t("subjects.screenNew")}
         </Button>
       </Group>
-      {target > 0 && (
+      {info.setup && (
         <Paper withBorder p="sm">
-          <Text size="sm" data-testid="enrollment-progress">
-            {t("subjects.enrollment", { enrolled, target })}
+          <Group justify="space-between">
+            <SegmentedControl
+              size="xs"
+              data-testid="enrollment-scope"
+              value={scope}
+              onChange={(v) => setScope(v === "study" ? "study" : "site")}
+              data={[
+                { value: "site", label: t("subjects.scopeSite") },
+                { value: "study", label: t("subjects.scopeStudy") },
+              ]}
+            />
+            <Anchor component="button" size="sm" data-testid="change-target" onClick={() => setChangingTarget(true)}>
+              {t("subjects.changeTarget")}
+            </Anchor>
+          </Group>
+          <Text size="sm" mt="xs" data-testid="enrollment-progress">
+            {target
+              ? t(target.local ? "subjects.enrollmentLocal" : "subjects.enrollment", { enrolled, target: target.value })
+              : t("subjects.enrollmentNoTarget", { enrolled })}
           </Text>
-          <Progress value={Math.min(100, (enrolled / target) * 100)} mt="xs" />
+          {target && target.value > 0 && <Progress value={Math.min(100, (enrolled / target.value) * 100)} mt="xs" />}
+          {scope === "study" && (
+            <Text size="xs" c="dimmed" mt="xs">
+              {t("subjects.studyScopeHint")}
+            </Text>
+          )}
         </Paper>
       )}
       <Group align="end">
@@ -172,6 +202,7 @@ export function SubjectsPage({ onOpen }: { onOpen: (id: string) => void }) {
           />
         </>
       )}
+      {changingTarget && <TargetModal siteId={scope === "site" ? deskSite : null} onClose={() => setChangingTarget(false)} />}
       {screening && (
         <ScreeningModal
           onClose={() => setScreening(false)}

@@ -158,12 +158,32 @@ afterEach(async () => {
 });
 
 describe("SiteDesk UI", () => {
-  it("lists subjects with enrollment progress against the target", async () => {
-    backend();
+  it("lists subjects with enrollment against the site's target or the study's", async () => {
+    backend({
+      status_counts: () => [
+        { site_id: "s01", status: "enrolled", count: 3 },
+        { site_id: "s02", status: "completed", count: 2 },
+        { site_id: "s01", status: "screening", count: 4 },
+      ],
+    });
     renderApp();
     expect(await screen.findByText("S01-K7Q-0001")).toBeInTheDocument();
-    expect(screen.getByTestId("enrollment-progress")).toHaveTextContent("Enrolled 0 of 40");
+    await waitFor(() => expect(screen.getByTestId("enrollment-progress")).toHaveTextContent("Enrolled 3 of 20"));
+    fireEvent.click(screen.getByText("Whole study"));
+    expect(screen.getByTestId("enrollment-progress")).toHaveTextContent("Enrolled 5 of 40");
     expect(screen.getByTestId("demo-badge")).toBeInTheDocument();
+  });
+
+  it("changes the site's target at the desk with a reason", async () => {
+    const calls = backend({ set_target: () => appInfo });
+    renderApp();
+    fireEvent.click(await screen.findByTestId("change-target"));
+    const value = await screen.findByTestId("target-value");
+    fireEvent.change(value, { target: { value: "25" } });
+    fireEvent.change(screen.getByTestId("target-reason"), { target: { value: "Amendment 3" } });
+    fireEvent.submit(screen.getByTestId("target-form"));
+    await waitFor(() => expect(calls.some((c) => c.cmd === "set_target")).toBe(true));
+    expect(calls.find((c) => c.cmd === "set_target")?.args.payload).toEqual({ site_id: "s01", target: 25, reason: "Amendment 3" });
   });
 
   it("lists records from the EDC apart, and opens one without a screening log", async () => {

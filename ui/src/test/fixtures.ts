@@ -22,6 +22,7 @@ export const appInfo: AppInfo = {
       other: ["99"],
     },
     screening: { form: "screening_log", event: "screening_arm_1", in_dictionary: true },
+    targets: { study: { value: 40, local: false }, sites: { s01: { value: 20, local: false } } },
     desk_site_id: "s01",
     desk_code: "K7Q",
   },

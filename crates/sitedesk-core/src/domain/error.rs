@@ -27,6 +27,7 @@ pub enum Field {
     Value,
     SyncInterval,
     SyncConcurrency,
+    Target,
 }
 
 impl Field {
@@ -52,6 +53,7 @@ impl Field {
             Field::Value => "core.domain.field.value",
             Field::SyncInterval => "core.domain.field.syncInterval",
             Field::SyncConcurrency => "core.domain.field.syncConcurrency",
+            Field::Target => "core.domain.field.target",
         })
     }
 
@@ -77,6 +79,7 @@ impl Field {
             Field::Value => "core.domain.fieldInSentence.value",
             Field::SyncInterval => "core.domain.fieldInSentence.syncInterval",
             Field::SyncConcurrency => "core.domain.fieldInSentence.syncConcurrency",
+            Field::Target => "core.domain.fieldInSentence.target",
         })
     }
 }

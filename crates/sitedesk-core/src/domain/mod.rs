@@ -49,7 +49,9 @@ pub struct Actor {
 pub struct Study {
     pub id: String,
     pub title: String,
-    /// How many subjects the study plans to enroll across all sites.
+    /// How many subjects the study plans to enroll across all sites: the
+    /// screening instrument's `@SITEDESK-TARGET`, or this desk's own where a
+    /// person changed it (`StudySetup::targets` says which).
     pub enrollment_target: u32,
 }
 

@@ -184,7 +184,7 @@ fn the_pseudo_catalog_wraps_every_text_and_keeps_placeholders() {
 
 // ---- Every message of the core --------------------------------------------
 
-const FIELDS: [Field; 19] = [
+const FIELDS: [Field; 20] = [
     Field::ScreeningDate,
     Field::Label,
     Field::ConsentDate,
@@ -204,6 +204,7 @@ const FIELDS: [Field; 19] = [
     Field::Value,
     Field::SyncInterval,
     Field::SyncConcurrency,
+    Field::Target,
 ];
 
 const STATUSES: [SubjectStatus; 5] = [

@@ -39,7 +39,7 @@ pub use migrations::SCHEMA_VERSION;
 pub use read::{
     AuditEntry, AuditLabels, DeskInfo, DictionaryImport, EdcRecord, OrphanedValues, Readers,
     ScreeningPlace, Settings, StatusCount, StoredDictionary, StudySetup, SubjectFilter, SubjectRow,
-    SyncSettings,
+    SyncSettings, Target, Targets,
 };
 pub use screening::InstrumentInForce;
 pub use write::metadata_hash;

@@ -36,6 +36,9 @@ pub struct StudySetup {
     /// Where the screening log is kept; `None` until a dictionary is in
     /// force.
     pub screening: Option<ScreeningPlace>,
+    /// Enrollment targets: the screening instrument's `@SITEDESK-TARGET`
+    /// annotations, or this desk's own where a person changed one.
+    pub targets: Targets,
     /// The site this desk enrolls for.
     pub desk_site_id: String,
     pub desk_code: String,
@@ -50,6 +53,21 @@ impl StudySetup {
             .find(|s| s.id == self.desk_site_id)
             .unwrap_or(&self.sites[0])
     }
+}
+
+/// An enrollment target and where it comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+pub struct Target {
+    pub value: u32,
+    /// Set at this desk (audited), not the study's annotation.
+    pub local: bool,
+}
+
+/// The study's enrollment target and its sites', by site id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
+pub struct Targets {
+    pub study: Option<Target>,
+    pub sites: std::collections::BTreeMap<String, Target>,
 }
 
 /// The screening instrument in force: its form and event, and whether the
@@ -685,11 +703,49 @@ pub(super) fn load_setup(c: &Connection) -> Result<Option<StudySetup>> {
         .map(|i| i.criteria())
         .unwrap_or_default();
     let reasons = instrument.as_ref().map(|i| i.reasons()).unwrap_or_default();
+    let annotated = instrument
+        .as_ref()
+        .map(|i| i.instrument.targets.clone())
+        .unwrap_or_default();
     let screening = instrument.map(|i| ScreeningPlace {
         form: i.instrument.form,
         event: i.instrument.event,
         in_dictionary: i.in_dictionary,
     });
+    let local = |key: &str| -> Result<Option<u32>> {
+        let v: Option<String> = c
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(v.and_then(|v| v.parse().ok()))
+    };
+    let pick = |local: Option<u32>, annotated: Option<u32>| match (local, annotated) {
+        (Some(value), _) => Some(Target { value, local: true }),
+        (None, Some(value)) => Some(Target {
+            value,
+            local: false,
+        }),
+        (None, None) => None,
+    };
+    let mut targets = Targets {
+        study: pick(local("target:study")?, annotated.study),
+        sites: Default::default(),
+    };
+    for site in &sites {
+        let t = pick(
+            local(&format!("target:site:{}", site.id))?,
+            annotated.sites.get(&site.id).copied(),
+        );
+        if let Some(t) = t {
+            targets.sites.insert(site.id.clone(), t);
+        }
+    }
+    // The study's target as the desk counts against it.
+    let mut study = study;
+    if let Some(t) = targets.study {
+        study.enrollment_target = t.value;
+    }
     let desk_site_id = meta(c, "desk_site_id")?.ok_or(StoreError::NoStudy)?;
     let desk_code = meta(c, "desk_code")?.unwrap_or_default();
     Ok(Some(StudySetup {
@@ -698,6 +754,7 @@ pub(super) fn load_setup(c: &Connection) -> Result<Option<StudySetup>> {
         criteria,
         reasons,
         screening,
+        targets,
         desk_site_id,
         desk_code,
     }))

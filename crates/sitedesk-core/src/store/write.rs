@@ -626,6 +626,84 @@ pub(super) fn set_sync_settings(
     )
 }
 
+/// The largest enrollment target a desk takes: more subjects than any
+/// trial enrolls, small enough that a typo of an extra digit or two stands out.
+pub const TARGET_MAX: u32 = 100_000;
+
+/// Sets this desk's own enrollment target for the study (`site` `None`) or
+/// one site, or with `target` `None` goes back to the screening
+/// instrument's. Audited with its reason; local: it is not sent to the EDC,
+/// whose annotation keeps its value.
+pub(super) fn set_target(
+    tx: &Transaction<'_>,
+    now: &Now,
+    actor: &Actor,
+    site: Option<&str>,
+    target: Option<u32>,
+    reason: &str,
+) -> Result<()> {
+    let reason = crate::domain::check_reason(reason)?;
+    if let Some(t) = target
+        && t > TARGET_MAX
+    {
+        return Err(DomainError::OutOfRange {
+            field: Field::Target,
+            min: 0,
+            max: TARGET_MAX,
+        }
+        .into());
+    }
+    if let Some(site) = site {
+        let known: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM site WHERE id = ?1)",
+            [site],
+            |r| r.get(0),
+        )?;
+        if !known {
+            return Err(StoreError::NotFound {
+                entity: "site",
+                id: site.to_owned(),
+            });
+        }
+    }
+    let key = match site {
+        Some(s) => format!("target:site:{s}"),
+        None => "target:study".to_owned(),
+    };
+    let old: Option<String> = tx
+        .query_row("SELECT value FROM settings WHERE key = ?1", [&key], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let new = target.map(|t| t.to_string());
+    if old == new {
+        return Err(DomainError::NothingChanged.into());
+    }
+    match &new {
+        Some(v) => tx.execute(
+            "INSERT INTO settings(key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [&key, v],
+        )?,
+        None => tx.execute("DELETE FROM settings WHERE key = ?1", [&key])?,
+    };
+    let change = Change {
+        field: key,
+        old,
+        new,
+    };
+    record(
+        tx,
+        now,
+        actor,
+        "study",
+        "target",
+        &[change],
+        Some(&reason),
+        Outbox::No,
+    )
+}
+
 pub(super) fn set_preferences(
     tx: &Transaction<'_>,
     now: &Now,

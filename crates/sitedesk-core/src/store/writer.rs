@@ -97,6 +97,13 @@ enum Command {
         actor: Actor,
         reply: oneshot::Sender<Result<()>>,
     },
+    SetTarget {
+        site: Option<String>,
+        target: Option<u32>,
+        reason: String,
+        actor: Actor,
+        reply: oneshot::Sender<Result<()>>,
+    },
     SetEdcConnection {
         connection: Option<(String, String)>,
         actor: Actor,
@@ -611,6 +618,20 @@ fn execute(
             &subject_id,
             &action
         )),
+        Command::SetTarget {
+            site,
+            target,
+            reason,
+            actor,
+            reply,
+        } => step!(reply, |tx| write::set_target(
+            tx,
+            now,
+            &actor,
+            site.as_deref(),
+            target,
+            &reason
+        )),
         Command::SetPreferences {
             display_name,
             language,
@@ -847,6 +868,25 @@ impl WriterHandle {
         self.call(|reply| Command::ApplyAction {
             subject_id,
             action,
+            actor,
+            reply,
+        })
+        .await
+    }
+
+    /// Sets this desk's enrollment target for the study or a site (`None`:
+    /// the screening instrument's again), audited with `reason`.
+    pub async fn set_target(
+        &self,
+        actor: Actor,
+        site: Option<String>,
+        target: Option<u32>,
+        reason: String,
+    ) -> Result<()> {
+        self.call(|reply| Command::SetTarget {
+            site,
+            target,
+            reason,
             actor,
             reply,
         })
