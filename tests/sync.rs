@@ -1509,3 +1509,79 @@ async fn an_id_the_edc_uses_for_another_record_is_held_then_renumbered() {
     tracker.wait().await;
     sim.shutdown().await;
 }
+
+/// With a token that sees every site (no group of its own), a new record
+/// goes into the group of the desk's site; REDCap would leave it in none.
+#[tokio::test]
+async fn a_token_of_every_site_puts_new_records_in_the_desks_group() {
+    use sitedesk_core::domain::{Site, Study};
+    use sitedesk_core::store::StoreOptions;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(
+        &dir.path().join("desk.sqlite3"),
+        StoreOptions {
+            desk_code: sitedesk_core::domain::DeskCode::parse("DM"),
+            ..StoreOptions::default()
+        },
+        &TaskRegistry::new(),
+    )
+    .unwrap();
+    let site = |id: &str, code: &str| Site {
+        id: id.into(),
+        code: code.into(),
+        name: id.into(),
+    };
+    let study = Study {
+        id: "DEMO-01".into(),
+        title: "Demo".into(),
+        enrollment_target: 40,
+    };
+    let w = store.writer();
+    w.configure_study(
+        actor(),
+        study,
+        vec![
+            site(edc_sim::RIVERSIDE, "S01"),
+            site(edc_sim::HILLVIEW, "S02"),
+        ],
+        edc_sim::RIVERSIDE.into(),
+    )
+    .await
+    .unwrap();
+    let (dictionary, design) = demo_forms();
+    w.import_dictionary(actor(), dictionary, Some(design), "demo".into())
+        .await
+        .unwrap();
+    let s = w.screen_subject(actor(), eligible("EF")).await.unwrap();
+    let sim = Simulator::start(SimConfig::new(Project::demo()))
+        .await
+        .unwrap();
+    let tracker = TaskTracker::new();
+    let sync = Syncer::new(
+        store.clone(),
+        client(&sim, DEMO_TOKEN, Duration::from_secs(10)),
+        TaskRegistry::new(),
+        tracker.clone(),
+        actor(),
+        SyncConfig::default(),
+    );
+    sync.run(&CancellationToken::new()).await.unwrap();
+    let rows = client(&sim, DEMO_TOKEN, Duration::from_secs(10))
+        .export_records(&RecordQuery {
+            records: vec![s.id.clone()],
+            data_access_groups: true,
+            ..RecordQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter()
+            .all(|r| r.get("redcap_data_access_group").map(String::as_str)
+                == Some(edc_sim::RIVERSIDE)),
+        "{rows:?}"
+    );
+    tracker.close();
+    tracker.wait().await;
+    sim.shutdown().await;
+}

@@ -4,6 +4,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+/// The flat row's column of a record's data access group (its site).
+pub const DAG_COLUMN: &str = "redcap_data_access_group";
+
 use crate::domain::{Cell, normalize};
 use crate::edc::FlatRow;
 use crate::metadata::design::Design;

@@ -44,7 +44,7 @@ use crate::i18n::{Lang, Message};
 use crate::store::sync::{Cell, PendingCell, SyncWrite, normalize};
 use crate::store::{Store, StoreError, metadata_hash};
 use crate::tasks::{TaskError as _, TaskGuard, TaskKind, TaskRegistry, TaskState};
-use decide::{Decision, Layout, decide};
+use decide::{DAG_COLUMN, Decision, Layout, decide};
 pub use retry::{Breaker, BreakerState, RetryPolicy};
 
 /// How a run works.
@@ -631,9 +631,13 @@ impl Syncer {
             records: records.len() as u32,
             ..PushTotals::default()
         };
-        let taken = self
-            .ids_taken(&layout, page, &locals, &rows, &server)
-            .await?;
+        // Records this desk made that the EDC never acknowledged.
+        let unseen: BTreeSet<String> = readers
+            .unseen_records(records.iter().cloned().collect())
+            .await?
+            .into_iter()
+            .collect();
+        let taken = ids_taken(&layout, page, &locals, &rows, &server, &unseen);
         writes.extend(taken.iter().map(|r| SyncWrite::IdTaken {
             record_id: r.clone(),
         }));
@@ -694,7 +698,19 @@ impl Syncer {
                 .iter()
                 .map(|(c, v, _)| (c.clone(), v.clone()))
                 .collect();
-            let rows = layout.rows(&values);
+            let mut rows = layout.rows(&values);
+            // A new record joins the desk's site: its group, when the site
+            // is one of the project's groups. A token bound to that group
+            // puts it there anyway; one that sees every site would leave it
+            // in none.
+            if let Some(dag) = self.desk_group(stored).await? {
+                for row in rows.iter_mut().filter(|r| {
+                    r.get(layout.record_id_field())
+                        .is_some_and(|id| unseen.contains(id))
+                }) {
+                    row.insert(DAG_COLUMN.to_owned(), dag.clone());
+                }
+            }
             let ids =
                 or_cancel(cancel, client.import_records(&rows, Overwrite::Overwrite)).await??;
             let acknowledged: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
@@ -732,70 +748,70 @@ impl Syncer {
 }
 
 impl Syncer {
-    /// The records of a batch that this desk made, that the EDC never
-    /// acknowledged, and whose id the EDC uses for another record: it
-    /// answers a row of that id, and none of its values is one this desk
-    /// holds or sent (this desk's own import whose answer was lost shows
-    /// this desk's values). Such a record is held whole, never merged.
-    async fn ids_taken(
+    /// The desk's site as a group of the project (`redcap_data_access_group`),
+    /// if the design has groups and the site is one of them.
+    async fn desk_group(
         &self,
-        layout: &Layout<'_>,
-        page: &[PendingCell],
-        locals: &[crate::store::sync::LocalCell],
-        rows: &[crate::edc::FlatRow],
-        server: &HashMap<Cell, String>,
-    ) -> Result<BTreeSet<String>, SyncError> {
-        let in_edc: BTreeSet<&str> = rows
+        stored: &crate::store::StoredDictionary,
+    ) -> Result<Option<String>, SyncError> {
+        let Some(setup) = self.inner.store.readers().setup().await? else {
+            return Ok(None);
+        };
+        Ok(stored
+            .design
+            .dags
             .iter()
-            .filter_map(|r| r.get(layout.record_id_field()).map(String::as_str))
-            .collect();
-        let candidates: Vec<String> = page
-            .iter()
-            .map(|p| p.cell.record_id.clone())
-            .filter(|r| in_edc.contains(r.as_str()))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        if candidates.is_empty() {
-            return Ok(BTreeSet::new());
-        }
-        let unseen = self
-            .inner
-            .store
-            .readers()
-            .unseen_records(candidates)
-            .await?;
-        let mut taken = BTreeSet::new();
-        for record in unseen {
-            let (mut ours, mut other) = (false, false);
-            for (p, local) in page.iter().zip(locals) {
-                if p.cell.record_id != record
-                    || layout.is_calc(&p.cell.field)
-                    || !layout.pushable(&p.cell.field)
-                {
-                    continue;
-                }
-                let theirs = server.get(&p.cell).map(String::as_str).unwrap_or("");
-                // A blank, or the Incomplete status REDCap gives a form
-                // that got data without one, says nothing.
-                if theirs.is_empty() || (layout.is_status(&p.cell.field) && theirs == "0") {
-                    continue;
-                }
-                if theirs == local.value
-                    || p.sent.iter().any(|v| normalize(&p.cell.field, v) == theirs)
-                {
-                    ours = true;
-                } else {
-                    other = true;
-                }
-            }
-            if other || !ours {
-                tracing::warn!(record = %record, "the EDC uses this record id for another record");
-                taken.insert(record);
-            }
-        }
-        Ok(taken)
+            .any(|d| d.unique_group_name == setup.desk_site_id)
+            .then_some(setup.desk_site_id))
     }
+}
+
+/// The records of a batch that this desk made, that the EDC never
+/// acknowledged (`unseen`), and whose id the EDC uses for another record:
+/// it answers a row of that id, and none of its values is one this desk
+/// holds or sent (this desk's own import whose answer was lost shows this
+/// desk's values). Such a record is held whole, never merged.
+fn ids_taken(
+    layout: &Layout<'_>,
+    page: &[PendingCell],
+    locals: &[crate::store::sync::LocalCell],
+    rows: &[crate::edc::FlatRow],
+    server: &HashMap<Cell, String>,
+    unseen: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    let in_edc: BTreeSet<&str> = rows
+        .iter()
+        .filter_map(|r| r.get(layout.record_id_field()).map(String::as_str))
+        .collect();
+    let mut taken = BTreeSet::new();
+    for record in unseen.iter().filter(|r| in_edc.contains(r.as_str())) {
+        let (mut ours, mut other) = (false, false);
+        for (p, local) in page.iter().zip(locals) {
+            if &p.cell.record_id != record
+                || layout.is_calc(&p.cell.field)
+                || !layout.pushable(&p.cell.field)
+            {
+                continue;
+            }
+            let theirs = server.get(&p.cell).map(String::as_str).unwrap_or("");
+            // A blank, or the Incomplete status REDCap gives a form that
+            // got data without one, says nothing.
+            if theirs.is_empty() || (layout.is_status(&p.cell.field) && theirs == "0") {
+                continue;
+            }
+            if theirs == local.value || p.sent.iter().any(|v| normalize(&p.cell.field, v) == theirs)
+            {
+                ours = true;
+            } else {
+                other = true;
+            }
+        }
+        if other || !ours {
+            tracing::warn!(record = %record, "the EDC uses this record id for another record");
+            taken.insert(record.clone());
+        }
+    }
+    taken
 }
 
 /// Cuts a page of pending cells (whole records, in record order) into
