@@ -671,15 +671,16 @@ async fn two_desks_change_one_value_and_the_second_resolves_the_conflict() {
     wait_text(&a, "sync-pending", "0").await;
     a.close().await.expect("quit desk A");
 
-    // Desk B pulls it: a record from the EDC, not in its screening log.
+    // Desk B pulls it: a subject of its site, screened at desk A.
     let b = launch_desk(&driver, b_dir.path(), "E2B").await;
     connect_edc(&b, &url, DEMO_TOKEN_RIVERSIDE).await;
     sync_now(&b).await;
     click(&b, "nav-subjects").await;
-    wait_text(&b, "edc-record-table", "S01-E2A-0001").await;
-    shot(&b, "30-record-from-the-edc").await;
+    wait_text(&b, "subject-table", "S01-E2A-0001").await;
+    wait_text(&b, "row-S01-E2A-0001", "E2A").await;
+    shot(&b, "30-subject-from-another-desk").await;
     click_css(&b, &format!("{} td", css("row-S01-E2A-0001"))).await;
-    wait_present(&b, "record-from-edc", true).await;
+    wait_text(&b, "subject-status", "Screening").await;
     click(&b, "grid-baseline_arm_1-vitals-1").await;
     wait_value(&b, "field-sbp", "120").await;
     click(&b, "form-back").await;
