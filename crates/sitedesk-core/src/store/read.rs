@@ -73,6 +73,9 @@ pub struct DeskInfo {
 pub struct Settings {
     pub display_name: String,
     pub language: Lang,
+    /// Whether the person chose how this desk starts (the demo, or the
+    /// study's REDCap); until then the first start offers the choice.
+    pub setup_chosen: bool,
 }
 
 /// Which subjects a list shows.
@@ -469,7 +472,21 @@ impl Readers {
                     .as_deref()
                     .and_then(Lang::from_tag)
                     .unwrap_or_default(),
+                setup_chosen: get("setup_chosen")?.is_some(),
             })
+        })
+        .await
+    }
+
+    /// How many records this desk holds: subjects registered here and
+    /// records with values here, each once.
+    pub async fn record_count(&self) -> Result<u32> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM (SELECT id FROM subject UNION SELECT record_id FROM record_value)",
+                [],
+                |r| r.get(0),
+            )?)
         })
         .await
     }

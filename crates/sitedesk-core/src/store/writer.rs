@@ -132,6 +132,15 @@ enum Command {
         actor: Actor,
         reply: oneshot::Sender<Result<DictionaryImport>>,
     },
+    BindStudy {
+        binding: Box<write::Binding>,
+        actor: Actor,
+        reply: oneshot::Sender<Result<write::BindOutcome>>,
+    },
+    ChooseDemo {
+        actor: Actor,
+        reply: oneshot::Sender<Result<()>>,
+    },
     /// Stop after the commands queued before this one.
     Close { reply: oneshot::Sender<()> },
 }
@@ -673,6 +682,14 @@ fn execute(
             design.as_deref(),
             &source
         )),
+        Command::BindStudy {
+            binding,
+            actor,
+            reply,
+        } => step!(reply, |tx| write::bind_study(tx, now, &actor, &binding)),
+        Command::ChooseDemo { actor, reply } => {
+            step!(reply, |tx| write::choose_demo(tx, now, &actor))
+        }
         Command::Close { reply } => {
             let _ = reply.send(());
             Ran {
@@ -958,6 +975,27 @@ impl WriterHandle {
             reply,
         })
         .await
+    }
+
+    /// Binds the desk to its study's project: study, sites, this desk's
+    /// site, forms, EDC and the practice entries' fate, in one transaction.
+    pub async fn bind_study(
+        &self,
+        actor: Actor,
+        binding: write::Binding,
+    ) -> Result<write::BindOutcome> {
+        self.call(|reply| Command::BindStudy {
+            binding: Box::new(binding),
+            actor,
+            reply,
+        })
+        .await
+    }
+
+    /// Remembers that the person chose to try the demo.
+    pub async fn choose_demo(&self, actor: Actor) -> Result<()> {
+        self.call(|reply| Command::ChooseDemo { actor, reply })
+            .await
     }
 
     /// Asks the writer to stop once the commands queued so far are done.
