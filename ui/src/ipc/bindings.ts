@@ -113,7 +113,12 @@ desk_site_id: string, desk_code: string, };
 
 export type DeskInfo = { desk_code: string, schema_version: number, };
 
-export type Settings = { display_name: string, language: Lang, };
+export type Settings = { display_name: string, language: Lang, 
+/**
+ * Whether the person chose how this desk starts (the demo, or the
+ * study's REDCap); until then the first start offers the choice.
+ */
+setup_chosen: boolean, };
 
 export type SubjectFilter = { 
 /**
@@ -690,6 +695,9 @@ export function makeCommands(call: Call) {
     saveEdcSettings: (payload: SaveEdc) => call<EdcSettings>("save_edc_settings", { payload }),
     forgetEdcSettings: () => call<EdcSettings>("forget_edc_settings"),
     testConnection: () => call<ConnectionReport>("test_connection"),
+    probeProject: (payload: ProbeProject) => call<ProjectSummary>("probe_project", { payload }),
+    bindProject: (payload: BindProject) => call<BindOutcome>("bind_project", { payload }),
+    chooseDemo: () => call<Settings>("choose_demo"),
     syncStatus: () => call<SyncStatus>("sync_status"),
     syncNow: () => call<null>("sync_now"),
     cancelSync: () => call<boolean>("cancel_sync"),
