@@ -38,7 +38,10 @@ mod tests {
 
     use crate::dto::*;
     use crate::error::{ErrorCode, IpcError};
-    use sitedesk_core::desk::{DiagnosticsSnapshot, EdcMode};
+    use sitedesk_core::desk::onboard::{ProjectSite, UnsupportedValidation};
+    use sitedesk_core::desk::{DiagnosticsSnapshot, EdcMode, ProjectSummary, ScreeningStatus};
+    use sitedesk_core::metadata::screening::Targets;
+    use sitedesk_core::store::{BindOutcome, Practice};
 
     fn render() -> String {
         let cfg = Config::new().with_large_int("number");
@@ -127,6 +130,15 @@ mod tests {
             EdcSettings,
             SaveEdc,
             ConnectionReport,
+            ProbeProject,
+            Targets,
+            ProjectSite,
+            UnsupportedValidation,
+            ScreeningStatus,
+            ProjectSummary,
+            Practice,
+            BindProject,
+            BindOutcome,
             Cell,
             Conflict,
             Keep,

@@ -21,7 +21,9 @@ use crate::edc::{DagInfo, EdcClient, EdcError, Timeouts, Token, api_url};
 use crate::i18n::{Lang, Message};
 use crate::metadata::design::Design;
 use crate::metadata::logic::{LogicIssue, check_dictionary};
-use crate::metadata::screening::{ScreeningError, Targets, find_screening_instrument};
+use crate::metadata::screening::{
+    SCREENING_SNIPPET, ScreeningError, Targets, find_screening_instrument,
+};
 use crate::metadata::validate::Kind;
 use crate::metadata::{Dictionary, FieldType};
 use crate::store::{Binding, Practice};
@@ -59,8 +61,9 @@ pub enum ScreeningStatus {
         criteria: u32,
         targets: Targets,
     },
-    /// No field has a `@SITEDESK-` tag: the snippet is the way to add it.
-    Absent,
+    /// No field has a `@SITEDESK-` tag: the snippet (a data dictionary
+    /// CSV) is the way to add it.
+    Absent { snippet: String },
     /// Tags that do not make an instrument; the message names what to fix.
     Broken { message: String },
 }
@@ -196,7 +199,9 @@ impl Probed {
                 criteria: i.criteria.len() as u32,
                 targets: i.targets,
             },
-            Ok(None) => ScreeningStatus::Absent,
+            Ok(None) => ScreeningStatus::Absent {
+                snippet: SCREENING_SNIPPET.to_owned(),
+            },
             Err(e) => ScreeningStatus::Broken {
                 message: e.message(lang),
             },
