@@ -70,10 +70,13 @@ export function ConnectStudy({ onBound, onCancel }: { onBound: () => Promise<voi
         site: summary.sites.length === 0 ? null : site,
         practice: needsPractice ? practice : null,
       });
-      notifications.show({
-        message: t("onboard.bound", { title: summary.title, discarded: outcome.discarded, carried: outcome.carried_over }),
-        color: "green",
-      });
+      const practiceNote =
+        outcome.discarded > 0
+          ? t("onboard.discarded", { count: outcome.discarded })
+          : outcome.carried_over > 0
+            ? t("onboard.carried", { count: outcome.carried_over })
+            : "";
+      notifications.show({ message: `${t("onboard.bound", { title: summary.title })} ${practiceNote}`.trim(), color: "green" });
       setToken("");
       await onBound();
     } catch (err) {
