@@ -15,21 +15,35 @@ use sitedesk_core::store::{Practice, StoreError};
 const MANAGER: &str = "0123456789ABCDEF0123456789ABCDEF";
 const NORTH: &str = "11111111111111111111111111111111";
 
+/// How the project's screening instrument is.
+#[derive(Clone, Copy)]
+enum Instrument {
+    Tagged,
+    Absent,
+    /// A target that is not a number.
+    Broken,
+}
+
 /// A non-demo project: demographics, the screening snippet (with a study
 /// target), and two data access groups, `north` and `south`.
-fn project(with_instrument: bool) -> Project {
+fn project(instrument: Instrument) -> Project {
     let mut dictionary = String::from(
         "\"Variable / Field Name\",\"Form Name\",\"Section Header\",\"Field Type\",\"Field Label\",\"Choices, Calculations, OR Slider Labels\",\"Field Note\",\"Text Validation Type OR Show Slider Number\",\"Text Validation Min\",\"Text Validation Max\",Identifier?,\"Branching Logic (Show field only if...)\",\"Required Field?\",\"Custom Alignment\",\"Question Number (surveys only)\",\"Matrix Group Name\",\"Matrix Ranking?\",\"Field Annotation\"\n\
          record_id,demographics,,text,\"Record ID\",,,,,,,,,,,,,\n\
          dob,demographics,,text,\"Date of birth\",,,date_ymd,,,y,,,,,,,\n\
          shoe,demographics,,text,\"Shoe size\",,,shoe_size_eu,,,,,,,,,,\n",
     );
-    if with_instrument {
+    let target = match instrument {
+        Instrument::Tagged => Some("@SITEDESK-TARGET=60"),
+        Instrument::Broken => Some("@SITEDESK-TARGET=many"),
+        Instrument::Absent => None,
+    };
+    if let Some(target) = target {
         let rows = SCREENING_SNIPPET
             .split_once('\n')
             .expect("a header line")
             .1
-            .replace("@SITEDESK-TARGET=40", "@SITEDESK-TARGET=60");
+            .replace("@SITEDESK-TARGET=40", target);
         dictionary.push_str(&rows);
     }
     let data =
@@ -43,13 +57,13 @@ fn project(with_instrument: bool) -> Project {
     .with_title("Heart Failure Registry")
 }
 
-async fn sim(with_instrument: bool) -> RunningSim {
+async fn sim(instrument: Instrument) -> RunningSim {
     Simulator::start(SimConfig {
         tokens: vec![
             ApiUser::new(MANAGER, "manager", None),
             ApiUser::new(NORTH, "north_crc", Some("north")),
         ],
-        ..SimConfig::new(project(with_instrument))
+        ..SimConfig::new(project(instrument))
     })
     .await
     .expect("the simulator starts")
@@ -121,7 +135,7 @@ fn request(
 
 #[tokio::test]
 async fn probe_summarises_the_project_and_the_tokens_site() {
-    let sim = sim(true).await;
+    let sim = sim(Instrument::Tagged).await;
     let dir = tempfile::tempdir().unwrap();
     let desk = demo_desk(dir.path()).await;
     let north_id = sim.project().dag_id("north").unwrap();
@@ -157,7 +171,7 @@ async fn probe_summarises_the_project_and_the_tokens_site() {
 
 #[tokio::test]
 async fn a_project_without_the_instrument_says_it_is_absent() {
-    let sim = sim(false).await;
+    let sim = sim(Instrument::Absent).await;
     let dir = tempfile::tempdir().unwrap();
     let desk = demo_desk(dir.path()).await;
     let s = desk
@@ -175,7 +189,7 @@ async fn a_project_without_the_instrument_says_it_is_absent() {
 
 #[tokio::test]
 async fn binding_sets_study_sites_and_the_desk_site_and_prefixes_subject_ids() {
-    let sim = sim(true).await;
+    let sim = sim(Instrument::Tagged).await;
     let dir = tempfile::tempdir().unwrap();
     let desk = demo_desk(dir.path()).await;
     let north = site_code(sim.project().dag_id("north").unwrap());
@@ -218,7 +232,7 @@ async fn binding_sets_study_sites_and_the_desk_site_and_prefixes_subject_ids() {
 
 #[tokio::test]
 async fn leaving_the_demo_with_practice_entries_needs_a_choice() {
-    let sim = sim(true).await;
+    let sim = sim(Instrument::Tagged).await;
     let dir = tempfile::tempdir().unwrap();
     let desk = demo_desk(dir.path()).await;
     screen(&desk, "PR").await;
@@ -257,7 +271,7 @@ async fn leaving_the_demo_with_practice_entries_needs_a_choice() {
 
 #[tokio::test]
 async fn discarding_practice_entries_leaves_their_audit() {
-    let sim = sim(true).await;
+    let sim = sim(Instrument::Tagged).await;
     let dir = tempfile::tempdir().unwrap();
     let desk = demo_desk(dir.path()).await;
     let a = screen(&desk, "PR").await;
@@ -278,13 +292,33 @@ async fn discarding_practice_entries_leaves_their_audit() {
     assert!(audit.len() > 1, "the record's history stays");
     let last = audit.iter().find(|e| e.field == "practice_entry").unwrap();
     assert_eq!(last.new_value.as_deref(), Some("discarded"));
+    let path = desk.store().path().to_owned();
     desk.shutdown().await;
+    // The study's audit row says how many went (read as an auditor would,
+    // from the file).
+    let db =
+        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let (old, new): (String, String) = db
+        .query_row(
+            "SELECT old_value, new_value FROM audit WHERE entity = 'study' AND field = 'practice_entries'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((old.as_str(), new.as_str()), ("2", "discarded"));
+    let chain = sitedesk_core::store::verify_audit_file(&path).unwrap();
+    assert!(
+        chain.broken.is_none(),
+        "the audit chain holds: {:?}",
+        chain.broken
+    );
     sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn carried_over_practice_entries_stay_and_wait_in_the_outbox() {
-    let sim = sim(true).await;
+    let sim = sim(Instrument::Tagged).await;
     let dir = tempfile::tempdir().unwrap();
     let desk = demo_desk(dir.path()).await;
     let a = screen(&desk, "PR").await;
@@ -306,6 +340,32 @@ async fn carried_over_practice_entries_stay_and_wait_in_the_outbox() {
         subject.screening.label, "PR",
         "its log in the project's instrument"
     );
+    desk.shutdown().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_broken_instrument_is_named_and_refused_without_writing() {
+    let sim = sim(Instrument::Broken).await;
+    let dir = tempfile::tempdir().unwrap();
+    let desk = demo_desk(dir.path()).await;
+    let s = desk
+        .probe_project(&sim.base_url(), token(NORTH))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&s.screening, ScreeningStatus::Broken { message } if message.contains("many")),
+        "{:?}",
+        s.screening
+    );
+    let err = desk
+        .bind_project(actor(), request(&sim, NORTH, None, None))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BindError::Screening(_)), "{err}");
+    assert!(desk.is_demo());
+    let setup = desk.store().readers().setup().await.unwrap().unwrap();
+    assert_eq!(setup.study.id, "DEMO-01", "nothing was written");
     desk.shutdown().await;
     sim.shutdown().await;
 }

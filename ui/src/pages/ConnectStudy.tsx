@@ -95,7 +95,7 @@ export function ConnectStudy({ onBound, onCancel }: { onBound: () => Promise<voi
             placeholder="https://redcap.example.org/api/"
             value={url}
             onChange={(e) => setUrl(e.currentTarget.value)}
-            data-autofocus
+            autoFocus
             data-testid="onboard-url"
           />
           <PasswordInput
