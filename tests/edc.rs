@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use edc_sim::{
-    CsvFiles, DEMO_TOKEN, DEMO_TOKEN_HILLVIEW, DEMO_TOKEN_RIVERSIDE, FaultSet, Project, RunningSim,
-    SimConfig, Simulator,
+    CsvFiles, DEMO_TOKEN, DEMO_TOKEN_HILLVIEW, DEMO_TOKEN_RIVERSIDE, FaultSet, Project, RIVERSIDE,
+    RunningSim, SimConfig, Simulator,
 };
 use sitedesk_core::edc::{EdcClient, EdcError, FlatRow, Overwrite, RecordQuery, Timeouts, Token};
 use sitedesk_core::forms::demo_forms;
@@ -440,5 +440,34 @@ async fn calls_are_counted_per_endpoint_with_failures_latency_and_bytes() {
     assert_eq!(get("version").calls, 1);
     let totals = metrics.totals();
     assert_eq!((totals.calls, totals.failures, totals.retries), (5, 1, 0));
+    sim.shutdown().await;
+}
+
+/// A group user's next record name starts with the group's id, as REDCap
+/// numbers them; that is how a desk learns its token's site. An unbound
+/// token gets a plain number, and nothing is created either way.
+#[tokio::test]
+async fn the_next_record_name_tells_a_tokens_group() {
+    let sim = demo().await;
+    let manager = client(&sim, DEMO_TOKEN);
+    let riverside = client(&sim, DEMO_TOKEN_RIVERSIDE);
+    let dags = manager.dags().await.unwrap();
+    let id = sim.project().dag_id(RIVERSIDE).unwrap();
+    assert!(
+        dags.iter()
+            .any(|d| d.unique_group_name == RIVERSIDE && d.data_access_group_id == id)
+    );
+
+    let next = riverside.next_record_name().await.unwrap();
+    assert_eq!(next, format!("{id}-1"));
+    let own = riverside.token_dag(&dags).await.unwrap().unwrap();
+    assert_eq!(own.unique_group_name, RIVERSIDE);
+    assert_eq!(manager.token_dag(&dags).await.unwrap(), None);
+    assert!(!manager.next_record_name().await.unwrap().contains('-'));
+    assert_eq!(
+        riverside.next_record_name().await.unwrap(),
+        next,
+        "nothing was created"
+    );
     sim.shutdown().await;
 }

@@ -14,4 +14,5 @@ mod crash;
 #[cfg(feature = "e2e")]
 mod e2e;
 mod edc;
+mod onboard;
 mod sync;

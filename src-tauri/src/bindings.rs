@@ -30,15 +30,18 @@ mod tests {
     use sitedesk_core::store::sync::{Cell, Conflict, IdCollision, Keep};
     use sitedesk_core::store::{
         AuditEntry, AuditLabels, AuditVerification, ChainBreak, ChainProblem, DeskInfo, EdcRecord,
-        LaneStats, Percentiles, ScreeningPlace, Settings, StatusCount, StudySetup, SubjectFilter,
-        SubjectRow, SyncSettings, Target, Targets, WriterStats,
+        EnrollmentTarget, EnrollmentTargets, LaneStats, Percentiles, ScreeningPlace, Settings,
+        StatusCount, StudySetup, SubjectFilter, SubjectRow, SyncSettings, WriterStats,
     };
     use sitedesk_core::sync::{BreakerState, Phase, ProgressView, RunReport};
     use ts_rs::{Config, TS};
 
     use crate::dto::*;
     use crate::error::{ErrorCode, IpcError};
-    use sitedesk_core::desk::{DiagnosticsSnapshot, EdcMode};
+    use sitedesk_core::desk::onboard::{ProjectSite, UnsupportedValidation};
+    use sitedesk_core::desk::{DiagnosticsSnapshot, EdcMode, ProjectSummary, ScreeningStatus};
+    use sitedesk_core::metadata::screening::Targets;
+    use sitedesk_core::store::{BindOutcome, Practice};
 
     fn render() -> String {
         let cfg = Config::new().with_large_int("number");
@@ -70,8 +73,8 @@ mod tests {
             ReasonChoice,
             Reasons,
             ScreeningPlace,
-            Target,
-            Targets,
+            EnrollmentTarget,
+            EnrollmentTargets,
             StudySetup,
             DeskInfo,
             Settings,
@@ -130,6 +133,15 @@ mod tests {
             EdcSettings,
             SaveEdc,
             ConnectionReport,
+            ProbeProject,
+            Targets,
+            ProjectSite,
+            UnsupportedValidation,
+            ScreeningStatus,
+            ProjectSummary,
+            Practice,
+            BindProject,
+            BindOutcome,
             Cell,
             Conflict,
             Keep,

@@ -17,22 +17,24 @@ use sitedesk_core::edc::{EdcClient, EdcError, Token};
 use sitedesk_core::forms::{Evaluation, FormAt, FormError, RecordValues, VisitGrid};
 use sitedesk_core::i18n::{Lang, Message};
 use sitedesk_core::store::{
-    AuditVerification, DictionaryImport, EdcRecord, Lane, Settings, StatusCount, StoreError,
-    SubjectFilter, SubjectRow, SyncSettings, metadata_hash,
+    AuditVerification, BindOutcome, DictionaryImport, EdcRecord, Lane, Settings, StatusCount,
+    StoreError, SubjectFilter, SubjectRow, SyncSettings, metadata_hash,
 };
 
 use sitedesk_core::metadata::design::Design;
 use sitedesk_core::metadata::{self, Dictionary};
 
 use crate::dto::{
-    AppInfo, ApplyAction, ConflictView, ConnectionReport, DictionaryFile, DictionaryPreview,
-    EdcSettings, EditScreening, EvaluateForm, FormRef, LogQuery, OpenedForm, Preferences,
-    ProfileFormat, ProfileView, RecordDetail, RecordProfile, ResolveConflict, SaveEdc, SaveForm,
-    SaveProfile, SavedForm, SetTarget, SubjectDetail, SubjectRef, SyncStatus, TaskRef,
+    AppInfo, ApplyAction, BindProject, ConflictView, ConnectionReport, DictionaryFile,
+    DictionaryPreview, EdcSettings, EditScreening, EvaluateForm, FormRef, LogQuery, OpenedForm,
+    Preferences, ProbeProject, ProfileFormat, ProfileView, RecordDetail, RecordProfile,
+    ResolveConflict, SaveEdc, SaveForm, SaveProfile, SavedForm, SetTarget, SubjectDetail,
+    SubjectRef, SyncStatus, TaskRef,
 };
 use crate::error::{ErrorCode, IpcError};
 use sitedesk_core::desk::{
-    Desk, DiagnosticsSnapshot, EdcMode, ForgetEdcError, FormsInForce, TEST_TIMEOUTS,
+    BindError, BindRequest, Desk, DiagnosticsSnapshot, EdcMode, ForgetEdcError, FormsInForce,
+    ProjectSummary, TEST_TIMEOUTS,
 };
 use sitedesk_core::diagnostics::logs::LogLine;
 use sitedesk_core::diagnostics::profile;
@@ -506,6 +508,91 @@ pub async fn forget_edc_settings(desk: &Desk) -> CmdResult<EdcSettings> {
         ForgetEdcError::DemoEdc(e) => IpcError::from_edc(&EdcError::Transport(e), lang),
     })?;
     edc_settings(desk).await
+}
+
+/// The longest address accepted.
+const URL_MAX_CHARS: usize = 500;
+/// The longest site (a data access group's unique name) accepted; REDCap's
+/// are shorter.
+const SITE_MAX_CHARS: usize = 100;
+
+/// The address and token of a probe or binding, checked before any call.
+fn edc_address(lang: Lang, url: &str, token: &str) -> CmdResult<(String, Token)> {
+    if url.chars().count() > URL_MAX_CHARS {
+        return Err(IpcError::invalid_input(lang, "address too long"));
+    }
+    sitedesk_core::edc::api_url(url).map_err(|e| IpcError::validation(e.message(lang)))?;
+    if token.trim().is_empty() {
+        return Err(IpcError::validation(
+            Message::new("shell.tokenMissing").render(lang),
+        ));
+    }
+    let token = Token::parse(token)
+        .ok_or_else(|| IpcError::validation(Message::new("shell.tokenFormat").render(lang)))?;
+    Ok((url.trim().to_owned(), token))
+}
+
+fn from_bind(e: BindError, lang: Lang) -> IpcError {
+    match e {
+        BindError::Edc(e) => IpcError::from_edc(&e, lang),
+        BindError::Store(e) => IpcError::from_store(e, lang),
+        other => IpcError::validation(other.message(lang)),
+    }
+}
+
+/// Reads the study's REDCap project and says what binding to it would
+/// set up. Writes nothing; the token is not in the answer.
+pub async fn probe_project(desk: &Desk, payload: Value) -> CmdResult<ProjectSummary> {
+    let lang = desk.lang();
+    let ProbeProject { url, token } = parse(lang, payload)?;
+    let (url, token) = edc_address(lang, &url, &token)?;
+    desk.probe_project(&url, token)
+        .await
+        .map_err(|e| from_bind(e, lang))
+}
+
+/// Binds the desk to its study's REDCap project: study, sites, this desk's
+/// site, forms and EDC, and the demo's practice entries discarded or
+/// carried over, in one step.
+pub async fn bind_project(desk: &Desk, payload: Value) -> CmdResult<BindOutcome> {
+    let lang = desk.lang();
+    let BindProject {
+        url,
+        token,
+        site,
+        practice,
+    } = parse(lang, payload)?;
+    let (url, token) = edc_address(lang, &url, &token)?;
+    if let Some(site) = &site {
+        let ok = !site.is_empty()
+            && site.chars().count() <= SITE_MAX_CHARS
+            && site
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !ok {
+            return Err(IpcError::invalid_input(lang, "malformed site"));
+        }
+    }
+    desk.bind_project(
+        desk.actor(),
+        BindRequest {
+            url,
+            token,
+            site,
+            practice,
+        },
+    )
+    .await
+    .map_err(|e| from_bind(e, lang))
+}
+
+/// Remembers that the person chose to try the demo.
+pub async fn choose_demo(desk: &Desk) -> CmdResult<Settings> {
+    let lang = desk.lang();
+    desk.choose_demo(desk.actor())
+        .await
+        .map_err(|e| IpcError::from_store(e, lang))?;
+    Ok(desk.prefs())
 }
 
 /// Asks the EDC for its version and the project's title.

@@ -16,7 +16,7 @@ use sitedesk_core::sync::{BreakerState, ProgressView, RunReport};
 use sitedesk_core::desk::EdcMode;
 use sitedesk_core::metadata::FieldChange;
 use sitedesk_core::metadata::logic::LogicIssue;
-use sitedesk_core::store::{AuditEntry, DeskInfo, Settings, StudySetup, SyncSettings};
+use sitedesk_core::store::{AuditEntry, DeskInfo, Practice, Settings, StudySetup, SyncSettings};
 use ts_rs::TS;
 
 /// Who is at the desk, what it is set up for, and how this build is doing.
@@ -176,6 +176,27 @@ pub struct SaveEdc {
     pub url: String,
     #[serde(default)]
     pub token: Option<String>,
+}
+
+/// The study's REDCap to look at before binding: its address and a token.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeProject {
+    pub url: String,
+    pub token: String,
+}
+
+/// Binds the desk to the project at `url`: the site picked when the token
+/// sees every site, and what becomes of the demo's practice entries.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct BindProject {
+    pub url: String,
+    pub token: String,
+    #[serde(default)]
+    pub site: Option<String>,
+    #[serde(default)]
+    pub practice: Option<Practice>,
 }
 
 /// What "Test connection" found.

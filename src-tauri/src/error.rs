@@ -158,6 +158,10 @@ fn store_message(e: &StoreError) -> (ErrorCode, Message) {
             )
         }
         StoreError::NoStudy => (ErrorCode::NoStudy, Message::new("shell.noStudy")),
+        StoreError::PracticeChoice { count } => (
+            ErrorCode::Validation,
+            Message::new("shell.practiceChoice").with("count", count.to_string()),
+        ),
         StoreError::Screening(s) => (ErrorCode::Validation, s.msg()),
         StoreError::WriterClosed => (ErrorCode::Unavailable, Message::new("shell.writerClosed")),
         StoreError::Cancelled => (ErrorCode::Cancelled, Message::new("shell.cancelled")),

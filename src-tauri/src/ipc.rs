@@ -15,22 +15,22 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use sitedesk_core::desk::{Desk, DiagnosticsSnapshot};
+use sitedesk_core::desk::{Desk, DiagnosticsSnapshot, ProjectSummary};
 use sitedesk_core::diagnostics::logs::LogLine;
 use sitedesk_core::domain::{ScreeningInput, Subject};
 use sitedesk_core::forms::{Evaluation, VisitGrid};
 use sitedesk_core::store::sync::IdCollision;
 use sitedesk_core::store::{
-    AuditVerification, DictionaryImport, EdcRecord, Settings, StatusCount, SubjectFilter,
-    SubjectRow, SyncSettings,
+    AuditVerification, BindOutcome, DictionaryImport, EdcRecord, Settings, StatusCount,
+    SubjectFilter, SubjectRow, SyncSettings,
 };
 use tauri::State;
 
 use crate::dto::{
-    AppInfo, ApplyAction, ConflictView, ConnectionReport, DictionaryFile, DictionaryPreview,
-    EdcSettings, EditScreening, EvaluateForm, FormRef, LogQuery, OpenedForm, Preferences,
-    ProfileView, RecordDetail, RecordProfile, ResolveConflict, SaveEdc, SaveForm, SaveProfile,
-    SavedForm, SetTarget, SubjectDetail, SubjectRef, SyncStatus, TaskRef,
+    AppInfo, ApplyAction, BindProject, ConflictView, ConnectionReport, DictionaryFile,
+    DictionaryPreview, EdcSettings, EditScreening, EvaluateForm, FormRef, LogQuery, OpenedForm,
+    Preferences, ProbeProject, ProfileView, RecordDetail, RecordProfile, ResolveConflict, SaveEdc,
+    SaveForm, SaveProfile, SavedForm, SetTarget, SubjectDetail, SubjectRef, SyncStatus, TaskRef,
 };
 use crate::error::IpcError;
 
@@ -115,6 +115,9 @@ surface! {
     save_edc_settings(SaveEdc) -> EdcSettings;
     forget_edc_settings() -> EdcSettings;
     test_connection() -> ConnectionReport;
+    probe_project(ProbeProject) -> ProjectSummary;
+    bind_project(BindProject) -> BindOutcome;
+    choose_demo() -> Settings;
     sync_status() -> SyncStatus;
     sync_now() -> ();
     cancel_sync() -> bool;

@@ -13,6 +13,7 @@ import { SettingsPage } from "./pages/SettingsPage";
 import { SubjectPage } from "./pages/SubjectPage";
 import { SubjectsPage } from "./pages/SubjectsPage";
 import { SyncPage } from "./pages/SyncPage";
+import { WelcomePage } from "./pages/WelcomePage";
 
 export type View =
   | { page: "subjects" }
@@ -61,6 +62,10 @@ export function App() {
         <Loader />
       </Center>
     );
+  }
+
+  if (info.demo && !info.settings.setup_chosen) {
+    return <WelcomePage onDone={refresh} />;
   }
 
   const nav = (page: "subjects" | "sync" | "diagnostics" | "settings") => (

@@ -1094,3 +1094,147 @@ async fn a_cpu_profile_is_recorded_as_a_task_saved_in_two_formats_and_bundled() 
 fn zh() -> Lang {
     Lang::from_tag("zh-CN").expect("a zh-CN catalog")
 }
+
+/// Onboarding through the commands: forged payloads (wrong types, a stray
+/// key, a malformed or unknown site, a token that is not one, no practice
+/// choice on a demo desk with entries) are refused and write nothing; the
+/// summary never carries the token; a valid binding leaves the demo.
+#[tokio::test]
+async fn a_desk_probes_and_binds_to_its_project_and_forged_payloads_change_nothing() {
+    let desk = demo_desk().await;
+    let s = &desk.state;
+    screen_subject(s, eligible("PR")).await.unwrap();
+    let sim = edc_sim::Simulator::start(edc_sim::SimConfig::new(edc_sim::Project::demo()))
+        .await
+        .unwrap();
+    let url = sim.base_url();
+    let token = edc_sim::DEMO_TOKEN;
+    let db = s.store().path().to_owned();
+    let before = fingerprint(&db);
+
+    use ErrorCode::*;
+    let probes: Vec<(&str, Value, ErrorCode)> = vec![
+        ("null", Value::Null, InvalidInput),
+        (
+            "a number as url",
+            json!({"url": 5, "token": token}),
+            InvalidInput,
+        ),
+        (
+            "a stray key",
+            json!({"url": url, "token": token, "site": "x"}),
+            InvalidInput,
+        ),
+        ("no token", json!({"url": url, "token": ""}), Validation),
+        (
+            "a short token",
+            json!({"url": url, "token": "ABC"}),
+            Validation,
+        ),
+        (
+            "not a web address",
+            json!({"url": "redcap", "token": token}),
+            Validation,
+        ),
+    ];
+    for (what, payload, code) in probes {
+        expect_code(what, probe_project(s, payload).await, code);
+    }
+    let binds: Vec<(&str, Value, ErrorCode)> = vec![
+        ("a string", json!("bind"), InvalidInput),
+        (
+            "an unknown practice",
+            json!({"url": url, "token": token, "site": edc_sim::RIVERSIDE, "practice": "keep"}),
+            InvalidInput,
+        ),
+        (
+            "a number as site",
+            json!({"url": url, "token": token, "site": 3, "practice": "discard"}),
+            InvalidInput,
+        ),
+        (
+            "a malformed site",
+            json!({"url": url, "token": token, "site": "a b", "practice": "discard"}),
+            InvalidInput,
+        ),
+        (
+            "an unknown site",
+            json!({"url": url, "token": token, "site": "nowhere", "practice": "discard"}),
+            Validation,
+        ),
+        (
+            "no site for a token that sees every site",
+            json!({"url": url, "token": token, "practice": "discard"}),
+            Validation,
+        ),
+        (
+            "another site than the token's",
+            json!({"url": url, "token": edc_sim::DEMO_TOKEN_RIVERSIDE, "site": edc_sim::HILLVIEW, "practice": "discard"}),
+            Validation,
+        ),
+        (
+            "no practice choice",
+            json!({"url": url, "token": token, "site": edc_sim::RIVERSIDE}),
+            Validation,
+        ),
+    ];
+    for (what, payload, code) in binds {
+        expect_code(what, bind_project(s, payload).await, code);
+    }
+    let e = expect_code(
+        "no practice choice",
+        bind_project(
+            s,
+            json!({"url": url, "token": token, "site": edc_sim::RIVERSIDE}),
+        )
+        .await,
+        Validation,
+    );
+    assert!(e.message.contains("(1)"), "{}", e.message);
+    assert_eq!(fingerprint(&db), before, "refusals wrote nothing");
+    assert!(s.is_demo());
+
+    let summary = probe_project(s, json!({"url": url, "token": token}))
+        .await
+        .unwrap();
+    assert_eq!(summary.practice_entries, 1);
+    assert_eq!(summary.token_site, None);
+    assert!(!serde_json::to_string(&summary).unwrap().contains(token));
+    let riverside = probe_project(
+        s,
+        json!({"url": url, "token": edc_sim::DEMO_TOKEN_RIVERSIDE}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(riverside.token_site.as_deref(), Some(edc_sim::RIVERSIDE));
+    assert_eq!(fingerprint(&db), before, "probes wrote nothing");
+
+    let outcome = bind_project(
+        s,
+        json!({"url": url, "token": edc_sim::DEMO_TOKEN_RIVERSIDE, "practice": "discard"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.discarded, 1);
+    let info = app_info(s).await.unwrap();
+    assert!(!info.demo);
+    assert!(info.settings.setup_chosen);
+    let setup = info.setup.unwrap();
+    assert_eq!(setup.desk_site_id, edc_sim::RIVERSIDE);
+    assert_eq!(edc_settings(s).await.unwrap().mode, EdcMode::Real);
+    s.shutdown().await;
+    sim.shutdown().await;
+}
+
+/// Choosing the demo is remembered, once.
+#[tokio::test]
+async fn choosing_the_demo_is_remembered() {
+    let desk = demo_desk().await;
+    let s = &desk.state;
+    assert!(!app_info(s).await.unwrap().settings.setup_chosen);
+    assert!(choose_demo(s).await.unwrap().setup_chosen);
+    assert!(s.store().readers().settings().await.unwrap().setup_chosen);
+    choose_demo(s).await.unwrap();
+    assert!(app_info(s).await.unwrap().demo);
+    s.shutdown().await;
+}

@@ -93,13 +93,13 @@ other: Array<string>, };
 
 export type ScreeningPlace = { form: string, event: string, in_dictionary: boolean, };
 
-export type Target = { value: number, 
+export type EnrollmentTarget = { value: number, 
 /**
  * Set at this desk (audited), not the study's annotation.
  */
 local: boolean, };
 
-export type Targets = { study: Target | null, sites: { [key in string]: Target }, };
+export type EnrollmentTargets = { study: EnrollmentTarget | null, sites: { [key in string]: EnrollmentTarget }, };
 
 export type StudySetup = { study: Study, sites: Array<Site>, 
 /**
@@ -120,7 +120,7 @@ screening: ScreeningPlace | null,
  * Enrollment targets: the screening instrument's `@SITEDESK-TARGET`
  * annotations, or this desk's own where a person changed one.
  */
-targets: Targets, 
+targets: EnrollmentTargets, 
 /**
  * The site this desk enrolls for.
  */
@@ -128,7 +128,12 @@ desk_site_id: string, desk_code: string, };
 
 export type DeskInfo = { desk_code: string, schema_version: number, };
 
-export type Settings = { display_name: string, language: Lang, };
+export type Settings = { display_name: string, language: Lang, 
+/**
+ * Whether the person chose how this desk starts (the demo, or the
+ * study's REDCap); until then the first start offers the choice.
+ */
+setup_chosen: boolean, };
 
 export type SubjectFilter = { 
 /**
@@ -503,6 +508,65 @@ export type SaveEdc = { url: string, token: string | null, };
 
 export type ConnectionReport = { mode: EdcMode, url: string, version: string, project_title: string, longitudinal: boolean, };
 
+export type ProbeProject = { url: string, token: string, };
+
+export type Targets = { study: number | null, 
+/**
+ * By the data access group's unique name, in lower case.
+ */
+sites: { [key in string]: number }, };
+
+export type ProjectSite = { 
+/**
+ * The group's unique name: the site's id at the desk.
+ */
+unique_name: string, label: string, 
+/**
+ * REDCap's number for the group.
+ */
+id: number, 
+/**
+ * The code that prefixes subject ids at this site.
+ */
+code: string, };
+
+export type UnsupportedValidation = { field: string, validation: string, };
+
+export type ScreeningStatus = { "status": "found", form: string, event: string, criteria: number, targets: Targets, } | { "status": "absent", snippet: string, } | { "status": "broken", message: string, };
+
+export type ProjectSummary = { project_id: string, title: string, 
+/**
+ * The server, as `https://host[:port]`.
+ */
+origin: string, sites: Array<ProjectSite>, 
+/**
+ * The group the token is bound to: the desk's site, no choice.
+ */
+token_site: string | null, forms: Array<string>, events: Array<string>, 
+/**
+ * Branching logic and calculations that cannot be used offline.
+ */
+logic_issues: Array<LogicIssue>, unsupported_validation: Array<UnsupportedValidation>, screening: ScreeningStatus, 
+/**
+ * Practice records on this demo desk (0 on a desk not in the demo):
+ * binding asks what becomes of them when there are any.
+ */
+practice_entries: number, };
+
+export type Practice = "discard" | "carry_over";
+
+export type BindProject = { url: string, token: string, site: string | null, practice: Practice | null, };
+
+export type BindOutcome = { 
+/**
+ * Practice records discarded (their audit rows say so).
+ */
+discarded: number, 
+/**
+ * Practice records kept, waiting for the project's EDC.
+ */
+carried_over: number, };
+
 export type Cell = { record_id: string, event: string, instance: number, 
 /**
  * The stored name (`meds___2` for a checkbox choice).
@@ -710,6 +774,9 @@ export function makeCommands(call: Call) {
     saveEdcSettings: (payload: SaveEdc) => call<EdcSettings>("save_edc_settings", { payload }),
     forgetEdcSettings: () => call<EdcSettings>("forget_edc_settings"),
     testConnection: () => call<ConnectionReport>("test_connection"),
+    probeProject: (payload: ProbeProject) => call<ProjectSummary>("probe_project", { payload }),
+    bindProject: (payload: BindProject) => call<BindOutcome>("bind_project", { payload }),
+    chooseDemo: () => call<Settings>("choose_demo"),
     syncStatus: () => call<SyncStatus>("sync_status"),
     syncNow: () => call<null>("sync_now"),
     cancelSync: () => call<boolean>("cancel_sync"),

@@ -19,6 +19,7 @@ import { ErrorAlert, useFailure } from "../components/ErrorAlert";
 import { Section } from "../components/Section";
 import { DictionaryCard } from "./DictionaryCard";
 import { EdcCard } from "./EdcCard";
+import { StudyCard } from "./StudyCard";
 import { useApp } from "../context";
 import { LANGS, setLanguage } from "../i18n";
 import { type AuditVerification, type Lang, api } from "../ipc";
@@ -105,8 +106,9 @@ export function SettingsPage() {
           ))}
         </Table.Tbody>
       </Table>
-      <EdcCard />
-      <DictionaryCard />
+      <StudyCard />
+      <EdcCard key={info.setup?.study.id} />
+      <DictionaryCard key={`dictionary-${info.setup?.study.id}`} />
       <AuditCheck />
     </Stack>
   );

@@ -656,4 +656,112 @@ describe("Sync center", () => {
     expect(await screen.findByTestId("sync-state")).toHaveTextContent("Offline");
     expect(screen.queryByTestId("sync-error")).toBeNull();
   });
+
+  describe("onboarding", () => {
+    const firstStart = { ...appInfo, settings: { ...appInfo.settings, setup_chosen: false } };
+    const summary = {
+      project_id: "42",
+      title: "Heart Failure Registry",
+      origin: "https://redcap.example.org",
+      sites: [
+        { unique_name: "north", label: "North Hospital", id: 7, code: "S7" },
+        { unique_name: "south", label: "South Clinic", id: 8, code: "S8" },
+      ],
+      token_site: null,
+      forms: ["demographics", "screening_log"],
+      events: [],
+      logic_issues: [],
+      unsupported_validation: [{ field: "shoe", validation: "shoe_size_eu" }],
+      screening: { status: "found", form: "screening_log", event: "event_1_arm_1", criteria: 4, targets: { study: 60, sites: {} } },
+      practice_entries: 3,
+    };
+
+    it("offers the demo once on a first start, and remembers the choice", async () => {
+      let chosen = false;
+      const calls = backend({
+        app_info: () => ({ ...firstStart, settings: { ...firstStart.settings, setup_chosen: chosen } }),
+        choose_demo: () => {
+          chosen = true;
+          return { ...firstStart.settings, setup_chosen: true };
+        },
+      });
+      renderApp();
+      expect(await screen.findByTestId("welcome")).toBeInTheDocument();
+      await userEvent.click(screen.getByTestId("welcome-demo"));
+      expect(await screen.findByText("S01-K7Q-0001")).toBeInTheDocument();
+      expect(calls.filter((c) => c.cmd === "choose_demo")).toHaveLength(1);
+    });
+
+    it("probes the study's REDCap, asks for the site and the practice entries, then binds", async () => {
+      let bound = false;
+      const calls = backend({
+        app_info: () =>
+          bound
+            ? { ...appInfo, demo: false, setup: { ...appInfo.setup!, study: { id: "redcap:https://redcap.example.org#42", title: "Heart Failure Registry", enrollment_target: 60 } } }
+            : firstStart,
+        probe_project: () => summary,
+        bind_project: () => {
+          bound = true;
+          return { discarded: 3, carried_over: 0 };
+        },
+      });
+      renderApp();
+      await userEvent.click(await screen.findByTestId("welcome-connect"));
+      await userEvent.type(screen.getByTestId("onboard-url"), "https://redcap.example.org");
+      await userEvent.type(screen.getByTestId("onboard-token"), "0123456789ABCDEF0123456789ABCDEF{Enter}");
+      const card = await screen.findByTestId("onboard-summary");
+      expect(card).toHaveTextContent("Heart Failure Registry");
+      expect(screen.getByTestId("onboard-forms")).toHaveTextContent("2 forms");
+      expect(screen.getByTestId("onboard-sites")).toHaveTextContent("S7 North Hospital");
+      expect(screen.getByTestId("onboard-offline")).toHaveTextContent("shoe_size_eu");
+      expect(screen.getByTestId("onboard-screening")).toHaveTextContent("4 eligibility criteria");
+      expect(screen.getByTestId("onboard-practice")).toHaveTextContent("3 practice records");
+      const confirm = screen.getByTestId("onboard-confirm");
+      expect(confirm).toBeDisabled();
+      await userEvent.click(screen.getByTestId("onboard-site-south"));
+      expect(confirm).toBeDisabled();
+      await userEvent.click(screen.getByTestId("onboard-practice-discard"));
+      expect(confirm).toBeEnabled();
+      await userEvent.click(confirm);
+      expect(await screen.findByText("S01-K7Q-0001")).toBeInTheDocument();
+      const sent = calls.find((c) => c.cmd === "bind_project")?.args.payload;
+      expect(sent).toEqual({ url: "https://redcap.example.org", token: "0123456789ABCDEF0123456789ABCDEF", site: "south", practice: "discard" });
+      expect(screen.queryByTestId("demo-badge")).toBeNull();
+      expect(JSON.stringify(calls.find((c) => c.cmd === "probe_project")?.args.payload)).toContain("redcap.example.org");
+    });
+
+    it("offers the snippet when the project has no screening instrument, from Settings", async () => {
+      backend({
+        probe_project: () => ({ ...summary, token_site: "north", practice_entries: 0, screening: { status: "absent", snippet: "field_name,form_name\n" } }),
+      });
+      renderApp();
+      fireEvent.click(await screen.findByTestId("nav-settings"));
+      await userEvent.click(await screen.findByTestId("study-connect"));
+      await userEvent.type(screen.getByTestId("onboard-url"), "https://redcap.example.org");
+      await userEvent.type(screen.getByTestId("onboard-token"), "0123456789ABCDEF0123456789ABCDEF");
+      await userEvent.click(screen.getByTestId("onboard-probe"));
+      expect(await screen.findByTestId("onboard-screening")).toHaveTextContent("no screening instrument");
+      expect(screen.getByTestId("onboard-snippet-download")).toHaveAttribute("download", "screening_instrument.csv");
+      expect(screen.getByTestId("onboard-token-site")).toHaveTextContent("North Hospital");
+      expect(screen.queryByTestId("onboard-site")).toBeNull();
+      expect(screen.queryByTestId("onboard-practice")).toBeNull();
+      expect(screen.getByTestId("onboard-confirm")).toBeEnabled();
+    });
+
+    it("shows a refusal in the user's words", async () => {
+      const refused: IpcError = { code: "edc", message: "REDCap refused the API token." };
+      backend({
+        app_info: () => firstStart,
+        probe_project: () => {
+          throw refused;
+        },
+      });
+      renderApp();
+      await userEvent.click(await screen.findByTestId("welcome-connect"));
+      await userEvent.type(screen.getByTestId("onboard-url"), "https://redcap.example.org");
+      await userEvent.type(screen.getByTestId("onboard-token"), "0123456789ABCDEF0123456789ABCDEF{Enter}");
+      expect(await screen.findByText("REDCap refused the API token.")).toBeInTheDocument();
+      expect(screen.queryByTestId("onboard-summary")).toBeNull();
+    });
+  });
 });

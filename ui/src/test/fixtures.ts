@@ -3,7 +3,7 @@ import type { AppInfo, Evaluation, FieldView, OpenedForm, Subject, SubjectRow, S
 export const appInfo: AppInfo = {
   version: "0.1.0",
   actor: { account: "crc1", display_name: "Dana Lee" },
-  settings: { display_name: "Dana Lee", language: "en" },
+  settings: { display_name: "Dana Lee", language: "en", setup_chosen: true },
   setup: {
     study: { id: "DEMO-01", title: "SiteDesk Demo Study", enrollment_target: 40 },
     sites: [

@@ -36,6 +36,9 @@ pub(crate) enum Job {
     Import(ImportRequest),
     Delete(DeleteRequest),
     Log(LogParams),
+    /// `generateNextRecordName`: the next record name this user would
+    /// create, prefixed with the group's id for a user in a group.
+    NextRecordName,
 }
 
 /// Runs a record call (on the store thread).
@@ -51,6 +54,7 @@ pub(crate) fn run_job(
         Job::Log(q) => records::log(store, user, &q),
         Job::Import(r) => import::import(store, project, user, now, r),
         Job::Delete(r) => import::delete(store, project, user, now, &r),
+        Job::NextRecordName => records::next_record_name(store, project, user),
     }
 }
 
@@ -127,6 +131,7 @@ pub(crate) fn parse_call(params: &Params, project: &Project) -> Result<Call, Api
                 .map(str::to_owned),
         }),
         ("log", "export") => Ok(Call::Job(Job::Log(LogParams::parse(params)?))),
+        ("generateNextRecordName", "export") => Ok(Call::Job(Job::NextRecordName)),
         ("record", "delete") => Ok(Call::Job(Job::Delete(DeleteRequest::parse(params)?))),
         ("record", "import") => Ok(Call::Job(Job::Import(ImportRequest::parse(params)?))),
         ("record", "export") if params.get("data").is_some() => {

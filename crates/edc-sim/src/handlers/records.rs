@@ -1,7 +1,7 @@
 //! The reading record calls: `record` export (flat rows, with the
 //! `records`, `fields`, `forms` and `events` filters, `filterLogic`,
 //! `dateRangeBegin`/`dateRangeEnd` over the log, and the data access group
-//! column) and `log`.
+//! column), `log` and `generateNextRecordName`.
 //!
 //! A row is a record's event (with its repeat instance); it holds the
 //! columns of the forms designated for the event (or of its repeating
@@ -407,6 +407,35 @@ pub(crate) fn log(store: &Store, user: &ApiUser, q: &LogParams) -> Result<Reply,
         .collect();
     Ok(Reply {
         body: to_json(&out),
+        rows: 0,
+    })
+}
+
+/// `generateNextRecordName`, by REDCap's rule: one more than the largest
+/// numeric record name; for a user in a data access group, names are
+/// `<group id>-<n>` and `n` counts within the group's prefix. REDCap
+/// answers this way whether or not autonumbering is on, and creates
+/// nothing: a client learns its token's group from the prefix.
+pub(crate) fn next_record_name(
+    store: &Store,
+    project: &Project,
+    user: &ApiUser,
+) -> Result<Reply, ApiError> {
+    let prefix = match &user.dag {
+        Some(dag) => format!("{}-", project.dag_id(dag).unwrap_or(0)),
+        None => String::new(),
+    };
+    // Every record of the project counts, seen by the user or not: the
+    // name must not collide with one in another group.
+    let records = store.records(&RecordQuery::default())?;
+    let last = records
+        .iter()
+        .filter_map(|r| r.id.strip_prefix(prefix.as_str()))
+        .filter_map(|n| n.parse::<u64>().ok())
+        .max()
+        .unwrap_or(0);
+    Ok(Reply {
+        body: crate::protocol::Answer::Text(format!("{prefix}{}", last + 1)),
         rows: 0,
     })
 }

@@ -14,10 +14,12 @@
 //! maps the desk's answers), and the demo EDC's server (see [`DemoEdc`]).
 
 mod edc;
+pub mod onboard;
 #[cfg(test)]
 mod tests;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -27,6 +29,7 @@ use tokio_util::task::TaskTracker;
 use ts_rs::TS;
 
 pub use edc::{DemoEdc, DemoFuture, EdcMode, EdcTarget, TEST_TIMEOUTS};
+pub use onboard::{BindError, BindRequest, ProjectSummary, ScreeningStatus};
 
 use crate::diagnostics::logs::LogBuffer;
 use crate::diagnostics::metrics::{History, Sample, Sampler};
@@ -37,8 +40,8 @@ use crate::edc::{EdcClient, Timeouts, Token};
 use crate::forms::{LogicCache, Study, demo_forms, plain_text};
 use crate::i18n::Lang;
 use crate::store::{
-    AuditEntry, AuditLabels, Settings, Store, StoreError, StoreOptions, StoredDictionary,
-    SyncSettings, WriterStats,
+    AuditEntry, AuditLabels, BindOutcome, Settings, Store, StoreError, StoreOptions,
+    StoredDictionary, SyncSettings, WriterStats,
 };
 use crate::sync::scheduler::Scheduler;
 use crate::sync::{BreakerState, SyncConfig, Syncer};
@@ -140,7 +143,9 @@ pub struct Desk {
     /// Every task the desk spawns, so that shutdown can wait for them.
     tracker: TaskTracker,
     account: String,
-    demo: bool,
+    /// Whether the desk runs the demo study; false from the moment it
+    /// binds to its study's project.
+    demo: AtomicBool,
     edc: EdcState,
     sync: Scheduler,
     sync_settings: Arc<Mutex<SyncSettings>>,
@@ -207,7 +212,7 @@ impl Desk {
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),
             account,
-            demo,
+            demo: AtomicBool::new(demo),
             sync: Scheduler::new(SYNC_INTERVAL),
             sync_settings: Arc::default(),
             edc_metrics: Arc::default(),
@@ -243,7 +248,7 @@ impl Desk {
                     token,
                 }));
             }
-            None if self.demo => self.edc.start_demo().await.map_err(DeskError::DemoEdc)?,
+            None if self.is_demo() => self.edc.start_demo().await.map_err(DeskError::DemoEdc)?,
             None => tracing::info!("no EDC configured"),
         }
         Ok(())
@@ -270,7 +275,7 @@ impl Desk {
     /// other desk has none.
     pub async fn forget_edc(&self, actor: Actor) -> Result<(), ForgetEdcError> {
         self.store.writer().set_edc_connection(actor, None).await?;
-        if self.demo {
+        if self.is_demo() {
             self.edc
                 .start_demo()
                 .await
@@ -569,7 +574,65 @@ impl Desk {
 
     /// Whether the desk runs the demo study.
     pub fn is_demo(&self) -> bool {
-        self.demo
+        self.demo.load(Ordering::SeqCst)
+    }
+
+    /// Reads the REDCap project at `url` with `token` and says what it is,
+    /// and how many practice entries binding to it would concern. Writes
+    /// nothing.
+    pub async fn probe_project(
+        &self,
+        url: &str,
+        token: Token,
+    ) -> Result<ProjectSummary, onboard::BindError> {
+        let probed = onboard::probe(url, token, Timeouts::default()).await?;
+        let mut summary = probed.summary(self.lang());
+        if self.is_demo() {
+            summary.practice_entries = self.store.readers().record_count().await?;
+        }
+        Ok(summary)
+    }
+
+    /// Binds the desk to its study's REDCap project: the project read
+    /// again, then study, sites, this desk's site, forms, the practice
+    /// entries' fate and the EDC in one transaction. From then on the desk
+    /// is not a demo desk, and the demo EDC stops.
+    pub async fn bind_project(
+        &self,
+        actor: Actor,
+        request: BindRequest,
+    ) -> Result<BindOutcome, onboard::BindError> {
+        let BindRequest {
+            url,
+            token,
+            site,
+            practice,
+        } = request;
+        let probed = onboard::probe(&url, token.clone(), Timeouts::default()).await?;
+        let binding = probed.binding(&url, &token, site.as_deref(), practice, self.is_demo())?;
+        let api = binding.edc_url.clone();
+        let outcome = self.store.writer().bind_study(actor, binding).await?;
+        self.demo.store(false, Ordering::SeqCst);
+        self.edc.stop_demo().await;
+        self.edc.set_target(Some(EdcTarget {
+            mode: EdcMode::Real,
+            url: api,
+            token,
+        }));
+        let mut prefs = self.prefs();
+        prefs.setup_chosen = true;
+        self.set_prefs(prefs);
+        Ok(outcome)
+    }
+
+    /// Remembers that the person chose to try the demo: the first start's
+    /// choice is not offered again.
+    pub async fn choose_demo(&self, actor: Actor) -> Result<(), StoreError> {
+        self.store.writer().choose_demo(actor).await?;
+        let mut prefs = self.prefs();
+        prefs.setup_chosen = true;
+        self.set_prefs(prefs);
+        Ok(())
     }
 
     /// The folder of the database, where saved files go.

@@ -63,6 +63,28 @@ pub struct ProjectInfo {
     pub record_autonumbering: bool,
 }
 
+/// A data access group as the `dag` export gives it, with its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct DagInfo {
+    pub data_access_group_name: String,
+    pub unique_group_name: String,
+    /// REDCap's number for the group; a group user's record names start
+    /// with it (`12-1`).
+    #[serde(deserialize_with = "number_or_text")]
+    pub data_access_group_id: u32,
+}
+
+fn number_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Number(n) => n
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| serde::de::Error::custom("a group id out of range")),
+        Value::String(s) => s.trim().parse().map_err(serde::de::Error::custom),
+        _ => Err(serde::de::Error::custom("a group id is not a number")),
+    }
+}
+
 /// Which records an export asks for; empty lists mean all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecordQuery {
@@ -304,6 +326,31 @@ impl EdcClient {
         .map_err(|e| EdcError::Malformed(e.to_string()))
     }
 
+    /// The project's data access groups, with their ids.
+    pub async fn dags(&self) -> Result<Vec<DagInfo>, EdcError> {
+        self.call_json("dag", &[]).await
+    }
+
+    /// The record name this token would create next
+    /// (`generateNextRecordName`; nothing is created).
+    pub async fn next_record_name(&self) -> Result<String, EdcError> {
+        let body = self.call("generateNextRecordName", &[]).await?;
+        Ok(body.trim().trim_matches('"').to_owned())
+    }
+
+    /// The data access group this token is bound to, if any, among `dags`.
+    /// REDCap has no "who am I" call for a token, and the user-group
+    /// mapping needs the Data Access Groups right that a site's user
+    /// lacks; but for a user in a group `generateNextRecordName` answers
+    /// `<group id>-<n>`, and the group's id is in the `dag` export.
+    pub async fn token_dag(&self, dags: &[DagInfo]) -> Result<Option<DagInfo>, EdcError> {
+        if dags.is_empty() {
+            return Ok(None);
+        }
+        let next = self.next_record_name().await?;
+        Ok(dag_of_record_name(&next, dags).cloned())
+    }
+
     /// Flat record rows.
     pub async fn export_records(&self, q: &RecordQuery) -> Result<Vec<FlatRow>, EdcError> {
         let mut params = vec![
@@ -394,6 +441,14 @@ impl EdcClient {
         }
         self.call_json("log", &params).await
     }
+}
+
+/// The group a record name `<group id>-<n>` belongs to, among `dags`.
+pub fn dag_of_record_name<'a>(name: &str, dags: &'a [DagInfo]) -> Option<&'a DagInfo> {
+    let (id, n) = name.split_once('-')?;
+    let id: u32 = id.parse().ok()?;
+    n.parse::<u64>().ok()?;
+    dags.iter().find(|d| d.data_access_group_id == id)
 }
 
 fn indexed(params: &mut Vec<(String, String)>, name: &str, values: &[String]) {

@@ -37,12 +37,12 @@ pub use crate::histogram::Percentiles;
 pub use chain::{AuditVerification, ChainBreak, ChainProblem};
 pub use migrations::SCHEMA_VERSION;
 pub use read::{
-    AuditEntry, AuditLabels, DeskInfo, DictionaryImport, EdcRecord, OrphanedValues, Readers,
-    ScreeningPlace, Settings, StatusCount, StoredDictionary, StudySetup, SubjectFilter, SubjectRow,
-    SyncSettings, Target, Targets,
+    AuditEntry, AuditLabels, DeskInfo, DictionaryImport, EdcRecord, EnrollmentTarget,
+    EnrollmentTargets, OrphanedValues, Readers, ScreeningPlace, Settings, StatusCount,
+    StoredDictionary, StudySetup, SubjectFilter, SubjectRow, SyncSettings,
 };
 pub use screening::InstrumentInForce;
-pub use write::metadata_hash;
+pub use write::{BindOutcome, Binding, Practice, metadata_hash};
 pub use writer::{
     Ack, Lane, LaneStats, MAX_BATCH_COMMANDS, MAX_BATCH_TIME, WriterHandle, WriterStats,
 };
@@ -60,6 +60,10 @@ pub enum StoreError {
     NotFound { entity: &'static str, id: String },
     #[error("no study is set up on this desk")]
     NoStudy,
+    /// Leaving the demo with practice entries needs a choice: discard them
+    /// or carry them over.
+    #[error("the desk holds {count} practice records: discard them or carry them over")]
+    PracticeChoice { count: u32 },
     /// A dictionary whose screening instrument breaks the tag rules.
     #[error(transparent)]
     Screening(#[from] ScreeningError),

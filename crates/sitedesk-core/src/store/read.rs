@@ -38,7 +38,7 @@ pub struct StudySetup {
     pub screening: Option<ScreeningPlace>,
     /// Enrollment targets: the screening instrument's `@SITEDESK-TARGET`
     /// annotations, or this desk's own where a person changed one.
-    pub targets: Targets,
+    pub targets: EnrollmentTargets,
     /// The site this desk enrolls for.
     pub desk_site_id: String,
     pub desk_code: String,
@@ -57,7 +57,7 @@ impl StudySetup {
 
 /// An enrollment target and where it comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
-pub struct Target {
+pub struct EnrollmentTarget {
     pub value: u32,
     /// Set at this desk (audited), not the study's annotation.
     pub local: bool,
@@ -65,9 +65,9 @@ pub struct Target {
 
 /// The study's enrollment target and its sites', by site id.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
-pub struct Targets {
-    pub study: Option<Target>,
-    pub sites: std::collections::BTreeMap<String, Target>,
+pub struct EnrollmentTargets {
+    pub study: Option<EnrollmentTarget>,
+    pub sites: std::collections::BTreeMap<String, EnrollmentTarget>,
 }
 
 /// The screening instrument in force: its form and event, and whether the
@@ -91,6 +91,9 @@ pub struct DeskInfo {
 pub struct Settings {
     pub display_name: String,
     pub language: Lang,
+    /// Whether the person chose how this desk starts (the demo, or the
+    /// study's REDCap); until then the first start offers the choice.
+    pub setup_chosen: bool,
 }
 
 /// Which subjects a list shows.
@@ -487,7 +490,21 @@ impl Readers {
                     .as_deref()
                     .and_then(Lang::from_tag)
                     .unwrap_or_default(),
+                setup_chosen: get("setup_chosen")?.is_some(),
             })
+        })
+        .await
+    }
+
+    /// How many records this desk holds: subjects registered here and
+    /// records with values here, each once.
+    pub async fn record_count(&self) -> Result<u32> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM (SELECT id FROM subject UNION SELECT record_id FROM record_value)",
+                [],
+                |r| r.get(0),
+            )?)
         })
         .await
     }
@@ -721,14 +738,14 @@ pub(super) fn load_setup(c: &Connection) -> Result<Option<StudySetup>> {
         Ok(v.and_then(|v| v.parse().ok()))
     };
     let pick = |local: Option<u32>, annotated: Option<u32>| match (local, annotated) {
-        (Some(value), _) => Some(Target { value, local: true }),
-        (None, Some(value)) => Some(Target {
+        (Some(value), _) => Some(EnrollmentTarget { value, local: true }),
+        (None, Some(value)) => Some(EnrollmentTarget {
             value,
             local: false,
         }),
         (None, None) => None,
     };
-    let mut targets = Targets {
+    let mut targets = EnrollmentTargets {
         study: pick(local("target:study")?, annotated.study),
         sites: Default::default(),
     };

@@ -21,7 +21,9 @@ use crate::domain::{
 use crate::i18n::Lang;
 use crate::metadata::Dictionary;
 use crate::metadata::design::Design;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
+use ts_rs::TS;
 
 /// The longest display name; it is shown beside every audit row.
 pub const DISPLAY_NAME_MAX_CHARS: usize = 80;
@@ -91,6 +93,270 @@ pub(super) fn configure_study(
         Outbox::No,
     )?;
     Ok(true)
+}
+
+/// What the desk's practice entries (the demo's records) become when the
+/// desk binds to its study's project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Practice {
+    /// Their values, subjects, outbox rows, bases and conflicts go; the
+    /// audit keeps one row per record saying so.
+    Discard,
+    /// They stay, and wait in the outbox for the project's EDC.
+    CarryOver,
+}
+
+/// Everything a desk's binding to its study's project sets, at once.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    pub study: Study,
+    pub sites: Vec<Site>,
+    pub desk_site_id: String,
+    pub dictionary: Dictionary,
+    pub design: Design,
+    /// Where the forms came from, as Settings shows it.
+    pub source: String,
+    pub edc_url: String,
+    pub edc_token: String,
+    /// The demo study's id while the desk runs it: leaving it with
+    /// practice entries needs `practice`.
+    pub leaving_demo: bool,
+    pub practice: Option<Practice>,
+}
+
+/// What a binding did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct BindOutcome {
+    /// Practice records discarded (their audit rows say so).
+    pub discarded: u32,
+    /// Practice records kept, waiting for the project's EDC.
+    pub carried_over: u32,
+}
+
+/// The reason on each discarded practice record's audit row.
+pub const DISCARDED_REASON: &str = "Practice entry discarded when the desk joined its study";
+
+/// The records of this desk: subjects registered here and records with
+/// values here, each once.
+fn record_ids(tx: &Transaction<'_>) -> Result<Vec<String>> {
+    let mut stmt = tx.prepare(
+        "SELECT id FROM subject UNION SELECT DISTINCT record_id FROM record_value ORDER BY 1",
+    )?;
+    let ids = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(ids)
+}
+
+/// Binds the desk to its study's project in one step: the study, its
+/// sites (replacing the ones before) and this desk's site, the practice
+/// entries discarded or carried over, the dictionary and design (which
+/// settle the screening instrument), the EDC, and the set-up marked as
+/// chosen. Audited; nothing of it goes to the outbox.
+pub(super) fn bind_study(
+    tx: &Transaction<'_>,
+    now: &Now,
+    actor: &Actor,
+    b: &Binding,
+) -> Result<BindOutcome> {
+    if !b.sites.iter().any(|s| s.id == b.desk_site_id) {
+        return Err(StoreError::NotFound {
+            entity: "site",
+            id: b.desk_site_id.clone(),
+        });
+    }
+    let previous = load_setup(tx)?;
+    let ids = if b.leaving_demo {
+        record_ids(tx)?
+    } else {
+        Vec::new()
+    };
+    let count = ids.len() as u32;
+    let practice = match (b.practice, count) {
+        (_, 0) => None,
+        (None, count) => return Err(StoreError::PracticeChoice { count }),
+        (Some(p), _) => Some(p),
+    };
+    let mut outcome = BindOutcome {
+        discarded: 0,
+        carried_over: 0,
+    };
+    match practice {
+        Some(Practice::Discard) => {
+            for id in &ids {
+                let change = Change {
+                    field: "practice_entry".into(),
+                    old: Some("kept".into()),
+                    new: Some("discarded".into()),
+                };
+                record(
+                    tx,
+                    now,
+                    actor,
+                    "record",
+                    id,
+                    &[change],
+                    Some(DISCARDED_REASON),
+                    Outbox::No,
+                )?;
+            }
+            for sql in [
+                "DELETE FROM outbox",
+                "DELETE FROM record_value",
+                "DELETE FROM record_base",
+                "DELETE FROM sync_conflict",
+                "DELETE FROM subject_eligibility",
+                "DELETE FROM subject",
+            ] {
+                tx.execute(sql, [])?;
+            }
+            outcome.discarded = count;
+        }
+        Some(Practice::CarryOver) => {
+            // The screening logs go where the project keeps them, so the
+            // subjects stay subjects; their other cells wait for events
+            // and fields the project has (the dictionary screen flags them).
+            let to = InstrumentInForce::of(&b.dictionary, &b.design)?;
+            if let Some(from) = load_instrument(tx)?
+                && from.instrument != to.instrument
+            {
+                move_log(tx, now, actor, &from.instrument, &to.instrument)?;
+            }
+            outcome.carried_over = count;
+        }
+        None => {}
+    }
+    // The study and sites are replaced in an order the foreign keys allow:
+    // the new rows first, the subjects moved to this desk's new site, then
+    // the old rows. Old codes step aside so that a new site may reuse one.
+    tx.execute(
+        "INSERT INTO study(id, title, enrollment_target) VALUES (?1, ?2, ?3)
+         ON CONFLICT(id) DO UPDATE SET title = excluded.title,
+                                       enrollment_target = excluded.enrollment_target",
+        params![b.study.id, b.study.title, b.study.enrollment_target],
+    )?;
+    tx.execute("UPDATE site SET code = '~' || id", [])?;
+    for s in &b.sites {
+        tx.execute(
+            "INSERT INTO site(id, study_id, code, name) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(id) DO UPDATE SET study_id = excluded.study_id,
+                                           code = excluded.code, name = excluded.name",
+            params![s.id, b.study.id, s.code, s.name],
+        )?;
+    }
+    tx.execute(
+        "UPDATE subject SET site_id = ?1 WHERE site_id NOT IN (SELECT id FROM site WHERE study_id = ?2)",
+        params![b.desk_site_id, b.study.id],
+    )?;
+    // Sequences start again from the ids present, under the new codes.
+    tx.execute("DELETE FROM subject_sequence", [])?;
+    tx.execute("DELETE FROM criterion WHERE study_id <> ?1", [&b.study.id])?;
+    tx.execute("DELETE FROM site WHERE study_id <> ?1", [&b.study.id])?;
+    tx.execute("DELETE FROM study WHERE id <> ?1", [&b.study.id])?;
+    tx.execute(
+        "INSERT INTO meta(key, value) VALUES ('desk_site_id', ?1)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [&b.desk_site_id],
+    )?;
+    tx.execute(
+        "INSERT INTO settings(key, value) VALUES ('setup_chosen', 'bound')
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [],
+    )?;
+    let sites = b
+        .sites
+        .iter()
+        .map(|s| format!("{} ({})", s.id, s.code))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let old = |f: fn(&StudySetup) -> String| previous.as_ref().map(f);
+    let mut changes = vec![
+        Change {
+            field: "study_id".into(),
+            old: old(|p| p.study.id.clone()),
+            new: Some(b.study.id.clone()),
+        },
+        Change {
+            field: "title".into(),
+            old: old(|p| p.study.title.clone()),
+            new: Some(b.study.title.clone()),
+        },
+        Change {
+            field: "sites".into(),
+            old: old(|p| {
+                p.sites
+                    .iter()
+                    .map(|s| format!("{} ({})", s.id, s.code))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }),
+            new: Some(sites),
+        },
+        Change {
+            field: "desk_site_id".into(),
+            old: old(|p| p.desk_site_id.clone()),
+            new: Some(b.desk_site_id.clone()),
+        },
+    ];
+    if let Some(p) = practice {
+        changes.push(Change {
+            field: "practice_entries".into(),
+            old: Some(count.to_string()),
+            new: Some(match p {
+                Practice::Discard => "discarded".into(),
+                Practice::CarryOver => format!("{count} carried over"),
+            }),
+        });
+    }
+    changes.retain(|c| c.old != c.new);
+    record(
+        tx,
+        now,
+        actor,
+        "study",
+        &b.study.id,
+        &changes,
+        None,
+        Outbox::No,
+    )?;
+    import_dictionary(tx, now, actor, &b.dictionary, Some(&b.design), &b.source)?;
+    set_edc_connection(tx, now, actor, Some((&b.edc_url, &b.edc_token)))?;
+    Ok(outcome)
+}
+
+/// Remembers that the person at the desk chose to try the demo, so the
+/// first-start choice is not offered again. Audited.
+pub(super) fn choose_demo(tx: &Transaction<'_>, now: &Now, actor: &Actor) -> Result<()> {
+    let old: Option<String> = tx
+        .query_row(
+            "SELECT value FROM settings WHERE key = 'setup_chosen'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if old.is_some() {
+        return Ok(());
+    }
+    tx.execute(
+        "INSERT INTO settings(key, value) VALUES ('setup_chosen', 'demo')",
+        [],
+    )?;
+    let change = Change {
+        field: "setup_chosen".into(),
+        old: None,
+        new: Some("demo".into()),
+    };
+    record(
+        tx,
+        now,
+        actor,
+        "settings",
+        "setup",
+        &[change],
+        None,
+        Outbox::No,
+    )
 }
 
 pub(super) fn screen_subject(

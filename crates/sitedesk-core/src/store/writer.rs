@@ -144,6 +144,15 @@ enum Command {
         actor: Actor,
         reply: oneshot::Sender<Result<DictionaryImport>>,
     },
+    BindStudy {
+        binding: Box<write::Binding>,
+        actor: Actor,
+        reply: oneshot::Sender<Result<write::BindOutcome>>,
+    },
+    ChooseDemo {
+        actor: Actor,
+        reply: oneshot::Sender<Result<()>>,
+    },
     /// Stop after the commands queued before this one.
     Close { reply: oneshot::Sender<()> },
 }
@@ -706,6 +715,14 @@ fn execute(
             design.as_deref(),
             &source
         )),
+        Command::BindStudy {
+            binding,
+            actor,
+            reply,
+        } => step!(reply, |tx| write::bind_study(tx, now, &actor, &binding)),
+        Command::ChooseDemo { actor, reply } => {
+            step!(reply, |tx| write::choose_demo(tx, now, &actor))
+        }
         Command::Close { reply } => {
             let _ = reply.send(());
             Ran {
@@ -1021,6 +1038,27 @@ impl WriterHandle {
             reply,
         })
         .await
+    }
+
+    /// Binds the desk to its study's project: study, sites, this desk's
+    /// site, forms, EDC and the practice entries' fate, in one transaction.
+    pub async fn bind_study(
+        &self,
+        actor: Actor,
+        binding: write::Binding,
+    ) -> Result<write::BindOutcome> {
+        self.call(|reply| Command::BindStudy {
+            binding: Box::new(binding),
+            actor,
+            reply,
+        })
+        .await
+    }
+
+    /// Remembers that the person chose to try the demo.
+    pub async fn choose_demo(&self, actor: Actor) -> Result<()> {
+        self.call(|reply| Command::ChooseDemo { actor, reply })
+            .await
     }
 
     /// Asks the writer to stop once the commands queued so far are done.
