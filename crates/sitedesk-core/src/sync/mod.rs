@@ -794,15 +794,15 @@ fn ids_taken(
                 continue;
             }
             let theirs = server.get(&p.cell).map(String::as_str).unwrap_or("");
-            // A blank, or the Incomplete status REDCap gives a form that
-            // got data without one, says nothing.
-            if theirs.is_empty() || (layout.is_status(&p.cell.field) && theirs == "0") {
+            if theirs.is_empty() {
                 continue;
             }
             if theirs == local.value || p.sent.iter().any(|v| normalize(&p.cell.field, v) == theirs)
             {
                 ours = true;
-            } else {
+            } else if !(layout.is_status(&p.cell.field) && theirs == "0") {
+                // The Incomplete status REDCap gives a form that got data
+                // without one says nothing; any other value is not ours.
                 other = true;
             }
         }
