@@ -120,11 +120,25 @@ async fn launch_desk(driver: &Driver, data_dir: &Path, desk: &str) -> Client {
             "args": ["--data-dir", data_dir, "--desk-code", desk],
         }),
     );
-    ClientBuilder::new(HttpConnector::new())
+    let c = ClientBuilder::new(HttpConnector::new())
         .capabilities(caps)
         .connect(&format!("http://127.0.0.1:{}", driver.port))
         .await
-        .expect("WebDriver session with the app")
+        .expect("WebDriver session with the app");
+    // A new desk's first start asks what it is for; these suites try the
+    // demo. A desk that chose before opens on its subjects.
+    let first = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(&format!("{}, {}", css("welcome"), css("nav-subjects"))))
+        .await
+        .expect("the welcome page or the app");
+    if first.attr("data-testid").await.ok().flatten().as_deref() == Some("welcome") {
+        shot(&c, &format!("00-welcome-{desk}")).await;
+        click(&c, "welcome-demo").await;
+        wait_present(&c, "nav-subjects", true).await;
+    }
+    c
 }
 
 fn css(testid: &str) -> String {
