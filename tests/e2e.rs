@@ -109,8 +109,31 @@ async fn launch(driver: &Driver, data_dir: &Path) -> Client {
     launch_desk(driver, data_dir, "E2E").await
 }
 
-/// Starts the app as the desk with code `desk`.
+/// Starts the app as the desk with code `desk`; a new desk tries the demo.
 async fn launch_desk(driver: &Driver, data_dir: &Path, desk: &str) -> Client {
+    let c = open_app(driver, data_dir, desk).await;
+    // A new desk's first start asks what it is for; these suites try the
+    // demo. A desk that chose before opens on its subjects.
+    let first = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(&format!(
+            "{}, {}",
+            css("welcome"),
+            css("nav-subjects")
+        )))
+        .await
+        .expect("the welcome page or the app");
+    if first.attr("data-testid").await.ok().flatten().as_deref() == Some("welcome") {
+        shot(&c, &format!("00-welcome-{desk}")).await;
+        click(&c, "welcome-demo").await;
+        wait_present(&c, "nav-subjects", true).await;
+    }
+    c
+}
+
+/// Starts the app as the desk with code `desk`, as it opens.
+async fn open_app(driver: &Driver, data_dir: &Path, desk: &str) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert("browserName".into(), json!("wry"));
     caps.insert(
@@ -120,25 +143,11 @@ async fn launch_desk(driver: &Driver, data_dir: &Path, desk: &str) -> Client {
             "args": ["--data-dir", data_dir, "--desk-code", desk],
         }),
     );
-    let c = ClientBuilder::new(HttpConnector::new())
+    ClientBuilder::new(HttpConnector::new())
         .capabilities(caps)
         .connect(&format!("http://127.0.0.1:{}", driver.port))
         .await
-        .expect("WebDriver session with the app");
-    // A new desk's first start asks what it is for; these suites try the
-    // demo. A desk that chose before opens on its subjects.
-    let first = c
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(&format!("{}, {}", css("welcome"), css("nav-subjects"))))
-        .await
-        .expect("the welcome page or the app");
-    if first.attr("data-testid").await.ok().flatten().as_deref() == Some("welcome") {
-        shot(&c, &format!("00-welcome-{desk}")).await;
-        click(&c, "welcome-demo").await;
-        wait_present(&c, "nav-subjects", true).await;
-    }
-    c
+        .expect("WebDriver session with the app")
 }
 
 fn css(testid: &str) -> String {
@@ -890,5 +899,98 @@ async fn the_panel_shows_a_slow_sync_profiles_it_and_cancels_it() {
         "{imports} of 10 batches imported"
     );
     c.close().await.expect("quit the app");
+    sim.shutdown().await;
+}
+
+/// Connects a new desk to its study's REDCap from the first start: the
+/// address and token, the project's summary, then binding.
+async fn onboard(c: &Client, url: &str, token: &str, desk: &str) {
+    click(c, "welcome-connect").await;
+    type_into(c, "onboard-url", url).await;
+    type_into(c, "onboard-token", token).await;
+    click(c, "onboard-probe").await;
+    wait_text(c, "onboard-summary", "Heart Failure Registry").await;
+    shot(c, &format!("40-onboard-summary-{desk}")).await;
+    click(c, "onboard-confirm").await;
+    wait_present(c, "nav-subjects", true).await;
+    // The notice that says so covers the page's top right until it goes.
+    let deadline = Instant::now() + WAIT;
+    while c
+        .find(Locator::Css(".mantine-Notification-root"))
+        .await
+        .is_ok()
+    {
+        assert!(Instant::now() < deadline, "the notice never closed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Two desks of one site of a real study (a project that is not the demo,
+/// two sites, a token bound to one): a fresh desk onboards, screens and
+/// enrolls a subject and syncs; the EDC holds the screening instrument's
+/// values in the site's group; a second desk of the site onboards, syncs,
+/// lists the subject with its status and counts it.
+#[tokio::test]
+async fn two_desks_onboard_to_a_study_and_share_its_screening_log() {
+    use crate::onboard::{Instrument, MANAGER, NORTH, sim};
+    let sim = sim(Instrument::Tagged).await;
+    let url = sim.api_url();
+    let code = sitedesk_core::desk::onboard::site_code(sim.project().dag_id("north").unwrap());
+    let id = format!("{code}-E3A-0001");
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let driver = Driver::start().await;
+
+    let a = open_app(&driver, a_dir.path(), "E3A").await;
+    onboard(&a, &url, NORTH, "a").await;
+    screen_subject(&a, "HF", &id).await;
+    click(&a, "action-enroll").await;
+    type_into(
+        &a,
+        "action-date",
+        &chrono::Local::now().date_naive().to_string(),
+    )
+    .await;
+    click(&a, "action-save").await;
+    wait_text(&a, "subject-status", "Enrolled").await;
+    sync_now(&a).await;
+    wait_text(&a, "sync-pending", "0").await;
+    a.close().await.expect("quit desk A");
+
+    let rows = sitedesk_core::edc::EdcClient::new(
+        &url,
+        sitedesk_core::edc::Token::parse(MANAGER).unwrap(),
+        sitedesk_core::edc::Timeouts::default(),
+    )
+    .unwrap()
+    .export_records(&sitedesk_core::edc::RecordQuery {
+        records: vec![id.clone()],
+        data_access_groups: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["scr_status"], "3");
+    assert_eq!(rows[0]["scr_initials"], "HF");
+    assert_eq!(rows[0]["redcap_data_access_group"], "north");
+
+    let b = open_app(&driver, b_dir.path(), "E3B").await;
+    onboard(&b, &url, NORTH, "b").await;
+    sync_now(&b).await;
+    click(&b, "nav-subjects").await;
+    wait_text(&b, &format!("row-{id}"), "E3A").await;
+    wait_text(&b, &format!("row-{id}"), "Enrolled").await;
+    let study = b
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath(
+            "//*[@data-testid='enrollment-scope']//label[contains(., 'Whole study')]",
+        ))
+        .await
+        .expect("the study scope");
+    click_element(&b, &study, "Whole study").await;
+    wait_text(&b, "enrollment-progress", "Enrolled 1 of 60").await;
+    shot(&b, "41-site-subjects-from-both-desks").await;
+    b.close().await.expect("quit desk B");
     sim.shutdown().await;
 }

@@ -12,12 +12,12 @@ use sitedesk_core::edc::Token;
 use sitedesk_core::metadata::screening::SCREENING_SNIPPET;
 use sitedesk_core::store::{Practice, StoreError};
 
-const MANAGER: &str = "0123456789ABCDEF0123456789ABCDEF";
-const NORTH: &str = "11111111111111111111111111111111";
+pub(crate) const MANAGER: &str = "0123456789ABCDEF0123456789ABCDEF";
+pub(crate) const NORTH: &str = "11111111111111111111111111111111";
 
 /// How the project's screening instrument is.
 #[derive(Clone, Copy)]
-enum Instrument {
+pub(crate) enum Instrument {
     Tagged,
     Absent,
     /// A target that is not a number.
@@ -57,7 +57,7 @@ fn project(instrument: Instrument) -> Project {
     .with_title("Heart Failure Registry")
 }
 
-async fn sim(instrument: Instrument) -> RunningSim {
+pub(crate) async fn sim(instrument: Instrument) -> RunningSim {
     Simulator::start(SimConfig {
         tokens: vec![
             ApiUser::new(MANAGER, "manager", None),

@@ -7,6 +7,7 @@
 //!   call, typed refusals, and each kind of injected fault.
 //! - `sync`: sync runs against the simulator: convergence under faults and
 //!   cancels, conflicts, cancellation and bounded concurrency.
+//! - `onboard`: a desk probes its study's REDCap project and binds to it.
 //! - `e2e` (feature `e2e`): the built desktop app driven through WebDriver.
 
 mod concurrency;
