@@ -929,7 +929,9 @@ async fn onboard(c: &Client, url: &str, token: &str, desk: &str) {
 /// two sites, a token bound to one): a fresh desk onboards, screens and
 /// enrolls a subject and syncs; the EDC holds the screening instrument's
 /// values in the site's group; a second desk of the site onboards, syncs,
-/// lists the subject with its status and counts it.
+/// lists the subject with its status and counts it. Both then change the
+/// status offline: the second desk's sync holds a conflict on the status
+/// cell, and resolving it is audited.
 #[tokio::test]
 async fn two_desks_onboard_to_a_study_and_share_its_screening_log() {
     use crate::onboard::{Instrument, MANAGER, NORTH, sim};
@@ -991,6 +993,60 @@ async fn two_desks_onboard_to_a_study_and_share_its_screening_log() {
     click_element(&b, &study, "Whole study").await;
     wait_text(&b, "enrollment-progress", "Enrolled 1 of 60").await;
     shot(&b, "41-site-subjects-from-both-desks").await;
+
+    // Offline, desk B completes the subject and desk A withdraws it.
+    let today = chrono::Local::now().date_naive().to_string();
+    click_css(&b, &format!("{} td", css(&format!("row-{id}")))).await;
+    click(&b, "action-complete").await;
+    type_into(&b, "action-date", &today).await;
+    click(&b, "action-save").await;
+    wait_text(&b, "subject-status", "Completed").await;
+    b.close().await.expect("quit desk B");
+    let a = open_app(&driver, a_dir.path(), "E3A").await;
+    click_css(&a, &format!("{} td", css(&format!("row-{id}")))).await;
+    click(&a, "action-withdraw").await;
+    type_into(&a, "action-date", &today).await;
+    a.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(
+            "select[data-testid='action-reason'], [data-testid='action-reason'] select",
+        ))
+        .await
+        .expect("the reasons")
+        .select_by_value("5")
+        .await
+        .expect("choose 'Withdrew consent'");
+    click(&a, "action-save").await;
+    wait_text(&a, "subject-status", "Withdrawn").await;
+    sync_now(&a).await;
+    wait_text(&a, "sync-pending", "0").await;
+    a.close().await.expect("quit desk A");
+
+    // B syncs second: the status cell is held; B takes A's with a reason.
+    let b = open_app(&driver, b_dir.path(), "E3B").await;
+    sync_now(&b).await;
+    wait_text(&b, "conflict-table", &id).await;
+    wait_text(&b, "conflict-table", "Status").await;
+    shot(&b, "42-status-conflict").await;
+    click_css(&b, "[data-testid^='keep-theirs-']").await;
+    type_into(
+        &b,
+        "conflict-reason",
+        "Withdrawal confirmed with the investigator",
+    )
+    .await;
+    click(&b, "conflict-resolve").await;
+    wait_present(&b, "conflict-resolve", false).await;
+    click(&b, "nav-subjects").await;
+    click_css(&b, &format!("{} td", css(&format!("row-{id}")))).await;
+    wait_text(&b, "subject-status", "Withdrawn").await;
+    wait_text(
+        &b,
+        "audit-table",
+        "Withdrawal confirmed with the investigator",
+    )
+    .await;
+    shot(&b, "43-status-conflict-resolved").await;
     b.close().await.expect("quit desk B");
     sim.shutdown().await;
 }
