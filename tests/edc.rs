@@ -471,3 +471,71 @@ async fn the_next_record_name_tells_a_tokens_group() {
     );
     sim.shutdown().await;
 }
+
+/// A server on 127.0.0.1 that gives every request the same raw answer and
+/// counts the requests it got.
+async fn fixed_answer(
+    answer: &'static str,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/api/", listener.local_addr().unwrap());
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let mut buf = vec![0u8; 64 * 1024];
+            // One read holds this test's small form; the answer follows.
+            let _ = socket.read(&mut buf).await;
+            let _ = socket.write_all(answer.as_bytes()).await;
+            let _ = socket.shutdown().await;
+        }
+    });
+    (url, hits)
+}
+
+/// A redirect is never followed: the request's body carries the token, and
+/// the target (here another local server) gets nothing.
+#[tokio::test]
+async fn a_redirect_is_refused_not_followed() {
+    use std::sync::atomic::Ordering;
+    let (target, target_hits) =
+        fixed_answer("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n14.7.3").await;
+    let redirect: &'static str = Box::leak(
+        format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nLocation: {target}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .into_boxed_str(),
+    );
+    let (url, hits) = fixed_answer(redirect).await;
+    let client =
+        EdcClient::new(&url, Token::parse(DEMO_TOKEN).unwrap(), Timeouts::default()).unwrap();
+    let e = client.version().await.unwrap_err();
+    assert_eq!(e, EdcError::Redirect(target.clone()));
+    assert!(!e.is_transient(), "a redirect is not retried");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        target_hits.load(Ordering::SeqCst),
+        0,
+        "the token went nowhere else"
+    );
+}
+
+/// A Retry-After too large to add to a clock is taken as a day at most.
+#[tokio::test]
+async fn a_huge_retry_after_is_bounded() {
+    let (url, _) = fixed_answer(
+        "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 18446744073709551615\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    let client =
+        EdcClient::new(&url, Token::parse(DEMO_TOKEN).unwrap(), Timeouts::default()).unwrap();
+    assert_eq!(
+        client.version().await.unwrap_err(),
+        EdcError::RateLimited {
+            retry_after: Some(Duration::from_secs(24 * 60 * 60))
+        }
+    );
+}

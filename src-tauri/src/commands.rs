@@ -485,14 +485,26 @@ pub async fn save_edc_settings(desk: &Desk, payload: Value) -> CmdResult<EdcSett
     let token = match token.filter(|t| !t.trim().is_empty()) {
         Some(t) => Token::parse(&t)
             .ok_or_else(|| IpcError::validation(Message::new("shell.tokenFormat").render(lang)))?,
-        None => desk
-            .store()
-            .readers()
-            .edc_connection()
-            .await
-            .map_err(|e| IpcError::from_store(e, lang))?
-            .and_then(|(_, t)| Token::parse(&t))
-            .ok_or_else(|| IpcError::validation(Message::new("shell.tokenMissing").render(lang)))?,
+        None => {
+            let saved = desk
+                .store()
+                .readers()
+                .edc_connection()
+                .await
+                .map_err(|e| IpcError::from_store(e, lang))?;
+            // The saved token goes only to the server it was saved for:
+            // another scheme, host or port needs it typed again.
+            if let Some((saved_url, _)) = &saved
+                && !sitedesk_core::edc::same_origin(saved_url, api.as_str())
+            {
+                return Err(IpcError::validation(
+                    Message::new("shell.tokenForNewServer").render(lang),
+                ));
+            }
+            saved.and_then(|(_, t)| Token::parse(&t)).ok_or_else(|| {
+                IpcError::validation(Message::new("shell.tokenMissing").render(lang))
+            })?
+        }
     };
     desk.use_edc(desk.actor(), api.to_string(), token)
         .await

@@ -795,6 +795,14 @@ async fn the_edc_connection_is_checked_saved_tested_and_forgotten() {
             json!({"url": sim.base_url(), "token": "ABC"}),
         ),
         ("no token saved", json!({"url": sim.base_url()})),
+        (
+            "plain http to another computer",
+            json!({"url": "http://redcap.example.org/api/", "token": edc_sim::DEMO_TOKEN}),
+        ),
+        (
+            "a user name in the address",
+            json!({"url": "https://dana:pw@redcap.example.org/api/", "token": edc_sim::DEMO_TOKEN}),
+        ),
     ] {
         expect_code(
             what,
@@ -827,11 +835,25 @@ async fn the_edc_connection_is_checked_saved_tested_and_forgotten() {
     assert_eq!(report.version, edc_sim::REDCAP_VERSION);
     assert!(report.longitudinal);
 
-    // A new address keeps the saved token; a wrong token is the EDC's refusal.
+    // Another path on the same server keeps the saved token; another
+    // server (here another port) needs it typed again, and nothing changes.
     save_edc_settings(s, json!({"url": sim.api_url()}))
         .await
         .unwrap();
     test_connection(s).await.unwrap();
+    let before = fingerprint(&db);
+    let elsewhere = format!(
+        "http://127.0.0.1:{}/api/",
+        sim.local_addr().port().checked_add(1).unwrap_or(1)
+    );
+    let e = expect_code(
+        "another server without its token",
+        save_edc_settings(s, json!({"url": elsewhere})).await,
+        ErrorCode::Validation,
+    );
+    assert!(e.message.contains("token"), "{}", e.message);
+    assert_eq!(fingerprint(&db), before);
+    // A wrong token is the EDC's refusal.
     save_edc_settings(s, json!({"url": sim.api_url(), "token": "F".repeat(32)}))
         .await
         .unwrap();

@@ -23,6 +23,14 @@ pub enum EdcError {
     /// The URL is not an http(s) URL.
     #[error("the EDC address is not a web address: {0}")]
     BadUrl(String),
+    /// An address the token must not be sent to: plain `http://` to another
+    /// computer, or a user name or password inside the address.
+    #[error("the EDC address is not safe for the token: {0}")]
+    UnsafeUrl(String),
+    /// The server answered with a redirect, which is never followed: the
+    /// request's body carries the token.
+    #[error("the EDC answered with a redirect")]
+    Redirect(String),
     /// The server does not know the token (or it was revoked).
     #[error("the EDC refused the API token")]
     BadToken,
@@ -89,6 +97,8 @@ impl EdcError {
     pub fn msg(&self) -> Message {
         match self {
             EdcError::BadUrl(u) => Message::new("core.edc.badUrl").with("url", u),
+            EdcError::UnsafeUrl(u) => Message::new("core.edc.unsafeUrl").with("url", u),
+            EdcError::Redirect(to) => Message::new("core.edc.redirect").with("location", to),
             EdcError::BadToken => Message::new("core.edc.badToken"),
             EdcError::Forbidden(m) => Message::new("core.edc.forbidden").with("detail", m),
             EdcError::Validation(rows) => {

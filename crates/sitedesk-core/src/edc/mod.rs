@@ -144,6 +144,17 @@ pub fn api_url(base: &str) -> Result<reqwest::Url, EdcError> {
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(EdcError::BadUrl(base.to_owned()));
     }
+    // The token goes in the body of every request: never to an address
+    // with credentials of its own, and in clear only to this computer.
+    if !url.username().is_empty() || url.password().is_some() {
+        // Named without them: the error reaches logs and the screen.
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        return Err(EdcError::UnsafeUrl(url.to_string()));
+    }
+    if url.scheme() == "http" && !is_loopback(&url) {
+        return Err(EdcError::UnsafeUrl(base.to_owned()));
+    }
     url.set_query(None);
     url.set_fragment(None);
     let path = url.path().trim_end_matches('/').to_owned();
@@ -156,6 +167,34 @@ pub fn api_url(base: &str) -> Result<reqwest::Url, EdcError> {
     Ok(url)
 }
 
+/// Whether an address names this computer (the demo EDC, a test server).
+fn is_loopback(url: &reqwest::Url) -> bool {
+    url.host_str().is_some_and(|h| {
+        h.eq_ignore_ascii_case("localhost")
+            || h.trim_matches(['[', ']'])
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    })
+}
+
+/// Whether two addresses are the same server (scheme, host and port): a
+/// saved token is used again only there.
+pub fn same_origin(a: &str, b: &str) -> bool {
+    match (api_url(a), api_url(b)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
+}
+
+/// The largest answer read: a whole-project export of a large study fits;
+/// a server streaming without end does not fill the memory.
+pub const MAX_ANSWER_BYTES: usize = 512 * 1024 * 1024;
+/// The most of a server's own words kept in an error: enough to read,
+/// never a page.
+const MAX_SERVER_WORDS: usize = 300;
+/// The longest Retry-After taken from a server: a day.
+const MAX_RETRY_AFTER_SECS: u64 = 24 * 60 * 60;
+
 impl EdcClient {
     pub fn new(base_url: &str, token: Token, timeouts: Timeouts) -> Result<EdcClient, EdcError> {
         let api = api_url(base_url)?;
@@ -166,6 +205,9 @@ impl EdcClient {
             .connect_timeout(timeouts.connect)
             .timeout(timeouts.total)
             .user_agent(concat!("SiteDesk/", env!("CARGO_PKG_VERSION")))
+            // A redirect would post the body, token included, to another
+            // address, maybe from https to http.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| EdcError::Transport(e.to_string()))?;
         Ok(EdcClient {
@@ -235,8 +277,19 @@ impl EdcClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let body = response.text().await.map_err(transport)?;
+            .map(|s| Duration::from_secs(s.min(MAX_RETRY_AFTER_SECS)));
+        if status.is_redirection() {
+            let to = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .chars()
+                .take(MAX_SERVER_WORDS)
+                .collect();
+            return Err(EdcError::Redirect(to));
+        }
+        let body = read_capped(response).await?;
         if status.is_success() {
             return Ok(body);
         }
@@ -491,11 +544,29 @@ fn transport(e: reqwest::Error) -> EdcError {
 }
 
 /// The typed error for a non-2xx answer.
+/// Reads an answer's body up to [`MAX_ANSWER_BYTES`].
+async fn read_capped(mut response: reqwest::Response) -> Result<String, EdcError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport)? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(EdcError::Malformed(format!(
+                "the answer is larger than {} MB",
+                MAX_ANSWER_BYTES / (1024 * 1024)
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|_| EdcError::Malformed("the answer is not UTF-8 text".into()))
+}
+
 fn refusal(status: u16, retry_after: Option<Duration>, body: &str) -> EdcError {
-    let message = serde_json::from_str::<Value>(body)
+    let message: String = serde_json::from_str::<Value>(body)
         .ok()
         .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned))
-        .unwrap_or_else(|| body.chars().take(300).collect());
+        .unwrap_or_else(|| body.to_owned())
+        .chars()
+        .take(MAX_SERVER_WORDS)
+        .collect();
     let lower = message.to_ascii_lowercase();
     match status {
         429 => EdcError::RateLimited { retry_after },

@@ -25,9 +25,13 @@ fn the_api_url_is_found_from_what_a_user_types() {
             "https://redcap.example.org/api/",
         ),
         (
-            "  http://10.0.0.5:8080/redcap/  ",
-            "http://10.0.0.5:8080/redcap/api/",
+            "  https://10.0.0.5:8443/redcap/  ",
+            "https://10.0.0.5:8443/redcap/api/",
         ),
+        // Plain http only to this computer: the demo EDC, a test server.
+        ("http://127.0.0.1:8080/", "http://127.0.0.1:8080/api/"),
+        ("http://localhost/redcap", "http://localhost/redcap/api/"),
+        ("http://[::1]:9000/", "http://[::1]:9000/api/"),
         ("https://h.org/api/?x=1#y", "https://h.org/api/"),
     ] {
         assert_eq!(api_url(typed).unwrap().as_str(), want, "{typed}");
@@ -40,6 +44,44 @@ fn the_api_url_is_found_from_what_a_user_types() {
         "https://",
     ] {
         assert!(matches!(api_url(bad), Err(EdcError::BadUrl(_))), "{bad}");
+    }
+    // The token goes in every request's body: not in clear to another
+    // computer, not to an address carrying credentials of its own.
+    for unsafe_address in [
+        "http://redcap.example.org/api/",
+        "http://10.0.0.5/",
+        "http://127.0.0.1.example.org/",
+        "https://dana@redcap.example.org/",
+        "https://dana:secret@redcap.example.org/api/",
+        "http://user:pw@127.0.0.1/",
+    ] {
+        assert!(
+            matches!(api_url(unsafe_address), Err(EdcError::UnsafeUrl(_))),
+            "{unsafe_address}"
+        );
+    }
+    let Err(EdcError::UnsafeUrl(named)) = api_url("https://dana:secret@redcap.example.org/api/")
+    else {
+        panic!("refused");
+    };
+    assert!(
+        !named.contains("secret") && !named.contains("dana"),
+        "{named}"
+    );
+}
+
+#[test]
+fn a_saved_token_is_for_one_scheme_host_and_port() {
+    let saved = "https://redcap.example.org/api/";
+    assert!(same_origin(saved, "https://redcap.example.org"));
+    assert!(same_origin(saved, "https://REDCAP.example.org:443/api/"));
+    for other in [
+        "https://redcap.example.org:8443/api/",
+        "https://redcap.example.com/api/",
+        "http://redcap.example.org/api/",
+        "not an address",
+    ] {
+        assert!(!same_origin(saved, other), "{other}");
     }
 }
 

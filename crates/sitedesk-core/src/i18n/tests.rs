@@ -299,6 +299,8 @@ fn edc_errors() -> Vec<EdcError> {
     };
     let all = vec![
         EdcError::BadUrl("ftp://edc".into()),
+        EdcError::UnsafeUrl("http://redcap.example.org/api/".into()),
+        EdcError::Redirect("https://login.example.org/".into()),
         EdcError::BadToken,
         EdcError::Forbidden("no export rights".into()),
         EdcError::Validation(vec![row(1)]),
@@ -317,7 +319,9 @@ fn edc_errors() -> Vec<EdcError> {
         EdcError::Timeout,
         EdcError::Malformed("eof".into()),
     ];
-    covers("EdcError", &all, 11, |e| match e {
+    covers("EdcError", &all, 13, |e| match e {
+        EdcError::UnsafeUrl(_) => 11,
+        EdcError::Redirect(_) => 12,
         EdcError::BadUrl(_) => 0,
         EdcError::BadToken => 1,
         EdcError::Forbidden(_) => 2,

@@ -35,13 +35,15 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// The wait before attempt `attempt + 1`: uniform in [0, min(cap,
-    /// base·2^attempt)], or the server's Retry-After when it gave one.
+    /// base·2^attempt)], or the server's Retry-After when it gave one, at
+    /// most `cap` (a longer one fails the attempts and waits for the next
+    /// run, which the scheduler spaces).
     pub fn backoff(&self, attempt: u32, error: &EdcError) -> Duration {
         if let EdcError::RateLimited {
             retry_after: Some(after),
         } = error
         {
-            return (*after).min(self.cap.max(*after));
+            return (*after).min(self.cap);
         }
         let ceiling = self
             .base

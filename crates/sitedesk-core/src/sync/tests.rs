@@ -122,10 +122,14 @@ fn backoff_is_jittered_bounded_and_honours_retry_after() {
     let waits: std::collections::BTreeSet<Duration> =
         (0..50).map(|_| p.backoff(3, &timeout)).collect();
     assert!(waits.len() > 5, "jittered: {waits:?}");
-    let limited = EdcError::RateLimited {
-        retry_after: Some(Duration::from_secs(3)),
+    let after = |secs| EdcError::RateLimited {
+        retry_after: Some(Duration::from_millis(secs)),
     };
-    assert_eq!(p.backoff(0, &limited), Duration::from_secs(3));
+    assert_eq!(p.backoff(0, &after(300)), Duration::from_millis(300));
+    // A longer Retry-After is capped: the attempts run out and the next
+    // run, which the scheduler spaces, tries again.
+    assert_eq!(p.backoff(0, &after(3_000)), p.cap);
+    assert_eq!(p.backoff(0, &after(u64::MAX)), p.cap);
 }
 
 #[test]
