@@ -266,16 +266,21 @@ async fn keys(c: &Client, text: &str) {
 
 /// Waits until `testid` is present (`true`) or gone (`false`).
 async fn wait_present(c: &Client, testid: &str, present: bool) {
+    wait_css_present(c, &css(testid), present).await;
+}
+
+/// Waits until an element matching `selector` is present (or absent).
+async fn wait_css_present(c: &Client, selector: &str, present: bool) {
     let deadline = Instant::now() + WAIT;
     let mut poll = tokio::time::interval(Duration::from_millis(50));
     loop {
-        let found = c.find(Locator::Css(&css(testid))).await.is_ok();
+        let found = c.find(Locator::Css(selector)).await.is_ok();
         if found == present {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "{testid} never became {}",
+            "{selector} never became {}",
             if present { "present" } else { "absent" }
         );
         poll.tick().await;
@@ -914,15 +919,7 @@ async fn onboard(c: &Client, url: &str, token: &str, desk: &str) {
     click(c, "onboard-confirm").await;
     wait_present(c, "nav-subjects", true).await;
     // The notice that says so covers the page's top right until it goes.
-    let deadline = Instant::now() + WAIT;
-    while c
-        .find(Locator::Css(".mantine-Notification-root"))
-        .await
-        .is_ok()
-    {
-        assert!(Instant::now() < deadline, "the notice never closed");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_css_present(c, ".mantine-Notification-root", false).await;
 }
 
 /// Two desks of one site of a real study (a project that is not the demo,
