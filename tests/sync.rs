@@ -74,6 +74,8 @@ fn syncer(store: &Store, sim: &RunningSim, tracker: &TaskTracker) -> Syncer {
             breaker_threshold: 50,
             breaker_cooldown: Duration::from_millis(10),
             apply_chunk: 50,
+            // Several exports per pull: each resumes where a cut one ended.
+            pull_records: 4,
         },
     )
 }

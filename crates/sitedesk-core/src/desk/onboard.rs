@@ -17,7 +17,7 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use crate::domain::{Site, Study};
-use crate::edc::{DagInfo, EdcClient, EdcError, Timeouts, Token, api_url};
+use crate::edc::{DagInfo, EdcClient, EdcError, Timeouts, Token, api_url, dag_id_of_record_name};
 use crate::i18n::{Lang, Message};
 use crate::metadata::design::Design;
 use crate::metadata::logic::{LogicIssue, check_dictionary};
@@ -159,8 +159,24 @@ pub(super) async fn probe(url: &str, token: Token, timeouts: Timeouts) -> Result
     let info = client.project().await?;
     let dictionary = client.metadata().await?;
     let design = client.design(&dictionary).await?;
-    let dags = client.dags().await?;
-    let token_dag = client.token_dag(&dags).await?;
+    let (dags, token_dag) = match client.dags_if_allowed().await? {
+        Some(dags) => {
+            let own = client.token_dag(&dags).await?;
+            (dags, own)
+        }
+        // A site's token without the Data Access Groups right: its group's
+        // number is in the record names it would make, its names are not
+        // to be had. The desk knows the site by its number.
+        None => {
+            let next = client.next_record_name().await?;
+            let own = dag_id_of_record_name(&next).map(|id| DagInfo {
+                data_access_group_name: site_code(id),
+                unique_group_name: format!("{UNNAMED_GROUP_PREFIX}{id}"),
+                data_access_group_id: id,
+            });
+            (own.iter().cloned().collect(), own)
+        }
+    };
     Ok(Probed {
         origin,
         project_id: info.project_id,
@@ -171,6 +187,9 @@ pub(super) async fn probe(url: &str, token: Token, timeouts: Timeouts) -> Result
         token_dag,
     })
 }
+
+/// How the desk names a group whose REDCap name its token may not read.
+pub const UNNAMED_GROUP_PREFIX: &str = "redcap-group-";
 
 /// The code a site's subject ids start with: the same at every desk of
 /// the site, since it comes from REDCap's number for the group.

@@ -39,6 +39,17 @@ pub enum EdcError {
     /// values; `message` shows them to the user.)
     #[error("the EDC refused the request (forbidden)")]
     Forbidden(String),
+    /// The token lacks a right the call needs (REDCap's "Insufficient user
+    /// privileges: You must have ... privileges"), in the server's words.
+    /// Expected of a site's token for some calls (`dag`, `log`): the
+    /// caller decides whether it can do without.
+    #[error("the EDC token lacks a right for this call")]
+    NoRight(String),
+    /// The server has banned this computer's address (REDCap's rate
+    /// limiter: a plain-text 429 without Retry-After, until an
+    /// administrator lifts it). Retrying does not help and prolongs it.
+    #[error("the EDC has banned this computer's address")]
+    Banned(String),
     /// An import was refused: one row per bad value.
     #[error("the EDC refused {} values", .0.len())]
     Validation(Vec<ValueError>),
@@ -101,6 +112,8 @@ impl EdcError {
             EdcError::Redirect(to) => Message::new("core.edc.redirect").with("location", to),
             EdcError::BadToken => Message::new("core.edc.badToken"),
             EdcError::Forbidden(m) => Message::new("core.edc.forbidden").with("detail", m),
+            EdcError::NoRight(m) => Message::new("core.edc.noRight").with("detail", m),
+            EdcError::Banned(m) => Message::new("core.edc.banned").with("detail", m),
             EdcError::Validation(rows) => {
                 let shown = rows.iter().take(5).map(|r| {
                     Message::new("core.edc.valueError")

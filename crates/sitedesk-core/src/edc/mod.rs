@@ -19,7 +19,9 @@ mod tests;
 mod token;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -125,6 +127,9 @@ pub struct EdcClient {
     api: reqwest::Url,
     token: Token,
     metrics: std::sync::Arc<metrics::CallMetrics>,
+    /// The server's clock as its last answer's `Date` header gave it, and
+    /// when that answer came.
+    server_clock: std::sync::Arc<std::sync::Mutex<Option<(DateTime<Utc>, Instant)>>>,
 }
 
 impl std::fmt::Debug for EdcClient {
@@ -215,6 +220,7 @@ impl EdcClient {
             api,
             token,
             metrics: std::sync::Arc::default(),
+            server_clock: std::sync::Arc::default(),
         })
     }
 
@@ -228,6 +234,15 @@ impl EdcClient {
     /// What this client's calls have cost so far, per endpoint.
     pub fn metrics(&self) -> &metrics::CallMetrics {
         &self.metrics
+    }
+
+    /// The server's time now (UTC), from the `Date` header of its last
+    /// answer, refusals included; `None` before any answer came or when
+    /// its answers carry no readable date.
+    pub fn server_now(&self) -> Option<DateTime<Utc>> {
+        let seen = *self.server_clock.lock().unwrap_or_else(|p| p.into_inner());
+        let (date, at) = seen?;
+        Some(date + chrono::TimeDelta::from_std(at.elapsed()).unwrap_or_default())
     }
 
     /// The API endpoint this client calls.
@@ -272,6 +287,15 @@ impl EdcClient {
             .await
             .map_err(transport)?;
         let status = response.status();
+        if let Some(date) = response
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
+        {
+            *self.server_clock.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((date.with_timezone(&Utc), Instant::now()));
+        }
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
@@ -364,7 +388,13 @@ impl EdcClient {
         } else {
             None
         };
-        let dags = self.call("dag", &[]).await?;
+        // A site's token usually lacks the Data Access Groups right: it is
+        // bound to its site, and the design then has no groups.
+        let dags = match self.call("dag", &[]).await {
+            Ok(d) => Some(d),
+            Err(EdcError::NoRight(_)) => None,
+            Err(e) => return Err(e),
+        };
         let instruments = self.call("instrument", &[]).await?;
         let get = |k: &str| parts.get(k).cloned().flatten();
         Design::from_api(
@@ -373,7 +403,7 @@ impl EdcClient {
             get("event").as_deref(),
             get("formEventMapping").as_deref(),
             repeating.as_deref(),
-            Some(&dags),
+            dags.as_deref(),
         )
         .and_then(|d| d.with_instrument_labels(&instruments))
         .map_err(|e| EdcError::Malformed(e.to_string()))
@@ -382,6 +412,16 @@ impl EdcClient {
     /// The project's data access groups, with their ids.
     pub async fn dags(&self) -> Result<Vec<DagInfo>, EdcError> {
         self.call_json("dag", &[]).await
+    }
+
+    /// The groups, or `None` when the token may not export them (it lacks
+    /// the Data Access Groups right, as a site's token usually does).
+    pub async fn dags_if_allowed(&self) -> Result<Option<Vec<DagInfo>>, EdcError> {
+        match self.dags().await {
+            Ok(d) => Ok(Some(d)),
+            Err(EdcError::NoRight(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// The record name this token would create next
@@ -498,15 +538,34 @@ impl EdcClient {
 
 /// The group a record name `<group id>-<n>` belongs to, among `dags`.
 pub fn dag_of_record_name<'a>(name: &str, dags: &'a [DagInfo]) -> Option<&'a DagInfo> {
-    let (id, n) = name.split_once('-')?;
-    let id: u32 = id.parse().ok()?;
-    n.parse::<u64>().ok()?;
+    let id = dag_id_of_record_name(name)?;
     dags.iter().find(|d| d.data_access_group_id == id)
 }
 
+/// The group number of a record name `<group id>-<n>`, as REDCap names
+/// the records of a user in a group.
+pub fn dag_id_of_record_name(name: &str) -> Option<u32> {
+    let (id, n) = name.split_once('-')?;
+    let id: u32 = id.parse().ok()?;
+    n.parse::<u64>().ok()?;
+    Some(id)
+}
+
+/// A list parameter as one comma-joined variable, as REDCap reads it: a
+/// server on PHP's default `max_input_vars` (1000) drops the variables of
+/// a request beyond that, so `fields[0]`..`fields[999]` would lose fields.
+/// A list whose values hold a comma (REDCap's names never do) goes
+/// indexed.
 fn indexed(params: &mut Vec<(String, String)>, name: &str, values: &[String]) {
-    for (i, v) in values.iter().enumerate() {
-        params.push((format!("{name}[{i}]"), v.clone()));
+    if values.is_empty() {
+        return;
+    }
+    if values.iter().any(|v| v.contains(',')) {
+        for (i, v) in values.iter().enumerate() {
+            params.push((format!("{name}[{i}]"), v.clone()));
+        }
+    } else {
+        params.push((name.to_owned(), values.join(",")));
     }
 }
 
@@ -568,8 +627,15 @@ fn refusal(status: u16, retry_after: Option<Duration>, body: &str) -> EdcError {
         .take(MAX_SERVER_WORDS)
         .collect();
     let lower = message.to_ascii_lowercase();
+    let json = serde_json::from_str::<Value>(body).is_ok();
     match status {
+        // REDCap's own limiter answers JSON; its ban is plain text and
+        // never says when to come back.
+        429 if retry_after.is_none() && !json && !message.trim().is_empty() => {
+            EdcError::Banned(message)
+        }
         429 => EdcError::RateLimited { retry_after },
+        400 | 401 | 403 if lower.contains("privilege") => EdcError::NoRight(message),
         401 | 403 if lower.contains("permission") || lower.contains("token") => EdcError::BadToken,
         401 | 403 if retry_after.is_some() => EdcError::RateLimited { retry_after },
         401 | 403 => EdcError::Forbidden(message),

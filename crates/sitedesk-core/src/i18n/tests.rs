@@ -303,6 +303,8 @@ fn edc_errors() -> Vec<EdcError> {
         EdcError::Redirect("https://login.example.org/".into()),
         EdcError::BadToken,
         EdcError::Forbidden("no export rights".into()),
+        EdcError::NoRight("You must have 'API Export' privileges and 'Logging' privileges".into()),
+        EdcError::Banned("Your IP address has been banned".into()),
         EdcError::Validation(vec![row(1)]),
         EdcError::Validation((0..7).map(row).collect()),
         EdcError::UnknownFields(vec!["a".into(), "b".into()]),
@@ -319,7 +321,9 @@ fn edc_errors() -> Vec<EdcError> {
         EdcError::Timeout,
         EdcError::Malformed("eof".into()),
     ];
-    covers("EdcError", &all, 13, |e| match e {
+    covers("EdcError", &all, 15, |e| match e {
+        EdcError::NoRight(_) => 13,
+        EdcError::Banned(_) => 14,
         EdcError::UnsafeUrl(_) => 11,
         EdcError::Redirect(_) => 12,
         EdcError::BadUrl(_) => 0,

@@ -634,6 +634,11 @@ impl Readers {
         self.read(super::sync::cursor).await
     }
 
+    /// The pull stopped part-way, if one was.
+    pub async fn pull_resume(&self) -> Result<Option<super::sync::PullResume>> {
+        self.read(super::sync::pull_resume).await
+    }
+
     /// Every saved form value of one record.
     pub async fn record_values(&self, record_id: String) -> Result<Vec<SavedValue>> {
         self.read(move |c| {

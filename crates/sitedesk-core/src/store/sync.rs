@@ -533,22 +533,75 @@ pub(super) fn open_conflicts(c: &Connection) -> Result<Vec<Conflict>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Where the last pull got to: the EDC's log time it started from.
+/// Where the last pull got to: the EDC's time the next pull starts from
+/// (less the overlap the sync engine keeps).
 pub(super) fn cursor(c: &Connection) -> Result<Option<String>> {
-    Ok(c.query_row(
-        "SELECT value FROM meta WHERE key = 'sync_cursor'",
-        [],
-        |r| r.get(0),
+    meta_text(c, "sync_cursor")
+}
+
+/// A pull stopped part-way (cancelled, offline, the app closed): what the
+/// next run resumes instead of starting over.
+pub(super) fn pull_resume(c: &Connection) -> Result<Option<PullResume>> {
+    Ok(meta_text(c, "sync_pull_resume")?.and_then(|j| serde_json::from_str(&j).ok()))
+}
+
+fn meta_text(c: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(
+        c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?,
     )
-    .optional()?)
 }
 
 pub(super) fn clear_cursor(tx: &Transaction<'_>) -> Result<()> {
-    tx.execute("DELETE FROM meta WHERE key = 'sync_cursor'", [])?;
+    tx.execute(
+        "DELETE FROM meta WHERE key IN ('sync_cursor', 'sync_pull_resume')",
+        [],
+    )?;
     Ok(())
 }
 
-pub(super) fn set_cursor(tx: &Transaction<'_>, value: &str) -> Result<()> {
+/// Where a pull got to, committed in the transaction of the cells it
+/// applied, so that a pull stopped anywhere resumes where its last
+/// committed cells end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PullMark {
+    /// The pull ended: the next one starts from this server time.
+    Done(String),
+    /// The records up to `after` are in.
+    Part(PullResume),
+}
+
+/// A pull part-way: it started from cursor `from`, will end at `next`,
+/// and has every record whose id sorts at or before `after`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PullResume {
+    pub from: Option<String>,
+    pub next: Option<String>,
+    pub after: String,
+}
+
+pub(super) fn set_mark(tx: &Transaction<'_>, mark: &PullMark) -> Result<()> {
+    let put = |key: &str, value: &str| {
+        tx.execute(
+            "INSERT INTO meta(key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )
+    };
+    match mark {
+        PullMark::Done(cursor) => {
+            set_cursor(tx, cursor)?;
+            tx.execute("DELETE FROM meta WHERE key = 'sync_pull_resume'", [])?;
+        }
+        PullMark::Part(resume) => {
+            let json = serde_json::to_string(resume).expect("a resume point serializes");
+            put("sync_pull_resume", &json)?;
+        }
+    }
+    Ok(())
+}
+
+fn set_cursor(tx: &Transaction<'_>, value: &str) -> Result<()> {
     tx.execute(
         "INSERT INTO meta(key, value) VALUES ('sync_cursor', ?1)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",

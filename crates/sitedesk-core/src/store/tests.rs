@@ -1610,7 +1610,9 @@ async fn another_edc_starts_from_no_bases_and_the_beginning_of_its_log() {
     w.sync_apply(
         actor(),
         vec![pulled("120")],
-        Some("2026-11-20 10:00".into()),
+        Some(crate::store::sync::PullMark::Done(
+            "2026-11-20 10:00".into(),
+        )),
     )
     .await
     .unwrap();

@@ -35,7 +35,7 @@ use ts_rs::TS;
 
 use super::read::{DictionaryImport, SyncSettings};
 use super::record::Now;
-use super::sync::{Keep, SyncApplied, SyncWrite};
+use super::sync::{Keep, PullMark, SyncApplied, SyncWrite};
 use super::write;
 use super::{Result, StoreError};
 use crate::domain::{Action, Actor, RecordEdit, ScreeningInput, Site, Study, Subject};
@@ -116,7 +116,7 @@ enum Command {
     },
     SyncApply {
         writes: Vec<SyncWrite>,
-        cursor: Option<String>,
+        mark: Option<PullMark>,
         actor: Actor,
         reply: oneshot::Sender<Result<SyncApplied>>,
     },
@@ -672,13 +672,13 @@ fn execute(
         )),
         Command::SyncApply {
             writes,
-            cursor,
+            mark,
             actor,
             reply,
         } => step!(reply, |tx| {
             let applied = super::sync::apply(tx, now, &actor, &writes)?;
-            if let Some(c) = &cursor {
-                super::sync::set_cursor(tx, c)?;
+            if let Some(m) = &mark {
+                super::sync::set_mark(tx, m)?;
             }
             Ok(applied)
         }),
@@ -953,16 +953,16 @@ impl WriterHandle {
     }
 
     /// Commits what a sync step decided (through the bulk lane: a person's
-    /// edits go first), and moves the pull cursor when given.
+    /// edits go first), and records where the pull got to when given.
     pub async fn sync_apply(
         &self,
         actor: Actor,
         writes: Vec<SyncWrite>,
-        cursor: Option<String>,
+        mark: Option<PullMark>,
     ) -> Result<SyncApplied> {
         self.call_in(Lane::Bulk, |reply| Command::SyncApply {
             writes,
-            cursor,
+            mark,
             actor,
             reply,
         })

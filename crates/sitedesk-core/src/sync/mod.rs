@@ -41,7 +41,7 @@ use ts_rs::TS;
 use crate::domain::Actor;
 use crate::edc::{EdcClient, EdcError, Overwrite, RecordQuery};
 use crate::i18n::{Lang, Message};
-use crate::store::sync::{Cell, PendingCell, SyncWrite, normalize};
+use crate::store::sync::{Cell, PendingCell, PullMark, PullResume, SyncWrite, normalize};
 use crate::store::{Store, StoreError, metadata_hash};
 use crate::tasks::{TaskError as _, TaskGuard, TaskKind, TaskRegistry, TaskState};
 use decide::{DAG_COLUMN, Decision, Layout, decide};
@@ -64,6 +64,8 @@ pub struct SyncConfig {
     pub breaker_cooldown: Duration,
     /// Pulled cells per writer transaction.
     pub apply_chunk: usize,
+    /// Records per export when pulling.
+    pub pull_records: u32,
 }
 
 impl Default for SyncConfig {
@@ -76,6 +78,7 @@ impl Default for SyncConfig {
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(30),
             apply_chunk: 2000,
+            pull_records: 200,
         }
     }
 }
@@ -407,68 +410,157 @@ impl Syncer {
             .ok_or_else(|| SyncError::Design("no study forms are imported".into()))
     }
 
+    /// Pulls the records changed since the cursor (less [`PULL_OVERLAP`]):
+    /// their ids first, then a bounded export of some records at a time,
+    /// each applied before the next is asked for, so memory stays the
+    /// same whatever the study holds. Each export's cells commit with the
+    /// point reached; a pull stopped anywhere resumes there.
     async fn pull_records(&self, cancel: &CancellationToken) -> Result<(u32, u32), SyncError> {
         let client = &self.inner.client;
         let readers = self.inner.store.readers();
         let previous = readers.sync_cursor().await?;
-        // The EDC's own clock: the newest log entry now is where the next
-        // pull starts (records changed at or after the previous one are
-        // exported now, so nothing falls between two pulls).
-        let log = self
-            .retrying(cancel, None, || async {
-                Ok(client.log(None, previous.as_deref(), None).await?)
-            })
-            .await?;
-        let next = log
-            .iter()
-            .map(|e| seconds(&e.timestamp))
-            .max()
-            .or_else(|| previous.clone());
-        let query = RecordQuery {
-            date_range_begin: previous.clone(),
+        let (next, after) = match readers.pull_resume().await? {
+            Some(r) if r.from == previous => (r.next, Some(r.after)),
+            _ => (self.next_cursor(cancel, previous.as_deref()).await?, None),
+        };
+        let stored = self.study().await?;
+        let layout = Layout::new(&stored.dictionary, &stored.design);
+        let id_field = layout.record_id_field().to_owned();
+        let ids_query = RecordQuery {
+            fields: vec![id_field.clone()],
+            date_range_begin: previous.as_deref().map(overlapped),
             ..RecordQuery::default()
         };
         let rows = self
             .retrying(cancel, None, || async {
-                Ok(client.export_records(&query).await?)
+                Ok(client.export_records(&ids_query).await?)
             })
             .await?;
-        let stored = self.study().await?;
-        let layout = Layout::new(&stored.dictionary, &stored.design);
-        let writes: Vec<SyncWrite> = rows
-            .iter()
-            .flat_map(|row| layout.cells(row))
-            .map(|(cell, server)| SyncWrite::Pulled { cell, server })
+        let ids: BTreeSet<String> = rows
+            .into_iter()
+            .filter_map(|mut r| r.remove(&id_field))
+            .filter(|id| after.as_ref().is_none_or(|a| id > a))
             .collect();
-        let pulled = writes.len() as u32;
-        let mut taken = 0;
-        let chunks: Vec<&[SyncWrite]> = writes.chunks(self.inner.config.apply_chunk).collect();
+        let progress = &self.inner.progress;
+        progress
+            .records_total
+            .store(ids.len() as u32, Ordering::Relaxed);
         let writer = self.inner.store.writer();
-        if chunks.is_empty() {
-            if next != previous
-                && let Some(n) = &next
+        let (mut pulled, mut taken) = (0, 0);
+        let ids: Vec<String> = ids.into_iter().collect();
+        let per_export = self.inner.config.pull_records.max(1) as usize;
+        let exports = ids.chunks(per_export).collect::<Vec<_>>();
+        for (n, chunk) in exports.iter().enumerate() {
+            let query = RecordQuery {
+                records: chunk.to_vec(),
+                ..RecordQuery::default()
+            };
+            let rows = self
+                .retrying(cancel, None, || async {
+                    Ok(client.export_records(&query).await?)
+                })
+                .await?;
+            let writes: Vec<SyncWrite> = rows
+                .iter()
+                .flat_map(|row| layout.cells(row))
+                .map(|(cell, server)| SyncWrite::Pulled { cell, server })
+                .collect();
+            drop(rows);
+            pulled += writes.len() as u32;
+            let mark = if n + 1 == exports.len() {
+                next.clone().map(PullMark::Done)
+            } else {
+                Some(PullMark::Part(PullResume {
+                    from: previous.clone(),
+                    next: next.clone(),
+                    after: chunk.last().expect("chunks are not empty").clone(),
+                }))
+            };
+            let pieces: Vec<&[SyncWrite]> = writes.chunks(self.inner.config.apply_chunk).collect();
+            let last = pieces.len().saturating_sub(1);
+            for (i, piece) in pieces.iter().enumerate() {
+                let applied = or_cancel(
+                    cancel,
+                    writer.sync_apply(
+                        self.inner.actor.clone(),
+                        piece.to_vec(),
+                        if i == last { mark.clone() } else { None },
+                    ),
+                )
+                .await??;
+                taken += applied.taken;
+            }
+            if pieces.is_empty()
+                && let Some(mark) = mark
             {
                 or_cancel(
                     cancel,
-                    writer.sync_apply(self.inner.actor.clone(), Vec::new(), Some(n.clone())),
+                    writer.sync_apply(self.inner.actor.clone(), Vec::new(), Some(mark)),
                 )
                 .await??;
             }
-            return Ok((0, 0));
+            progress
+                .records_done
+                .fetch_add(chunk.len() as u32, Ordering::Relaxed);
         }
-        let last = chunks.len() - 1;
-        for (i, chunk) in chunks.into_iter().enumerate() {
-            let cursor = if i == last { next.clone() } else { None };
-            let applied = or_cancel(
+        if exports.is_empty()
+            && next != previous
+            && let Some(n) = next
+        {
+            or_cancel(
                 cancel,
-                writer.sync_apply(self.inner.actor.clone(), chunk.to_vec(), cursor),
+                writer.sync_apply(
+                    self.inner.actor.clone(),
+                    Vec::new(),
+                    Some(PullMark::Done(n)),
+                ),
             )
             .await??;
-            taken += applied.taken;
         }
         Ok((pulled, taken))
     }
 
+    /// Where the pull that starts now will leave the cursor: the newest
+    /// time in the EDC's log since `previous` (its own clock), or, for a
+    /// token without the Logging right, the server's clock now moved back
+    /// by the furthest time zone behind UTC (the API speaks the server's
+    /// local time, which the desk cannot learn without the log; the
+    /// overlap only costs records pulled twice).
+    async fn next_cursor(
+        &self,
+        cancel: &CancellationToken,
+        previous: Option<&str>,
+    ) -> Result<Option<String>, SyncError> {
+        let client = &self.inner.client;
+        // The log call takes its times to the minute.
+        let begin = previous.map(|p| overlapped(p).chars().take(16).collect::<String>());
+        let log = self
+            .retrying(cancel, None, || async {
+                match client.log(None, begin.as_deref(), None).await {
+                    Ok(log) => Ok(Some(log)),
+                    Err(EdcError::NoRight(_)) => Ok(None),
+                    Err(e) => Err(e.into()),
+                }
+            })
+            .await?;
+        Ok(match log {
+            Some(log) => log
+                .iter()
+                .map(|e| seconds(&e.timestamp))
+                .max()
+                .or_else(|| previous.map(str::to_owned)),
+            None => {
+                let now = client
+                    .server_now()
+                    .unwrap_or_else(|| chrono::Utc::now() - UNKNOWN_CLOCK_SLACK);
+                Some(
+                    (now.naive_utc() - FURTHEST_ZONE_BEHIND_UTC)
+                        .format(TIMESTAMP)
+                        .to_string(),
+                )
+            }
+        })
+    }
     /// Pushes the outbox in batches, at most `concurrency` at once, each a
     /// child task of `job`; the first fatal batch error cancels the job and
     /// so the other batches. A batch cancelled alone ends alone: its
@@ -878,6 +970,32 @@ fn job(run: &TaskGuard, name: &str) -> TaskGuard {
 }
 
 /// A log time as `dateRangeBegin` takes it: with seconds.
+/// How far before its cursor each pull reaches: REDCap stamps a change
+/// with the time its request *started* (an import may commit many minutes
+/// later, after quicker, newer changes moved the cursor past its stamp),
+/// and the hour repeated when clocks go back stamps changes again with
+/// times already passed. Pulling a value twice changes nothing.
+pub const PULL_OVERLAP: chrono::TimeDelta = chrono::TimeDelta::hours(2);
+
+/// The furthest a server's local time is behind UTC (UTC−12).
+const FURTHEST_ZONE_BEHIND_UTC: chrono::TimeDelta = chrono::TimeDelta::hours(12);
+
+/// Without the server's clock, the desk's may be this far ahead of it.
+const UNKNOWN_CLOCK_SLACK: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// REDCap's timestamp form, in the server's local time.
+const TIMESTAMP: &str = "%Y-%m-%d %H:%M:%S";
+
+/// `cursor` less [`PULL_OVERLAP`], as `dateRangeBegin` takes it; a cursor
+/// that is not a time is kept as it is.
+fn overlapped(cursor: &str) -> String {
+    let c = seconds(cursor);
+    match chrono::NaiveDateTime::parse_from_str(&c, TIMESTAMP) {
+        Ok(t) => (t - PULL_OVERLAP).format(TIMESTAMP).to_string(),
+        Err(_) => c,
+    }
+}
+
 fn seconds(timestamp: &str) -> String {
     let t = timestamp.trim();
     if t.len() == 16 {
