@@ -644,6 +644,7 @@ pub async fn sync_status(desk: &Desk) -> CmdResult<SyncStatus> {
         last_success_at: s.last_success_at.map(|t| t.to_rfc3339()),
         last_report: s.last_report,
         error: s.error.map(|e| e.message(lang)),
+        stopped: s.stopped,
         breaker: s.breaker,
         pending,
         conflicts,

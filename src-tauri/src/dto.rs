@@ -221,6 +221,9 @@ pub struct SyncStatus {
     pub last_report: Option<RunReport>,
     /// The last run's failure in plain words (not being offline).
     pub error: Option<String>,
+    /// Sync stopped until a person starts it (the EDC banned this
+    /// computer's address).
+    pub stopped: bool,
     pub breaker: Option<BreakerState>,
     /// Edited values waiting to be sent.
     pub pending: u32,

@@ -611,7 +611,12 @@ offline: boolean, progress: ProgressView, last_success_at: string | null, last_r
 /**
  * The last run's failure in plain words (not being offline).
  */
-error: string | null, breaker: BreakerState | null, 
+error: string | null, 
+/**
+ * Sync stopped until a person starts it (the EDC banned this
+ * computer's address).
+ */
+stopped: boolean, breaker: BreakerState | null, 
 /**
  * Edited values waiting to be sent.
  */

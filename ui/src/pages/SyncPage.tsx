@@ -113,8 +113,8 @@ export function SyncPage() {
   );
 
   const s = status;
-  const state = !s ? null : s.mode === "none" ? "none" : s.running ? "running" : s.offline ? "offline" : s.error ? "error" : "idle";
-  const color = { none: "gray", running: "blue", offline: "gray", error: "red", idle: "green" } as const;
+  const state = !s ? null : s.mode === "none" ? "none" : s.running ? "running" : s.offline ? "offline" : s.stopped ? "stopped" : s.error ? "error" : "idle";
+  const color = { none: "gray", running: "blue", offline: "gray", stopped: "red", error: "red", idle: "green" } as const;
   const p = s?.progress;
   const percent = p && p.batches_total > 0 ? (100 * p.batches_done) / p.batches_total : 0;
   const left = p && rate && rate > 0 ? Math.round((p.records_total - p.records_done) / rate) : null;
@@ -149,6 +149,12 @@ export function SyncPage() {
                 <Progress value={percent} animated data-testid="sync-progress" />
                 <Text size="sm">{t("sync.batches", { done: p.batches_done, total: p.batches_total, records: p.records_done, recordsTotal: p.records_total })}</Text>
                 {rate !== null && left !== null && <Text size="sm" c="dimmed">{t("sync.rate", { rate: rate.toFixed(1), left })}</Text>}
+              </Stack>
+            )}
+            {s.running && p && p.phase === "pulling" && p.records_total > 0 && (
+              <Stack gap={4}>
+                <Progress value={(100 * p.records_done) / p.records_total} animated data-testid="sync-pull-progress" />
+                <Text size="sm">{t("sync.pulled", { done: p.records_done, total: p.records_total })}</Text>
               </Stack>
             )}
             {state === "offline" && <Alert color="gray">{t("sync.offlineHint")}</Alert>}

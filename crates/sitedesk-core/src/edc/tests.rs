@@ -147,6 +147,23 @@ fn refusals_become_typed_errors() {
         ),
         EdcError::Refused("You cannot export arms for classic projects".into())
     );
+    // A site's token without the Data Access Groups right.
+    let words = "Insufficient user privileges: You must have 'API Export' privileges and 'Data Access Groups' privileges in the project.";
+    assert_eq!(
+        refusal(400, None, &format!(r#"{{"error":"{words}"}}"#)),
+        EdcError::NoRight(words.into())
+    );
+    // REDCap's own rate limiter answers in JSON and may be waited out;
+    // its ban is plain text, without Retry-After.
+    assert_eq!(
+        refusal(429, None, r#"{"error":"too many requests"}"#),
+        EdcError::RateLimited { retry_after: None }
+    );
+    assert!(matches!(
+        refusal(429, None, "Your IP address has been banned."),
+        EdcError::Banned(w) if w.contains("banned")
+    ));
+    assert!(!EdcError::Banned(String::new()).is_transient());
 }
 
 #[test]

@@ -30,6 +30,9 @@ pub struct Snapshot {
     pub last_report: Option<RunReport>,
     /// The last run's failure, other than being offline or cancelled.
     pub error: Option<SyncError>,
+    /// The EDC banned this computer's address: no run starts by itself
+    /// until "Sync now" (after the administrator lifted the ban).
+    pub stopped: bool,
     pub breaker: Option<BreakerState>,
     pub interval: Duration,
 }
@@ -58,6 +61,7 @@ struct State {
     last_success_at: Option<DateTime<Utc>>,
     last_report: Option<RunReport>,
     error: Option<SyncError>,
+    stopped: bool,
 }
 
 /// Whether an error means "no network" rather than "something is wrong".
@@ -117,19 +121,28 @@ impl Scheduler {
                 this.run_once(&task, &make).await;
                 task.set_state(TaskState::Waiting);
                 loop {
-                    let wait = {
+                    let (wait, stopped) = {
                         let s = this.state();
-                        if s.offline {
+                        let wait = if s.offline {
                             OFFLINE_RETRY.min(s.interval)
                         } else {
                             s.interval
+                        };
+                        (wait, s.stopped)
+                    };
+                    // Every call while banned keeps the ban: only a person
+                    // (after the administrator lifted it) starts a run.
+                    let timer = async {
+                        if stopped {
+                            std::future::pending::<()>().await;
                         }
+                        tokio::time::sleep(wait).await;
                     };
                     tokio::select! {
                         _ = task.token().cancelled() => break 'runs,
                         _ = this.inner.trigger.notified() => break,
                         _ = this.inner.rescheduled.notified() => {}
-                        _ = tokio::time::sleep(wait) => break,
+                        _ = timer => break,
                     }
                 }
                 task.set_state(TaskState::Running);
@@ -159,6 +172,7 @@ impl Scheduler {
         let mut s = self.state();
         s.current = None;
         s.running = false;
+        s.stopped = matches!(result, Err(SyncError::Edc(EdcError::Banned(_))));
         match result {
             Ok(report) => {
                 s.offline = false;
@@ -208,6 +222,7 @@ impl Scheduler {
             last_success_at: s.last_success_at,
             last_report: s.last_report.clone(),
             error: s.error.clone(),
+            stopped: s.stopped,
             breaker: syncer.map(Syncer::breaker_state),
             interval: s.interval,
         }
