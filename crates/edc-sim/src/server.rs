@@ -45,9 +45,10 @@ use crate::faults::{CallKey, FaultSet, FaultState, HANG_LIMIT, Outcome, SpecErro
 use crate::handlers::design::import_design;
 use crate::handlers::import::seed;
 use crate::handlers::meta::answer_meta;
-use crate::handlers::{Call, action_of, parse_call, run_job};
+use crate::handlers::{Call, action_of, authorize, parse_call, run_job};
 use crate::project::{Project, ProjectStatus};
 use crate::protocol::{Answer, ApiError, ApiUser, Params, TokenError, check_token, is_token};
+use crate::rights::Rights;
 use crate::stats::{Collector, Stats};
 use crate::store::{Database, StoreError, StoreHandle};
 
@@ -156,7 +157,7 @@ impl Simulator {
         let tracker = TaskTracker::new();
         let shared = Arc::new(Shared {
             project: Mutex::new(project),
-            users,
+            users: Mutex::new(users),
             store: Mutex::new(Some(store)),
             capacity: Mutex::new(semaphore(config.faults.max_concurrent)),
             faults: Mutex::new(FaultState::new(config.faults, config.seed)),
@@ -251,9 +252,16 @@ impl RunningSim {
 
     /// The API users, tokens in upper case.
     pub fn users(&self) -> Vec<ApiUser> {
-        let mut u: Vec<ApiUser> = self.shared.users.values().cloned().collect();
+        let mut u: Vec<ApiUser> = lock(&self.shared.users).values().cloned().collect();
         u.sort_by(|a, b| a.token.cmp(&b.token));
         u
+    }
+
+    /// Gives `token`'s user these rights, for the requests that come next
+    /// (REDCap's User Rights page changed while the server runs); `false`
+    /// when no user has the token.
+    pub fn set_rights(&self, token: &str, rights: Rights) -> bool {
+        self.shared.set_rights(token, rights).is_some()
     }
 
     /// Stops accepting, ends hung requests, lets answers in progress
@@ -298,8 +306,9 @@ struct Shared {
     /// under the lock, so that two imports cannot both start from the same
     /// project.
     project: Mutex<Arc<Project>>,
-    /// By token, in upper case.
-    users: HashMap<String, ApiUser>,
+    /// By token, in upper case. A request takes its user's rights once,
+    /// when its token is checked.
+    users: Mutex<HashMap<String, ApiUser>>,
     /// `None` once the server is shutting down.
     store: Mutex<Option<StoreHandle>>,
     faults: Mutex<FaultState>,
@@ -322,6 +331,15 @@ impl Shared {
 
     fn now(&self) -> NaiveDateTime {
         lock(&self.clock).now()
+    }
+
+    /// Gives `token`'s user these rights; the user, or `None` when no user
+    /// has the token.
+    fn set_rights(&self, token: &str, rights: Rights) -> Option<ApiUser> {
+        let mut users = lock(&self.users);
+        let u = users.get_mut(&token.trim().to_ascii_uppercase())?;
+        u.rights = rights;
+        Some(u.clone())
     }
 
     fn project(&self) -> Arc<Project> {
@@ -372,17 +390,19 @@ impl Shared {
     /// Checks the token and runs the call.
     async fn answer(&self, params: &Params) -> Result<(Answer, usize), ApiError> {
         let token = params.get("token").map(str::trim).unwrap_or_default();
-        let user = self
-            .users
+        let user = lock(&self.users)
             .get(&token.to_ascii_uppercase())
             .filter(|_| is_token(token))
+            .cloned()
             .ok_or_else(ApiError::forbidden)?;
         let project = self.project();
-        match parse_call(params, &project)? {
+        let call = parse_call(params, &project)?;
+        authorize(&call, &user)?;
+        match call {
             Call::Meta(m) => Ok((answer_meta(&project, &m)?, 0)),
             Call::Design(call) => {
                 let mut in_force = lock(&self.project);
-                let (next, answer) = import_design(&in_force, user, &call)?;
+                let (next, answer) = import_design(&in_force, &user, &call)?;
                 *in_force = Arc::new(next);
                 Ok((answer, 0))
             }
@@ -392,7 +412,7 @@ impl Shared {
                     message: "The server is shutting down".into(),
                 };
                 let store = lock(&self.store).clone().ok_or_else(closed)?;
-                let (user, now) = (user.clone(), self.now());
+                let now = self.now();
                 let reply = store
                     .call(move |store| run_job(store, &project, &user, now, job))
                     .await
@@ -453,7 +473,8 @@ fn router(shared: Arc<Shared>, admin: bool) -> Router {
     if admin {
         r = r
             .route("/admin/stats", get(admin_stats).delete(admin_reset_stats))
-            .route("/admin/faults", get(admin_faults).post(admin_set_faults));
+            .route("/admin/faults", get(admin_faults).post(admin_set_faults))
+            .route("/admin/rights", get(admin_users).post(admin_set_rights));
     }
     // REDCap's own limit is the PHP upload size; imports of a few
     // thousand rows fit well within this.
@@ -706,5 +727,63 @@ async fn admin_set_faults(State(s): State<Arc<Shared>>, body: Bytes) -> Response
             faults_out(set).into_response()
         }
         Err(e) => bad(e),
+    }
+}
+
+async fn admin_users(State(s): State<Arc<Shared>>) -> Json<Vec<ApiUser>> {
+    let mut u: Vec<ApiUser> = lock(&s.users).values().cloned().collect();
+    u.sort_by(|a, b| a.token.cmp(&b.token));
+    Json(u)
+}
+
+/// Gives a token's user new rights: `{"token": HEX, "rights": {...}}` (the
+/// rights' JSON; a field left out takes the default's value) or
+/// `{"token": HEX, "spec": "site,-create"}` (a token spec's words).
+/// Answers the user.
+async fn admin_set_rights(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let bad = |status: StatusCode, message: String| {
+        (status, Json(serde_json::json!({ "error": message }))).into_response()
+    };
+    let value: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return bad(
+                StatusCode::BAD_REQUEST,
+                format!("the body is not JSON: {e}"),
+            );
+        }
+    };
+    let Some(token) = value.get("token").and_then(|t| t.as_str()) else {
+        return bad(StatusCode::BAD_REQUEST, "the body names no token".into());
+    };
+    let rights = match (value.get("spec"), value.get("rights")) {
+        (Some(spec), None) => match spec.as_str().map(Rights::parse_words) {
+            Some(Ok(r)) => r,
+            Some(Err(word)) => {
+                return bad(
+                    StatusCode::BAD_REQUEST,
+                    TokenError::UnknownRight {
+                        token: token.to_owned(),
+                        right: word,
+                    }
+                    .to_string(),
+                );
+            }
+            None => return bad(StatusCode::BAD_REQUEST, "spec is not text".into()),
+        },
+        (None, Some(rights)) => match serde_json::from_value::<Rights>(rights.clone()) {
+            Ok(r) => r,
+            Err(e) => return bad(StatusCode::BAD_REQUEST, format!("rights: {e}")),
+        },
+        _ => {
+            return bad(
+                StatusCode::BAD_REQUEST,
+                "give the rights as \"spec\" (words) or \"rights\" (JSON), one of them".into(),
+            );
+        }
+    };
+    match s.set_rights(token, rights) {
+        Some(u) => Json(u).into_response(),
+        None => bad(StatusCode::NOT_FOUND, format!("no user has token {token}")),
     }
 }
