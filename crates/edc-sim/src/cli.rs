@@ -174,7 +174,7 @@ pub struct Args {
     pub tokens: Vec<ApiUser>,
 
     /// Serve GET /admin/stats, DELETE /admin/stats, GET and POST
-    /// /admin/faults, GET and POST /admin/rights
+    /// /admin/faults, GET and POST /admin/rights, POST /admin/lock
     #[arg(long, help_heading = "Server")]
     pub admin: bool,
 

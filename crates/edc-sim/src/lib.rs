@@ -50,6 +50,19 @@
 //! the flag ignored), Delete Records for `record` delete
 //! ([`NO_DELETE_RIGHT`], 400), and a data export right other than
 //! "No Access" for a record export ([`NO_DATA_EXPORT_RIGHT`], 403).
+//! Inside a call: a record export leaves out the columns of forms the
+//! user has no access to, or whose data export right is "No Access";
+//! "Remove All Identifier Fields" leaves out the fields marked
+//! `identifier = y`; "De-Identified" leaves out those and the free text
+//! (text without validation, notes) and moves each record's dates back by
+//! [`date_shift_days`] (0 to 364, from the record id). Columns left out
+//! are absent from the rows, as in REDCap. An import gets one error row
+//! per value on a form the user may only view or not access
+//! ([`NO_FORM_EDIT_RIGHT`]) or on a form locked for the record at the
+//! row's event ([`LOCKED_FORM`]; [`RunningSim::lock_form`], `POST
+//! /admin/lock` with `{"record", "event", "form", "locked"}`), and per
+//! record it would create without the Create Records right
+//! ([`NO_CREATE_RIGHT`]).
 //! [`Rights::default`] is every right but design (what the demo tokens
 //! and [`ApiUser::new`] have); [`Rights::site_coordinator`] is the narrow
 //! token of a site: export, import and create only. Rights are set with
@@ -165,6 +178,7 @@ pub use handlers::access::{
 };
 pub use handlers::design::{NO_DESIGN_RIGHT, NOT_IN_DEVELOPMENT};
 pub use handlers::import::SEED_USER;
+pub use handlers::records::date_shift_days;
 pub use project::demo::{
     DEMO_TOKEN, DEMO_TOKEN_HILLVIEW, DEMO_TOKEN_RIVERSIDE, HILLVIEW, RIVERSIDE, demo_users,
 };
@@ -173,6 +187,6 @@ pub use project::layout::checkbox_column;
 pub use project::{METADATA_COLUMNS, MetadataRow, Project, ProjectError, ProjectStatus};
 pub use protocol::{ApiUser, NO_PERMISSION, REDCAP_VERSION, TokenError};
 pub use rights::{DataExport, FormRight, RIGHT_WORDS, Rights};
-pub use server::{RunningSim, SimConfig, SimError, Simulator};
+pub use server::{LockError, RunningSim, SimConfig, SimError, Simulator};
 pub use stats::Stats;
 pub use store::Database;

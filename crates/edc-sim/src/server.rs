@@ -66,6 +66,21 @@ pub enum SimError {
     Store(#[from] StoreError),
 }
 
+/// Why a form cannot be locked or unlocked.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("the project has no form {0}")]
+    UnknownForm(String),
+    #[error("the project has no event {0}")]
+    UnknownEvent(String),
+    #[error("the project is longitudinal: name the event")]
+    NoEvent,
+    #[error("the server is shutting down")]
+    Closed,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// Everything a simulator starts from.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -264,6 +279,29 @@ impl RunningSim {
         self.shared.set_rights(token, rights).is_some()
     }
 
+    /// Locks `record`'s `form` at `event` (every instance of it), as
+    /// REDCap's lock on a data entry form does: imports that change its
+    /// values are refused with [`crate::LOCKED_FORM`] rows. `event` is
+    /// `None` in a classic project.
+    pub async fn lock_form(
+        &self,
+        record: &str,
+        event: Option<&str>,
+        form: &str,
+    ) -> Result<(), LockError> {
+        self.shared.set_lock(record, event, form, true).await
+    }
+
+    /// Lifts a lock of [`RunningSim::lock_form`].
+    pub async fn unlock_form(
+        &self,
+        record: &str,
+        event: Option<&str>,
+        form: &str,
+    ) -> Result<(), LockError> {
+        self.shared.set_lock(record, event, form, false).await
+    }
+
     /// Stops accepting, ends hung requests, lets answers in progress
     /// finish, waits for every connection task, and stops the store thread
     /// once it has committed what it was given.
@@ -331,6 +369,33 @@ impl Shared {
 
     fn now(&self) -> NaiveDateTime {
         lock(&self.clock).now()
+    }
+
+    async fn set_lock(
+        &self,
+        record: &str,
+        event: Option<&str>,
+        form: &str,
+        locked: bool,
+    ) -> Result<(), LockError> {
+        let project = self.project();
+        let layout = project.layout();
+        if !layout.forms.iter().any(|f| f == form) {
+            return Err(LockError::UnknownForm(form.to_owned()));
+        }
+        let event = match event.filter(|e| !e.is_empty()) {
+            Some(e) if layout.is_event(e) => e.to_owned(),
+            Some(e) => return Err(LockError::UnknownEvent(e.to_owned())),
+            None if layout.longitudinal => return Err(LockError::NoEvent),
+            None => layout.events[0].clone(),
+        };
+        let store = lock(&self.store).clone().ok_or(LockError::Closed)?;
+        let (record, form) = (record.to_owned(), form.to_owned());
+        store
+            .call(move |s| s.set_lock(&record, &event, &form, locked))
+            .await
+            .map_err(|_| LockError::Closed)??;
+        Ok(())
     }
 
     /// Gives `token`'s user these rights; the user, or `None` when no user
@@ -474,7 +539,8 @@ fn router(shared: Arc<Shared>, admin: bool) -> Router {
         r = r
             .route("/admin/stats", get(admin_stats).delete(admin_reset_stats))
             .route("/admin/faults", get(admin_faults).post(admin_set_faults))
-            .route("/admin/rights", get(admin_users).post(admin_set_rights));
+            .route("/admin/rights", get(admin_users).post(admin_set_rights))
+            .route("/admin/lock", post(admin_lock));
     }
     // REDCap's own limit is the PHP upload size; imports of a few
     // thousand rows fit well within this.
@@ -785,5 +851,37 @@ async fn admin_set_rights(State(s): State<Arc<Shared>>, body: Bytes) -> Response
     match s.set_rights(token, rights) {
         Some(u) => Json(u).into_response(),
         None => bad(StatusCode::NOT_FOUND, format!("no user has token {token}")),
+    }
+}
+
+/// What `POST /admin/lock` takes.
+#[derive(serde::Deserialize)]
+struct LockIn {
+    record: String,
+    #[serde(default)]
+    event: Option<String>,
+    form: String,
+    /// `false` unlocks.
+    #[serde(default = "yes")]
+    locked: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Locks (or with `"locked": false` unlocks) a record's form at an event:
+/// `{"record": "1", "event": "baseline_arm_1", "form": "vitals"}`.
+async fn admin_lock(State(s): State<Arc<Shared>>, Json(body): Json<LockIn>) -> Response {
+    match s
+        .set_lock(&body.record, body.event.as_deref(), &body.form, body.locked)
+        .await
+    {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({ "error": e.to_string() })),
+        )
+            .into_response(),
     }
 }

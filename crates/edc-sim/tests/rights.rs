@@ -1,15 +1,18 @@
 //! What a token without a right is refused, in REDCap's status and words,
 //! and that a refused call changes nothing: the API Export and Import
-//! rights, Logging, Data Access Groups, Delete Records, and rights changed
-//! while the server runs.
+//! rights, Logging, Data Access Groups, Delete Records, Create Records,
+//! the data export rights (columns left out, dates shifted), the form
+//! rights, locked forms, and rights changed while the server runs.
 
+use chrono::NaiveDate;
 use edc_sim::{
-    ApiUser, DEMO_TOKEN, DEMO_TOKEN_HILLVIEW, NO_DAG_RIGHT, NO_DELETE_RIGHT, NO_EXPORT_RIGHT,
-    NO_IMPORT_RIGHT, NO_LOGGING_RIGHT, Project, Rights, RunningSim, SimConfig,
+    ApiUser, DEMO_TOKEN, DEMO_TOKEN_HILLVIEW, DataExport, LOCKED_FORM, NO_CREATE_RIGHT,
+    NO_DAG_RIGHT, NO_DATA_EXPORT_RIGHT, NO_DELETE_RIGHT, NO_EXPORT_RIGHT, NO_FORM_EDIT_RIGHT,
+    NO_IMPORT_RIGHT, NO_LOGGING_RIGHT, Project, Rights, RunningSim, SimConfig, date_shift_days,
 };
 use serde_json::{Value, json};
 
-use crate::common::{Client, start_with};
+use crate::common::{Client, classic_project, start_with};
 
 /// A site coordinator's token in the demo project's Hillview group.
 const SITE: &str = "5175E1D00D5175E1D00D5175E1D00D01";
@@ -218,5 +221,230 @@ async fn the_admin_endpoint_changes_a_tokens_rights() {
         .find(|u| u["token"] == SITE)
         .unwrap();
     assert_eq!(mine["rights"]["export"], false);
+    sim.shutdown().await;
+}
+
+/// A classic project (`common::classic_project`: record 1 with name and
+/// dob marked identifiers, a free-text comment, a visits form with a
+/// date) and one token with `words` as its rights.
+async fn classic_with(words: &str) -> (RunningSim, Client) {
+    let mut config = SimConfig::new(classic_project());
+    config.admin = true;
+    config
+        .tokens
+        .push(ApiUser::parse_spec(&format!("{SITE}:crc::{words}")).unwrap());
+    let sim = start_with(config).await;
+    let c = Client::new(&sim, SITE);
+    (sim, c)
+}
+
+fn keys(row: &Value) -> Vec<&str> {
+    row.as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_deidentified_export_leaves_out_identifiers_and_free_text_and_shifts_dates() {
+    let (sim, c) = classic_with("export=deidentified").await;
+    let rows = c.export(&[]).await;
+    for row in &rows {
+        for gone in ["name", "dob", "comment"] {
+            assert!(row.get(gone).is_none(), "{gone} in {row}");
+        }
+        for kept in [
+            "record_id",
+            "weight",
+            "symptoms___1",
+            "visit_date",
+            "sbp",
+            "enrolment_complete",
+        ] {
+            assert!(row.get(kept).is_some(), "{kept} not in {row}");
+        }
+    }
+    let shift = date_shift_days("1");
+    assert!((0..365).contains(&shift));
+    let expected = (NaiveDate::from_ymd_opt(2024, 1, 5).unwrap() - chrono::TimeDelta::days(shift))
+        .format("%Y-%m-%d")
+        .to_string();
+    assert_eq!(rows[1]["visit_date"], expected.as_str());
+    assert_eq!(rows[1]["sbp"], "120");
+    // The same record moves by the same days every time.
+    assert_eq!(c.export(&[]).await, rows);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn removing_identifiers_leaves_out_the_identifier_fields_only() {
+    let (sim, c) = classic_with("export=no-identifiers").await;
+    let rows = c.export(&[]).await;
+    assert!(rows[0].get("name").is_none() && rows[0].get("dob").is_none());
+    assert_eq!(rows[0]["weight"], "61.5");
+    assert!(rows[0].get("comment").is_some());
+    assert_eq!(rows[1]["visit_date"], "2024-01-05");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn no_data_export_right_refuses_the_export_and_per_form_rights_drop_forms() {
+    let (sim, c) = classic_with("export=none").await;
+    let (status, message) = c.error(&[("content", "record"), ("type", "flat")]).await;
+    assert_eq!((status, message.as_str()), (403, NO_DATA_EXPORT_RIGHT));
+    // Metadata is no data export.
+    assert!(c.json(&[("content", "metadata")]).await.is_array());
+    let mut rights = Rights::default();
+    rights
+        .data_export_forms
+        .insert("visits".into(), DataExport::None);
+    sim.set_rights(SITE, rights);
+    let rows = c.export(&[]).await;
+    assert_eq!(rows[0]["name"], "Ada");
+    for row in &rows {
+        assert!(
+            !keys(row)
+                .iter()
+                .any(|k| ["visit_date", "sbp", "visits_complete"].contains(k)),
+            "{row}"
+        );
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_form_without_access_is_not_exported_and_a_view_only_form_not_imported() {
+    let (sim, c) = classic_with("form:visits=none").await;
+    let rows = c.export(&[]).await;
+    assert!(
+        rows.iter()
+            .all(|r| r.get("sbp").is_none() && r.get("visits_complete").is_none())
+    );
+    assert_eq!(rows[0]["name"], "Ada");
+
+    for words in ["form:visits=none", "form:visits=view"] {
+        sim.set_rights(SITE, Rights::parse_words(words).unwrap());
+        let before = Client::new(&sim, DEMO_TOKEN).export(&[]).await;
+        let (status, body) = c
+            .import_text(
+                r#"[{"record_id":"1","redcap_repeat_instrument":"visits","redcap_repeat_instance":"1","sbp":"130"},
+                    {"record_id":"1","weight":"62.0"}]"#,
+                &[],
+            )
+            .await;
+        assert_eq!(status, 400, "{words}: {body}");
+        let message = serde_json::from_str::<Value>(&body).unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            message,
+            format!(r#""1","sbp","130","{NO_FORM_EDIT_RIGHT}""#),
+            "{words}"
+        );
+        assert_eq!(
+            Client::new(&sim, DEMO_TOKEN).export(&[]).await,
+            before,
+            "nothing changed"
+        );
+    }
+    // View only is still exported, and the other forms are imported.
+    assert_eq!(c.export(&[]).await[1]["sbp"], "120");
+    c.import_ok(json!([{"record_id": "1", "weight": "62.0"}]), &[])
+        .await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn creating_a_record_needs_the_create_records_right() {
+    let (sim, c) = classic_with("site,-create").await;
+    let (status, body) = c
+        .import(
+            json!([{"record_id": "2", "weight": "70.0"}, {"record_id": "1", "weight": "63.0"}]),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let message = serde_json::from_str::<Value>(&body).unwrap()["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        message,
+        format!(r#""2","record_id","2","{NO_CREATE_RIGHT}""#)
+    );
+    let rows = c.export(&[]).await;
+    assert!(
+        rows.iter().all(|r| r["record_id"] == "1"),
+        "no record was made"
+    );
+    assert_eq!(rows[0]["weight"], "61.5", "nothing of the call was written");
+    // An existing record may be changed; autonumbering creates, so no.
+    c.import_ok(json!([{"record_id": "1", "weight": "63.0"}]), &[])
+        .await;
+    let (status, _) = c
+        .import(
+            json!([{"record_id": "x", "weight": "70.0"}]),
+            &[("forceAutoNumber", "true")],
+        )
+        .await;
+    assert_eq!(status, 400);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_locked_form_refuses_the_values_sent_for_it() {
+    let (sim, c) = classic_with("").await;
+    sim.lock_form("1", None, "visits").await.unwrap();
+    let visit = r#"[{"record_id":"1","redcap_repeat_instrument":"visits","redcap_repeat_instance":"1","sbp":"130"}]"#;
+    let before = c.export(&[]).await;
+    let (status, body) = c.import_text(visit, &[]).await;
+    assert_eq!(status, 400, "{body}");
+    let message = serde_json::from_str::<Value>(&body).unwrap()["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(message, format!(r#""1","sbp","130","{LOCKED_FORM}""#));
+    assert_eq!(c.export(&[]).await, before, "nothing changed");
+    // Other forms of the record are not locked.
+    c.import_ok(json!([{"record_id": "1", "weight": "64.0"}]), &[])
+        .await;
+
+    // The admin endpoint unlocks (and locks).
+    let http = crate::common::http();
+    let url = format!("{}admin/lock", sim.base_url());
+    let answer = http
+        .post(&url)
+        .json(&json!({"record": "1", "form": "visits", "locked": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 204);
+    assert_eq!(c.import_text(visit, &[]).await.0, 200);
+    let answer = http
+        .post(&url)
+        .json(&json!({"record": "1", "form": "enrolment"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 204);
+    assert_eq!(
+        c.import(json!([{"record_id": "1", "weight": "65.0"}]), &[])
+            .await
+            .0,
+        400
+    );
+    let answer = http
+        .post(&url)
+        .json(&json!({"record": "1", "form": "nope"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 400);
+    assert!(matches!(
+        sim.lock_form("1", Some("baseline_arm_1"), "visits").await,
+        Err(edc_sim::LockError::UnknownEvent(_))
+    ));
     sim.shutdown().await;
 }

@@ -7,7 +7,10 @@
 //!
 //! The files below this one import nothing of it: `meta`, `design`,
 //! `records` and `import` stand beside each other on the protocol, the
-//! project and the store.
+//! project and the store, and `access` (the rights a call needs, and
+//! REDCap's words for a refusal) below them: [`authorize`] checks a call
+//! before it runs, `import` and `records` take its words for the checks
+//! inside a call.
 //!
 //! Not here: the parameters and the error shape (`protocol`), tokens and
 //! faults (`server`), SQL (`store`).
