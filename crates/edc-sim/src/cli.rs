@@ -52,6 +52,22 @@ Conditions: 0.05 or 5% (probability), content=record[/import|export|delete],
 Example: --faults \"latency=20..200ms; status=503@0.1; 429@0.05:retry-after=2;
   hang@content=record:next=1; reset@0.02; rate=10/s; max-concurrent=4\"
 
+Token rights: a comma list of words after HEX:USER:DAG:, applied in order
+over the default (every right but design):
+  design                            Project Design and Setup (design imports)
+  site                              start over from a site coordinator's rights:
+                                    API export and import, create records, full
+                                    data set; no logging, dags, delete, design
+  -export -import -logging -dags    take away API Export, API Import/Update,
+  -create -delete -design           Logging, Data Access Groups, Create
+                                    Records, Delete Records, Design
+  export=full|deidentified|no-identifiers|none
+                                    the data export right of every form
+  export:FORM=full|deidentified|no-identifiers|none
+                                    one form's data export right
+  form:FORM=edit|view|none          one form's data entry right
+Example: --token HEX:site_user:s01:site,form:labs=view
+
 Environment:
   EDC_SIM_LOG          Log filter, e.g. info or edc_sim=debug";
 
@@ -146,9 +162,9 @@ pub struct Args {
     pub db: Option<PathBuf>,
 
     /// An API token (32 hex digits), its user name, the data access group
-    /// it is bound to, and its rights beyond record export and import
-    /// (design: Project Design and Setup, e.g. HEX:dm::design); repeatable.
-    /// Without it: the demo tokens the project's groups allow
+    /// it is bound to, and its rights (below), e.g. HEX:dm::design or
+    /// HEX:site_user:s01:site; repeatable. Without it: the demo tokens the
+    /// project's groups allow
     #[arg(
         long = "token",
         value_name = "HEX[:USER[:DAG[:RIGHTS]]]",
@@ -158,7 +174,7 @@ pub struct Args {
     pub tokens: Vec<ApiUser>,
 
     /// Serve GET /admin/stats, DELETE /admin/stats, GET and POST
-    /// /admin/faults
+    /// /admin/faults, GET and POST /admin/rights, POST /admin/lock
     #[arg(long, help_heading = "Server")]
     pub admin: bool,
 

@@ -39,11 +39,45 @@
 //! A token may be bound to a data access group: it then sees and writes
 //! only that group's records, and the records it creates are the group's.
 //!
+//! # Rights
+//!
+//! Each token's user has [`Rights`], checked by REDCap's rules before a
+//! call runs (`handlers::access`): API Export for every read
+//! ([`NO_EXPORT_RIGHT`], 403), API Import/Update for every write
+//! ([`NO_IMPORT_RIGHT`], 403), Logging for `log` ([`NO_LOGGING_RIGHT`],
+//! 400), Data Access Groups for `dag` and for `exportDataAccessGroups=true`
+//! from a user in no group ([`NO_DAG_RIGHT`], 400; a user in a group has
+//! the flag ignored), Delete Records for `record` delete
+//! ([`NO_DELETE_RIGHT`], 400), and a data export right other than
+//! "No Access" for a record export ([`NO_DATA_EXPORT_RIGHT`], 403).
+//! Inside a call: a record export leaves out the columns of forms the
+//! user has no access to, or whose data export right is "No Access";
+//! "Remove All Identifier Fields" leaves out the fields marked
+//! `identifier = y`; "De-Identified" leaves out those and the free text
+//! (text without validation, notes) and moves each record's dates back by
+//! [`date_shift_days`] (0 to 364, from the record id). Columns left out
+//! are absent from the rows, as in REDCap. An import gets one error row
+//! per value on a form the user may only view or not access
+//! ([`NO_FORM_EDIT_RIGHT`]) or on a form locked for the record at the
+//! row's event ([`LOCKED_FORM`]; [`RunningSim::lock_form`], `POST
+//! /admin/lock` with `{"record", "event", "form", "locked"}`), and per
+//! record it would create without the Create Records right
+//! ([`NO_CREATE_RIGHT`]).
+//! [`Rights::default`] is every right but design (what the demo tokens
+//! and [`ApiUser::new`] have); [`Rights::site_coordinator`] is the narrow
+//! token of a site: export, import and create only. Rights are set with
+//! [`ApiUser::with_rights`], a `--token` spec's words
+//! (`HEX:site_user:s01:site,form:labs=view`; the words are in
+//! [`ApiUser::parse_spec`] and `--help`), and while the server runs with
+//! [`RunningSim::set_rights`] or `POST /admin/rights`
+//! (`{"token": HEX, "spec": "site,-create"}` or `{"token": HEX,
+//! "rights": {...}}`; `GET /admin/rights` lists the users).
+//!
 //! A project is in production unless made with
 //! [`Project::with_status`] (or `--status`), or moved with
 //! [`RunningSim::set_status`]. As in REDCap, only a project in development
 //! takes a design import ([`NOT_IN_DEVELOPMENT`] otherwise), and only from
-//! a user with the Project Design and Setup right ([`ApiUser::design`];
+//! a user with the Project Design and Setup right ([`Rights::design`];
 //! [`NO_DESIGN_RIGHT`] otherwise): [`DEMO_TOKEN`] has it, the site
 //! coordinators' tokens do not, and `--token HEX:user::design` gives it.
 //! The new design is in force for the requests that come next and for as
@@ -62,12 +96,13 @@
 //!
 //! # Modules
 //!
-//! In layers, each importing only the ones below it: `protocol` (the
-//! API's parameters, error answers and users), with `clock`, `faults` and
-//! `stats` beside it; `project` (the project model: its flat-row layout,
+//! In layers, each importing only the ones below it: `rights` (what a
+//! user may do), `protocol` (the API's parameters, error answers and
+//! users), with `clock`, `faults` and `stats` beside it; `project` (the project model: its flat-row layout,
 //! `Project`, the row checks, the project file, CSV and demo sources, and
 //! design changes);
-//! `store` (SQLite and its thread); `handlers` (the API calls); `server`
+//! `store` (SQLite and its thread); `handlers` (the API calls, and in
+//! `handlers::access` the rights each needs and REDCap's words); `server`
 //! (tokens, the accept loop, faults carried out); and `cli` for the
 //! binary.
 //!
@@ -126,6 +161,7 @@ mod faults;
 mod handlers;
 mod project;
 mod protocol;
+mod rights;
 mod server;
 mod stats;
 mod store;
@@ -136,8 +172,13 @@ pub use clock::{Clock, TIMESTAMP, parse_timestamp};
 pub use faults::{
     Action, DEFAULT_RETRY_AFTER_S, Fault, FaultSet, HANG_LIMIT, RateLimit, Rule, SpecError, When,
 };
+pub use handlers::access::{
+    LOCKED_FORM, NO_CREATE_RIGHT, NO_DAG_RIGHT, NO_DATA_EXPORT_RIGHT, NO_DELETE_RIGHT,
+    NO_EXPORT_RIGHT, NO_FORM_EDIT_RIGHT, NO_IMPORT_RIGHT, NO_LOGGING_RIGHT,
+};
 pub use handlers::design::{NO_DESIGN_RIGHT, NOT_IN_DEVELOPMENT};
 pub use handlers::import::SEED_USER;
+pub use handlers::records::date_shift_days;
 pub use project::demo::{
     DEMO_TOKEN, DEMO_TOKEN_HILLVIEW, DEMO_TOKEN_RIVERSIDE, HILLVIEW, RIVERSIDE, demo_users,
 };
@@ -145,6 +186,7 @@ pub use project::files::{CsvFiles, ProjectFiles};
 pub use project::layout::checkbox_column;
 pub use project::{METADATA_COLUMNS, MetadataRow, Project, ProjectError, ProjectStatus};
 pub use protocol::{ApiUser, NO_PERMISSION, REDCAP_VERSION, TokenError};
-pub use server::{RunningSim, SimConfig, SimError, Simulator};
+pub use rights::{DataExport, FormRight, RIGHT_WORDS, Rights};
+pub use server::{LockError, RunningSim, SimConfig, SimError, Simulator};
 pub use stats::Stats;
 pub use store::Database;

@@ -94,7 +94,10 @@ fn banner(sim: &RunningSim, seed: u64, admin: bool) -> String {
             u.dag
                 .map(|d| format!(", data access group {d}"))
                 .unwrap_or_default(),
-            if u.design { ", design right" } else { "" }
+            match u.rights.to_string().as_str() {
+                "" => String::new(),
+                words => format!(", rights {words}"),
+            }
         ));
     }
     let faults = sim.faults();
@@ -104,7 +107,7 @@ fn banner(sim: &RunningSim, seed: u64, admin: bool) -> String {
     out.push_str(&format!("Fault seed: {seed}\n"));
     if admin {
         out.push_str(&format!(
-            "Admin: {0}admin/stats, {0}admin/faults\n",
+            "Admin: {0}admin/stats, {0}admin/faults, {0}admin/rights, {0}admin/lock\n",
             sim.base_url()
         ));
     }

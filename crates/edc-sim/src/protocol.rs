@@ -3,7 +3,7 @@
 //! an error answer (a status and `{"error":"message"}`), an answer's body
 //! and JSON with its keys in order, and who is calling: an [`ApiUser`],
 //! a token (32 hexadecimal digits) with its user name, data access group
-//! and the rights the simulator tells apart.
+//! and [`Rights`], and the token spec that names them.
 //!
 //! Not here: which call a request makes and what it answers (`handlers`),
 //! checking a token against the server's users (`server`).
@@ -13,6 +13,8 @@ use std::fmt;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap as _;
 use serde::{Deserialize, Serialize};
+
+use crate::rights::{RIGHT_WORDS, Rights};
 
 #[cfg(test)]
 mod tests;
@@ -233,12 +235,8 @@ pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Answer {
 }
 
 /// A user of the API: a token (32 hexadecimal digits), the user name the
-/// log records, optionally the data access group the user is in, and
-/// whether the user has REDCap's Project Design and Setup right.
-///
-/// Every user may export and import records (REDCap's API Export and API
-/// Import/Update rights); the design right is the one that tells users
-/// apart here.
+/// log records, optionally the data access group the user is in, and the
+/// user's [`Rights`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiUser {
     pub token: String,
@@ -246,37 +244,45 @@ pub struct ApiUser {
     /// A group's unique name: the user sees and writes that group's
     /// records only.
     pub dag: Option<String>,
-    /// Project Design and Setup: the user may change the data dictionary
-    /// and the instrument designations (`metadata` and `formEventMapping`
-    /// import).
+    /// What the user may do; a user saved before rights existed has the
+    /// default (everything but design).
     #[serde(default)]
-    pub design: bool,
+    pub rights: Rights,
 }
 
-/// The rights a `--token` spec may name after its group.
-const RIGHTS: [&str; 1] = ["design"];
-
 impl ApiUser {
-    /// A user without the design right.
+    /// A user with the default rights (everything but design).
     pub fn new(token: &str, username: &str, dag: Option<&str>) -> ApiUser {
         ApiUser {
             token: token.to_owned(),
             username: username.to_owned(),
             dag: dag.map(str::to_owned),
-            design: false,
+            rights: Rights::default(),
         }
     }
 
     /// The same user with or without the Project Design and Setup right.
     pub fn with_design(mut self, design: bool) -> ApiUser {
-        self.design = design;
+        self.rights.design = design;
+        self
+    }
+
+    /// The same user with these rights.
+    pub fn with_rights(mut self, rights: Rights) -> ApiUser {
+        self.rights = rights;
         self
     }
 
     /// Reads `HEX[:user[:dag[:rights]]]`, the binary's `--token`; the user
     /// name defaults to `api_user`, and `rights` is a comma-separated list
-    /// of the rights beyond record export and import (`design`), so
-    /// `HEX:dm::design` is a user in no group with the design right.
+    /// of words applied in order over the default rights (everything but
+    /// design): `design`; `site` (start over from
+    /// [`Rights::site_coordinator`]); `-logging`, `-dags`, `-import`,
+    /// `-export`, `-create`, `-delete`, `-design`;
+    /// `export=full|deidentified|no-identifiers|none`;
+    /// `form:NAME=edit|view|none`; `export:NAME=full|...`. So
+    /// `HEX:dm::design` is a user in no group with the design right, and
+    /// `HEX:crc:s01:site` a site coordinator of group `s01`.
     pub fn parse_spec(spec: &str) -> Result<ApiUser, TokenError> {
         let mut parts = spec.splitn(4, ':');
         let token = parts.next().unwrap_or_default().trim();
@@ -286,26 +292,15 @@ impl ApiUser {
             .filter(|u| !u.is_empty())
             .unwrap_or("api_user");
         let dag = parts.next().map(str::trim).filter(|d| !d.is_empty());
-        let mut u = ApiUser::new(token, user, dag);
+        let u = ApiUser::new(token, user, dag);
         check_token(&u.token)?;
-        for right in parts
-            .next()
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|r| !r.is_empty())
-        {
-            match right {
-                "design" => u.design = true,
-                other => {
-                    return Err(TokenError::UnknownRight {
-                        token: u.token,
-                        right: other.to_owned(),
-                    });
-                }
+        let rights = Rights::parse_words(parts.next().unwrap_or_default()).map_err(|right| {
+            TokenError::UnknownRight {
+                token: u.token.clone(),
+                right,
             }
-        }
-        Ok(u)
+        })?;
+        Ok(u.with_rights(rights))
     }
 }
 
@@ -318,7 +313,7 @@ pub enum TokenError {
     UnknownDag { token: String, dag: String },
     #[error("token {0} is given twice")]
     Duplicate(String),
-    #[error("token {token}: {right:?} is not a right the simulator knows (it knows {})", RIGHTS.join(", "))]
+    #[error("token {token}: {right:?} is not a right the simulator knows (it knows {RIGHT_WORDS})")]
     UnknownRight { token: String, right: String },
 }
 

@@ -45,9 +45,10 @@ use crate::faults::{CallKey, FaultSet, FaultState, HANG_LIMIT, Outcome, SpecErro
 use crate::handlers::design::import_design;
 use crate::handlers::import::seed;
 use crate::handlers::meta::answer_meta;
-use crate::handlers::{Call, action_of, parse_call, run_job};
+use crate::handlers::{Call, action_of, authorize, parse_call, run_job};
 use crate::project::{Project, ProjectStatus};
 use crate::protocol::{Answer, ApiError, ApiUser, Params, TokenError, check_token, is_token};
+use crate::rights::Rights;
 use crate::stats::{Collector, Stats};
 use crate::store::{Database, StoreError, StoreHandle};
 
@@ -61,6 +62,21 @@ pub enum SimError {
     },
     #[error(transparent)]
     Token(#[from] TokenError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a form cannot be locked or unlocked.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("the project has no form {0}")]
+    UnknownForm(String),
+    #[error("the project has no event {0}")]
+    UnknownEvent(String),
+    #[error("the project is longitudinal: name the event")]
+    NoEvent,
+    #[error("the server is shutting down")]
+    Closed,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -156,7 +172,7 @@ impl Simulator {
         let tracker = TaskTracker::new();
         let shared = Arc::new(Shared {
             project: Mutex::new(project),
-            users,
+            users: Mutex::new(users),
             store: Mutex::new(Some(store)),
             capacity: Mutex::new(semaphore(config.faults.max_concurrent)),
             faults: Mutex::new(FaultState::new(config.faults, config.seed)),
@@ -251,9 +267,39 @@ impl RunningSim {
 
     /// The API users, tokens in upper case.
     pub fn users(&self) -> Vec<ApiUser> {
-        let mut u: Vec<ApiUser> = self.shared.users.values().cloned().collect();
+        let mut u: Vec<ApiUser> = lock(&self.shared.users).values().cloned().collect();
         u.sort_by(|a, b| a.token.cmp(&b.token));
         u
+    }
+
+    /// Gives `token`'s user these rights, for the requests that come next
+    /// (REDCap's User Rights page changed while the server runs); `false`
+    /// when no user has the token.
+    pub fn set_rights(&self, token: &str, rights: Rights) -> bool {
+        self.shared.set_rights(token, rights).is_some()
+    }
+
+    /// Locks `record`'s `form` at `event` (every instance of it), as
+    /// REDCap's lock on a data entry form does: imports that change its
+    /// values are refused with [`crate::LOCKED_FORM`] rows. `event` is
+    /// `None` in a classic project.
+    pub async fn lock_form(
+        &self,
+        record: &str,
+        event: Option<&str>,
+        form: &str,
+    ) -> Result<(), LockError> {
+        self.shared.set_lock(record, event, form, true).await
+    }
+
+    /// Lifts a lock of [`RunningSim::lock_form`].
+    pub async fn unlock_form(
+        &self,
+        record: &str,
+        event: Option<&str>,
+        form: &str,
+    ) -> Result<(), LockError> {
+        self.shared.set_lock(record, event, form, false).await
     }
 
     /// Stops accepting, ends hung requests, lets answers in progress
@@ -298,8 +344,9 @@ struct Shared {
     /// under the lock, so that two imports cannot both start from the same
     /// project.
     project: Mutex<Arc<Project>>,
-    /// By token, in upper case.
-    users: HashMap<String, ApiUser>,
+    /// By token, in upper case. A request takes its user's rights once,
+    /// when its token is checked.
+    users: Mutex<HashMap<String, ApiUser>>,
     /// `None` once the server is shutting down.
     store: Mutex<Option<StoreHandle>>,
     faults: Mutex<FaultState>,
@@ -322,6 +369,42 @@ impl Shared {
 
     fn now(&self) -> NaiveDateTime {
         lock(&self.clock).now()
+    }
+
+    async fn set_lock(
+        &self,
+        record: &str,
+        event: Option<&str>,
+        form: &str,
+        locked: bool,
+    ) -> Result<(), LockError> {
+        let project = self.project();
+        let layout = project.layout();
+        if !layout.forms.iter().any(|f| f == form) {
+            return Err(LockError::UnknownForm(form.to_owned()));
+        }
+        let event = match event.filter(|e| !e.is_empty()) {
+            Some(e) if layout.is_event(e) => e.to_owned(),
+            Some(e) => return Err(LockError::UnknownEvent(e.to_owned())),
+            None if layout.longitudinal => return Err(LockError::NoEvent),
+            None => layout.events[0].clone(),
+        };
+        let store = lock(&self.store).clone().ok_or(LockError::Closed)?;
+        let (record, form) = (record.to_owned(), form.to_owned());
+        store
+            .call(move |s| s.set_lock(&record, &event, &form, locked))
+            .await
+            .map_err(|_| LockError::Closed)??;
+        Ok(())
+    }
+
+    /// Gives `token`'s user these rights; the user, or `None` when no user
+    /// has the token.
+    fn set_rights(&self, token: &str, rights: Rights) -> Option<ApiUser> {
+        let mut users = lock(&self.users);
+        let u = users.get_mut(&token.trim().to_ascii_uppercase())?;
+        u.rights = rights;
+        Some(u.clone())
     }
 
     fn project(&self) -> Arc<Project> {
@@ -372,17 +455,19 @@ impl Shared {
     /// Checks the token and runs the call.
     async fn answer(&self, params: &Params) -> Result<(Answer, usize), ApiError> {
         let token = params.get("token").map(str::trim).unwrap_or_default();
-        let user = self
-            .users
+        let user = lock(&self.users)
             .get(&token.to_ascii_uppercase())
             .filter(|_| is_token(token))
+            .cloned()
             .ok_or_else(ApiError::forbidden)?;
         let project = self.project();
-        match parse_call(params, &project)? {
+        let call = parse_call(params, &project)?;
+        authorize(&call, &user)?;
+        match call {
             Call::Meta(m) => Ok((answer_meta(&project, &m)?, 0)),
             Call::Design(call) => {
                 let mut in_force = lock(&self.project);
-                let (next, answer) = import_design(&in_force, user, &call)?;
+                let (next, answer) = import_design(&in_force, &user, &call)?;
                 *in_force = Arc::new(next);
                 Ok((answer, 0))
             }
@@ -392,7 +477,7 @@ impl Shared {
                     message: "The server is shutting down".into(),
                 };
                 let store = lock(&self.store).clone().ok_or_else(closed)?;
-                let (user, now) = (user.clone(), self.now());
+                let now = self.now();
                 let reply = store
                     .call(move |store| run_job(store, &project, &user, now, job))
                     .await
@@ -453,7 +538,9 @@ fn router(shared: Arc<Shared>, admin: bool) -> Router {
     if admin {
         r = r
             .route("/admin/stats", get(admin_stats).delete(admin_reset_stats))
-            .route("/admin/faults", get(admin_faults).post(admin_set_faults));
+            .route("/admin/faults", get(admin_faults).post(admin_set_faults))
+            .route("/admin/rights", get(admin_users).post(admin_set_rights))
+            .route("/admin/lock", post(admin_lock));
     }
     // REDCap's own limit is the PHP upload size; imports of a few
     // thousand rows fit well within this.
@@ -706,5 +793,95 @@ async fn admin_set_faults(State(s): State<Arc<Shared>>, body: Bytes) -> Response
             faults_out(set).into_response()
         }
         Err(e) => bad(e),
+    }
+}
+
+async fn admin_users(State(s): State<Arc<Shared>>) -> Json<Vec<ApiUser>> {
+    let mut u: Vec<ApiUser> = lock(&s.users).values().cloned().collect();
+    u.sort_by(|a, b| a.token.cmp(&b.token));
+    Json(u)
+}
+
+/// Gives a token's user new rights: `{"token": HEX, "rights": {...}}` (the
+/// rights' JSON; a field left out takes the default's value) or
+/// `{"token": HEX, "spec": "site,-create"}` (a token spec's words).
+/// Answers the user.
+async fn admin_set_rights(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let bad = |status: StatusCode, message: String| {
+        (status, Json(serde_json::json!({ "error": message }))).into_response()
+    };
+    let value: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return bad(
+                StatusCode::BAD_REQUEST,
+                format!("the body is not JSON: {e}"),
+            );
+        }
+    };
+    let Some(token) = value.get("token").and_then(|t| t.as_str()) else {
+        return bad(StatusCode::BAD_REQUEST, "the body names no token".into());
+    };
+    let rights = match (value.get("spec"), value.get("rights")) {
+        (Some(spec), None) => match spec.as_str().map(Rights::parse_words) {
+            Some(Ok(r)) => r,
+            Some(Err(word)) => {
+                return bad(
+                    StatusCode::BAD_REQUEST,
+                    TokenError::UnknownRight {
+                        token: token.to_owned(),
+                        right: word,
+                    }
+                    .to_string(),
+                );
+            }
+            None => return bad(StatusCode::BAD_REQUEST, "spec is not text".into()),
+        },
+        (None, Some(rights)) => match serde_json::from_value::<Rights>(rights.clone()) {
+            Ok(r) => r,
+            Err(e) => return bad(StatusCode::BAD_REQUEST, format!("rights: {e}")),
+        },
+        _ => {
+            return bad(
+                StatusCode::BAD_REQUEST,
+                "give the rights as \"spec\" (words) or \"rights\" (JSON), one of them".into(),
+            );
+        }
+    };
+    match s.set_rights(token, rights) {
+        Some(u) => Json(u).into_response(),
+        None => bad(StatusCode::NOT_FOUND, format!("no user has token {token}")),
+    }
+}
+
+/// What `POST /admin/lock` takes.
+#[derive(serde::Deserialize)]
+struct LockIn {
+    record: String,
+    #[serde(default)]
+    event: Option<String>,
+    form: String,
+    /// `false` unlocks.
+    #[serde(default = "yes")]
+    locked: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Locks (or with `"locked": false` unlocks) a record's form at an event:
+/// `{"record": "1", "event": "baseline_arm_1", "form": "vitals"}`.
+async fn admin_lock(State(s): State<Arc<Shared>>, Json(body): Json<LockIn>) -> Response {
+    match s
+        .set_lock(&body.record, body.event.as_deref(), &body.form, body.locked)
+        .await
+    {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({ "error": e.to_string() })),
+        )
+            .into_response(),
     }
 }

@@ -1,7 +1,7 @@
 //! The simulator's records in SQLite: record ids with their data access
 //! group, stored values by (record, event, repeat instrument, instance,
-//! column), and the log of record edits that `log` and `dateRangeBegin`
-//! read.
+//! column), the log of record edits that `log` and `dateRangeBegin`
+//! read, and the forms locked for a record at an event.
 //!
 //! One named thread owns the connection and runs the work it is given (the
 //! API's record calls) one after another, each write in one transaction
@@ -84,6 +84,14 @@ CREATE TABLE IF NOT EXISTS log (
     record TEXT NOT NULL,
     details TEXT NOT NULL
 );
+-- Forms locked for a record at an event (every instance of a repeating
+-- form); an import may not change their values.
+CREATE TABLE IF NOT EXISTS locked (
+    record TEXT NOT NULL,
+    event TEXT NOT NULL,
+    form TEXT NOT NULL,
+    PRIMARY KEY (record, event, form)
+) WITHOUT ROWID;
 -- A new record takes max(seq) + 1; without this index that is a scan of
 -- every record on each creation.
 CREATE UNIQUE INDEX IF NOT EXISTS record_seq ON record (seq);
@@ -243,6 +251,28 @@ impl Store {
         values_of(&self.conn, record)
     }
 
+    /// Locks or unlocks a record's form at an event.
+    pub fn set_lock(
+        &self,
+        record: &str,
+        event: &str,
+        form: &str,
+        locked: bool,
+    ) -> Result<(), StoreError> {
+        if locked {
+            self.conn.execute(
+                "INSERT OR IGNORE INTO locked (record, event, form) VALUES (?1, ?2, ?3)",
+                params![record, event, form],
+            )?;
+        } else {
+            self.conn.execute(
+                "DELETE FROM locked WHERE record = ?1 AND event = ?2 AND form = ?3",
+                params![record, event, form],
+            )?;
+        }
+        Ok(())
+    }
+
     pub fn log(&self, q: &LogQuery) -> Result<Vec<LogEntry>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT ts, username, kind, action, record, details FROM log
@@ -312,6 +342,14 @@ impl Writer<'_> {
                 })
             })
             .optional()?)
+    }
+
+    /// Whether a record's form is locked at an event.
+    pub fn locked(&self, record: &str, event: &str, form: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT 1 FROM locked WHERE record = ?1 AND event = ?2 AND form = ?3")?
+            .exists(params![record, event, form])?)
     }
 
     /// Every record id, for numbering a new record.
@@ -389,6 +427,8 @@ impl Writer<'_> {
         self.tx
             .execute("DELETE FROM value WHERE record = ?1", [id])?;
         self.tx.execute("DELETE FROM record WHERE id = ?1", [id])?;
+        self.tx
+            .execute("DELETE FROM locked WHERE record = ?1", [id])?;
         Ok(())
     }
 

@@ -7,8 +7,11 @@
 //!   loaded from its project file and from its CSV files, gives back its
 //!   data dictionary and its records.
 //! - `faults`: what a client sees of each injected fault.
+//! - `rights`: each right's refusal, in REDCap's status and words, and
+//!   that a refused call changes nothing.
 
 mod api;
 mod common;
 mod compat;
 mod faults;
+mod rights;

@@ -3,6 +3,7 @@ use clap::error::ErrorKind;
 
 use super::*;
 use crate::protocol::{REDCAP_VERSION, TokenError};
+use crate::rights::Rights;
 
 fn run(args: &[&str]) -> Result<Options, clap::Error> {
     parse(std::iter::once("edc-sim").chain(args.iter().copied()))
@@ -84,6 +85,27 @@ fn every_flag_is_read() {
     assert!(o.admin);
     assert_eq!(o.title.as_deref(), Some("Trial"));
     assert_eq!(o.status, Some(ProjectStatus::Development));
+}
+
+#[test]
+fn a_token_spec_may_make_a_site_coordinator() {
+    let o = run(&[
+        "--demo",
+        "--token",
+        "0123456789ABCDEF0123456789ABCDEF:site_user:s01:site",
+        "--token",
+        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF:crc:s02:site,form:labs=view,export=no-identifiers",
+    ])
+    .unwrap();
+    assert_eq!(
+        o.tokens[0],
+        ApiUser::new("0123456789ABCDEF0123456789ABCDEF", "site_user", Some("s01"))
+            .with_rights(Rights::site_coordinator())
+    );
+    let r = &o.tokens[1].rights;
+    assert!(!r.logging && !r.dags && !r.delete && r.create);
+    assert_eq!(r.form("labs"), crate::rights::FormRight::View);
+    assert_eq!(r.data_export, crate::rights::DataExport::NoIdentifiers);
 }
 
 #[test]

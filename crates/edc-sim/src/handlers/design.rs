@@ -70,7 +70,7 @@ pub(crate) fn import_design(
     if project.status() != ProjectStatus::Development {
         return Err(ApiError::bad_request(NOT_IN_DEVELOPMENT));
     }
-    if !user.design {
+    if !(user.rights.design && user.rights.import) {
         return Err(ApiError::bad_request(NO_DESIGN_RIGHT));
     }
     let refused = |e: EditError| ApiError::bad_request(e.message());

@@ -4,8 +4,11 @@
 //! An import is REDCap's: every column must be the project's, every row
 //! must place its record, event and instance, every value must pass the
 //! checks of `rows`, and a token bound to a data access group may write
-//! only its group's records; one bad value refuses the whole call, with
-//! one CSV-quoted line per bad value. Then it is an upsert on (record,
+//! only its group's records; the user must have the Create Records right
+//! to make a record, and the edit right on each form it sends values for,
+//! and the form must not be locked for the record at the row's event; one
+//! bad value refuses the whole call, with one CSV-quoted line per bad
+//! value. Then it is an upsert on (record,
 //! event, repeat instrument, instance): a blank leaves the stored value
 //! (`overwriteBehavior=normal`) or clears it (`overwrite`); each changed
 //! value is logged, with the token's user and the server's local time, so
@@ -20,10 +23,12 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 
 use crate::clock::TIMESTAMP;
+use crate::handlers::access::{LOCKED_FORM, NO_CREATE_RIGHT, NO_FORM_EDIT_RIGHT};
 use crate::project::Project;
 use crate::project::layout::{ColumnKind, FlatRow, RowKey};
 use crate::project::rows::{CheckedRow, Mode, Problem, check_row};
 use crate::protocol::{ApiError, ApiUser, Params, Reply, json_rows, to_json};
+use crate::rights::FormRight;
 use crate::store::{LogEntry, Store, StoreError, Writer};
 
 /// What an import answers.
@@ -236,6 +241,51 @@ fn apply_row(
     Ok(details)
 }
 
+/// The values of one row that the user may not change: those on a form
+/// the user may only view or may not access, and those on a form locked
+/// for the record at the row's event. A blank sent without `overwrite`
+/// changes nothing and is let through.
+fn form_problems(
+    w: &Writer<'_>,
+    project: &Project,
+    user: &ApiUser,
+    row: &CheckedRow,
+    id: &str,
+    overwrite: bool,
+) -> Result<Vec<Problem>, StoreError> {
+    let layout = project.layout();
+    let mut out = Vec::new();
+    let mut locked: HashMap<&str, bool> = HashMap::new();
+    for (index, value) in &row.values {
+        let column = &layout.columns[*index];
+        if column.kind == ColumnKind::RecordId || (value.is_empty() && !overwrite) {
+            continue;
+        }
+        let message = if user.rights.form(&column.form) != FormRight::Edit {
+            Some(NO_FORM_EDIT_RIGHT)
+        } else {
+            let is_locked = match locked.get(column.form.as_str()) {
+                Some(l) => *l,
+                None => {
+                    let l = w.locked(id, &row.key.event, &column.form)?;
+                    locked.insert(&column.form, l);
+                    l
+                }
+            };
+            is_locked.then_some(LOCKED_FORM)
+        };
+        if let Some(message) = message {
+            out.push(Problem {
+                record: row.record.clone(),
+                field: column.name.clone(),
+                value: value.clone(),
+                message: message.into(),
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// A new record id for each distinct id sent with `forceAutoNumber`: the
 /// next whole number, or for a token bound to a group, the group's id, a
 /// dash and the group's next number (as REDCap numbers them).
@@ -324,6 +374,14 @@ pub(crate) fn import(
         let id = final_id(&row.record);
         if !order.contains(&id) {
             order.push(id.clone());
+            if !user.rights.create && w.record(&id)?.is_none() {
+                problems.push(Problem {
+                    record: row.record.clone(),
+                    field: layout.record_id().to_owned(),
+                    value: row.record.clone(),
+                    message: NO_CREATE_RIGHT.into(),
+                });
+            }
             if !req.force_auto_number
                 && let Some(own) = &user.dag
                 && let Some(existing) = w.record(&id)?
@@ -337,6 +395,7 @@ pub(crate) fn import(
                 });
             }
         }
+        problems.extend(form_problems(&w, project, user, row, &id, req.overwrite)?);
         if let Some(dag) = row.dag.as_deref().filter(|d| !d.is_empty()) {
             let message = if project.dag_id(dag).is_none() {
                 Some(

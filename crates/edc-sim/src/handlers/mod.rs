@@ -7,7 +7,10 @@
 //!
 //! The files below this one import nothing of it: `meta`, `design`,
 //! `records` and `import` stand beside each other on the protocol, the
-//! project and the store.
+//! project and the store, and `access` (the rights a call needs, and
+//! REDCap's words for a refusal) below them: [`authorize`] checks a call
+//! before it runs, `import` and `records` take its words for the checks
+//! inside a call.
 //!
 //! Not here: the parameters and the error shape (`protocol`), tokens and
 //! faults (`server`), SQL (`store`).
@@ -17,11 +20,13 @@ use crate::project::Project;
 use crate::protocol::{ApiError, ApiUser, Params, Reply};
 use crate::store::Store;
 
+use self::access::Need;
 use self::design::{DesignImport, Target};
 use self::import::{DeleteRequest, ImportRequest};
 use self::meta::Meta;
 use self::records::{ExportQuery, LogParams};
 
+pub(crate) mod access;
 pub(crate) mod design;
 pub(crate) mod import;
 pub(crate) mod meta;
@@ -79,6 +84,29 @@ pub(crate) fn action_of(params: &Params) -> Action {
         }
         _ => Action::Export,
     }
+}
+
+/// Checks that `user` has the rights `call` needs (REDCap checks them
+/// before it reads anything). A design import checks its own, after the
+/// project's status, as REDCap does.
+pub(crate) fn authorize(call: &Call, user: &ApiUser) -> Result<(), ApiError> {
+    let need = match call {
+        Call::Design(_) => return Ok(()),
+        Call::Meta(Meta::Dag) => Need::ExportDags,
+        Call::Meta(_) | Call::Job(Job::NextRecordName) => Need::Export,
+        Call::Job(Job::Log(_)) => Need::ExportLogging,
+        Call::Job(Job::Export(q)) => {
+            // A user in a group has `exportDataAccessGroups` ignored, so
+            // it asks nothing of the right.
+            if q.with_dag && user.dag.is_none() {
+                access::check(user, Need::ExportDags)?;
+            }
+            Need::ExportRecords
+        }
+        Call::Job(Job::Import(_)) => Need::Import,
+        Call::Job(Job::Delete(_)) => Need::Delete,
+    };
+    access::check(user, need)
 }
 
 /// Reads which call a request makes; the token has been checked.

@@ -1,7 +1,8 @@
 //! The reading record calls: `record` export (flat rows, with the
 //! `records`, `fields`, `forms` and `events` filters, `filterLogic`,
-//! `dateRangeBegin`/`dateRangeEnd` over the log, and the data access group
-//! column), `log` and `generateNextRecordName`.
+//! `dateRangeBegin`/`dateRangeEnd` over the log, the data access group
+//! column, and the user's form and data export rights: columns left out,
+//! dates shifted), `log` and `generateNextRecordName`.
 //!
 //! A row is a record's event (with its repeat instance); it holds the
 //! columns of the forms designated for the event (or of its repeating
@@ -14,6 +15,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
+use sitedesk_core::metadata::FieldType;
 use sitedesk_core::metadata::logic::{self, Expr, FieldRef};
 
 use crate::clock::{TIMESTAMP, parse_timestamp};
@@ -23,6 +25,7 @@ use crate::project::layout::{
     checkbox_column,
 };
 use crate::protocol::{ApiError, ApiUser, Ordered, Params, Reply, to_json};
+use crate::rights::{DataExport, FormRight, Rights};
 use crate::store::{LogQuery, RecordQuery, Store};
 
 /// A `record` export's parameters, checked.
@@ -254,6 +257,92 @@ fn logic_value(project: &Project, rows: &Rows, key: &RowKey, record: &str, r: &F
     String::new()
 }
 
+/// What a record export shows of a column, by the user's form and data
+/// export rights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shown {
+    AsStored,
+    /// Left out of every row, as REDCap removes it (not blanked).
+    Dropped,
+    /// A date or datetime of a de-identified export: moved back by the
+    /// record's shift.
+    DateShifted,
+}
+
+/// By REDCap's rules: a form the user has no access to is left out; a form
+/// whose data export right is "No Access" too; "Remove All Identifier
+/// Fields" leaves out the fields marked `identifier = y`; "De-Identified"
+/// leaves out those and the free text (text fields without validation,
+/// notes) and shifts dates. The record id always stays.
+fn shown(project: &Project, rights: &Rights, column: &DataColumn) -> Shown {
+    let field = match &column.kind {
+        ColumnKind::RecordId => return Shown::AsStored,
+        ColumnKind::Value { field } | ColumnKind::Checkbox { field, .. } => {
+            Some(&project.dictionary().fields[*field])
+        }
+        ColumnKind::Complete => None,
+    };
+    if rights.form(&column.form) == FormRight::None {
+        return Shown::Dropped;
+    }
+    let level = rights.data_export_of(&column.form);
+    let Some(field) = field else {
+        return if level == DataExport::None {
+            Shown::Dropped
+        } else {
+            Shown::AsStored
+        };
+    };
+    let validation = field.validation.as_deref().unwrap_or("");
+    match level {
+        DataExport::Full => Shown::AsStored,
+        DataExport::None => Shown::Dropped,
+        DataExport::NoIdentifiers if field.identifier => Shown::Dropped,
+        DataExport::NoIdentifiers => Shown::AsStored,
+        DataExport::Deidentified => {
+            let free_text = field.field_type == FieldType::Notes
+                || (field.field_type == FieldType::Text && validation.is_empty());
+            if field.identifier || free_text {
+                Shown::Dropped
+            } else if field.field_type == FieldType::Text
+                && (validation.starts_with("date_") || validation.starts_with("datetime_"))
+            {
+                Shown::DateShifted
+            } else {
+                Shown::AsStored
+            }
+        }
+    }
+}
+
+/// How many days a de-identified export moves a record's dates back:
+/// REDCap shifts each record's dates by its own offset of 0 to 364 days
+/// (the "Shift all dates by value between 0 and 364 days" export option).
+/// REDCap draws it at random once per record; here it is a hash of the
+/// record id (FNV-1a), so the same record always moves by the same days
+/// and tests can predict it.
+pub fn date_shift_days(record: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in record.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % 365) as i64
+}
+
+/// A stored date (`YYYY-MM-DD`, with a time after it or not) moved back
+/// by `days`; anything else (a blank, a missing-data code) as it is.
+pub(crate) fn shift_date(value: &str, days: i64) -> String {
+    let (date, rest) = value.split_at(value.len().min(10));
+    match chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d") {
+        Ok(d) => format!(
+            "{}{rest}",
+            (d - chrono::TimeDelta::days(days)).format("%Y-%m-%d")
+        ),
+        Err(_) => value.to_owned(),
+    }
+}
+
 /// The `record` export.
 pub(crate) fn export(
     store: &Store,
@@ -270,7 +359,14 @@ pub(crate) fn export(
     })?;
     let with_dag = q.with_dag && user.dag.is_none() && layout.has_dags;
     let specials = layout.special_columns(with_dag);
-    let columns: Vec<&DataColumn> = q.columns.iter().map(|&i| &layout.columns[i]).collect();
+    let shown: Vec<(&DataColumn, Shown)> = q
+        .columns
+        .iter()
+        .map(|&i| &layout.columns[i])
+        .map(|c| (c, shown(project, &user.rights, c)))
+        .filter(|(_, s)| *s != Shown::Dropped)
+        .collect();
+    let columns: Vec<&DataColumn> = shown.iter().map(|(c, _)| *c).collect();
     let only_id = columns.len() == 1;
     let mut out: Vec<Vec<(String, String)>> = Vec::new();
     for record in records {
@@ -298,11 +394,12 @@ pub(crate) fn export(
                 }
             }
             let mut row: Vec<(String, String)> = Vec::with_capacity(columns.len() + specials.len());
-            for (i, c) in columns.iter().enumerate() {
-                row.push((
-                    c.name.clone(),
-                    cell(layout, key, c, stored, &record.id, q.blank_gray_status),
-                ));
+            for (i, (c, how)) in shown.iter().enumerate() {
+                let mut value = cell(layout, key, c, stored, &record.id, q.blank_gray_status);
+                if *how == Shown::DateShifted {
+                    value = shift_date(&value, date_shift_days(&record.id));
+                }
+                row.push((c.name.clone(), value));
                 if i == 0 {
                     for s in &specials {
                         let v = match *s {
