@@ -8,6 +8,8 @@
 //! - `sync`: sync runs against the simulator: convergence under faults and
 //!   cancels, conflicts, cancellation and bounded concurrency.
 //! - `onboard`: a desk probes its study's REDCap project and binds to it.
+//! - `real_server`: sync against REDCap as it is: a site's narrow token,
+//!   log stamps below the cursor, pulls cut part-way, a banned address.
 //! - `e2e` (feature `e2e`): the built desktop app driven through WebDriver.
 
 mod concurrency;
@@ -16,4 +18,5 @@ mod crash;
 mod e2e;
 mod edc;
 mod onboard;
+mod real_server;
 mod sync;

@@ -518,15 +518,16 @@ impl EdcClient {
             .collect()
     }
 
-    /// Record edits from the project's log, optionally for one record and
-    /// a time window (`YYYY-MM-DD HH:MM`).
+    /// Record changes (created, edited, deleted: `logtype=record`) from
+    /// the project's log, optionally for one record and a time window
+    /// (`YYYY-MM-DD HH:MM`). Needs the Logging right.
     pub async fn log(
         &self,
         record: Option<&str>,
         begin: Option<&str>,
         end: Option<&str>,
     ) -> Result<Vec<LogEntry>, EdcError> {
-        let mut params = vec![("logtype".to_owned(), "record_edit".to_owned())];
+        let mut params = vec![("logtype".to_owned(), "record".to_owned())];
         for (k, v) in [("record", record), ("beginTime", begin), ("endTime", end)] {
             if let Some(v) = v {
                 params.push((k.to_owned(), v.to_owned()));

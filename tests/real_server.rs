@@ -1,0 +1,348 @@
+//! Sync against REDCap as it is, not as we wish: a site coordinator's
+//! narrow token (no Logging, no Data Access Groups right), log stamps below
+//! the cursor, pulls cut part-way, a banned address. The simulator decides
+//! each refusal and stamp by REDCap's rules; the desk must cope.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use edc_sim::{
+    Clock, DEMO_TOKEN, DEMO_TOKEN_RIVERSIDE, FaultSet, Project, RIVERSIDE, Rights, RunningSim,
+    SimConfig, Simulator,
+};
+use sitedesk_core::domain::{Actor, RecordEdit};
+use sitedesk_core::edc::{EdcClient, FlatRow, Overwrite, RecordQuery, Timeouts, Token};
+use sitedesk_core::store::{Lane, Store};
+use sitedesk_core::sync::{RetryPolicy, SyncConfig, Syncer};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+fn actor() -> Actor {
+    Actor {
+        account: "crc".into(),
+        display_name: "Dana".into(),
+    }
+}
+
+fn client(sim: &RunningSim, token: &str) -> EdcClient {
+    EdcClient::new(
+        &sim.base_url(),
+        Token::parse(token).unwrap(),
+        Timeouts {
+            connect: Duration::from_secs(2),
+            total: Duration::from_secs(20),
+        },
+    )
+    .unwrap()
+}
+
+fn syncer(store: &Store, sim: &RunningSim, tracker: &TaskTracker, pull_records: u32) -> Syncer {
+    Syncer::new(
+        store.clone(),
+        client(sim, DEMO_TOKEN_RIVERSIDE),
+        sitedesk_core::diagnostics::TaskRegistry::new(),
+        tracker.clone(),
+        actor(),
+        SyncConfig {
+            pull_records,
+            retry: RetryPolicy {
+                attempts: 3,
+                base: Duration::from_millis(2),
+                cap: Duration::from_millis(10),
+            },
+            ..SyncConfig::default()
+        },
+    )
+}
+
+fn row(pairs: &[(&str, &str)]) -> FlatRow {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The value the desk holds for a cell, if any.
+async fn local(store: &Store, record: &str, event: &str, field: &str) -> Option<String> {
+    store
+        .readers()
+        .record_values(record.into())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|v| v.event == event && v.field == field)
+        .map(|v| v.value)
+}
+
+async fn edit(store: &Store, record: &str, event: &str, field: &str, value: &str) {
+    store
+        .writer()
+        .set_values(
+            Lane::Interactive,
+            actor(),
+            RecordEdit {
+                record_id: record.into(),
+                event: event.into(),
+                instance: 1,
+                values: [(field.to_owned(), Some(value.to_owned()))].into(),
+                reason: None,
+                computed: Vec::new(),
+            },
+        )
+        .await
+        .unwrap();
+}
+
+fn at(h: u32, m: u32) -> NaiveDateTime {
+    chrono::NaiveDate::from_ymd_opt(2026, 11, 1)
+        .unwrap()
+        .and_hms_opt(h, m, 0)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_site_token_without_logging_or_group_rights_syncs_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sitedesk_tests::new_desk(dir.path(), &actor().account, None).await;
+    let sim = Simulator::start(SimConfig::new(Project::demo()))
+        .await
+        .unwrap();
+    assert!(sim.set_rights(DEMO_TOKEN_RIVERSIDE, Rights::site_coordinator()));
+    let tracker = TaskTracker::new();
+    let sync = syncer(&store, &sim, &tracker, 200);
+    let admin = client(&sim, DEMO_TOKEN);
+    admin
+        .import_records(
+            &[row(&[
+                ("record_id", "S01-COL-0001"),
+                ("redcap_event_name", "screening_arm_1"),
+                ("redcap_data_access_group", RIVERSIDE),
+                ("height_cm", "160"),
+            ])],
+            Overwrite::Normal,
+        )
+        .await
+        .unwrap();
+    edit(
+        &store,
+        "S01-SIT-0001",
+        "screening_arm_1",
+        "height_cm",
+        "171",
+    )
+    .await;
+
+    let report = sync.run(&CancellationToken::new()).await.unwrap();
+    assert!(report.pushed_cells >= 1, "{report:?}");
+    assert_eq!(
+        local(&store, "S01-COL-0001", "screening_arm_1", "height_cm")
+            .await
+            .as_deref(),
+        Some("160")
+    );
+    // The desk's new record is in the token's site, as REDCap puts it.
+    let rows = admin
+        .export_records(&RecordQuery {
+            records: vec!["S01-SIT-0001".into()],
+            data_access_groups: true,
+            ..RecordQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        rows[0].get("redcap_data_access_group").map(String::as_str),
+        Some(RIVERSIDE)
+    );
+    // The log and the groups were asked for and refused, and sync did
+    // without them.
+    let stats = sim.stats();
+    assert!(stats.by_call.get("log/export").copied().unwrap_or(0) >= 1);
+    assert!(stats.by_call.get("dag/export").copied().unwrap_or(0) >= 1);
+
+    // A colleague's later change is pulled without the log.
+    admin
+        .import_records(
+            &[row(&[
+                ("record_id", "S01-COL-0001"),
+                ("redcap_event_name", "screening_arm_1"),
+                ("height_cm", "162"),
+            ])],
+            Overwrite::Normal,
+        )
+        .await
+        .unwrap();
+    sync.run(&CancellationToken::new()).await.unwrap();
+    assert_eq!(
+        local(&store, "S01-COL-0001", "screening_arm_1", "height_cm")
+            .await
+            .as_deref(),
+        Some("162")
+    );
+    tracker.close();
+    tracker.wait().await;
+    sim.shutdown().await;
+}
+
+/// REDCap stamps a change when its request started, and clocks step back:
+/// a change can be stamped below a cursor a newer change already moved.
+/// The cursor alone (what pulls used before the overlap) misses it; the
+/// pull finds it.
+#[tokio::test]
+async fn a_change_stamped_below_the_cursor_is_still_pulled() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sitedesk_tests::new_desk(dir.path(), &actor().account, None).await;
+    let sim = Simulator::start(SimConfig {
+        clock: Clock::Fixed(at(8, 0)),
+        ..SimConfig::new(Project::demo())
+    })
+    .await
+    .unwrap();
+    let tracker = TaskTracker::new();
+    let sync = syncer(&store, &sim, &tracker, 200);
+    let colleague = client(&sim, DEMO_TOKEN_RIVERSIDE);
+    let put = |record: &'static str, value: &'static str| {
+        let colleague = colleague.clone();
+        async move {
+            colleague
+                .import_records(
+                    &[row(&[
+                        ("record_id", record),
+                        ("redcap_event_name", "screening_arm_1"),
+                        ("height_cm", value),
+                    ])],
+                    Overwrite::Normal,
+                )
+                .await
+                .unwrap()
+        }
+    };
+    sim.set_clock(Clock::Fixed(at(9, 0)));
+    put("S01-COL-0001", "150").await;
+    sim.set_clock(Clock::Fixed(at(10, 0)));
+    put("S01-COL-0002", "160").await;
+    sync.run(&CancellationToken::new()).await.unwrap();
+    let cursor = store.readers().sync_cursor().await.unwrap().unwrap();
+    assert_eq!(cursor, "2026-11-01 10:00:00");
+
+    // A slow import that began at 09:50 commits now.
+    sim.set_clock(Clock::Fixed(at(9, 50)));
+    put("S01-COL-0001", "175").await;
+    sim.set_clock(Clock::Fixed(at(10, 5)));
+    let from_cursor = colleague
+        .export_records(&RecordQuery {
+            date_range_begin: Some(cursor),
+            fields: vec!["record_id".into()],
+            ..RecordQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        !from_cursor
+            .iter()
+            .any(|r| r.get("record_id").map(String::as_str) == Some("S01-COL-0001")),
+        "from the cursor itself the change is not exported: {from_cursor:?}"
+    );
+    sync.run(&CancellationToken::new()).await.unwrap();
+    assert_eq!(
+        local(&store, "S01-COL-0001", "screening_arm_1", "height_cm")
+            .await
+            .as_deref(),
+        Some("175")
+    );
+    tracker.close();
+    tracker.wait().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_pull_resumes_where_it_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sitedesk_tests::new_desk(dir.path(), &actor().account, None).await;
+    let sim = Simulator::start(SimConfig::new(Project::demo()))
+        .await
+        .unwrap();
+    let colleague = client(&sim, DEMO_TOKEN_RIVERSIDE);
+    let rows: Vec<FlatRow> = (1..=60)
+        .map(|i| {
+            row(&[
+                ("record_id", &format!("S01-COL-{i:04}")),
+                ("redcap_event_name", "screening_arm_1"),
+                ("height_cm", "160"),
+            ])
+        })
+        .collect();
+    colleague
+        .import_records(&rows, Overwrite::Normal)
+        .await
+        .unwrap();
+    let visible: BTreeSet<String> = colleague
+        .export_records(&RecordQuery {
+            fields: vec!["record_id".into()],
+            ..RecordQuery::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|mut r| r.remove("record_id"))
+        .collect();
+    // Each record export takes a while, so the cancel lands part-way.
+    sim.set_faults(
+        "record-cost=2ms:content=record"
+            .parse::<FaultSet>()
+            .unwrap(),
+    );
+    let tracker = TaskTracker::new();
+    let sync = syncer(&store, &sim, &tracker, 5);
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn({
+        let (sync, cancel) = (sync.clone(), cancel.clone());
+        async move { sync.run(&cancel).await }
+    });
+    let resume = loop {
+        if let Some(r) = store.readers().pull_resume().await.unwrap() {
+            break r;
+        }
+        assert!(!run.is_finished(), "the pull ended before it was cut");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    cancel.cancel();
+    assert!(run.await.unwrap().is_err());
+    let resume = store
+        .readers()
+        .pull_resume()
+        .await
+        .unwrap()
+        .unwrap_or(resume);
+    assert!(store.readers().sync_cursor().await.unwrap().is_none());
+
+    let left = visible.iter().filter(|id| **id > resume.after).count();
+    assert!(
+        left > 0 && left < visible.len(),
+        "{left} of {}",
+        visible.len()
+    );
+    sim.set_faults(FaultSet::default());
+    sim.reset_stats();
+    sync.run(&CancellationToken::new()).await.unwrap();
+    let exports = sim.stats().by_call["record/export"] as usize;
+    // The ids, then only the records the cut pull had not reached (the
+    // push's own export of nothing is not made: nothing waits to go).
+    assert_eq!(exports, 1 + left.div_ceil(5), "{left} records were left");
+    for id in &visible {
+        assert!(
+            !store
+                .readers()
+                .record_values(id.clone())
+                .await
+                .unwrap()
+                .is_empty(),
+            "{id} was not pulled"
+        );
+    }
+    assert!(store.readers().pull_resume().await.unwrap().is_none());
+    assert!(store.readers().sync_cursor().await.unwrap().is_some());
+    tracker.close();
+    tracker.wait().await;
+    sim.shutdown().await;
+}
