@@ -120,6 +120,9 @@ pub struct LogEntry {
     pub details: String,
 }
 
+/// A server's `Date` header and when it came.
+type ServerDate = (DateTime<Utc>, Instant);
+
 /// A client for one project on one REDCap server, with one user's token.
 #[derive(Clone)]
 pub struct EdcClient {
@@ -129,7 +132,7 @@ pub struct EdcClient {
     metrics: std::sync::Arc<metrics::CallMetrics>,
     /// The server's clock as its last answer's `Date` header gave it, and
     /// when that answer came.
-    server_clock: std::sync::Arc<std::sync::Mutex<Option<(DateTime<Utc>, Instant)>>>,
+    server_clock: std::sync::Arc<std::sync::Mutex<Option<ServerDate>>>,
 }
 
 impl std::fmt::Debug for EdcClient {
