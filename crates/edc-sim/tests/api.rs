@@ -10,7 +10,7 @@ use edc_sim::{
 };
 use serde_json::{Value, json};
 
-use crate::common::{Client, classic_project, rows_of, start, start_with};
+use crate::common::{Client, classic_project, error_of, rows_of, start, start_with};
 
 fn at(h: u32, m: u32, s: u32) -> chrono::NaiveDateTime {
     NaiveDate::from_ymd_opt(2025, 10, 1)
@@ -944,13 +944,6 @@ async fn post_csv(sim: &edc_sim::RunningSim, content: &str, data: &str) -> reqwe
         .send()
         .await
         .unwrap()
-}
-
-fn error_of(body: &str) -> String {
-    serde_json::from_str::<Value>(body).unwrap()["error"]
-        .as_str()
-        .unwrap_or_else(|| panic!("not an error: {body}"))
-        .to_owned()
 }
 
 #[tokio::test]
