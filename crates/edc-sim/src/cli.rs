@@ -47,6 +47,13 @@ Fault spec: rules separated by ';', each FAULT[@COND][:COND]...
                                     (fractions and us too: 0.1ms, 100us)
   rate=10/s | rate=30/m             per-token limit; 429 beyond it (@retry-after=N)
   max-concurrent=4                  process at most 4 requests at once
+  slow-commit=2s                    a write, stamped when it started, commits 2s later
+  clock-back=60                     the clock steps back 60 minutes (once unless next=N)
+  db-error                          answer 200 with a plain-text database error, unprocessed
+  max-input-vars=1000               keep a request's first 1000 form variables, as PHP
+                                    does (real servers have 1000; off unless given)
+  ban=600                           an address's requests beyond 600 get 429 in plain
+                                    text, no Retry-After, until DELETE /admin/ban
 Conditions: 0.05 or 5% (probability), content=record[/import|export|delete],
   action=import|export|delete, next=N (only N hits), retry-after=N.
 Example: --faults \"latency=20..200ms; status=503@0.1; 429@0.05:retry-after=2;
@@ -174,7 +181,8 @@ pub struct Args {
     pub tokens: Vec<ApiUser>,
 
     /// Serve GET /admin/stats, DELETE /admin/stats, GET and POST
-    /// /admin/faults, GET and POST /admin/rights, POST /admin/lock
+    /// /admin/faults, GET and POST /admin/rights, POST /admin/lock, DELETE
+    /// /admin/ban
     #[arg(long, help_heading = "Server")]
     pub admin: bool,
 

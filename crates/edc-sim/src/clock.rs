@@ -32,8 +32,26 @@ impl Clock {
     }
 }
 
+impl Clock {
+    /// The same clock stepped back by `d`, as daylight saving's end or an
+    /// NTP correction steps a server's clock: the times just used come
+    /// again.
+    pub fn stepped_back(self, d: TimeDelta) -> Clock {
+        match self {
+            Clock::Local => Clock::Offset(-d),
+            Clock::Offset(o) => Clock::Offset(o - d),
+            Clock::Fixed(t) => Clock::Fixed(t - d),
+        }
+    }
+}
+
 /// REDCap's timestamp form: `YYYY-MM-DD HH:MM:SS`.
 pub const TIMESTAMP: &str = "%Y-%m-%d %H:%M:%S";
+
+/// The `log` export's time form: REDCap gives its log's times to the
+/// minute (`YYYY-MM-DD HH:MM`), while it keeps them, and filters
+/// `dateRangeBegin` on them, to the second.
+pub const LOG_TIMESTAMP: &str = "%Y-%m-%d %H:%M";
 
 /// Reads `YYYY-MM-DD HH:MM:SS`, or `YYYY-MM-DD HH:MM` (the log call's
 /// `beginTime` form), or a bare date (midnight).

@@ -1,6 +1,8 @@
 //! Fault injection: what can go wrong between a desk and a real REDCap
-//! server (slow answers, proxies answering 5xx, rate limiters, connections
-//! cut mid-answer, an import that committed but whose answer was lost),
+//! server (slow answers, proxies answering 5xx, rate limiters and bans,
+//! connections cut mid-answer, an import that committed but whose answer
+//! was lost, a slow commit stamped early, a clock that steps back, PHP's
+//! cap on form variables, a database error answered as data),
 //! described as a [`FaultSet`] and decided request by request from a seeded
 //! random number generator, so that a failing run can be replayed.
 //!
@@ -12,8 +14,9 @@
 //! Not here: carrying the faults out on a connection (`server`), counting
 //! them (`stats`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -38,7 +41,35 @@ pub struct FaultSet {
     /// wait for a free slot, as at a server with a fixed number of workers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrent: Option<u32>,
+    /// PHP's `max_input_vars`: a request with more form variables keeps
+    /// only the first this many (PHP drops the rest with a warning), and
+    /// the call goes on with what remains. Off unless set; real servers
+    /// have PHP's default, [`PHP_MAX_INPUT_VARS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_input_vars: Option<u32>,
+    /// REDCap's rate limiter as its administrators meet it: an address
+    /// that has made this many requests (counted from when the set is put
+    /// in force) is banned, and every later call from it answers 429 in
+    /// plain text ([`BANNED`], no `Retry-After`) until the ban is lifted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ban: Option<u32>,
 }
+
+/// PHP's default `max_input_vars` (php.ini), the limit real REDCap servers
+/// have unless their administrator raised it.
+pub const PHP_MAX_INPUT_VARS: u32 = 1000;
+
+/// The plain-text body of a banned address's 429. REDCap's rate limiter
+/// bans an address "due to suspected abuse" (the words PyCap users met:
+/// redcap-tools/PyCap issue #69, "IP address banned due to suspected
+/// abuse"); the sentence around them is the simulator's.
+pub const BANNED: &str = "Your IP address has been banned due to suspected abuse. Please contact your REDCap administrator to lift the ban.";
+
+/// The plain-text body of a `db-error`, answered with HTTP 200: what
+/// REDCap's `redcap_connect.php` prints when it cannot reach MySQL, as
+/// REDCapR met it under load ("error message posing as data",
+/// OuhscBbmc/REDCapR issues #79 and #81), with its placeholders filled in.
+pub const DB_ERROR: &str = "The hostname (localhost) / username (redcap) / password (XXXXXX) combination could not connect to the MySQL server.\n\t\tPlease check their values.";
 
 /// One fault and the requests it may hit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,6 +108,19 @@ pub enum Fault {
     /// processing, in microseconds (`record-cost=0.1ms` is 100). Added to
     /// other record costs that hit.
     RecordCost { us: u64 },
+    /// A write (record import or delete) is stamped, as REDCap stamps its
+    /// log, when its request starts, and then commits this much later: a
+    /// quicker write sent after it commits, and is exported, first. Added
+    /// to other slow commits that hit; other calls are not delayed.
+    SlowCommit { ms: u64 },
+    /// The server's clock steps back this many minutes before the request
+    /// is stamped, as daylight saving's end or an NTP correction moves it:
+    /// later stamps repeat times already used. Once unless `next=` says
+    /// more.
+    ClockBack { minutes: u64 },
+    /// Answers HTTP 200 with a plain-text database error ([`DB_ERROR`])
+    /// instead of the answer, without processing.
+    DbError,
 }
 
 /// Which requests a rule hits. Every condition given must hold.
@@ -141,7 +185,7 @@ pub const DEFAULT_RETRY_AFTER_S: u64 = 1;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
     #[error(
-        "rule \"{rule}\": unknown fault \"{name}\" (known: latency, status, 429, hang, reset, truncate, apply-then-drop, record-cost, rate, max-concurrent)"
+        "rule \"{rule}\": unknown fault \"{name}\" (known: latency, status, 429, hang, reset, truncate, apply-then-drop, record-cost, slow-commit, clock-back, db-error, rate, max-concurrent, max-input-vars, ban)"
     )]
     UnknownFault { rule: String, name: String },
     #[error("rule \"{rule}\": {what} \"{value}\" is not valid; expected {expected}")]
@@ -188,6 +232,18 @@ impl FromStr for FaultSet {
                         });
                     }
                 }
+                Item::MaxInputVars(n) => {
+                    if set.max_input_vars.replace(n).is_some() {
+                        return Err(SpecError::Twice {
+                            what: "max-input-vars",
+                        });
+                    }
+                }
+                Item::Ban(n) => {
+                    if set.ban.replace(n).is_some() {
+                        return Err(SpecError::Twice { what: "ban" });
+                    }
+                }
             }
         }
         Ok(set)
@@ -198,6 +254,8 @@ enum Item {
     Rule(Rule),
     Rate(RateLimit),
     MaxConcurrent(u32),
+    MaxInputVars(u32),
+    Ban(u32),
 }
 
 /// The conditions of one rule as written, before they are checked against
@@ -276,11 +334,35 @@ fn parse_rule(rule: &str) -> Result<Item, SpecError> {
                 retry_after_s: conditions.retry_after_s.unwrap_or(DEFAULT_RETRY_AFTER_S),
             }
         }
-        "hang" | "reset" | "truncate" | "apply-then-drop" => {
+        "slow-commit" => {
+            no_retry_after("slow-commit")?;
+            let v = need("a duration such as 500ms or 2s")?;
+            let ms = parse_duration_ms(v, None)
+                .ok_or_else(|| bad("slow-commit", v, "a duration such as 500ms or 2s"))?;
+            Fault::SlowCommit { ms }
+        }
+        "clock-back" => {
+            no_retry_after("clock-back")?;
+            let v = need("whole minutes, at least 1")?;
+            let minutes = v
+                .parse::<u64>()
+                .ok()
+                .filter(|m| *m >= 1)
+                .ok_or_else(|| bad("clock-back", v, "whole minutes, at least 1"))?;
+            // One step back, as a clock change is, unless told otherwise.
+            let mut when = conditions.when;
+            when.next = when.next.or(Some(1));
+            return Ok(Item::Rule(Rule {
+                fault: Fault::ClockBack { minutes },
+                when,
+            }));
+        }
+        "hang" | "reset" | "truncate" | "apply-then-drop" | "db-error" => {
             let (fault, label) = match name {
                 "hang" => (Fault::Hang, "hang"),
                 "reset" => (Fault::Reset, "reset"),
                 "truncate" => (Fault::Truncate, "truncate"),
+                "db-error" => (Fault::DbError, "db-error"),
                 _ => (Fault::ApplyThenDrop, "apply-then-drop"),
             };
             no_value(label)?;
@@ -316,20 +398,29 @@ fn parse_rule(rule: &str) -> Result<Item, SpecError> {
                 ..rate
             }));
         }
-        "max-concurrent" => {
-            let v = need("a number of requests, at least 1")?;
+        "max-concurrent" | "max-input-vars" | "ban" => {
+            let (label, expected): (&'static str, &'static str) = match name {
+                "max-concurrent" => ("max-concurrent", "a number of requests, at least 1"),
+                "max-input-vars" => ("max-input-vars", "a number of form variables, at least 1"),
+                _ => ("ban", "a number of requests, at least 1"),
+            };
+            let v = need(expected)?;
             let n = v
                 .parse::<u32>()
                 .ok()
                 .filter(|n| *n >= 1)
-                .ok_or_else(|| bad("max-concurrent", v, "a number of requests, at least 1"))?;
-            if rest.trim().is_empty() {
-                return Ok(Item::MaxConcurrent(n));
+                .ok_or_else(|| bad(label, v, expected))?;
+            if !rest.trim().is_empty() {
+                return Err(SpecError::NotApplicable {
+                    rule: rule.to_owned(),
+                    option: "conditions",
+                    fault: label,
+                });
             }
-            return Err(SpecError::NotApplicable {
-                rule: rule.to_owned(),
-                option: "conditions",
-                fault: "max-concurrent",
+            return Ok(match name {
+                "max-concurrent" => Item::MaxConcurrent(n),
+                "max-input-vars" => Item::MaxInputVars(n),
+                _ => Item::Ban(n),
             });
         }
         other => {
@@ -352,6 +443,10 @@ fn name_of(name: &str) -> &'static str {
         "record-cost" => "record-cost",
         "status" => "status",
         "rate" => "rate",
+        "slow-commit" => "slow-commit",
+        "clock-back" => "clock-back",
+        "max-input-vars" => "max-input-vars",
+        "ban" => "ban",
         _ => "max-concurrent",
     }
 }
@@ -541,6 +636,12 @@ impl fmt::Display for FaultSet {
         if let Some(n) = self.max_concurrent {
             parts.push(format!("max-concurrent={n}"));
         }
+        if let Some(n) = self.max_input_vars {
+            parts.push(format!("max-input-vars={n}"));
+        }
+        if let Some(n) = self.ban {
+            parts.push(format!("ban={n}"));
+        }
         f.write_str(&parts.join("; "))
     }
 }
@@ -562,6 +663,9 @@ impl fmt::Display for Rule {
             Fault::ApplyThenDrop => "apply-then-drop".to_owned(),
             Fault::RecordCost { us } if us % 1000 == 0 => format!("record-cost={}ms", us / 1000),
             Fault::RecordCost { us } => format!("record-cost={}us", us),
+            Fault::SlowCommit { ms } => format!("slow-commit={ms}ms"),
+            Fault::ClockBack { minutes } => format!("clock-back={minutes}"),
+            Fault::DbError => "db-error".to_owned(),
         };
         let w = &self.when;
         let mut conds = Vec::new();
@@ -614,6 +718,11 @@ impl CallKey {
 pub(crate) struct Plan {
     pub latency: Duration,
     pub record_cost: Duration,
+    /// How long a write waits, after its stamp, before it runs and
+    /// commits.
+    pub slow_commit: Duration,
+    /// Minutes the clock steps back before the request is stamped.
+    pub clock_back_minutes: u64,
     pub outcome: Option<Outcome>,
 }
 
@@ -626,6 +735,7 @@ pub(crate) enum Outcome {
     Reset,
     Truncate,
     ApplyThenDrop,
+    DbError,
 }
 
 impl Outcome {
@@ -638,6 +748,7 @@ impl Outcome {
             Outcome::Reset => "reset".to_owned(),
             Outcome::Truncate => "truncate".to_owned(),
             Outcome::ApplyThenDrop => "apply-then-drop".to_owned(),
+            Outcome::DbError => "db-error".to_owned(),
         }
     }
 }
@@ -660,6 +771,11 @@ pub(crate) struct FaultState {
     remaining: Vec<Option<u64>>,
     rng: StdRng,
     buckets: HashMap<String, Bucket>,
+    /// Requests per address while `ban` is set.
+    requests_by_ip: HashMap<IpAddr, u32>,
+    /// Banned addresses: they stay banned until lifted, whatever fault
+    /// set is put in force, as a REDCap administrator must lift a ban.
+    banned: HashSet<IpAddr>,
 }
 
 impl FaultState {
@@ -670,6 +786,8 @@ impl FaultState {
             remaining,
             rng: StdRng::seed_from_u64(seed),
             buckets: HashMap::new(),
+            requests_by_ip: HashMap::new(),
+            banned: HashSet::new(),
         }
     }
 
@@ -682,7 +800,37 @@ impl FaultState {
     pub fn replace(&mut self, set: FaultSet) {
         self.remaining = set.rules.iter().map(|r| r.when.next).collect();
         self.buckets.clear();
+        self.requests_by_ip.clear();
         self.set = set;
+    }
+
+    /// Counts a request from `ip`; `true` when the address is banned
+    /// (now, by this request, or before).
+    pub fn ban_check(&mut self, ip: IpAddr) -> bool {
+        if self.banned.contains(&ip) {
+            return true;
+        }
+        let Some(limit) = self.set.ban else {
+            return false;
+        };
+        if self.requests_by_ip.len() >= MAX_BUCKETS && !self.requests_by_ip.contains_key(&ip) {
+            self.requests_by_ip.clear();
+        }
+        let n = self.requests_by_ip.entry(ip).or_default();
+        *n += 1;
+        if *n > limit {
+            self.banned.insert(ip);
+            return true;
+        }
+        false
+    }
+
+    /// Lifts every ban, and starts the counts over; the addresses lifted.
+    pub fn lift_bans(&mut self) -> Vec<IpAddr> {
+        self.requests_by_ip.clear();
+        let mut lifted: Vec<IpAddr> = self.banned.drain().collect();
+        lifted.sort();
+        lifted
     }
 
     /// Decides what the rules do to a request. A rule that matches rolls
@@ -699,8 +847,13 @@ impl FaultState {
             {
                 continue;
             }
-            let changes_answer =
-                !matches!(rule.fault, Fault::Latency { .. } | Fault::RecordCost { .. });
+            let changes_answer = !matches!(
+                rule.fault,
+                Fault::Latency { .. }
+                    | Fault::RecordCost { .. }
+                    | Fault::SlowCommit { .. }
+                    | Fault::ClockBack { .. }
+            );
             if changes_answer && plan.outcome.is_some() {
                 continue;
             }
@@ -730,6 +883,9 @@ impl FaultState {
                 Fault::Reset => plan.outcome = Some(Outcome::Reset),
                 Fault::Truncate => plan.outcome = Some(Outcome::Truncate),
                 Fault::ApplyThenDrop => plan.outcome = Some(Outcome::ApplyThenDrop),
+                Fault::SlowCommit { ms } => plan.slow_commit += Duration::from_millis(ms),
+                Fault::ClockBack { minutes } => plan.clock_back_minutes += minutes,
+                Fault::DbError => plan.outcome = Some(Outcome::DbError),
             }
         }
         plan

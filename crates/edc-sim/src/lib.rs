@@ -133,6 +133,15 @@
 //!           | "rate=" count "/" ("s"|"m") [ "@retry-after=" seconds ]
 //!                                        ; per-token token bucket of `count`; 429 beyond it
 //!           | "max-concurrent=" count    ; at most this many requests processed at once; the rest wait
+//!           | "slow-commit=" duration    ; a write (record import, delete) stamped when it started
+//!                                        ; commits this much later (slow commits add up)
+//!           | "clock-back=" minutes      ; the clock steps back before the request is stamped;
+//!                                        ; once unless next= says more
+//!           | "db-error"                 ; answer 200 with a plain-text database error, unprocessed
+//!           | "max-input-vars=" count    ; keep a request's first `count` form variables, as PHP's
+//!                                        ; max_input_vars does (real servers: 1000); off by default
+//!           | "ban=" count               ; an address's requests beyond `count` are banned: 429 in
+//!                                        ; plain text, no Retry-After, until the ban is lifted
 //! cond      = probability                ; "0.05" or "5%" (also "p=0.05"): hit with this chance
 //!           | "content=" name [ "/" action ]  ; only this content (record, metadata, log, ...)
 //!           | "action=" action           ; import | export (every read) | delete
@@ -145,16 +154,32 @@
 //! Example: `latency=20..200ms; status=503@0.1; 429@0.05:retry-after=2;
 //! hang@content=record:next=1; reset@0.02; truncate@0.02;
 //! apply-then-drop@content=record/import:0.05; rate=10/s; record-cost=2ms;
-//! max-concurrent=4`.
+//! max-concurrent=4; slow-commit=2s@content=record/import:next=1;
+//! clock-back=60; db-error@0.01; max-input-vars=1000; ban=600`.
 //!
 //! Rules are tried in order; all conditions of a rule must hold. A rule
-//! without a probability always hits (while its `next` lasts). Latencies
-//! and record costs add up; of the faults that change the answer (status,
-//! 429, hang, reset, truncate, apply-then-drop) the first that hits wins
-//! and later ones are not tried. A request's order: rate limit, wait for a
-//! slot under `max-concurrent`, latency, an injected status or hang, the
-//! call itself, the record cost, then the answer (or its reset, truncation,
-//! or drop).
+//! without a probability always hits (while its `next` lasts). Latencies,
+//! record costs, slow commits and clock steps add up; of the faults that
+//! change the answer (status, 429, hang, reset, truncate,
+//! apply-then-drop, db-error) the first that hits wins and later ones are
+//! not tried. A request's order: `max-input-vars` (PHP cuts the variables
+//! before REDCap reads them), a ban, the rate limit, wait for a slot under
+//! `max-concurrent`, `clock-back`, the request's stamp, latency, an
+//! injected status, database error or hang, the rights, a write's slow
+//! commit, the call itself, the record cost, then the answer (or its
+//! reset, truncation, or drop). A ban lasts across new fault sets until
+//! [`RunningSim::lift_ban`] or `DELETE /admin/ban`;
+//! [`RunningSim::fault_seen`] awaits a fault's count, a test's signal that
+//! a request has reached it.
+//!
+//! # Time
+//!
+//! As REDCap stamps its log with the time its PHP request started, every
+//! change a request makes is stamped with the server's clock when the
+//! request began to be processed (after waiting for a slot), not when it
+//! commits; stamps are kept to the second, and `dateRangeBegin`,
+//! `dateRangeEnd`, `beginTime` and `endTime` filter on them. The `log`
+//! export gives them to the minute ([`LOG_TIMESTAMP`]), as REDCap's does.
 
 mod clock;
 mod faults;
@@ -168,9 +193,10 @@ mod store;
 
 pub mod cli;
 
-pub use clock::{Clock, TIMESTAMP, parse_timestamp};
+pub use clock::{Clock, LOG_TIMESTAMP, TIMESTAMP, parse_timestamp};
 pub use faults::{
-    Action, DEFAULT_RETRY_AFTER_S, Fault, FaultSet, HANG_LIMIT, RateLimit, Rule, SpecError, When,
+    Action, BANNED, DB_ERROR, DEFAULT_RETRY_AFTER_S, Fault, FaultSet, HANG_LIMIT,
+    PHP_MAX_INPUT_VARS, RateLimit, Rule, SpecError, When,
 };
 pub use handlers::access::{
     LOCKED_FORM, NO_CREATE_RIGHT, NO_DAG_RIGHT, NO_DATA_EXPORT_RIGHT, NO_DELETE_RIGHT,

@@ -107,7 +107,7 @@ fn banner(sim: &RunningSim, seed: u64, admin: bool) -> String {
     out.push_str(&format!("Fault seed: {seed}\n"));
     if admin {
         out.push_str(&format!(
-            "Admin: {0}admin/stats, {0}admin/faults, {0}admin/rights, {0}admin/lock\n",
+            "Admin: {0}admin/stats, {0}admin/faults, {0}admin/rights, {0}admin/lock, {0}admin/ban\n",
             sim.base_url()
         ));
     }

@@ -97,6 +97,16 @@ impl Params {
             .map_err(|e| ApiError::bad_request(format!("The request body cannot be read: {e}")))
     }
 
+    /// How many form variables the request has.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Keeps the first `n` form variables, as PHP keeps `max_input_vars`.
+    pub fn truncate(&mut self, n: usize) {
+        self.0.truncate(n);
+    }
+
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()

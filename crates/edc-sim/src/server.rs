@@ -2,13 +2,17 @@
 //! connection task is spawned through the simulator's `TaskTracker`, and a
 //! connection can be cut on purpose), axum routes for `/api/` and the
 //! admin endpoints, API tokens, and the faults carried out on a request:
-//! rate limit, concurrency cap, latency, an injected status, a hang, a
-//! reset or truncated answer, an import applied and then dropped, and the
-//! per-record cost.
+//! PHP's cap on form variables, a ban, rate limit, concurrency cap, a
+//! clock stepped back, latency, an injected status, a database error or a
+//! hang, a slow commit, a reset or truncated answer, an import applied
+//! and then dropped, and the per-record cost.
 //!
-//! Order of a request: count it, check its token's rate, wait for a slot
-//! under the concurrency cap, wait the injected latency, answer an
-//! injected status or hang, check the token and run the call, wait the
+//! Order of a request: keep its first `max-input-vars` variables, count
+//! it, answer a banned address, check its token's rate, wait for a slot
+//! under the concurrency cap, step the clock back, take the request's
+//! stamp (the time REDCap logs what it does), wait the injected latency,
+//! answer an injected status, database error or hang, check the token
+//! and rights, wait a write's slow commit, run the call, wait the
 //! per-record cost, then send the answer (or cut it).
 //!
 //! Not here: what a call means (`handlers`), its decisions about faults
@@ -16,7 +20,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -29,7 +33,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, TimeDelta};
 use hyper::body::Frame;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
@@ -41,11 +45,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::clock::Clock;
-use crate::faults::{CallKey, FaultSet, FaultState, HANG_LIMIT, Outcome, SpecError};
+use crate::faults::{
+    BANNED, CallKey, DB_ERROR, FaultSet, FaultState, HANG_LIMIT, Outcome, SpecError,
+};
 use crate::handlers::design::import_design;
 use crate::handlers::import::seed;
 use crate::handlers::meta::answer_meta;
-use crate::handlers::{Call, action_of, authorize, parse_call, run_job};
+use crate::handlers::{Call, Job, action_of, authorize, parse_call, run_job};
 use crate::project::{Project, ProjectStatus};
 use crate::protocol::{Answer, ApiError, ApiUser, Params, TokenError, check_token, is_token};
 use crate::rights::Rights;
@@ -227,6 +233,14 @@ impl RunningSim {
         self.shared.stats.snapshot()
     }
 
+    /// Waits until at least `n` faults of `kind` (a [`Stats::faults`] key,
+    /// such as `slow-commit`) have been counted since the last
+    /// [`RunningSim::reset_stats`]: a test's signal that a request has
+    /// reached a fault.
+    pub async fn fault_seen(&self, kind: &str, n: u64) {
+        self.shared.stats.fault_seen(kind, n).await;
+    }
+
     pub fn reset_stats(&self) {
         self.shared.stats.reset();
     }
@@ -239,6 +253,12 @@ impl RunningSim {
     /// counts start over; the random sequence goes on).
     pub fn set_faults(&self, faults: FaultSet) {
         self.shared.set_faults(faults);
+    }
+
+    /// Lifts every ban (`ban=N`), as a REDCap administrator does; the
+    /// addresses lifted. Counting toward a ban starts over.
+    pub fn lift_ban(&self) -> Vec<IpAddr> {
+        self.shared.faults().lift_bans()
     }
 
     /// Moves the server's clock (for the log, `dateRangeBegin` and
@@ -452,8 +472,21 @@ impl Shared {
         })
     }
 
-    /// Checks the token and runs the call.
-    async fn answer(&self, params: &Params) -> Result<(Answer, usize), ApiError> {
+    /// A banned address's answer: 429 in plain text, without
+    /// `Retry-After` (the ban lasts until an administrator lifts it).
+    fn banned(&self) -> Response {
+        self.stats.fault("ban");
+        self.respond(429, "text/plain; charset=utf-8", BANNED.to_owned())
+    }
+
+    /// Checks the token and runs the call, stamped `started`; a write
+    /// waits `slow_commit` before it runs.
+    async fn answer(
+        &self,
+        params: &Params,
+        started: NaiveDateTime,
+        slow_commit: Duration,
+    ) -> Result<(Answer, usize), ApiError> {
         let token = params.get("token").map(str::trim).unwrap_or_default();
         let user = lock(&self.users)
             .get(&token.to_ascii_uppercase())
@@ -476,8 +509,14 @@ impl Shared {
                     status: 503,
                     message: "The server is shutting down".into(),
                 };
+                if matches!(job, Job::Import(_) | Job::Delete(_)) && !slow_commit.is_zero() {
+                    self.stats.fault("slow-commit");
+                    if !self.pause(slow_commit).await {
+                        return Err(closed());
+                    }
+                }
                 let store = lock(&self.store).clone().ok_or_else(closed)?;
-                let now = self.now();
+                let now = started;
                 let reply = store
                     .call(move |store| run_job(store, &project, &user, now, job))
                     .await
@@ -494,6 +533,8 @@ impl Shared {
 struct ConnCtl {
     kill: CancellationToken,
     rst: Arc<AtomicBool>,
+    /// The client's address, which a ban is for.
+    peer: IpAddr,
 }
 
 impl ConnCtl {
@@ -540,7 +581,8 @@ fn router(shared: Arc<Shared>, admin: bool) -> Router {
             .route("/admin/stats", get(admin_stats).delete(admin_reset_stats))
             .route("/admin/faults", get(admin_faults).post(admin_set_faults))
             .route("/admin/rights", get(admin_users).post(admin_set_rights))
-            .route("/admin/lock", post(admin_lock));
+            .route("/admin/lock", post(admin_lock))
+            .route("/admin/ban", axum::routing::delete(admin_lift_ban));
     }
     // REDCap's own limit is the PHP upload size; imports of a few
     // thousand rows fit well within this.
@@ -559,9 +601,14 @@ async fn accept_loop(
             r = listener.accept() => r,
         };
         match accepted {
-            Ok((stream, _)) => {
+            Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                tracker.spawn(serve_connection(stream, router.clone(), cancel.clone()));
+                tracker.spawn(serve_connection(
+                    stream,
+                    peer.ip(),
+                    router.clone(),
+                    cancel.clone(),
+                ));
             }
             Err(e) => {
                 // Out of file descriptors and the like: wait a little
@@ -601,10 +648,16 @@ fn socket_handle(_: &TcpStream) -> Option<socket2::Socket> {
     None
 }
 
-async fn serve_connection(stream: TcpStream, router: Router, cancel: CancellationToken) {
+async fn serve_connection(
+    stream: TcpStream,
+    peer: IpAddr,
+    router: Router,
+    cancel: CancellationToken,
+) {
     let ctl = ConnCtl {
         kill: CancellationToken::new(),
         rst: Arc::new(AtomicBool::new(false)),
+        peer,
     };
     let socket = socket_handle(&stream);
     let service = TowerToHyperService::new(router.layer(Extension(ctl.clone())));
@@ -636,19 +689,38 @@ async fn api(
     Extension(conn): Extension<ConnCtl>,
     body: Bytes,
 ) -> Response {
-    let params = match Params::parse(&body) {
+    let mut params = match Params::parse(&body) {
         Ok(p) => p,
         Err(e) => {
             s.stats.request("(unreadable)/export");
+            if s.faults().ban_check(conn.peer) {
+                return s.banned();
+            }
             return s.error(&e);
         }
     };
+    // PHP cuts the variables before REDCap reads any of them.
+    let max_input_vars = s.faults().set().max_input_vars;
+    if let Some(n) = max_input_vars.map(|n| n as usize)
+        && params.len() > n
+    {
+        s.stats.fault("max-input-vars");
+        tracing::warn!(
+            sent = params.len(),
+            kept = n,
+            "PHP Warning: Input variables exceeded {n}; the rest are dropped"
+        );
+        params.truncate(n);
+    }
     let call = CallKey {
         content: params.get("content").unwrap_or_default().to_owned(),
         action: action_of(&params),
     };
     let label = call.label();
     s.stats.request(&label);
+    if s.faults().ban_check(conn.peer) {
+        return s.banned();
+    }
     let token = params.get("token").unwrap_or_default().trim();
     let limited = s.faults().rate_check(token, Instant::now());
     if let Some(retry_after_s) = limited {
@@ -665,6 +737,14 @@ async fn api(
     };
     let _in_flight = s.stats.enter();
     let plan = s.faults().plan(&call);
+    if plan.clock_back_minutes > 0 {
+        s.stats.fault("clock-back");
+        let back = TimeDelta::minutes(i64::try_from(plan.clock_back_minutes).unwrap_or(i64::MAX));
+        let mut clock = lock(&s.clock);
+        *clock = clock.stepped_back(back);
+    }
+    // REDCap stamps what a request does with the time PHP started it.
+    let started = s.now();
     if !plan.latency.is_zero() {
         s.stats.fault("latency");
         if !s.pause(plan.latency).await {
@@ -687,6 +767,9 @@ async fn api(
             );
         }
         Some(Outcome::TooManyRequests { retry_after_s }) => return s.too_many(retry_after_s),
+        Some(Outcome::DbError) => {
+            return s.respond(200, "text/plain; charset=utf-8", DB_ERROR.to_owned());
+        }
         Some(Outcome::Hang) => {
             s.pause(HANG_LIMIT).await;
             conn.cut(false);
@@ -694,11 +777,12 @@ async fn api(
         }
         _ => {}
     }
-    let (status, content_type, text, rows) = match s.answer(&params).await {
-        Ok((Answer::Json(j), rows)) => (200, "application/json; charset=utf-8", j, rows),
-        Ok((Answer::Text(t), rows)) => (200, "text/plain; charset=utf-8", t, rows),
-        Err(e) => (e.status, "application/json; charset=utf-8", e.body(), 0),
-    };
+    let (status, content_type, text, rows) =
+        match s.answer(&params, started, plan.slow_commit).await {
+            Ok((Answer::Json(j), rows)) => (200, "application/json; charset=utf-8", j, rows),
+            Ok((Answer::Text(t), rows)) => (200, "text/plain; charset=utf-8", t, rows),
+            Err(e) => (e.status, "application/json; charset=utf-8", e.body(), 0),
+        };
     tracing::debug!(call = %label, status, rows, "answered");
     if rows > 0 && !plan.record_cost.is_zero() {
         s.stats.fault("record-cost");
@@ -884,4 +968,9 @@ async fn admin_lock(State(s): State<Arc<Shared>>, Json(body): Json<LockIn>) -> R
         )
             .into_response(),
     }
+}
+
+/// Lifts every ban: `{"lifted": ["127.0.0.1"]}`.
+async fn admin_lift_ban(State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "lifted": s.faults().lift_bans() }))
 }

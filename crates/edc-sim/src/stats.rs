@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
 
 /// A snapshot of the counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,7 +24,9 @@ pub struct Stats {
     /// that was then cut (reset, truncate).
     pub by_status: BTreeMap<u16, u64>,
     /// Faults injected per kind (`status=503`, `429`, `hang`, `reset`,
-    /// `truncate`, `apply-then-drop`, `rate`, `latency`, `record-cost`).
+    /// `truncate`, `apply-then-drop`, `db-error`, `rate`, `ban`,
+    /// `latency`, `record-cost`, `slow-commit`, `clock-back`,
+    /// `max-input-vars`).
     pub faults: BTreeMap<String, u64>,
     /// Requests being processed now (past the concurrency cap).
     pub in_flight: u64,
@@ -45,6 +48,8 @@ pub(crate) struct Collector {
     counts: Mutex<Counts>,
     in_flight: AtomicU64,
     peak: AtomicU64,
+    /// Woken on every fault counted, for those awaiting one.
+    fault_counted: Notify,
 }
 
 impl Collector {
@@ -65,6 +70,22 @@ impl Collector {
 
     pub fn fault(&self, kind: &str) {
         *self.counts().faults.entry(kind.to_owned()).or_default() += 1;
+        self.fault_counted.notify_waiters();
+    }
+
+    /// Waits until at least `n` faults of `kind` have been counted.
+    pub async fn fault_seen(&self, kind: &str, n: u64) {
+        loop {
+            let counted = self.fault_counted.notified();
+            tokio::pin!(counted);
+            // Registered before the count is read, so a fault counted in
+            // between still wakes this.
+            counted.as_mut().enable();
+            if self.counts().faults.get(kind).copied().unwrap_or(0) >= n {
+                return;
+            }
+            counted.await;
+        }
     }
 
     /// Marks a request as being processed until the guard drops (also when

@@ -99,6 +99,14 @@ impl Client {
     }
 }
 
+/// REDCap's error message in an answer's body (`{"error": ...}`).
+pub fn error_of(body: &str) -> String {
+    serde_json::from_str::<Value>(body).unwrap()["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not an error: {body}"))
+        .to_owned()
+}
+
 /// The rows of one record, as exported.
 pub fn rows_of<'a>(rows: &'a [Value], id: &str) -> Vec<&'a Value> {
     rows.iter().filter(|r| r["record_id"] == id).collect()

@@ -1,12 +1,18 @@
 //! What a client sees of each fault, at the HTTP level: statuses and
 //! headers, errors where an answer is cut, a timeout where it never comes,
-//! the data an import committed although its answer was lost, and the
-//! limits on rate and concurrency. The only waiting here is the delay a
-//! test measures; everything else awaits the answers themselves.
+//! the data an import committed although its answer was lost, the limits
+//! on rate and concurrency, and what real servers do: a slow commit
+//! stamped when it started, a clock stepped back, the log's minutes, PHP's
+//! cap on form variables, a ban, a database error answered as data. The
+//! only waiting here is the delay a test measures; everything else awaits
+//! the answers themselves or the server's count of a fault.
 
 use std::time::{Duration, Instant};
 
-use edc_sim::{DEMO_TOKEN, DEMO_TOKEN_HILLVIEW, FaultSet, Project, RunningSim, SimConfig};
+use edc_sim::{
+    BANNED, Clock, DB_ERROR, DEMO_TOKEN, DEMO_TOKEN_HILLVIEW, FaultSet, Project, RunningSim,
+    SimConfig,
+};
 use serde_json::json;
 
 use crate::common::{Client, start_with};
@@ -254,5 +260,266 @@ async fn a_record_cost_grows_with_the_rows() {
         t.elapsed()
     );
     assert_eq!(sim.stats().faults["record-cost"], 1);
+    sim.shutdown().await;
+}
+
+fn at(h: u32, m: u32, s: u32) -> chrono::NaiveDateTime {
+    chrono::NaiveDate::from_ymd_opt(2025, 11, 2)
+        .unwrap()
+        .and_hms_opt(h, m, s)
+        .unwrap()
+}
+
+fn ids(rows: &[serde_json::Value]) -> Vec<&str> {
+    let mut ids: Vec<&str> = rows
+        .iter()
+        .map(|r| r["record_id"].as_str().unwrap())
+        .collect();
+    ids.dedup();
+    ids
+}
+
+#[tokio::test]
+async fn a_slow_commit_is_stamped_when_it_started_and_a_later_import_commits_first() {
+    let mut config = SimConfig::new(Project::demo());
+    config.clock = Clock::Fixed(at(9, 0, 0));
+    config.faults = "slow-commit=1500ms@content=record/import:next=1"
+        .parse()
+        .unwrap();
+    let sim = start_with(config).await;
+    let c = Client::new(&sim, DEMO_TOKEN);
+    let slow = {
+        let c = Client::new(&sim, DEMO_TOKEN);
+        tokio::spawn(async move { c.import(new_subject("S01-SLOW"), &[]).await })
+    };
+    // Stamped 09:00:00 and waiting to commit.
+    sim.fault_seen("slow-commit", 1).await;
+    sim.set_clock(Clock::Fixed(at(9, 5, 0)));
+    assert_eq!(c.import(new_subject("S01-QUICK"), &[]).await.0, 200);
+    let since = [("dateRangeBegin", "2025-11-02 09:05:00")];
+    assert_eq!(ids(&c.export(&since).await), ["S01-QUICK"]);
+    assert!(
+        c.export(&[("records[0]", "S01-SLOW")]).await.is_empty(),
+        "not committed yet"
+    );
+    let (status, body) = slow.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    // Committed after the quick one, yet a pull from the quick one's
+    // time does not see it: its stamp is older.
+    assert_eq!(ids(&c.export(&since).await), ["S01-QUICK"]);
+    let log = c
+        .json(&[
+            ("content", "log"),
+            ("user", "demo_data_manager"),
+            ("beginTime", "2025-11-02 08:59"),
+        ])
+        .await;
+    let stamps: Vec<(&str, &str)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["timestamp"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        stamps,
+        [
+            ("Create record S01-SLOW (API)", "2025-11-02 09:00"),
+            ("Create record S01-QUICK (API)", "2025-11-02 09:05"),
+        ],
+        "newest first: the slow one was logged last, with the older time"
+    );
+    assert_eq!(sim.stats().faults["slow-commit"], 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_clock_stepped_back_repeats_times_already_used() {
+    let mut config = SimConfig::new(Project::demo());
+    config.clock = Clock::Fixed(at(0, 0, 0));
+    let sim = start_with(config).await;
+    let c = Client::new(&sim, DEMO_TOKEN);
+    sim.set_clock(Clock::Fixed(at(1, 30, 0)));
+    c.import_ok(new_subject("S01-BEFORE"), &[]).await;
+    sim.set_faults("clock-back=60".parse().unwrap());
+    c.import_ok(new_subject("S01-AFTER"), &[]).await;
+    assert_eq!(sim.now(), at(0, 30, 0));
+    c.import_ok(new_subject("S01-LATER"), &[]).await;
+    assert_eq!(sim.now(), at(0, 30, 0), "one step, not one per request");
+    assert_eq!(sim.stats().faults["clock-back"], 1);
+    // Imported after S01-BEFORE, stamped an hour before it.
+    let since = [("dateRangeBegin", "2025-11-02 01:00:00")];
+    assert_eq!(ids(&c.export(&since).await), ["S01-BEFORE"]);
+    let log = c
+        .json(&[
+            ("content", "log"),
+            ("logtype", "record_add"),
+            ("user", "demo_data_manager"),
+        ])
+        .await;
+    let stamps: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["timestamp"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        stamps,
+        ["2025-11-02 00:30", "2025-11-02 00:30", "2025-11-02 01:30"]
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_log_gives_minutes_and_date_range_begin_filters_on_seconds() {
+    let mut config = SimConfig::new(Project::demo());
+    config.clock = Clock::Fixed(at(9, 0, 0));
+    let sim = start_with(config).await;
+    let c = Client::new(&sim, DEMO_TOKEN);
+    sim.set_clock(Clock::Fixed(at(10, 0, 30)));
+    c.import_ok(new_subject("S01-SECONDS"), &[]).await;
+    let log = c
+        .json(&[("content", "log"), ("record", "S01-SECONDS")])
+        .await;
+    assert_eq!(log[0]["timestamp"], "2025-11-02 10:00");
+    let at_stamp = [("dateRangeBegin", "2025-11-02 10:00:30")];
+    assert_eq!(ids(&c.export(&at_stamp).await), ["S01-SECONDS"]);
+    assert!(
+        c.export(&[("dateRangeBegin", "2025-11-02 10:00:31")])
+            .await
+            .is_empty()
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn max_input_vars_keeps_the_first_variables_as_php_does() {
+    let sim = sim_with("max-input-vars=6", 1).await;
+    let c = Client::new(&sim, DEMO_TOKEN);
+    let all = c.export(&[]).await;
+    let first: Vec<String> = ids(&all).iter().map(|s| (*s).to_owned()).collect();
+    assert!(first.len() >= 3);
+    // token, format, content, type, records[0], records[1]: the third
+    // record is cut.
+    let rows = c
+        .export(&[
+            ("records[0]", &first[0]),
+            ("records[1]", &first[1]),
+            ("records[2]", &first[2]),
+        ])
+        .await;
+    assert_eq!(ids(&rows), [first[0].as_str(), first[1].as_str()]);
+    // An import's data after the cut: REDCap sees a record export.
+    let (status, body) = c
+        .post(&[
+            ("content", "record"),
+            ("type", "flat"),
+            ("overwriteBehavior", "normal"),
+            ("returnContent", "count"),
+            ("data", &new_subject("S01-CUT").to_string()),
+        ])
+        .await;
+    assert_eq!(status, 200);
+    assert!(body.starts_with('['), "an export's rows: {body}");
+    sim.set_faults(FaultSet::default());
+    assert!(
+        c.export(&[("records[0]", "S01-CUT")]).await.is_empty(),
+        "nothing was imported"
+    );
+    assert_eq!(sim.stats().faults["max-input-vars"], 2);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_banned_address_gets_plain_429s_until_the_ban_is_lifted() {
+    let mut config = SimConfig::new(Project::demo());
+    config.faults = "ban=3".parse().unwrap();
+    config.admin = true;
+    let sim = start_with(config).await;
+    let c = Client::new(&sim, DEMO_TOKEN);
+    for _ in 0..3 {
+        assert_eq!(c.post(&[("content", "version")]).await.0, 200);
+    }
+    let banned = |r: reqwest::Response| async move {
+        assert_eq!(r.status(), 429);
+        assert!(r.headers().get("retry-after").is_none());
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain")
+        );
+        assert_eq!(r.text().await.unwrap(), BANNED);
+    };
+    banned(c.request(&[("content", "version")]).send().await.unwrap()).await;
+    // Every call, every token, and no import is processed.
+    let other = Client::new(&sim, DEMO_TOKEN_HILLVIEW);
+    let data = new_subject("S01-BANNED").to_string();
+    banned(
+        other
+            .request(&[("content", "record"), ("type", "flat"), ("data", &data)])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    // A new fault set leaves the ban in force.
+    sim.set_faults(FaultSet::default());
+    banned(c.request(&[("content", "version")]).send().await.unwrap()).await;
+    assert_eq!(
+        sim.lift_ban(),
+        ["127.0.0.1".parse::<std::net::IpAddr>().unwrap()]
+    );
+    assert!(
+        c.export(&[("records[0]", "S01-BANNED")]).await.is_empty(),
+        "nothing was imported"
+    );
+    assert_eq!(sim.stats().faults["ban"], 3);
+
+    // The admin endpoint lifts it too.
+    sim.set_faults("ban=1".parse().unwrap());
+    assert_eq!(c.post(&[("content", "version")]).await.0, 200);
+    assert_eq!(c.post(&[("content", "version")]).await.0, 429);
+    let lifted: serde_json::Value = crate::common::http()
+        .delete(format!("{}admin/ban", sim.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(lifted, json!({"lifted": ["127.0.0.1"]}));
+    assert_eq!(c.post(&[("content", "version")]).await.0, 200);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_database_error_comes_back_as_200_text_and_nothing_is_written() {
+    let sim = sim_with("db-error@content=record/import:next=1", 1).await;
+    let c = Client::new(&sim, DEMO_TOKEN);
+    let r = c
+        .request(&[
+            ("content", "record"),
+            ("type", "flat"),
+            ("data", &new_subject("S01-DB").to_string()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert_eq!(r.text().await.unwrap(), DB_ERROR);
+    assert!(c.export(&[("records[0]", "S01-DB")]).await.is_empty());
+    assert_eq!(c.import(new_subject("S01-DB"), &[]).await.0, 200);
+    assert_eq!(sim.stats().faults["db-error"], 1);
     sim.shutdown().await;
 }

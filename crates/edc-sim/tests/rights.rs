@@ -12,7 +12,7 @@ use edc_sim::{
 };
 use serde_json::{Value, json};
 
-use crate::common::{Client, classic_project, start_with};
+use crate::common::{Client, classic_project, error_of, start_with};
 
 /// A site coordinator's token in the demo project's Hillview group.
 const SITE: &str = "5175E1D00D5175E1D00D5175E1D00D01";
@@ -128,10 +128,7 @@ async fn every_write_needs_the_api_import_right_and_nothing_changes() {
     let before = site.export(&[]).await;
     let (status, body) = site.import(screening("3-NO-IMPORT"), &[]).await;
     assert_eq!(status, 403, "{body}");
-    assert_eq!(
-        serde_json::from_str::<Value>(&body).unwrap()["error"],
-        NO_IMPORT_RIGHT
-    );
+    assert_eq!(error_of(&body), NO_IMPORT_RIGHT);
     let (status, message) = site
         .error(&[
             ("content", "record"),
@@ -334,10 +331,7 @@ async fn a_form_without_access_is_not_exported_and_a_view_only_form_not_imported
             )
             .await;
         assert_eq!(status, 400, "{words}: {body}");
-        let message = serde_json::from_str::<Value>(&body).unwrap()["error"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let message = error_of(&body);
         assert_eq!(
             message,
             format!(r#""1","sbp","130","{NO_FORM_EDIT_RIGHT}""#),
@@ -366,10 +360,7 @@ async fn creating_a_record_needs_the_create_records_right() {
         )
         .await;
     assert_eq!(status, 400, "{body}");
-    let message = serde_json::from_str::<Value>(&body).unwrap()["error"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let message = error_of(&body);
     assert_eq!(
         message,
         format!(r#""2","record_id","2","{NO_CREATE_RIGHT}""#)
@@ -401,10 +392,7 @@ async fn a_locked_form_refuses_the_values_sent_for_it() {
     let before = c.export(&[]).await;
     let (status, body) = c.import_text(visit, &[]).await;
     assert_eq!(status, 400, "{body}");
-    let message = serde_json::from_str::<Value>(&body).unwrap()["error"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let message = error_of(&body);
     assert_eq!(message, format!(r#""1","sbp","130","{LOCKED_FORM}""#));
     assert_eq!(c.export(&[]).await, before, "nothing changed");
     // Other forms of the record are not locked.

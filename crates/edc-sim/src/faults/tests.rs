@@ -293,3 +293,100 @@ fn the_json_form_is_the_set() {
     );
     assert_eq!(serde_json::from_value::<FaultSet>(json).unwrap(), set);
 }
+
+#[test]
+fn the_real_servers_faults_read_and_print_back() {
+    let set = spec(
+        "slow-commit=2s@content=record/import:next=1; clock-back=60; db-error@0.1; \
+         max-input-vars=1000; ban=100",
+    );
+    assert_eq!(
+        set.rules,
+        vec![
+            Rule {
+                fault: Fault::SlowCommit { ms: 2000 },
+                when: When {
+                    content: Some("record".into()),
+                    action: Some(Action::Import),
+                    next: Some(1),
+                    ..When::default()
+                }
+            },
+            // A clock steps back once unless told otherwise.
+            Rule {
+                fault: Fault::ClockBack { minutes: 60 },
+                when: When {
+                    next: Some(1),
+                    ..When::default()
+                }
+            },
+            Rule {
+                fault: Fault::DbError,
+                when: When {
+                    probability: Some(0.1),
+                    ..When::default()
+                }
+            },
+        ]
+    );
+    assert_eq!(set.max_input_vars, Some(PHP_MAX_INPUT_VARS));
+    assert_eq!(set.ban, Some(100));
+    assert_eq!(spec(&set.to_string()), set);
+    let json = serde_json::to_string(&set).unwrap();
+    assert_eq!(serde_json::from_str::<FaultSet>(&json).unwrap(), set);
+    assert_eq!(spec("clock-back=5@next=3").rules[0].when.next, Some(3));
+}
+
+#[test]
+fn the_real_servers_faults_refuse_bad_values() {
+    for bad in [
+        "slow-commit",
+        "slow-commit=soon",
+        "clock-back=0",
+        "clock-back=1.5",
+        "db-error=1",
+        "max-input-vars=0",
+        "max-input-vars=10@content=record",
+        "ban=none",
+        "ban=3; ban=4",
+        "max-input-vars=3; max-input-vars=4",
+        "slow-commit=1s@retry-after=2",
+    ] {
+        assert!(bad.parse::<FaultSet>().is_err(), "{bad} was read");
+    }
+}
+
+#[test]
+fn slow_commits_and_clock_steps_add_up_and_change_no_answer() {
+    let mut state = FaultState::new(
+        spec("slow-commit=100ms; slow-commit=50ms; clock-back=30; status=500@content=metadata"),
+        1,
+    );
+    let plan = state.plan(&record_import());
+    assert_eq!(plan.slow_commit, Duration::from_millis(150));
+    assert_eq!(plan.clock_back_minutes, 30);
+    assert_eq!(plan.outcome, None);
+    let plan = state.plan(&metadata());
+    assert_eq!(plan.clock_back_minutes, 0, "the clock stepped back once");
+    assert_eq!(plan.outcome, Some(Outcome::Status(500)));
+    let mut state = FaultState::new(spec("db-error@content=record"), 1);
+    assert_eq!(state.plan(&record_import()).outcome, Some(Outcome::DbError));
+    assert_eq!(Outcome::DbError.label(), "db-error");
+}
+
+#[test]
+fn an_address_is_banned_after_its_requests_until_lifted() {
+    let a = IpAddr::from([10, 0, 0, 1]);
+    let b = IpAddr::from([10, 0, 0, 2]);
+    let mut state = FaultState::new(FaultSet::default(), 1);
+    assert!(!state.ban_check(a), "no ban unless armed");
+    state.replace(spec("ban=2"));
+    assert!(!state.ban_check(a) && !state.ban_check(a));
+    assert!(state.ban_check(a));
+    assert!(!state.ban_check(b), "each address counts its own");
+    // A new fault set does not lift a ban; an administrator does.
+    state.replace(FaultSet::default());
+    assert!(state.ban_check(a));
+    assert_eq!(state.lift_bans(), vec![a]);
+    assert!(!state.ban_check(a));
+}

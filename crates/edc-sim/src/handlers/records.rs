@@ -18,7 +18,7 @@ use serde::Serialize;
 use sitedesk_core::metadata::FieldType;
 use sitedesk_core::metadata::logic::{self, Expr, FieldRef};
 
-use crate::clock::{TIMESTAMP, parse_timestamp};
+use crate::clock::{LOG_TIMESTAMP, TIMESTAMP, parse_timestamp};
 use crate::project::Project;
 use crate::project::layout::{
     ColumnKind, DAG, DataColumn, EVENT_NAME, Layout, REPEAT_INSTANCE, REPEAT_INSTRUMENT, RowKey,
@@ -476,7 +476,16 @@ struct LogOut {
     details: String,
 }
 
-/// The `log` call: record edits, newest first; a token bound to a group
+/// A stored stamp (`YYYY-MM-DD HH:MM:SS`) as the log export gives it, to
+/// the minute.
+fn to_the_minute(ts: &str) -> String {
+    parse_timestamp(ts)
+        .map(|t| t.format(LOG_TIMESTAMP).to_string())
+        .unwrap_or_else(|| ts.to_owned())
+}
+
+/// The `log` call: record edits, newest first, each stamped to the minute
+/// (as REDCap's log export gives them); a token bound to a group
 /// sees its group's entries only.
 pub(crate) fn log(store: &Store, user: &ApiUser, q: &LogParams) -> Result<Reply, ApiError> {
     if q.kind == Some(None) {
@@ -496,7 +505,7 @@ pub(crate) fn log(store: &Store, user: &ApiUser, q: &LogParams) -> Result<Reply,
     let out: Vec<LogOut> = entries
         .into_iter()
         .map(|e| LogOut {
-            timestamp: e.ts,
+            timestamp: to_the_minute(&e.ts),
             username: e.username,
             action: e.action,
             details: e.details,
