@@ -12,9 +12,11 @@ use edc_sim::{
     SimConfig, Simulator,
 };
 use sitedesk_core::domain::{Actor, RecordEdit};
-use sitedesk_core::edc::{EdcClient, FlatRow, Overwrite, RecordQuery, Timeouts, Token};
+use sitedesk_core::edc::{EdcClient, EdcError, FlatRow, Overwrite, RecordQuery, Timeouts, Token};
+use sitedesk_core::i18n::Lang;
 use sitedesk_core::store::{Lane, Store};
-use sitedesk_core::sync::{RetryPolicy, SyncConfig, Syncer};
+use sitedesk_core::sync::scheduler::Scheduler;
+use sitedesk_core::sync::{RetryPolicy, SyncConfig, SyncError, Syncer};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -342,6 +344,141 @@ async fn a_cancelled_pull_resumes_where_it_stopped() {
     }
     assert!(store.readers().pull_resume().await.unwrap().is_none());
     assert!(store.readers().sync_cursor().await.unwrap().is_some());
+    tracker.close();
+    tracker.wait().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ban_stops_sync_until_a_person_starts_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sitedesk_tests::new_desk(dir.path(), &actor().account, None).await;
+    let sim = Simulator::start(SimConfig::new(Project::demo()))
+        .await
+        .unwrap();
+    edit(
+        &store,
+        "S01-BAN-0001",
+        "screening_arm_1",
+        "height_cm",
+        "171",
+    )
+    .await;
+    sim.set_faults("ban=2".parse::<FaultSet>().unwrap());
+    let tracker = TaskTracker::new();
+    let sync = syncer(&store, &sim, &tracker, 200);
+
+    // Banned: the run ends at once, without retrying into the ban.
+    let err = sync.run(&CancellationToken::new()).await.unwrap_err();
+    assert!(
+        matches!(&err, SyncError::Edc(EdcError::Banned(_))),
+        "{err:?}"
+    );
+    assert_eq!(sim.stats().requests, 3, "two calls, then one banned");
+    assert!(err.message(Lang::EN).contains("administrator"));
+
+    // The scheduler stops on it: no run starts by itself.
+    let scheduler = Scheduler::new(Duration::from_millis(5));
+    let app = CancellationToken::new();
+    let registry = sitedesk_core::diagnostics::TaskRegistry::new();
+    scheduler.start(&tracker, app.clone(), &registry, {
+        let sync = sync.clone();
+        move || Some(sync.clone())
+    });
+    while !scheduler.snapshot().stopped {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let requests = sim.stats().requests;
+    // Absence cannot be signalled: ten intervals pass without a call.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(sim.stats().requests, requests, "a banned desk kept calling");
+
+    // The administrator lifts the ban; a person starts sync again.
+    assert!(!sim.lift_ban().is_empty());
+    sim.set_faults(FaultSet::default());
+    scheduler.sync_now();
+    while scheduler.snapshot().last_success_at.is_none() {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert!(!scheduler.snapshot().stopped);
+    assert_eq!(store.readers().sync_counts().await.unwrap().0, 0);
+    app.cancel();
+    tracker.close();
+    tracker.wait().await;
+    sim.shutdown().await;
+}
+
+/// The same under the slow-commit fault itself: an import stamped 10:00
+/// commits after a quicker one stamped 10:05 and after the desk's pull.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_import_committed_after_the_pull_is_pulled_next_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sitedesk_tests::new_desk(dir.path(), &actor().account, None).await;
+    let sim = Simulator::start(SimConfig {
+        clock: Clock::Fixed(at(10, 0)),
+        ..SimConfig::new(Project::demo())
+    })
+    .await
+    .unwrap();
+    sim.set_faults(
+        "slow-commit=3s@content=record/import:next=1"
+            .parse::<FaultSet>()
+            .unwrap(),
+    );
+    let colleague = client(&sim, DEMO_TOKEN_RIVERSIDE);
+    let import = |record: &'static str, value: &'static str| {
+        let colleague = colleague.clone();
+        async move {
+            colleague
+                .import_records(
+                    &[row(&[
+                        ("record_id", record),
+                        ("redcap_event_name", "screening_arm_1"),
+                        ("height_cm", value),
+                    ])],
+                    Overwrite::Normal,
+                )
+                .await
+        }
+    };
+    let slow = tokio::spawn(import("S01-COL-0001", "150"));
+    sim.fault_seen("slow-commit", 1).await;
+    sim.set_clock(Clock::Fixed(at(10, 5)));
+    import("S01-COL-0002", "160").await.unwrap();
+    let tracker = TaskTracker::new();
+    let sync = syncer(&store, &sim, &tracker, 200);
+    sync.run(&CancellationToken::new()).await.unwrap();
+    assert_eq!(
+        local(&store, "S01-COL-0001", "screening_arm_1", "height_cm").await,
+        None,
+        "the slow import was to commit after this pull"
+    );
+    let cursor = store.readers().sync_cursor().await.unwrap().unwrap();
+    assert_eq!(cursor, "2026-11-01 10:05:00");
+    slow.await.unwrap().unwrap();
+    // From the cursor alone, as pulls went before the overlap, the slow
+    // import's record is not exported: its stamp is 10:00.
+    let from_cursor = colleague
+        .export_records(&RecordQuery {
+            date_range_begin: Some(cursor),
+            fields: vec!["record_id".into()],
+            ..RecordQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        !from_cursor
+            .iter()
+            .any(|r| r.get("record_id").map(String::as_str) == Some("S01-COL-0001")),
+        "{from_cursor:?}"
+    );
+    sync.run(&CancellationToken::new()).await.unwrap();
+    assert_eq!(
+        local(&store, "S01-COL-0001", "screening_arm_1", "height_cm")
+            .await
+            .as_deref(),
+        Some("150")
+    );
     tracker.close();
     tracker.wait().await;
     sim.shutdown().await;

@@ -5,15 +5,18 @@
 //! by default; `SITEDESK_SYNC_RUNS=1000 cargo test -p sitedesk-tests --test
 //! tests -- sync::converges --nocapture` for a long run, `SITEDESK_SYNC_SEED`
 //! replays one): random local edits and edits by a colleague in the EDC,
-//! syncs under mixed faults (5xx, 429, hangs, resets, apply-then-drop)
-//! with random cancels, then checks that desk and EDC agree cell for cell,
+//! syncs under mixed faults (5xx, 429, hangs, resets, apply-then-drop,
+//! writes stamped when they started and committed late, a clock stepping
+//! back an hour, HTTP 200 with a database error, PHP's `max_input_vars`)
+//! with random cancels, every other scenario with a site coordinator's
+//! narrow token (no Logging, no Data Access Groups right), then checks that desk and EDC agree cell for cell,
 //! that no record is duplicated, and that nothing edited was lost.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use edc_sim::{
-    DEMO_TOKEN, DEMO_TOKEN_RIVERSIDE, FaultSet, Project, RunningSim, SimConfig, Simulator,
+    DEMO_TOKEN, DEMO_TOKEN_RIVERSIDE, FaultSet, Project, Rights, RunningSim, SimConfig, Simulator,
 };
 use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng as _};
@@ -277,6 +280,11 @@ async fn scenario(seed: u64) {
     })
     .await
     .unwrap();
+    // Every other scenario with a site coordinator's narrow token: no
+    // log, no groups, as most site tokens are.
+    if seed % 2 == 0 {
+        assert!(sim.set_rights(DEMO_TOKEN_RIVERSIDE, Rights::site_coordinator()));
+    }
     let colleague = client(&sim, DEMO_TOKEN_RIVERSIDE, Duration::from_secs(10));
     let tracker = TaskTracker::new();
     let sync = syncer(&store, &sim, &tracker);
@@ -299,7 +307,9 @@ async fn scenario(seed: u64) {
             .unwrap();
     }
     let faults: FaultSet = "status=500@0.12:content=record; status=503@0.08; 429@0.05:retry-after=0; \
-                            hang@0.05:content=record; reset@0.05; apply-then-drop@0.05:action=import"
+                            hang@0.05:content=record; reset@0.05; apply-then-drop@0.05:action=import; \
+                            slow-commit=5ms@0.2:action=import; clock-back=60@0.02:next=1; \
+                            db-error@0.03; max-input-vars=1000"
         .parse()
         .unwrap();
     let mut screened: Vec<String> = Vec::new();
