@@ -282,7 +282,7 @@ async fn scenario(seed: u64) {
     .unwrap();
     // Every other scenario with a site coordinator's narrow token: no
     // log, no groups, as most site tokens are.
-    if seed % 2 == 0 {
+    if seed.is_multiple_of(2) {
         assert!(sim.set_rights(DEMO_TOKEN_RIVERSIDE, Rights::site_coordinator()));
     }
     let colleague = client(&sim, DEMO_TOKEN_RIVERSIDE, Duration::from_secs(10));
