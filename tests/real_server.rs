@@ -78,6 +78,10 @@ async fn local(store: &Store, record: &str, event: &str, field: &str) -> Option<
 }
 
 async fn edit(store: &Store, record: &str, event: &str, field: &str, value: &str) {
+    // Changing a saved value needs a reason.
+    let reason = local(store, record, event, field)
+        .await
+        .map(|_| "Corrected".to_owned());
     store
         .writer()
         .set_values(
@@ -88,12 +92,24 @@ async fn edit(store: &Store, record: &str, event: &str, field: &str, value: &str
                 event: event.into(),
                 instance: 1,
                 values: [(field.to_owned(), Some(value.to_owned()))].into(),
-                reason: None,
+                reason,
                 computed: Vec::new(),
             },
         )
         .await
         .unwrap();
+}
+
+/// Waits for `done`, checked every millisecond; a minute without it fails
+/// the test instead of hanging the suite.
+async fn until(done: impl Fn() -> bool) {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .expect("the awaited state never came");
 }
 
 fn at(h: u32, m: u32) -> NaiveDateTime {
@@ -385,9 +401,7 @@ async fn a_ban_stops_sync_until_a_person_starts_it_again() {
         let sync = sync.clone();
         move || Some(sync.clone())
     });
-    while !scheduler.snapshot().stopped {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    until(|| scheduler.snapshot().stopped).await;
     let requests = sim.stats().requests;
     // Absence cannot be signalled: ten intervals pass without a call.
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -397,9 +411,7 @@ async fn a_ban_stops_sync_until_a_person_starts_it_again() {
     assert!(!sim.lift_ban().is_empty());
     sim.set_faults(FaultSet::default());
     scheduler.sync_now();
-    while scheduler.snapshot().last_success_at.is_none() {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    until(|| scheduler.snapshot().last_success_at.is_some()).await;
     assert!(!scheduler.snapshot().stopped);
     assert_eq!(store.readers().sync_counts().await.unwrap().0, 0);
     app.cancel();
@@ -479,6 +491,142 @@ async fn a_slow_import_committed_after_the_pull_is_pulled_next_time() {
             .as_deref(),
         Some("150")
     );
+    tracker.close();
+    tracker.wait().await;
+    sim.shutdown().await;
+}
+
+/// REDCap refuses a whole import for one bad value. The refused values
+/// (its own validation; a locked form) are held with its words and the
+/// rest is sent; a held value waits until a person edits it, then goes.
+#[tokio::test]
+async fn a_refused_value_is_held_alone_and_sent_once_corrected() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sitedesk_tests::new_desk(dir.path(), &actor().account, None).await;
+    let sim = Simulator::start(SimConfig::new(Project::demo()))
+        .await
+        .unwrap();
+    sim.lock_form("S01-REF-0002", Some("baseline_arm_1"), "vitals")
+        .await
+        .unwrap();
+    let tracker = TaskTracker::new();
+    let sync = syncer(&store, &sim, &tracker, 200);
+    // Written past the form's checks, as a value kept from before a
+    // field's validation changed would be.
+    edit(
+        &store,
+        "S01-REF-0001",
+        "screening_arm_1",
+        "height_cm",
+        "tall",
+    )
+    .await;
+    edit(
+        &store,
+        "S01-REF-0001",
+        "screening_arm_1",
+        "weight_kg",
+        "70.5",
+    )
+    .await;
+    edit(&store, "S01-REF-0002", "baseline_arm_1", "sbp", "120").await;
+    edit(
+        &store,
+        "S01-REF-0002",
+        "screening_arm_1",
+        "height_cm",
+        "170",
+    )
+    .await;
+    edit(
+        &store,
+        "S01-REF-0003",
+        "screening_arm_1",
+        "height_cm",
+        "180",
+    )
+    .await;
+
+    sync.run(&CancellationToken::new()).await.unwrap();
+    let admin = client(&sim, DEMO_TOKEN);
+    let in_edc = |record: &'static str, field: &'static str| {
+        let admin = admin.clone();
+        async move {
+            admin
+                .export_records(&RecordQuery {
+                    records: vec![record.into()],
+                    fields: vec!["record_id".into(), field.into()],
+                    ..RecordQuery::default()
+                })
+                .await
+                .unwrap()
+                .into_iter()
+                .filter_map(|mut r| r.remove(field))
+                .find(|v| !v.is_empty())
+        }
+    };
+    assert_eq!(
+        in_edc("S01-REF-0001", "weight_kg").await.as_deref(),
+        Some("70.5")
+    );
+    assert_eq!(
+        in_edc("S01-REF-0002", "height_cm").await.as_deref(),
+        Some("170")
+    );
+    assert_eq!(
+        in_edc("S01-REF-0003", "height_cm").await.as_deref(),
+        Some("180")
+    );
+    assert_eq!(in_edc("S01-REF-0001", "height_cm").await, None);
+    assert_eq!(in_edc("S01-REF-0002", "sbp").await, None);
+    let held = store.readers().refused_values().await.unwrap();
+    let named: Vec<(&str, &str, &str)> = held
+        .iter()
+        .map(|r| {
+            (
+                r.cell.record_id.as_str(),
+                r.cell.field.as_str(),
+                r.value.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        named,
+        [
+            ("S01-REF-0001", "height_cm", "tall"),
+            ("S01-REF-0002", "sbp", "120")
+        ]
+    );
+    assert!(held[1].message.contains("locked"), "{:?}", held[1].message);
+    assert!(!held[0].message.is_empty());
+
+    // Held values are not sent again: the next run imports nothing.
+    sim.reset_stats();
+    sync.run(&CancellationToken::new()).await.unwrap();
+    assert_eq!(sim.stats().by_call.get("record/import"), None);
+    assert_eq!(store.readers().refused_values().await.unwrap().len(), 2);
+
+    // Corrected, the value goes; the lock lifted, the other goes too.
+    edit(
+        &store,
+        "S01-REF-0001",
+        "screening_arm_1",
+        "height_cm",
+        "172",
+    )
+    .await;
+    sim.unlock_form("S01-REF-0002", Some("baseline_arm_1"), "vitals")
+        .await
+        .unwrap();
+    edit(&store, "S01-REF-0002", "baseline_arm_1", "sbp", "121").await;
+    sync.run(&CancellationToken::new()).await.unwrap();
+    assert_eq!(
+        in_edc("S01-REF-0001", "height_cm").await.as_deref(),
+        Some("172")
+    );
+    assert_eq!(in_edc("S01-REF-0002", "sbp").await.as_deref(), Some("121"));
+    assert!(store.readers().refused_values().await.unwrap().is_empty());
+    assert_eq!(store.readers().sync_counts().await.unwrap().0, 0);
     tracker.close();
     tracker.wait().await;
     sim.shutdown().await;

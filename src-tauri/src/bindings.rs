@@ -27,7 +27,7 @@ mod tests {
     use sitedesk_core::metadata::logic::{LogicError, LogicIssue};
     use sitedesk_core::metadata::{Aspect, Choice, FieldChange, FieldType};
     use sitedesk_core::store::DictionaryImport;
-    use sitedesk_core::store::sync::{Cell, Conflict, IdCollision, Keep};
+    use sitedesk_core::store::sync::{Cell, Conflict, IdCollision, Keep, RefusedValue};
     use sitedesk_core::store::{
         AuditEntry, AuditLabels, AuditVerification, ChainBreak, ChainProblem, DeskInfo, EdcRecord,
         EnrollmentTarget, EnrollmentTargets, LaneStats, Percentiles, ScreeningPlace, Settings,
@@ -84,6 +84,7 @@ mod tests {
             AuditLabels,
             AuditEntry,
             IdCollision,
+            RefusedValue,
             TaskId,
             TaskKind,
             TaskState,
@@ -152,6 +153,7 @@ mod tests {
             SyncSettings,
             SyncStatus,
             ConflictView,
+            RefusedView,
             ResolveConflict,
             DictionaryPreview,
             AppInfo,

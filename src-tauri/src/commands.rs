@@ -28,8 +28,8 @@ use crate::dto::{
     AppInfo, ApplyAction, BindProject, ConflictView, ConnectionReport, DictionaryFile,
     DictionaryPreview, EdcSettings, EditScreening, EvaluateForm, FormRef, LogQuery, OpenedForm,
     Preferences, ProbeProject, ProfileFormat, ProfileView, RecordDetail, RecordProfile,
-    ResolveConflict, SaveEdc, SaveForm, SaveProfile, SavedForm, SetTarget, SubjectDetail,
-    SubjectRef, SyncStatus, TaskRef,
+    RefusedView, ResolveConflict, SaveEdc, SaveForm, SaveProfile, SavedForm, SetTarget,
+    SubjectDetail, SubjectRef, SyncStatus, TaskRef,
 };
 use crate::error::{ErrorCode, IpcError};
 use sitedesk_core::desk::{
@@ -38,7 +38,7 @@ use sitedesk_core::desk::{
 };
 use sitedesk_core::diagnostics::logs::LogLine;
 use sitedesk_core::diagnostics::profile;
-use sitedesk_core::store::sync::{IdCollision, Keep};
+use sitedesk_core::store::sync::{Cell, IdCollision, Keep};
 
 type CmdResult<T> = Result<T, IpcError>;
 
@@ -686,26 +686,60 @@ pub async fn list_conflicts(desk: &Desk) -> CmdResult<Vec<ConflictView>> {
     Ok(conflicts
         .into_iter()
         .map(|c| {
-            let base = c.cell.field.split("___").next().unwrap_or(&c.cell.field);
-            let (label, event_label) = match &stored {
-                Some(s) => (
-                    s.dictionary
-                        .field(base)
-                        .map(|f| sitedesk_core::forms::plain_text(&f.label))
-                        .unwrap_or_else(|| c.cell.field.clone()),
-                    s.design
-                        .events
-                        .iter()
-                        .find(|e| e.unique_event_name == c.cell.event)
-                        .map(|e| e.event_name.clone())
-                        .unwrap_or_else(|| c.cell.event.clone()),
-                ),
-                None => (c.cell.field.clone(), c.cell.event.clone()),
-            };
+            let (label, event_label, _) = cell_labels(stored.as_ref(), &c.cell);
             ConflictView {
                 conflict: c,
                 label,
                 event_label,
+            }
+        })
+        .collect())
+}
+
+/// A cell's field label (plain text), its event's label and its form, from
+/// the dictionary in force (the names themselves without one).
+fn cell_labels(
+    stored: Option<&sitedesk_core::store::StoredDictionary>,
+    cell: &Cell,
+) -> (String, String, String) {
+    let base = cell.field.split("___").next().unwrap_or(&cell.field);
+    match stored {
+        Some(s) => {
+            let field = s.dictionary.field(base);
+            (
+                field
+                    .map(|f| sitedesk_core::forms::plain_text(&f.label))
+                    .unwrap_or_else(|| cell.field.clone()),
+                s.design
+                    .events
+                    .iter()
+                    .find(|e| e.unique_event_name == cell.event)
+                    .map(|e| e.event_name.clone())
+                    .unwrap_or_else(|| cell.event.clone()),
+                field.map(|f| f.form.clone()).unwrap_or_default(),
+            )
+        }
+        None => (cell.field.clone(), cell.event.clone(), String::new()),
+    }
+}
+
+/// The values the EDC refused, held until a person edits them, with the
+/// field's label and form to open.
+pub async fn list_refused_values(desk: &Desk) -> CmdResult<Vec<RefusedView>> {
+    let lang = desk.lang();
+    let readers = desk.store().readers();
+    let err = |e| IpcError::from_store(e, lang);
+    let refused = readers.refused_values().await.map_err(err)?;
+    let stored = readers.dictionary().await.map_err(err)?;
+    Ok(refused
+        .into_iter()
+        .map(|r| {
+            let (label, event_label, form) = cell_labels(stored.as_ref(), &r.cell);
+            RefusedView {
+                refused: r,
+                label,
+                event_label,
+                form,
             }
         })
         .collect())

@@ -10,7 +10,7 @@ use sitedesk_core::diagnostics::profile::FlameNode;
 use sitedesk_core::domain::{ActionKind, Actor, Reason, ScreeningInput, Subject};
 use sitedesk_core::forms::{Evaluation, FormInput, FormView};
 use sitedesk_core::i18n::Lang;
-use sitedesk_core::store::sync::{Conflict, Keep};
+use sitedesk_core::store::sync::{Conflict, Keep, RefusedValue};
 use sitedesk_core::sync::{BreakerState, ProgressView, RunReport};
 
 use sitedesk_core::desk::EdcMode;
@@ -238,6 +238,18 @@ pub struct ConflictView {
     /// The field's label, as plain text.
     pub label: String,
     pub event_label: String,
+}
+
+/// A value the EDC refused, with what the sync center needs to show it and
+/// open its form.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct RefusedView {
+    pub refused: RefusedValue,
+    /// The field's label, as plain text.
+    pub label: String,
+    pub event_label: String,
+    /// The form that holds the field (blank when the dictionary lacks it).
+    pub form: String,
 }
 
 /// `resolve_conflict`'s payload.

@@ -29,8 +29,9 @@ use tauri::State;
 use crate::dto::{
     AppInfo, ApplyAction, BindProject, ConflictView, ConnectionReport, DictionaryFile,
     DictionaryPreview, EdcSettings, EditScreening, EvaluateForm, FormRef, LogQuery, OpenedForm,
-    Preferences, ProbeProject, ProfileView, RecordDetail, RecordProfile, ResolveConflict, SaveEdc,
-    SaveForm, SaveProfile, SavedForm, SetTarget, SubjectDetail, SubjectRef, SyncStatus, TaskRef,
+    Preferences, ProbeProject, ProfileView, RecordDetail, RecordProfile, RefusedView,
+    ResolveConflict, SaveEdc, SaveForm, SaveProfile, SavedForm, SetTarget, SubjectDetail,
+    SubjectRef, SyncStatus, TaskRef,
 };
 use crate::error::IpcError;
 
@@ -124,6 +125,7 @@ surface! {
     list_conflicts() -> Vec<ConflictView>;
     resolve_conflict(ResolveConflict) -> ();
     list_id_collisions() -> Vec<IdCollision>;
+    list_refused_values() -> Vec<RefusedView>;
     renumber_record(SubjectRef) -> String;
     save_sync_settings(SyncSettings) -> SyncSettings;
     cancel_task(TaskRef) -> u32;

@@ -113,7 +113,7 @@ export function App() {
             />
           )}
           {view.page === "form" && <FormPage at={view.at} onBack={() => setView({ page: "subject", id: view.at.subject_id })} />}
-          {view.page === "sync" && <SyncPage />}
+          {view.page === "sync" && <SyncPage onOpenForm={(at) => setView({ page: "form", at })} />}
           {view.page === "diagnostics" && <DiagnosticsPage />}
           {view.page === "settings" && <SettingsPage />}
         </AppShell.Main>

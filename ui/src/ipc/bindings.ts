@@ -166,6 +166,12 @@ labels: AuditLabels | null, };
 
 export type IdCollision = { record_id: string, detected_at: string, };
 
+export type RefusedValue = { cell: Cell, value: string, 
+/**
+ * The EDC's words.
+ */
+message: string, refused_at: string, };
+
 export type TaskId = number;
 
 export type TaskKind = "writer" | "diagnostics" | "scheduler" | "sync_run" | "sync_job" | "sync_batch" | "profiler" | "export" | "maintenance";
@@ -628,6 +634,16 @@ export type ConflictView = { conflict: Conflict,
  */
 label: string, event_label: string, };
 
+export type RefusedView = { refused: RefusedValue, 
+/**
+ * The field's label, as plain text.
+ */
+label: string, event_label: string, 
+/**
+ * The form that holds the field (blank when the dictionary lacks it).
+ */
+form: string, };
+
 export type ResolveConflict = { id: number, keep: Keep, reason: string, };
 
 export type DictionaryPreview = { hash: string, 
@@ -788,6 +804,7 @@ export function makeCommands(call: Call) {
     listConflicts: () => call<Array<ConflictView>>("list_conflicts"),
     resolveConflict: (payload: ResolveConflict) => call<null>("resolve_conflict", { payload }),
     listIdCollisions: () => call<Array<IdCollision>>("list_id_collisions"),
+    listRefusedValues: () => call<Array<RefusedView>>("list_refused_values"),
     renumberRecord: (payload: SubjectRef) => call<string>("renumber_record", { payload }),
     saveSyncSettings: (payload: SyncSettings) => call<SyncSettings>("save_sync_settings", { payload }),
     cancelTask: (payload: TaskRef) => call<number>("cancel_task", { payload }),

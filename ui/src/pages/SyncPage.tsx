@@ -6,16 +6,17 @@ import { useTranslation } from "react-i18next";
 import { type Column, DataTable } from "../components/DataTable";
 import { ErrorAlert, useFailure } from "../components/ErrorAlert";
 import { formatTimestamp } from "../format";
-import { type ConflictView, type IdCollision, type Keep, type SyncSettings, type SyncStatus, api } from "../ipc";
+import { type ConflictView, type FormRef, type IdCollision, type Keep, type RefusedView, type SyncSettings, type SyncStatus, api } from "../ipc";
 
 type Resolving = { view: ConflictView; keep: Keep };
 
 /** The sync center: state, progress, pending edits, errors, and the conflicts a person must decide. */
-export function SyncPage() {
+export function SyncPage({ onOpenForm }: { onOpenForm: (at: FormRef) => void }) {
   const { t, i18n } = useTranslation();
   const [status, setStatus] = useState<SyncStatus | null>(null);
   const [conflicts, setConflicts] = useState<ConflictView[]>([]);
   const [held, setHeld] = useState<IdCollision[]>([]);
+  const [refused, setRefused] = useState<RefusedView[]>([]);
   const { error, fail, clear } = useFailure();
   const [resolving, setResolving] = useState<Resolving | null>(null);
   // Records done at the previous refresh, for the rate.
@@ -24,7 +25,7 @@ export function SyncPage() {
 
   const refresh = useCallback(async () => {
     try {
-      const [s, c, h] = await Promise.all([api.syncStatus(), api.listConflicts(), api.listIdCollisions()]);
+      const [s, c, h, r] = await Promise.all([api.syncStatus(), api.listConflicts(), api.listIdCollisions(), api.listRefusedValues()]);
       const now = Date.now();
       if (s.running && last.current && now > last.current.at) {
         const done = s.progress.records_done - last.current.records;
@@ -34,6 +35,7 @@ export function SyncPage() {
       setStatus(s);
       setConflicts(c);
       setHeld(h);
+      setRefused(r);
     } catch (e) {
       fail(e);
     }
@@ -83,6 +85,35 @@ export function SyncPage() {
       },
     ],
     [t, i18n.language, act],
+  );
+
+  const refusedColumns = useMemo<Column<RefusedView>[]>(
+    () => [
+      { header: t("sync.columns.record"), id: "record", cell: (c) => c.row.original.refused.cell.record_id },
+      { header: t("sync.columns.where"), id: "where", cell: (c) => c.row.original.event_label },
+      { header: t("sync.columns.field"), id: "field", cell: (c) => c.row.original.label },
+      { header: t("sync.columns.value"), id: "value", cell: (c) => c.row.original.refused.value || "—" },
+      { header: t("sync.columns.words"), id: "words", cell: (c) => <bdi>{c.row.original.refused.message}</bdi> },
+      {
+        header: "",
+        id: "open",
+        cell: (c) => {
+          const r = c.row.original;
+          return (
+            <Button
+              size="xs"
+              variant="light"
+              disabled={!r.form}
+              data-testid={`refused-open-${r.refused.cell.record_id}-${r.refused.cell.field}`}
+              onClick={() => onOpenForm({ subject_id: r.refused.cell.record_id, event: r.refused.cell.event, form: r.form, instance: r.refused.cell.instance })}
+            >
+              {t("sync.openForm")}
+            </Button>
+          );
+        },
+      },
+    ],
+    [t, onOpenForm],
   );
 
   const columns = useMemo<Column<ConflictView>[]>(
@@ -198,6 +229,21 @@ export function SyncPage() {
         {t("sync.conflictsHint")}
       </Text>
       <DataTable testId="conflict-table" data={conflicts} columns={columns} rowId={(c) => String(c.conflict.id)} empty={t("sync.noConflicts")} />
+      {refused.length > 0 && (
+        <>
+          <Title order={3}>{t("sync.refused")}</Title>
+          <Text size="sm" c="dimmed">
+            {t("sync.refusedHint")}
+          </Text>
+          <DataTable
+            testId="refused-table"
+            data={refused}
+            columns={refusedColumns}
+            rowId={(r) => `${r.refused.cell.record_id}|${r.refused.cell.event}|${r.refused.cell.instance}|${r.refused.cell.field}`}
+            empty=""
+          />
+        </>
+      )}
       {held.length > 0 && (
         <>
           <Title order={3}>{t("sync.idTaken")}</Title>

@@ -18,6 +18,7 @@ function backend(overrides: Record<string, Handler> = {}) {
     list_subjects: () => [row],
     list_edc_records: () => [],
     list_id_collisions: () => [],
+    list_refused_values: () => [],
     status_counts: () => [{ site_id: "s01", status: "screening", count: 1 }],
     get_subject: () => ({ subject, actions: ["screen_fail", "enroll"], audit: [] }),
     visit_grid: () => null,
@@ -594,6 +595,7 @@ describe("Sync center", () => {
     last_success_at: "2026-06-01T09:00:00Z",
     last_report: { metadata_changed: false, pulled_cells: 4, taken: 0, pushed_cells: 3, batches: 1, conflicts: 1 },
     error: null,
+    stopped: false,
     breaker: "closed",
     pending: 2,
     conflicts: 1,
@@ -647,6 +649,37 @@ describe("Sync center", () => {
     await waitFor(() => expect(calls.some((c) => c.cmd === "renumber_record")).toBe(true));
     expect(calls.find((c) => c.cmd === "renumber_record")?.args.payload).toEqual({ id: "S01-K7Q-0003" });
     await waitFor(() => expect(screen.queryByTestId("id-taken-table")).toBeNull());
+  });
+
+  it("lists a value REDCap refused with its words and opens its form", async () => {
+    const refused = {
+      refused: {
+        cell: { record_id: "S01-K7Q-0001", event: "baseline_arm_1", instance: 1, field: "sbp" },
+        value: "1200",
+        message: "This value is locked",
+        refused_at: "2026-06-01T09:00:00Z",
+      },
+      label: "Systolic (mmHg)",
+      event_label: "Baseline",
+      form: "vitals",
+    };
+    const calls = backend({ sync_status: () => status, list_conflicts: () => [], list_refused_values: () => [refused] });
+    renderApp();
+    fireEvent.click(await screen.findByTestId("nav-sync"));
+    const table = await screen.findByTestId("refused-table");
+    expect(table).toHaveTextContent("This value is locked");
+    expect(table).toHaveTextContent("1200");
+    fireEvent.click(screen.getByTestId("refused-open-S01-K7Q-0001-sbp"));
+    await waitFor(() => expect(calls.some((c) => c.cmd === "open_form")).toBe(true));
+    expect(calls.find((c) => c.cmd === "open_form")?.args.payload).toEqual({ subject_id: "S01-K7Q-0001", event: "baseline_arm_1", form: "vitals", instance: 1 });
+  });
+
+  it("says sync stopped after a ban and why", async () => {
+    backend({ sync_status: () => ({ ...status, stopped: true, error: "banned: ask the REDCap administrator" }), list_conflicts: () => [] });
+    renderApp();
+    fireEvent.click(await screen.findByTestId("nav-sync"));
+    expect(await screen.findByTestId("sync-state")).toHaveTextContent("Stopped");
+    expect(screen.getByTestId("sync-error")).toHaveTextContent("administrator");
   });
 
   it("shows being offline calmly, not as an error", async () => {

@@ -63,6 +63,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         sql: V7,
         then: None,
     },
+    // 8: values the EDC refused, held out of the push until edited.
+    Migration {
+        sql: V8,
+        then: None,
+    },
 ];
 
 const V1: &str = r#"
@@ -260,6 +265,24 @@ CREATE TABLE id_collision (
     resolved_at TEXT,
     resolved_by TEXT,
     new_id      TEXT
+) STRICT;
+"#;
+
+const V8: &str = r#"
+-- A value the EDC refused on import (its own validation, a locked form, a
+-- missing right), with its words: the cell's edits through `through` are
+-- held out of the push, so one bad value never stalls the rest; an edit
+-- after them sends the cell again. Cleared when the EDC takes the cell.
+CREATE TABLE sync_refused (
+    record_id  TEXT NOT NULL,
+    event      TEXT NOT NULL,
+    instance   INTEGER NOT NULL,
+    field      TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    message    TEXT NOT NULL,
+    through    INTEGER NOT NULL,
+    refused_at TEXT NOT NULL,
+    PRIMARY KEY (record_id, event, instance, field)
 ) STRICT;
 "#;
 

@@ -573,6 +573,11 @@ impl Readers {
             .await
     }
 
+    /// The values the EDC refused, held until edited.
+    pub async fn refused_values(&self) -> Result<Vec<super::sync::RefusedValue>> {
+        self.read(super::sync::refused).await
+    }
+
     /// The local value and base of each cell.
     pub async fn local_cells(
         &self,

@@ -21,6 +21,20 @@ pub struct PendingCell {
     /// Every value the waiting edits set (blank as `""`): an EDC value
     /// among them may be this desk's own write whose answer was lost.
     pub sent: Vec<String>,
+    /// Held for a person: an open conflict, or a value the EDC refused
+    /// with no edit since. Listed so that a page of held cells does not
+    /// end the push; never sent.
+    pub held: bool,
+}
+
+/// A value the EDC refused, held until a person edits it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct RefusedValue {
+    pub cell: Cell,
+    pub value: String,
+    /// The EDC's words.
+    pub message: String,
+    pub refused_at: String,
 }
 
 /// What the desk holds for a cell: its value (`""` when blank) and the
@@ -55,6 +69,14 @@ pub enum SyncWrite {
     /// uses for another record: held whole until a person gives it a new
     /// id, so that two people never become one record.
     IdTaken { record_id: String },
+    /// The EDC refused this value of the cell (edits through `through`),
+    /// in these words: held until a person edits the cell.
+    Refused {
+        cell: Cell,
+        value: String,
+        message: String,
+        through: i64,
+    },
     /// Both changed, differently: held for a person.
     Conflict {
         cell: Cell,
@@ -265,6 +287,41 @@ pub(super) fn apply(
             } => {
                 done.cleared += clear_outbox(tx, cell, *through)?;
                 set_base(tx, cell, server)?;
+                tx.prepare_cached(
+                    "DELETE FROM sync_refused
+                     WHERE record_id = ?1 AND event = ?2 AND instance = ?3 AND field = ?4",
+                )?
+                .execute(params![
+                    cell.record_id,
+                    cell.event,
+                    cell.instance,
+                    cell.field
+                ])?;
+            }
+            SyncWrite::Refused {
+                cell,
+                value,
+                message,
+                through,
+            } => {
+                tx.prepare_cached(
+                    "INSERT INTO sync_refused(record_id, event, instance, field, value, message,
+                                              through, refused_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT(record_id, event, instance, field) DO UPDATE SET
+                        value = excluded.value, message = excluded.message,
+                        through = excluded.through, refused_at = excluded.refused_at",
+                )?
+                .execute(params![
+                    cell.record_id,
+                    cell.event,
+                    cell.instance,
+                    cell.field,
+                    value,
+                    message,
+                    through,
+                    now.at
+                ])?;
             }
             SyncWrite::TakeTheirs {
                 cell,
@@ -440,17 +497,26 @@ pub(super) fn pending(c: &Connection, after: &str, limit: u32) -> Result<Vec<Pen
                AND entity_id NOT IN (SELECT record_id FROM id_collision WHERE resolved_at IS NULL)
              ORDER BY entity_id LIMIT ?2
          )
-         SELECT o.entity_id, o.event, o.instance, o.field, max(o.id),
-                json_group_array(coalesce(o.value, ''))
-         -- CROSS JOIN keeps the page of records outermost: otherwise SQLite
-         -- walks the whole outbox for every page (quadratic in its size).
-         FROM records r CROSS JOIN outbox o
-           ON o.entity = 'record' AND o.entity_id = r.entity_id
-         WHERE NOT EXISTS (
-             SELECT 1 FROM sync_conflict s WHERE s.resolved_at IS NULL AND s.record_id = o.entity_id
-               AND s.event = o.event AND s.instance = o.instance AND s.field = o.field)
-         GROUP BY o.entity_id, o.event, o.instance, o.field
-         ORDER BY o.entity_id, o.event, o.instance, o.field",
+         SELECT g.record_id, g.event, g.instance, g.field, g.through, g.sent,
+                EXISTS (
+                    SELECT 1 FROM sync_conflict s WHERE s.resolved_at IS NULL
+                      AND s.record_id = g.record_id AND s.event = g.event
+                      AND s.instance = g.instance AND s.field = g.field)
+                OR EXISTS (
+                    SELECT 1 FROM sync_refused q WHERE q.record_id = g.record_id
+                      AND q.event = g.event AND q.instance = g.instance
+                      AND q.field = g.field AND q.through >= g.through)
+         FROM (
+             SELECT o.entity_id AS record_id, o.event, o.instance, o.field,
+                    max(o.id) AS through, json_group_array(coalesce(o.value, '')) AS sent
+             -- CROSS JOIN keeps the page of records outermost: otherwise
+             -- SQLite walks the whole outbox for every page (quadratic in
+             -- its size).
+             FROM records r CROSS JOIN outbox o
+               ON o.entity = 'record' AND o.entity_id = r.entity_id
+             GROUP BY o.entity_id, o.event, o.instance, o.field
+         ) g
+         ORDER BY g.record_id, g.event, g.instance, g.field",
     )?;
     let rows = stmt.query_map(params![after, limit], |r| {
         Ok(PendingCell {
@@ -465,6 +531,33 @@ pub(super) fn pending(c: &Connection, after: &str, limit: u32) -> Result<Vec<Pen
                 let json: String = r.get(5)?;
                 serde_json::from_str(&json).unwrap_or_default()
             },
+            held: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The values the EDC refused that no edit has changed since.
+pub(super) fn refused(c: &Connection) -> Result<Vec<RefusedValue>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT q.record_id, q.event, q.instance, q.field, q.value, q.message, q.refused_at
+         FROM sync_refused q
+         WHERE q.through >= (SELECT max(o.id) FROM outbox o WHERE o.entity = 'record'
+                               AND o.entity_id = q.record_id AND o.event = q.event
+                               AND o.instance = q.instance AND o.field = q.field)
+         ORDER BY q.record_id, q.event, q.instance, q.field",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(RefusedValue {
+            cell: Cell {
+                record_id: r.get(0)?,
+                event: r.get(1)?,
+                instance: r.get(2)?,
+                field: r.get(3)?,
+            },
+            value: r.get(4)?,
+            message: r.get(5)?,
+            refused_at: r.get(6)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

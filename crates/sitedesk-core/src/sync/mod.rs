@@ -594,6 +594,10 @@ impl Syncer {
             };
             let Some(last) = page.last() else { break };
             after = last.cell.record_id.clone();
+            let page: Vec<PendingCell> = page.into_iter().filter(|p| !p.held).collect();
+            if page.is_empty() {
+                continue;
+            }
             for page in split_by_bytes(page, self.inner.config.batch_bytes) {
                 n += 1;
                 let permit = match or_cancel(job_cancel, permits.clone().acquire_owned()).await {
@@ -785,11 +789,19 @@ impl Syncer {
                 }),
             }
         }
-        if !send.is_empty() {
+        // Values the EDC refuses are held (with its words) and the rest
+        // sent again: REDCap refuses a whole import for one bad value.
+        // Each pass holds at least one more cell, so this ends.
+        let mut refused: HashMap<Cell, String> = HashMap::new();
+        loop {
             let values: Vec<(Cell, String)> = send
                 .iter()
+                .filter(|(c, _, _)| !refused.contains_key(c))
                 .map(|(c, v, _)| (c.clone(), v.clone()))
                 .collect();
+            if values.is_empty() {
+                break;
+            }
             let mut rows = layout.rows(&values);
             // A new record joins the desk's site: its group, when the site
             // is one of the project's groups. A token bound to that group
@@ -803,28 +815,49 @@ impl Syncer {
                     row.insert(DAG_COLUMN.to_owned(), dag.clone());
                 }
             }
-            let ids =
-                or_cancel(cancel, client.import_records(&rows, Overwrite::Overwrite)).await??;
+            let ids = match or_cancel(cancel, client.import_records(&rows, Overwrite::Overwrite))
+                .await?
+            {
+                Ok(ids) => ids,
+                Err(EdcError::Validation(errors)) => {
+                    let named = refused_cells(&layout, &values, &errors);
+                    if named.is_empty() {
+                        return Err(EdcError::Validation(errors).into());
+                    }
+                    refused.extend(named);
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             let acknowledged: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
-            if let Some((missing, _, _)) = send
+            if let Some((missing, _)) = values
                 .iter()
-                .find(|(c, _, _)| !acknowledged.contains(c.record_id.as_str()))
+                .find(|(c, _)| !acknowledged.contains(c.record_id.as_str()))
             {
                 return Err(SyncError::Edc(EdcError::Malformed(format!(
                     "the EDC did not acknowledge record {}",
                     missing.record_id
                 ))));
             }
-            totals.pushed_cells = send.len() as u32;
-            writes.extend(
-                send.into_iter()
-                    .map(|(cell, server, through)| SyncWrite::Acked {
-                        cell,
-                        server,
-                        through,
-                    }),
-            );
+            break;
         }
+        totals.pushed_cells = (send.len() - refused.len()) as u32;
+        writes.extend(
+            send.into_iter()
+                .map(|(cell, value, through)| match refused.remove(&cell) {
+                    Some(message) => SyncWrite::Refused {
+                        cell,
+                        value,
+                        message,
+                        through,
+                    },
+                    None => SyncWrite::Acked {
+                        cell,
+                        server: value,
+                        through,
+                    },
+                }),
+        );
         let applied = or_cancel(
             cancel,
             self.inner
@@ -856,6 +889,25 @@ impl Syncer {
             .any(|d| d.unique_group_name == setup.desk_site_id)
             .then_some(setup.desk_site_id))
     }
+}
+
+/// The cells among `values` that REDCap's error rows name (record and
+/// field, a checkbox by its field), with REDCap's words.
+fn refused_cells(
+    layout: &Layout<'_>,
+    values: &[(Cell, String)],
+    errors: &[crate::edc::ValueError],
+) -> HashMap<Cell, String> {
+    let mut out = HashMap::new();
+    for e in errors {
+        for (cell, _) in values.iter().filter(|(c, _)| {
+            c.record_id == e.record
+                && (c.field == e.field || layout.field_of(&c.field) == Some(e.field.as_str()))
+        }) {
+            out.insert(cell.clone(), e.message.clone());
+        }
+    }
+    out
 }
 
 /// The records of a batch that this desk made, that the EDC never

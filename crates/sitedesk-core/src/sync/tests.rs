@@ -189,6 +189,7 @@ fn a_page_of_long_values_is_cut_into_batches_by_bytes_never_inside_a_record() {
         cell: cell(record, "baseline_arm_1", 1, field),
         through: 1,
         sent: vec!["x".repeat(len)],
+        held: false,
     };
     let page = vec![
         pending("S-1", "notes", 400),
