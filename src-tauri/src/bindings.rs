@@ -24,7 +24,9 @@ mod tests {
         Unavailable, VisitGrid,
     };
     use sitedesk_core::i18n::Lang;
+    use sitedesk_core::metadata::design::MissingCode;
     use sitedesk_core::metadata::logic::{LogicError, LogicIssue};
+    use sitedesk_core::metadata::tags::TagIssue;
     use sitedesk_core::metadata::{Aspect, Choice, FieldChange, FieldType};
     use sitedesk_core::store::DictionaryImport;
     use sitedesk_core::store::sync::{Cell, Conflict, IdCollision, Keep};
@@ -105,6 +107,8 @@ mod tests {
             FieldChange,
             LogicError,
             LogicIssue,
+            TagIssue,
+            MissingCode,
             DictionaryImport,
             DictionaryFile,
             FormStatus,

@@ -333,6 +333,7 @@ pub async fn preview_dictionary(desk: &Desk, payload: Value) -> CmdResult<Dictio
             .collect(),
         changes: dictionary.changes_since(current.as_ref().map(|c| &c.dictionary)),
         logic_issues: metadata::logic::check_dictionary(&dictionary),
+        unapplied_tags: metadata::tags::unapplied_tags(&dictionary),
     })
 }
 
