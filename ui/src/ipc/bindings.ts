@@ -444,7 +444,13 @@ status: FormStatus | null,
 /**
  * The project's missing-data codes, which any field takes.
  */
-missing_codes: Array<MissingCode>, };
+missing_codes: Array<MissingCode>, 
+/**
+ * Stored names whose value in `values` is a default of this new
+ * instance (`@DEFAULT`, `@NOW`, `@TODAY`), not saved: the UI sends them
+ * back as entered, so that the time shown is the time saved.
+ */
+prefilled: Array<string>, };
 
 export type Severity = "error" | "confirm" | "missing";
 

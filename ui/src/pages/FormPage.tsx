@@ -80,7 +80,8 @@ function formReducer(state: FormState, action: FormAction): FormState {
         values: shown,
         loaded: shown,
         applied: shown,
-        touched: new Set(),
+        // A new instance's defaults go back as entered: the time @NOW shows is the time saved.
+        touched: new Set(action.view.prefilled.filter((n) => enterable.has(n))),
         evaluation: action.evaluation,
         status: action.view.status ?? "incomplete",
       };

@@ -151,6 +151,7 @@ export const openedForm: OpenedForm = {
       { code: "UNK", label: "Unknown" },
       { code: "NASK", label: "Not asked" },
     ],
+    prefilled: [],
   },
   evaluation: evaluation({ smoker: "1" }),
 };

@@ -274,6 +274,10 @@ pub struct FormView {
     pub status: Option<FormStatus>,
     /// The project's missing-data codes, which any field takes.
     pub missing_codes: Vec<MissingCode>,
+    /// Stored names whose value in `values` is a default of this new
+    /// instance (`@DEFAULT`, `@NOW`, `@TODAY`), not saved: the UI sends them
+    /// back as entered, so that the time shown is the time saved.
+    pub prefilled: Vec<String>,
 }
 
 /// What the form shows for the values typed so far.
@@ -525,6 +529,7 @@ impl<'a> Study<'a> {
         let mut values = BTreeMap::new();
         let mut fields = Vec::new();
         let fresh = self.fresh(at, saved);
+        let mut prefilled = Vec::new();
         for f in self.fields(at.form) {
             let tags = self.tags(f);
             for name in self.stored(f) {
@@ -536,7 +541,8 @@ impl<'a> Study<'a> {
             // writes them unless the CRC changes them.
             if fresh && !tags.readonly && !tags.hidden {
                 for (name, v) in prefill(f, &tags, now) {
-                    values.insert(name, validate::display(f, &v));
+                    values.insert(name.clone(), validate::display(f, &v));
+                    prefilled.push(name);
                 }
             }
             fields.push(field_view(f, &tags, &self.design.missing_codes, lang));
@@ -556,6 +562,7 @@ impl<'a> Study<'a> {
             values,
             status,
             missing_codes: self.design.missing_codes.clone(),
+            prefilled,
         })
     }
 

@@ -159,6 +159,7 @@ fn today_and_now_fill_a_new_instance_in_the_fields_format() {
     // date_dmy shows day first; stored ISO.
     assert_eq!(view.values["visit_date"], "15-06-2026");
     assert_eq!(view.values["visit_time"], "2026-06-15 10:05");
+    assert!(view.prefilled.contains(&"visit_date".to_owned()));
     let edit = study
         .plan_save(
             &at(),
