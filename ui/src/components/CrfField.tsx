@@ -1,5 +1,5 @@
 import { Alert, Anchor, Badge, Button, Checkbox, Group, Menu, Radio, Select, Slider, Stack, Table, Text, TextInput, Textarea } from "@mantine/core";
-import { type ReactNode, useState } from "react";
+import { type ReactNode, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 
 import type { FieldState, FieldView, MissingCode, Severity } from "../ipc";
@@ -116,8 +116,9 @@ function heldCode(field: FieldView, codes: MissingCode[], values: Values, value:
 }
 
 /**
- * The menu beside a field that gives it a missing-data code (Alt+M opens it from the field), and the
- * code it holds, with its label.
+ * The menu beside a field that gives it a missing-data code, and the code it holds, with its label.
+ * Out of the Tab order (Tab goes field to field): Alt+M opens it from the field, arrows choose, Enter
+ * picks, Esc closes it without leaving the form.
  */
 function MissingMenu({ field, codes, held, opened, setOpened, onPick }: { field: FieldView; codes: MissingCode[]; held?: MissingCode; opened: boolean; setOpened: (o: boolean) => void; onPick: (code: string | null) => void }) {
   const { t } = useTranslation();
@@ -128,13 +129,21 @@ function MissingMenu({ field, codes, held, opened, setOpened, onPick }: { field:
           {t("crf.missing.held", { label: held.label, code: held.code })}
         </Badge>
       )}
-      <Menu opened={opened} onChange={setOpened} position="bottom-end" withinPortal>
+      <Menu opened={opened} onChange={setOpened} position="bottom-end" withinPortal returnFocus={false}>
         <Menu.Target>
-          <Button variant="subtle" size="compact-xs" aria-label={t("crf.missing.menu")} title={t("crf.missing.keys")} data-testid={`missing-menu-${field.name}`}>
+          <Button variant="subtle" size="compact-xs" tabIndex={-1} aria-label={t("crf.missing.menu")} title={t("crf.missing.keys")} data-testid={`missing-menu-${field.name}`}>
             {t("crf.missing.button")}
           </Button>
         </Menu.Target>
-        <Menu.Dropdown>
+        <Menu.Dropdown
+          onKeyDown={(e) => {
+            // Esc closes the menu only; the form's own Esc (back) must not see it.
+            if (e.key === "Escape") {
+              e.stopPropagation();
+              setOpened(false);
+            }
+          }}
+        >
           <Menu.Label>{t("crf.missing.menu")}</Menu.Label>
           {codes.map((m) => (
             <Menu.Item key={m.code} onClick={() => onPick(m.code)} data-testid={`missing-${field.name}-${m.code}`}>
@@ -151,7 +160,13 @@ function MissingMenu({ field, codes, held, opened, setOpened, onPick }: { field:
 /** One field of a case report form, by its type. */
 export function CrfField({ field, state, values, codes, onChange }: { field: FieldView; state?: FieldState; values: Values; codes: MissingCode[]; onChange: SetValues }) {
   const { t } = useTranslation();
-  const [menu, setMenu] = useState(false);
+  const [menu, setMenuOpen] = useState(false);
+  const box = useRef<HTMLDivElement>(null);
+  // Closing the menu gives the focus back to the field, so that Tab goes on from there.
+  const setMenu = (open: boolean) => {
+    setMenuOpen(open);
+    if (!open) box.current?.querySelector<HTMLElement>("input:not([readonly]), textarea, [role=radio], button[role=switch]")?.focus();
+  };
   // A read-only field (`@READONLY`, `@CALCTEXT`, `@CALCDATE`) shows the core's value and takes no input.
   const readOnly = field.readonly;
   const value = readOnly ? (state?.calc ?? "") : (values[field.name] ?? "");
@@ -297,6 +312,7 @@ export function CrfField({ field, state, values, codes, onChange }: { field: Fie
   }
   return (
     <Stack
+      ref={box}
       gap={2}
       data-testid={`crf-${field.name}`}
       onKeyDown={(e) => {

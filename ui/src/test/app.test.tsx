@@ -537,6 +537,13 @@ describe("Case report forms", () => {
 
   it("gives a field a missing-data code from the keyboard and shows its label", async () => {
     const calls = await openDemographics({ evaluate_form: () => evaluation({ smoker: "1" }) });
+    // Out of the Tab order: Tab goes field to field.
+    expect(screen.getByTestId("missing-menu-cigs_per_day")).toHaveAttribute("tabindex", "-1");
+    // Esc closes the menu and stays on the form.
+    fireEvent.keyDown(screen.getByTestId("field-cigs_per_day"), { key: "m", code: "KeyM", altKey: true });
+    fireEvent.keyDown(await screen.findByTestId("missing-cigs_per_day-UNK"), { key: "Escape" });
+    await waitFor(() => expect(screen.queryByTestId("missing-cigs_per_day-UNK")).toBeNull());
+    expect(screen.getByTestId("form-title")).toBeInTheDocument();
     fireEvent.keyDown(screen.getByTestId("field-cigs_per_day"), { key: "m", code: "KeyM", altKey: true });
     fireEvent.click(await screen.findByTestId("missing-cigs_per_day-UNK"));
     await waitFor(() => expect(calls.some((c) => c.cmd === "evaluate_form")).toBe(true));
