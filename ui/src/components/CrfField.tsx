@@ -332,6 +332,15 @@ export function CrfField({ field, state, values, codes, onChange }: { field: Fie
 /** A matrix group: fields sharing one set of choices, as a grid of radios or checkboxes. */
 export function CrfMatrix({ fields, states, values, codes, onChange }: { fields: FieldView[]; states: Map<string, FieldState>; values: Values; codes: MissingCode[]; onChange: SetValues }) {
   const choices = fields[0]?.choices ?? [];
+  // The row whose missing-data menu is open.
+  const [menu, setMenu] = useState<string | null>(null);
+  const pick = (f: FieldView, code: string | null) => {
+    setMenu(null);
+    const held = heldCode(f, codes, values, values[f.name] ?? "");
+    if (f.field_type !== "checkbox") onChange({ [f.name]: code ?? "" });
+    else if (code !== null) onChange(tick(f, codes, values, code, true));
+    else if (held) onChange({ [boxName(f, codes, held.code)]: "" });
+  };
   return (
     <Table withTableBorder data-testid={`matrix-${fields[0]?.matrix_group ?? ""}`}>
       <Table.Thead>
@@ -346,9 +355,28 @@ export function CrfMatrix({ fields, states, values, codes, onChange }: { fields:
       </Table.Thead>
       <Table.Tbody>
         {fields.map((f) => (
-          <Table.Tr key={f.name} data-testid={`field-${f.name}`}>
+          <Table.Tr
+            key={f.name}
+            data-testid={`field-${f.name}`}
+            onKeyDown={(e) => {
+              if (codes.length > 0 && !f.readonly && f.inputs.length > 0 && e.altKey && e.code === "KeyM") {
+                e.preventDefault();
+                setMenu(f.name);
+              }
+            }}
+          >
             <Table.Td>
               <Label field={f} />
+              {codes.length > 0 && !f.readonly && f.inputs.length > 0 && (
+                <MissingMenu
+                  field={f}
+                  codes={codes}
+                  held={heldCode(f, codes, values, values[f.name] ?? "")}
+                  opened={menu === f.name}
+                  setOpened={(o) => setMenu(o ? f.name : null)}
+                  onPick={(code) => pick(f, code)}
+                />
+              )}
               <Below field={f} state={states.get(f.name)} />
             </Table.Td>
             {choices.map((c) => {
