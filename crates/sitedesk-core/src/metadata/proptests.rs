@@ -1,7 +1,7 @@
 //! Property tests ("fuzzing") of the parsers that read what a study or a
-//! server sends: branching logic and calculations, action tags, the dictionary CSV and
-//! the ODM project file. Whatever the input, they answer a value or an
-//! error, never a panic. Each property runs proptest's default number of
+//! server sends: branching logic and calculations, action tags, the
+//! dictionary CSV and the ODM project file. Whatever the input, they
+//! answer a value or an error, never a panic. Each property runs proptest's default number of
 //! cases, a few seconds for the lot in `cargo test`; a long run sets
 //! `PROPTEST_CASES` (e.g. `PROPTEST_CASES=100000 cargo test -p
 //! sitedesk-core proptests`). A failure is saved under
