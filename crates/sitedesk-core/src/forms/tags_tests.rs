@@ -9,7 +9,6 @@ use chrono::NaiveDate;
 use super::*;
 use crate::metadata::design::{CLASSIC_EVENT, parse_missing_codes};
 use crate::metadata::parse_csv;
-use crate::sync::decide::Layout;
 
 fn now() -> NaiveDateTime {
     NaiveDate::from_ymd_opt(2026, 6, 15)
@@ -471,16 +470,4 @@ fn a_checkbox_takes_a_missing_data_code_as_its_own_column_alone() {
         Lang::EN,
     );
     assert!(matches!(refused, Err(FormError::Values(_))));
-}
-
-#[test]
-fn sync_never_sends_what_calctext_and_calcdate_compute() {
-    let (d, design) = (dictionary(), design());
-    let layout = Layout::new(&d, &design);
-    for f in ["age_group", "next_visit", "weight_blank"] {
-        assert!(layout.is_calc(f) && !layout.pushable(f), "{f}");
-    }
-    for f in ["age", "locked", "symptoms___99", "symptoms___unk"] {
-        assert!(!layout.is_calc(f) && layout.pushable(f), "{f}");
-    }
 }
