@@ -236,6 +236,17 @@ fn calctext_computes_text_from_logic_read_only_without_a_reason() {
         .unwrap();
     assert_eq!(written(&edit, "age_group"), Some(Some("minor")));
     assert!(edit.computed.contains(&"age_group".to_owned()));
+    // A value sent for it is never taken: it is computed all the same.
+    let edit = study
+        .plan_save(
+            &at(),
+            &before,
+            &input(&[("age", "12"), ("age_group", "senior")]),
+            now(),
+            Lang::EN,
+        )
+        .unwrap();
+    assert_eq!(written(&edit, "age_group"), Some(Some("minor")));
 }
 
 #[test]
