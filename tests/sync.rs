@@ -899,6 +899,88 @@ async fn a_saved_demo_form_is_pushed_to_the_demo_edc() {
     sim.shutdown().await;
 }
 
+/// Missing-data codes saved at the desk, in a date field and as a
+/// checkbox's own column, reach the demo EDC as they were saved.
+#[tokio::test]
+async fn missing_data_codes_saved_at_the_desk_reach_the_demo_edc() {
+    use sitedesk_core::forms::{FormAt, FormInput, FormStatus, RecordValues, Study};
+    let dir = tempfile::tempdir().unwrap();
+    let store = desk(&dir).await;
+    let sim = Simulator::start(SimConfig::new(Project::demo()))
+        .await
+        .unwrap();
+    let (d, design) = demo_forms();
+    let study = Study::new(&d, &design);
+    let now = chrono::Local::now().naive_local();
+    for (event, form, values) in [
+        (
+            "screening_arm_1",
+            "demographics",
+            vec![("dob", "UNK"), ("sex", "2")],
+        ),
+        ("baseline_arm_1", "medications", vec![("meds___unk", "1")]),
+    ] {
+        let at = FormAt {
+            record_id: "S01-E2E-0002",
+            event,
+            form,
+            instance: 1,
+        };
+        let input = FormInput {
+            values: values
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            status: FormStatus::Incomplete,
+            confirmed: vec![],
+            reason: None,
+        };
+        let edit = study
+            .plan_save(
+                &at,
+                &RecordValues::default(),
+                &input,
+                now,
+                sitedesk_core::i18n::Lang::EN,
+            )
+            .unwrap();
+        store
+            .writer()
+            .set_values(Lane::Interactive, actor(), edit)
+            .await
+            .unwrap();
+    }
+    let tracker = TaskTracker::new();
+    let report = syncer(&store, &sim, &tracker)
+        .run(&CancellationToken::new())
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(
+        store.readers().sync_counts().await.unwrap(),
+        (0, 0, 0),
+        "{report:?}"
+    );
+    let c = client(&sim, DEMO_TOKEN_RIVERSIDE, Duration::from_secs(10));
+    let rows = c
+        .export_records(&RecordQuery {
+            records: vec!["S01-E2E-0002".into()],
+            ..RecordQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r.get("dob").map(String::as_str) == Some("UNK")),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.get("meds___unk").map(String::as_str) == Some("1")),
+        "{rows:?}"
+    );
+    sim.shutdown().await;
+}
+
 /// Two desks (two databases) change the same field offline; both sync; the
 /// second gets the conflict, keeps its value with a reason; the EDC ends
 /// with the chosen value and the second desk's audit trail says why.

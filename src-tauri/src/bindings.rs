@@ -24,7 +24,9 @@ mod tests {
         Unavailable, VisitGrid,
     };
     use sitedesk_core::i18n::Lang;
+    use sitedesk_core::metadata::design::MissingCode;
     use sitedesk_core::metadata::logic::{LogicError, LogicIssue};
+    use sitedesk_core::metadata::tags::TagIssue;
     use sitedesk_core::metadata::{Aspect, Choice, FieldChange, FieldType};
     use sitedesk_core::store::DictionaryImport;
     use sitedesk_core::store::sync::{Cell, Conflict, IdCollision, Keep, RefusedValue};
@@ -106,6 +108,8 @@ mod tests {
             FieldChange,
             LogicError,
             LogicIssue,
+            TagIssue,
+            MissingCode,
             DictionaryImport,
             DictionaryFile,
             FormStatus,

@@ -333,6 +333,7 @@ pub async fn preview_dictionary(desk: &Desk, payload: Value) -> CmdResult<Dictio
             .collect(),
         changes: dictionary.changes_since(current.as_ref().map(|c| &c.dictionary)),
         logic_issues: metadata::logic::check_dictionary(&dictionary),
+        unapplied_tags: metadata::tags::unapplied_tags(&dictionary),
     })
 }
 
@@ -410,7 +411,9 @@ pub async fn open_form(desk: &Desk, payload: Value) -> CmdResult<OpenedForm> {
     let (stored, saved) = form_context(desk, lang, &at.subject_id).await?;
     let study = stored.study();
     let err = |e| IpcError::from_form(e, lang);
-    let view = study.form_view(&form_at(&at), &saved, lang).map_err(err)?;
+    let view = study
+        .form_view(&form_at(&at), &saved, local_now(), lang)
+        .map_err(err)?;
     let evaluation = study
         .evaluate(&form_at(&at), &saved, &BTreeMap::new(), local_now(), lang)
         .map_err(err)?;

@@ -16,6 +16,7 @@ use sitedesk_core::sync::{BreakerState, ProgressView, RunReport};
 use sitedesk_core::desk::EdcMode;
 use sitedesk_core::metadata::FieldChange;
 use sitedesk_core::metadata::logic::LogicIssue;
+use sitedesk_core::metadata::tags::TagIssue;
 use sitedesk_core::store::{AuditEntry, DeskInfo, Practice, Settings, StudySetup, SyncSettings};
 use ts_rs::TS;
 
@@ -111,6 +112,8 @@ pub struct DictionaryPreview {
     pub changes: Vec<FieldChange>,
     /// Branching logic and calculations that cannot be used offline.
     pub logic_issues: Vec<LogicIssue>,
+    /// Action tags the desk's forms do not apply.
+    pub unapplied_tags: Vec<TagIssue>,
 }
 
 /// One form of a subject at an event and instance.

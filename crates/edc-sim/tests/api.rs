@@ -31,7 +31,8 @@ async fn the_metadata_calls_answer_in_redcaps_shapes() {
     assert_eq!(p["is_longitudinal"], 1);
     assert_eq!(p["has_repeating_instruments_or_events"], 1);
     assert_eq!(p["record_autonumbering_enabled"], 0);
-    assert_eq!(p["missing_data_codes"], "");
+    // The demo defines two missing-data codes.
+    assert_eq!(p["missing_data_codes"], "UNK, Unknown | NASK, Not asked");
 
     let (_, text) = c.post(&[("content", "metadata")]).await;
     assert!(
@@ -110,6 +111,9 @@ async fn the_metadata_calls_answer_in_redcaps_shapes() {
             {"original_field_name": "meds", "choice_value": "3", "export_field_name": "meds___3"},
             {"original_field_name": "meds", "choice_value": "4", "export_field_name": "meds___4"},
             {"original_field_name": "meds", "choice_value": "99", "export_field_name": "meds___99"},
+            // A column per missing-data code, as the export has it.
+            {"original_field_name": "meds", "choice_value": "UNK", "export_field_name": "meds___unk"},
+            {"original_field_name": "meds", "choice_value": "NASK", "export_field_name": "meds___nask"},
         ])
     );
     let all = c.json(&[("content", "exportFieldNames")]).await;
@@ -256,7 +260,9 @@ async fn a_flat_export_has_redcaps_columns_and_blanks() {
         .export(&[("fields[0]", "meds"), ("forms[0]", "adverse_events")])
         .await;
     let columns: Vec<&String> = some[0].as_object().unwrap().keys().collect();
-    assert_eq!(columns.len(), 17, "{columns:?}");
+    // `meds` has a column per choice and per missing-data code.
+    assert_eq!(columns.len(), 19, "{columns:?}");
+    assert!(columns.iter().any(|c| *c == "meds___unk"), "{columns:?}");
     assert!(
         some.iter()
             .all(|r| r["redcap_event_name"] != "screening_arm_1")
@@ -495,6 +501,31 @@ async fn an_import_is_an_upsert_and_the_same_rows_twice_change_nothing() {
     assert_eq!(once.len(), 3, "screening, baseline's row and the instance");
     assert_eq!(once[2]["redcap_repeat_instance"], "2");
     assert_eq!(once[2]["adverse_events_complete"], "0");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_missing_data_code_is_taken_in_any_field_whatever_its_validation() {
+    let sim = start(Project::demo()).await;
+    let c = Client::new(&sim, DEMO_TOKEN_RIVERSIDE);
+    // `dob` is a date and `height_cm` a number: the project's codes pass,
+    // other text does not; a checkbox takes a code in its own column.
+    let rows = json!([
+        {"record_id": "S01-DEM-0009", "redcap_event_name": "screening_arm_1",
+         "dob": "UNK", "height_cm": "NASK"},
+        {"record_id": "S01-DEM-0009", "redcap_event_name": "baseline_arm_1", "meds___unk": "1"},
+    ]);
+    assert_eq!(c.import_ok(rows, &[]).await, json!({"count": 1}));
+    let saved = c.export(&[("records[0]", "S01-DEM-0009")]).await;
+    assert_eq!(saved[0]["dob"], "UNK");
+    assert_eq!(saved[1]["meds___unk"], "1");
+    let (status, _) = c
+        .import(
+            json!([{"record_id": "S01-DEM-0009", "redcap_event_name": "screening_arm_1", "dob": "N/A"}]),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 400);
     sim.shutdown().await;
 }
 

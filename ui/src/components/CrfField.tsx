@@ -1,12 +1,38 @@
-import { Alert, Anchor, Checkbox, Group, Radio, Select, Slider, Stack, Table, Text, TextInput, Textarea } from "@mantine/core";
-import type { ReactNode } from "react";
+import { Alert, Anchor, Badge, Button, Checkbox, Group, Menu, Radio, Select, Slider, Stack, Table, Text, TextInput, Textarea } from "@mantine/core";
+import { type ReactNode, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import type { FieldState, FieldView, Severity } from "../ipc";
+import type { FieldState, FieldView, MissingCode, Severity } from "../ipc";
 import { SafeHtml, htmlText } from "./SafeHtml";
 
 export type Values = Record<string, string>;
-export type SetValue = (name: string, value: string) => void;
+/** Sets values by stored name, together (a checkbox's exclusive choice clears the others in one change). */
+export type SetValues = (changes: Values) => void;
+
+/** The stored name of a checkbox choice or missing-data code: the core lists a checkbox's inputs as its choices, then the codes. */
+function boxName(field: FieldView, codes: MissingCode[], code: string): string {
+  const choice = field.choices.find((c) => c.code === code);
+  if (choice) return choice.stored ?? `${field.name}___${code}`;
+  return field.inputs[field.choices.length + codes.findIndex((m) => m.code === code)] ?? `${field.name}___${code}`;
+}
+
+/**
+ * Ticking `code` of a checkbox: an exclusive choice (`@NONEOFTHEABOVE`, a missing-data code) clears the
+ * others, and any other choice clears the exclusive ones, as REDCap does; the core refuses both together.
+ */
+function tick(field: FieldView, codes: MissingCode[], values: Values, code: string, on: boolean): Values {
+  const changes: Values = { [boxName(field, codes, code)]: on ? "1" : "" };
+  if (!on) return changes;
+  const missing = codes.map((m) => m.code);
+  const alone = (c: string) => field.exclusive.includes(c) || missing.includes(c);
+  const all = [...field.choices.map((c) => c.code), ...missing];
+  for (const other of all) {
+    if (other === code) continue;
+    const name = boxName(field, codes, other);
+    if (values[name] === "1" && (alone(code) || alone(other))) changes[name] = "";
+  }
+  return changes;
+}
 
 const SEVERITY_COLOR: Record<Severity, string> = { error: "red", confirm: "orange", missing: "dimmed" };
 
@@ -64,16 +90,16 @@ function Below({ field, state }: { field: FieldView; state?: FieldState }) {
   );
 }
 
-function ChoiceRadios({ field, value, onChange, choices }: { field: FieldView; value: string; onChange: (v: string) => void; choices: { code: string; label: ReactNode }[] }) {
+function ChoiceRadios({ field, value, onChange, choices, disabled }: { field: FieldView; value: string; onChange: (v: string) => void; choices: { code: string; label: ReactNode }[]; disabled: boolean }) {
   const { t } = useTranslation();
   return (
-    <Radio.Group value={value} onChange={onChange} name={field.name} label={<Label field={field} />} data-testid={`field-${field.name}`}>
+    <Radio.Group value={value} onChange={onChange} name={field.name} label={<Label field={field} />} readOnly={disabled} data-testid={`field-${field.name}`}>
       {/* Delete or Backspace on a choice clears the answer, from the keyboard. */}
       <Group mt={4} onKeyDown={(e) => (e.key === "Delete" || e.key === "Backspace") && value !== "" && onChange("")}>
         {choices.map((c) => (
-          <Radio key={c.code} value={c.code} label={c.label} data-testid={`choice-${field.name}-${c.code}`} />
+          <Radio key={c.code} value={c.code} label={c.label} disabled={disabled} data-testid={`choice-${field.name}-${c.code}`} />
         ))}
-        {value !== "" && (
+        {value !== "" && !disabled && (
           <Anchor component="button" type="button" size="xs" onClick={() => onChange("")} tabIndex={-1}>
             {t("crf.clear")}
           </Anchor>
@@ -83,12 +109,84 @@ function ChoiceRadios({ field, value, onChange, choices }: { field: FieldView; v
   );
 }
 
-/** One field of a case report form, by its type. */
-export function CrfField({ field, state, values, onChange }: { field: FieldView; state?: FieldState; values: Values; onChange: SetValue }) {
+/** The missing-data code a field holds, if it holds one (a checkbox: its code's column is ticked). */
+function heldCode(field: FieldView, codes: MissingCode[], values: Values, value: string): MissingCode | undefined {
+  if (field.field_type === "checkbox") return codes.find((m) => values[boxName(field, codes, m.code)] === "1");
+  return codes.find((m) => m.code === value);
+}
+
+/**
+ * The menu beside a field that gives it a missing-data code, and the code it holds, with its label.
+ * Out of the Tab order (Tab goes field to field): Alt+M opens it from the field, arrows choose, Enter
+ * picks, Esc closes it without leaving the form.
+ */
+function MissingMenu({ field, codes, held, opened, setOpened, onPick }: { field: FieldView; codes: MissingCode[]; held?: MissingCode; opened: boolean; setOpened: (o: boolean) => void; onPick: (code: string | null) => void }) {
   const { t } = useTranslation();
-  const value = values[field.name] ?? "";
-  const set = (v: string) => onChange(field.name, v);
+  return (
+    <Group gap="xs" justify="flex-end">
+      {held && (
+        <Badge variant="light" color="grape" data-testid={`missing-${field.name}`}>
+          {t("crf.missing.held", { label: held.label, code: held.code })}
+        </Badge>
+      )}
+      <Menu opened={opened} onChange={setOpened} position="bottom-end" withinPortal returnFocus={false}>
+        <Menu.Target>
+          <Button variant="subtle" size="compact-xs" tabIndex={-1} aria-label={t("crf.missing.menu")} title={t("crf.missing.keys")} data-testid={`missing-menu-${field.name}`}>
+            {t("crf.missing.button")}
+          </Button>
+        </Menu.Target>
+        <Menu.Dropdown
+          onKeyDown={(e) => {
+            // Esc closes the menu only; the form's own Esc (back) must not see it.
+            if (e.key === "Escape") {
+              e.stopPropagation();
+              setOpened(false);
+            }
+          }}
+        >
+          <Menu.Label>{t("crf.missing.menu")}</Menu.Label>
+          {codes.map((m) => (
+            <Menu.Item key={m.code} onClick={() => onPick(m.code)} data-testid={`missing-${field.name}-${m.code}`}>
+              {m.label} ({m.code})
+            </Menu.Item>
+          ))}
+          {held && <Menu.Item onClick={() => onPick(null)}>{t("crf.clear")}</Menu.Item>}
+        </Menu.Dropdown>
+      </Menu>
+    </Group>
+  );
+}
+
+/** One field of a case report form, by its type. */
+export function CrfField({ field, state, values, codes, onChange }: { field: FieldView; state?: FieldState; values: Values; codes: MissingCode[]; onChange: SetValues }) {
+  const { t } = useTranslation();
+  const [menu, setMenuOpen] = useState(false);
+  const box = useRef<HTMLDivElement>(null);
+  // Closing the menu gives the focus back to the field, so that Tab goes on from there.
+  const setMenu = (open: boolean) => {
+    setMenuOpen(open);
+    if (!open) box.current?.querySelector<HTMLElement>("input:not([readonly]), textarea, [role=radio], button[role=switch]")?.focus();
+  };
+  // A read-only field (`@READONLY`, `@CALCTEXT`, `@CALCDATE`) shows the core's value and takes no input.
+  const readOnly = field.readonly;
+  const value = readOnly ? (state?.calc ?? "") : (values[field.name] ?? "");
+  const set = (v: string) => !readOnly && onChange({ [field.name]: v });
   const error = state?.message?.severity === "error";
+  const held = heldCode(field, codes, values, value);
+  const ticked = (code: string) => (readOnly ? (state?.calc ?? "").split(",").includes(code) : values[boxName(field, codes, code)] === "1");
+  const pick = (code: string | null) => {
+    setMenu(false);
+    if (field.field_type !== "checkbox") {
+      set(code ?? "");
+      return;
+    }
+    if (code === null) {
+      if (held) onChange({ [boxName(field, codes, held.code)]: "" });
+      return;
+    }
+    onChange(tick(field, codes, values, code, true));
+  };
+  const canCode = codes.length > 0 && !readOnly && field.inputs.length > 0;
   let input: ReactNode;
   switch (field.field_type) {
     case "text":
@@ -100,12 +198,27 @@ export function CrfField({ field, state, values, onChange }: { field: FieldView;
           onChange={(e) => set(e.currentTarget.value)}
           error={error}
           aria-required={field.required}
+          readOnly={readOnly}
+          tabIndex={readOnly ? -1 : undefined}
+          variant={readOnly ? "filled" : undefined}
           data-testid={`field-${field.name}`}
         />
       );
       break;
     case "notes":
-      input = <Textarea label={<Label field={field} />} value={value} autosize minRows={2} onChange={(e) => set(e.currentTarget.value)} error={error} data-testid={`field-${field.name}`} />;
+      input = (
+        <Textarea
+          label={<Label field={field} />}
+          value={value}
+          autosize
+          minRows={2}
+          onChange={(e) => set(e.currentTarget.value)}
+          error={error}
+          readOnly={readOnly}
+          variant={readOnly ? "filled" : undefined}
+          data-testid={`field-${field.name}`}
+        />
+      );
       break;
     case "dropdown":
       input = (
@@ -117,36 +230,35 @@ export function CrfField({ field, state, values, onChange }: { field: FieldView;
           onChange={(v) => set(v ?? "")}
           searchable
           clearable
+          disabled={readOnly}
           error={error}
           data-testid={`field-${field.name}`}
         />
       );
       break;
     case "radio":
-      input = <ChoiceRadios field={field} value={value} onChange={set} choices={field.choices.map((c) => ({ code: c.code, label: <SafeHtml html={c.label_html} /> }))} />;
+      input = <ChoiceRadios field={field} value={value} onChange={set} disabled={readOnly} choices={field.choices.map((c) => ({ code: c.code, label: <SafeHtml html={c.label_html} /> }))} />;
       break;
     case "yesno":
-      input = <ChoiceRadios field={field} value={value} onChange={set} choices={[{ code: "1", label: t("crf.yes") }, { code: "0", label: t("crf.no") }]} />;
+      input = <ChoiceRadios field={field} value={value} onChange={set} disabled={readOnly} choices={[{ code: "1", label: t("crf.yes") }, { code: "0", label: t("crf.no") }]} />;
       break;
     case "truefalse":
-      input = <ChoiceRadios field={field} value={value} onChange={set} choices={[{ code: "1", label: t("crf.true") }, { code: "0", label: t("crf.false") }]} />;
+      input = <ChoiceRadios field={field} value={value} onChange={set} disabled={readOnly} choices={[{ code: "1", label: t("crf.true") }, { code: "0", label: t("crf.false") }]} />;
       break;
     case "checkbox":
       input = (
         <Stack gap={4} data-testid={`field-${field.name}`}>
           <Label field={field} />
-          {field.choices.map((c) => {
-            const name = c.stored ?? `${field.name}___${c.code}`;
-            return (
-              <Checkbox
-                key={c.code}
-                label={<SafeHtml html={c.label_html} />}
-                checked={values[name] === "1"}
-                onChange={(e) => onChange(name, e.currentTarget.checked ? "1" : "")}
-                data-testid={`choice-${field.name}-${c.code}`}
-              />
-            );
-          })}
+          {field.choices.map((c) => (
+            <Checkbox
+              key={c.code}
+              label={<SafeHtml html={c.label_html} />}
+              checked={ticked(c.code)}
+              disabled={readOnly}
+              onChange={(e) => onChange(tick(field, codes, values, c.code, e.currentTarget.checked))}
+              data-testid={`choice-${field.name}-${c.code}`}
+            />
+          ))}
         </Stack>
       );
       break;
@@ -161,6 +273,7 @@ export function CrfField({ field, state, values, onChange }: { field: FieldView;
           <Slider
             value={value === "" ? Math.round(((s?.min ?? 0) + (s?.max ?? 100)) / 2) : Number(value)}
             onChange={(v) => set(String(v))}
+            disabled={readOnly}
             onKeyDown={(e) => (e.key === "Delete" || e.key === "Backspace") && set("")}
             min={s?.min ?? 0}
             max={s?.max ?? 100}
@@ -198,16 +311,36 @@ export function CrfField({ field, state, values, onChange }: { field: FieldView;
       break;
   }
   return (
-    <Stack gap={2} data-testid={`crf-${field.name}`}>
+    <Stack
+      ref={box}
+      gap={2}
+      data-testid={`crf-${field.name}`}
+      onKeyDown={(e) => {
+        if (canCode && e.altKey && e.code === "KeyM") {
+          e.preventDefault();
+          setMenu(true);
+        }
+      }}
+    >
       {input}
+      {canCode && <MissingMenu field={field} codes={codes} held={held} opened={menu} setOpened={setMenu} onPick={pick} />}
       <Below field={field} state={state} />
     </Stack>
   );
 }
 
 /** A matrix group: fields sharing one set of choices, as a grid of radios or checkboxes. */
-export function CrfMatrix({ fields, states, values, onChange }: { fields: FieldView[]; states: Map<string, FieldState>; values: Values; onChange: SetValue }) {
+export function CrfMatrix({ fields, states, values, codes, onChange }: { fields: FieldView[]; states: Map<string, FieldState>; values: Values; codes: MissingCode[]; onChange: SetValues }) {
   const choices = fields[0]?.choices ?? [];
+  // The row whose missing-data menu is open.
+  const [menu, setMenu] = useState<string | null>(null);
+  const pick = (f: FieldView, code: string | null) => {
+    setMenu(null);
+    const held = heldCode(f, codes, values, values[f.name] ?? "");
+    if (f.field_type !== "checkbox") onChange({ [f.name]: code ?? "" });
+    else if (code !== null) onChange(tick(f, codes, values, code, true));
+    else if (held) onChange({ [boxName(f, codes, held.code)]: "" });
+  };
   return (
     <Table withTableBorder data-testid={`matrix-${fields[0]?.matrix_group ?? ""}`}>
       <Table.Thead>
@@ -222,28 +355,57 @@ export function CrfMatrix({ fields, states, values, onChange }: { fields: FieldV
       </Table.Thead>
       <Table.Tbody>
         {fields.map((f) => (
-          <Table.Tr key={f.name} data-testid={`field-${f.name}`}>
+          <Table.Tr
+            key={f.name}
+            data-testid={`field-${f.name}`}
+            onKeyDown={(e) => {
+              if (codes.length > 0 && !f.readonly && f.inputs.length > 0 && e.altKey && e.code === "KeyM") {
+                e.preventDefault();
+                setMenu(f.name);
+              }
+            }}
+          >
             <Table.Td>
               <Label field={f} />
+              {codes.length > 0 && !f.readonly && f.inputs.length > 0 && (
+                <MissingMenu
+                  field={f}
+                  codes={codes}
+                  held={heldCode(f, codes, values, values[f.name] ?? "")}
+                  opened={menu === f.name}
+                  setOpened={(o) => setMenu(o ? f.name : null)}
+                  onPick={(code) => pick(f, code)}
+                />
+              )}
               <Below field={f} state={states.get(f.name)} />
             </Table.Td>
             {choices.map((c) => {
               const label = `${htmlText(f.label_html)}: ${htmlText(c.label_html)}`;
+              const readOnly = f.readonly;
               if (f.field_type === "checkbox") {
-                const name = c.stored ?? `${f.name}___${c.code}`;
+                const name = boxName(f, codes, c.code);
+                const checked = readOnly ? (states.get(f.name)?.calc ?? "").split(",").includes(c.code) : values[name] === "1";
                 return (
                   <Table.Td key={c.code} ta="center">
-                    <Checkbox checked={values[name] === "1"} onChange={(e) => onChange(name, e.currentTarget.checked ? "1" : "")} aria-label={label} styles={{ body: { justifyContent: "center" } }} />
+                    <Checkbox
+                      checked={checked}
+                      disabled={readOnly}
+                      onChange={(e) => onChange(tick(f, codes, values, c.code, e.currentTarget.checked))}
+                      aria-label={label}
+                      styles={{ body: { justifyContent: "center" } }}
+                    />
                   </Table.Td>
                 );
               }
+              const current = readOnly ? (states.get(f.name)?.calc ?? "") : values[f.name];
               return (
                 <Table.Td key={c.code} ta="center">
                   <Radio
                     name={f.name}
                     value={c.code}
-                    checked={values[f.name] === c.code}
-                    onChange={() => onChange(f.name, c.code)}
+                    checked={current === c.code}
+                    disabled={readOnly}
+                    onChange={() => onChange({ [f.name]: c.code })}
                     aria-label={label}
                     data-testid={`choice-${f.name}-${c.code}`}
                     styles={{ body: { justifyContent: "center" } }}

@@ -353,9 +353,18 @@ export type LogicError = { "kind": "syntax", "detail": [number, string] } | { "k
 
 export type LogicIssue = { field: string, 
 /**
- * `branching_logic` or `calculation`.
+ * `branching_logic`, `calculation`, or the action tag that holds the
+ * logic (`calctext`, `calcdate`).
  */
 column: string, error: LogicError, };
+
+export type TagIssue = { field: string, 
+/**
+ * The tag as written (`@MAXCHECKED=2`).
+ */
+tag: string, };
+
+export type MissingCode = { code: string, label: string, };
 
 export type DictionaryImport = { hash: string, 
 /**
@@ -405,10 +414,29 @@ matrix_group: string | null, unavailable: Unavailable | null,
 logic_problem: string | null, 
 /**
  * The stored names a person enters values under here (a checkbox: one
- * per choice); none for calculations, descriptive text and fields the
- * desk cannot fill.
+ * per choice and one per missing-data code); none for calculations,
+ * descriptive text, read-only and hidden fields and fields the desk
+ * cannot fill.
  */
-inputs: Array<string>, };
+inputs: Array<string>, 
+/**
+ * `@READONLY`, `@CALCTEXT`, `@CALCDATE`: shown, never typed; its value
+ * is the evaluation's `calc`.
+ */
+readonly: boolean, 
+/**
+ * `@HIDDEN`, `@HIDDEN-FORM`, `@HIDDEN-APP`: not shown at the desk; its
+ * value is kept.
+ */
+hidden: boolean, 
+/**
+ * `@NONEOFTHEABOVE`: checkbox codes that stand alone.
+ */
+exclusive: Array<string>, 
+/**
+ * `@CHARLIMIT`, `@WORDLIMIT`.
+ */
+char_limit: number | null, word_limit: number | null, };
 
 export type FormView = { record_id: string, form: string, form_label: string, event: string, event_label: string, instance: number, repeating: boolean, fields: Array<FieldView>, 
 /**
@@ -418,7 +446,17 @@ values: { [key in string]: string },
 /**
  * The saved status; `None` when the form was never saved.
  */
-status: FormStatus | null, };
+status: FormStatus | null, 
+/**
+ * The project's missing-data codes, which any field takes.
+ */
+missing_codes: Array<MissingCode>, 
+/**
+ * Stored names whose value in `values` is a default of this new
+ * instance (`@DEFAULT`, `@NOW`, `@TODAY`), not saved: the UI sends them
+ * back as entered, so that the time shown is the time saved.
+ */
+prefilled: Array<string>, };
 
 export type Severity = "error" | "confirm" | "missing";
 
@@ -426,7 +464,9 @@ export type FieldMessage = { severity: Severity, text: string, };
 
 export type FieldState = { name: string, visible: boolean, 
 /**
- * A calc field's value, as shown.
+ * The value of a field the CRC does not type (a calc, `@CALCTEXT`,
+ * `@CALCDATE`, `@READONLY`), as shown; a checkbox's ticked codes
+ * separated by commas.
  */
 calc: string | null, message: FieldMessage | null, };
 
@@ -552,7 +592,11 @@ token_site: string | null, forms: Array<string>, events: Array<string>,
 /**
  * Branching logic and calculations that cannot be used offline.
  */
-logic_issues: Array<LogicIssue>, unsupported_validation: Array<UnsupportedValidation>, screening: ScreeningStatus, 
+logic_issues: Array<LogicIssue>, 
+/**
+ * Action tags the desk's forms do not apply.
+ */
+unapplied_tags: Array<TagIssue>, unsupported_validation: Array<UnsupportedValidation>, screening: ScreeningStatus, 
 /**
  * Practice records on this demo desk (0 on a desk not in the demo):
  * binding asks what becomes of them when there are any.
@@ -658,7 +702,11 @@ changes: Array<FieldChange>,
 /**
  * Branching logic and calculations that cannot be used offline.
  */
-logic_issues: Array<LogicIssue>, };
+logic_issues: Array<LogicIssue>, 
+/**
+ * Action tags the desk's forms do not apply.
+ */
+unapplied_tags: Array<TagIssue>, };
 
 export type AppInfo = { version: string, actor: Actor, settings: Settings, setup: StudySetup | null, desk: DeskInfo, 
 /**

@@ -149,7 +149,7 @@ export function ConnectStudy({ onBound, onCancel }: { onBound: () => Promise<voi
                 </Table.Tr>
               </Table.Tbody>
             </Table>
-            {(summary.logic_issues.length > 0 || summary.unsupported_validation.length > 0) && (
+            {(summary.logic_issues.length > 0 || summary.unsupported_validation.length > 0 || summary.unapplied_tags.length > 0) && (
               <Alert color="yellow" title={t("onboard.offline")} data-testid="onboard-offline">
                 <List size="sm">
                   {summary.logic_issues.map((i) => (
@@ -160,6 +160,11 @@ export function ConnectStudy({ onBound, onCancel }: { onBound: () => Promise<voi
                   {summary.unsupported_validation.map((v) => (
                     <List.Item key={v.field}>
                       <Code>{v.field}</Code> {t("onboard.validation", { validation: v.validation })}
+                    </List.Item>
+                  ))}
+                  {summary.unapplied_tags.map((i) => (
+                    <List.Item key={`${i.field}-${i.tag}`}>
+                      <Code>{i.field}</Code> {t("onboard.tag", { tag: i.tag })}
                     </List.Item>
                   ))}
                 </List>

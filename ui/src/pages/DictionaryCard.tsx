@@ -114,6 +114,15 @@ export function DictionaryCard() {
               ))}
             </Alert>
           )}
+          {preview.unapplied_tags.length > 0 && (
+            <Alert color="yellow" title={t("dictionary.tags")} data-testid="dictionary-tags">
+              {preview.unapplied_tags.map((i) => (
+                <Text size="sm" key={`${i.field}-${i.tag}`}>
+                  <Code>{i.field}</Code> {i.tag}
+                </Text>
+              ))}
+            </Alert>
+          )}
           {!same && (
             <Group>
               <Button loading={busy} onClick={() => void apply()} data-testid="dictionary-apply">

@@ -43,7 +43,7 @@ type FormState = {
 
 type FormAction =
   | { type: "opened"; view: FormView; evaluation: Evaluation }
-  | { type: "typed"; name: string; value: string }
+  | { type: "typed"; changes: Values }
   | { type: "evaluated"; evaluation: Evaluation; hidden: FieldView[]; asked: Values; before: Values }
   | { type: "hiddenResolved"; erase: boolean }
   | { type: "status"; status: FormStatus }
@@ -80,18 +80,17 @@ function formReducer(state: FormState, action: FormAction): FormState {
         values: shown,
         loaded: shown,
         applied: shown,
-        touched: new Set(),
+        // A new instance's defaults go back as entered: the time @NOW shows is the time saved.
+        touched: new Set(action.view.prefilled.filter((n) => enterable.has(n))),
         evaluation: action.evaluation,
         status: action.view.status ?? "incomplete",
       };
     }
-    case "typed":
-      return {
-        ...state,
-        values: { ...state.values, [action.name]: action.value },
-        touched: new Set(state.touched).add(action.name),
-        notice: null,
-      };
+    case "typed": {
+      const touched = new Set(state.touched);
+      for (const name of Object.keys(action.changes)) touched.add(name);
+      return { ...state, values: { ...state.values, ...action.changes }, touched, notice: null };
+    }
     case "evaluated":
       return action.hidden.length > 0
         ? { ...state, evaluation: action.evaluation, pending: { hidden: action.hidden, before: action.before, after: action.asked } }
@@ -198,9 +197,9 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
     [at, view, fail],
   );
 
-  const change = (name: string, value: string) => {
-    const next = formReducer(form, { type: "typed", name, value });
-    dispatch({ type: "typed", name, value });
+  const change = (changes: Values) => {
+    const next = formReducer(form, { type: "typed", changes });
+    dispatch({ type: "typed", changes });
     void evaluate(next.values, next.touched, form.applied);
   };
 
@@ -267,16 +266,18 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
     if (f.matrix_group && last?.[0]?.matrix_group === f.matrix_group) last.push(f);
     else groups.push([f]);
   }
-  const visible = (x: FieldView) => states.get(x.name)?.visible ?? true;
+  // `@HIDDEN` fields are never shown at the desk; branching logic hides the others as the answers go.
+  const visible = (x: FieldView) => !x.hidden && (states.get(x.name)?.visible ?? true);
+  const codes = view?.missing_codes ?? [];
   for (const group of groups) {
     const [f] = group;
     if (!f) continue;
     if (f.section_html) body.push(<SafeHtml key={`s-${f.name}`} html={f.section_html} component="h4" testId={`section-${f.name}`} />);
     const shown = group.filter(visible);
     if (f.matrix_group) {
-      if (shown.length > 0) body.push(<CrfMatrix key={`m-${f.name}`} fields={shown} states={states} values={values} onChange={change} />);
+      if (shown.length > 0) body.push(<CrfMatrix key={`m-${f.name}`} fields={shown} states={states} values={values} codes={codes} onChange={change} />);
     } else if (visible(f)) {
-      body.push(<CrfField key={f.name} field={f} state={states.get(f.name)} values={values} onChange={change} />);
+      body.push(<CrfField key={f.name} field={f} state={states.get(f.name)} values={values} codes={codes} onChange={change} />);
     }
   }
 

@@ -442,6 +442,7 @@ describe("Study forms", () => {
       logic_issues: [
         { field: "bmi", column: "calculation", error: { kind: "unsupported", detail: "function stdev()" } },
       ],
+      unapplied_tags: [{ field: "meds", tag: "@MAXCHECKED=2" }],
     };
     const calls = backend({
       preview_dictionary: () => preview,
@@ -459,6 +460,7 @@ describe("Study forms", () => {
     expect(changes).toHaveTextContent("Changed: label, choices · choices removed: 3");
     expect(changes).toHaveTextContent("Removed (saved values are kept and flagged)");
     expect(screen.getByTestId("dictionary-logic")).toHaveTextContent("function stdev()");
+    expect(screen.getByTestId("dictionary-tags")).toHaveTextContent("meds @MAXCHECKED=2");
     fireEvent.click(screen.getByTestId("dictionary-apply"));
     await waitFor(() => expect(calls.some((c) => c.cmd === "import_dictionary")).toBe(true));
     const sent = calls.find((c) => c.cmd === "import_dictionary")?.args.payload as { file_name: string };
@@ -532,6 +534,42 @@ describe("Case report forms", () => {
     fireEvent.click(screen.getByTestId("form-back"));
     fireEvent.click(await screen.findByTestId("form-discard"));
     expect(await screen.findByTestId("subject-id")).toHaveTextContent("S01-K7Q-0001");
+  });
+
+  it("gives a field a missing-data code from the keyboard and shows its label", async () => {
+    const calls = await openDemographics({ evaluate_form: () => evaluation({ smoker: "1" }) });
+    // Out of the Tab order: Tab goes field to field.
+    expect(screen.getByTestId("missing-menu-cigs_per_day")).toHaveAttribute("tabindex", "-1");
+    // Esc closes the menu and stays on the form.
+    fireEvent.keyDown(screen.getByTestId("field-cigs_per_day"), { key: "m", code: "KeyM", altKey: true });
+    fireEvent.keyDown(await screen.findByTestId("missing-cigs_per_day-UNK"), { key: "Escape" });
+    await waitFor(() => expect(screen.queryByTestId("missing-cigs_per_day-UNK")).toBeNull());
+    expect(screen.getByTestId("form-title")).toBeInTheDocument();
+    fireEvent.keyDown(screen.getByTestId("field-cigs_per_day"), { key: "m", code: "KeyM", altKey: true });
+    fireEvent.click(await screen.findByTestId("missing-cigs_per_day-UNK"));
+    await waitFor(() => expect(calls.some((c) => c.cmd === "evaluate_form")).toBe(true));
+    const last = calls.filter((c) => c.cmd === "evaluate_form").at(-1);
+    expect((last?.args.payload as { values: Record<string, string> }).values.cigs_per_day).toBe("UNK");
+    expect(await screen.findByTestId("missing-cigs_per_day")).toHaveTextContent("Unknown (UNK)");
+  });
+
+  it("does not show @HIDDEN fields and shows read-only ones with the core's value, not for typing", async () => {
+    const view = {
+      ...openedForm.view,
+      fields: [
+        ...openedForm.view.fields,
+        { ...openedForm.view.fields[2]!, name: "secret", label_html: "Secret", hidden: true, inputs: [] },
+        { ...openedForm.view.fields[2]!, name: "group", label_html: "Age group", readonly: true, inputs: [], validation: null },
+      ],
+    };
+    const ev = evaluation({ smoker: "1" });
+    ev.fields.push({ name: "secret", visible: true, calc: null, message: null }, { name: "group", visible: true, calc: "adult", message: null });
+    await openDemographics({ open_form: () => ({ view, evaluation: ev }), evaluate_form: () => ev });
+    expect(screen.queryByTestId("field-secret")).toBeNull();
+    const group = screen.getByTestId("field-group");
+    expect(group).toHaveValue("adult");
+    expect(group).toHaveAttribute("readonly");
+    expect(screen.queryByTestId("missing-menu-group")).toBeNull();
   });
 
   it("renders sanitized label HTML as markup, and unavailable fields with an explanation", async () => {
@@ -704,6 +742,7 @@ describe("Sync center", () => {
       forms: ["demographics", "screening_log"],
       events: [],
       logic_issues: [],
+      unapplied_tags: [{ field: "visit_date", tag: "@SETVALUE='[today]'" }],
       unsupported_validation: [{ field: "shoe", validation: "shoe_size_eu" }],
       screening: { status: "found", form: "screening_log", event: "event_1_arm_1", criteria: 4, targets: { study: 60, sites: {} } },
       practice_entries: 3,
@@ -747,6 +786,7 @@ describe("Sync center", () => {
       expect(screen.getByTestId("onboard-forms")).toHaveTextContent("2 forms");
       expect(screen.getByTestId("onboard-sites")).toHaveTextContent("S7 North Hospital");
       expect(screen.getByTestId("onboard-offline")).toHaveTextContent("shoe_size_eu");
+      expect(screen.getByTestId("onboard-offline")).toHaveTextContent("action tag @SETVALUE='[today]' is not applied offline");
       expect(screen.getByTestId("onboard-screening")).toHaveTextContent("4 eligibility criteria");
       expect(screen.getByTestId("onboard-practice")).toHaveTextContent("3 practice records");
       const confirm = screen.getByTestId("onboard-confirm");

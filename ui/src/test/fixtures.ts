@@ -121,6 +121,11 @@ function field(name: string, over: Partial<FieldView>): FieldView {
     unavailable: null,
     logic_problem: null,
     inputs: [name],
+    readonly: false,
+    hidden: false,
+    exclusive: [],
+    char_limit: null,
+    word_limit: null,
     ...over,
   };
 }
@@ -142,6 +147,11 @@ export const openedForm: OpenedForm = {
     ],
     values: { smoker: "1", cigs_per_day: "10" },
     status: "incomplete",
+    missing_codes: [
+      { code: "UNK", label: "Unknown" },
+      { code: "NASK", label: "Not asked" },
+    ],
+    prefilled: [],
   },
   evaluation: evaluation({ smoker: "1" }),
 };

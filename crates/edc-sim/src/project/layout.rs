@@ -102,15 +102,18 @@ impl Layout {
                 let kinds: Vec<(String, ColumnKind)> = match field.field_type {
                     FieldType::Descriptive => Vec::new(),
                     _ if index == 0 => vec![(field.name.clone(), ColumnKind::RecordId)],
+                    // A column per choice and per missing-data code.
                     FieldType::Checkbox => field
                         .choices
                         .iter()
-                        .map(|c| {
+                        .map(|c| &c.code)
+                        .chain(design.missing_codes.iter().map(|m| &m.code))
+                        .map(|code| {
                             (
-                                checkbox_column(&field.name, &c.code),
+                                checkbox_column(&field.name, code),
                                 ColumnKind::Checkbox {
                                     field: index,
-                                    code: c.code.clone(),
+                                    code: code.clone(),
                                 },
                             )
                         })

@@ -34,7 +34,7 @@
 use std::path::PathBuf;
 
 use sitedesk_core::i18n::Lang;
-use sitedesk_core::metadata::design::{Design, DesignError};
+use sitedesk_core::metadata::design::{Design, DesignError, format_missing_codes};
 use sitedesk_core::metadata::{Dictionary, Field, FieldType, MetadataError, OdmError};
 
 use self::layout::{FlatRow, Layout};
@@ -175,7 +175,7 @@ impl Project {
             dag_ids: (1..).take(design.dags.len()).collect(),
             metadata,
             autonumbering: false,
-            missing_data_codes: String::new(),
+            missing_data_codes: format_missing_codes(&design.missing_codes),
             status: ProjectStatus::default(),
             records: Vec::new(),
             warnings: Vec::new(),

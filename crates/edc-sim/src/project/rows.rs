@@ -281,6 +281,10 @@ fn check_value_of(
                 }
                 _ => {}
             }
+            // A missing-data code is accepted whatever the validation.
+            if project.design().is_missing_code(v) {
+                return None;
+            }
             match check_value(f, &display(f, v), now) {
                 Verdict::Valid { stored }
                 | Verdict::OutOfRange { stored, .. }

@@ -24,6 +24,7 @@ use crate::metadata::logic::{LogicIssue, check_dictionary};
 use crate::metadata::screening::{
     SCREENING_SNIPPET, ScreeningError, Targets, find_screening_instrument,
 };
+use crate::metadata::tags::{TagIssue, unapplied_tags};
 use crate::metadata::validate::Kind;
 use crate::metadata::{Dictionary, FieldType};
 use crate::store::{Binding, Practice};
@@ -82,6 +83,8 @@ pub struct ProjectSummary {
     pub events: Vec<String>,
     /// Branching logic and calculations that cannot be used offline.
     pub logic_issues: Vec<LogicIssue>,
+    /// Action tags the desk's forms do not apply.
+    pub unapplied_tags: Vec<TagIssue>,
     pub unsupported_validation: Vec<UnsupportedValidation>,
     pub screening: ScreeningStatus,
     /// Practice records on this demo desk (0 on a desk not in the demo):
@@ -239,6 +242,7 @@ impl Probed {
                 .collect(),
             events: self.design.event_names(),
             logic_issues: check_dictionary(&self.dictionary),
+            unapplied_tags: unapplied_tags(&self.dictionary),
             unsupported_validation: self
                 .dictionary
                 .fields

@@ -63,6 +63,9 @@ pub struct ProjectInfo {
     pub is_longitudinal: bool,
     pub has_repeating: bool,
     pub record_autonumbering: bool,
+    /// `CODE, Label | CODE, Label`, as the project defines them; empty
+    /// when it has none.
+    pub missing_data_codes: String,
 }
 
 /// A data access group as the `dag` export gives it, with its id.
@@ -366,6 +369,7 @@ impl EdcClient {
             is_longitudinal: flag("is_longitudinal"),
             has_repeating: flag("has_repeating_instruments_or_events"),
             record_autonumbering: flag("record_autonumbering_enabled"),
+            missing_data_codes: text("missing_data_codes"),
         })
     }
 
@@ -409,6 +413,7 @@ impl EdcClient {
             dags.as_deref(),
         )
         .and_then(|d| d.with_instrument_labels(&instruments))
+        .map(|d| d.with_missing_codes(&project.missing_data_codes))
         .map_err(|e| EdcError::Malformed(e.to_string()))
     }
 

@@ -26,6 +26,7 @@ pub fn demo_forms() -> (Dictionary, Design) {
         Some(&part("dags")),
     )
     .and_then(|d| d.with_instrument_labels(&part("instruments")))
+    .map(|d| d.with_missing_codes(design["missing_data_codes"].as_str().unwrap_or_default()))
     .expect("the demo design fits the demo dictionary");
     (dictionary, design)
 }

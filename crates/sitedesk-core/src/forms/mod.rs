@@ -15,6 +15,8 @@
 mod demo;
 mod sanitize;
 #[cfg(test)]
+mod tags_tests;
+#[cfg(test)]
 mod tests;
 
 use std::borrow::Cow;
@@ -26,9 +28,10 @@ use ts_rs::TS;
 
 use crate::domain::RecordEdit;
 use crate::i18n::{Arg, Lang, Message};
-use crate::metadata::design::Design;
+use crate::metadata::design::{Design, MissingCode};
 use crate::metadata::logic::{self, FieldRef};
-use crate::metadata::validate::{self, Verdict};
+use crate::metadata::tags::{self, FieldTags};
+use crate::metadata::validate::{self, Kind, Verdict};
 use crate::metadata::{Dictionary, Field, FieldType};
 
 pub use demo::demo_forms;
@@ -237,9 +240,21 @@ pub struct FieldView {
     /// always shows, with this message.
     pub logic_problem: Option<String>,
     /// The stored names a person enters values under here (a checkbox: one
-    /// per choice); none for calculations, descriptive text and fields the
-    /// desk cannot fill.
+    /// per choice and one per missing-data code); none for calculations,
+    /// descriptive text, read-only and hidden fields and fields the desk
+    /// cannot fill.
     pub inputs: Vec<String>,
+    /// `@READONLY`, `@CALCTEXT`, `@CALCDATE`: shown, never typed; its value
+    /// is the evaluation's `calc`.
+    pub readonly: bool,
+    /// `@HIDDEN`, `@HIDDEN-FORM`, `@HIDDEN-APP`: not shown at the desk; its
+    /// value is kept.
+    pub hidden: bool,
+    /// `@NONEOFTHEABOVE`: checkbox codes that stand alone.
+    pub exclusive: Vec<String>,
+    /// `@CHARLIMIT`, `@WORDLIMIT`.
+    pub char_limit: Option<u32>,
+    pub word_limit: Option<u32>,
 }
 
 /// A form of one record at one event and instance, ready to fill.
@@ -257,6 +272,12 @@ pub struct FormView {
     pub values: BTreeMap<String, String>,
     /// The saved status; `None` when the form was never saved.
     pub status: Option<FormStatus>,
+    /// The project's missing-data codes, which any field takes.
+    pub missing_codes: Vec<MissingCode>,
+    /// Stored names whose value in `values` is a default of this new
+    /// instance (`@DEFAULT`, `@NOW`, `@TODAY`), not saved: the UI sends them
+    /// back as entered, so that the time shown is the time saved.
+    pub prefilled: Vec<String>,
 }
 
 /// What the form shows for the values typed so far.
@@ -264,7 +285,9 @@ pub struct FormView {
 pub struct FieldState {
     pub name: String,
     pub visible: bool,
-    /// A calc field's value, as shown.
+    /// The value of a field the CRC does not type (a calc, `@CALCTEXT`,
+    /// `@CALCDATE`, `@READONLY`), as shown; a checkbox's ticked codes
+    /// separated by commas.
     pub calc: Option<String>,
     pub message: Option<FieldMessage>,
 }
@@ -334,24 +357,43 @@ pub struct Study<'a> {
 #[derive(Debug, Default)]
 pub struct LogicCache {
     parsed: HashMap<String, Result<logic::Expr, logic::LogicError>>,
+    /// Each field's action tags, by field name.
+    tags: HashMap<String, FieldTags>,
 }
 
 impl LogicCache {
-    /// Parses every branching logic and calculation of `dictionary`.
+    /// Parses every branching logic, calculation and action tag of
+    /// `dictionary`.
     pub fn of(dictionary: &Dictionary) -> LogicCache {
         let mut parsed = HashMap::new();
+        let mut tags = HashMap::new();
         for f in &dictionary.fields {
-            let calc = (f.field_type == FieldType::Calc)
-                .then_some(f.choices_text.as_deref())
-                .flatten();
-            for text in [f.branching_logic.as_deref(), calc].into_iter().flatten() {
+            let t = FieldTags::of(f);
+            for text in logic_texts(f, &t) {
                 parsed
                     .entry(text.to_owned())
                     .or_insert_with(|| logic::parse(text));
             }
+            tags.insert(f.name.clone(), t);
         }
-        LogicCache { parsed }
+        LogicCache { parsed, tags }
     }
+}
+
+/// Every logic text of a field: branching, calculation, `@CALCTEXT`, and
+/// `@CALCDATE`'s source field.
+fn logic_texts<'f>(f: &'f Field, t: &'f FieldTags) -> impl Iterator<Item = &'f str> {
+    let calc = (f.field_type == FieldType::Calc)
+        .then_some(f.choices_text.as_deref())
+        .flatten();
+    [
+        f.branching_logic.as_deref(),
+        calc,
+        t.calctext.as_deref(),
+        t.calcdate.as_ref().map(|c| c.source.as_str()),
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// One form of one record at one event and instance.
@@ -378,6 +420,35 @@ impl<'a> Study<'a> {
             logic: Some(cache),
             ..self
         }
+    }
+
+    /// `f`'s action tags: from the cache when it has them, else read now.
+    fn tags(&self, f: &Field) -> Cow<'a, FieldTags> {
+        match self.logic.and_then(|c| c.tags.get(&f.name)) {
+            Some(t) => Cow::Borrowed(t),
+            None => Cow::Owned(FieldTags::of(f)),
+        }
+    }
+
+    /// The stored names of `f`'s values: a checkbox has one per choice and
+    /// one per missing-data code, as REDCap's export columns.
+    fn stored(&self, f: &Field) -> Vec<String> {
+        stored_names(f, &self.design.missing_codes)
+    }
+
+    /// Whether nothing of `form` is saved at `at`: a new instance, which
+    /// `@DEFAULT`, `@NOW` and `@TODAY` fill.
+    fn fresh(&self, at: &FormAt<'_>, saved: &RecordValues) -> bool {
+        saved
+            .get(at.event, at.instance, &status_field(at.form))
+            .is_none()
+            && self.fields(at.form).all(|f| {
+                self.stored(f).iter().all(|n| {
+                    saved
+                        .get(at.event, at.instance, n)
+                        .is_none_or(str::is_empty)
+                })
+            })
     }
 
     /// `text` parsed: from the cache when it has it, else now.
@@ -451,18 +522,30 @@ impl<'a> Study<'a> {
         &self,
         at: &FormAt<'_>,
         saved: &RecordValues,
+        now: NaiveDateTime,
         lang: Lang,
     ) -> Result<FormView, FormError> {
         let repeating = self.check(at)?;
         let mut values = BTreeMap::new();
         let mut fields = Vec::new();
+        let fresh = self.fresh(at, saved);
+        let mut prefilled = Vec::new();
         for f in self.fields(at.form) {
-            for name in stored_names(f) {
+            let tags = self.tags(f);
+            for name in self.stored(f) {
                 if let Some(v) = saved.get(at.event, at.instance, &name) {
                     values.insert(name, validate::display(f, v));
                 }
             }
-            fields.push(field_view(f, lang));
+            // A new instance shows its defaults as the fields' values: a save
+            // writes them unless the CRC changes them.
+            if fresh && !tags.readonly && !tags.hidden {
+                for (name, v) in prefill(f, &tags, now) {
+                    values.insert(name.clone(), validate::display(f, &v));
+                    prefilled.push(name);
+                }
+            }
+            fields.push(field_view(f, &tags, &self.design.missing_codes, lang));
         }
         let status = saved
             .get(at.event, at.instance, &status_field(at.form))
@@ -478,6 +561,8 @@ impl<'a> Study<'a> {
             fields,
             values,
             status,
+            missing_codes: self.design.missing_codes.clone(),
+            prefilled,
         })
     }
 
@@ -497,21 +582,56 @@ impl<'a> Study<'a> {
         for key in typed.keys() {
             let known = fields
                 .iter()
-                .any(|f| enterable(f) && stored_names(f).contains(key));
+                .any(|f| enterable(f) && self.stored(f).contains(key));
             if !known {
                 return Err(FormError::UnknownField(key.clone()));
             }
         }
+        let tags: HashMap<&str, Cow<'a, FieldTags>> = fields
+            .iter()
+            .map(|f| (f.name.as_str(), self.tags(f)))
+            .collect();
+        let tag = |f: &Field| -> &FieldTags { &tags[f.name.as_str()] };
+        // What counts as typed: the CRC's values, except on fields it cannot
+        // type (read-only, hidden, computed), which keep their saved values;
+        // and on a new instance, the defaults of the fields it left alone.
+        let fresh = self.fresh(at, saved);
+        let mut input: BTreeMap<String, String> = BTreeMap::new();
+        for f in &fields {
+            let t = tag(f);
+            if t.computed() {
+                continue;
+            }
+            let mut touched = false;
+            if !t.readonly && !t.hidden {
+                for name in self.stored(f) {
+                    if let Some(v) = typed.get(&name) {
+                        input.insert(name, v.clone());
+                        touched = true;
+                    }
+                }
+            }
+            if fresh && !touched {
+                input.extend(prefill(f, t, now));
+            }
+        }
+        let typed = &input;
         let saved_here = |name: &str| saved.get(at.event, at.instance, name).unwrap_or("");
+        let is_code = |v: &str| self.design.is_missing_code(v);
         // The value each stored name will have, as stored.
         let mut new: BTreeMap<String, String> = BTreeMap::new();
         let mut verdicts: HashMap<&str, FieldMessage> = HashMap::new();
         let mut out_of_range = Vec::new();
-        for f in fields.iter().filter(|f| enterable(f)) {
+        for f in fields.iter().filter(|f| enterable(f) && !tag(f).computed()) {
             if f.field_type == FieldType::Checkbox {
-                let mut any = false;
-                for c in &f.choices {
-                    let name = choice_field(&f.name, &c.code);
+                let mut ticked: Vec<&str> = Vec::new();
+                let codes = f
+                    .choices
+                    .iter()
+                    .map(|c| c.code.as_str())
+                    .chain(self.design.missing_codes.iter().map(|m| m.code.as_str()));
+                for code in codes {
+                    let name = choice_field(&f.name, code);
                     let saved_value = saved_here(&name);
                     let v = match typed.get(&name).map(|s| s.trim()) {
                         Some("1") => "1",
@@ -525,11 +645,34 @@ impl<'a> Study<'a> {
                         }
                         None => saved_value,
                     };
-                    any |= v == "1";
+                    if v == "1" {
+                        ticked.push(code);
+                    }
                     new.insert(name, v.to_owned());
                 }
-                if !any && f.required {
+                let exclusive: Vec<&str> = tag(f)
+                    .none_of_the_above
+                    .iter()
+                    .map(String::as_str)
+                    .chain(ticked.iter().copied().filter(|c| is_code(c)))
+                    .collect();
+                if ticked.is_empty() && f.required {
                     verdicts.entry(&f.name).or_insert(missing(lang));
+                } else if let Some(alone) = tags::exclusive_conflict(&exclusive, &ticked) {
+                    let label = f
+                        .choices
+                        .iter()
+                        .find(|c| c.code == alone)
+                        .map(|c| plain_text(&c.label))
+                        .or_else(|| {
+                            self.design
+                                .missing_codes
+                                .iter()
+                                .find(|m| m.code == alone)
+                                .map(|m| m.label.clone())
+                        })
+                        .unwrap_or_else(|| alone.to_owned());
+                    verdicts.insert(&f.name, stands_alone(&label, lang));
                 }
                 continue;
             }
@@ -547,8 +690,17 @@ impl<'a> Study<'a> {
                 new.insert(f.name.clone(), saved_value.to_owned());
                 continue;
             }
+            // A missing-data code is taken in any field, whatever its
+            // validation, and answers it.
+            if is_code(input.trim()) {
+                new.insert(f.name.clone(), input.trim().to_owned());
+                continue;
+            }
             match validate::check_value(f, input, now) {
                 Verdict::Valid { stored } | Verdict::Unsupported { stored, .. } => {
+                    if let Some(m) = limit(tag(f), &stored, lang) {
+                        verdicts.insert(&f.name, m);
+                    }
                     new.insert(f.name.clone(), stored);
                 }
                 Verdict::Missing => {
@@ -573,44 +725,82 @@ impl<'a> Study<'a> {
                 }
             }
         }
-        // Calculations, twice so that one calc may read another below it.
+        // Calculations and the fields `@CALCTEXT` and `@CALCDATE` compute,
+        // twice so that one may read another below it.
         let mut calcs: BTreeMap<String, String> = BTreeMap::new();
         for _ in 0..2 {
-            for f in fields.iter().filter(|f| f.field_type == FieldType::Calc) {
+            for f in fields
+                .iter()
+                .filter(|f| f.field_type == FieldType::Calc || tag(f).computed())
+            {
                 let lookup = |r: &FieldRef| self.lookup(at, saved, &new, &calcs, r);
-                // A calculation the desk cannot evaluate keeps its saved
-                // value rather than being cleared.
-                let value = f
-                    .choices_text
-                    .as_deref()
-                    .and_then(|t| {
-                        let parsed = self.parsed(t);
-                        let e = parsed.as_ref().as_ref().ok()?;
-                        logic::calculate(e, &lookup).ok()
-                    })
-                    .unwrap_or_else(|| saved_here(&f.name).to_owned());
+                let scope = logic::Scope {
+                    value: &lookup,
+                    missing: &is_code,
+                };
+                let t = tag(f);
+                let parsed_ok = |text: &str| self.parsed(text).as_ref().as_ref().ok().cloned();
+                // What the desk cannot evaluate keeps its saved value rather
+                // than being cleared.
+                let value = if let Some(c) = &t.calcdate {
+                    parsed_ok(&c.source)
+                        .and_then(|e| logic::calculate_in(&e, scope).ok())
+                        .map(|source| calc_date(f, &source, c))
+                } else {
+                    let text = match &t.calctext {
+                        Some(text) => Some(text.as_str()),
+                        None => f.choices_text.as_deref(),
+                    };
+                    text.and_then(parsed_ok)
+                        .and_then(|e| logic::calculate_in(&e, scope).ok())
+                }
+                .unwrap_or_else(|| saved_here(&f.name).to_owned());
                 calcs.insert(f.name.clone(), value);
             }
         }
         let mut states = Vec::new();
         for f in &fields {
+            let t = tag(f);
             let lookup = |r: &FieldRef| self.lookup(at, saved, &new, &calcs, r);
+            let scope = logic::Scope {
+                value: &lookup,
+                missing: &is_code,
+            };
             let visible = match f.branching_logic.as_deref().map(|t| self.parsed(t)) {
                 None => true,
                 Some(p) => match p.as_ref() {
-                    Ok(e) => logic::shows(e, &lookup).unwrap_or(true),
+                    Ok(e) => logic::shows_in(e, scope).unwrap_or(true),
                     Err(_) => true,
                 },
             };
-            let message = if visible {
+            let message = if visible && !t.hidden {
                 verdicts.get(f.name.as_str()).cloned()
             } else {
                 None
             };
+            let calc = match calcs.get(&f.name) {
+                Some(v) => Some(validate::display(f, v)),
+                None if t.readonly && f.field_type == FieldType::Checkbox => Some(
+                    self.stored(f)
+                        .iter()
+                        .zip(
+                            f.choices
+                                .iter()
+                                .map(|c| &c.code)
+                                .chain(self.design.missing_codes.iter().map(|m| &m.code)),
+                        )
+                        .filter(|(n, _)| new.get(*n).is_some_and(|v| v == "1"))
+                        .map(|(_, c)| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+                None if t.readonly => new.get(&f.name).map(|v| validate::display(f, v)),
+                None => None,
+            };
             states.push(FieldState {
                 name: f.name.clone(),
                 visible,
-                calc: calcs.get(&f.name).map(|v| validate::display(f, v)),
+                calc,
                 message,
             });
         }
@@ -618,8 +808,10 @@ impl<'a> Study<'a> {
             .iter()
             .filter(|s| !s.visible)
             .filter_map(|s| fields.iter().find(|f| f.name == s.name))
+            // The CRC cannot erase what it cannot type: those keep their values.
+            .filter(|f| !tag(f).readonly && !tag(f).hidden)
             .filter(|f| {
-                stored_names(f)
+                self.stored(f)
                     .iter()
                     .any(|n| new.get(n).is_some_and(|v| !v.is_empty() && v != "0"))
                     || (f.field_type != FieldType::Checkbox
@@ -634,7 +826,7 @@ impl<'a> Study<'a> {
             let Some(f) = fields.iter().find(|f| f.name == s.name) else {
                 continue;
             };
-            for name in stored_names(f) {
+            for name in self.stored(f) {
                 let Some(v) = new.get(&name) else { continue };
                 let old = saved_here(&name);
                 let erased = typed.get(&name).is_some_and(|t| {
@@ -713,7 +905,7 @@ impl<'a> Study<'a> {
             .filter(|(k, _)| {
                 self.dictionary
                     .field(k)
-                    .is_none_or(|f| f.field_type != FieldType::Calc)
+                    .is_none_or(|f| f.field_type != FieldType::Calc && !self.tags(f).computed())
             })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
@@ -793,7 +985,7 @@ impl<'a> Study<'a> {
         let mut computed = vec![status];
         computed.extend(
             self.fields(at.form)
-                .filter(|f| f.field_type == FieldType::Calc)
+                .filter(|f| f.field_type == FieldType::Calc || self.tags(f).computed())
                 .map(|f| f.name.clone()),
         );
         Ok(RecordEdit {
@@ -833,7 +1025,7 @@ impl<'a> Study<'a> {
         // Which stored names belong to which form.
         let mut owner: HashMap<String, &str> = HashMap::new();
         for f in &self.dictionary.fields {
-            for n in stored_names(f) {
+            for n in self.stored(f) {
                 owner.insert(n, f.form.as_str());
             }
         }
@@ -954,16 +1146,113 @@ fn enterable(f: &Field) -> bool {
     )
 }
 
-/// The names a field's values are stored under.
-fn stored_names(f: &Field) -> Vec<String> {
+/// The names a field's values are stored under: a checkbox has one per
+/// choice and one per missing-data code (REDCap's export columns).
+fn stored_names(f: &Field, codes: &[MissingCode]) -> Vec<String> {
     match f.field_type {
         FieldType::Checkbox => f
             .choices
             .iter()
-            .map(|c| choice_field(&f.name, &c.code))
+            .map(|c| c.code.as_str())
+            .chain(codes.iter().map(|m| m.code.as_str()))
+            .map(|code| choice_field(&f.name, code))
             .collect(),
         FieldType::Descriptive => Vec::new(),
         _ => vec![f.name.clone()],
+    }
+}
+
+/// The values a new instance starts with, by stored name: `@DEFAULT`,
+/// else `@NOW` or `@TODAY`. A default the field would refuse is left out.
+fn prefill(f: &Field, t: &FieldTags, now: NaiveDateTime) -> Vec<(String, String)> {
+    if f.field_type == FieldType::Checkbox {
+        let Some(d) = &t.default else {
+            return Vec::new();
+        };
+        return d
+            .split(',')
+            .map(str::trim)
+            .filter(|c| f.choices.iter().any(|ch| ch.code == *c))
+            .map(|c| (choice_field(&f.name, c), "1".to_owned()))
+            .collect();
+    }
+    let value = match (&t.default, t.now, t.today) {
+        (Some(d), _, _) => d.clone(),
+        (None, true, _) => moment_now(f, now, true),
+        (None, false, true) => moment_now(f, now, false),
+        _ => return Vec::new(),
+    };
+    match validate::check_value(f, &value, now) {
+        Verdict::Valid { stored } | Verdict::Unsupported { stored, .. } if !stored.is_empty() => {
+            vec![(f.name.clone(), stored)]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The desk's now (`@NOW`) or today (`@TODAY`) in the field's validation
+/// format, as stored; without validation `@NOW` is date and time with
+/// seconds.
+fn moment_now(f: &Field, now: NaiveDateTime, time: bool) -> String {
+    let format = match f.validation.as_deref().and_then(Kind::parse) {
+        Some(Kind::Date { .. }) => "%Y-%m-%d",
+        Some(Kind::Datetime { seconds: true, .. }) => "%Y-%m-%d %H:%M:%S",
+        Some(Kind::Datetime { .. }) => "%Y-%m-%d %H:%M",
+        Some(Kind::Time) => "%H:%M",
+        Some(Kind::TimeSeconds) => "%H:%M:%S",
+        _ if time => "%Y-%m-%d %H:%M:%S",
+        _ => "%Y-%m-%d",
+    };
+    now.format(format).to_string()
+}
+
+/// `@CALCDATE`'s value: the source date or datetime (as stored) moved by
+/// the offset, in the field's format; blank when the source is.
+fn calc_date(f: &Field, source: &str, c: &tags::CalcDate) -> String {
+    let source = source.trim();
+    let start = chrono::NaiveDate::parse_from_str(source, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .or_else(|| NaiveDateTime::parse_from_str(source, "%Y-%m-%d %H:%M:%S").ok())
+        .or_else(|| NaiveDateTime::parse_from_str(source, "%Y-%m-%d %H:%M").ok());
+    let Some(start) = start else {
+        return String::new();
+    };
+    let millis = (c.offset * c.unit.seconds() * 1000.0).round() as i64;
+    let Some(moved) = start.checked_add_signed(chrono::TimeDelta::milliseconds(millis)) else {
+        return String::new();
+    };
+    moment_now(f, moved, true)
+}
+
+/// A message when `stored` is over the field's `@CHARLIMIT` or
+/// `@WORDLIMIT`.
+fn limit(t: &FieldTags, stored: &str, lang: Lang) -> Option<FieldMessage> {
+    let chars = stored.chars().count();
+    let words = tags::word_count(stored);
+    let msg = match (t.char_limit, t.word_limit) {
+        (Some(max), _) if chars > max => Message::new("core.forms.charLimit")
+            .with("max", max.to_string())
+            .with("count", chars.to_string()),
+        (_, Some(max)) if words > max => Message::new("core.forms.wordLimit")
+            .with("max", max.to_string())
+            .with("count", words.to_string()),
+        _ => return None,
+    };
+    Some(FieldMessage {
+        severity: Severity::Error,
+        text: msg.render(lang),
+    })
+}
+
+/// A checkbox whose exclusive choice (`@NONEOFTHEABOVE`, or a missing-data
+/// code) was ticked with others.
+fn stands_alone(label: &str, lang: Lang) -> FieldMessage {
+    FieldMessage {
+        severity: Severity::Error,
+        text: Message::new("core.forms.standsAlone")
+            .with("choice", label)
+            .render(lang),
     }
 }
 
@@ -999,7 +1288,7 @@ fn out_of_range(min: Option<String>, max: Option<String>) -> Message {
     Message::new("core.forms.outOfRange").with("range", range)
 }
 
-fn field_view(f: &Field, lang: Lang) -> FieldView {
+fn field_view(f: &Field, tags: &FieldTags, codes: &[MissingCode], lang: Lang) -> FieldView {
     let html = |s: &Option<String>| {
         s.as_deref()
             .filter(|s| !s.trim().is_empty())
@@ -1041,16 +1330,9 @@ fn field_view(f: &Field, lang: Lang) -> FieldView {
         FieldType::Sql => Some(Unavailable::Sql),
         _ => None,
     };
-    let logic_problem = [
-        f.branching_logic.as_deref(),
-        (f.field_type == FieldType::Calc)
-            .then_some(f.choices_text.as_deref())
-            .flatten(),
-    ]
-    .into_iter()
-    .flatten()
-    .find_map(|text| logic::parse(text).err())
-    .map(|e| logic_message(&e, lang));
+    let logic_problem = logic_texts(f, tags)
+        .find_map(|text| logic::parse(text).err())
+        .map(|e| logic_message(&e, lang));
     FieldView {
         name: f.name.clone(),
         field_type: f.field_type,
@@ -1077,11 +1359,16 @@ fn field_view(f: &Field, lang: Lang) -> FieldView {
         matrix_group: f.matrix_group.clone().filter(|g| !g.is_empty()),
         unavailable,
         logic_problem,
-        inputs: if enterable(f) {
-            stored_names(f)
+        inputs: if enterable(f) && !tags.readonly && !tags.hidden {
+            stored_names(f, codes)
         } else {
             Vec::new()
         },
+        readonly: tags.readonly,
+        hidden: tags.hidden,
+        exclusive: tags.none_of_the_above.clone(),
+        char_limit: tags.char_limit.map(|n| n as u32),
+        word_limit: tags.word_limit.map(|n| n as u32),
     }
 }
 
@@ -1104,6 +1391,13 @@ pub(crate) fn field_message_samples() -> Vec<Message> {
         out_of_range(None, some("9")),
         out_of_range(None, None),
         logic_unsupported(&logic::parse("").expect_err("empty logic is refused")),
+        Message::new("core.forms.charLimit")
+            .with("max", "50")
+            .with("count", "51"),
+        Message::new("core.forms.wordLimit")
+            .with("max", "10")
+            .with("count", "11"),
+        Message::new("core.forms.standsAlone").with("choice", "None of the above"),
     ]
 }
 

@@ -166,7 +166,7 @@ fn the_form_view_sanitizes_every_label_and_describes_each_field() {
     d.fields[2].label = "<img src=x onerror=alert(1)>Date of birth".into();
     let study = Study::new(&d, &design);
     let view = study
-        .form_view(&demographics(), &RecordValues::default(), Lang::EN)
+        .form_view(&demographics(), &RecordValues::default(), now(), Lang::EN)
         .unwrap();
     assert!(
         view.fields.iter().all(|f| f.name != "record_id"),
@@ -185,6 +185,7 @@ fn the_form_view_sanitizes_every_label_and_describes_each_field() {
                 instance: 3,
             },
             &RecordValues::default(),
+            now(),
             Lang::EN,
         )
         .unwrap();
@@ -210,6 +211,7 @@ fn the_form_view_sanitizes_every_label_and_describes_each_field() {
                 instance: 1,
             },
             &RecordValues::default(),
+            now(),
             Lang::EN,
         )
         .unwrap();
@@ -243,7 +245,7 @@ fn a_form_must_belong_to_its_event_and_repeat_to_have_instances() {
         instance,
     };
     let none = RecordValues::default();
-    let err = |a: FormAt<'_>| study.form_view(&a, &none, Lang::EN).unwrap_err();
+    let err = |a: FormAt<'_>| study.form_view(&a, &none, now(), Lang::EN).unwrap_err();
     assert_eq!(
         err(at("screening_arm_1", "nope", 1)),
         FormError::UnknownForm("nope".into())
@@ -430,7 +432,9 @@ fn dates_typed_in_the_fields_order_are_stored_iso_and_shown_back() {
         .unwrap();
     assert_eq!(edit.values["dob"].as_deref(), Some("1980-02-29"));
     let after = saved(&[("screening_arm_1", 1, "dob", "1980-02-29")]);
-    let view = study.form_view(&demographics(), &after, Lang::EN).unwrap();
+    let view = study
+        .form_view(&demographics(), &after, now(), Lang::EN)
+        .unwrap();
     assert_eq!(view.values["dob"], "29-02-1980");
     // Shown unchanged, it is not a change.
     let e = study

@@ -70,6 +70,51 @@ pub struct Design {
     /// versions stored without it keep their hash.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub instruments: Vec<InstrumentLabel>,
+    /// The project's missing-data codes (the `project` call's
+    /// `missing_data_codes`), accepted in any field. Left out of the JSON
+    /// when empty, as `instruments`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_codes: Vec<MissingCode>,
+}
+
+/// A missing-data code: a value any field takes, whatever its validation,
+/// that says why it has no answer (`UNK`, "Unknown").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct MissingCode {
+    pub code: String,
+    pub label: String,
+}
+
+/// Reads REDCap's `CODE, Label | CODE, Label` (also one code a line, as
+/// the project settings keep them); a part without a comma is a code
+/// labelled by itself.
+pub fn parse_missing_codes(text: &str) -> Vec<MissingCode> {
+    let mut out: Vec<MissingCode> = Vec::new();
+    for part in text.split(['|', '\n']) {
+        let part = part.trim();
+        if part.is_empty() {
+            continue;
+        }
+        let (code, label) = part.split_once(',').unwrap_or((part, part));
+        let code = code.trim();
+        if code.is_empty() || out.iter().any(|c| c.code == code) {
+            continue;
+        }
+        out.push(MissingCode {
+            code: code.to_owned(),
+            label: label.trim().to_owned(),
+        });
+    }
+    out
+}
+
+/// The codes as the `project` call gives them: `UNK, Unknown | NASK, Not asked`.
+pub fn format_missing_codes(codes: &[MissingCode]) -> String {
+    codes
+        .iter()
+        .map(|c| format!("{}, {}", c.code, c.label))
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 /// What people call a form: `adverse_events` is "Adverse Events (AE)".
@@ -195,6 +240,7 @@ impl Design {
     ) -> Result<Design, DesignError> {
         let design = Design {
             instruments: Vec::new(),
+            missing_codes: Vec::new(),
             arms: arms
                 .map(|j| read("arm", j))
                 .transpose()?
@@ -336,6 +382,18 @@ impl Design {
         out.instruments
             .retain(|i| forms.contains(&i.instrument_name));
         out
+    }
+
+    /// The design with the project's missing-data codes, as the `project`
+    /// call gives them.
+    pub fn with_missing_codes(mut self, text: &str) -> Design {
+        self.missing_codes = parse_missing_codes(text);
+        self
+    }
+
+    /// Whether `value` is one of the project's missing-data codes.
+    pub fn is_missing_code(&self, value: &str) -> bool {
+        !value.is_empty() && self.missing_codes.iter().any(|c| c.code == value)
     }
 
     /// Whether `event` repeats as a whole (all its forms share instances).

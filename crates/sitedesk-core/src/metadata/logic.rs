@@ -556,19 +556,43 @@ fn format_number(n: f64) -> String {
     }
 }
 
-/// Evaluates `e`; `value` gives a field's saved value ("" when blank; a
-/// checkbox choice `1` or `0`).
+/// What evaluation reads: a field's saved value ("" when blank; a
+/// checkbox choice `1` or `0`), and whether a value is one of the
+/// project's missing-data codes.
+#[derive(Clone, Copy)]
+pub struct Scope<'a> {
+    pub value: &'a dyn Fn(&FieldRef) -> String,
+    pub missing: &'a dyn Fn(&str) -> bool,
+}
+
+fn no_missing_codes(_: &str) -> bool {
+    false
+}
+
+/// Evaluates `e` in a project without missing-data codes; `value` gives a
+/// field's saved value.
 pub fn eval(e: &Expr, value: &dyn Fn(&FieldRef) -> String) -> Result<Value, LogicError> {
+    eval_in(
+        e,
+        Scope {
+            value,
+            missing: &no_missing_codes,
+        },
+    )
+}
+
+/// Evaluates `e` in `scope`.
+pub fn eval_in(e: &Expr, value: Scope<'_>) -> Result<Value, LogicError> {
     Ok(match e {
-        Expr::Field(r) => Value::from_text(value(r)),
+        Expr::Field(r) => Value::from_text((value.value)(r)),
         Expr::Number(n) => Value::Number(*n),
         Expr::Text(t) => Value::from_text(t.clone()),
-        Expr::Not(x) => Value::Bool(!eval(x, value)?.truthy()),
-        Expr::Neg(x) => match eval(x, value)?.number() {
+        Expr::Not(x) => Value::Bool(!eval_in(x, value)?.truthy()),
+        Expr::Neg(x) => match eval_in(x, value)?.number() {
             Some(n) => Value::Number(-n),
             None => Value::Blank,
         },
-        Expr::Binary(op, a, b) => binary(*op, eval(a, value)?, || eval(b, value))?,
+        Expr::Binary(op, a, b) => binary(*op, eval_in(a, value)?, || eval_in(b, value))?,
         Expr::Call(f, args) => call(*f, args, value)?,
     })
 }
@@ -633,7 +657,7 @@ fn binary(
     })
 }
 
-type Lookup<'a> = &'a dyn Fn(&FieldRef) -> String;
+type Lookup<'a> = Scope<'a>;
 
 /// Calls a function. Each kind of function is evaluated in a function of
 /// its own, so that nested calls (`if` inside `if`) recurse through small
@@ -664,21 +688,21 @@ fn arity(f: Function, args: &[Expr], ok: bool) -> Result<(), LogicError> {
 
 fn call_if(args: &[Expr], value: Lookup) -> Result<Value, LogicError> {
     arity(Function::If, args, args.len() == 3)?;
-    let chosen = if eval(&args[0], value)?.truthy() {
+    let chosen = if eval_in(&args[0], value)?.truthy() {
         &args[1]
     } else {
         &args[2]
     };
-    eval(chosen, value)
+    eval_in(chosen, value)
 }
 
 fn call_round(f: Function, args: &[Expr], value: Lookup) -> Result<Value, LogicError> {
     arity(f, args, (1..=2).contains(&args.len()))?;
     let places = match args.get(1) {
-        Some(p) => eval(p, value)?.number().unwrap_or(0.0),
+        Some(p) => eval_in(p, value)?.number().unwrap_or(0.0),
         None => 0.0,
     };
-    Ok(match eval(&args[0], value)?.number() {
+    Ok(match eval_in(&args[0], value)?.number() {
         None => Value::Blank,
         Some(x) => {
             let m = 10f64.powi(places as i32);
@@ -694,7 +718,7 @@ fn call_round(f: Function, args: &[Expr], value: Lookup) -> Result<Value, LogicE
 
 fn call_abs_sqrt(f: Function, args: &[Expr], value: Lookup) -> Result<Value, LogicError> {
     arity(f, args, args.len() == 1)?;
-    Ok(match eval(&args[0], value)?.number() {
+    Ok(match eval_in(&args[0], value)?.number() {
         None => Value::Blank,
         Some(x) if f == Function::Abs => Value::Number(x.abs()),
         Some(x) if x >= 0.0 => Value::Number(x.sqrt()),
@@ -706,7 +730,7 @@ fn call_aggregate(f: Function, args: &[Expr], value: Lookup) -> Result<Value, Lo
     arity(f, args, !args.is_empty())?;
     let mut xs = Vec::new();
     for a in args {
-        if let Some(x) = eval(a, value)?.number() {
+        if let Some(x) = eval_in(a, value)?.number() {
             xs.push(x);
         }
     }
@@ -723,27 +747,27 @@ fn call_aggregate(f: Function, args: &[Expr], value: Lookup) -> Result<Value, Lo
 
 fn call_test(f: Function, args: &[Expr], value: Lookup) -> Result<Value, LogicError> {
     arity(f, args, args.len() == 1)?;
-    let v = eval(&args[0], value)?;
+    let v = eval_in(&args[0], value)?;
     Ok(Value::Bool(if f == Function::Isnumber {
         v.number().is_some()
     } else {
-        matches!(v, Value::Blank)
+        matches!(v, Value::Blank) || (value.missing)(&v.text())
     }))
 }
 
 fn call_contains(args: &[Expr], value: Lookup) -> Result<Value, LogicError> {
     arity(Function::Contains, args, args.len() == 2)?;
-    let hay = eval(&args[0], value)?.text().to_lowercase();
-    let needle = eval(&args[1], value)?.text().to_lowercase();
+    let hay = eval_in(&args[0], value)?.text().to_lowercase();
+    let needle = eval_in(&args[1], value)?.text().to_lowercase();
     Ok(Value::Bool(hay.contains(&needle)))
 }
 
 fn call_datediff(args: &[Expr], value: Lookup) -> Result<Value, LogicError> {
     arity(Function::Datediff, args, (3..=5).contains(&args.len()))?;
-    let a = moment(&eval(&args[0], value)?.text());
-    let b = moment(&eval(&args[1], value)?.text());
-    let unit = eval(&args[2], value)?.text();
-    let signed = args.len() == 5 && eval(&args[4], value)?.truthy();
+    let a = moment(&eval_in(&args[0], value)?.text());
+    let b = moment(&eval_in(&args[1], value)?.text());
+    let unit = eval_in(&args[2], value)?.text();
+    let signed = args.len() == 5 && eval_in(&args[4], value)?.truthy();
     let (Some(a), Some(b)) = (a, b) else {
         return Ok(Value::Blank);
     };
@@ -786,10 +810,24 @@ pub fn shows(logic: &Expr, value: &dyn Fn(&FieldRef) -> String) -> Result<bool, 
 
 /// A calc field's value as stored: blank when an operand is blank.
 pub fn calculate(expr: &Expr, value: &dyn Fn(&FieldRef) -> String) -> Result<String, LogicError> {
-    Ok(match eval(expr, value)? {
+    Ok(as_stored(eval(expr, value)?))
+}
+
+/// [`shows`] in a scope that knows the project's missing-data codes.
+pub fn shows_in(logic: &Expr, scope: Scope<'_>) -> Result<bool, LogicError> {
+    Ok(eval_in(logic, scope)?.truthy())
+}
+
+/// [`calculate`] in a scope that knows the project's missing-data codes.
+pub fn calculate_in(expr: &Expr, scope: Scope<'_>) -> Result<String, LogicError> {
+    Ok(as_stored(eval_in(expr, scope)?))
+}
+
+fn as_stored(v: Value) -> String {
+    match v {
         Value::Number(n) => format_number(n),
         other => other.text(),
-    })
+    }
 }
 
 /// Every field an expression reads, for recalculating when one changes.
@@ -819,13 +857,15 @@ pub fn references(e: &Expr) -> Vec<FieldRef> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct LogicIssue {
     pub field: String,
-    /// `branching_logic` or `calculation`.
+    /// `branching_logic`, `calculation`, or the action tag that holds the
+    /// logic (`calctext`, `calcdate`).
     pub column: &'static str,
     pub error: LogicError,
 }
 
-/// Parses every branching logic and calculation of a dictionary and lists
-/// what cannot be used offline, for the import screen.
+/// Parses every branching logic, calculation and `@CALCTEXT` or
+/// `@CALCDATE` of a dictionary and lists what cannot be used offline, for
+/// the import screen.
 pub fn check_dictionary(d: &Dictionary) -> Vec<LogicIssue> {
     let mut out = Vec::new();
     for f in &d.fields {
@@ -847,6 +887,22 @@ pub fn check_dictionary(d: &Dictionary) -> Vec<LogicIssue> {
                 column: "calculation",
                 error,
             });
+        }
+        let tags = super::tags::FieldTags::of(f);
+        let tag_logic = [
+            ("calctext", tags.calctext),
+            ("calcdate", tags.calcdate.map(|c| c.source)),
+        ];
+        for (column, text) in tag_logic {
+            if let Some(text) = text
+                && let Err(error) = parse(&text)
+            {
+                out.push(LogicIssue {
+                    field: f.name.clone(),
+                    column,
+                    error,
+                });
+            }
         }
     }
     out

@@ -11,7 +11,8 @@
 //! parses and evaluates branching logic and calculations; `design` holds
 //! arms, events, the form-event mapping, repeating forms and sites;
 //! `screening` finds the form that holds the screening log through its
-//! fields' `@SITEDESK-*` action tags.
+//! fields' `@SITEDESK-*` action tags; `tags` reads REDCap's own action
+//! tags and says which the desk's forms apply.
 //!
 //! Deliberately not here: storage (the store), and forms as a CRC fills
 //! them, with their sanitized labels (`crate::forms`).
@@ -28,6 +29,9 @@ mod proptests;
 pub mod screening;
 #[cfg(test)]
 mod screening_tests;
+pub mod tags;
+#[cfg(test)]
+mod tags_tests;
 #[cfg(test)]
 mod tests;
 pub mod validate;

@@ -331,7 +331,15 @@ impl<'a, 'input> Reader<'a, 'input> {
     /// The dictionary and the design, checked to hold together.
     fn metadata(&self, study: Node) -> Result<(Dictionary, Design), OdmError> {
         let dictionary = self.dictionary()?;
-        let design = self.design(child(study, "GlobalVariables"))?;
+        let globals = child(study, "GlobalVariables");
+        let missing = globals
+            .and_then(|g| {
+                g.children()
+                    .find(|n| n.tag_name().name() == "MissingDataCodes")
+            })
+            .and_then(|n| n.text())
+            .unwrap_or_default();
+        let design = self.design(globals)?.with_missing_codes(missing);
         design.check(&dictionary)?;
         Ok((dictionary, design))
     }

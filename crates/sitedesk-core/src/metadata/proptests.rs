@@ -1,7 +1,7 @@
 //! Property tests ("fuzzing") of the parsers that read what a study or a
-//! server sends: branching logic and calculations, the dictionary CSV and
-//! the ODM project file. Whatever the input, they answer a value or an
-//! error, never a panic. Each property runs proptest's default number of
+//! server sends: branching logic and calculations, action tags, the
+//! dictionary CSV and the ODM project file. Whatever the input, they
+//! answer a value or an error, never a panic. Each property runs proptest's default number of
 //! cases, a few seconds for the lot in `cargo test`; a long run sets
 //! `PROPTEST_CASES` (e.g. `PROPTEST_CASES=100000 cargo test -p
 //! sitedesk-core proptests`). A failure is saved under
@@ -234,6 +234,62 @@ proptest! {
             let _ = d.version_hash();
             let _ = logic::check_dictionary(&d);
         }
+    }
+}
+
+// ---- action tags ----
+
+/// Pieces of annotations: tags, arguments, quotes and brackets left open.
+fn annotation() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop::sample::select(vec![
+            "@",
+            "@CALCTEXT(",
+            "@CALCDATE(",
+            "@DEFAULT=",
+            "@NONEOFTHEABOVE=",
+            "@CHARLIMIT=",
+            "@HIDDEN",
+            "@READONLY",
+            "'",
+            "\"",
+            "(",
+            ")",
+            "[d]",
+            ",",
+            "=",
+            " ",
+            "\n",
+            "7",
+            "x",
+            "'d'",
+            "if(",
+            "é",
+        ]),
+        0..30,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
+proptest! {
+    #[test]
+    fn action_tags_never_panic_on_any_annotation(
+        text in prop_oneof![annotation(), "\\PC{0,120}"],
+        ty in prop::sample::select(vec!["text", "notes", "checkbox", "radio"]),
+        validation in prop::sample::select(vec!["", "date_ymd", "datetime_ymd", "integer"]),
+    ) {
+        let mut f = parse_csv(
+            format!(
+                "field_name,form_name,section_header,field_type,field_label,select_choices_or_calculations,field_note,text_validation_type_or_show_slider_number,text_validation_min,text_validation_max,identifier,branching_logic,required_field,custom_alignment,question_number,matrix_group_name,matrix_ranking,field_annotation\nf,a,,{ty},F,\"1, A | 2, B\",,{validation},,,,,,,,,,"
+            )
+            .as_bytes(),
+        )
+        .unwrap()
+        .fields
+        .remove(0);
+        f.annotation = Some(text.clone());
+        let _ = super::tags::parse_tags(&text);
+        let _ = super::tags::FieldTags::of(&f);
     }
 }
 

@@ -2,7 +2,7 @@
 //! holds, what the EDC last had when the desk saw it (the base), and what
 //! the EDC holds now; and how cells map to REDCap's flat rows.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The flat row's column of a record's data access group (its site).
 pub const DAG_COLUMN: &str = "redcap_data_access_group";
@@ -10,6 +10,7 @@ pub const DAG_COLUMN: &str = "redcap_data_access_group";
 use crate::domain::{Cell, normalize};
 use crate::edc::FlatRow;
 use crate::metadata::design::Design;
+use crate::metadata::tags::FieldTags;
 use crate::metadata::{Dictionary, FieldType};
 
 /// What to do with a cell that has local edits.
@@ -47,16 +48,29 @@ pub struct Layout<'a> {
     pub design: &'a Design,
     /// Stored name → (dictionary field, form).
     fields: HashMap<String, (&'a str, &'a str, FieldType)>,
+    /// Fields whose value the desk computes from an action tag
+    /// (`@CALCTEXT`, `@CALCDATE`): like calcs, never sent.
+    computed: HashSet<&'a str>,
 }
 
 impl<'a> Layout<'a> {
     pub fn new(dictionary: &'a Dictionary, design: &'a Design) -> Layout<'a> {
         let mut fields = HashMap::new();
+        let mut computed = HashSet::new();
         for f in &dictionary.fields {
+            if FieldTags::of(f).computed() {
+                computed.insert(f.name.as_str());
+            }
             if f.field_type == FieldType::Checkbox {
-                for c in &f.choices {
+                // A checkbox has a column per choice and per missing-data code.
+                let codes = f
+                    .choices
+                    .iter()
+                    .map(|c| c.code.as_str())
+                    .chain(design.missing_codes.iter().map(|m| m.code.as_str()));
+                for code in codes {
                     fields.insert(
-                        crate::forms::choice_field(&f.name, &c.code),
+                        crate::forms::choice_field(&f.name, code),
                         (f.name.as_str(), f.form.as_str(), f.field_type),
                     );
                 }
@@ -81,6 +95,7 @@ impl<'a> Layout<'a> {
             dictionary,
             design,
             fields,
+            computed,
         }
     }
 
@@ -89,15 +104,16 @@ impl<'a> Layout<'a> {
     }
 
     /// Whether the EDC takes a value of this stored name: a field of the
-    /// dictionary in force (not a calculation, which the EDC computes) or
-    /// a form status.
+    /// dictionary in force (not a calculation or a field an action tag
+    /// computes, which the EDC computes) or a form status.
     pub fn pushable(&self, stored: &str) -> bool {
         self.fields.get(stored).is_some_and(|(_, _, t)| {
             !matches!(
                 t,
                 FieldType::Calc | FieldType::Descriptive | FieldType::File | FieldType::Sql
             )
-        }) && stored != self.record_id_field()
+        }) && !self.is_calc(stored)
+            && stored != self.record_id_field()
     }
 
     /// A form status (`<form>_complete`).
@@ -107,8 +123,14 @@ impl<'a> Layout<'a> {
             .is_some_and(|(f, _, _)| f.is_empty())
     }
 
+    /// A calculation, or a field an action tag computes (`@CALCTEXT`,
+    /// `@CALCDATE`): the EDC computes its own, the desk never sends it.
     pub fn is_calc(&self, stored: &str) -> bool {
-        matches!(self.fields.get(stored), Some((_, _, FieldType::Calc)))
+        match self.fields.get(stored) {
+            Some((_, _, FieldType::Calc)) => true,
+            Some((field, _, _)) => self.computed.contains(field),
+            None => false,
+        }
     }
 
     /// The dictionary field a stored name belongs to (for `fields[]`).

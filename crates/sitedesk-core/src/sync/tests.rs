@@ -5,6 +5,8 @@ use super::retry::{Breaker, BreakerState, RetryPolicy};
 use crate::domain::Cell;
 use crate::edc::{EdcError, FlatRow};
 use crate::forms::demo_forms;
+use crate::metadata::design::Design;
+use crate::metadata::parse_csv;
 
 #[test]
 fn each_case_of_the_three_way_comparison() {
@@ -269,4 +271,31 @@ async fn a_new_interval_reschedules_without_running_and_sync_now_runs() {
     app.cancel();
     tracker.close();
     tracker.wait().await;
+}
+
+/// Fields computed from `@CALCTEXT` and `@CALCDATE` are the EDC's to
+/// compute, as calcs: never pushed. A checkbox has a column per
+/// missing-data code, which is pushed like its choices.
+#[test]
+fn sync_never_sends_what_calctext_and_calcdate_compute() {
+    let d = parse_csv(
+        b"field_name,form_name,section_header,field_type,field_label,select_choices_or_calculations,field_note,text_validation_type_or_show_slider_number,text_validation_min,text_validation_max,identifier,branching_logic,required_field,custom_alignment,question_number,matrix_group_name,matrix_ranking,field_annotation
+record_id,v,,text,ID,,,,,,,,,,,,,
+age,v,,text,Age,,,integer,,,,,,,,,,
+visit_date,v,,text,Visit,,,date_ymd,,,,,,,,,,
+age_group,v,,text,Group,,,,,,,,,,,,,\"@CALCTEXT(if([age] >= 18, 'adult', 'minor'))\"
+next_visit,v,,text,Next,,,date_ymd,,,,,,,,,,\"@CALCDATE([visit_date], 7, 'd')\"
+locked,v,,text,Locked,,,,,,,,,,,,,@READONLY
+symptoms,v,,checkbox,Symptoms,\"1, Cough | 99, None\",,,,,,,,,,,,@NONEOFTHEABOVE=99
+",
+    )
+    .unwrap();
+    let design = Design::default().with_missing_codes("UNK, Unknown");
+    let layout = Layout::new(&d, &design);
+    for f in ["age_group", "next_visit"] {
+        assert!(layout.is_calc(f) && !layout.pushable(f), "{f}");
+    }
+    for f in ["age", "locked", "symptoms___99", "symptoms___unk"] {
+        assert!(!layout.is_calc(f) && layout.pushable(f), "{f}");
+    }
 }
