@@ -1047,3 +1047,84 @@ async fn two_desks_onboard_to_a_study_and_share_its_screening_log() {
     b.close().await.expect("quit desk B");
     sim.shutdown().await;
 }
+
+/// A site coordinator's usual token (bound to the site's group, without
+/// the Logging or Data Access Groups right) onboards and syncs in the real
+/// app. REDCap refuses one value (its form was locked there): the sync
+/// center lists it with REDCap's words while the rest is sent; once the
+/// form is unlocked, the CRC opens it from the sync center, corrects the
+/// value, and the next sync sends it.
+#[tokio::test]
+async fn a_site_token_syncs_and_a_refused_value_is_fixed_in_the_form() {
+    use crate::onboard::{Instrument, MANAGER, NORTH, sim};
+    let sim = sim(Instrument::Tagged).await;
+    assert!(sim.set_rights(NORTH, edc_sim::Rights::site_coordinator()));
+    let url = sim.api_url();
+    let code = sitedesk_core::desk::onboard::site_code(sim.project().dag_id("north").unwrap());
+    let id = format!("{code}-E4A-0001");
+    let dir = tempfile::tempdir().unwrap();
+    let driver = Driver::start().await;
+
+    let c = open_app(&driver, dir.path(), "E4A").await;
+    onboard(&c, &url, NORTH, "site-token").await;
+    screen_subject(&c, "RV", &id).await;
+    // In REDCap, the data manager locks the subject's demographics.
+    sim.lock_form(&id, None, "demographics").await.unwrap();
+    let dob = |value: &'static str, reason: Option<&'static str>| {
+        let c = c.clone();
+        async move {
+            wait_present(&c, "field-dob", true).await;
+            replace_text(&c, "field-dob", value).await;
+            keys(&c, &format!("{}s{}", key::CTRL, key::RELEASE)).await;
+            if let Some(reason) = reason {
+                wait_text(&c, "reason-modal", "Date of birth").await;
+                type_into(&c, "reason-input", reason).await;
+                keys(&c, key::ENTER).await;
+            }
+            wait_text(&c, "form-saved", "values written").await;
+        }
+    };
+    click(&c, "grid-event_1_arm_1-demographics-1").await;
+    dob("1980-01-02", None).await;
+    click(&c, "form-back").await;
+    sync_now(&c).await;
+    wait_text(&c, "refused-table", "locked").await;
+    wait_text(&c, "refused-table", "1980-01-02").await;
+    wait_text(&c, "refused-table", "Date of birth").await;
+    shot(&c, "50-refused-value").await;
+
+    // The screening log went; the refused value alone waits.
+    let manager = sitedesk_core::edc::EdcClient::new(
+        &url,
+        sitedesk_core::edc::Token::parse(MANAGER).unwrap(),
+        sitedesk_core::edc::Timeouts::default(),
+    )
+    .unwrap();
+    let dob_in_edc = || async {
+        let rows = manager
+            .export_records(&sitedesk_core::edc::RecordQuery {
+                records: vec![id.clone()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(rows[0]["scr_initials"], "RV");
+        rows[0]["dob"].clone()
+    };
+    assert_eq!(dob_in_edc().await, "");
+
+    sim.unlock_form(&id, None, "demographics").await.unwrap();
+    click(&c, &format!("refused-open-{id}-dob")).await;
+    dob("1980-01-03", Some("Checked the ID card")).await;
+    sync_now(&c).await;
+    wait_text(&c, "sync-pending", "0").await;
+    wait_present(&c, "refused-table", false).await;
+    assert_eq!(dob_in_edc().await, "1980-01-03");
+    // The token could read neither the log nor the groups.
+    let stats = sim.stats();
+    assert!(stats.by_call.get("log/export").copied().unwrap_or(0) >= 1);
+    assert!(stats.by_call.get("dag/export").copied().unwrap_or(0) >= 1);
+    c.close().await.expect("quit the app");
+    sim.shutdown().await;
+}

@@ -369,3 +369,40 @@ async fn a_broken_instrument_is_named_and_refused_without_writing() {
     desk.shutdown().await;
     sim.shutdown().await;
 }
+
+/// A site coordinator's usual token: bound to its group, without the Data
+/// Access Groups right (REDCap refuses its `dag` export) or the Logging
+/// right. The desk binds to the token's site, known by its group number,
+/// and its subjects' ids carry the site's code as at any desk of the site.
+#[tokio::test]
+async fn a_token_without_the_groups_right_binds_to_its_own_site() {
+    let sim = sim(Instrument::Tagged).await;
+    assert!(sim.set_rights(NORTH, edc_sim::Rights::site_coordinator()));
+    let dir = tempfile::tempdir().unwrap();
+    let desk = demo_desk(dir.path()).await;
+    let north_id = sim.project().dag_id("north").unwrap();
+    let north = site_code(north_id);
+
+    let s = desk
+        .probe_project(&sim.base_url(), token(NORTH))
+        .await
+        .unwrap();
+    assert_eq!(s.sites.len(), 1, "{:?}", s.sites);
+    assert_eq!(s.sites[0].id, north_id);
+    assert_eq!(s.sites[0].code, north);
+    assert_eq!(
+        s.token_site.as_deref(),
+        Some(s.sites[0].unique_name.as_str())
+    );
+
+    desk.bind_project(actor(), request(&sim, NORTH, None, None))
+        .await
+        .unwrap();
+    let setup = desk.store().readers().setup().await.unwrap().unwrap();
+    assert_eq!(setup.sites.len(), 1);
+    assert_eq!(setup.desk_site_id, setup.sites[0].id);
+    let id = screen(&desk, "AB").await;
+    assert!(id.starts_with(&format!("{north}-")), "{id}");
+    desk.shutdown().await;
+    sim.shutdown().await;
+}

@@ -1140,8 +1140,11 @@ async fn patient_values_never_reach_the_logs_or_the_task_errors() {
         None,
     )
     .await;
-    let refused = sync.run(&CancellationToken::new()).await;
-    assert!(matches!(refused, Err(SyncError::Edc(_))), "{refused:?}");
+    // The run holds it (with REDCap's words, in the database only).
+    sync.run(&CancellationToken::new()).await.unwrap();
+    let held = store.readers().refused_values().await.unwrap();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0].value, CANARY);
     assert!(logs.len() > 10, "the layer saw the run");
     for line in logs.lines("TRACE", "", 100_000) {
         assert!(!line.message.contains(CANARY), "{line:?}");
