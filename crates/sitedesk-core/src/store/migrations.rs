@@ -271,8 +271,9 @@ CREATE TABLE id_collision (
 const V8: &str = r#"
 -- A value the EDC refused on import (its own validation, a locked form, a
 -- missing right), with its words: the cell's edits through `through` are
--- held out of the push, so one bad value never stalls the rest; an edit
--- after them sends the cell again. Cleared when the EDC takes the cell.
+-- held out of the push, so one bad value never stalls the rest; a save of
+-- the record at that event and instance after them (the form corrected)
+-- sends the cell again. Cleared when the EDC takes the cell.
 CREATE TABLE sync_refused (
     record_id  TEXT NOT NULL,
     event      TEXT NOT NULL,

@@ -22,12 +22,12 @@ pub struct PendingCell {
     /// among them may be this desk's own write whose answer was lost.
     pub sent: Vec<String>,
     /// Held for a person: an open conflict, or a value the EDC refused
-    /// with no edit since. Listed so that a page of held cells does not
+    /// with no save of its form since. Listed so that a page of held cells does not
     /// end the push; never sent.
     pub held: bool,
 }
 
-/// A value the EDC refused, held until a person edits it.
+/// A value the EDC refused, held until a person saves its form again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct RefusedValue {
     pub cell: Cell,
@@ -70,7 +70,8 @@ pub enum SyncWrite {
     /// id, so that two people never become one record.
     IdTaken { record_id: String },
     /// The EDC refused this value of the cell (edits through `through`),
-    /// in these words: held until a person edits the cell.
+    /// in these words: held until a person saves the record at that event
+    /// and instance again (its form corrected).
     Refused {
         cell: Cell,
         value: String,
@@ -502,10 +503,16 @@ pub(super) fn pending(c: &Connection, after: &str, limit: u32) -> Result<Vec<Pen
                     SELECT 1 FROM sync_conflict s WHERE s.resolved_at IS NULL
                       AND s.record_id = g.record_id AND s.event = g.event
                       AND s.instance = g.instance AND s.field = g.field)
+                -- A refused value waits until the record is edited at
+                -- that event and instance again (the form saved anew).
                 OR EXISTS (
                     SELECT 1 FROM sync_refused q WHERE q.record_id = g.record_id
                       AND q.event = g.event AND q.instance = g.instance
-                      AND q.field = g.field AND q.through >= g.through)
+                      AND q.field = g.field
+                      AND q.through >= (
+                          SELECT max(o2.id) FROM outbox o2 WHERE o2.entity = 'record'
+                            AND o2.entity_id = g.record_id AND o2.event = g.event
+                            AND o2.instance = g.instance))
          FROM (
              SELECT o.entity_id AS record_id, o.event, o.instance, o.field,
                     max(o.id) AS through, json_group_array(coalesce(o.value, '')) AS sent
@@ -537,14 +544,18 @@ pub(super) fn pending(c: &Connection, after: &str, limit: u32) -> Result<Vec<Pen
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// The values the EDC refused that no edit has changed since.
+/// The values the EDC refused, still waiting, that no save of their record
+/// at that event and instance has come after.
 pub(super) fn refused(c: &Connection) -> Result<Vec<RefusedValue>> {
     let mut stmt = c.prepare_cached(
         "SELECT q.record_id, q.event, q.instance, q.field, q.value, q.message, q.refused_at
          FROM sync_refused q
          WHERE q.through >= (SELECT max(o.id) FROM outbox o WHERE o.entity = 'record'
                                AND o.entity_id = q.record_id AND o.event = q.event
-                               AND o.instance = q.instance AND o.field = q.field)
+                               AND o.instance = q.instance)
+           AND EXISTS (SELECT 1 FROM outbox o WHERE o.entity = 'record'
+                         AND o.entity_id = q.record_id AND o.event = q.event
+                         AND o.instance = q.instance AND o.field = q.field)
          ORDER BY q.record_id, q.event, q.instance, q.field",
     )?;
     let rows = stmt.query_map([], |r| {
