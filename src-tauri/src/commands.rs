@@ -719,7 +719,14 @@ fn cell_labels(
                     .find(|e| e.unique_event_name == cell.event)
                     .map(|e| e.event_name.clone())
                     .unwrap_or_else(|| cell.event.clone()),
-                field.map(|f| f.form.clone()).unwrap_or_default(),
+                field.map(|f| f.form.clone()).unwrap_or_else(|| {
+                    // A form's status, `<form>_complete`, is no dictionary row.
+                    cell.field
+                        .strip_suffix("_complete")
+                        .filter(|form| s.dictionary.fields.iter().any(|f| f.form == *form))
+                        .unwrap_or_default()
+                        .to_owned()
+                }),
             )
         }
         None => (cell.field.clone(), cell.event.clone(), String::new()),

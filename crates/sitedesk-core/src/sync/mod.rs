@@ -842,22 +842,42 @@ impl Syncer {
             break;
         }
         totals.pushed_cells = (send.len() - refused.len()) as u32;
-        writes.extend(
-            send.into_iter()
-                .map(|(cell, value, through)| match refused.remove(&cell) {
-                    Some(message) => SyncWrite::Refused {
-                        cell,
-                        value,
-                        message,
-                        through,
-                    },
-                    None => SyncWrite::Acked {
-                        cell,
-                        server: value,
-                        through,
-                    },
-                }),
-        );
+        // A refusal holds its cell until the record is saved again at that
+        // event and instance: it counts through the newest edit of that
+        // row in this page (a page holds whole records).
+        let mut row_through: HashMap<(&str, &str, u32), i64> = HashMap::new();
+        for p in page {
+            let key = (
+                p.cell.record_id.as_str(),
+                p.cell.event.as_str(),
+                p.cell.instance,
+            );
+            let t = row_through.entry(key).or_insert(p.through);
+            *t = (*t).max(p.through);
+        }
+        let row_through: HashMap<(String, String, u32), i64> = row_through
+            .into_iter()
+            .map(|((r, e, i), t)| ((r.to_owned(), e.to_owned(), i), t))
+            .collect();
+        writes.extend(send.into_iter().map(|(cell, value, through)| {
+            match refused.remove(&cell) {
+                Some(message) => SyncWrite::Refused {
+                    through: row_through
+                        .get(&(cell.record_id.clone(), cell.event.clone(), cell.instance))
+                        .copied()
+                        .unwrap_or(through)
+                        .max(through),
+                    cell,
+                    value,
+                    message,
+                },
+                None => SyncWrite::Acked {
+                    cell,
+                    server: value,
+                    through,
+                },
+            }
+        }));
         let applied = or_cancel(
             cancel,
             self.inner
