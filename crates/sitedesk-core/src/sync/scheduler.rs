@@ -49,6 +49,8 @@ struct Inner {
     /// The interval changed: recompute the wait, but do not run for it.
     rescheduled: Notify,
     state: Mutex<State>,
+    /// Runs finished so far, whatever their outcome: a signal to await.
+    finished: tokio::sync::watch::Sender<u64>,
 }
 
 #[derive(Default)]
@@ -62,6 +64,28 @@ struct State {
     last_report: Option<RunReport>,
     error: Option<SyncError>,
     stopped: bool,
+}
+
+/// How long the loop waits before the next run by itself: `None` when only
+/// a person may start one (the EDC banned this computer's address).
+fn next_wait(s: &State) -> Option<Duration> {
+    if s.stopped {
+        None
+    } else if s.offline {
+        Some(OFFLINE_RETRY.min(s.interval))
+    } else {
+        Some(s.interval)
+    }
+}
+
+/// Counts a finished run once its state is recorded (the guard drops after
+/// the state's lock, declared before it).
+struct FinishedOnDrop<'a>(&'a tokio::sync::watch::Sender<u64>);
+
+impl Drop for FinishedOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n += 1);
+    }
 }
 
 /// Whether an error means "no network" rather than "something is wrong".
@@ -79,6 +103,7 @@ impl Scheduler {
                 started: AtomicBool::new(false),
                 trigger: Notify::new(),
                 rescheduled: Notify::new(),
+                finished: tokio::sync::watch::Sender::new(0),
                 state: Mutex::new(State {
                     interval,
                     ..State::default()
@@ -121,22 +146,14 @@ impl Scheduler {
                 this.run_once(&task, &make).await;
                 task.set_state(TaskState::Waiting);
                 loop {
-                    let (wait, stopped) = {
-                        let s = this.state();
-                        let wait = if s.offline {
-                            OFFLINE_RETRY.min(s.interval)
-                        } else {
-                            s.interval
-                        };
-                        (wait, s.stopped)
-                    };
-                    // Every call while banned keeps the ban: only a person
-                    // (after the administrator lifted it) starts a run.
+                    let wait = next_wait(&this.state());
+                    // After a ban, every call keeps it: only a person
+                    // (once the administrator lifted it) starts a run.
                     let timer = async {
-                        if stopped {
-                            std::future::pending::<()>().await;
+                        match wait {
+                            Some(w) => tokio::time::sleep(w).await,
+                            None => std::future::pending::<()>().await,
                         }
-                        tokio::time::sleep(wait).await;
                     };
                     tokio::select! {
                         _ = task.token().cancelled() => break 'runs,
@@ -169,6 +186,7 @@ impl Scheduler {
             s.running = true;
         }
         let result = syncer.run_task(run).await;
+        let _finished = FinishedOnDrop(&self.inner.finished);
         let mut s = self.state();
         s.current = None;
         s.running = false;
@@ -190,6 +208,12 @@ impl Scheduler {
                 s.error = Some(e);
             }
         }
+    }
+
+    /// The number of runs finished so far (whatever their outcome), to
+    /// await the next one's end.
+    pub fn finished_runs(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.finished.subscribe()
     }
 
     /// Asks for a run now (after the one running, if any).
@@ -226,5 +250,24 @@ impl Scheduler {
             breaker: syncer.map(Syncer::breaker_state),
             interval: s.interval,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ban_waits_for_a_person_offline_retries_sooner() {
+        let mut s = State {
+            interval: Duration::from_secs(900),
+            ..State::default()
+        };
+        assert_eq!(next_wait(&s), Some(Duration::from_secs(900)));
+        s.offline = true;
+        assert_eq!(next_wait(&s), Some(OFFLINE_RETRY));
+        s.offline = false;
+        s.stopped = true;
+        assert_eq!(next_wait(&s), None, "no run starts by itself after a ban");
     }
 }
