@@ -100,16 +100,18 @@ async fn edit(store: &Store, record: &str, event: &str, field: &str, value: &str
         .unwrap();
 }
 
-/// Waits for `done`, checked every millisecond; a minute without it fails
-/// the test instead of hanging the suite.
-async fn until(done: impl Fn() -> bool) {
-    tokio::time::timeout(Duration::from_secs(60), async {
-        while !done() {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    })
-    .await
-    .expect("the awaited state never came");
+/// A colleague's import of one record's height at screening.
+async fn height(client: &EdcClient, record: &str, value: &str) -> Result<Vec<String>, EdcError> {
+    client
+        .import_records(
+            &[row(&[
+                ("record_id", record),
+                ("redcap_event_name", "screening_arm_1"),
+                ("height_cm", value),
+            ])],
+            Overwrite::Normal,
+        )
+        .await
 }
 
 fn at(h: u32, m: u32) -> NaiveDateTime {
@@ -219,33 +221,17 @@ async fn a_change_stamped_below_the_cursor_is_still_pulled() {
     let tracker = TaskTracker::new();
     let sync = syncer(&store, &sim, &tracker, 200);
     let colleague = client(&sim, DEMO_TOKEN_RIVERSIDE);
-    let put = |record: &'static str, value: &'static str| {
-        let colleague = colleague.clone();
-        async move {
-            colleague
-                .import_records(
-                    &[row(&[
-                        ("record_id", record),
-                        ("redcap_event_name", "screening_arm_1"),
-                        ("height_cm", value),
-                    ])],
-                    Overwrite::Normal,
-                )
-                .await
-                .unwrap()
-        }
-    };
     sim.set_clock(Clock::Fixed(at(9, 0)));
-    put("S01-COL-0001", "150").await;
+    height(&colleague, "S01-COL-0001", "150").await.unwrap();
     sim.set_clock(Clock::Fixed(at(10, 0)));
-    put("S01-COL-0002", "160").await;
+    height(&colleague, "S01-COL-0002", "160").await.unwrap();
     sync.run(&CancellationToken::new()).await.unwrap();
     let cursor = store.readers().sync_cursor().await.unwrap().unwrap();
     assert_eq!(cursor, "2026-11-01 10:00:00");
 
     // A slow import that began at 09:50 commits now.
     sim.set_clock(Clock::Fixed(at(9, 50)));
-    put("S01-COL-0001", "175").await;
+    height(&colleague, "S01-COL-0001", "175").await.unwrap();
     sim.set_clock(Clock::Fixed(at(10, 5)));
     let from_cursor = colleague
         .export_records(&RecordQuery {
@@ -317,13 +303,10 @@ async fn a_cancelled_pull_resumes_where_it_stopped() {
         let (sync, cancel) = (sync.clone(), cancel.clone());
         async move { sync.run(&cancel).await }
     });
-    let resume = loop {
-        if let Some(r) = store.readers().pull_resume().await.unwrap() {
-            break r;
-        }
-        assert!(!run.is_finished(), "the pull ended before it was cut");
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    };
+    // Exports run one after the other, each after the one before was
+    // applied: once the fourth (ids, then three of records) has begun,
+    // two exports' records are in.
+    sim.fault_seen("record-cost", 4).await;
     cancel.cancel();
     assert!(run.await.unwrap().is_err());
     let resume = store
@@ -331,7 +314,7 @@ async fn a_cancelled_pull_resumes_where_it_stopped() {
         .pull_resume()
         .await
         .unwrap()
-        .unwrap_or(resume);
+        .expect("two exports' records are in");
     assert!(store.readers().sync_cursor().await.unwrap().is_none());
 
     let left = visible.iter().filter(|id| **id > resume.after).count();
@@ -393,25 +376,25 @@ async fn a_ban_stops_sync_until_a_person_starts_it_again() {
     assert_eq!(sim.stats().requests, 3, "two calls, then one banned");
     assert!(err.message(Lang::EN).contains("administrator"));
 
-    // The scheduler stops on it: no run starts by itself.
+    // The scheduler stops on it (that no run then starts by itself is the
+    // scheduler's unit test: its wait after a ban is "until a person").
     let scheduler = Scheduler::new(Duration::from_millis(5));
+    let mut finished = scheduler.finished_runs();
     let app = CancellationToken::new();
     let registry = sitedesk_core::diagnostics::TaskRegistry::new();
     scheduler.start(&tracker, app.clone(), &registry, {
         let sync = sync.clone();
         move || Some(sync.clone())
     });
-    until(|| scheduler.snapshot().stopped).await;
-    let requests = sim.stats().requests;
-    // Absence cannot be signalled: ten intervals pass without a call.
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(sim.stats().requests, requests, "a banned desk kept calling");
+    finished.wait_for(|n| *n >= 1).await.unwrap();
+    assert!(scheduler.snapshot().stopped);
 
     // The administrator lifts the ban; a person starts sync again.
     assert!(!sim.lift_ban().is_empty());
     sim.set_faults(FaultSet::default());
     scheduler.sync_now();
-    until(|| scheduler.snapshot().last_success_at.is_some()).await;
+    finished.wait_for(|n| *n >= 2).await.unwrap();
+    assert!(scheduler.snapshot().last_success_at.is_some());
     assert!(!scheduler.snapshot().stopped);
     assert_eq!(store.readers().sync_counts().await.unwrap().0, 0);
     app.cancel();
@@ -438,25 +421,13 @@ async fn a_slow_import_committed_after_the_pull_is_pulled_next_time() {
             .unwrap(),
     );
     let colleague = client(&sim, DEMO_TOKEN_RIVERSIDE);
-    let import = |record: &'static str, value: &'static str| {
+    let slow = tokio::spawn({
         let colleague = colleague.clone();
-        async move {
-            colleague
-                .import_records(
-                    &[row(&[
-                        ("record_id", record),
-                        ("redcap_event_name", "screening_arm_1"),
-                        ("height_cm", value),
-                    ])],
-                    Overwrite::Normal,
-                )
-                .await
-        }
-    };
-    let slow = tokio::spawn(import("S01-COL-0001", "150"));
+        async move { height(&colleague, "S01-COL-0001", "150").await }
+    });
     sim.fault_seen("slow-commit", 1).await;
     sim.set_clock(Clock::Fixed(at(10, 5)));
-    import("S01-COL-0002", "160").await.unwrap();
+    height(&colleague, "S01-COL-0002", "160").await.unwrap();
     let tracker = TaskTracker::new();
     let sync = syncer(&store, &sim, &tracker, 200);
     sync.run(&CancellationToken::new()).await.unwrap();
