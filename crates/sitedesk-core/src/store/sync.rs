@@ -527,12 +527,7 @@ pub(super) fn pending(c: &Connection, after: &str, limit: u32) -> Result<Vec<Pen
     )?;
     let rows = stmt.query_map(params![after, limit], |r| {
         Ok(PendingCell {
-            cell: Cell {
-                record_id: r.get(0)?,
-                event: r.get(1)?,
-                instance: r.get(2)?,
-                field: r.get(3)?,
-            },
+            cell: cell_at(r, 0)?,
             through: r.get(4)?,
             sent: {
                 let json: String = r.get(5)?;
@@ -542,6 +537,17 @@ pub(super) fn pending(c: &Connection, after: &str, limit: u32) -> Result<Vec<Pen
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The cell in a row's four columns from `first`: record, event,
+/// instance, field.
+fn cell_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Cell> {
+    Ok(Cell {
+        record_id: r.get(first)?,
+        event: r.get(first + 1)?,
+        instance: r.get(first + 2)?,
+        field: r.get(first + 3)?,
+    })
 }
 
 /// The values the EDC refused, still waiting, that no save of their record
@@ -560,12 +566,7 @@ pub(super) fn refused(c: &Connection) -> Result<Vec<RefusedValue>> {
     )?;
     let rows = stmt.query_map([], |r| {
         Ok(RefusedValue {
-            cell: Cell {
-                record_id: r.get(0)?,
-                event: r.get(1)?,
-                instance: r.get(2)?,
-                field: r.get(3)?,
-            },
+            cell: cell_at(r, 0)?,
             value: r.get(4)?,
             message: r.get(5)?,
             refused_at: r.get(6)?,
@@ -622,12 +623,7 @@ pub(super) fn open_conflicts(c: &Connection) -> Result<Vec<Conflict>> {
     let rows = stmt.query_map([], |r| {
         Ok(Conflict {
             id: r.get(0)?,
-            cell: Cell {
-                record_id: r.get(1)?,
-                event: r.get(2)?,
-                instance: r.get(3)?,
-                field: r.get(4)?,
-            },
+            cell: cell_at(r, 1)?,
             base: r.get(5)?,
             mine: r.get(6)?,
             theirs: r.get(7)?,
