@@ -29,7 +29,7 @@ mod tests {
     use sitedesk_core::metadata::tags::TagIssue;
     use sitedesk_core::metadata::{Aspect, Choice, FieldChange, FieldType};
     use sitedesk_core::store::DictionaryImport;
-    use sitedesk_core::store::sync::{Cell, Conflict, IdCollision, Keep, RefusedValue};
+    use sitedesk_core::store::sync::{Cell, Conflict, IdCollision, Keep, RefusedBy, RefusedValue};
     use sitedesk_core::store::{
         AuditEntry, AuditLabels, AuditVerification, ChainBreak, ChainProblem, DeskInfo, EdcRecord,
         EnrollmentTarget, EnrollmentTargets, LaneStats, Percentiles, ScreeningPlace, Settings,
@@ -86,6 +86,7 @@ mod tests {
             AuditLabels,
             AuditEntry,
             IdCollision,
+            RefusedBy,
             RefusedValue,
             TaskId,
             TaskKind,

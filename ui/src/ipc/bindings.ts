@@ -166,9 +166,11 @@ labels: AuditLabels | null, };
 
 export type IdCollision = { record_id: string, detected_at: string, };
 
-export type RefusedValue = { cell: Cell, value: string, 
+export type RefusedBy = "edc" | "export_rights";
+
+export type RefusedValue = { cell: Cell, value: string, by: RefusedBy, 
 /**
- * The EDC's words.
+ * The EDC's words (blank when the desk held the value itself).
  */
 message: string, refused_at: string, };
 

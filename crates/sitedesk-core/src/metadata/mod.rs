@@ -134,6 +134,24 @@ pub struct Field {
     pub annotation: Option<String>,
 }
 
+impl Field {
+    /// Free text: a text field without validation, or notes.
+    pub fn is_free_text(&self) -> bool {
+        self.field_type == FieldType::Notes
+            || (self.field_type == FieldType::Text
+                && self.validation.as_deref().unwrap_or("").is_empty())
+    }
+
+    /// A text field validated as a date or a date and time.
+    pub fn is_date(&self) -> bool {
+        self.field_type == FieldType::Text
+            && self
+                .validation
+                .as_deref()
+                .is_some_and(|v| v.starts_with("date_") || v.starts_with("datetime_"))
+    }
+}
+
 /// An instrument (form): its name and its fields in dictionary order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct Instrument {

@@ -68,6 +68,12 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         sql: V8,
         then: None,
     },
+    // 9: who holds a value back: the EDC's refusal, or export rights that
+    // hide the EDC's value.
+    Migration {
+        sql: V9,
+        then: None,
+    },
 ];
 
 const V1: &str = r#"
@@ -285,6 +291,41 @@ CREATE TABLE sync_refused (
     refused_at TEXT NOT NULL,
     PRIMARY KEY (record_id, event, instance, field)
 ) STRICT;
+"#;
+
+const V9: &str = r#"
+-- A value is held back by the EDC's refusal, or by the desk itself when the
+-- token's data export rights hide the EDC's value of the cell (the desk
+-- never sends over a value it cannot see).
+ALTER TABLE sync_refused ADD COLUMN refused_by TEXT NOT NULL DEFAULT 'edc'
+    CHECK (refused_by IN ('edc', 'export_rights'));
+
+-- Outbox ids never come back: a held value waits for an edit of its row
+-- with a higher id than the edits it was refused with, and SQLite gives a
+-- plain rowid table's next row the highest id left plus one, so once the
+-- newest edits were sent and cleared the next edit would reuse their ids
+-- and stay held.
+CREATE TABLE outbox_new (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    audit_id   INTEGER NOT NULL UNIQUE REFERENCES audit(id),
+    entity     TEXT NOT NULL,
+    entity_id  TEXT NOT NULL,
+    field      TEXT NOT NULL,
+    value      TEXT,
+    created_at TEXT NOT NULL,
+    event      TEXT,
+    instance   INTEGER
+) STRICT;
+INSERT INTO outbox_new(id, audit_id, entity, entity_id, field, value, created_at, event, instance)
+    SELECT id, audit_id, entity, entity_id, field, value, created_at, event, instance FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_new RENAME TO outbox;
+CREATE INDEX outbox_cell ON outbox(entity, entity_id, event, instance, field);
+-- The ids sent and cleared before this version are not known: the next id
+-- starts past every audit row's, which every outbox row had one of.
+DELETE FROM sqlite_sequence WHERE name = 'outbox';
+INSERT INTO sqlite_sequence(name, seq)
+    SELECT 'outbox', max(coalesce((SELECT max(id) FROM outbox), 0), coalesce((SELECT max(id) FROM audit), 0));
 "#;
 
 /// Who the audit trail names for the cells migration 6 writes.

@@ -27,12 +27,41 @@ pub struct PendingCell {
     pub held: bool,
 }
 
-/// A value the EDC refused, held until a person saves its form again.
+/// Who holds a value back from the EDC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusedBy {
+    /// The EDC refused it on import, in its own words.
+    Edc,
+    /// The token's data export rights hide the EDC's value of the cell
+    /// (left out, or a date shifted): the desk cannot see what it would
+    /// overwrite, so it does not send.
+    ExportRights,
+}
+
+impl RefusedBy {
+    /// As kept in `sync_refused.refused_by`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusedBy::Edc => "edc",
+            RefusedBy::ExportRights => "export_rights",
+        }
+    }
+
+    fn parse(s: &str) -> Option<RefusedBy> {
+        [RefusedBy::Edc, RefusedBy::ExportRights]
+            .into_iter()
+            .find(|b| b.as_str() == s)
+    }
+}
+
+/// A value held back from the EDC until a person saves its form again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct RefusedValue {
     pub cell: Cell,
     pub value: String,
-    /// The EDC's words.
+    pub by: RefusedBy,
+    /// The EDC's words (blank when the desk held the value itself).
     pub message: String,
     pub refused_at: String,
 }
@@ -70,11 +99,13 @@ pub enum SyncWrite {
     /// id, so that two people never become one record.
     IdTaken { record_id: String },
     /// The EDC refused this value of the cell (edits through `through`),
-    /// in these words: held until a person saves the record at that event
-    /// and instance again (its form corrected).
+    /// in these words, or the desk cannot see the EDC's value (`by`): held
+    /// until a person saves the record at that event and instance again
+    /// (its form corrected).
     Refused {
         cell: Cell,
         value: String,
+        by: RefusedBy,
         message: String,
         through: i64,
     },
@@ -270,6 +301,22 @@ fn clear_outbox(tx: &Transaction<'_>, cell: &Cell, through: i64) -> Result<u32> 
         ])? as u32)
 }
 
+/// Forgets a held value of `cell`: it was sent, taken from the EDC, or
+/// is now a conflict for a person.
+fn clear_refused(tx: &Transaction<'_>, cell: &Cell) -> Result<()> {
+    tx.prepare_cached(
+        "DELETE FROM sync_refused
+         WHERE record_id = ?1 AND event = ?2 AND instance = ?3 AND field = ?4",
+    )?
+    .execute(params![
+        cell.record_id,
+        cell.event,
+        cell.instance,
+        cell.field
+    ])?;
+    Ok(())
+}
+
 /// Commits sync decisions in one transaction.
 pub(super) fn apply(
     tx: &Transaction<'_>,
@@ -288,30 +335,23 @@ pub(super) fn apply(
             } => {
                 done.cleared += clear_outbox(tx, cell, *through)?;
                 set_base(tx, cell, server)?;
-                tx.prepare_cached(
-                    "DELETE FROM sync_refused
-                     WHERE record_id = ?1 AND event = ?2 AND instance = ?3 AND field = ?4",
-                )?
-                .execute(params![
-                    cell.record_id,
-                    cell.event,
-                    cell.instance,
-                    cell.field
-                ])?;
+                clear_refused(tx, cell)?;
             }
             SyncWrite::Refused {
                 cell,
                 value,
+                by,
                 message,
                 through,
             } => {
                 tx.prepare_cached(
                     "INSERT INTO sync_refused(record_id, event, instance, field, value, message,
-                                              through, refused_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                                              through, refused_at, refused_by)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                      ON CONFLICT(record_id, event, instance, field) DO UPDATE SET
                         value = excluded.value, message = excluded.message,
-                        through = excluded.through, refused_at = excluded.refused_at",
+                        through = excluded.through, refused_at = excluded.refused_at,
+                        refused_by = excluded.refused_by",
                 )?
                 .execute(params![
                     cell.record_id,
@@ -321,7 +361,8 @@ pub(super) fn apply(
                     value,
                     message,
                     through,
-                    now.at
+                    now.at,
+                    by.as_str()
                 ])?;
             }
             SyncWrite::TakeTheirs {
@@ -330,6 +371,7 @@ pub(super) fn apply(
                 through,
             } => {
                 done.cleared += clear_outbox(tx, cell, *through)?;
+                clear_refused(tx, cell)?;
                 // An edit made since the decision stays and is pushed next.
                 if !has_pending(tx, cell)? && set_local(tx, now, actor, cell, server)? {
                     done.taken += 1;
@@ -366,6 +408,7 @@ pub(super) fn apply(
                 mine,
                 theirs,
             } => {
+                clear_refused(tx, cell)?;
                 let changed = tx
                     .prepare_cached(
                         "INSERT INTO sync_conflict(record_id, event, instance, field, base, mine, theirs, detected_at)
@@ -503,12 +546,14 @@ pub(super) fn pending(c: &Connection, after: &str, limit: u32) -> Result<Vec<Pen
                     SELECT 1 FROM sync_conflict s WHERE s.resolved_at IS NULL
                       AND s.record_id = g.record_id AND s.event = g.event
                       AND s.instance = g.instance AND s.field = g.field)
-                -- A refused value waits until the record is edited at
-                -- that event and instance again (the form saved anew).
+                -- A value the EDC refused waits until the record is
+                -- edited at that event and instance again (the form saved
+                -- anew); one held by export rights is looked at on every
+                -- run, as rights may be granted at any time.
                 OR EXISTS (
                     SELECT 1 FROM sync_refused q WHERE q.record_id = g.record_id
                       AND q.event = g.event AND q.instance = g.instance
-                      AND q.field = g.field
+                      AND q.field = g.field AND q.refused_by = 'edc'
                       AND q.through >= (
                           SELECT max(o2.id) FROM outbox o2 WHERE o2.entity = 'record'
                             AND o2.entity_id = g.record_id AND o2.event = g.event
@@ -554,7 +599,8 @@ fn cell_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Cell> {
 /// at that event and instance has come after.
 pub(super) fn refused(c: &Connection) -> Result<Vec<RefusedValue>> {
     let mut stmt = c.prepare_cached(
-        "SELECT q.record_id, q.event, q.instance, q.field, q.value, q.message, q.refused_at
+        "SELECT q.record_id, q.event, q.instance, q.field, q.value, q.message, q.refused_at,
+                q.refused_by
          FROM sync_refused q
          WHERE q.through >= (SELECT max(o.id) FROM outbox o WHERE o.entity = 'record'
                                AND o.entity_id = q.record_id AND o.event = q.event
@@ -565,9 +611,17 @@ pub(super) fn refused(c: &Connection) -> Result<Vec<RefusedValue>> {
          ORDER BY q.record_id, q.event, q.instance, q.field",
     )?;
     let rows = stmt.query_map([], |r| {
+        let by: String = r.get(7)?;
         Ok(RefusedValue {
             cell: cell_at(r, 0)?,
             value: r.get(4)?,
+            by: RefusedBy::parse(&by).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    7,
+                    rusqlite::types::Type::Text,
+                    format!("unknown refused_by {by:?}").into(),
+                )
+            })?,
             message: r.get(5)?,
             refused_at: r.get(6)?,
         })

@@ -1660,3 +1660,151 @@ async fn another_edc_starts_from_no_bases_and_the_beginning_of_its_log() {
 fn zh() -> Lang {
     Lang::from_tag("zh-CN").expect("a zh-CN catalog")
 }
+
+/// A held value waits for a newer edit of its row, told by outbox ids: an
+/// edit after the newest ones were sent and cleared must still get a
+/// higher id than theirs (SQLite would reuse them in a plain rowid
+/// table), or the held value would never be sent again.
+#[tokio::test]
+async fn a_held_value_is_tried_again_after_its_rows_newest_edits_were_cleared() {
+    use super::sync::{Cell, RefusedBy, SyncWrite};
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open_demo(&dir).await;
+    let w = store.writer();
+    let cell = |field: &str| Cell {
+        record_id: "S01-AAA-0001".into(),
+        event: "baseline_arm_1".into(),
+        instance: 1,
+        field: field.into(),
+    };
+    w.set_values(
+        Lane::Interactive,
+        actor(),
+        edit("S01-AAA-0001", "visit_notes", "seen"),
+    )
+    .await
+    .unwrap();
+    w.set_values(
+        Lane::Interactive,
+        actor(),
+        edit("S01-AAA-0001", "sbp", "120"),
+    )
+    .await
+    .unwrap();
+    let pending = store
+        .readers()
+        .pending_cells(String::new(), 10)
+        .await
+        .unwrap();
+    let through = pending.iter().map(|p| p.through).max().unwrap();
+    // The notes held through the row's newest edit, the blood pressure
+    // sent and cleared.
+    w.sync_apply(
+        actor(),
+        vec![
+            SyncWrite::Refused {
+                cell: cell("visit_notes"),
+                value: "seen".into(),
+                by: RefusedBy::Edc,
+                message: "The value is not a valid category".into(),
+                through,
+            },
+            SyncWrite::Acked {
+                cell: cell("sbp"),
+                server: "120".into(),
+                through,
+            },
+        ],
+        None,
+    )
+    .await
+    .unwrap();
+    let held = |pending: &[super::sync::PendingCell]| {
+        pending
+            .iter()
+            .find(|p| p.cell.field == "visit_notes")
+            .unwrap()
+            .held
+    };
+    assert!(held(
+        &store
+            .readers()
+            .pending_cells(String::new(), 10)
+            .await
+            .unwrap()
+    ));
+    assert_eq!(store.readers().refused_values().await.unwrap().len(), 1);
+    // The form saved again: the held value goes with the next push.
+    let mut again = edit("S01-AAA-0001", "sbp", "121");
+    again.reason = Some("Corrected".into());
+    w.set_values(Lane::Interactive, actor(), again)
+        .await
+        .unwrap();
+    let pending = store
+        .readers()
+        .pending_cells(String::new(), 10)
+        .await
+        .unwrap();
+    assert!(!held(&pending), "{pending:?}");
+    assert!(
+        pending
+            .iter()
+            .all(|p| p.through <= through || p.cell.field == "sbp")
+    );
+    assert!(store.readers().refused_values().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_value_hidden_by_export_rights_is_looked_at_on_every_run() {
+    use super::sync::{Cell, RefusedBy, SyncWrite};
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open_demo(&dir).await;
+    let w = store.writer();
+    w.set_values(
+        Lane::Interactive,
+        actor(),
+        edit("S01-AAA-0001", "visit_notes", "seen"),
+    )
+    .await
+    .unwrap();
+    let pending = store
+        .readers()
+        .pending_cells(String::new(), 10)
+        .await
+        .unwrap();
+    let through = pending.iter().map(|p| p.through).max().unwrap();
+    w.sync_apply(
+        actor(),
+        vec![SyncWrite::Refused {
+            cell: Cell {
+                record_id: "S01-AAA-0001".into(),
+                event: "baseline_arm_1".into(),
+                instance: 1,
+                field: "visit_notes".into(),
+            },
+            value: "seen".into(),
+            by: RefusedBy::ExportRights,
+            message: String::new(),
+            through,
+        }],
+        None,
+    )
+    .await
+    .unwrap();
+    // Listed as held back, yet not waiting for a save: rights may be
+    // granted at any time.
+    let listed = store.readers().refused_values().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].by, RefusedBy::ExportRights);
+    let pending = store
+        .readers()
+        .pending_cells(String::new(), 10)
+        .await
+        .unwrap();
+    assert!(
+        pending
+            .iter()
+            .any(|p| p.cell.field == "visit_notes" && !p.held),
+        "{pending:?}"
+    );
+}

@@ -2,7 +2,7 @@
 //! holds, what the EDC last had when the desk saw it (the base), and what
 //! the EDC holds now; and how cells map to REDCap's flat rows.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// The flat row's column of a record's data access group (its site).
 pub const DAG_COLUMN: &str = "redcap_data_access_group";
@@ -139,6 +139,106 @@ impl<'a> Layout<'a> {
         self.fields
             .get(stored)
             .map(|(f, _, _)| if f.is_empty() { stored } else { *f })
+    }
+
+    /// The stored names an export answer (`rows`, of the dictionary
+    /// fields in `asked`, or of every field when `None`) cannot show, by
+    /// the token's data export rights. REDCap leaves a column the token
+    /// may not export out of every row (not blank): a form without access,
+    /// "Remove All Identifier Fields", "De-Identified". Under
+    /// "De-Identified" it also moves the form's dates back by the record's
+    /// shift, which the values do not show; the sign is that the form's
+    /// free text (text without validation, notes), which only
+    /// "De-Identified" removes, is left out. A form with a field left out
+    /// and no free text asked to tell the two apart has its dates taken
+    /// as unseen too. Without rows nothing can be told: empty.
+    pub fn unseen(&self, rows: &[FlatRow], asked: Option<&BTreeSet<String>>) -> HashSet<String> {
+        let mut unseen = HashSet::new();
+        let Some(first) = rows.first() else {
+            return unseen;
+        };
+        let asked = |name: &str| asked.is_none_or(|a| a.contains(name));
+        // A field is shown when any of its columns is (a checkbox has one
+        // per choice, and per missing-data code where the server adds
+        // them); a form status is its own column.
+        let shown: HashSet<&str> = first
+            .keys()
+            .filter_map(|k| self.fields.get_key_value(k))
+            .map(|(k, (field, _, _))| if field.is_empty() { k.as_str() } else { *field })
+            .collect();
+        let mut left_out: HashSet<&str> = HashSet::new();
+        let mut forms_cut: HashSet<&str> = HashSet::new();
+        // Per form: whether any of its free text asked was shown.
+        let mut free_text_shown: HashMap<&str, bool> = HashMap::new();
+        let mut dates: HashSet<&str> = HashSet::new();
+        for f in &self.dictionary.fields {
+            if f.name == self.record_id_field()
+                || f.field_type == FieldType::Descriptive
+                || !asked(&f.name)
+            {
+                continue;
+            }
+            let is_shown = shown.contains(f.name.as_str());
+            if !is_shown {
+                left_out.insert(&f.name);
+                forms_cut.insert(&f.form);
+            }
+            if f.is_free_text() && !f.identifier {
+                *free_text_shown.entry(&f.form).or_default() |= is_shown;
+            }
+            if f.is_date() {
+                dates.insert(&f.name);
+            }
+        }
+        for (stored, (field, form, _)) in &self.fields {
+            if field.is_empty() && asked(stored) && !shown.contains(stored.as_str()) {
+                left_out.insert(stored);
+                forms_cut.insert(form);
+            }
+        }
+        let shifted = |form: &str| match free_text_shown.get(form) {
+            Some(any_shown) => !any_shown,
+            None => forms_cut.contains(form),
+        };
+        for (stored, (field, form, _)) in &self.fields {
+            let name = if field.is_empty() {
+                stored.as_str()
+            } else {
+                *field
+            };
+            if left_out.contains(name) || (dates.contains(name) && shifted(form)) {
+                unseen.insert(stored.clone());
+            }
+        }
+        unseen
+    }
+
+    /// The columns a push asks beside the cells it compares, per form of
+    /// `forms`: the form's status, which every export right but "no
+    /// access" shows, so that each event of a record the EDC has answers
+    /// its row even when every compared column is hidden (REDCap answers
+    /// no row where no asked column is shown); and a non-identifier free
+    /// text, which tells whether the form's dates are shifted (see
+    /// [`Layout::unseen`]).
+    pub fn probes(&self, forms: &BTreeSet<&str>) -> Vec<String> {
+        let mut probes = Vec::new();
+        for form in forms {
+            probes.push(crate::forms::status_field(form));
+            if let Some(f) = self
+                .dictionary
+                .fields
+                .iter()
+                .find(|f| f.form == *form && !f.identifier && f.is_free_text())
+            {
+                probes.push(f.name.clone());
+            }
+        }
+        probes
+    }
+
+    /// The form of a stored name.
+    pub fn form_of(&self, stored: &str) -> Option<&'a str> {
+        self.fields.get(stored).map(|(_, form, _)| *form)
     }
 
     /// The key columns of the flat row a cell belongs to.

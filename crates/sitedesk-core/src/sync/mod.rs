@@ -26,7 +26,7 @@ pub mod scheduler;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
@@ -41,7 +41,9 @@ use ts_rs::TS;
 use crate::domain::Actor;
 use crate::edc::{EdcClient, EdcError, Overwrite, RecordQuery};
 use crate::i18n::{Lang, Message};
-use crate::store::sync::{Cell, PendingCell, PullMark, PullResume, SyncWrite, normalize};
+use crate::store::sync::{
+    Cell, PendingCell, PullMark, PullResume, RefusedBy, SyncWrite, normalize,
+};
 use crate::store::{Store, StoreError, metadata_hash};
 use crate::tasks::{TaskError as _, TaskGuard, TaskKind, TaskRegistry, TaskState};
 use decide::{DAG_COLUMN, Decision, Layout, decide};
@@ -460,9 +462,12 @@ impl Syncer {
                     Ok(client.export_records(&query).await?)
                 })
                 .await?;
+            // A date the export shifted is not the EDC's value: never a base.
+            let hidden = layout.unseen(&rows, None);
             let writes: Vec<SyncWrite> = rows
                 .iter()
                 .flat_map(|row| layout.cells(row))
+                .filter(|(cell, _)| !hidden.contains(&cell.field))
                 .map(|(cell, server)| SyncWrite::Pulled { cell, server })
                 .collect();
             drop(rows);
@@ -706,10 +711,17 @@ impl Syncer {
             .filter_map(|c| layout.field_of(&c.field).map(str::to_owned))
             .collect();
         fields.insert(layout.record_id_field().to_owned());
+        // Each form's status and a free text of it: they tell which
+        // columns the token's export rights hide (see `Layout::probes`).
+        let forms: BTreeSet<&str> = cells
+            .iter()
+            .filter_map(|c| layout.form_of(&c.field))
+            .collect();
+        fields.extend(layout.probes(&forms));
         let events: BTreeSet<String> = cells.iter().map(|c| c.event.clone()).collect();
         let query = RecordQuery {
             records: records.iter().cloned().collect(),
-            fields: fields.into_iter().collect(),
+            fields: fields.iter().cloned().collect(),
             events: if stored.design.is_longitudinal() {
                 events.into_iter().collect()
             } else {
@@ -720,6 +732,15 @@ impl Syncer {
         let client = &self.inner.client;
         let rows = or_cancel(cancel, client.export_records(&query)).await??;
         let server: HashMap<Cell, String> = rows.iter().flat_map(|r| layout.cells(r)).collect();
+        // Cells whose EDC value the token's export rights hide, and the
+        // records the EDC has: there, a hidden value is never taken as
+        // blank and sent over.
+        let hidden = layout.unseen(&rows, Some(&fields));
+        let in_edc: BTreeSet<&str> = rows
+            .iter()
+            .filter_map(|r| r.get(layout.record_id_field()).map(String::as_str))
+            .collect();
+        let mut refused: HashMap<Cell, (RefusedBy, String)> = HashMap::new();
         let mut writes = Vec::new();
         let mut send: Vec<(Cell, String, i64)> = Vec::new();
         let mut totals = PushTotals {
@@ -733,7 +754,7 @@ impl Syncer {
             .await?
             .into_iter()
             .collect();
-        let taken = ids_taken(&layout, page, &locals, &rows, &server, &unseen);
+        let taken = ids_taken(&layout, page, &locals, &rows, &server, &unseen, &hidden);
         writes.extend(taken.iter().map(|r| SyncWrite::IdTaken {
             record_id: r.clone(),
         }));
@@ -754,6 +775,11 @@ impl Syncer {
             if !layout.pushable(&p.cell.field) {
                 // A field the EDC's dictionary no longer has: it waits, and
                 // the dictionary screen flags it.
+                continue;
+            }
+            if hidden.contains(&p.cell.field) && in_edc.contains(p.cell.record_id.as_str()) {
+                refused.insert(p.cell.clone(), (RefusedBy::ExportRights, String::new()));
+                send.push((p.cell.clone(), local.value, p.through));
                 continue;
             }
             // An EDC value this desk itself sent (an import whose answer
@@ -792,7 +818,6 @@ impl Syncer {
         // Values the EDC refuses are held (with its words) and the rest
         // sent again: REDCap refuses a whole import for one bad value.
         // Each pass holds at least one more cell, so this ends.
-        let mut refused: HashMap<Cell, String> = HashMap::new();
         loop {
             let values: Vec<(Cell, String)> = send
                 .iter()
@@ -824,7 +849,11 @@ impl Syncer {
                     if named.is_empty() {
                         return Err(EdcError::Validation(errors).into());
                     }
-                    refused.extend(named);
+                    refused.extend(
+                        named
+                            .into_iter()
+                            .map(|(cell, message)| (cell, (RefusedBy::Edc, message))),
+                    );
                     continue;
                 }
                 Err(e) => return Err(e.into()),
@@ -861,7 +890,7 @@ impl Syncer {
             .collect();
         writes.extend(send.into_iter().map(|(cell, value, through)| {
             match refused.remove(&cell) {
-                Some(message) => SyncWrite::Refused {
+                Some((by, message)) => SyncWrite::Refused {
                     through: row_through
                         .get(&(cell.record_id.clone(), cell.event.clone(), cell.instance))
                         .copied()
@@ -869,6 +898,7 @@ impl Syncer {
                         .max(through),
                     cell,
                     value,
+                    by,
                     message,
                 },
                 None => SyncWrite::Acked {
@@ -934,7 +964,8 @@ fn refused_cells(
 /// acknowledged (`unseen`), and whose id the EDC uses for another record:
 /// it answers a row of that id, and none of its values is one this desk
 /// holds or sent (this desk's own import whose answer was lost shows this
-/// desk's values). Such a record is held whole, never merged.
+/// desk's values). Such a record is held whole, never merged. Cells whose
+/// EDC value the token cannot see (`hidden`) tell nothing.
 fn ids_taken(
     layout: &Layout<'_>,
     page: &[PendingCell],
@@ -942,6 +973,7 @@ fn ids_taken(
     rows: &[crate::edc::FlatRow],
     server: &HashMap<Cell, String>,
     unseen: &BTreeSet<String>,
+    hidden: &HashSet<String>,
 ) -> BTreeSet<String> {
     let in_edc: BTreeSet<&str> = rows
         .iter()
@@ -949,12 +981,16 @@ fn ids_taken(
         .collect();
     let mut taken = BTreeSet::new();
     for record in unseen.iter().filter(|r| in_edc.contains(r.as_str())) {
-        let (mut ours, mut other) = (false, false);
+        let (mut ours, mut other, mut blind) = (false, false, false);
         for (p, local) in page.iter().zip(locals) {
             if &p.cell.record_id != record
                 || layout.is_calc(&p.cell.field)
                 || !layout.pushable(&p.cell.field)
             {
+                continue;
+            }
+            if hidden.contains(&p.cell.field) {
+                blind = true;
                 continue;
             }
             let theirs = server.get(&p.cell).map(String::as_str).unwrap_or("");
@@ -970,7 +1006,11 @@ fn ids_taken(
                 other = true;
             }
         }
-        if other || !ours {
+        // When some of its cells are hidden from the token, this desk's
+        // own import may have written only those: blanks where the token
+        // sees prove nothing then. The hidden cells are held anyway (never
+        // sent over); the seen ones only fill blanks.
+        if other || (!ours && !blind) {
             tracing::warn!(record = %record, "the EDC uses this record id for another record");
             taken.insert(record.clone());
         }

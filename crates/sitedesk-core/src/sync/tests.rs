@@ -6,7 +6,7 @@ use crate::domain::Cell;
 use crate::edc::{EdcError, FlatRow};
 use crate::forms::demo_forms;
 use crate::metadata::design::Design;
-use crate::metadata::parse_csv;
+use crate::metadata::{FieldType, parse_csv};
 
 #[test]
 fn each_case_of_the_three_way_comparison() {
@@ -298,4 +298,117 @@ symptoms,v,,checkbox,Symptoms,\"1, Cough | 99, None\",,,,,,,,,,,,@NONEOFTHEABOVE
     for f in ["age", "locked", "symptoms___99", "symptoms___unk"] {
         assert!(!layout.is_calc(f) && layout.pushable(f), "{f}");
     }
+}
+
+/// A flat row of the demo study with every column an export with full
+/// rights shows, less `without` (fields, or a form status by its name).
+fn full_row(layout: &Layout<'_>, without: &[&str]) -> FlatRow {
+    let mut row = FlatRow::new();
+    for f in &layout.dictionary.fields {
+        if without.contains(&f.name.as_str()) || f.field_type == FieldType::Descriptive {
+            continue;
+        }
+        if f.field_type == FieldType::Checkbox {
+            for c in &f.choices {
+                row.insert(crate::forms::choice_field(&f.name, &c.code), "0".into());
+            }
+        } else {
+            row.insert(f.name.clone(), String::new());
+        }
+    }
+    for i in layout.dictionary.instruments() {
+        let status = crate::forms::status_field(&i.name);
+        if !without.contains(&status.as_str()) {
+            row.insert(status, String::new());
+        }
+    }
+    row.insert("redcap_event_name".into(), "baseline_arm_1".into());
+    row
+}
+
+fn sorted(set: std::collections::HashSet<String>) -> Vec<String> {
+    let mut v: Vec<String> = set.into_iter().collect();
+    v.sort();
+    v
+}
+
+/// REDCap leaves out the columns a token may not export and, under
+/// "De-Identified", shifts dates: the desk takes neither as the EDC's
+/// value. The expected sets are read off the demo dictionary: `dob` is
+/// the only identifier of demographics, which has no free text;
+/// `visit_notes` is the vitals' free text and `visit_date` its date;
+/// the screening log's `scr_initials` is an identifier beside free text
+/// (`scr_consent_version`, `scr_status_reason_other`).
+#[test]
+fn columns_an_export_leaves_out_or_shifts_are_unseen() {
+    let (d, design) = demo_forms();
+    let layout = Layout::new(&d, &design);
+    // Full rights, or no rows to tell: nothing unseen.
+    assert!(layout.unseen(&[full_row(&layout, &[])], None).is_empty());
+    assert!(layout.unseen(&[], None).is_empty());
+    // "Remove All Identifier Fields" on the screening log: its free text
+    // is shown, so its dates are as stored.
+    assert_eq!(
+        sorted(layout.unseen(&[full_row(&layout, &["scr_initials"])], None)),
+        ["scr_initials"]
+    );
+    // "De-Identified" on the vitals: the notes are left out, so the visit
+    // date is shifted.
+    assert_eq!(
+        sorted(layout.unseen(&[full_row(&layout, &["visit_notes"])], None)),
+        ["visit_date", "visit_notes"]
+    );
+    // An identifier left out of a form without free text: the form's
+    // dates may be shifted; the desk does not take them.
+    assert_eq!(
+        sorted(layout.unseen(&[full_row(&layout, &["dob"])], None)),
+        ["dob"]
+    );
+    // A form without access: every column of it, status and each
+    // checkbox choice included.
+    let meds: Vec<&str> = vec![
+        "meds",
+        "meds_other",
+        "insulin_units",
+        "medications_complete",
+    ];
+    let mut expected: Vec<String> = layout
+        .dictionary
+        .field("meds")
+        .unwrap()
+        .choices
+        .iter()
+        .map(|c| crate::forms::choice_field("meds", &c.code))
+        .chain(
+            design
+                .missing_codes
+                .iter()
+                .map(|m| crate::forms::choice_field("meds", &m.code)),
+        )
+        .chain(["meds_other", "insulin_units", "medications_complete"].map(String::from))
+        .collect();
+    expected.sort();
+    assert_eq!(
+        sorted(layout.unseen(&[full_row(&layout, &meds)], None)),
+        expected
+    );
+    // Only the fields asked count: a push asking for the vitals' numbers
+    // alone cannot tell about their date.
+    let asked: std::collections::BTreeSet<String> = ["record_id", "sbp"].map(String::from).into();
+    let mut row = FlatRow::new();
+    row.insert("record_id".into(), "S01-1".into());
+    row.insert("sbp".into(), "120".into());
+    assert!(layout.unseen(&[row.clone()], Some(&asked)).is_empty());
+    // With the vitals' free text asked beside them and left out, it can.
+    let probes = layout.probes(&["vitals"].into());
+    assert_eq!(probes, ["vitals_complete", "visit_notes"]);
+    let asked: std::collections::BTreeSet<String> =
+        ["record_id", "sbp", "visit_date", "visit_notes"]
+            .map(String::from)
+            .into();
+    row.insert("visit_date".into(), "2026-01-02".into());
+    assert_eq!(
+        sorted(layout.unseen(&[row], Some(&asked))),
+        ["visit_date", "visit_notes"]
+    );
 }
