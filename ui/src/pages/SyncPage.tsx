@@ -93,7 +93,12 @@ export function SyncPage({ onOpenForm }: { onOpenForm: (at: FormRef) => void }) 
       { header: t("sync.columns.where"), id: "where", cell: (c) => c.row.original.event_label },
       { header: t("sync.columns.field"), id: "field", cell: (c) => c.row.original.label },
       { header: t("sync.columns.value"), id: "value", cell: (c) => c.row.original.refused.value || "—" },
-      { header: t("sync.columns.words"), id: "words", cell: (c) => <bdi>{c.row.original.refused.message}</bdi> },
+      {
+        header: t("sync.columns.words"),
+        id: "words",
+        // Held by the desk (export rights hide REDCap's value), or REDCap's words.
+        cell: (c) => (c.row.original.refused.by === "export_rights" ? t("sync.hiddenByRights") : <bdi>{c.row.original.refused.message}</bdi>),
+      },
       {
         header: "",
         id: "open",

@@ -694,6 +694,7 @@ describe("Sync center", () => {
       refused: {
         cell: { record_id: "S01-K7Q-0001", event: "baseline_arm_1", instance: 1, field: "sbp" },
         value: "1200",
+        by: "edc",
         message: "This value is locked",
         refused_at: "2026-06-01T09:00:00Z",
       },
@@ -701,12 +702,19 @@ describe("Sync center", () => {
       event_label: "Baseline",
       form: "vitals",
     };
-    const calls = backend({ sync_status: () => status, list_conflicts: () => [], list_refused_values: () => [refused] });
+    // A value the desk holds itself: the token cannot see REDCap's.
+    const hidden = {
+      ...refused,
+      refused: { ...refused.refused, cell: { ...refused.refused.cell, field: "visit_notes" }, value: "fasting", by: "export_rights", message: "" },
+      label: "Notes",
+    };
+    const calls = backend({ sync_status: () => status, list_conflicts: () => [], list_refused_values: () => [refused, hidden] });
     renderApp();
     fireEvent.click(await screen.findByTestId("nav-sync"));
     const table = await screen.findByTestId("refused-table");
     expect(table).toHaveTextContent("This value is locked");
     expect(table).toHaveTextContent("1200");
+    expect(table).toHaveTextContent("data export rights hide this field");
     fireEvent.click(screen.getByTestId("refused-open-S01-K7Q-0001-sbp"));
     await waitFor(() => expect(calls.some((c) => c.cmd === "open_form")).toBe(true));
     expect(calls.find((c) => c.cmd === "open_form")?.args.payload).toEqual({ subject_id: "S01-K7Q-0001", event: "baseline_arm_1", form: "vitals", instance: 1 });
