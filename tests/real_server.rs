@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use edc_sim::{
-    Clock, DEMO_TOKEN, DEMO_TOKEN_RIVERSIDE, FaultSet, Project, RIVERSIDE, Rights, RunningSim,
-    SimConfig, Simulator,
+    Clock, DEMO_TOKEN, DEMO_TOKEN_RIVERSIDE, DataExport, FaultSet, Project, RIVERSIDE, Rights,
+    RunningSim, SimConfig, Simulator,
 };
 use sitedesk_core::domain::{Actor, RecordEdit};
 use sitedesk_core::edc::{EdcClient, EdcError, FlatRow, Overwrite, RecordQuery, Timeouts, Token};
 use sitedesk_core::i18n::Lang;
+use sitedesk_core::store::sync::RefusedBy;
 use sitedesk_core::store::{Lane, Store};
 use sitedesk_core::sync::scheduler::Scheduler;
 use sitedesk_core::sync::{RetryPolicy, SyncConfig, SyncError, Syncer};
@@ -601,4 +602,170 @@ async fn a_refused_value_is_held_alone_and_sent_once_corrected() {
     tracker.close();
     tracker.wait().await;
     sim.shutdown().await;
+}
+
+/// A token whose data export rights hide columns: REDCap leaves them out
+/// of its exports, or under "De-Identified" moves the form's dates. The
+/// desk never stores a shifted date, never sends over a value it cannot
+/// see (and lists it, saying why), and still syncs every column it sees.
+#[tokio::test]
+async fn a_column_the_token_cannot_export_is_never_taken_as_blank() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sitedesk_tests::new_desk(dir.path(), &actor().account, None).await;
+    let sim = Simulator::start(SimConfig::new(Project::demo()))
+        .await
+        .unwrap();
+    let rights = Rights {
+        data_export_forms: [
+            ("vitals".to_owned(), DataExport::Deidentified),
+            ("demographics".to_owned(), DataExport::NoIdentifiers),
+        ]
+        .into(),
+        ..Rights::site_coordinator()
+    };
+    assert!(sim.set_rights(DEMO_TOKEN_RIVERSIDE, rights));
+    let admin = client(&sim, DEMO_TOKEN);
+    let record = "S01-EXP-0001";
+    admin
+        .import_records(
+            &[
+                row(&[
+                    ("record_id", record),
+                    ("redcap_event_name", "screening_arm_1"),
+                    ("redcap_data_access_group", RIVERSIDE),
+                    ("height_cm", "170"),
+                    ("dob", "1980-05-06"),
+                ]),
+                row(&[
+                    ("record_id", record),
+                    ("redcap_event_name", "baseline_arm_1"),
+                    ("visit_date", "2026-03-02"),
+                    ("visit_notes", "fasting"),
+                    ("sbp", "120"),
+                ]),
+            ],
+            Overwrite::Normal,
+        )
+        .await
+        .unwrap();
+    let tracker = TaskTracker::new();
+    let sync = syncer(&store, &sim, &tracker, 200);
+    sync.run(&CancellationToken::new()).await.unwrap();
+    assert_eq!(
+        local(&store, record, "screening_arm_1", "height_cm")
+            .await
+            .as_deref(),
+        Some("170")
+    );
+    assert_eq!(
+        local(&store, record, "baseline_arm_1", "sbp")
+            .await
+            .as_deref(),
+        Some("120")
+    );
+    for (event, field) in [
+        ("screening_arm_1", "dob"),
+        ("baseline_arm_1", "visit_date"),
+        ("baseline_arm_1", "visit_notes"),
+    ] {
+        assert_eq!(
+            local(&store, record, event, field).await,
+            None,
+            "{field}: a column left out or shifted is not the EDC's value"
+        );
+    }
+
+    edit(&store, record, "screening_arm_1", "dob", "1980-05-07").await;
+    edit(&store, record, "baseline_arm_1", "visit_date", "2026-03-03").await;
+    edit(&store, record, "baseline_arm_1", "visit_notes", "called").await;
+    edit(&store, record, "baseline_arm_1", "sbp", "125").await;
+    // A record the EDC does not have holds no value to overwrite.
+    edit(
+        &store,
+        "S01-EXP-0002",
+        "baseline_arm_1",
+        "visit_notes",
+        "new",
+    )
+    .await;
+    sync.run(&CancellationToken::new()).await.unwrap();
+
+    let in_edc = |record: &'static str, field: &'static str| {
+        let admin = admin.clone();
+        async move {
+            admin
+                .export_records(&RecordQuery {
+                    records: vec![record.into()],
+                    fields: vec!["record_id".into(), field.into()],
+                    ..RecordQuery::default()
+                })
+                .await
+                .unwrap()
+                .into_iter()
+                .filter_map(|mut r| r.remove(field))
+                .find(|v| !v.is_empty())
+        }
+    };
+    assert_eq!(in_edc(record, "sbp").await.as_deref(), Some("125"));
+    assert_eq!(in_edc(record, "dob").await.as_deref(), Some("1980-05-06"));
+    assert_eq!(
+        in_edc(record, "visit_date").await.as_deref(),
+        Some("2026-03-02")
+    );
+    assert_eq!(
+        in_edc(record, "visit_notes").await.as_deref(),
+        Some("fasting")
+    );
+    assert_eq!(
+        in_edc("S01-EXP-0002", "visit_notes").await.as_deref(),
+        Some("new")
+    );
+    let held = store.readers().refused_values().await.unwrap();
+    let named: Vec<(&str, &str, RefusedBy, &str)> = held
+        .iter()
+        .map(|r| {
+            (
+                r.cell.record_id.as_str(),
+                r.cell.field.as_str(),
+                r.by,
+                r.message.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        named,
+        [
+            (record, "visit_date", RefusedBy::ExportRights, ""),
+            (record, "visit_notes", RefusedBy::ExportRights, ""),
+            (record, "dob", RefusedBy::ExportRights, ""),
+        ]
+    );
+    // Rights may be granted at any time: the next run looks at the held
+    // values again, with no save. Now seen, the EDC's values differ from
+    // any this desk had, and a person decides (nothing is overwritten
+    // silently).
+    assert!(sim.set_rights(DEMO_TOKEN_RIVERSIDE, Rights::site_coordinator()));
+    sync.run(&CancellationToken::new()).await.unwrap();
+    let mut conflicts: Vec<(String, String)> = store
+        .readers()
+        .conflicts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.cell.field, c.theirs))
+        .collect();
+    conflicts.sort();
+    assert_eq!(
+        conflicts,
+        [
+            ("dob".to_owned(), "1980-05-06".to_owned()),
+            ("visit_date".to_owned(), "2026-03-02".to_owned()),
+            ("visit_notes".to_owned(), "fasting".to_owned())
+        ]
+    );
+    assert!(store.readers().refused_values().await.unwrap().is_empty());
+    assert_eq!(
+        in_edc(record, "visit_notes").await.as_deref(),
+        Some("fasting")
+    );
 }

@@ -7,16 +7,21 @@
 //! replays one): random local edits and edits by a colleague in the EDC,
 //! syncs under mixed faults (5xx, 429, hangs, resets, apply-then-drop,
 //! writes stamped when they started and committed late, a clock stepping
-//! back an hour, HTTP 200 with a database error, PHP's `max_input_vars`)
-//! with random cancels, every other scenario with a site coordinator's
-//! narrow token (no Logging, no Data Access Groups right), then checks that desk and EDC agree cell for cell,
-//! that no record is duplicated, and that nothing edited was lost.
+//! back an hour, HTTP 200 with a database error, PHP's `max_input_vars`, a
+//! form locked part-way) with random cancels, every other scenario with a
+//! site coordinator's narrow token (no Logging, no Data Access Groups
+//! right), every third with limited data export rights (a form
+//! de-identified, one without identifiers), then checks that desk and EDC
+//! agree cell for cell but for the values held back, which the desk lists
+//! as it holds them, that no record is duplicated, and that nothing edited
+//! was lost.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use edc_sim::{
-    DEMO_TOKEN, DEMO_TOKEN_RIVERSIDE, FaultSet, Project, Rights, RunningSim, SimConfig, Simulator,
+    DEMO_TOKEN, DEMO_TOKEN_RIVERSIDE, DataExport, FaultSet, Project, Rights, RunningSim, SimConfig,
+    Simulator,
 };
 use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng as _};
@@ -193,6 +198,11 @@ const FIELDS: &[(&str, &str, &[&str])] = &[
         "visit_notes",
         &["seen", "called back", "fasting"],
     ),
+    (
+        "baseline_arm_1",
+        "visit_date",
+        &["2026-03-02", "2026-03-09"],
+    ),
     ("baseline_arm_1", "meds___1", &["1"]),
     ("baseline_arm_1", "meds___3", &["1"]),
     ("baseline_arm_1", "vitals_complete", &["0", "1", "2"]),
@@ -281,10 +291,22 @@ async fn scenario(seed: u64) {
     .await
     .unwrap();
     // Every other scenario with a site coordinator's narrow token: no
-    // log, no groups, as most site tokens are.
-    if seed.is_multiple_of(2) {
-        assert!(sim.set_rights(DEMO_TOKEN_RIVERSIDE, Rights::site_coordinator()));
+    // log, no groups, as most site tokens are; every third with limited
+    // data export rights: the vitals de-identified (notes left out, dates
+    // shifted), the demographics without identifiers.
+    let mut rights = if seed.is_multiple_of(2) {
+        Rights::site_coordinator()
+    } else {
+        Rights::default()
+    };
+    if seed.is_multiple_of(3) {
+        rights.data_export_forms = [
+            ("vitals".to_owned(), DataExport::Deidentified),
+            ("demographics".to_owned(), DataExport::NoIdentifiers),
+        ]
+        .into();
     }
+    assert!(sim.set_rights(DEMO_TOKEN_RIVERSIDE, rights));
     let colleague = client(&sim, DEMO_TOKEN_RIVERSIDE, Duration::from_secs(10));
     let tracker = TaskTracker::new();
     let sync = syncer(&store, &sim, &tracker);
@@ -360,6 +382,14 @@ async fn scenario(seed: u64) {
         // The screening log: new subjects, their lifecycle and corrections,
         // which travel as cells of the screening instrument.
         screening_step(&store, &mut rng, &mut screened).await;
+        // A data manager locks a form the desk may have edits for: REDCap
+        // refuses those values, the rest goes.
+        if round == 1 && !in_edc.is_empty() && rng.random_bool(0.4) {
+            let r = &in_edc[rng.random_range(0..in_edc.len())];
+            sim.lock_form(r, Some("screening_arm_1"), "demographics")
+                .await
+                .unwrap();
+        }
         sim.set_faults(faults.clone());
         // A run, maybe cancelled part-way.
         let cancel = CancellationToken::new();
@@ -386,6 +416,7 @@ async fn scenario(seed: u64) {
     for _ in 0..5 {
         if sync.run(&CancellationToken::new()).await.is_ok() {
             let (cells, _, conflicts) = store.readers().sync_counts().await.unwrap();
+            let held = store.readers().refused_values().await.unwrap().len() as u32;
             assert_eq!(
                 conflicts,
                 0,
@@ -393,7 +424,7 @@ async fn scenario(seed: u64) {
                 store.readers().conflicts().await.unwrap(),
                 store.readers().id_collisions().await.unwrap()
             );
-            if cells == 0 {
+            if cells == held {
                 settled = true;
                 break;
             }
@@ -410,7 +441,24 @@ async fn scenario(seed: u64) {
         .collect();
     let mut local = local_values(&store, &all).await;
     local.retain(|(_, _, _, f), _| f != "bmi" && !f.ends_with("_complete"));
-    let (server, rows, unique) = server_values(&sim, &all).await;
+    let (mut server, rows, unique) = server_values(&sim, &all).await;
+    // Values held back (refused by the EDC, or hidden from the token) are
+    // listed with what the desk holds, and left out of the comparison.
+    let held = store.readers().refused_values().await.unwrap();
+    for h in &held {
+        let key = (
+            h.cell.record_id.clone(),
+            h.cell.event.clone(),
+            h.cell.instance,
+            h.cell.field.clone(),
+        );
+        assert_eq!(
+            local.remove(&key).unwrap_or_default(),
+            h.value,
+            "seed {seed}: a held value is listed as the desk holds it"
+        );
+        server.remove(&key);
+    }
     assert_eq!(rows, unique, "seed {seed}: duplicate rows in the EDC");
     assert_eq!(local, server, "seed {seed}: desk and EDC differ");
     // The subject list says what the EDC's status cells say.
@@ -429,8 +477,9 @@ async fn scenario(seed: u64) {
         assert_eq!(code, expected, "seed {seed}: {id}'s status");
     }
     eprintln!(
-        "seed {seed}: {} cells agree; answers by status {:?}",
+        "seed {seed}: {} cells agree, {} held; answers by status {:?}",
         local.len(),
+        held.len(),
         sim.stats().by_status
     );
     sim.shutdown().await;
