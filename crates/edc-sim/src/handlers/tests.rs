@@ -92,7 +92,8 @@ fn import_options_are_checked() {
     assert!(err(&format!("{base}&overwriteBehavior=sometimes")).contains("overwriteBehavior"));
     assert!(err(&format!("{base}&returnContent=auto_ids")).contains("forceAutoNumber"));
     assert!(err(&format!("{base}&returnContent=all")).contains("returnContent"));
-    assert!(err(&format!("{base}&dateFormat=MDY")).contains("YMD"));
+    assert!(err(&format!("{base}&dateFormat=MYD")).contains("dateFormat"));
+    assert!(parse_call(&params(&format!("{base}&dateFormat=DMY")), &project).is_ok());
     assert!(err(&format!("{base}&type=eav")).contains("flat"));
     assert!(err("content=record&format=json&data=%7B%7D").contains("JSON array"));
     assert!(err("content=record&format=json&data=%5B%7B%22a%22%3Atrue%7D%5D").contains("not text"));
