@@ -224,16 +224,16 @@ pub(crate) fn check_row(
                 None
             }
         };
-        let kept = match (mode, &column.kind) {
-            (Mode::Seed, _) => value.clone(),
-            (Mode::Import, _) if stored.is_some() => stored.unwrap_or_default(),
+        let kept = match (mode, &column.kind, stored) {
+            (Mode::Seed, _, _) => value.clone(),
+            (Mode::Import, _, Some(stored)) => stored,
             // A note's line breaks are content; elsewhere REDCap trims.
-            (Mode::Import, ColumnKind::Value { field })
+            (Mode::Import, ColumnKind::Value { field }, None)
                 if project.dictionary().fields[*field].field_type == FieldType::Notes =>
             {
                 value.clone()
             }
-            (Mode::Import, _) => v.to_owned(),
+            (Mode::Import, _, None) => v.to_owned(),
         };
         values.push((index, kept));
     }

@@ -444,7 +444,7 @@ pub(crate) struct Matcher {
 const SEPARATOR_GROUP: &str = r"([-\/])";
 
 impl Matcher {
-    /// Translates `php` (`/pattern/flags`) for the `regex` crate. An
+    /// Translates `php` (`/pattern/flags`) for the `regex` crate. A
     /// construct the translation does not know is an error, never a
     /// pattern that means something else.
     pub fn compile(php: &str) -> Result<Matcher, String> {
