@@ -78,7 +78,7 @@ Example: --token HEX:site_user:s01:site,form:labs=view
 Environment:
   EDC_SIM_LOG          Log filter, e.g. info or edc_sim=debug";
 
-/// A REDCap API server (JSON only) for SiteDesk's demo mode, training and
+/// A REDCap API server (JSON and CSV) for SiteDesk's demo mode, training and
 /// tests. It prints the API URL and the tokens, and serves until Ctrl-C.
 #[derive(Debug, Clone, Parser)]
 #[command(

@@ -25,15 +25,23 @@
 //!
 //! # The API
 //!
-//! `POST /api/` with a form-encoded body, JSON only (`format=json`; another
-//! format is answered with a REDCap-shaped error; the design imports also
-//! take CSV). Calls: `version`, `project`, `metadata`, `instrument`,
-//! `arm`, `event`, `formEventMapping` (a classic project answers an error:
-//! how clients tell it is not longitudinal), `repeatingFormsEvents`,
-//! `dag`, `exportFieldNames`, `log`, and `record` export, import and
-//! delete; and, with `data`, the design imports: `metadata` (a new data
-//! dictionary) and `formEventMapping` (new instrument designations), which
-//! answer the number of fields or designations now in force.
+//! `POST /api/` with a form-encoded body, in JSON or CSV (`format=json` or
+//! `format=csv`; an import answers in `returnFormat`, errors come in it:
+//! `{"error":"message"}`, or with `returnFormat=csv` the message as text).
+//! CSV is REDCap's: a header line, a line per row, a cell quoted as PHP's
+//! `fputcsv` quotes it. Calls: `version`, `project`, `metadata`,
+//! `instrument`, `arm`, `event`, `formEventMapping` (a classic project
+//! answers an error: how clients tell it is not longitudinal),
+//! `repeatingFormsEvents`, `dag`, `exportFieldNames` (a checkbox as its
+//! `field___code` columns), `log`, `generateNextRecordName`, and `record`
+//! export (`rawOrLabel=label` gives choice labels, and in CSV
+//! `rawOrLabelHeaders=label` the fields' labels), import (`dateFormat`
+//! `YMD`, `MDY` or `DMY`) and delete; and, with `data`, the design
+//! imports: `metadata` (a new data dictionary) and `formEventMapping` (new
+//! instrument designations), which answer the number of fields or
+//! designations now in force. Any other `content` or `action`, and XML or
+//! ODM, is refused with 400 and words that say it is not simulated
+//! (`The content 'file' is not simulated by edc-sim`).
 //! Errors are `{"error":"message"}` with a 4xx/5xx status; a missing or
 //! unknown token is 403 `You do not have permissions to use the API`.
 //! A token may be bound to a data access group: it then sees and writes
@@ -84,13 +92,18 @@
 //! long as the server runs; the records are left as they are (a removed
 //! field's values stay stored, hidden, and come back with the field).
 //! What imports check, and how, is in `handlers::import` and
-//! `project::rows`.
-//! Values are checked by `sitedesk_core::metadata::validate`, so the
-//! simulator refuses what the desk itself refuses.
+//! `project::rows`. Values are checked by REDCap's own rules, not the
+//! desk's: a text field's value against the PHP pattern of its validation
+//! type, from REDCap's `redcap_validation_types` table (`project::validation`,
+//! REDCap 15.7.6's rows), a date in Y-M-D whatever order the field shows;
+//! choice codes; a missing-data code in any field. A value outside min and
+//! max is taken, as REDCap's import only warns about it. So the desk and
+//! the simulator disagree where the desk and REDCap do, and the desk's
+//! tests see REDCap's refusals.
 //!
 //! Deliberate simplifications: calculated fields are not recomputed on
 //! import (they cannot be imported; a project's own data keeps its
-//! values); `dateFormat` is `YMD` only; files cannot be uploaded (a
+//! values); files cannot be uploaded (a
 //! project file's stored files show by their names); `exportDataAccessGroups`
 //! is ignored for a token in a group, as REDCap ignores it.
 //!
@@ -99,8 +112,8 @@
 //! In layers, each importing only the ones below it: `rights` (what a
 //! user may do), `protocol` (the API's parameters, error answers and
 //! users), with `clock`, `faults` and `stats` beside it; `project` (the project model: its flat-row layout,
-//! `Project`, the row checks, the project file, CSV and demo sources, and
-//! design changes);
+//! REDCap's validation types, `Project`, the row checks, the project file,
+//! CSV and demo sources, and design changes);
 //! `store` (SQLite and its thread); `handlers` (the API calls, and in
 //! `handlers::access` the rights each needs and REDCap's words); `server`
 //! (tokens, the accept loop, faults carried out); and `cli` for the

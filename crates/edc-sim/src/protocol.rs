@@ -68,6 +68,15 @@ impl ApiError {
     pub fn body(&self) -> String {
         serde_json::json!({ "error": self.message }).to_string()
     }
+
+    /// The error in `format`: `{"error":"..."}`, or with `returnFormat=csv`
+    /// the message alone, as text.
+    pub fn answer(&self, format: Format) -> Answer {
+        match format {
+            Format::Json => Answer::Json(self.body()),
+            Format::Csv => Answer::Text(self.message.clone()),
+        }
+    }
 }
 
 /// An answer's body.
@@ -75,6 +84,105 @@ impl ApiError {
 pub(crate) enum Answer {
     Json(String),
     Text(String),
+    Csv(String),
+}
+
+/// The two formats the simulator answers in (`format`, `returnFormat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Json,
+    Csv,
+}
+
+impl Format {
+    /// The format `param` names; JSON unless it says `csv` (the calls have
+    /// checked it is one of the two).
+    pub fn of(params: &Params, param: &str) -> Format {
+        match params.get(param) {
+            Some("csv") => Format::Csv,
+            _ => Format::Json,
+        }
+    }
+}
+
+impl Answer {
+    /// The answer in `format`: a JSON answer becomes CSV (see
+    /// [`json_to_csv`]); text stays text.
+    pub fn into_format(self, format: Format) -> Answer {
+        match (self, format) {
+            (Answer::Json(j), Format::Csv) => Answer::Csv(json_to_csv(&j)),
+            (other, _) => other,
+        }
+    }
+}
+
+/// One CSV cell as PHP's `fputcsv` writes it, which REDCap's CSV answers
+/// come from: in double quotes (doubled inside) when it holds a comma, a
+/// quote, a line break, a tab or a space; as it is otherwise.
+pub(crate) fn csv_cell(cell: &str) -> String {
+    if cell.contains([',', '"', '\n', '\r', '\t', ' ']) {
+        format!("\"{}\"", cell.replace('"', "\"\""))
+    } else {
+        cell.to_owned()
+    }
+}
+
+/// A header line and a line per row, each line ending in `\n`.
+pub(crate) fn csv_table(header: &[String], rows: &[Vec<String>]) -> String {
+    let mut out = String::new();
+    for line in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
+        let cells: Vec<String> = line.iter().map(|c| csv_cell(c)).collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// A JSON answer as CSV: an array of objects is a header line (the first
+/// object's keys, in order) and a line per object; one object is a header
+/// and one line, except an object of one key (`{"count": 2}`), which is
+/// its value; an array of values is a value per line; a value is its text.
+pub(crate) fn json_to_csv(json: &str) -> String {
+    let value: serde_json::Value = match serde_json::from_str(json) {
+        Ok(v) => v,
+        Err(_) => return json.to_owned(),
+    };
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let table = |rows: Vec<Vec<(String, String)>>| {
+        let header: Vec<String> = rows
+            .first()
+            .map(|r| r.iter().map(|(k, _)| k.clone()).collect())
+            .unwrap_or_default();
+        let lines: Vec<Vec<String>> = rows
+            .into_iter()
+            .map(|r| r.into_iter().map(|(_, v)| v).collect())
+            .collect();
+        if header.is_empty() {
+            String::new()
+        } else {
+            csv_table(&header, &lines)
+        }
+    };
+    match &value {
+        serde_json::Value::Object(o) if o.len() == 1 => {
+            o.values().next().map(text).unwrap_or_default()
+        }
+        serde_json::Value::Object(_) => json_rows(&format!("[{json}]"))
+            .map(table)
+            .unwrap_or_default(),
+        serde_json::Value::Array(items) if items.iter().all(|i| i.is_object()) => {
+            json_rows(json).map(table).unwrap_or_default()
+        }
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|i| format!("{}\n", csv_cell(&text(i))))
+            .collect(),
+        other => text(other),
+    }
 }
 
 /// A record call's answer, with the number of record rows it imported or

@@ -46,14 +46,16 @@ use tokio_util::task::TaskTracker;
 
 use crate::clock::Clock;
 use crate::faults::{
-    BANNED, CallKey, DB_ERROR, FaultSet, FaultState, HANG_LIMIT, Outcome, SpecError,
+    Action, BANNED, CallKey, DB_ERROR, FaultSet, FaultState, HANG_LIMIT, Outcome, SpecError,
 };
 use crate::handlers::design::import_design;
 use crate::handlers::import::seed;
 use crate::handlers::meta::answer_meta;
 use crate::handlers::{Call, Job, action_of, authorize, parse_call, run_job};
 use crate::project::{Project, ProjectStatus};
-use crate::protocol::{Answer, ApiError, ApiUser, Params, TokenError, check_token, is_token};
+use crate::protocol::{
+    Answer, ApiError, ApiUser, Format, Params, TokenError, check_token, is_token,
+};
 use crate::rights::Rights;
 use crate::stats::{Collector, Stats};
 use crate::store::{Database, StoreError, StoreHandle};
@@ -777,12 +779,22 @@ async fn api(
         }
         _ => {}
     }
-    let (status, content_type, text, rows) =
-        match s.answer(&params, started, plan.slow_commit).await {
-            Ok((Answer::Json(j), rows)) => (200, "application/json; charset=utf-8", j, rows),
-            Ok((Answer::Text(t), rows)) => (200, "text/plain; charset=utf-8", t, rows),
-            Err(e) => (e.status, "application/json; charset=utf-8", e.body(), 0),
-        };
+    // An import answers in `returnFormat`, an export in `format`; errors
+    // come in `returnFormat`.
+    let return_format = Format::of(&params, "returnFormat");
+    let answer_format = match action_of(&params) {
+        Action::Export => Format::of(&params, "format"),
+        Action::Import | Action::Delete => return_format,
+    };
+    let (status, answer, rows) = match s.answer(&params, started, plan.slow_commit).await {
+        Ok((answer, rows)) => (200, answer.into_format(answer_format), rows),
+        Err(e) => (e.status, e.answer(return_format), 0),
+    };
+    let (content_type, text) = match answer {
+        Answer::Json(j) => ("application/json; charset=utf-8", j),
+        Answer::Text(t) => ("text/plain; charset=utf-8", t),
+        Answer::Csv(c) => ("text/csv; charset=utf-8", c),
+    };
     tracing::debug!(call = %label, status, rows, "answered");
     if rows > 0 && !plan.record_cost.is_zero() {
         s.stats.fault("record-cost");

@@ -179,20 +179,20 @@ async fn a_bad_token_is_refused_with_403() {
     // Tokens are hexadecimal, whatever the case.
     let lower = Client::new(&sim, &DEMO_TOKEN.to_ascii_lowercase());
     assert_eq!(lower.post(&[("content", "version")]).await.0, 200);
-    let csv = crate::common::http()
+    let xml = crate::common::http()
         .post(sim.api_url())
         .form(&[
             ("token", DEMO_TOKEN),
             ("content", "record"),
-            ("format", "csv"),
+            ("format", "xml"),
         ])
         .send()
         .await
         .unwrap();
-    assert_eq!(csv.status(), 400);
-    let message: Value = csv.json().await.unwrap();
+    assert_eq!(xml.status(), 400);
+    let message: Value = xml.json().await.unwrap();
     assert!(
-        message["error"].as_str().unwrap().contains("JSON only"),
+        message["error"].as_str().unwrap().contains("not simulated"),
         "{message}"
     );
     sim.shutdown().await;

@@ -7,6 +7,10 @@
 //!   loaded from its project file and from its CSV files, gives back its
 //!   data dictionary and its records.
 //! - `faults`: what a client sees of each injected fault.
+//! - `formats`: CSV records and data dictionary, label exports,
+//!   `exportFieldNames`, and what is not simulated.
+//! - `redcap_rules`: imported values checked by REDCap's rules, where the
+//!   desk's own checks disagree with them.
 //! - `rights`: each right's refusal, in REDCap's status and words, and
 //!   that a refused call changes nothing.
 
@@ -14,4 +18,6 @@ mod api;
 mod common;
 mod compat;
 mod faults;
+mod formats;
+mod redcap_rules;
 mod rights;

@@ -27,7 +27,8 @@ use crate::handlers::access::{LOCKED_FORM, NO_CREATE_RIGHT, NO_FORM_EDIT_RIGHT};
 use crate::project::Project;
 use crate::project::layout::{ColumnKind, FlatRow, RowKey};
 use crate::project::rows::{CheckedRow, Mode, Problem, check_row};
-use crate::protocol::{ApiError, ApiUser, Params, Reply, json_rows, to_json};
+use crate::project::validation::DateFormat;
+use crate::protocol::{ApiError, ApiUser, Params, Reply, csv_rows, json_rows, to_json};
 use crate::rights::FormRight;
 use crate::store::{LogEntry, Store, StoreError, Writer};
 
@@ -45,6 +46,8 @@ pub(crate) enum ReturnContent {
 #[derive(Debug)]
 pub(crate) struct ImportRequest {
     pub rows: Vec<FlatRow>,
+    /// The order of the dates' parts in `rows` (`dateFormat`).
+    pub dates: DateFormat,
     pub overwrite: bool,
     pub return_content: ReturnContent,
     pub force_auto_number: bool,
@@ -60,13 +63,14 @@ impl ImportRequest {
                 "This simulated REDCap server imports type=flat only",
             ));
         }
-        if let Some(d) = params.get("dateFormat")
-            && d != "YMD"
-        {
-            return Err(ApiError::bad_request(
-                "This simulated REDCap server takes dateFormat=YMD only (values in stored form)",
-            ));
-        }
+        let dates = match params.get("dateFormat") {
+            None => DateFormat::Ymd,
+            Some(d) => DateFormat::parse(d).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "The value of the parameter \"dateFormat\" ({d}) is not valid: YMD, MDY or DMY"
+                ))
+            })?,
+        };
         let overwrite = match params.get("overwriteBehavior").unwrap_or("normal") {
             "normal" => false,
             "overwrite" => true,
@@ -95,9 +99,10 @@ impl ImportRequest {
         let data = params
             .get("data")
             .ok_or_else(|| ApiError::bad_request("The parameter 'data' is missing"))?;
-        let rows = parse_rows(data)?;
+        let rows = parse_rows(data, params.get("format") == Some("csv"))?;
         Ok(ImportRequest {
             rows,
+            dates,
             overwrite,
             return_content,
             force_auto_number,
@@ -105,8 +110,16 @@ impl ImportRequest {
     }
 }
 
-/// Reads an import's `data`: a JSON array of flat rows.
-fn parse_rows(data: &str) -> Result<Vec<FlatRow>, ApiError> {
+/// Reads an import's `data`: a JSON array of flat rows, or with
+/// `format=csv` a header line and a line per row.
+fn parse_rows(data: &str, csv: bool) -> Result<Vec<FlatRow>, ApiError> {
+    if csv {
+        return csv_rows(data).map_err(|e| {
+            ApiError::bad_request(format!(
+                "The data being imported is not CSV with a header line: {e}"
+            ))
+        });
+    }
     json_rows(data).map_err(|e| {
         ApiError::bad_request(format!(
             "The data being imported is not a JSON array of flat records: {e}"
@@ -350,7 +363,7 @@ pub(crate) fn import(
     let checked: Vec<CheckedRow> = req
         .rows
         .iter()
-        .filter_map(|row| check_row(project, row, now, Mode::Import, &mut problems))
+        .filter_map(|row| check_row(project, row, req.dates, Mode::Import, &mut problems))
         .collect();
     if !problems.is_empty() {
         return Err(refused(&problems));
@@ -655,7 +668,8 @@ pub(crate) fn seed(store: &mut Store, project: &Project, now: NaiveDateTime) -> 
     let ts = now.format(TIMESTAMP).to_string();
     for row in project.records() {
         let mut problems = Vec::new();
-        let Some(checked) = check_row(project, row, now, Mode::Seed, &mut problems) else {
+        let Some(checked) = check_row(project, row, DateFormat::Ymd, Mode::Seed, &mut problems)
+        else {
             return Err(problems
                 .iter()
                 .map(Problem::csv_line)

@@ -124,10 +124,10 @@ pub(crate) fn parse_call(params: &Params, project: &Project) -> Result<Call, Api
     }
     .filter(|_| params.get("data").is_some() && matches!(action, "export" | "import"));
     if content != "version" {
-        check_format(params.get("format"), "format", design.is_some())?;
+        check_format(params.get("format"), "format")?;
     }
     if let Some(rf) = params.get("returnFormat") {
-        check_format(Some(rf), "returnFormat", design.is_some())?;
+        check_format(Some(rf), "returnFormat")?;
     }
     if let Some(target) = design {
         return Ok(Call::Design(DesignImport::parse(target, params)?));
@@ -166,31 +166,47 @@ pub(crate) fn parse_call(params: &Params, project: &Project) -> Result<Call, Api
             Ok(Call::Job(Job::Import(ImportRequest::parse(params)?)))
         }
         ("record", "export") => Ok(Call::Job(Job::Export(ExportQuery::parse(params, project)?))),
-        (_, "export" | "import" | "delete") => Err(ApiError::bad_request(format!(
-            "The value of the parameter \"content\" ({content}) is not valid, or this server does not simulate it"
+        ("metadata" | "formEventMapping", "import") => {
+            Err(ApiError::bad_request("The parameter 'data' is missing"))
+        }
+        (c, a) if SIMULATED.iter().any(|(sc, _)| *sc == c) => Err(ApiError::bad_request(format!(
+            "The action '{a}' of content '{c}' is not simulated by edc-sim"
         ))),
-        _ => Err(ApiError::bad_request(format!(
-            "The value of the parameter \"action\" ({action}) is not valid"
+        (c, _) => Err(ApiError::bad_request(format!(
+            "The content '{c}' is not simulated by edc-sim"
         ))),
     }
 }
 
-/// Checks `format` or `returnFormat`: JSON, and CSV too where `csv` says
-/// so (the design imports).
-fn check_format(value: Option<&str>, param: &str, csv: bool) -> Result<(), ApiError> {
-    let speaks = if csv {
-        "JSON and, for this import, CSV only"
-    } else {
-        "JSON only"
-    };
+/// The calls the simulator answers: `content` and its `action`s (a design
+/// import is `metadata` or `formEventMapping` with `data`). Any other
+/// content or action is refused as not simulated, never guessed at.
+pub(crate) const SIMULATED: &[(&str, &[&str])] = &[
+    ("version", &["export"]),
+    ("project", &["export"]),
+    ("metadata", &["export", "import"]),
+    ("instrument", &["export"]),
+    ("arm", &["export"]),
+    ("event", &["export"]),
+    ("formEventMapping", &["export", "import"]),
+    ("repeatingFormsEvents", &["export"]),
+    ("dag", &["export"]),
+    ("exportFieldNames", &["export"]),
+    ("log", &["export"]),
+    ("generateNextRecordName", &["export"]),
+    ("record", &["export", "import", "delete"]),
+];
+
+/// Checks `format` or `returnFormat`: JSON or CSV. REDCap's XML (its
+/// default when the parameter is missing) and ODM are not simulated.
+fn check_format(value: Option<&str>, param: &str) -> Result<(), ApiError> {
     match value {
-        Some("json") => Ok(()),
-        Some("csv") if csv => Ok(()),
+        Some("json" | "csv") => Ok(()),
         Some(other) => Err(ApiError::bad_request(format!(
-            "This simulated REDCap server speaks {speaks}: send {param}=json (not {other})"
+            "The {param} '{other}' is not simulated by edc-sim: send {param}=json or {param}=csv"
         ))),
         None => Err(ApiError::bad_request(format!(
-            "The parameter '{param}' is missing; this simulated REDCap server speaks {speaks}: send {param}=json (REDCap itself would answer XML)"
+            "The parameter '{param}' is missing; REDCap would answer XML, which is not simulated by edc-sim: send {param}=json or {param}=csv"
         ))),
     }
 }

@@ -15,8 +15,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
-use sitedesk_core::metadata::FieldType;
 use sitedesk_core::metadata::logic::{self, Expr, FieldRef};
+use sitedesk_core::metadata::{Choice, FieldType};
 
 use crate::clock::{LOG_TIMESTAMP, TIMESTAMP, parse_timestamp};
 use crate::project::Project;
@@ -24,7 +24,7 @@ use crate::project::layout::{
     ColumnKind, DAG, DataColumn, EVENT_NAME, Layout, REPEAT_INSTANCE, REPEAT_INSTRUMENT, RowKey,
     checkbox_column,
 };
-use crate::protocol::{ApiError, ApiUser, Ordered, Params, Reply, to_json};
+use crate::protocol::{Answer, ApiError, ApiUser, Ordered, Params, Reply, csv_table, to_json};
 use crate::rights::{DataExport, FormRight, Rights};
 use crate::store::{LogQuery, RecordQuery, Store};
 
@@ -42,6 +42,14 @@ pub(crate) struct ExportQuery {
     /// `exportBlankForGrayFormStatus`: a form status nothing was saved for
     /// is blank, not `0`.
     pub blank_gray_status: bool,
+    /// `rawOrLabel=label`: choices, statuses, events, repeating
+    /// instruments and groups by their labels.
+    pub labels: bool,
+    /// `format=csv`: a header line and a line per row.
+    pub csv: bool,
+    /// `rawOrLabelHeaders=label` (CSV only, as in REDCap): the header
+    /// line gives the fields' labels.
+    pub label_headers: bool,
 }
 
 fn flag(params: &Params, key: &str) -> bool {
@@ -80,13 +88,16 @@ impl ExportQuery {
                 "This simulated REDCap server exports type=flat only",
             ));
         }
-        if let Some(r) = params.get("rawOrLabel")
-            && r != "raw"
-        {
-            return Err(ApiError::bad_request(
-                "This simulated REDCap server exports raw values only (rawOrLabel=raw)",
-            ));
-        }
+        let raw_or_label = |key: &str| match params.get(key).unwrap_or("raw") {
+            "raw" => Ok(false),
+            "label" => Ok(true),
+            other => Err(ApiError::bad_request(format!(
+                "The value of the parameter \"{key}\" ({other}) is not valid: raw or label"
+            ))),
+        };
+        let labels = raw_or_label("rawOrLabel")?;
+        let csv = params.get("format") == Some("csv");
+        let label_headers = raw_or_label("rawOrLabelHeaders")? && csv;
         let fields = params.list("fields");
         let forms = params.list("forms");
         let events = params.list("events");
@@ -153,6 +164,9 @@ impl ExportQuery {
             end: timestamp(params, "dateRangeEnd")?,
             filter,
             blank_gray_status: flag(params, "exportBlankForGrayFormStatus"),
+            labels,
+            csv,
+            label_headers,
         })
     }
 }
@@ -416,11 +430,170 @@ pub(crate) fn export(
             out.push(row);
         }
     }
-    let body: Vec<Ordered<String>> = out.iter().map(|r| Ordered(r)).collect();
-    Ok(Reply {
-        body: to_json(&body),
-        rows: out.len(),
-    })
+    let rows = out.len();
+    if q.labels {
+        for row in &mut out {
+            for (name, value) in row.iter_mut() {
+                *value = label_of(project, name, value);
+            }
+        }
+    }
+    let body = if q.csv {
+        let mut header: Vec<String> = Vec::with_capacity(columns.len() + specials.len());
+        for (i, c) in columns.iter().enumerate() {
+            header.push(c.name.clone());
+            if i == 0 {
+                header.extend(specials.iter().map(|s| (*s).to_owned()));
+            }
+        }
+        if q.label_headers {
+            for h in &mut header {
+                *h = header_label(project, h);
+            }
+        }
+        let lines: Vec<Vec<String>> = out
+            .into_iter()
+            .map(|r| r.into_iter().map(|(_, v)| v).collect())
+            .collect();
+        Answer::Csv(csv_table(&header, &lines))
+    } else {
+        let body: Vec<Ordered<String>> = out.iter().map(|r| Ordered(r)).collect();
+        to_json(&body)
+    };
+    Ok(Reply { body, rows })
+}
+
+/// A choice's label by its code, if the choices have it.
+fn choice_label<'a>(choices: &'a [Choice], code: &str) -> Option<&'a str> {
+    choices
+        .iter()
+        .find(|c| c.code == code)
+        .map(|c| c.label.as_str())
+}
+
+/// What `rawOrLabel=label` exports for a cell of column `name`, as REDCap
+/// writes it: a choice's label, `Yes`/`No`, `True`/`False`, a checked
+/// checkbox choice's label and `Unchecked`, a form status's name, the
+/// event's name (with its arm when the project has more than one), the
+/// repeating instrument's label, the group's name, and a missing-data
+/// code's label. Anything else, and a blank, as stored.
+fn label_of(project: &Project, name: &str, value: &str) -> String {
+    if value.is_empty() {
+        return String::new();
+    }
+    let design = project.design();
+    let missing = || {
+        design
+            .missing_codes
+            .iter()
+            .find(|m| m.code == value)
+            .map(|m| m.label.clone())
+    };
+    let label = match name {
+        EVENT_NAME => design
+            .events
+            .iter()
+            .find(|e| e.unique_event_name == value)
+            .map(|e| {
+                if design.arms.len() > 1 {
+                    let arm = design
+                        .arms
+                        .iter()
+                        .find(|a| a.arm_num == e.arm_num)
+                        .map(|a| a.name.as_str())
+                        .unwrap_or_default();
+                    format!("{} (Arm {}: {arm})", e.event_name, e.arm_num)
+                } else {
+                    e.event_name.clone()
+                }
+            }),
+        REPEAT_INSTRUMENT => Some(design.form_label(value)),
+        DAG => design
+            .dags
+            .iter()
+            .find(|g| g.unique_group_name == value)
+            .map(|g| g.data_access_group_name.clone()),
+        _ => match project.layout().column(name).map(|(_, c)| &c.kind) {
+            Some(ColumnKind::Complete) => match value {
+                "0" => Some("Incomplete".to_owned()),
+                "1" => Some("Unverified".to_owned()),
+                "2" => Some("Complete".to_owned()),
+                _ => None,
+            },
+            Some(ColumnKind::Checkbox { field, code }) => {
+                let f = &project.dictionary().fields[*field];
+                match value {
+                    "1" => choice_label(&f.choices, code)
+                        .map(str::to_owned)
+                        .or_else(|| {
+                            design
+                                .missing_codes
+                                .iter()
+                                .find(|m| m.code == *code)
+                                .map(|m| m.label.clone())
+                        }),
+                    _ => Some("Unchecked".to_owned()),
+                }
+            }
+            Some(ColumnKind::Value { field }) => {
+                let f = &project.dictionary().fields[*field];
+                match f.field_type {
+                    FieldType::Dropdown | FieldType::Radio => {
+                        choice_label(&f.choices, value).map(str::to_owned)
+                    }
+                    FieldType::Yesno => match value {
+                        "1" => Some("Yes".to_owned()),
+                        "0" => Some("No".to_owned()),
+                        _ => None,
+                    },
+                    FieldType::Truefalse => match value {
+                        "1" => Some("True".to_owned()),
+                        "0" => Some("False".to_owned()),
+                        _ => None,
+                    },
+                    _ => None,
+                }
+                .or_else(missing)
+            }
+            Some(ColumnKind::RecordId) | None => None,
+        },
+    };
+    label.unwrap_or_else(|| value.to_owned())
+}
+
+/// A CSV header as `rawOrLabelHeaders=label` gives it: the field's label
+/// (a checkbox choice's `Label (choice=Choice label)`), `Complete?` for a
+/// form status, and REDCap's words for its own columns.
+fn header_label(project: &Project, name: &str) -> String {
+    match name {
+        EVENT_NAME => return "Event Name".to_owned(),
+        REPEAT_INSTRUMENT => return "Repeat Instrument".to_owned(),
+        REPEAT_INSTANCE => return "Repeat Instance".to_owned(),
+        DAG => return "Data Access Group".to_owned(),
+        _ => {}
+    }
+    let dictionary = project.dictionary();
+    match project.layout().column(name).map(|(_, c)| &c.kind) {
+        Some(ColumnKind::Complete) => "Complete?".to_owned(),
+        Some(ColumnKind::Checkbox { field, code }) => {
+            let f = &dictionary.fields[*field];
+            let choice = choice_label(&f.choices, code)
+                .map(str::to_owned)
+                .or_else(|| {
+                    project
+                        .design()
+                        .missing_codes
+                        .iter()
+                        .find(|m| m.code == *code)
+                        .map(|m| m.label.clone())
+                })
+                .unwrap_or_else(|| code.clone());
+            format!("{} (choice={choice})", f.label)
+        }
+        Some(ColumnKind::Value { field }) => dictionary.fields[*field].label.clone(),
+        Some(ColumnKind::RecordId) => dictionary.fields[0].label.clone(),
+        None => name.to_owned(),
+    }
 }
 
 /// A `log` call's parameters.

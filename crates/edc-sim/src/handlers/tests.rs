@@ -44,8 +44,8 @@ fn design_imports_take_json_or_csv() {
         assert!(matches!(call(body), Ok(Call::Design(_))), "{body}");
     }
     let message = |body: &str| call(body).unwrap_err().message;
-    assert!(message("content=metadata&format=xml&data=x").contains("CSV"));
-    assert!(message("content=record&format=csv&data=x").contains("JSON only"));
+    assert!(message("content=metadata&format=xml&data=x").contains("not simulated"));
+    assert!(message("content=metadata&action=import&format=json").contains("'data'"));
     assert!(matches!(
         call("content=formEventMapping&format=json"),
         Ok(Call::Meta(Meta::FormEventMapping { .. }))
@@ -53,35 +53,75 @@ fn design_imports_take_json_or_csv() {
 }
 
 #[test]
-fn calls_other_than_version_want_json() {
+fn calls_other_than_version_want_json_or_csv() {
     let project = Project::demo();
     let err = |body: &str| parse_call(&params(body), &project).unwrap_err();
+    assert!(matches!(
+        parse_call(&params("content=metadata&format=csv"), &project),
+        Ok(Call::Meta(Meta::Metadata { .. }))
+    ));
+    assert!(matches!(
+        parse_call(
+            &params("content=record&format=csv&returnFormat=csv&data=x"),
+            &project
+        ),
+        Ok(Call::Job(Job::Import(_)))
+    ));
     assert!(
-        err("content=metadata&format=csv")
+        err("content=metadata&format=xml")
             .message
-            .contains("JSON only")
+            .contains("The format 'xml' is not simulated by edc-sim")
     );
-    assert!(err("content=metadata").message.contains("JSON only"));
+    assert!(err("content=metadata").message.contains("XML"));
     assert!(
         err("content=metadata&format=json&returnFormat=xml")
             .message
-            .contains("returnFormat=json")
+            .contains("returnFormat 'xml'")
     );
     assert!(matches!(
         parse_call(&params("content=version"), &project),
         Ok(Call::Meta(Meta::Version))
     ));
     assert!(err("format=json").message.contains("content"));
-    assert!(
-        err("content=surveyLink&format=json")
-            .message
-            .contains("content")
+}
+
+#[test]
+fn a_call_the_simulator_lacks_is_refused_as_not_simulated() {
+    let project = Project::demo();
+    let err = |body: &str| parse_call(&params(body), &project).unwrap_err();
+    for content in ["surveyLink", "file", "user", "report", "xyz"] {
+        let e = err(&format!("content={content}&format=json"));
+        assert_eq!(e.status, 400);
+        assert_eq!(
+            e.message,
+            format!("The content '{content}' is not simulated by edc-sim")
+        );
+    }
+    let e = err("content=record&format=json&action=rename");
+    assert_eq!(
+        e.message,
+        "The action 'rename' of content 'record' is not simulated by edc-sim"
     );
     assert!(
-        err("content=record&format=json&action=rename")
+        err("content=dag&format=json&action=import")
             .message
-            .contains("action")
+            .contains("not simulated")
     );
+    // Every content the simulator names answers its actions.
+    for (content, actions) in SIMULATED {
+        for action in *actions {
+            if let Err(e) = parse_call(
+                &params(&format!("content={content}&action={action}&format=json")),
+                &project,
+            ) {
+                assert!(
+                    !e.message.contains("not simulated"),
+                    "{content}/{action}: {}",
+                    e.message
+                );
+            }
+        }
+    }
 }
 
 #[test]
@@ -92,7 +132,8 @@ fn import_options_are_checked() {
     assert!(err(&format!("{base}&overwriteBehavior=sometimes")).contains("overwriteBehavior"));
     assert!(err(&format!("{base}&returnContent=auto_ids")).contains("forceAutoNumber"));
     assert!(err(&format!("{base}&returnContent=all")).contains("returnContent"));
-    assert!(err(&format!("{base}&dateFormat=MDY")).contains("YMD"));
+    assert!(err(&format!("{base}&dateFormat=MYD")).contains("dateFormat"));
+    assert!(parse_call(&params(&format!("{base}&dateFormat=DMY")), &project).is_ok());
     assert!(err(&format!("{base}&type=eav")).contains("flat"));
     assert!(err("content=record&format=json&data=%7B%7D").contains("JSON array"));
     assert!(err("content=record&format=json&data=%5B%7B%22a%22%3Atrue%7D%5D").contains("not text"));

@@ -23,7 +23,8 @@
 //! lacks, is an error.
 //!
 //! The files of this folder are layered like the crate: `layout` (the
-//! flat-row shape of a project) at the bottom, then this file
+//! flat-row shape of a project) and `validation` (REDCap's validation
+//! types) at the bottom, then this file
 //! ([`Project`] and what it answers), then `rows` (checking a row, setting
 //! a project's records), then the sources (`odm`, `files`, `demo`), and
 //! `edit` (a new dictionary read as `files` reads one) on top; each imports
@@ -47,6 +48,7 @@ mod odm;
 pub(crate) mod rows;
 #[cfg(test)]
 mod tests;
+pub(crate) mod validation;
 
 /// The API's data dictionary columns, in order.
 pub const METADATA_COLUMNS: [&str; 18] = [

@@ -1,25 +1,25 @@
 //! One flat row as an import (or a project's own data) sends it: which
 //! record, event and repeat instance it is for, and whether each value is
-//! one REDCap would take. Value formats are checked by the desk's own
-//! `sitedesk_core::metadata::validate`, given the value in stored (ISO)
-//! form; a value that is well-formed only in another order (`05-31-2024`)
-//! is refused, as REDCap refuses it with `dateFormat=YMD`. A project's
-//! own records are set here too, checked row by row as an import would
-//! check them.
+//! one REDCap would take, by REDCap's own rules: a text field's value
+//! against its validation type's pattern (`validation`; a date in Y-M-D,
+//! after `dateFormat` has put it so), a choice against the field's codes
+//! (`0`/`1` for yes/no and true/false), a slider's whole number against
+//! its range; a missing-data code of the project passes in any field; a
+//! calculated or file field takes no import. A value out of min/max is
+//! taken: REDCap's import only warns about it. A project's own records
+//! are set here too, checked row by row as an import would check them.
 //!
 //! Not here: what is stored (the store), who may write which record
 //! (`handlers::import`).
 
-use chrono::NaiveDateTime;
-use sitedesk_core::metadata::FieldType;
 use sitedesk_core::metadata::design::CLASSIC_EVENT;
-use sitedesk_core::metadata::validate::{Invalid, Verdict, check_value, display};
+use sitedesk_core::metadata::{Field, FieldType};
 
 use super::layout::{
     ColumnKind, DAG, EVENT_NAME, FlatRow, REPEAT_INSTANCE, REPEAT_INSTRUMENT, RowKey,
 };
+use super::validation::{self, DateFormat};
 use super::{Project, ProjectError};
-use crate::clock::Clock;
 
 /// REDCap's words for a value that is not in the field's format.
 pub const FORMAT_MESSAGE: &str = "The value you provided could not be validated because it does not follow the expected format. Please try again.";
@@ -72,7 +72,7 @@ pub(crate) struct CheckedRow {
 pub(crate) fn check_row(
     project: &Project,
     row: &FlatRow,
-    now: NaiveDateTime,
+    dates: DateFormat,
     mode: Mode,
     problems: &mut Vec<Problem>,
 ) -> Option<CheckedRow> {
@@ -214,21 +214,26 @@ pub(crate) fn check_row(
             problem(name, value, message);
             continue;
         }
-        if let Some(message) = check_value_of(project, &column.kind, v, now, mode) {
-            problem(name, value, message);
-            if mode == Mode::Import {
-                continue;
+        let stored = match check_value_of(project, &column.kind, v, dates, mode) {
+            Checked::Take(stored) => stored,
+            Checked::Refuse(message) => {
+                problem(name, value, message);
+                if mode == Mode::Import {
+                    continue;
+                }
+                None
             }
-        }
-        let kept = match (mode, &column.kind) {
-            (Mode::Seed, _) => value.clone(),
+        };
+        let kept = match (mode, &column.kind, stored) {
+            (Mode::Seed, _, _) => value.clone(),
+            (Mode::Import, _, Some(stored)) => stored,
             // A note's line breaks are content; elsewhere REDCap trims.
-            (Mode::Import, ColumnKind::Value { field })
+            (Mode::Import, ColumnKind::Value { field }, None)
                 if project.dictionary().fields[*field].field_type == FieldType::Notes =>
             {
                 value.clone()
             }
-            (Mode::Import, _) => v.to_owned(),
+            (Mode::Import, _, None) => v.to_owned(),
         };
         values.push((index, kept));
     }
@@ -249,32 +254,47 @@ fn add(problems: &mut Vec<Problem>, record: &str, field: &str, value: &str, mess
     });
 }
 
-/// Why a non-blank value is refused, if it is.
+/// What the check of one non-blank value decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Checked {
+    /// Taken; stored as sent (trimmed), or as the given form (a date with
+    /// `-` between its parts, in Y-M-D).
+    Take(Option<String>),
+    /// Refused, with REDCap's words.
+    Refuse(String),
+}
+
+/// Checks one non-blank value `v` of a column, by REDCap's rules.
 fn check_value_of(
     project: &Project,
     kind: &ColumnKind,
     v: &str,
-    now: NaiveDateTime,
+    dates: DateFormat,
     mode: Mode,
-) -> Option<String> {
+) -> Checked {
+    let refuse = |m: String| Checked::Refuse(m);
     match kind {
-        ColumnKind::RecordId => None,
-        ColumnKind::Complete => (!matches!(v, "0" | "1" | "2"))
-            .then(|| format!("{FORMAT_MESSAGE} (A form status is 0, 1 or 2.)")),
-        ColumnKind::Checkbox { .. } => (!matches!(v, "0" | "1"))
-            .then(|| format!("{FORMAT_MESSAGE} (A checkbox choice is 0 or 1.)")),
+        ColumnKind::RecordId => Checked::Take(None),
+        ColumnKind::Complete if matches!(v, "0" | "1" | "2") => Checked::Take(None),
+        ColumnKind::Complete => refuse(format!("{FORMAT_MESSAGE} (A form status is 0, 1 or 2.)")),
+        ColumnKind::Checkbox { .. } if matches!(v, "0" | "1") => Checked::Take(None),
+        ColumnKind::Checkbox { .. } => {
+            refuse(format!("{FORMAT_MESSAGE} (A checkbox choice is 0 or 1.)"))
+        }
         ColumnKind::Value { field } => {
             let f = &project.dictionary().fields[*field];
             match (f.field_type, mode) {
-                (FieldType::Calc | FieldType::File | FieldType::Sql, Mode::Seed) => return None,
+                (FieldType::Calc | FieldType::File | FieldType::Sql, Mode::Seed) => {
+                    return Checked::Take(None);
+                }
                 (FieldType::Calc, Mode::Import) => {
-                    return Some(
+                    return refuse(
                         "This field is a calculated field, whose value the server computes: it cannot be imported"
                             .into(),
                     );
                 }
                 (FieldType::File, Mode::Import) => {
-                    return Some(
+                    return refuse(
                         "This is a file upload field: a file cannot be imported as record data"
                             .into(),
                     );
@@ -283,23 +303,74 @@ fn check_value_of(
             }
             // A missing-data code is accepted whatever the validation.
             if project.design().is_missing_code(v) {
-                return None;
+                return Checked::Take(None);
             }
-            match check_value(f, &display(f, v), now) {
-                Verdict::Valid { stored }
-                | Verdict::OutOfRange { stored, .. }
-                | Verdict::Unsupported { stored, .. } => (stored != v)
-                    .then(|| format!("{FORMAT_MESSAGE} (Send the stored form: {stored}.)")),
-                Verdict::Missing => None,
-                Verdict::Invalid {
-                    problem: Invalid::NotAChoice,
-                } => Some(format!("The value is not a valid category for {}", f.name)),
-                Verdict::Invalid {
-                    problem: Invalid::NotEnterable,
-                } => Some("This field cannot be imported".into()),
-                Verdict::Invalid {
-                    problem: Invalid::Format { .. },
-                } => Some(FORMAT_MESSAGE.into()),
+            check_field_value(f, v, dates)
+        }
+    }
+}
+
+/// A field's value (not a missing-data code) by its type.
+fn check_field_value(f: &Field, v: &str, dates: DateFormat) -> Checked {
+    let not_a_choice =
+        || Checked::Refuse(format!("The value is not a valid category for {}", f.name));
+    match f.field_type {
+        FieldType::Dropdown | FieldType::Radio | FieldType::Checkbox => {
+            if f.choices.iter().any(|c| c.code == v) {
+                Checked::Take(None)
+            } else {
+                not_a_choice()
+            }
+        }
+        FieldType::Yesno | FieldType::Truefalse => {
+            if matches!(v, "0" | "1") {
+                Checked::Take(None)
+            } else {
+                not_a_choice()
+            }
+        }
+        FieldType::Slider => {
+            // A whole number within the slider's range (0 to 100 unless
+            // min and max say otherwise).
+            let bound = |b: &Option<String>, default: i64| {
+                b.as_deref()
+                    .and_then(|t| t.trim().parse::<i64>().ok())
+                    .unwrap_or(default)
+            };
+            let (lo, hi) = (bound(&f.min, 0), bound(&f.max, 100));
+            match v.parse::<i64>() {
+                Ok(n)
+                    if validation::passes("integer", v) == Some(true) && (lo..=hi).contains(&n) =>
+                {
+                    Checked::Take(None)
+                }
+                _ => Checked::Refuse(format!(
+                    "{FORMAT_MESSAGE} (A slider takes a whole number from {lo} to {hi}.)"
+                )),
+            }
+        }
+        FieldType::Descriptive | FieldType::Sql => {
+            Checked::Refuse("This field cannot be imported".into())
+        }
+        FieldType::Calc | FieldType::File | FieldType::Text | FieldType::Notes => {
+            let Some(name) = f.validation.as_deref().filter(|n| !n.is_empty()) else {
+                return Checked::Take(None);
+            };
+            let date = validation::is_date_type(name);
+            let value = if date {
+                validation::to_ymd(v, dates)
+            } else {
+                v.to_owned()
+            };
+            match validation::passes(validation::import_type(name), &value) {
+                // A type REDCap does not ship: the value is taken as sent.
+                None => Checked::Take(None),
+                Some(false) => Checked::Refuse(FORMAT_MESSAGE.into()),
+                Some(true) if date => {
+                    let stored = validation::stored_date(&value);
+                    Checked::Take((stored != v).then_some(stored))
+                }
+                Some(true) => Checked::Take(None),
             }
         }
     }
@@ -327,12 +398,11 @@ impl Project {
                 columns: unknown,
             });
         }
-        let now = Clock::Local.now();
         let mut fatal = Vec::new();
         let mut warnings = Vec::new();
         for row in &rows {
             let mut problems = Vec::new();
-            let checked = check_row(self, row, now, Mode::Seed, &mut problems);
+            let checked = check_row(self, row, DateFormat::Ymd, Mode::Seed, &mut problems);
             let lines = problems.iter().map(Problem::csv_line);
             match checked {
                 None => fatal.extend(lines),
