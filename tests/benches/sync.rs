@@ -115,11 +115,7 @@ fn main() -> ExitCode {
     let mode = Mode {
         trials: if short { 10 } else { 100 },
         records: records.unwrap_or(if short { 2_000 } else { 100_000 }),
-        pull_records: records.unwrap_or(if short {
-            PULL_SHORT_RECORDS
-        } else {
-            100_000
-        }),
+        pull_records: records.unwrap_or(if short { PULL_SHORT_RECORDS } else { 100_000 }),
         record_cost: args
             .iter()
             .find_map(|a| a.strip_prefix("--record-cost="))

@@ -217,7 +217,12 @@ pub async fn pull_throughput(n: u64, seed_value: u64) -> bool {
     assert_eq!(before, Held::default(), "the desk starts empty");
     let tracker = TaskTracker::new();
     let config = SyncConfig::default();
-    let sync = syncer(&store, &sim.url, &tracker, (config.batch_records, config.concurrency));
+    let sync = syncer(
+        &store,
+        &sim.url,
+        &tracker,
+        (config.batch_records, config.concurrency),
+    );
     let meter = Meter::start(&sim);
     let result = sync.run(&CancellationToken::new()).await;
     let desk_pull = meter.stop(&mut sim);
@@ -330,7 +335,12 @@ async fn cancel_and_resume(sim: &mut SimProcess, n: u64, seed_value: u64, expect
     let dir = tempfile::tempdir().expect("temp dir");
     let store = desk(&dir).await;
     let tracker = TaskTracker::new();
-    let sync = syncer(&store, &sim.url, &tracker, (config.batch_records, config.concurrency));
+    let sync = syncer(
+        &store,
+        &sim.url,
+        &tracker,
+        (config.batch_records, config.concurrency),
+    );
     let cancel = CancellationToken::new();
     let run = tokio::spawn({
         let (sync, cancel) = (sync.clone(), cancel.clone());
@@ -362,9 +372,7 @@ async fn cancel_and_resume(sim: &mut SimProcess, n: u64, seed_value: u64, expect
     tracker.wait().await;
     let in_desk = held_in_desk(&store).await;
     let left = resume.as_ref().map_or(n, |r| {
-        (0..n)
-            .filter(|&i| record_id(i) > r.after)
-            .count() as u64
+        (0..n).filter(|&i| record_id(i) > r.after).count() as u64
     });
     println!(
         "  second run: {}, {} record exports (1 for the ids and {} for the {left} records left); the desk holds {} records, {} values: {}",
