@@ -1,6 +1,11 @@
 //! The sync benchmark: a desk's real store, syncer and EDC client against
-//! the REDCap simulator, in two parts.
+//! the REDCap simulator, in three parts.
 //!
+//! - Pull throughput (`pull.rs`, run first): N records pulled into an
+//!   empty desk, against one whole-project export by a plain HTTP client
+//!   in the same run; the desk's peak RSS growth; and a pull cancelled
+//!   once a random (seeded) record export has been answered, then run
+//!   again, which must end with every record and value.
 //! - Cancel latency: a run with 100 push batches queued or in flight
 //!   (one record per batch, 4 at once; exports take 1-30 ms, imports hang)
 //!   is cancelled at a random moment once the simulator has requests in
@@ -20,10 +25,12 @@
 //! the child's stdin (fault sets, stats) and the API.
 //!
 //! `cargo bench -p sitedesk-tests --bench sync` runs the full benchmark;
-//! `-- --short` a quick one (CI); `-- cancel` or `-- push` one part;
-//! `-- --records=N` another push size, `-- --record-cost=2ms` another
-//! per-record cost. Exits non-zero when tasks leak, a
-//! push fails, or the simulator lacks records afterwards; latencies and
+//! `-- --short` a quick one (CI); `-- cancel`, `-- push` or `-- pull` one
+//! part; `-- --records=N` another push and pull size, `-- --record-cost=2ms`
+//! another per-record cost, `-- --seed=N` the cancelled pull's seed (else
+//! the time; printed). Exits non-zero when tasks leak, a push or pull
+//! fails, the simulator lacks records afterwards, or the desk after a
+//! cancelled and resumed pull lacks any; latencies and
 //! ratios are printed, not asserted (CI machines are noisy). Linux only:
 //! CPU time and RSS come from `/proc`.
 

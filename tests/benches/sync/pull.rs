@@ -15,14 +15,17 @@
 //! reused by the pull unseen by its RSS.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use edc_sim::DEMO_TOKEN_RIVERSIDE;
 use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng as _};
+use sitedesk_core::diagnostics::TaskRegistry;
+use sitedesk_core::edc::metrics::CallMetrics;
 use sitedesk_core::edc::{FlatRow, Overwrite};
 use sitedesk_core::store::Store;
-use sitedesk_core::sync::{SyncConfig, SyncError};
+use sitedesk_core::sync::{SyncConfig, SyncError, Syncer};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -217,11 +220,14 @@ pub async fn pull_throughput(n: u64, seed_value: u64) -> bool {
     assert_eq!(before, Held::default(), "the desk starts empty");
     let tracker = TaskTracker::new();
     let config = SyncConfig::default();
-    let sync = syncer(
-        &store,
-        &sim.url,
-        &tracker,
-        (config.batch_records, config.concurrency),
+    let calls = Arc::new(CallMetrics::default());
+    let sync = Syncer::new(
+        store.clone(),
+        client(&sim.url).with_metrics(calls.clone()),
+        TaskRegistry::new(),
+        tracker.clone(),
+        super::actor(),
+        config,
     );
     let meter = Meter::start(&sim);
     let result = sync.run(&CancellationToken::new()).await;
@@ -309,6 +315,23 @@ pub async fn pull_throughput(n: u64, seed_value: u64) -> bool {
         } else {
             "NOT MET"
         }
+    );
+
+    let answers: Vec<String> = calls
+        .snapshot()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} x, {:.1} MB",
+                e.endpoint,
+                e.calls,
+                e.bytes_received as f64 / 1e6
+            )
+        })
+        .collect();
+    println!(
+        "  the desk's calls and their answers: {}",
+        answers.join("; ")
     );
 
     ok &= cancel_and_resume(&mut sim, n, seed_value, in_export).await;
