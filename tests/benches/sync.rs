@@ -1,7 +1,8 @@
 //! The sync benchmark: a desk's real store, syncer and EDC client against
 //! the REDCap simulator, in three parts.
 //!
-//! - Pull throughput (`pull.rs`, run first): N records pulled into an
+//! - Pull throughput (`pull.rs`, in a process of its own when other
+//!   parts run too): N records pulled into an
 //!   empty desk, against one whole-project export by a plain HTTP client
 //!   in the same run; the desk's peak RSS growth; and a pull cancelled
 //!   once a random (seeded) record export has been answered, then run
@@ -153,9 +154,17 @@ fn main() -> ExitCode {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     let mut failed = false;
-    // First, while the process's heap holds nothing of the other parts:
-    // memory they freed could hide the pull's growth from its RSS.
-    if mode.pull {
+    // Each part's RSS growth is measured in a process whose heap holds
+    // nothing another part freed (which could hide growth from the RSS):
+    // with the other parts, the pull runs in a process of its own.
+    if mode.pull && (mode.cancel || mode.push) {
+        let status = Command::new(std::env::current_exe().expect("this binary"))
+            .arg("pull")
+            .args(args.iter().filter(|a| a.starts_with("--")))
+            .status()
+            .expect("run the pull part");
+        failed |= !status.success();
+    } else if mode.pull {
         failed |= !rt.block_on(pull::pull_throughput(mode.pull_records, mode.seed));
     }
     if mode.cancel {

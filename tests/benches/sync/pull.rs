@@ -10,9 +10,10 @@
 //! visit (date, blood pressure, glucose), so eight values and a status of
 //! each form.
 //!
-//! The desk's pull runs first, while this process's heap holds nothing of
-//! the baseline's answer: memory the baseline freed could otherwise be
-//! reused by the pull unseen by its RSS.
+//! The part runs in a process of its own (`main` starts one when other
+//! parts run too), and the desk's pull before the baseline: memory freed
+//! by another part or by the baseline's answer could otherwise be reused
+//! by the pull unseen by its RSS.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
