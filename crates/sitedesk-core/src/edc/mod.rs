@@ -527,20 +527,24 @@ impl EdcClient {
             .collect()
     }
 
-    /// The times of the record changes in the project's log (as
-    /// [`log`](Self::log) with no record), without the rest of each entry:
-    /// a first pull reads the whole log to learn its newest time.
-    pub async fn log_times(&self, begin: Option<&str>) -> Result<Vec<String>, EdcError> {
-        #[derive(Deserialize)]
-        struct Stamp {
-            timestamp: String,
-        }
+    /// The newest time of a record change in the project's log (as
+    /// [`log`](Self::log) with no record), by `order` (which may also
+    /// normalize it), without keeping the entries: a first pull reads the
+    /// whole log to learn its newest time.
+    pub async fn newest_log_time(
+        &self,
+        begin: Option<&str>,
+        order: fn(&str) -> String,
+    ) -> Result<Option<String>, EdcError> {
         let mut params = vec![("logtype".to_owned(), "record".to_owned())];
         if let Some(b) = begin {
             params.push(("beginTime".to_owned(), b.to_owned()));
         }
-        let stamps: Vec<Stamp> = self.call_json("log", &params).await?;
-        Ok(stamps.into_iter().map(|s| s.timestamp).collect())
+        let body = self.call("log", &params).await?;
+        let mut de = serde_json::Deserializer::from_str(&body);
+        serde::de::DeserializeSeed::deserialize(ids::Newest { order }, &mut de)
+            .and_then(|newest| de.end().map(|()| newest))
+            .map_err(|e| EdcError::Malformed(e.to_string()))
     }
 
     /// Record changes (created, edited, deleted: `logtype=record`) from
@@ -599,7 +603,8 @@ fn export_params(q: &RecordQuery) -> Vec<(String, String)> {
     params
 }
 
-/// Reading the ids out of an export's rows as they are parsed.
+/// Reading what a long answer is asked for (the ids of an export's rows,
+/// the newest time of the log) as it is parsed.
 mod ids {
     use std::collections::BTreeSet;
     use std::fmt;
@@ -630,6 +635,39 @@ mod ids {
                 ids.extend(id);
             }
             Ok(ids)
+        }
+    }
+
+    /// The log's entries: the greatest of their times, by `order`.
+    pub(super) struct Newest {
+        pub order: fn(&str) -> String,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Newest {
+        type Value = Option<String>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Newest {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list of log entries")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            #[derive(serde::Deserialize)]
+            struct Stamp {
+                timestamp: String,
+            }
+            let mut newest: Option<String> = None;
+            while let Some(Stamp { timestamp }) = seq.next_element()? {
+                let t = (self.order)(&timestamp);
+                if newest.as_ref().is_none_or(|n| t > *n) {
+                    newest = Some(t);
+                }
+            }
+            Ok(newest)
         }
     }
 

@@ -534,19 +534,15 @@ impl Syncer {
         let begin = previous.map(|p| overlapped(p).chars().take(16).collect::<String>());
         let log = self
             .retrying(cancel, None, || async {
-                match client.log_times(begin.as_deref()).await {
-                    Ok(times) => Ok(Some(times)),
+                match client.newest_log_time(begin.as_deref(), seconds).await {
+                    Ok(newest) => Ok(Some(newest)),
                     Err(EdcError::NoRight(_)) => Ok(None),
                     Err(e) => Err(e.into()),
                 }
             })
             .await?;
         Ok(match log {
-            Some(log) => log
-                .iter()
-                .map(|t| seconds(t))
-                .max()
-                .or_else(|| previous.map(str::to_owned)),
+            Some(newest) => newest.or_else(|| previous.map(str::to_owned)),
             None => {
                 let now = client
                     .server_now()
