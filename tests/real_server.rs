@@ -769,3 +769,60 @@ async fn a_column_the_token_cannot_export_is_never_taken_as_blank() {
         Some("fasting")
     );
 }
+
+/// REDCap keeps a value stored before its field had a validation, and
+/// exports it as stored: the desk takes it as it is, and a push of the
+/// record's other fields is not held up by it (issue 14, point 6).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_stored_before_its_validation_is_pulled_as_is_and_holds_up_nothing() {
+    let project = Project::demo()
+        .with_data_csv(
+            format!(
+                "record_id,redcap_event_name,redcap_data_access_group,sex,height_cm\n\
+                 S01-OLD-0001,screening_arm_1,{RIVERSIDE},1,1m70\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(
+        project.warnings().len(),
+        1,
+        "an import would refuse it: {:?}",
+        project.warnings()
+    );
+    let sim = Simulator::start(SimConfig::new(project)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = sitedesk_tests::new_desk(dir.path(), &actor().account, None).await;
+    let tracker = TaskTracker::new();
+    let sync = syncer(&store, &sim, &tracker, 200);
+    sync.run(&CancellationToken::new()).await.unwrap();
+    let old = |f| local(&store, "S01-OLD-0001", "screening_arm_1", f);
+    assert_eq!(old("height_cm").await.as_deref(), Some("1m70"));
+
+    edit(
+        &store,
+        "S01-OLD-0001",
+        "screening_arm_1",
+        "weight_kg",
+        "72.5",
+    )
+    .await;
+    let report = sync.run(&CancellationToken::new()).await.unwrap();
+    assert_eq!(report.pushed_cells, 1, "{report:?}");
+    assert!(store.readers().refused_values().await.unwrap().is_empty());
+    let rows = client(&sim, DEMO_TOKEN_RIVERSIDE)
+        .export_records(&RecordQuery {
+            records: vec!["S01-OLD-0001".into()],
+            events: vec!["screening_arm_1".into()],
+            ..RecordQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (rows[0]["height_cm"].as_str(), rows[0]["weight_kg"].as_str()),
+        ("1m70", "72.5")
+    );
+    tracker.close();
+    tracker.wait().await;
+    sim.shutdown().await;
+}

@@ -1,6 +1,12 @@
 //! The sync benchmark: a desk's real store, syncer and EDC client against
-//! the REDCap simulator, in two parts.
+//! the REDCap simulator, in three parts.
 //!
+//! - Pull throughput (`pull.rs`, in a process of its own when other
+//!   parts run too): N records pulled into an
+//!   empty desk, against one whole-project export by a plain HTTP client
+//!   in the same run; the desk's peak RSS growth; and a pull cancelled
+//!   once a random (seeded) record export has been answered, then run
+//!   again, which must end with every record and value.
 //! - Cancel latency: a run with 100 push batches queued or in flight
 //!   (one record per batch, 4 at once; exports take 1-30 ms, imports hang)
 //!   is cancelled at a random moment once the simulator has requests in
@@ -20,10 +26,12 @@
 //! the child's stdin (fault sets, stats) and the API.
 //!
 //! `cargo bench -p sitedesk-tests --bench sync` runs the full benchmark;
-//! `-- --short` a quick one (CI); `-- cancel` or `-- push` one part;
-//! `-- --records=N` another push size, `-- --record-cost=2ms` another
-//! per-record cost. Exits non-zero when tasks leak, a
-//! push fails, or the simulator lacks records afterwards; latencies and
+//! `-- --short` a quick one (CI); `-- cancel`, `-- push` or `-- pull` one
+//! part; `-- --records=N` another push and pull size, `-- --record-cost=2ms`
+//! another per-record cost, `-- --seed=N` the cancelled pull's seed (else
+//! the time; printed). Exits non-zero when tasks leak, a push or pull
+//! fails, the simulator lacks records afterwards, or the desk after a
+//! cancelled and resumed pull lacks any; latencies and
 //! ratios are printed, not asserted (CI machines are noisy). Linux only:
 //! CPU time and RSS come from `/proc`.
 
@@ -74,6 +82,17 @@ const BASELINE_BATCH: u64 = 100;
 /// The push benchmark's RSS target.
 const RSS_TARGET_MB: f64 = 64.0;
 
+/// How long the simulator's process waits for a fault to be counted
+/// before it answers that it was not: a run that failed early never
+/// makes the request awaited.
+const AWAIT_LIMIT: Duration = Duration::from_secs(120);
+
+/// Records the pull benchmark's short mode (CI) pulls.
+const PULL_SHORT_RECORDS: u64 = 10_000;
+
+#[path = "sync/pull.rs"]
+mod pull;
+
 /// Linux reports process CPU time in clock ticks of `USER_HZ`, which is
 /// 100 on every architecture the desk runs on.
 const USER_HZ: f64 = 100.0;
@@ -81,9 +100,12 @@ const USER_HZ: f64 = 100.0;
 struct Mode {
     trials: usize,
     records: u64,
+    pull_records: u64,
     record_cost: String,
+    seed: u64,
     cancel: bool,
     push: bool,
+    pull: bool,
 }
 
 fn main() -> ExitCode {
@@ -96,18 +118,31 @@ fn main() -> ExitCode {
         .iter()
         .find_map(|a| a.strip_prefix("--records="))
         .map(|n| n.parse().expect("--records=N takes a number"));
-    let only_cancel = args.iter().any(|a| a == "cancel");
-    let only_push = args.iter().any(|a| a == "push");
+    let named = |part: &str| args.iter().any(|a| a == part);
+    let all = !["cancel", "push", "pull"].into_iter().any(named);
     let mode = Mode {
         trials: if short { 10 } else { 100 },
         records: records.unwrap_or(if short { 2_000 } else { 100_000 }),
+        pull_records: records.unwrap_or(if short { PULL_SHORT_RECORDS } else { 100_000 }),
         record_cost: args
             .iter()
             .find_map(|a| a.strip_prefix("--record-cost="))
             .unwrap_or(RECORD_COST)
             .to_owned(),
-        cancel: only_cancel || !only_push,
-        push: only_push || !only_cancel,
+        seed: args
+            .iter()
+            .find_map(|a| a.strip_prefix("--seed="))
+            .map_or_else(
+                || {
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs())
+                },
+                |s| s.parse().expect("--seed=N takes a number"),
+            ),
+        cancel: all || named("cancel"),
+        push: all || named("push"),
+        pull: all || named("pull"),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -119,6 +154,19 @@ fn main() -> ExitCode {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     let mut failed = false;
+    // Each part's RSS growth is measured in a process whose heap holds
+    // nothing another part freed (which could hide growth from the RSS):
+    // with the other parts, the pull runs in a process of its own.
+    if mode.pull && (mode.cancel || mode.push) {
+        let status = Command::new(std::env::current_exe().expect("this binary"))
+            .arg("pull")
+            .args(args.iter().filter(|a| a.starts_with("--")))
+            .status()
+            .expect("run the pull part");
+        failed |= !status.success();
+    } else if mode.pull {
+        failed |= !rt.block_on(pull::pull_throughput(mode.pull_records, mode.seed));
+    }
     if mode.cancel {
         failed |= !rt.block_on(cancel_latency(mode.trials));
     }
@@ -676,6 +724,13 @@ impl SimProcess {
         serde_json::from_str(&self.ask("stats")).expect("stats")
     }
 
+    /// Waits until the simulator has counted fault `kind` `n` times since
+    /// it started.
+    fn await_fault(&mut self, kind: &str, n: u64) {
+        let answer = self.ask(&format!("await {kind} {n}"));
+        assert_eq!(answer.trim(), "ok", "await {kind} {n}");
+    }
+
     fn set_faults(&mut self, spec: &str) {
         let answer = self.ask(&format!("faults {spec}"));
         assert_eq!(answer.trim(), "ok", "faults {spec:?}");
@@ -735,6 +790,24 @@ fn serve_sim(faults: &str) -> ExitCode {
                     let Ok(line) = line else { break };
                     let answer = match line.split_once(' ').unwrap_or((line.as_str(), "")) {
                         ("stats", _) => serde_json::to_string(&sim.stats()).expect("json"),
+                        // Answers once the simulator has counted the
+                        // fault `kind` `n` times: the parent's signal
+                        // that a request has reached it.
+                        ("await", spec) => match spec
+                            .split_once(' ')
+                            .and_then(|(kind, n)| Some((kind, n.parse::<u64>().ok()?)))
+                        {
+                            Some((kind, n)) => tokio::runtime::Handle::current()
+                                .block_on(tokio::time::timeout(
+                                    AWAIT_LIMIT,
+                                    sim.fault_seen(kind, n),
+                                ))
+                                .map_or_else(
+                                    |_| format!("{kind} not counted {n} times"),
+                                    |()| "ok".to_owned(),
+                                ),
+                            None => format!("await KIND N, not {spec:?}"),
+                        },
                         ("faults", spec) => match spec.parse() {
                             Ok(f) => {
                                 sim.set_faults(f);

@@ -469,3 +469,58 @@ async fn the_binarys_file_options_read_the_same_project() {
         Err(edc_sim::ProjectError::Read { .. })
     ));
 }
+
+/// A project file with surveys (the core's `survey_project.xml`, in the
+/// shape REDCap writes one; no fixture has surveys): the simulator serves
+/// it, its survey pseudo-fields out of the dictionary and the records, and
+/// the survey's answers in them.
+#[tokio::test]
+async fn a_project_file_with_surveys_serves_its_forms_and_answers() {
+    let text = include_str!("../../sitedesk-core/src/metadata/survey_project.xml");
+    let project = Project::from_odm(text).unwrap();
+    assert!(project.warnings().is_empty(), "{:?}", project.warnings());
+    let sim = start(project).await;
+    let client = Client::new(&sim, DEMO_TOKEN);
+    let fields: Vec<String> = match client.json(&[("content", "metadata")]).await {
+        Value::Array(rows) => rows
+            .iter()
+            .map(|r| r["field_name"].as_str().unwrap().to_owned())
+            .collect(),
+        other => panic!("{other}"),
+    };
+    assert_eq!(
+        fields,
+        [
+            "record_id",
+            "email",
+            "enrolled_on",
+            "qol_mobility",
+            "qol_score",
+            "qol_interviewer"
+        ]
+    );
+    let rows = client.export(&[]).await;
+    assert_eq!(rows.len(), 2);
+    let columns: Vec<&str> = rows[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert!(
+        !columns
+            .iter()
+            .any(|c| c.contains("survey") || c.ends_with("_timestamp")),
+        "{columns:?}"
+    );
+    let get = |row: usize, column: &str| rows[row][column].as_str().unwrap().to_owned();
+    assert_eq!(
+        (
+            get(0, "qol_mobility"),
+            get(0, "qol_score"),
+            get(1, "qol_interviewer")
+        ),
+        ("2".to_owned(), "70".to_owned(), "RK".to_owned())
+    );
+    sim.shutdown().await;
+}

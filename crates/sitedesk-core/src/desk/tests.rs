@@ -99,3 +99,29 @@ async fn the_forms_are_parsed_once_per_version() {
     assert_ne!(first.stored.hash, third.stored.hash);
     desk.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_project_file_with_surveys_imports_as_from_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = Desk::open(DeskOptions::new(dir.path(), "crc"))
+        .await
+        .unwrap();
+    let (dictionary, design) =
+        crate::metadata::parse_odm(include_str!("../metadata/survey_project.xml")).unwrap();
+    desk.store()
+        .writer()
+        .import_dictionary(desk.actor(), dictionary, Some(design), "project.xml".into())
+        .await
+        .unwrap();
+    let forms = desk.forms().await.unwrap().unwrap();
+    let survey: Vec<&str> = forms
+        .stored
+        .dictionary
+        .fields
+        .iter()
+        .filter(|f| f.form == "quality_of_life")
+        .map(|f| f.name.as_str())
+        .collect();
+    assert_eq!(survey, ["qol_mobility", "qol_score", "qol_interviewer"]);
+    desk.shutdown().await;
+}

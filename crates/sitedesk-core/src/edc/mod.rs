@@ -18,7 +18,7 @@ pub mod metrics;
 mod tests;
 mod token;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -454,24 +454,8 @@ impl EdcClient {
 
     /// Flat record rows.
     pub async fn export_records(&self, q: &RecordQuery) -> Result<Vec<FlatRow>, EdcError> {
-        let mut params = vec![
-            ("type".to_owned(), "flat".to_owned()),
-            ("rawOrLabel".to_owned(), "raw".to_owned()),
-        ];
-        indexed(&mut params, "records", &q.records);
-        indexed(&mut params, "fields", &q.fields);
-        indexed(&mut params, "forms", &q.forms);
-        indexed(&mut params, "events", &q.events);
-        if let Some(b) = &q.date_range_begin {
-            params.push(("dateRangeBegin".into(), b.clone()));
-        }
-        if let Some(e) = &q.date_range_end {
-            params.push(("dateRangeEnd".into(), e.clone()));
-        }
-        if q.data_access_groups {
-            params.push(("exportDataAccessGroups".into(), "true".into()));
-        }
-        let rows: Vec<BTreeMap<String, Value>> = self.call_json("record", &params).await?;
+        let rows: Vec<BTreeMap<String, Value>> =
+            self.call_json("record", &export_params(q)).await?;
         rows.into_iter()
             .map(|row| {
                 row.into_iter()
@@ -487,6 +471,23 @@ impl EdcClient {
                     .collect()
             })
             .collect()
+    }
+
+    /// The record ids of an export (`q` names the id field among its
+    /// fields), each once. An export of ids has a row per record and
+    /// event, and the whole study's can be a long list: only the ids are
+    /// kept, never a map per row.
+    pub async fn export_record_ids(
+        &self,
+        q: &RecordQuery,
+        id_field: &str,
+    ) -> Result<BTreeSet<String>, EdcError> {
+        let body = self.call("record", &export_params(q)).await?;
+        let mut de = serde_json::Deserializer::from_str(&body);
+        let ids = serde::de::DeserializeSeed::deserialize(ids::Ids { field: id_field }, &mut de)
+            .and_then(|ids| de.end().map(|()| ids))
+            .map_err(|e| EdcError::Malformed(e.to_string()))?;
+        Ok(ids)
     }
 
     /// Imports flat rows (an upsert on record, event, repeat instrument and
@@ -526,6 +527,26 @@ impl EdcClient {
             .collect()
     }
 
+    /// The newest time of a record change in the project's log (as
+    /// [`log`](Self::log) with no record), by `order` (which may also
+    /// normalize it), without keeping the entries: a first pull reads the
+    /// whole log to learn its newest time.
+    pub async fn newest_log_time(
+        &self,
+        begin: Option<&str>,
+        order: fn(&str) -> String,
+    ) -> Result<Option<String>, EdcError> {
+        let mut params = vec![("logtype".to_owned(), "record".to_owned())];
+        if let Some(b) = begin {
+            params.push(("beginTime".to_owned(), b.to_owned()));
+        }
+        let body = self.call("log", &params).await?;
+        let mut de = serde_json::Deserializer::from_str(&body);
+        serde::de::DeserializeSeed::deserialize(ids::Newest { order }, &mut de)
+            .and_then(|newest| de.end().map(|()| newest))
+            .map_err(|e| EdcError::Malformed(e.to_string()))
+    }
+
     /// Record changes (created, edited, deleted: `logtype=record`) from
     /// the project's log, optionally for one record and a time window
     /// (`YYYY-MM-DD HH:MM`). Needs the Logging right.
@@ -558,6 +579,131 @@ pub fn dag_id_of_record_name(name: &str) -> Option<u32> {
     let id: u32 = id.parse().ok()?;
     n.parse::<u64>().ok()?;
     Some(id)
+}
+
+/// The parameters of a flat, raw record export.
+fn export_params(q: &RecordQuery) -> Vec<(String, String)> {
+    let mut params = vec![
+        ("type".to_owned(), "flat".to_owned()),
+        ("rawOrLabel".to_owned(), "raw".to_owned()),
+    ];
+    indexed(&mut params, "records", &q.records);
+    indexed(&mut params, "fields", &q.fields);
+    indexed(&mut params, "forms", &q.forms);
+    indexed(&mut params, "events", &q.events);
+    if let Some(b) = &q.date_range_begin {
+        params.push(("dateRangeBegin".into(), b.clone()));
+    }
+    if let Some(e) = &q.date_range_end {
+        params.push(("dateRangeEnd".into(), e.clone()));
+    }
+    if q.data_access_groups {
+        params.push(("exportDataAccessGroups".into(), "true".into()));
+    }
+    params
+}
+
+/// Reading what a long answer is asked for (the ids of an export's rows,
+/// the newest time of the log) as it is parsed.
+mod ids {
+    use std::collections::BTreeSet;
+    use std::fmt;
+
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use serde_json::Value;
+
+    /// The rows of an export: the set of their `field` values.
+    pub(super) struct Ids<'a> {
+        pub field: &'a str,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Ids<'_> {
+        type Value = BTreeSet<String>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Ids<'_> {
+        type Value = BTreeSet<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list of flat rows")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut ids = BTreeSet::new();
+            while let Some(id) = seq.next_element_seed(RowId { field: self.field })? {
+                ids.extend(id);
+            }
+            Ok(ids)
+        }
+    }
+
+    /// The log's entries: the greatest of their times, by `order`.
+    pub(super) struct Newest {
+        pub order: fn(&str) -> String,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Newest {
+        type Value = Option<String>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Newest {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list of log entries")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            #[derive(serde::Deserialize)]
+            struct Stamp {
+                timestamp: String,
+            }
+            let mut newest: Option<String> = None;
+            while let Some(Stamp { timestamp }) = seq.next_element()? {
+                let t = (self.order)(&timestamp);
+                if newest.as_ref().is_none_or(|n| t > *n) {
+                    newest = Some(t);
+                }
+            }
+            Ok(newest)
+        }
+    }
+
+    /// One row: its `field` value, if it has one.
+    struct RowId<'a> {
+        field: &'a str,
+    }
+
+    impl<'de> DeserializeSeed<'de> for RowId<'_> {
+        type Value = Option<String>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for RowId<'_> {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a flat row")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut id = None;
+            while let Some(key) = map.next_key::<String>()? {
+                if key == self.field {
+                    id = match map.next_value::<Value>()? {
+                        Value::String(s) if !s.is_empty() => Some(s),
+                        Value::Number(n) => Some(n.to_string()),
+                        _ => None,
+                    };
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(id)
+        }
+    }
 }
 
 /// A list parameter as one comma-joined variable, as REDCap reads it: a

@@ -884,6 +884,18 @@ impl<'a> Study<'a> {
         match (&r.choice, value) {
             (Some(_), Some("1")) => "1".into(),
             (Some(_), _) => "0".into(),
+            // REDCap stores a `*_comma_decimal` number with its comma and
+            // reads it as a number in logic: `1,5` is 1.5.
+            (None, Some(v))
+                if v.contains(',')
+                    && self.dictionary.field(&name).is_some_and(|f| {
+                        f.validation
+                            .as_deref()
+                            .is_some_and(|t| t.ends_with("_comma_decimal"))
+                    }) =>
+            {
+                v.replace(',', ".")
+            }
             (None, v) => v.unwrap_or("").to_owned(),
         }
     }

@@ -783,3 +783,86 @@ fn adding_to_a_repeating_event_opens_the_events_next_visit() {
 fn zh() -> Lang {
     Lang::from_tag("zh-CN").expect("a zh-CN catalog")
 }
+
+// ---- real projects' quirks (issue 14): taken as REDCap takes them ----
+
+#[test]
+fn a_comma_decimal_number_reads_as_a_number_in_calculations() {
+    // REDCap stores `72,5` in a field validated `*_comma_decimal` and reads
+    // it as 72.5 in a calculation (here the demo's BMI).
+    let (mut d, design) = demo_forms();
+    let weight = d.fields.iter_mut().find(|f| f.name == "weight_kg").unwrap();
+    weight.validation = Some("number_1dp_comma_decimal".into());
+    let weight = weight.clone();
+    assert!(matches!(
+        validate::check_value(&weight, "72,5", now()),
+        Verdict::Valid { ref stored } if stored == "72,5"
+    ));
+    let study = Study::new(&d, &design);
+    let typed_in = typed(&[("height_cm", "170"), ("weight_kg", "72,5")]);
+    let e = study
+        .evaluate(
+            &demographics(),
+            &RecordValues::default(),
+            &typed_in,
+            now(),
+            Lang::EN,
+        )
+        .unwrap();
+    assert_eq!(state(&e, "weight_kg").message, None);
+    assert_eq!(state(&e, "bmi").calc.as_deref(), Some("25.1"));
+
+    // Saved (pulled from the EDC), not typed: the same.
+    let before = saved(&[
+        ("screening_arm_1", 1, "height_cm", "170"),
+        ("screening_arm_1", 1, "weight_kg", "72,5"),
+    ]);
+    let edit = study
+        .plan_save(
+            &demographics(),
+            &before,
+            &input(&[("height_cm", "170"), ("weight_kg", "72,5"), ("sex", "1")]),
+            now(),
+            Lang::EN,
+        )
+        .unwrap();
+    assert_eq!(edit.values["bmi"].as_deref(), Some("25.1"));
+    assert!(
+        !edit.values.contains_key("weight_kg"),
+        "kept as stored, with its comma"
+    );
+}
+
+#[test]
+fn a_value_stored_before_its_validation_is_kept_shown_and_blocks_no_save() {
+    // `height_cm` (validated `number`) holds `1m70`, pulled from an EDC
+    // where it was typed before the field had its validation.
+    let (d, design) = demo_forms();
+    let study = Study::new(&d, &design);
+    let height = d.field("height_cm").unwrap();
+    assert_eq!(validate::display(height, "1m70"), "1m70", "shown as stored");
+    let before = saved(&[("screening_arm_1", 1, "height_cm", "1m70")]);
+    // The form sends back what it shows, with another field typed.
+    let sent = input(&[("height_cm", "1m70"), ("weight_kg", "72.5")]);
+    let e = study
+        .evaluate(&demographics(), &before, &sent.values, now(), Lang::EN)
+        .unwrap();
+    assert_eq!(state(&e, "height_cm").message, None);
+    assert_eq!(state(&e, "bmi").calc.as_deref(), Some(""));
+    let edit = study
+        .plan_save(&demographics(), &before, &sent, now(), Lang::EN)
+        .unwrap();
+    assert_eq!(edit.values["weight_kg"].as_deref(), Some("72.5"));
+    assert!(!edit.values.contains_key("height_cm"), "kept as it is");
+    // Changing it is checked as any typed value.
+    let err = study
+        .plan_save(
+            &demographics(),
+            &before,
+            &input(&[("height_cm", "1m71")]),
+            now(),
+            Lang::EN,
+        )
+        .unwrap_err();
+    assert!(matches!(err, FormError::Values(ref p) if p[0].field == "height_cm"));
+}

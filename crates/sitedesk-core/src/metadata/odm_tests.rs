@@ -748,3 +748,60 @@ fn messages_name_the_line_and_element_in_both_languages() {
 fn zh() -> Lang {
     Lang::from_tag("zh-CN").expect("a zh-CN catalog")
 }
+
+/// A project file with surveys, in the shape REDCap writes it (none of the
+/// fixtures has surveys; the file says what it carries).
+pub(crate) const SURVEY_PROJECT: &str = include_str!("survey_project.xml");
+
+#[test]
+fn a_project_file_with_surveys_reads_as_redcap_takes_it() {
+    let (d, design) = parse_odm(SURVEY_PROJECT).unwrap();
+    let names: Vec<(&str, &str)> = d
+        .fields
+        .iter()
+        .map(|f| (f.name.as_str(), f.form.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("record_id", "enrollment"),
+            ("email", "enrollment"),
+            ("enrolled_on", "enrollment"),
+            ("qol_mobility", "quality_of_life"),
+            ("qol_score", "quality_of_life"),
+            ("qol_interviewer", "quality_of_life"),
+        ],
+        "the survey's pseudo-fields are no fields"
+    );
+    let score = d.field("qol_score").unwrap();
+    assert_eq!(score.validation.as_deref(), Some("integer"));
+    assert_eq!(
+        (score.min.as_deref(), score.max.as_deref()),
+        (Some("0"), Some("100"))
+    );
+    assert_eq!(score.question_number.as_deref(), Some("2"));
+    let names: Vec<&str> = design
+        .instruments
+        .iter()
+        .map(|i| i.instrument_name.as_str())
+        .collect();
+    assert_eq!(names, ["enrollment", "quality_of_life"]);
+    assert!(
+        tags::unapplied_tags(&d).is_empty(),
+        "a survey-only tag is not the forms' to apply"
+    );
+    let p = parse_odm_project(SURVEY_PROJECT).unwrap();
+    assert_eq!(p.subjects.len(), 2);
+    let survey = &p.subjects[0].forms[1];
+    let items: Vec<&str> = survey.items.iter().map(|i| i.oid.as_str()).collect();
+    assert_eq!(
+        items,
+        [
+            "quality_of_life_timestamp",
+            "qol_mobility",
+            "qol_score",
+            "quality_of_life_complete"
+        ],
+        "the records as written, the survey's time stamp too"
+    );
+}

@@ -433,16 +433,14 @@ impl Syncer {
             date_range_begin: previous.as_deref().map(overlapped),
             ..RecordQuery::default()
         };
-        let rows = self
+        let mut ids = self
             .retrying(cancel, None, || async {
-                Ok(client.export_records(&ids_query).await?)
+                Ok(client.export_record_ids(&ids_query, &id_field).await?)
             })
             .await?;
-        let ids: BTreeSet<String> = rows
-            .into_iter()
-            .filter_map(|mut r| r.remove(&id_field))
-            .filter(|id| after.as_ref().is_none_or(|a| id > a))
-            .collect();
+        if let Some(a) = &after {
+            ids.retain(|id| id > a);
+        }
         let progress = &self.inner.progress;
         progress
             .records_total
@@ -541,19 +539,15 @@ impl Syncer {
         let begin = previous.map(|p| overlapped(p).chars().take(16).collect::<String>());
         let log = self
             .retrying(cancel, None, || async {
-                match client.log(None, begin.as_deref(), None).await {
-                    Ok(log) => Ok(Some(log)),
+                match client.newest_log_time(begin.as_deref(), seconds).await {
+                    Ok(newest) => Ok(Some(newest)),
                     Err(EdcError::NoRight(_)) => Ok(None),
                     Err(e) => Err(e.into()),
                 }
             })
             .await?;
         Ok(match log {
-            Some(log) => log
-                .iter()
-                .map(|e| seconds(&e.timestamp))
-                .max()
-                .or_else(|| previous.map(str::to_owned)),
+            Some(newest) => newest.or_else(|| previous.map(str::to_owned)),
             None => {
                 let now = client
                     .server_now()
