@@ -689,7 +689,7 @@ pub async fn list_conflicts(desk: &Desk) -> CmdResult<Vec<ConflictView>> {
     Ok(conflicts
         .into_iter()
         .map(|c| {
-            let (label, event_label, _) = cell_labels(stored.as_ref(), &c.cell);
+            let (label, event_label, _) = cell_labels(stored.as_ref(), &c.cell, lang);
             ConflictView {
                 conflict: c,
                 label,
@@ -704,33 +704,44 @@ pub async fn list_conflicts(desk: &Desk) -> CmdResult<Vec<ConflictView>> {
 fn cell_labels(
     stored: Option<&sitedesk_core::store::StoredDictionary>,
     cell: &Cell,
+    lang: Lang,
 ) -> (String, String, String) {
     let base = cell.field.split("___").next().unwrap_or(&cell.field);
-    match stored {
-        Some(s) => {
-            let field = s.dictionary.field(base);
-            (
-                field
-                    .map(|f| sitedesk_core::forms::plain_text(&f.label))
-                    .unwrap_or_else(|| cell.field.clone()),
-                s.design
-                    .events
-                    .iter()
-                    .find(|e| e.unique_event_name == cell.event)
-                    .map(|e| e.event_name.clone())
-                    .unwrap_or_else(|| cell.event.clone()),
-                field.map(|f| f.form.clone()).unwrap_or_else(|| {
-                    // A form's status, `<form>_complete`, is no dictionary row.
-                    cell.field
-                        .strip_suffix("_complete")
-                        .filter(|form| s.dictionary.fields.iter().any(|f| f.form == *form))
-                        .unwrap_or_default()
-                        .to_owned()
-                }),
-            )
-        }
-        None => (cell.field.clone(), cell.event.clone(), String::new()),
-    }
+    let Some(s) = stored else {
+        return (cell.field.clone(), cell.event.clone(), String::new());
+    };
+    let field = s.dictionary.field(base);
+    // A form's status, `<form>_complete`, is no dictionary row.
+    let status_of = || {
+        cell.field
+            .strip_suffix("_complete")
+            .filter(|form| s.dictionary.fields.iter().any(|f| f.form == *form))
+    };
+    let label = match (field, status_of()) {
+        (Some(f), _) => sitedesk_core::forms::plain_text(&f.label),
+        (None, Some(form)) => format!(
+            "{}: {}",
+            s.design.form_label(form),
+            sitedesk_core::i18n::tr(lang, "crf.status", &[])
+        ),
+        (None, None) => cell.field.clone(),
+    };
+    // A classic project's one event is no visit.
+    let event_label = if s.design.is_longitudinal() {
+        s.design
+            .events
+            .iter()
+            .find(|e| e.unique_event_name == cell.event)
+            .map(|e| e.event_name.clone())
+            .unwrap_or_else(|| cell.event.clone())
+    } else {
+        String::new()
+    };
+    let form = field
+        .map(|f| f.form.clone())
+        .or_else(|| status_of().map(str::to_owned))
+        .unwrap_or_default();
+    (label, event_label, form)
 }
 
 /// The values the EDC refused, held until a person edits them, with the
@@ -744,7 +755,7 @@ pub async fn list_refused_values(desk: &Desk) -> CmdResult<Vec<RefusedView>> {
     Ok(refused
         .into_iter()
         .map(|r| {
-            let (label, event_label, form) = cell_labels(stored.as_ref(), &r.cell);
+            let (label, event_label, form) = cell_labels(stored.as_ref(), &r.cell, lang);
             RefusedView {
                 refused: r,
                 label,

@@ -1260,3 +1260,45 @@ async fn choosing_the_demo_is_remembered() {
     assert!(app_info(s).await.unwrap().demo);
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_form_status_is_named_by_its_form_and_a_classic_project_has_no_visit() {
+    let f = demo_desk().await;
+    let mut stored = f
+        .state
+        .store()
+        .readers()
+        .dictionary()
+        .await
+        .unwrap()
+        .expect("the demo study has a dictionary");
+    let cell = |field: &str| Cell {
+        record_id: "S01-TQ-0001".into(),
+        event: "baseline_arm_1".into(),
+        instance: 1,
+        field: field.into(),
+    };
+    assert_eq!(
+        cell_labels(Some(&stored), &cell("vitals_complete"), Lang::EN),
+        (
+            "Vital signs and laboratory: Form status".into(),
+            "Baseline".into(),
+            "vitals".into()
+        )
+    );
+    assert_eq!(
+        cell_labels(Some(&stored), &cell("vitals_complete"), zh()).0,
+        "Vital signs and laboratory: 表单状态"
+    );
+    assert_eq!(
+        cell_labels(Some(&stored), &cell("sbp"), Lang::EN).1,
+        "Baseline"
+    );
+    // The same project without events: its one event is no visit.
+    stored.design.events.clear();
+    let classic = Cell {
+        event: sitedesk_core::metadata::design::CLASSIC_EVENT.into(),
+        ..cell("sbp")
+    };
+    assert_eq!(cell_labels(Some(&stored), &classic, Lang::EN).1, "");
+}
