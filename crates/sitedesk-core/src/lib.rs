@@ -4,7 +4,8 @@
 //!   screening-log checks. Pure functions over values; no I/O.
 //! - [`store`]: the SQLite file. One writer thread owns the only writable
 //!   connection; every mutation is committed together with its audit row and
-//!   its sync-outbox row. Reads go through read-only connections.
+//!   its sync-outbox row. Reads go through read-only connections. With the
+//!   data key the file is encrypted (SQLCipher).
 //! - [`histogram`]: latency and size histograms, for the writer and the
 //!   EDC client alike.
 //! - [`diagnostics`]: the registry of long-lived tasks that the diagnostics
@@ -20,6 +21,8 @@
 //! - [`desk`]: a desk as the app opens it: the store, the EDC in use
 //!   (demo or real), the sync scheduler and the diagnostics sampler, and
 //!   an orderly shutdown.
+//! - [`vault`]: the database's data key, wrapped in a key file beside it
+//!   for each person's password and for a recovery key.
 //! - [`i18n`]: the languages and the word catalogs (`locales/*.json`,
 //!   embedded): errors describe themselves as a catalog key with
 //!   parameters, rendered in the user's language.
@@ -38,3 +41,4 @@ pub mod metadata;
 pub mod store;
 pub mod sync;
 pub mod tasks;
+pub mod vault;
