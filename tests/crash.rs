@@ -116,7 +116,7 @@ fn check(db: &Path, acked: &HashSet<String>, kill: usize) {
         0,
         "after kill {kill}: outbox rows without audit rows"
     );
-    let chain = verify_audit_file(db).unwrap();
+    let chain = verify_audit_file(db, None).unwrap();
     assert_eq!(chain.broken, None, "after kill {kill}: audit chain");
 }
 

@@ -307,7 +307,7 @@ async fn discarding_practice_entries_leaves_their_audit() {
         )
         .unwrap();
     assert_eq!((old.as_str(), new.as_str()), ("2", "discarded"));
-    let chain = sitedesk_core::store::verify_audit_file(&path).unwrap();
+    let chain = sitedesk_core::store::verify_audit_file(&path, None).unwrap();
     assert!(
         chain.broken.is_none(),
         "the audit chain holds: {:?}",

@@ -180,7 +180,7 @@ fn import_dictionary(cli: &Cli, file: &Path, data_dir: PathBuf) -> ExitCode {
 fn verify_audit(data_dir: &Path) -> ExitCode {
     let path = data_dir.join(DB_FILE);
     let mut out = std::io::stdout();
-    match sitedesk_core::store::verify_audit_file(&path) {
+    match sitedesk_core::store::verify_audit_file(&path, None) {
         Ok(v) => match v.broken {
             None => {
                 let _ = writeln!(

@@ -1,8 +1,10 @@
 //! The SQLite file and the only way to change it.
 //!
 //! - [`Store::open`] opens (or creates) the file in WAL mode with
-//!   `synchronous=FULL` and foreign keys on, applies the migrations, and
-//!   starts the writer thread.
+//!   `synchronous=FULL`, foreign keys and `secure_delete` on, applies the
+//!   migrations, and starts the writer thread. With a key
+//!   ([`StoreOptions::key`]) every connection, the writer's and each
+//!   reader's, is SQLCipher's (`cipher.rs`): the file is encrypted.
 //! - Every mutation is a typed command sent to the writer through a
 //!   [`WriterHandle`]; the reply comes only after COMMIT. Each one writes the
 //!   data change, an audit row per changed field and, for study data, an
@@ -13,6 +15,7 @@
 //! writable connection.
 
 mod chain;
+mod cipher;
 mod migrations;
 mod read;
 mod record;
@@ -32,9 +35,11 @@ use rusqlite::{Connection, OpenFlags};
 use crate::domain::{DeskCode, DomainError};
 use crate::metadata::screening::ScreeningError;
 use crate::tasks::TaskRegistry;
+use crate::vault::DataKey;
 
 pub use crate::histogram::Percentiles;
 pub use chain::{AuditVerification, ChainBreak, ChainProblem};
+pub use cipher::{EncryptedCopy, encrypt_plain, is_encrypted, unlock_connection};
 pub use migrations::SCHEMA_VERSION;
 pub use read::{
     AuditEntry, AuditLabels, DeskInfo, DictionaryImport, EdcRecord, EnrollmentTarget,
@@ -72,6 +77,17 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    /// The file is encrypted and no key was given: someone must sign in
+    /// (or give the recovery key) first.
+    #[error("the database at {path} is encrypted: it opens only with its key")]
+    Locked { path: PathBuf },
+    /// The key given is not the file's.
+    #[error("the key given does not open the database at {path}")]
+    WrongKey { path: PathBuf },
+    /// A key was given for a plain file: it must be encrypted first
+    /// ([`encrypt_plain`]).
+    #[error("the database at {path} is not encrypted")]
+    NotEncrypted { path: PathBuf },
     #[error("schema migration {version} failed: {source}")]
     Migration {
         version: u32,
@@ -135,6 +151,12 @@ pub struct StoreOptions {
     /// Capacity of the bulk lane. Small: a bulk producer that outruns the
     /// disk should wait, not fill memory.
     pub bulk_queue_capacity: usize,
+    /// The data key of an encrypted file (SQLCipher), or `None` for a plain
+    /// one. A new file is created encrypted when a key is given. Opening
+    /// with the wrong key, or without one, is an error
+    /// ([`StoreError::WrongKey`], [`StoreError::Locked`]), as is a key for
+    /// a plain file ([`StoreError::NotEncrypted`]).
+    pub key: Option<DataKey>,
 }
 
 impl Default for StoreOptions {
@@ -146,6 +168,7 @@ impl Default for StoreOptions {
             queue_capacity: 256,
             // A few batches' worth of bulk commands (see MAX_BATCH_COMMANDS).
             bulk_queue_capacity: 1024,
+            key: None,
         }
     }
 }
@@ -163,7 +186,7 @@ impl Store {
     /// Opens or creates the database file at `path` and starts its writer,
     /// registered in `registry`.
     pub fn open(path: &Path, options: StoreOptions, registry: &TaskRegistry) -> Result<Store> {
-        let mut conn = open_writable(path)?;
+        let mut conn = open_writable(path, options.key.as_ref())?;
         migrations::migrate(&mut conn)?;
         write::ensure_desk(&conn, options.desk_code)?;
         let (writer, join) = writer::spawn(
@@ -174,7 +197,7 @@ impl Store {
         )?;
         Ok(Store {
             writer,
-            readers: Readers::new(path.to_owned()),
+            readers: Readers::new(path.to_owned(), options.key),
             path: path.to_owned(),
             join: Arc::new(Mutex::new(Some(join))),
         })
@@ -209,13 +232,14 @@ impl Store {
 /// Verifies the audit chain of the database at `path` without starting a
 /// writer or changing the file: for IT staff, while the app is closed or
 /// open. A file that an older SiteDesk wrote must be opened by the app once
-/// first, which chains its rows.
-pub fn verify_audit_file(path: &Path) -> Result<AuditVerification> {
+/// first, which chains its rows. An encrypted file needs its `key`.
+pub fn verify_audit_file(path: &Path, key: Option<&DataKey>) -> Result<AuditVerification> {
     let err = |source| StoreError::Open {
         path: path.to_owned(),
         source,
     };
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(err)?;
+    cipher::unlock_connection(&conn, path, key)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(err)?;
     let version: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -231,7 +255,7 @@ pub fn verify_audit_file(path: &Path) -> Result<AuditVerification> {
 }
 
 /// The one place that opens a writable connection.
-fn open_writable(path: &Path) -> Result<Connection> {
+fn open_writable(path: &Path, key: Option<&DataKey>) -> Result<Connection> {
     let err = |source| StoreError::Open {
         path: path.to_owned(),
         source,
@@ -246,6 +270,7 @@ fn open_writable(path: &Path) -> Result<Connection> {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(err)?;
+    cipher::unlock_connection(&conn, path, key)?;
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
         .map_err(err)?;
@@ -260,6 +285,10 @@ fn open_writable(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(err)?;
     conn.pragma_update(None, "foreign_keys", true)
+        .map_err(err)?;
+    // Deleted rows (a forgotten EDC token, a discarded practice record)
+    // are overwritten with zeros, not left in free pages.
+    conn.pragma_update(None, "secure_delete", true)
         .map_err(err)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(err)?;

@@ -13,6 +13,7 @@ use ts_rs::TS;
 use tokio_util::sync::CancellationToken;
 
 use super::chain::{self, AuditVerification};
+use super::cipher::unlock_connection;
 use super::screening::load_instrument;
 use super::{Result, StoreError};
 use crate::domain::{
@@ -22,6 +23,7 @@ use crate::forms::SavedValue;
 use crate::i18n::Lang;
 use crate::metadata::design::Design;
 use crate::metadata::{Dictionary, FieldChange};
+use crate::vault::DataKey;
 
 /// The study set-up of this desk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
@@ -237,6 +239,8 @@ pub struct OrphanedValues {
 #[derive(Clone)]
 pub struct Readers {
     path: PathBuf,
+    /// The file's key, for each connection opened; shared, not copied.
+    key: Option<Arc<DataKey>>,
     idle: Arc<Mutex<Vec<Connection>>>,
 }
 
@@ -285,9 +289,10 @@ fn flatten<T>(r: std::result::Result<Result<T>, tokio::task::JoinError>) -> Resu
 const MAX_IDLE: usize = 4;
 
 impl Readers {
-    pub(super) fn new(path: PathBuf) -> Readers {
+    pub(super) fn new(path: PathBuf, key: Option<DataKey>) -> Readers {
         Readers {
             path,
+            key: key.map(Arc::new),
             idle: Arc::default(),
         }
     }
@@ -374,6 +379,7 @@ impl Readers {
             path: self.path.clone(),
             source,
         })?;
+        unlock_connection(&conn, &self.path, self.key.as_deref())?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         Ok(conn)
     }

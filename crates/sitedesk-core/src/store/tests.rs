@@ -12,7 +12,7 @@ use crate::i18n::Lang;
 use crate::tasks::{TaskKind, TaskState};
 use tokio_util::sync::CancellationToken;
 
-fn actor() -> Actor {
+pub(super) fn actor() -> Actor {
     Actor {
         account: "crc1".into(),
         display_name: "Dana Lee".into(),
@@ -23,7 +23,7 @@ fn today() -> String {
     Local::now().date_naive().to_string()
 }
 
-fn eligible_input(label: &str) -> ScreeningInput {
+pub(super) fn eligible_input(label: &str) -> ScreeningInput {
     let eligibility: BTreeMap<String, Answer> = demo_criteria()
         .into_iter()
         .map(|c| {
@@ -119,7 +119,7 @@ async fn the_file_is_wal_with_full_sync_and_foreign_keys() {
     store.close().await;
     // synchronous and foreign_keys are per connection: check them on a
     // connection from the one function that opens the writer's.
-    let w = super::open_writable(&dir.path().join("desk.sqlite3")).unwrap();
+    let w = super::open_writable(&dir.path().join("desk.sqlite3"), None).unwrap();
     let pragma = |name: &str| -> i64 { w.pragma_query_value(None, name, |r| r.get(0)).unwrap() };
     assert_eq!(
         pragma("synchronous"),
@@ -747,7 +747,7 @@ fn a_file_from_a_newer_app_is_refused() {
 
 // ---- group commit, lanes, backpressure ----
 
-fn edit(record: &str, field: &str, value: &str) -> crate::domain::RecordEdit {
+pub(super) fn edit(record: &str, field: &str, value: &str) -> crate::domain::RecordEdit {
     crate::domain::RecordEdit {
         record_id: record.into(),
         event: "baseline_arm_1".into(),
@@ -1022,7 +1022,7 @@ async fn tamperable() -> (tempfile::TempDir, std::path::PathBuf, Connection) {
             .unwrap();
     }
     store.close().await;
-    assert_eq!(verify_audit_file(&path).unwrap().broken, None);
+    assert_eq!(verify_audit_file(&path, None).unwrap().broken, None);
     let c = Connection::open(&path).unwrap();
     c.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;")
         .unwrap();
@@ -1030,7 +1030,7 @@ async fn tamperable() -> (tempfile::TempDir, std::path::PathBuf, Connection) {
 }
 
 fn first_break(path: &std::path::Path) -> Option<(i64, ChainProblem)> {
-    verify_audit_file(path)
+    verify_audit_file(path, None)
         .unwrap()
         .broken
         .map(|b| (b.audit_id, b.problem))
