@@ -41,11 +41,12 @@ use crate::forms::{LogicCache, Study, demo_forms, plain_text};
 use crate::i18n::Lang;
 use crate::store::{
     AuditEntry, AuditLabels, BindOutcome, Settings, Store, StoreError, StoreOptions,
-    StoredDictionary, SyncSettings, WriterStats,
+    StoredDictionary, SyncSettings, WriterStats, encrypt_plain, is_encrypted,
 };
 use crate::sync::scheduler::Scheduler;
 use crate::sync::{BreakerState, SyncConfig, Syncer};
 use crate::tasks::{Lint, TaskKind, TaskRegistry, TaskSnapshot, TaskState};
+use crate::vault::DataKey;
 use edc::EdcState;
 
 /// The database file's name inside the data folder.
@@ -84,6 +85,10 @@ pub struct DeskOptions {
     pub publish: Option<Publish>,
     /// The redacting log ring the app's subscriber writes to.
     pub logs: LogBuffer,
+    /// The data key (from the vault, once someone has signed in): the
+    /// database is opened encrypted, and a plain one is encrypted first.
+    /// `None` opens a plain database as before.
+    pub key: Option<DataKey>,
 }
 
 impl DeskOptions {
@@ -97,6 +102,7 @@ impl DeskOptions {
             background: false,
             publish: None,
             logs: LogBuffer::default(),
+            key: None,
         }
     }
 }
@@ -190,15 +196,30 @@ impl Desk {
             background,
             publish,
             logs,
+            key,
         } = options;
         std::fs::create_dir_all(&data_dir).map_err(|source| DeskError::DataDir {
             path: data_dir.clone(),
             source,
         })?;
         let db = data_dir.join(DB_FILE);
+        if let Some(key) = &key
+            && db.exists()
+            && !is_encrypted(&db)?
+        {
+            // The first start with a key: the plain database becomes
+            // encrypted before anything else opens it.
+            let copied = encrypt_plain(&db, key)?;
+            tracing::info!(
+                tables = copied.tables,
+                rows = copied.rows,
+                "database encrypted"
+            );
+        }
         let registry = TaskRegistry::new();
         let store_options = StoreOptions {
             desk_code,
+            key,
             ..StoreOptions::default()
         };
         let store = Store::open(&db, store_options, &registry)?;

@@ -78,6 +78,41 @@ async fn a_reopened_desk_keeps_its_study_and_is_not_set_up_again() {
 }
 
 #[tokio::test]
+async fn a_plain_desk_opened_with_a_key_is_encrypted_and_keeps_its_study() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = Desk::open(DeskOptions::new(dir.path(), "crc"))
+        .await
+        .unwrap();
+    let setup = desk.store().readers().setup().await.unwrap().unwrap();
+    let audit_rows_before = audit_rows(&desk).await;
+    desk.shutdown().await;
+    drop(desk);
+    let db = dir.path().join(DB_FILE);
+    assert!(!is_encrypted(&db).unwrap());
+
+    let key = DataKey::generate().unwrap();
+    let keyed = || DeskOptions {
+        key: Some(key.clone()),
+        ..DeskOptions::new(dir.path(), "crc")
+    };
+    let desk = Desk::open(keyed()).await.unwrap();
+    assert!(is_encrypted(&db).unwrap());
+    let again = desk.store().readers().setup().await.unwrap().unwrap();
+    assert_eq!(again, setup);
+    assert_eq!(audit_rows(&desk).await, audit_rows_before);
+    desk.shutdown().await;
+    drop(desk);
+
+    // Encrypted from now on: it opens with the key again, and not without.
+    Desk::open(keyed()).await.unwrap().shutdown().await;
+    let locked = Desk::open(DeskOptions::new(dir.path(), "crc")).await.err();
+    assert!(
+        matches!(locked, Some(DeskError::Store(StoreError::Locked { .. }))),
+        "{locked:?}"
+    );
+}
+
+#[tokio::test]
 async fn the_forms_are_parsed_once_per_version() {
     let dir = tempfile::tempdir().unwrap();
     let desk = Desk::open(DeskOptions::new(dir.path(), "crc"))
