@@ -14,9 +14,10 @@
 //! the project or the calls: this module is the SQL and its thread.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
+use sitedesk_core::vault::DataKey;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::project::layout::RowKey;
@@ -30,6 +31,10 @@ pub enum Database {
     Memory,
     /// A SQLite file, created (with the project's records) when missing.
     File(PathBuf),
+    /// A SQLCipher file under the desk's data key, as the desk's own
+    /// database: the demo EDC's records are study data too. A plain file
+    /// is refused (`sitedesk_core::store::encrypt_plain` converts it).
+    Encrypted { path: PathBuf, key: DataKey },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +48,10 @@ pub enum StoreError {
     Closed,
     #[error("the project's records cannot be loaded: {0}")]
     Seed(String),
+    /// The file is encrypted and the key is missing or wrong, or a key was
+    /// given for a plain file.
+    #[error(transparent)]
+    Key(sitedesk_core::store::StoreError),
 }
 
 /// A call that cannot read or write is the server's fault: REDCap's 500.
@@ -144,6 +153,16 @@ pub(crate) struct LogQuery {
     pub end: Option<String>,
 }
 
+/// Opens a database file, keyed when `key` is given, in WAL mode, with
+/// deleted records overwritten rather than left in free pages.
+fn open_file(path: &Path, key: Option<&DataKey>) -> Result<Connection, StoreError> {
+    let c = Connection::open(path)?;
+    sitedesk_core::store::unlock_connection(&c, path, key).map_err(StoreError::Key)?;
+    c.pragma_update(None, "journal_mode", "WAL")?;
+    c.pragma_update(None, "secure_delete", true)?;
+    Ok(c)
+}
+
 /// The connection, owned by the store thread.
 pub(crate) struct Store {
     conn: Connection,
@@ -155,11 +174,8 @@ impl Store {
     pub fn open(db: &Database) -> Result<(Store, bool), StoreError> {
         let conn = match db {
             Database::Memory => Connection::open_in_memory()?,
-            Database::File(path) => {
-                let c = Connection::open(path)?;
-                c.pragma_update(None, "journal_mode", "WAL")?;
-                c
-            }
+            Database::File(path) => open_file(path, None)?,
+            Database::Encrypted { path, key } => open_file(path, Some(key))?,
         };
         conn.execute_batch(SCHEMA)?;
         let seeded: Option<String> = conn

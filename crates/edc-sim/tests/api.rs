@@ -809,6 +809,45 @@ async fn a_database_file_keeps_the_records_across_restarts() {
 }
 
 #[tokio::test]
+async fn an_encrypted_database_file_keeps_the_records_under_its_key_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sim.db");
+    let key = sitedesk_core::vault::DataKey::generate().unwrap();
+    let mut config = SimConfig::new(Project::demo());
+    config.database = Database::Encrypted {
+        path: path.clone(),
+        key: key.clone(),
+    };
+    let sim = start_with(config.clone()).await;
+    Client::new(&sim, DEMO_TOKEN)
+        .import_ok(
+            json!([{"record_id": "S01-SECRET", "redcap_event_name": "screening_arm_1", "sex": "1"}]),
+            &[],
+        )
+        .await;
+    sim.shutdown().await;
+    assert!(sitedesk_core::store::is_encrypted(&path).unwrap());
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(!bytes.windows(10).any(|w| w == b"S01-SECRET"));
+
+    let sim = start_with(config).await;
+    let rows = Client::new(&sim, DEMO_TOKEN).export(&[]).await;
+    assert_eq!(rows_of(&rows, "S01-SECRET").len(), 1);
+    sim.shutdown().await;
+
+    let mut plain = SimConfig::new(Project::demo());
+    plain.database = Database::File(path);
+    let refused = edc_sim::Simulator::start(plain)
+        .await
+        .err()
+        .map(|e| e.to_string());
+    assert!(
+        refused.as_deref().is_some_and(|e| e.contains("encrypted")),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
 async fn the_admin_endpoints_are_served_only_when_enabled() {
     let sim = start(Project::demo()).await;
     let http = crate::common::http();
