@@ -28,6 +28,9 @@ pub enum Field {
     SyncInterval,
     SyncConcurrency,
     Target,
+    Login,
+    PersonName,
+    Password,
 }
 
 impl Field {
@@ -54,6 +57,9 @@ impl Field {
             Field::SyncInterval => "core.domain.field.syncInterval",
             Field::SyncConcurrency => "core.domain.field.syncConcurrency",
             Field::Target => "core.domain.field.target",
+            Field::Login => "core.domain.field.login",
+            Field::PersonName => "core.domain.field.personName",
+            Field::Password => "core.domain.field.password",
         })
     }
 
@@ -80,6 +86,9 @@ impl Field {
             Field::SyncInterval => "core.domain.fieldInSentence.syncInterval",
             Field::SyncConcurrency => "core.domain.fieldInSentence.syncConcurrency",
             Field::Target => "core.domain.fieldInSentence.target",
+            Field::Login => "core.domain.fieldInSentence.login",
+            Field::PersonName => "core.domain.fieldInSentence.personName",
+            Field::Password => "core.domain.fieldInSentence.password",
         })
     }
 }
@@ -141,6 +150,16 @@ pub enum DomainError {
     InvalidName { field: Field },
     #[error("a reason is required to change the saved value of {field}")]
     ValueReasonRequired { field: String },
+    #[error("{field:?} holds a control or text-direction character")]
+    UnsafeText { field: Field },
+    #[error("not a valid login")]
+    BadLogin,
+    #[error("a password needs at least {min} characters")]
+    PasswordTooShort { min: usize },
+    #[error("the login {login} is taken")]
+    LoginTaken { login: String },
+    #[error("the desk needs an enabled administrator")]
+    LastAdmin,
 }
 
 impl DomainError {
@@ -187,6 +206,15 @@ impl DomainError {
             ValueReasonRequired { field } => {
                 Message::new("core.domain.valueReasonRequired").with("field", field)
             }
+            UnsafeText { field } => {
+                Message::new("core.domain.unsafeText").with("field", field.name())
+            }
+            BadLogin => Message::new("core.domain.badLogin"),
+            PasswordTooShort { min } => {
+                Message::new("core.domain.passwordTooShort").with("min", min.to_string())
+            }
+            LoginTaken { login } => Message::new("core.domain.loginTaken").with("login", login),
+            LastAdmin => Message::new("core.domain.lastAdmin"),
         }
     }
 }

@@ -10,6 +10,7 @@
 mod error;
 mod ids;
 mod lifecycle;
+mod people;
 mod screening;
 #[cfg(test)]
 mod tests;
@@ -24,6 +25,10 @@ use ts_rs::TS;
 pub use error::{DomainError, Field};
 pub use ids::{DeskCode, SubjectId};
 pub use lifecycle::{Action, ActionKind, Reason, plan_action};
+pub use people::{
+    LOGIN_MAX_CHARS, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, PERSON_NAME_MAX_CHARS, Role,
+    check_login, check_new_password, check_person_name, check_plain_text,
+};
 pub use screening::{
     LABEL_MAX_CHARS, REASON_MAX_CHARS, ScreeningInput, VERSION_MAX_CHARS, check_reason, parse_date,
     plan_screening_edit, validate_new_screening,
@@ -33,15 +38,18 @@ pub use values::{
     plan_record_edit,
 };
 
-/// Who acts. Until sign-in exists this is the operating-system account plus
-/// the display name set in Settings; it is a real value everywhere (audit
-/// rows, commands) so that accounts can replace it without a schema change.
+/// Who acts: the person signed in to the desk (their login and name), with
+/// the operating-system account beside it, as every audit row names them.
+/// The desk's own work (sync, migrations) has no login.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Actor {
     /// The account that is signed in to the desk computer.
     pub account: String,
-    /// The name the user chose to be shown under; may be empty.
+    /// The person's name on the desk; may be empty for the desk's own work.
     pub display_name: String,
+    /// The person's login on the desk; `None` for the desk's own work.
+    #[serde(default)]
+    pub login: Option<String>,
 }
 
 /// The study this desk works for.

@@ -220,6 +220,7 @@ pub fn check_reason(reason: &str) -> Result<String, DomainError> {
             max: REASON_MAX_CHARS,
         });
     }
+    super::check_plain_text(Field::Reason, r)?;
     Ok(r.to_owned())
 }
 

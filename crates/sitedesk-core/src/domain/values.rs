@@ -90,13 +90,14 @@ pub fn check_record_edit(edit: &RecordEdit) -> Result<(), DomainError> {
             });
         }
     }
-    if let Some(r) = &edit.reason
-        && r.chars().count() > REASON_MAX_CHARS
-    {
-        return Err(DomainError::TooLong {
-            field: Field::Reason,
-            max: REASON_MAX_CHARS,
-        });
+    if let Some(r) = &edit.reason {
+        if r.chars().count() > REASON_MAX_CHARS {
+            return Err(DomainError::TooLong {
+                field: Field::Reason,
+                max: REASON_MAX_CHARS,
+            });
+        }
+        super::check_plain_text(Field::Reason, r)?;
     }
     Ok(())
 }

@@ -184,7 +184,7 @@ fn the_pseudo_catalog_wraps_every_text_and_keeps_placeholders() {
 
 // ---- Every message of the core --------------------------------------------
 
-const FIELDS: [Field; 20] = [
+const FIELDS: [Field; 23] = [
     Field::ScreeningDate,
     Field::Label,
     Field::ConsentDate,
@@ -205,6 +205,9 @@ const FIELDS: [Field; 20] = [
     Field::SyncInterval,
     Field::SyncConcurrency,
     Field::Target,
+    Field::Login,
+    Field::PersonName,
+    Field::Password,
 ];
 
 const STATUSES: [SubjectStatus; 5] = [
@@ -256,6 +259,7 @@ fn domain_errors() -> Vec<DomainError> {
             },
             ReasonForChangeRequired { field },
             InvalidName { field },
+            UnsafeText { field },
         ]);
     }
     all.extend([
@@ -269,8 +273,14 @@ fn domain_errors() -> Vec<DomainError> {
         ValueReasonRequired {
             field: "weight_kg".into(),
         },
+        BadLogin,
+        PasswordTooShort { min: 10 },
+        LoginTaken {
+            login: "mei".into(),
+        },
+        LastAdmin,
     ]);
-    covers("DomainError", &all, 15, |e| match e {
+    covers("DomainError", &all, 20, |e| match e {
         IllegalTransition { .. } => 0,
         Required { .. } => 1,
         BadDate { .. } => 2,
@@ -286,6 +296,11 @@ fn domain_errors() -> Vec<DomainError> {
         InvalidName { .. } => 12,
         ValueReasonRequired { .. } => 13,
         UnknownReason { .. } => 14,
+        UnsafeText { .. } => 15,
+        BadLogin => 16,
+        PasswordTooShort { .. } => 17,
+        LoginTaken { .. } => 18,
+        LastAdmin => 19,
     });
     all
 }
