@@ -56,6 +56,7 @@ async fn a_thousand_concurrent_enrollments_from_fifty_tasks() {
     let setup_actor = Actor {
         account: "setup".into(),
         display_name: String::new(),
+        login: None,
     };
     store
         .writer()
@@ -77,6 +78,7 @@ async fn a_thousand_concurrent_enrollments_from_fifty_tasks() {
             let actor = Actor {
                 account: format!("crc{t}"),
                 display_name: String::new(),
+                login: None,
             };
             let mut ids = Vec::new();
             for i in 0..PER_TASK {

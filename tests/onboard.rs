@@ -79,6 +79,7 @@ fn actor() -> Actor {
     Actor {
         account: "crc".into(),
         display_name: "CRC".into(),
+        login: None,
     }
 }
 

@@ -25,6 +25,7 @@ fn actor() -> Actor {
     Actor {
         account: "crc".into(),
         display_name: "Dana".into(),
+        login: None,
     }
 }
 

@@ -184,6 +184,7 @@ fn actor() -> Actor {
     Actor {
         account: "bench".into(),
         display_name: String::new(),
+        login: None,
     }
 }
 

@@ -49,6 +49,7 @@ fn main() {
                     let actor = Actor {
                         account: "crash".into(),
                         display_name: String::new(),
+                        login: None,
                     };
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);

@@ -238,6 +238,7 @@ fn actor() -> Actor {
     Actor {
         account: "bench".into(),
         display_name: String::new(),
+        login: None,
     }
 }
 

@@ -42,6 +42,7 @@ async fn desk() -> Fixture {
         let actor = Actor {
             account: "crc".into(),
             display_name: String::new(),
+            login: None,
         };
         store
             .writer()

@@ -44,6 +44,9 @@ pub(super) struct AuditContent<'a> {
     pub old_value: Option<&'a str>,
     pub new_value: Option<&'a str>,
     pub reason: Option<&'a str>,
+    /// The person's login on the desk; rows written before sign-in, and the
+    /// desk's own, have none and hash as they always did.
+    pub user_login: Option<&'a str>,
 }
 
 /// The hash of a row: SHA-256 over a tag, the previous hash and every
@@ -86,6 +89,13 @@ pub(super) fn hash(prev: &Hash, row: &AuditContent<'_>) -> Hash {
     text(&mut h, row.old_value);
     text(&mut h, row.new_value);
     text(&mut h, row.reason);
+    // Appended only when present, after a marker: a row without a login
+    // encodes exactly as before, and no row with one encodes like a row
+    // without (its encoding is longer than any complete one without).
+    if let Some(login) = row.user_login {
+        h.update(b"login");
+        text(&mut h, Some(login));
+    }
     h.finalize().into()
 }
 
@@ -146,7 +156,7 @@ pub(super) fn chain_unhashed_rows(tx: &Transaction<'_>) -> Result<()> {
     let mut prev = GENESIS;
     let mut last_id = 0;
     {
-        let mut select = tx.prepare(&format!("{SELECT_ROWS} ORDER BY id"))?;
+        let mut select = tx.prepare(&format!("{SELECT_ROWS_BEFORE_LOGINS} ORDER BY id"))?;
         let mut update = tx.prepare("UPDATE audit SET prev_hash = ?1, hash = ?2 WHERE id = ?3")?;
         let mut rows = select.query([])?;
         while let Some(r) = rows.next()? {
@@ -168,7 +178,10 @@ pub(super) fn chain_unhashed_rows(tx: &Transaction<'_>) -> Result<()> {
 }
 
 const SELECT_ROWS: &str = "SELECT id, at, user_account, user_name, entity, entity_id, event, instance, \
-     field, old_value, new_value, reason, prev_hash, hash FROM audit";
+     field, old_value, new_value, reason, prev_hash, hash, user_login FROM audit";
+/// The same, for migration 2, before `audit.user_login` existed.
+const SELECT_ROWS_BEFORE_LOGINS: &str = "SELECT id, at, user_account, user_name, entity, entity_id, \
+     event, instance, field, old_value, new_value, reason, prev_hash, hash, NULL FROM audit";
 
 /// An audit row as stored, hashes included.
 struct StoredRow {
@@ -186,6 +199,7 @@ struct StoredRow {
     reason: Option<String>,
     prev_hash: Option<Vec<u8>>,
     hash: Option<Vec<u8>>,
+    user_login: Option<String>,
 }
 
 impl StoredRow {
@@ -205,6 +219,7 @@ impl StoredRow {
             reason: r.get(11)?,
             prev_hash: r.get(12)?,
             hash: r.get(13)?,
+            user_login: r.get(14)?,
         })
     }
 
@@ -222,6 +237,7 @@ impl StoredRow {
             old_value: self.old_value.as_deref(),
             new_value: self.new_value.as_deref(),
             reason: self.reason.as_deref(),
+            user_login: self.user_login.as_deref(),
         }
     }
 }

@@ -74,6 +74,12 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         sql: V9,
         then: None,
     },
+    // 10: the people at the desk, and the login of whoever each audit row
+    // names.
+    Migration {
+        sql: V10,
+        then: None,
+    },
 ];
 
 const V1: &str = r#"
@@ -328,6 +334,34 @@ INSERT INTO sqlite_sequence(name, seq)
     SELECT 'outbox', max(coalesce((SELECT max(id) FROM outbox), 0), coalesce((SELECT max(id) FROM audit), 0));
 "#;
 
+const V10: &str = r#"
+-- The person signed in to the desk, beside the computer's account
+-- (`user_account`) and their name (`user_name`); none on rows written
+-- before sign-in and on the desk's own (sync, migrations).
+ALTER TABLE audit ADD COLUMN user_login TEXT;
+
+-- The people at the desk. Their passwords unwrap their slot of the data
+-- key, beside the database; nothing of a password is kept here.
+CREATE TABLE desk_user (
+    login        TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL,
+    role         TEXT NOT NULL CHECK (role IN ('crc', 'supervisor', 'admin')),
+    created_at   TEXT NOT NULL,
+    disabled_at  TEXT
+) STRICT;
+
+-- Every sign-in attempt, kept: failed ones slow the next and are shown to
+-- the administrator.
+CREATE TABLE sign_in_attempt (
+    id         INTEGER PRIMARY KEY,
+    login      TEXT NOT NULL,
+    at         TEXT NOT NULL,
+    ok         INTEGER NOT NULL CHECK (ok IN (0, 1)),
+    os_account TEXT NOT NULL
+) STRICT;
+CREATE INDEX sign_in_attempt_login ON sign_in_attempt(login, id);
+"#;
+
 /// Who the audit trail names for the cells migration 6 writes.
 const MIGRATION_ACCOUNT: &str = "sitedesk";
 /// The reason its audit rows give.
@@ -388,6 +422,7 @@ fn screening_log_to_cells(tx: &Transaction<'_>) -> Result<(), StoreError> {
     let actor = Actor {
         account: MIGRATION_ACCOUNT.into(),
         display_name: String::new(),
+        login: None,
     };
     let subjects: Vec<(String, String)> = {
         let mut stmt = tx.prepare("SELECT id, site_id FROM subject ORDER BY id")?;

@@ -17,6 +17,7 @@
 mod chain;
 mod cipher;
 mod migrations;
+mod people;
 mod read;
 mod record;
 mod screening;
@@ -41,6 +42,7 @@ pub use crate::histogram::Percentiles;
 pub use chain::{AuditVerification, ChainBreak, ChainProblem};
 pub use cipher::{EncryptedCopy, encrypt_plain, is_encrypted, unlock_connection};
 pub use migrations::SCHEMA_VERSION;
+pub use people::{DeskUser, UserChange};
 pub use read::{
     AuditEntry, AuditLabels, DeskInfo, DictionaryImport, EdcRecord, EnrollmentTarget,
     EnrollmentTargets, OrphanedValues, Readers, ScreeningPlace, Settings, StatusCount,

@@ -146,6 +146,9 @@ pub struct AuditEntry {
     pub at: DateTime<Utc>,
     pub user_account: String,
     pub user_name: String,
+    /// The person's login on the desk; none before sign-in and for the
+    /// desk's own work.
+    pub user_login: Option<String>,
     pub entity: String,
     pub entity_id: String,
     pub field: String,
@@ -579,6 +582,16 @@ impl Readers {
             .await
     }
 
+    /// Every person's account on the desk.
+    pub async fn users(&self) -> Result<Vec<super::people::DeskUser>> {
+        self.read(super::people::users).await
+    }
+
+    /// One person's account.
+    pub async fn user(&self, login: String) -> Result<Option<super::people::DeskUser>> {
+        self.read(move |c| super::people::user(c, &login)).await
+    }
+
     /// The values the EDC refused, held until edited.
     pub async fn refused_values(&self) -> Result<Vec<super::sync::RefusedValue>> {
         self.read(super::sync::refused).await
@@ -675,7 +688,7 @@ impl Readers {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT id, at, user_account, user_name, entity, entity_id, field, old_value, new_value, reason,
-                        event, instance
+                        event, instance, user_login
                  FROM audit WHERE entity IN ('subject', 'record') AND entity_id = ?1 ORDER BY id",
             )?;
             let rows = stmt.query_map([id], |r| {
@@ -692,6 +705,7 @@ impl Readers {
                     reason: r.get(9)?,
                     event: r.get(10)?,
                     instance: r.get(11)?,
+                    user_login: r.get(12)?,
                     labels: None,
                 })
             })?;

@@ -67,11 +67,17 @@ pub(super) fn record_at(
     if changes.is_empty() {
         return Ok(());
     }
-    let mut audit = tx.prepare_cached(
+    // Rows without a login leave `user_login` out: migrations before the
+    // column existed write audit rows too.
+    let mut audit = tx.prepare_cached(if actor.login.is_some() {
+        "INSERT INTO audit(id, at, user_account, user_name, entity, entity_id, event, instance,
+                           field, old_value, new_value, reason, prev_hash, hash, user_login)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+    } else {
         "INSERT INTO audit(id, at, user_account, user_name, entity, entity_id, event, instance,
                            field, old_value, new_value, reason, prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-    )?;
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+    })?;
     let mut out = tx.prepare_cached(
         "INSERT INTO outbox(audit_id, entity, entity_id, event, instance, field, value, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -94,9 +100,10 @@ pub(super) fn record_at(
                 old_value: c.old.as_deref(),
                 new_value: c.new.as_deref(),
                 reason,
+                user_login: actor.login.as_deref(),
             },
         );
-        audit.execute(params![
+        let row = params![
             id,
             now.at,
             actor.account,
@@ -111,7 +118,15 @@ pub(super) fn record_at(
             reason,
             prev.as_slice(),
             hash.as_slice(),
-        ])?;
+        ];
+        match &actor.login {
+            Some(login) => {
+                let mut with_login = row.to_vec();
+                with_login.push(login);
+                audit.execute(with_login.as_slice())?
+            }
+            None => audit.execute(row)?,
+        };
         if outbox == Outbox::Yes {
             out.execute(params![
                 id,

@@ -16,6 +16,7 @@ pub(super) fn actor() -> Actor {
     Actor {
         account: "crc1".into(),
         display_name: "Dana Lee".into(),
+        login: None,
     }
 }
 

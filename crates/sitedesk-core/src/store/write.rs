@@ -985,6 +985,7 @@ pub(super) fn set_preferences(
         }
         .into());
     }
+    crate::domain::check_plain_text(Field::DisplayName, display_name)?;
     let mut changes = Vec::new();
     for (key, value) in [("display_name", display_name), ("language", language.tag())] {
         let old: Option<String> = tx

@@ -33,6 +33,7 @@ use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 use ts_rs::TS;
 
+use super::people::{DeskUser, UserChange};
 use super::read::{DictionaryImport, SyncSettings};
 use super::record::Now;
 use super::sync::{Keep, PullMark, SyncApplied, SyncWrite};
@@ -112,6 +113,17 @@ enum Command {
     SetSyncSettings {
         settings: SyncSettings,
         actor: Actor,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    SaveUser {
+        change: UserChange,
+        actor: Actor,
+        reply: oneshot::Sender<Result<DeskUser>>,
+    },
+    RecordSignIn {
+        login: String,
+        ok: bool,
+        os_account: String,
         reply: oneshot::Sender<Result<()>>,
     },
     SyncApply {
@@ -670,6 +682,25 @@ fn execute(
         } => step!(reply, |tx| write::set_sync_settings(
             tx, now, &actor, settings
         )),
+        Command::SaveUser {
+            change,
+            actor,
+            reply,
+        } => step!(reply, |tx| super::people::save_user(
+            tx, now, &actor, &change
+        )),
+        Command::RecordSignIn {
+            login,
+            ok,
+            os_account,
+            reply,
+        } => step!(reply, |tx| super::people::record_sign_in(
+            tx,
+            now,
+            &login,
+            ok,
+            &os_account
+        )),
         Command::SyncApply {
             writes,
             mark,
@@ -947,6 +978,27 @@ impl WriterHandle {
         self.call(|reply| Command::SetSyncSettings {
             settings,
             actor,
+            reply,
+        })
+        .await
+    }
+
+    /// Creates or changes a person's account, audited.
+    pub async fn save_user(&self, actor: Actor, change: UserChange) -> Result<DeskUser> {
+        self.call(|reply| Command::SaveUser {
+            change,
+            actor,
+            reply,
+        })
+        .await
+    }
+
+    /// Records a sign-in attempt.
+    pub async fn record_sign_in(&self, login: String, ok: bool, os_account: String) -> Result<()> {
+        self.call(|reply| Command::RecordSignIn {
+            login,
+            ok,
+            os_account,
             reply,
         })
         .await
