@@ -14,7 +14,11 @@
 //! maps the desk's answers), and the demo EDC's server (see [`DemoEdc`]).
 
 mod edc;
+pub mod gate;
+#[cfg(test)]
+mod gate_tests;
 pub mod onboard;
+pub mod people;
 #[cfg(test)]
 mod tests;
 
@@ -30,6 +34,8 @@ use ts_rs::TS;
 
 pub use edc::{DemoEdc, DemoFuture, EdcMode, EdcTarget, TEST_TIMEOUTS};
 pub use onboard::{BindError, BindRequest, ProjectSummary, ScreeningStatus};
+
+use people::{Access, Refusal, SessionState};
 
 use crate::diagnostics::logs::LogBuffer;
 use crate::diagnostics::metrics::{History, Sample, Sampler};
@@ -89,6 +95,9 @@ pub struct DeskOptions {
     /// database is opened encrypted, and a plain one is encrypted first.
     /// `None` opens a plain database as before.
     pub key: Option<DataKey>,
+    /// The person signed in, shared with the gate that opened the desk
+    /// (`gate::Gate`); a desk of its own without one (the command line).
+    pub session: Option<Arc<RwLock<SessionState>>>,
 }
 
 impl DeskOptions {
@@ -103,6 +112,7 @@ impl DeskOptions {
             publish: None,
             logs: LogBuffer::default(),
             key: None,
+            session: None,
         }
     }
 }
@@ -119,6 +129,9 @@ pub enum DeskError {
     },
     #[error("the demo EDC could not start: {0}")]
     DemoEdc(String),
+    /// A task the opening ran on failed (it panicked).
+    #[error("a task failed: {0}")]
+    Task(String),
 }
 
 /// What the diagnostics panel shows; the sampler publishes one a second.
@@ -162,6 +175,8 @@ pub struct Desk {
     prefs: RwLock<Settings>,
     /// The forms in force, parsed once per dictionary version.
     forms: Mutex<Option<Arc<FormsInForce>>>,
+    /// The person signed in, and whether the desk is locked.
+    session: Arc<RwLock<SessionState>>,
 }
 
 /// The study's forms in force, parsed once per version: the dictionary and
@@ -197,6 +212,7 @@ impl Desk {
             publish,
             logs,
             key,
+            session,
         } = options;
         std::fs::create_dir_all(&data_dir).map_err(|source| DeskError::DataDir {
             path: data_dir.clone(),
@@ -242,6 +258,7 @@ impl Desk {
             profile: Mutex::new(None),
             prefs: RwLock::new(prefs),
             forms: Mutex::new(None),
+            session: session.unwrap_or_default(),
         });
         if let Err(e) = desk.connect_edc().await {
             desk.shutdown().await;
@@ -340,6 +357,7 @@ impl Desk {
         let actor = Actor {
             account: self.account.clone(),
             display_name: "EDC sync".into(),
+            login: None,
         };
         let settings = self.sync_settings.clone();
         let metrics = self.edc_metrics.clone();
@@ -705,12 +723,43 @@ impl Desk {
         self.prefs().language
     }
 
-    /// Who is acting now: the account plus the display name from Settings.
+    /// Who is acting now: the person signed in, beside the computer's
+    /// account; with nobody signed in (the command line), the account and
+    /// the display name from Settings.
     pub fn actor(&self) -> Actor {
-        Actor {
-            account: self.account.clone(),
-            display_name: self.prefs().display_name,
+        match self.session().user {
+            Some(user) => Actor {
+                account: self.account.clone(),
+                display_name: user.display_name,
+                login: Some(user.login),
+            },
+            None => Actor {
+                account: self.account.clone(),
+                display_name: self.prefs().display_name,
+                login: None,
+            },
         }
+    }
+
+    /// The computer's account the desk runs under.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// The person signed in, and whether the desk is locked.
+    pub fn session(&self) -> SessionState {
+        self.session
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Whether a command needing `access` may run now.
+    pub fn allows(&self, access: Access) -> Result<(), Refusal> {
+        self.session
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .allows(access)
     }
 }
 
@@ -733,6 +782,7 @@ async fn set_up_demo(store: &Store, account: &str, prefs: &Settings) -> Result<b
     let actor = Actor {
         account: account.to_owned(),
         display_name: prefs.display_name.clone(),
+        login: None,
     };
     if store
         .writer()
