@@ -109,7 +109,8 @@ async fn launch(driver: &Driver, data_dir: &Path) -> Client {
     launch_desk(driver, data_dir, "E2E").await
 }
 
-/// Starts the app as the desk with code `desk`; a new desk tries the demo.
+/// Starts the app as the desk with code `desk`, signed in as its
+/// administrator (created at the first start); a new desk tries the demo.
 async fn launch_desk(driver: &Driver, data_dir: &Path, desk: &str) -> Client {
     let c = open_app(driver, data_dir, desk).await;
     // A new desk's first start asks what it is for; these suites try the
@@ -132,15 +133,69 @@ async fn launch_desk(driver: &Driver, data_dir: &Path, desk: &str) -> Client {
     c
 }
 
-/// Starts the app as the desk with code `desk`, as it opens.
+/// The administrator of every desk these suites start.
+const ADMIN_LOGIN: &str = "admin";
+const ADMIN_PASSWORD: &str = "correct horse battery";
+
+/// On a new desk, creates its administrator (and passes the recovery
+/// key); on a desk that has one, signs them in.
+async fn sign_in_as_admin(c: &Client, desk: &str) {
+    let first = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(&format!(
+            "{}, {}",
+            css("first-start"),
+            css("sign-in")
+        )))
+        .await
+        .expect("the first start or the sign-in");
+    if first.attr("data-testid").await.ok().flatten().as_deref() == Some("first-start") {
+        type_into(c, "first-login", ADMIN_LOGIN).await;
+        type_into(c, "first-name", &format!("Admin {desk}")).await;
+        type_into(c, "first-password", ADMIN_PASSWORD).await;
+        type_into(c, "first-confirm", ADMIN_PASSWORD).await;
+        click(c, "first-submit").await;
+        wait_present(c, "recovery-key", true).await;
+        click(c, "recovery-done").await;
+    } else {
+        sign_in(c, ADMIN_LOGIN, ADMIN_PASSWORD).await;
+    }
+}
+
+/// Signs `login` in on the sign-in screen.
+async fn sign_in(c: &Client, login: &str, password: &str) {
+    type_into(c, "sign-in-login", login).await;
+    type_into(c, "sign-in-password", password).await;
+    click(c, "sign-in-submit").await;
+    wait_present(c, "sign-in", false).await;
+}
+
+/// Starts the app as the desk with code `desk`, signed in as its
+/// administrator.
 async fn open_app(driver: &Driver, data_dir: &Path, desk: &str) -> Client {
+    let c = start_app(driver, data_dir, desk, &[]).await;
+    sign_in_as_admin(&c, desk).await;
+    c
+}
+
+/// Starts the app as the desk with code `desk` and more flags, on its
+/// first screen.
+async fn start_app(driver: &Driver, data_dir: &Path, desk: &str, flags: &[&str]) -> Client {
+    let mut args = vec![
+        json!("--data-dir"),
+        json!(data_dir),
+        json!("--desk-code"),
+        json!(desk),
+    ];
+    args.extend(flags.iter().map(|f| json!(f)));
     let mut caps = serde_json::Map::new();
     caps.insert("browserName".into(), json!("wry"));
     caps.insert(
         "tauri:options".into(),
         json!({
             "application": app_binary(),
-            "args": ["--data-dir", data_dir, "--desk-code", desk],
+            "args": args,
         }),
     );
     ClientBuilder::new(HttpConnector::new())
@@ -788,6 +843,7 @@ async fn the_panel_shows_a_slow_sync_profiles_it_and_cancels_it() {
         let actor = Actor {
             account: "crc".into(),
             display_name: String::new(),
+            login: None,
         };
         let store = sitedesk_tests::new_desk(data.path(), &actor.account, Some("E2E")).await;
         let w = store.writer();
@@ -1127,4 +1183,142 @@ async fn a_site_token_syncs_and_a_refused_value_is_fixed_in_the_form() {
     assert!(stats.by_call.get("dag/export").copied().unwrap_or(0) >= 1);
     c.close().await.expect("quit the app");
     sim.shutdown().await;
+}
+
+/// Calls a command the way a page script could, bypassing the UI: what a
+/// forged call gets. Answers `{"ok": ..}` or `{"err": {code, message}}`.
+async fn forge(c: &Client, command: &str, args: serde_json::Value) -> serde_json::Value {
+    c.execute_async(
+        "const [command, args, done] = arguments;
+         window.__TAURI_INTERNALS__.invoke(command, args)
+           .then((ok) => done({ ok: ok ?? null }), (err) => done({ err }));",
+        vec![json!(command), args],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{command}: {e:?}"))
+}
+
+/// People at the desk (issue 15): the first start creates the
+/// administrator, who adds a CRC and a supervisor; the CRC screens a
+/// subject and types into a form; the desk locks by itself and the page
+/// then holds no subject data; a wrong password is refused and the next
+/// attempt must wait; the CRC unlocks and the typed value is still there;
+/// a forged administrator's call from the CRC's page is refused and changes
+/// nothing; the supervisor signs in by *Switch user*; the history names
+/// each person.
+#[tokio::test]
+async fn people_sign_in_lock_switch_and_a_forged_call_is_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let driver = Driver::start().await;
+    let c = start_app(&driver, data.path(), "E5P", &["--lock-seconds", "6"]).await;
+    wait_present(&c, "first-start", true).await;
+    shot(&c, "50-first-start").await;
+    sign_in_as_admin(&c, "E5P").await;
+    click(&c, "welcome-demo").await;
+    wait_present(&c, "nav-subjects", true).await;
+
+    // The administrator adds a CRC and a supervisor.
+    click(&c, "nav-settings").await;
+    for (login, name, role) in [
+        ("mei", "Mei Chen", "CRC"),
+        ("sam", "Sam Ortiz", "Supervisor"),
+    ] {
+        click(&c, "user-add").await;
+        type_into(&c, "user-login", login).await;
+        type_into(&c, "user-name", name).await;
+        click(&c, "user-role-select").await;
+        click_css(
+            &c,
+            &format!("[role='option'][value='{}']", role.to_lowercase()),
+        )
+        .await;
+        type_into(&c, "user-password", "mei and sam's password").await;
+        click(&c, "user-save").await;
+        wait_text(&c, &format!("user-{login}"), name).await;
+    }
+    shot(&c, "51-people").await;
+    click(&c, "user-menu").await;
+    click(&c, "menu-switch").await;
+
+    // The CRC signs in, screens a subject and types a value.
+    sign_in(&c, "mei", "mei and sam's password").await;
+    wait_text(&c, "user-menu", "Mei Chen").await;
+    let id = "S01-E5P-0001";
+    screen_subject(&c, "QZ", id).await;
+    click(&c, "grid-baseline_arm_1-vitals-1").await;
+    wait_text(&c, "form-title", "Vital signs").await;
+    type_into(&c, "field-sbp", "118").await;
+
+    // Six seconds without input: the desk locks, and the page holds
+    // nothing of the subject.
+    wait_present(&c, "lock-screen", true).await;
+    let page = c.source().await.unwrap();
+    assert!(
+        !page.contains(id) && !page.contains("QZ"),
+        "the lock screen shows subject data"
+    );
+    shot(&c, "52-locked").await;
+
+    // A forged call while locked is refused too.
+    let forged = forge(&c, "list_subjects", json!({"payload": {}})).await;
+    assert_eq!(forged["err"]["code"], "locked", "{forged}");
+
+    // A wrong password is refused, and the next attempt must wait.
+    type_into(&c, "unlock-password", "not her password").await;
+    click(&c, "unlock-submit").await;
+    wait_text(&c, "error", "Wrong login or password").await;
+    type_into(&c, "unlock-password", "mei and sam's password").await;
+    click(&c, "unlock-submit").await;
+    wait_text(&c, "error", "Try again in").await;
+    // Each attempt in the wait is refused at once, unchecked; once the
+    // wait has passed, her password opens the desk.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        assert!(attempts < 500, "the wait never ended");
+        type_into(&c, "unlock-password", "mei and sam's password").await;
+        click(&c, "unlock-submit").await;
+        let answer = c
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(&format!(
+                "{}, {}",
+                css("nav-subjects"),
+                css("error")
+            )))
+            .await
+            .expect("an answer to the attempt");
+        if answer.attr("data-testid").await.ok().flatten().as_deref() == Some("nav-subjects") {
+            break;
+        }
+    }
+    // What she typed before the lock is still in the form.
+    wait_value(&c, "field-sbp", "118").await;
+
+    // A forged call to an administrator's command is refused and changes
+    // nothing.
+    let forged = forge(
+        &c,
+        "save_edc_settings",
+        json!({"payload": {"url": "https://redcap.example.org/api/", "token": "0123456789ABCDEF0123456789ABCDEF"}}),
+    )
+    .await;
+    assert_eq!(forged["err"]["code"], "forbidden", "{forged}");
+
+    // Switch user: the supervisor signs in.
+    click(&c, "user-menu").await;
+    click(&c, "menu-switch").await;
+    sign_in(&c, "sam", "mei and sam's password").await;
+    wait_text(&c, "user-role", "Supervisor").await;
+    click_css(&c, &format!("{} td", css(&format!("row-{id}")))).await;
+    wait_text(&c, "audit-table", "Mei Chen (mei)").await;
+    shot(&c, "53-history-names-people").await;
+
+    // The EDC is still the demo's: the forged call changed nothing.
+    click(&c, "user-menu").await;
+    click(&c, "menu-switch").await;
+    sign_in(&c, ADMIN_LOGIN, ADMIN_PASSWORD).await;
+    click(&c, "nav-settings").await;
+    wait_text(&c, "edc-mode", "Demo EDC").await;
+    c.close().await.unwrap();
 }

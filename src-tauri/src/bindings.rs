@@ -9,12 +9,14 @@
 mod tests {
     use std::path::Path;
 
+    use sitedesk_core::desk::gate::SessionView;
+    use sitedesk_core::desk::people::Session;
     use sitedesk_core::diagnostics::logs::LogLine;
     use sitedesk_core::diagnostics::metrics::Sample;
     use sitedesk_core::diagnostics::profile::FlameNode;
     use sitedesk_core::diagnostics::{Lint, TaskId, TaskKind, TaskSnapshot, TaskState};
     use sitedesk_core::domain::{
-        ActionKind, Actor, Answer, Criterion, CriterionKind, Reason, ReasonChoice, Reasons,
+        ActionKind, Actor, Answer, Criterion, CriterionKind, Reason, ReasonChoice, Reasons, Role,
         Screening, ScreeningInput, Site, Study, Subject, SubjectStatus,
     };
     use sitedesk_core::edc::metrics::{CallTotals, EndpointStats};
@@ -35,6 +37,7 @@ mod tests {
         EnrollmentTarget, EnrollmentTargets, LaneStats, Percentiles, ScreeningPlace, Settings,
         StatusCount, StudySetup, SubjectFilter, SubjectRow, SyncSettings, WriterStats,
     };
+    use sitedesk_core::store::{DeskUser, UserChange};
     use sitedesk_core::sync::{BreakerState, Phase, ProgressView, RunReport};
     use ts_rs::{Config, TS};
 
@@ -61,6 +64,17 @@ mod tests {
         decl!(
             Lang,
             Actor,
+            Role,
+            Session,
+            SessionView,
+            DeskUser,
+            UserChange,
+            FirstAdmin,
+            RecoveryKeyView,
+            SignIn,
+            Unlock,
+            SaveUser,
+            ChangePassword,
             Study,
             Site,
             CriterionKind,

@@ -25,6 +25,17 @@ pub struct Cli {
     /// SITEDESK_DESK_CODE; default: random)
     #[arg(long, value_name = "CODE", value_parser = desk_code)]
     pub desk_code: Option<DeskCode>,
+    /// On a desk whose data is encrypted, the person whose password a
+    /// command asks for (typed, or the first line of standard input)
+    #[arg(long, value_name = "NAME", global = true)]
+    pub login: Option<String>,
+    /// Open an encrypted desk with its recovery key instead of a password
+    #[arg(long, global = true, conflicts_with = "login")]
+    pub recovery_key: bool,
+    /// Lock the desk after this many seconds without input, instead of the
+    /// desk's setting (tests of the lock)
+    #[arg(long, value_name = "SECONDS", hide = true, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub lock_seconds: Option<u32>,
     /// WebKit's WebDriver starts the app with this switch when a test
     /// drives it; the webview reads the automation flag itself.
     #[arg(long, hide = true)]
@@ -35,8 +46,8 @@ pub struct Cli {
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Check the audit trail's hash chain and report the first broken row;
-    /// exit status 0 intact, 1 broken, 2 error. Reads the file only; the
-    /// app may be open.
+    /// exit status 0 intact, 1 broken, 2 error. Asks a password (--login)
+    /// or the recovery key.
     VerifyAudit,
     /// Make FILE the study's forms: a REDCap data dictionary (.csv), the
     /// API's metadata answer (.json) or an ODM project export (.xml).
@@ -104,6 +115,27 @@ pub fn os_account() -> String {
                 .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
         })
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// The language of the computer's locale (`LC_ALL`, `LC_MESSAGES`, `LANG`),
+/// where the catalogs have it; English otherwise. Used before the desk's
+/// own setting can be read (it is in the encrypted database).
+pub fn system_lang() -> sitedesk_core::i18n::Lang {
+    use sitedesk_core::i18n::Lang;
+    let locale = ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|v| !v.is_empty())
+        .unwrap_or_default();
+    // "zh_CN.UTF-8" -> "zh-CN"
+    let tag = locale
+        .split(['.', '@'])
+        .next()
+        .unwrap_or_default()
+        .replace('_', "-");
+    Lang::from_tag(&tag)
+        .or_else(|| Lang::from_tag(tag.split('-').next().unwrap_or_default()))
+        .unwrap_or(Lang::EN)
 }
 
 #[cfg(test)]

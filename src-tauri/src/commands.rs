@@ -40,6 +40,12 @@ use sitedesk_core::diagnostics::logs::LogLine;
 use sitedesk_core::diagnostics::profile;
 use sitedesk_core::store::sync::{Cell, IdCollision, Keep};
 
+mod people;
+pub use people::{
+    change_password, create_administrator, list_users, lock_desk, save_user, session_status,
+    sign_in, sign_out, unlock_desk,
+};
+
 type CmdResult<T> = Result<T, IpcError>;
 
 /// Longest subject id accepted; real ids are about 12 characters.

@@ -332,3 +332,46 @@ pub enum ProfileFormat {
 pub struct SaveProfile {
     pub format: ProfileFormat,
 }
+
+/// The first start: the desk administrator's account.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct FirstAdmin {
+    pub login: String,
+    pub display_name: String,
+    pub password: String,
+}
+
+/// The recovery key, shown once at the first start, to be written down.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct RecoveryKeyView {
+    pub recovery_key: String,
+}
+
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    pub login: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct Unlock {
+    pub password: String,
+}
+
+/// An administrator's change to an account, with a first or new password.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct SaveUser {
+    pub change: sitedesk_core::store::UserChange,
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub old_password: String,
+    pub new_password: String,
+}

@@ -55,6 +55,14 @@ error_codes! {
     /// A CPU profile could not be recorded (another is running, or the
     /// platform cannot profile); the message says which.
     Profile,
+    /// Nobody is signed in: the UI shows the sign-in screen.
+    SignedOut,
+    /// The desk is locked: the UI shows the lock screen.
+    Locked,
+    /// The person signed in may not do this (their role).
+    Forbidden,
+    /// The password was wrong, or attempts for this login must wait.
+    WrongPassword,
 }
 
 /// The error every command returns.
@@ -103,6 +111,31 @@ impl IpcError {
         IpcError {
             code: ErrorCode::Edc,
             message: e.message(lang),
+        }
+    }
+
+    /// A command the person at the desk may not run now.
+    pub fn refused(refusal: sitedesk_core::desk::people::Refusal, lang: Lang) -> IpcError {
+        use sitedesk_core::desk::people::Refusal;
+        use sitedesk_core::domain::Role;
+        let (code, message) = match refusal {
+            Refusal::SignedOut => (ErrorCode::SignedOut, Message::new("shell.signedOut")),
+            Refusal::Locked => (ErrorCode::Locked, Message::new("shell.locked")),
+            Refusal::Forbidden { needed } => (
+                ErrorCode::Forbidden,
+                Message::new("shell.forbidden").with(
+                    "role",
+                    Message::new(match needed {
+                        Role::Crc => "people.role.crc",
+                        Role::Supervisor => "people.role.supervisor",
+                        Role::Admin => "people.role.admin",
+                    }),
+                ),
+            ),
+        };
+        IpcError {
+            code,
+            message: message.render(lang),
         }
     }
 

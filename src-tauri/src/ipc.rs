@@ -15,23 +15,24 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use sitedesk_core::desk::{Desk, DiagnosticsSnapshot, ProjectSummary};
+use sitedesk_core::desk::gate::{Gate, SessionView};
+use sitedesk_core::desk::{DiagnosticsSnapshot, ProjectSummary};
 use sitedesk_core::diagnostics::logs::LogLine;
 use sitedesk_core::domain::{ScreeningInput, Subject};
 use sitedesk_core::forms::{Evaluation, VisitGrid};
 use sitedesk_core::store::sync::IdCollision;
 use sitedesk_core::store::{
-    AuditVerification, BindOutcome, DictionaryImport, EdcRecord, Settings, StatusCount,
+    AuditVerification, BindOutcome, DeskUser, DictionaryImport, EdcRecord, Settings, StatusCount,
     SubjectFilter, SubjectRow, SyncSettings,
 };
 use tauri::State;
 
 use crate::dto::{
-    AppInfo, ApplyAction, BindProject, ConflictView, ConnectionReport, DictionaryFile,
-    DictionaryPreview, EdcSettings, EditScreening, EvaluateForm, FormRef, LogQuery, OpenedForm,
-    Preferences, ProbeProject, ProfileView, RecordDetail, RecordProfile, RefusedView,
-    ResolveConflict, SaveEdc, SaveForm, SaveProfile, SavedForm, SetTarget, SubjectDetail,
-    SubjectRef, SyncStatus, TaskRef,
+    AppInfo, ApplyAction, BindProject, ChangePassword, ConflictView, ConnectionReport,
+    DictionaryFile, DictionaryPreview, EdcSettings, EditScreening, EvaluateForm, FirstAdmin,
+    FormRef, LogQuery, OpenedForm, Preferences, ProbeProject, ProfileView, RecordDetail,
+    RecordProfile, RecoveryKeyView, RefusedView, ResolveConflict, SaveEdc, SaveForm, SaveProfile,
+    SaveUser, SavedForm, SetTarget, SignIn, SubjectDetail, SubjectRef, SyncStatus, TaskRef, Unlock,
 };
 use crate::error::IpcError;
 
@@ -55,18 +56,85 @@ pub struct Declared {
     pub answer: String,
 }
 
+/// What each command needs of the person at the desk (see
+/// [`sitedesk_core::desk::people::Access`]), as the table below names it,
+/// and what the command is then given: the open desk, or the gate itself
+/// for the sign-in and lock screens and the accounts.
+pub mod access {
+    use std::sync::Arc;
+
+    use sitedesk_core::desk::Desk;
+    use sitedesk_core::desk::gate::Gate;
+    use sitedesk_core::desk::people::{Access, Refusal};
+    use sitedesk_core::domain::Role;
+
+    /// An access rule and what a command that passes it is given.
+    pub trait Reach {
+        type Target;
+        /// The rule, for the test of every command's access.
+        #[cfg(test)]
+        fn access(&self) -> Access;
+        fn reach(&self, gate: &Arc<Gate>) -> Result<Self::Target, Refusal>;
+    }
+
+    /// Passes with `access`, and gives the gate.
+    pub struct AtGate(pub Access);
+    /// Passes with a person of the role, and gives the open desk.
+    pub struct AtDesk(pub Role);
+
+    impl Reach for AtGate {
+        type Target = Arc<Gate>;
+        #[cfg(test)]
+        fn access(&self) -> Access {
+            self.0
+        }
+        fn reach(&self, gate: &Arc<Gate>) -> Result<Arc<Gate>, Refusal> {
+            gate.allows(self.0)?;
+            Ok(gate.clone())
+        }
+    }
+
+    impl Reach for AtDesk {
+        type Target = Arc<Desk>;
+        #[cfg(test)]
+        fn access(&self) -> Access {
+            Access::Role(self.0)
+        }
+        fn reach(&self, gate: &Arc<Gate>) -> Result<Arc<Desk>, Refusal> {
+            gate.desk_for(Access::Role(self.0))
+        }
+    }
+
+    /// Anyone: the sign-in and lock screens' own calls.
+    pub const OPEN: AtGate = AtGate(Access::Open);
+    /// A person signed in, even locked: unlocking, signing out.
+    pub const SIGNED_IN: AtGate = AtGate(Access::SignedIn);
+    /// Any person at the desk, about their own account.
+    pub const SELF: AtGate = AtGate(Access::Role(Role::Crc));
+    /// An administrator, about the people at the desk.
+    pub const PEOPLE: AtGate = AtGate(Access::Role(Role::Admin));
+    pub const CRC: AtDesk = AtDesk(Role::Crc);
+    pub const SUPERVISOR: AtDesk = AtDesk(Role::Supervisor);
+    pub const ADMIN: AtDesk = AtDesk(Role::Admin);
+}
+
 macro_rules! surface {
-    ($($name:ident($($payload:ty)?) -> $answer:ty;)*) => {
-        /// The `#[tauri::command]` wrappers, one a command.
+    ($($name:ident($($payload:ty)?) -> $answer:ty, $access:ident;)*) => {
+        /// The `#[tauri::command]` wrappers, one a command: each checks the
+        /// command's access before the command runs.
         pub mod wrappers {
             use super::*;
             $(
                 #[tauri::command]
                 pub async fn $name(
-                    desk: State<'_, Arc<Desk>>,
+                    gate: State<'_, Arc<Gate>>,
                     $(payload: <$payload as Payload>::Raw,)?
                 ) -> Result<$answer, IpcError> {
-                    crate::commands::$name(&desk, $({ let _: Option<$payload> = None; payload })?).await
+                    use access::Reach as _;
+                    let target = access::$access
+                        .reach(&gate)
+                        .map_err(|r| IpcError::refused(r, gate.lang()))?;
+                    crate::commands::$name(&target, $({ let _: Option<$payload> = None; payload })?).await
                 }
             )*
         }
@@ -74,6 +142,13 @@ macro_rules! surface {
         /// Every command's name, in the table's order (for the capability).
         #[cfg(test)]
         pub const COMMANDS: &[&str] = &[$(stringify!($name)),*];
+
+        /// Every command with what it needs of the person at the desk.
+        #[cfg(test)]
+        pub fn access_table() -> Vec<(&'static str, sitedesk_core::desk::people::Access)> {
+            use access::Reach as _;
+            vec![$((stringify!($name), access::$access.access())),*]
+        }
 
         /// The handler the app registers: every command of the table.
         pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
@@ -94,44 +169,151 @@ macro_rules! surface {
 }
 
 surface! {
-    app_info() -> AppInfo;
-    list_subjects(SubjectFilter) -> Vec<SubjectRow>;
-    status_counts() -> Vec<StatusCount>;
-    get_subject(SubjectRef) -> SubjectDetail;
-    list_edc_records() -> Vec<EdcRecord>;
-    get_record(SubjectRef) -> RecordDetail;
-    screen_subject(ScreeningInput) -> Subject;
-    edit_screening(EditScreening) -> Subject;
-    apply_action(ApplyAction) -> Subject;
-    save_preferences(Preferences) -> Settings;
-    set_target(SetTarget) -> AppInfo;
-    verify_audit() -> AuditVerification;
-    preview_dictionary(DictionaryFile) -> DictionaryPreview;
-    import_dictionary(DictionaryFile) -> DictionaryImport;
-    visit_grid(SubjectRef) -> Option<VisitGrid>;
-    open_form(FormRef) -> OpenedForm;
-    evaluate_form(EvaluateForm) -> Evaluation;
-    save_form(SaveForm) -> SavedForm;
-    edc_settings() -> EdcSettings;
-    save_edc_settings(SaveEdc) -> EdcSettings;
-    forget_edc_settings() -> EdcSettings;
-    test_connection() -> ConnectionReport;
-    probe_project(ProbeProject) -> ProjectSummary;
-    bind_project(BindProject) -> BindOutcome;
-    choose_demo() -> Settings;
-    sync_status() -> SyncStatus;
-    sync_now() -> ();
-    cancel_sync() -> bool;
-    list_conflicts() -> Vec<ConflictView>;
-    resolve_conflict(ResolveConflict) -> ();
-    list_id_collisions() -> Vec<IdCollision>;
-    list_refused_values() -> Vec<RefusedView>;
-    renumber_record(SubjectRef) -> String;
-    save_sync_settings(SyncSettings) -> SyncSettings;
-    cancel_task(TaskRef) -> u32;
-    recent_logs(LogQuery) -> Vec<LogLine>;
-    save_diagnostics_bundle() -> String;
-    diagnostics_snapshot() -> DiagnosticsSnapshot;
-    record_profile(RecordProfile) -> ProfileView;
-    save_profile(SaveProfile) -> String;
+    session_status() -> SessionView, OPEN;
+    create_administrator(FirstAdmin) -> RecoveryKeyView, OPEN;
+    sign_in(SignIn) -> SessionView, OPEN;
+    sign_out() -> SessionView, SIGNED_IN;
+    lock_desk() -> SessionView, SIGNED_IN;
+    unlock_desk(Unlock) -> SessionView, SIGNED_IN;
+    change_password(ChangePassword) -> (), SELF;
+    list_users() -> Vec<DeskUser>, PEOPLE;
+    save_user(SaveUser) -> DeskUser, PEOPLE;
+    app_info() -> AppInfo, CRC;
+    list_subjects(SubjectFilter) -> Vec<SubjectRow>, CRC;
+    status_counts() -> Vec<StatusCount>, CRC;
+    get_subject(SubjectRef) -> SubjectDetail, CRC;
+    list_edc_records() -> Vec<EdcRecord>, CRC;
+    get_record(SubjectRef) -> RecordDetail, CRC;
+    screen_subject(ScreeningInput) -> Subject, CRC;
+    edit_screening(EditScreening) -> Subject, CRC;
+    apply_action(ApplyAction) -> Subject, CRC;
+    save_preferences(Preferences) -> Settings, CRC;
+    set_target(SetTarget) -> AppInfo, SUPERVISOR;
+    verify_audit() -> AuditVerification, CRC;
+    preview_dictionary(DictionaryFile) -> DictionaryPreview, ADMIN;
+    import_dictionary(DictionaryFile) -> DictionaryImport, ADMIN;
+    visit_grid(SubjectRef) -> Option<VisitGrid>, CRC;
+    open_form(FormRef) -> OpenedForm, CRC;
+    evaluate_form(EvaluateForm) -> Evaluation, CRC;
+    save_form(SaveForm) -> SavedForm, CRC;
+    edc_settings() -> EdcSettings, ADMIN;
+    save_edc_settings(SaveEdc) -> EdcSettings, ADMIN;
+    forget_edc_settings() -> EdcSettings, ADMIN;
+    test_connection() -> ConnectionReport, ADMIN;
+    probe_project(ProbeProject) -> ProjectSummary, ADMIN;
+    bind_project(BindProject) -> BindOutcome, ADMIN;
+    choose_demo() -> Settings, ADMIN;
+    sync_status() -> SyncStatus, CRC;
+    sync_now() -> (), CRC;
+    cancel_sync() -> bool, CRC;
+    list_conflicts() -> Vec<ConflictView>, CRC;
+    resolve_conflict(ResolveConflict) -> (), CRC;
+    list_id_collisions() -> Vec<IdCollision>, CRC;
+    list_refused_values() -> Vec<RefusedView>, CRC;
+    renumber_record(SubjectRef) -> String, CRC;
+    save_sync_settings(SyncSettings) -> SyncSettings, ADMIN;
+    cancel_task(TaskRef) -> u32, CRC;
+    recent_logs(LogQuery) -> Vec<LogLine>, CRC;
+    save_diagnostics_bundle() -> String, CRC;
+    diagnostics_snapshot() -> DiagnosticsSnapshot, CRC;
+    record_profile(RecordProfile) -> ProfileView, CRC;
+    save_profile(SaveProfile) -> String, CRC;
+}
+
+#[cfg(test)]
+mod tests {
+    use sitedesk_core::desk::people::{Refusal, Session, SessionState};
+    use sitedesk_core::domain::Role;
+
+    /// Who may call each command, written out here rather than read from
+    /// the table: a command whose access changes must change this list too.
+    /// `None`: anyone, even signed out; the roles otherwise.
+    fn expected(name: &str) -> Option<&'static [Role]> {
+        const ANY: &[Role] = &[Role::Crc, Role::Supervisor, Role::Admin];
+        const SUPERVISOR: &[Role] = &[Role::Supervisor, Role::Admin];
+        const ADMIN: &[Role] = &[Role::Admin];
+        match name {
+            "session_status" | "create_administrator" | "sign_in" => None,
+            // Signed in, even locked: checked apart below.
+            "sign_out" | "lock_desk" | "unlock_desk" => Some(ANY),
+            "list_users" | "save_user" => Some(ADMIN),
+            "change_password" | "app_info" => Some(ANY),
+            "set_target" => Some(SUPERVISOR),
+            "preview_dictionary"
+            | "import_dictionary"
+            | "edc_settings"
+            | "save_edc_settings"
+            | "forget_edc_settings"
+            | "test_connection"
+            | "probe_project"
+            | "bind_project"
+            | "choose_demo"
+            | "save_sync_settings" => Some(ADMIN),
+            "list_subjects"
+            | "status_counts"
+            | "get_subject"
+            | "list_edc_records"
+            | "get_record"
+            | "screen_subject"
+            | "edit_screening"
+            | "apply_action"
+            | "save_preferences"
+            | "verify_audit"
+            | "visit_grid"
+            | "open_form"
+            | "evaluate_form"
+            | "save_form"
+            | "sync_status"
+            | "sync_now"
+            | "cancel_sync"
+            | "list_conflicts"
+            | "resolve_conflict"
+            | "list_id_collisions"
+            | "list_refused_values"
+            | "renumber_record"
+            | "cancel_task"
+            | "recent_logs"
+            | "save_diagnostics_bundle"
+            | "diagnostics_snapshot"
+            | "record_profile"
+            | "save_profile" => Some(ANY),
+            other => panic!("{other}: say who may call it in this test"),
+        }
+    }
+
+    fn state(role: Option<Role>, locked: bool) -> SessionState {
+        SessionState {
+            user: role.map(|role| Session {
+                login: "p".into(),
+                display_name: "P".into(),
+                role,
+            }),
+            locked,
+        }
+    }
+
+    #[test]
+    fn each_command_is_open_to_exactly_its_roles() {
+        for (name, access) in super::access_table() {
+            let expected = expected(name);
+            let signed_out = state(None, false).allows(access);
+            assert_eq!(signed_out.is_ok(), expected.is_none(), "{name} signed out");
+            for role in Role::ALL {
+                let may = expected.is_none_or(|roles| roles.contains(&role));
+                let got = state(Some(role), false).allows(access);
+                assert_eq!(got.is_ok(), may, "{name} as {role:?}: {got:?}");
+                if !may {
+                    assert!(matches!(got, Err(Refusal::Forbidden { .. })), "{name}");
+                }
+                // Locked, nothing that needs a role runs.
+                let locked = state(Some(role), true).allows(access);
+                let on_lock_screen = matches!(name, "sign_out" | "lock_desk" | "unlock_desk");
+                if expected.is_some() && !on_lock_screen {
+                    assert_eq!(locked, Err(Refusal::Locked), "{name} locked as {role:?}");
+                } else {
+                    assert_eq!(locked, Ok(()), "{name} locked as {role:?}");
+                }
+            }
+        }
+    }
 }

@@ -13,12 +13,16 @@ mod demo_edc;
 mod dto;
 mod error;
 mod ipc;
+mod unlock;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use std::time::Duration;
+
+use sitedesk_core::desk::gate::Gate;
 use sitedesk_core::desk::{DB_FILE, Desk, DeskOptions};
 use sitedesk_core::diagnostics::logs::LogBuffer;
 use tauri::{Emitter, Manager, RunEvent};
@@ -44,7 +48,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     match &cli.command {
-        Some(cli::Command::VerifyAudit) => return verify_audit(&data_dir),
+        Some(cli::Command::VerifyAudit) => return verify_audit(&cli, &data_dir),
         Some(cli::Command::ImportDictionary { file }) => {
             return import_dictionary(&cli, file, data_dir);
         }
@@ -82,9 +86,11 @@ fn main() -> ExitCode {
                 logs: logs.clone(),
                 ..DeskOptions::new(data_dir.clone(), cli::os_account())
             };
-            // The desk's tasks run on Tauri's runtime, owned by its tracker.
-            let desk = tauri::async_runtime::block_on(Desk::open(options))?;
-            app.manage(desk);
+            // The desk opens at the first sign-in (its database is
+            // encrypted under a key only a password unwraps); its tasks
+            // then run on Tauri's runtime, owned by its tracker.
+            let lock_after = cli.lock_seconds.map(|s| Duration::from_secs(u64::from(s)));
+            app.manage(Arc::new(Gate::new(options, lock_after, cli::system_lang())));
             Ok(())
         })
         .build(tauri::generate_context!());
@@ -97,9 +103,9 @@ fn main() -> ExitCode {
     };
     app.run(|handle, event| {
         if let RunEvent::Exit = event
-            && let Some(desk) = handle.try_state::<Arc<Desk>>()
+            && let Some(gate) = handle.try_state::<Arc<Gate>>()
         {
-            tauri::async_runtime::block_on(desk.shutdown());
+            tauri::async_runtime::block_on(gate.shutdown());
         }
     });
     ExitCode::SUCCESS
@@ -134,8 +140,16 @@ fn import_dictionary(cli: &Cli, file: &Path, data_dir: PathBuf) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let key = match unlock::data_key(cli, &data_dir) {
+        Ok(key) => key,
+        Err(e) => {
+            eprintln!("sitedesk: {}: {e}", data_dir.display());
+            return ExitCode::from(2);
+        }
+    };
     let options = DeskOptions {
         desk_code: cli.desk_code.clone(),
+        key,
         ..DeskOptions::new(data_dir.clone(), cli::os_account())
     };
     let result = tauri::async_runtime::block_on(async {
@@ -177,10 +191,17 @@ fn import_dictionary(cli: &Cli, file: &Path, data_dir: PathBuf) -> ExitCode {
 
 /// `sitedesk verify-audit`: walks the hash chain of the database file and
 /// says where it first breaks. Exit status 0 intact, 1 broken, 2 error.
-fn verify_audit(data_dir: &Path) -> ExitCode {
+fn verify_audit(cli: &Cli, data_dir: &Path) -> ExitCode {
     let path = data_dir.join(DB_FILE);
     let mut out = std::io::stdout();
-    match sitedesk_core::store::verify_audit_file(&path, None) {
+    let key = match unlock::data_key(cli, data_dir) {
+        Ok(key) => key,
+        Err(e) => {
+            eprintln!("sitedesk: {}: {e}", data_dir.display());
+            return ExitCode::from(2);
+        }
+    };
+    match sitedesk_core::store::verify_audit_file(&path, key.as_ref()) {
         Ok(v) => match v.broken {
             None => {
                 let _ = writeln!(

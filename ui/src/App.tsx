@@ -6,7 +6,11 @@ import { DiscardChangesDialog } from "./components/DiscardChangesDialog";
 import { ErrorAlert, useFailure } from "./components/ErrorAlert";
 import { AppContext } from "./context";
 import { setLanguage } from "./i18n";
-import { type AppInfo, type FormRef, api } from "./ipc";
+import { type AppInfo, type FormRef, type Session, type SessionView, api } from "./ipc";
+import { clearDrafts, stashAll } from "./people/drafts";
+import { FirstStartPage, LockScreen, SignInPage } from "./people/GatePages";
+import { useIdleLock } from "./people/idle";
+import { UserMenu } from "./people/UserMenu";
 import { DiagnosticsPage } from "./pages/DiagnosticsPage";
 import { FormPage } from "./pages/FormPage";
 import { SettingsPage } from "./pages/SettingsPage";
@@ -23,11 +27,84 @@ export type View =
   | { page: "diagnostics" }
   | { page: "settings" };
 
+/**
+ * The way in: the first start creates the administrator, then sign-in;
+ * a locked desk shows only the lock screen. The desk's pages render only
+ * for a person signed in with the desk unlocked.
+ */
 export function App() {
+  const { t } = useTranslation();
+  const [session, setSession] = useState<SessionView | null>(null);
+  const { error, fail } = useFailure();
+  // The page stays across a lock, so the person comes back to it.
+  const [view, setView] = useState<View>({ page: "subjects" });
+
+  const show = useCallback((next: SessionView) => {
+    setLanguage(next.language);
+    setSession((before) => {
+      // Another person (or nobody): nothing of the last one's work stays.
+      if (next.user?.login !== before?.user?.login) {
+        clearDrafts();
+        setView({ page: "subjects" });
+      }
+      return next;
+    });
+  }, []);
+  const load = useCallback(async () => {
+    try {
+      show(await api.sessionStatus());
+    } catch (e) {
+      fail(e);
+    }
+  }, [show, fail]);
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  const signedIn = session !== null && session.user !== null && !session.locked;
+  const lock = useCallback(() => {
+    stashAll();
+    api.lockDesk().then(show, fail);
+  }, [show, fail]);
+  useIdleLock(signedIn, session?.lock_after_seconds ?? 300, lock);
+
+  if (error) {
+    return (
+      <Center h="100vh" p="xl">
+        <ErrorAlert error={error} title={t("app.startFailed")} />
+      </Center>
+    );
+  }
+  if (!session) {
+    return (
+      <Center h="100vh" aria-label={t("app.loading")}>
+        <Loader />
+      </Center>
+    );
+  }
+  if (session.first_start) return <FirstStartPage onDone={load} />;
+  if (!session.user) return <SignInPage onDone={show} />;
+  if (session.locked) return <LockScreen session={session} onDone={show} />;
+  return <DeskApp user={session.user} view={view} setView={setView} onSession={show} onLock={lock} />;
+}
+
+/** The desk's pages, for the person signed in. */
+function DeskApp({
+  user,
+  view,
+  setView,
+  onSession,
+  onLock,
+}: {
+  user: Session;
+  view: View;
+  setView: (v: View) => void;
+  onSession: (s: SessionView) => void;
+  onLock: () => void;
+}) {
   const { t } = useTranslation();
   const [info, setInfo] = useState<AppInfo | null>(null);
   const { error, fail } = useFailure();
-  const [view, setView] = useState<View>({ page: "subjects" });
   const guard = useRef<(() => boolean) | null>(null);
   const [leaving, setLeaving] = useState<View | null>(null);
   const setLeaveGuard = useCallback((g: (() => boolean) | null) => {
@@ -79,7 +156,7 @@ export function App() {
   );
 
   return (
-    <AppContext.Provider value={{ info, refresh, setLeaveGuard }}>
+    <AppContext.Provider value={{ info, refresh, setLeaveGuard, user, lock: onLock }}>
       <AppShell header={{ height: 52 }} navbar={{ width: 200, breakpoint: 0 }} padding="md">
         <AppShell.Header>
           <Group h="100%" px="md" justify="space-between">
@@ -92,9 +169,7 @@ export function App() {
                 </Badge>
               )}
             </Group>
-            <Text size="sm" c="dimmed">
-              {info.actor.display_name || info.actor.account}
-            </Text>
+            <UserMenu user={user} onSession={onSession} />
           </Group>
         </AppShell.Header>
         <AppShell.Navbar p="xs">

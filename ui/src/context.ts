@@ -1,6 +1,6 @@
 import { createContext, useContext } from "react";
 
-import type { AppInfo } from "./ipc";
+import type { AppInfo, Session } from "./ipc";
 
 export interface AppContextValue {
   info: AppInfo;
@@ -8,6 +8,10 @@ export interface AppContextValue {
   refresh: () => Promise<void>;
   /** A page with unsaved edits registers a guard; navigating away then asks first. */
   setLeaveGuard: (guard: (() => boolean) | null) => void;
+  /** The person signed in. */
+  user: Session;
+  /** Locks the desk now (unsaved form input is kept for the same person). */
+  lock: () => void;
 }
 
 export const AppContext = createContext<AppContextValue | null>(null);

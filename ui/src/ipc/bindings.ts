@@ -9,9 +9,55 @@ export type Actor = {
  */
 account: string, 
 /**
- * The name the user chose to be shown under; may be empty.
+ * The person's name on the desk; may be empty for the desk's own work.
  */
-display_name: string, };
+display_name: string, 
+/**
+ * The person's login on the desk; `None` for the desk's own work.
+ */
+login: string | null, };
+
+export type Role = "crc" | "supervisor" | "admin";
+
+export type Session = { login: string, display_name: string, role: Role, };
+
+export type SessionView = { 
+/**
+ * No key file yet: the first start creates the administrator.
+ */
+first_start: boolean, user: Session | null, locked: boolean, 
+/**
+ * Seconds without input before the desk locks itself.
+ */
+lock_after_seconds: number, 
+/**
+ * The language of the desk (the system's until the desk has opened).
+ */
+language: Lang, };
+
+export type DeskUser = { login: string, display_name: string, role: Role, created_at: string, 
+/**
+ * When an administrator disabled the account; it can no longer sign in.
+ */
+disabled_at: string | null, 
+/**
+ * Failed sign-ins since the last one that succeeded.
+ */
+failed_sign_ins: number, last_sign_in: string | null, };
+
+export type UserChange = { "kind": "create", login: string, display_name: string, role: Role, } | { "kind": "update", login: string, display_name: string | null, role: Role | null, disabled: boolean | null, } | { "kind": "password_changed", login: string, };
+
+export type FirstAdmin = { login: string, display_name: string, password: string, };
+
+export type RecoveryKeyView = { recovery_key: string, };
+
+export type SignIn = { login: string, password: string, };
+
+export type Unlock = { password: string, };
+
+export type SaveUser = { change: UserChange, password: string | null, };
+
+export type ChangePassword = { old_password: string, new_password: string, };
 
 export type Study = { id: string, title: string, 
 /**
@@ -152,7 +198,12 @@ export type StatusCount = { site_id: string, status: SubjectStatus, count: numbe
 
 export type AuditLabels = { field: string, old_value: string | null, new_value: string | null, };
 
-export type AuditEntry = { id: number, at: string, user_account: string, user_name: string, entity: string, entity_id: string, field: string, old_value: string | null, new_value: string | null, reason: string | null, 
+export type AuditEntry = { id: number, at: string, user_account: string, user_name: string, 
+/**
+ * The person's login on the desk; none before sign-in and for the
+ * desk's own work.
+ */
+user_login: string | null, entity: string, entity_id: string, field: string, old_value: string | null, new_value: string | null, reason: string | null, 
 /**
  * For a form value: the event and repeat instance.
  */
@@ -810,12 +861,12 @@ export type ProfileFormat = "svg" | "pprof";
 
 export type SaveProfile = { format: ProfileFormat, };
 
-export type ErrorCode = "invalid_input" | "validation" | "illegal_transition" | "not_found" | "no_study" | "unavailable" | "cancelled" | "storage" | "no_forms" | "no_edc" | "edc" | "profile";
+export type ErrorCode = "invalid_input" | "validation" | "illegal_transition" | "not_found" | "no_study" | "unavailable" | "cancelled" | "storage" | "no_forms" | "no_edc" | "edc" | "profile" | "signed_out" | "locked" | "forbidden" | "wrong_password";
 
 export type IpcError = { code: ErrorCode, message: string, };
 
 /** Every `ErrorCode`, as the backend declares them. */
-export const ERROR_CODES: readonly ErrorCode[] = ["invalid_input", "validation", "illegal_transition", "not_found", "no_study", "unavailable", "cancelled", "storage", "no_forms", "no_edc", "edc", "profile"];
+export const ERROR_CODES: readonly ErrorCode[] = ["invalid_input", "validation", "illegal_transition", "not_found", "no_study", "unavailable", "cancelled", "storage", "no_forms", "no_edc", "edc", "profile", "signed_out", "locked", "forbidden", "wrong_password"];
 
 /** How a command is called: its name and, when it takes one, its payload. */
 export type Call = <T>(command: string, args?: { payload: unknown }) => Promise<T>;
@@ -823,6 +874,15 @@ export type Call = <T>(command: string, args?: { payload: unknown }) => Promise<
 /** One typed function per command of the backend's table. */
 export function makeCommands(call: Call) {
   return {
+    sessionStatus: () => call<SessionView>("session_status"),
+    createAdministrator: (payload: FirstAdmin) => call<RecoveryKeyView>("create_administrator", { payload }),
+    signIn: (payload: SignIn) => call<SessionView>("sign_in", { payload }),
+    signOut: () => call<SessionView>("sign_out"),
+    lockDesk: () => call<SessionView>("lock_desk"),
+    unlockDesk: (payload: Unlock) => call<SessionView>("unlock_desk", { payload }),
+    changePassword: (payload: ChangePassword) => call<null>("change_password", { payload }),
+    listUsers: () => call<Array<DeskUser>>("list_users"),
+    saveUser: (payload: SaveUser) => call<DeskUser>("save_user", { payload }),
     appInfo: () => call<AppInfo>("app_info"),
     listSubjects: (payload: SubjectFilter) => call<Array<SubjectRow>>("list_subjects", { payload }),
     statusCounts: () => call<Array<StatusCount>>("status_counts"),

@@ -8,6 +8,7 @@ import { DiscardChangesDialog } from "../components/DiscardChangesDialog";
 import { ErrorAlert, useFailure } from "../components/ErrorAlert";
 import { useApp } from "../context";
 import { SafeHtml, htmlText } from "../components/SafeHtml";
+import { type Draft, onStash, putDraft, takeDraft } from "../people/drafts";
 import { type Evaluation, type FieldState, type FieldView, type FormRef, type FormStatus, type FormView, api } from "../ipc";
 
 const STATUSES: FormStatus[] = ["incomplete", "unverified", "complete"];
@@ -51,7 +52,8 @@ type FormAction =
   | { type: "saved"; notice: string }
   | { type: "saveFailed" }
   | { type: "ask"; open: boolean }
-  | { type: "leave"; open: boolean };
+  | { type: "leave"; open: boolean }
+  | { type: "restore"; draft: Draft };
 
 const initialForm: FormState = {
   view: null,
@@ -110,6 +112,13 @@ function formReducer(state: FormState, action: FormAction): FormState {
     }
     case "status":
       return { ...state, status: action.status };
+    case "restore":
+      return {
+        ...state,
+        values: { ...state.values, ...action.draft.values },
+        touched: new Set([...state.touched, ...action.draft.touched]),
+        status: action.draft.status as FormStatus,
+      };
     case "saving":
       return { ...state, busy: true };
     case "saved":
@@ -144,12 +153,19 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
   const { error, fail, clear } = useFailure();
   const first = useRef<HTMLDivElement>(null);
 
+  // Input typed before the desk locked, put back once the form is open.
+  const restored = useRef(false);
   const load = useCallback(async () => {
     seq.current++;
     try {
       const opened = await api.openForm(at);
       latest.current = opened.evaluation;
       dispatch({ type: "opened", view: opened.view, evaluation: opened.evaluation });
+      const draft = takeDraft(JSON.stringify(at));
+      if (draft) {
+        restored.current = true;
+        dispatch({ type: "restore", draft });
+      }
       clear();
     } catch (e) {
       fail(e);
@@ -167,6 +183,20 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
       first.current?.querySelector<HTMLElement>("input:not([readonly]), textarea")?.focus();
     }
   }, [view]);
+
+  // Before the desk locks, what was typed and not saved is stashed.
+  const current = useRef(form);
+  current.current = form;
+  useEffect(
+    () =>
+      onStash(() => {
+        const f = current.current;
+        const changed = Object.keys(f.values).some((k) => (f.values[k] ?? "") !== (f.loaded[k] ?? ""));
+        if (changed || f.status !== (f.view?.status ?? "incomplete"))
+          putDraft(JSON.stringify(at), { values: f.values, touched: [...f.touched], status: f.status });
+      }),
+    [at],
+  );
 
   const states = useMemo(() => new Map<string, FieldState>(evaluation?.fields.map((f) => [f.name, f]) ?? []), [evaluation]);
 
@@ -196,6 +226,14 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
     },
     [at, view, fail],
   );
+
+  // A restored draft is evaluated once the form (and `evaluate`) is ready.
+  useEffect(() => {
+    if (view && restored.current) {
+      restored.current = false;
+      void evaluate(form.values, form.touched, form.applied);
+    }
+  }, [view, evaluate, form.values, form.touched, form.applied]);
 
   const change = (changes: Values) => {
     const next = formReducer(form, { type: "typed", changes });

@@ -8,7 +8,6 @@ import {
   Stack,
   Table,
   Text,
-  TextInput,
   Title,
 } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
@@ -21,13 +20,14 @@ import { DictionaryCard } from "./DictionaryCard";
 import { EdcCard } from "./EdcCard";
 import { StudyCard } from "./StudyCard";
 import { useApp } from "../context";
+import { mayDo } from "../people/roles";
+import { UsersCard } from "../people/UsersCard";
 import { LANGS, setLanguage } from "../i18n";
 import { type AuditVerification, type Lang, api } from "../ipc";
 
 export function SettingsPage() {
   const { t } = useTranslation();
-  const { info, refresh } = useApp();
-  const [name, setName] = useState(info.settings.display_name);
+  const { info, refresh, user } = useApp();
   const [lang, setLang] = useState<Lang>(info.settings.language);
   const { error, fail, clear } = useFailure();
   const [busy, setBusy] = useState(false);
@@ -36,7 +36,9 @@ export function SettingsPage() {
     e.preventDefault();
     setBusy(true);
     try {
-      const saved = await api.savePreferences({ display_name: name, language: lang });
+      // A person's name is their account's (People, below); the desk keeps
+      // the one it had for what runs with nobody signed in.
+      const saved = await api.savePreferences({ display_name: info.settings.display_name, language: lang });
       setLanguage(saved.language);
       clear();
       await refresh();
@@ -66,14 +68,6 @@ export function SettingsPage() {
       <Paper withBorder p="md">
         <form onSubmit={(e) => void submit(e)}>
           <Stack>
-            <TextInput
-              data-testid="settings-name"
-              label={t("settings.displayName")}
-              description={t("settings.displayNameHint")}
-              value={name}
-              maxLength={80}
-              onChange={(e) => setName(e.currentTarget.value)}
-            />
             <div>
               <Text size="sm" fw={500} mb={4} id="language-label">
                 {t("settings.language")}
@@ -106,9 +100,14 @@ export function SettingsPage() {
           ))}
         </Table.Tbody>
       </Table>
-      <StudyCard />
-      <EdcCard key={info.setup?.study.id} />
-      <DictionaryCard key={`dictionary-${info.setup?.study.id}`} />
+      {mayDo(user.role, "supervisor") && <StudyCard />}
+      {mayDo(user.role, "admin") && (
+        <>
+          <UsersCard />
+          <EdcCard key={info.setup?.study.id} />
+          <DictionaryCard key={`dictionary-${info.setup?.study.id}`} />
+        </>
+      )}
       <AuditCheck />
     </Stack>
   );

@@ -80,7 +80,9 @@ export function SubjectPage({ id, onBack, onOpenForm }: { id: string; onBack: ()
         id: "who",
         cell: (c) => {
           const e = c.row.original;
-          return e.user_name ? `${e.user_name} (${e.user_account})` : e.user_account;
+          // The person (their login on the desk), with the computer's account beside it.
+          const who = e.user_login ? `${e.user_name} (${e.user_login})` : e.user_name;
+          return <bdi>{who ? `${who} · ${e.user_account}` : e.user_account}</bdi>;
         },
       },
       { header: t("subject.columns.field"), id: "field", cell: (c) => auditFieldName(t, c.row.original) },

@@ -6,15 +6,17 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 
 import { App } from "../App";
 import i18n from "../i18n";
-import type { IpcError } from "../ipc";
-import { appInfo, evaluation, grid, openedForm, row, subject, subjectRows } from "./fixtures";
+import type { IpcError, SessionView } from "../ipc";
+import { appInfo, evaluation, grid, openedForm, row, session, subject, subjectRows } from "./fixtures";
 
 type Handler = (args: Record<string, unknown>) => unknown;
 
 function backend(overrides: Record<string, Handler> = {}) {
   const calls: { cmd: string; args: Record<string, unknown> }[] = [];
   const handlers: Record<string, Handler> = {
+    session_status: () => session,
     app_info: () => appInfo,
+    list_users: () => [],
     list_subjects: () => [row],
     list_edc_records: () => [],
     list_id_collisions: () => [],
@@ -202,6 +204,7 @@ describe("SiteDesk UI", () => {
             at: "2026-06-01T09:00:00.000Z",
             user_account: "crc2",
             user_name: "",
+            user_login: null,
             entity: "record",
             entity_id: "S01-B2C-0003",
             field: "sbp",
@@ -844,5 +847,85 @@ describe("Sync center", () => {
       expect(await screen.findByText("REDCap refused the API token.")).toBeInTheDocument();
       expect(screen.queryByTestId("onboard-summary")).toBeNull();
     });
+  });
+});
+
+describe("people at the desk", () => {
+  it("creates the administrator at the first start and shows the recovery key once", async () => {
+    let view: SessionView = { ...session, first_start: true, user: null };
+    const calls = backend({
+      session_status: () => view,
+      create_administrator: () => {
+        view = session;
+        return { recovery_key: "ABCD-EFGH-JKMN-PQRS" };
+      },
+      list_users: () => [],
+    });
+    renderApp();
+    const user = userEvent.setup();
+    await user.type(await screen.findByTestId("first-login"), "dana");
+    await user.type(screen.getByTestId("first-name"), "Dana Lee");
+    await user.type(screen.getByTestId("first-password"), "correct horse battery");
+    await user.type(screen.getByTestId("first-confirm"), "correct horse batter");
+    expect(screen.getByTestId("first-submit")).toBeDisabled();
+    await user.type(screen.getByTestId("first-confirm"), "y");
+    await user.click(screen.getByTestId("first-submit"));
+    expect(await screen.findByTestId("recovery-key")).toHaveTextContent("ABCD-EFGH-JKMN-PQRS");
+    expect(calls.find((c) => c.cmd === "create_administrator")?.args).toEqual({
+      payload: { login: "dana", display_name: "Dana Lee", password: "correct horse battery" },
+    });
+    await user.click(screen.getByTestId("recovery-done"));
+    expect(await screen.findByTestId("nav-subjects")).toBeInTheDocument();
+  });
+
+  it("shows the lock screen without any subject data, and its password error", async () => {
+    backend({
+      session_status: () => ({ ...session, locked: true }),
+      unlock_desk: () => {
+        throw { code: "wrong_password", message: "Wrong login or password." } satisfies IpcError;
+      },
+    });
+    renderApp();
+    expect(await screen.findByTestId("lock-screen")).toHaveTextContent("Dana Lee");
+    expect(document.body).not.toHaveTextContent(row.id);
+    expect(screen.queryByTestId("nav-subjects")).toBeNull();
+    const user = userEvent.setup();
+    await user.type(screen.getByTestId("unlock-password"), "nope");
+    await user.click(screen.getByTestId("unlock-submit"));
+    expect(await screen.findByTestId("error")).toHaveTextContent("Wrong login or password.");
+  });
+
+  it("asks a signed-out desk to sign in", async () => {
+    backend({ session_status: () => ({ ...session, user: null }) });
+    renderApp();
+    expect(await screen.findByTestId("sign-in")).toBeInTheDocument();
+    expect(screen.queryByTestId("nav-subjects")).toBeNull();
+  });
+
+  it("shows a CRC no administrator's settings", async () => {
+    backend({ session_status: () => ({ ...session, user: { login: "mei", display_name: "Mei Chen", role: "crc" } }) });
+    renderApp();
+    const user = userEvent.setup();
+    await user.click(await screen.findByTestId("nav-settings"));
+    expect(await screen.findByTestId("verify-audit")).toBeInTheDocument();
+    expect(screen.queryByTestId("users-table")).toBeNull();
+    expect(screen.queryByTestId("edc-mode")).toBeNull();
+    expect(screen.getByTestId("user-role")).toHaveTextContent("CRC");
+  });
+
+  it("locks on Ctrl+L", async () => {
+    let view = session;
+    const calls = backend({
+      session_status: () => view,
+      lock_desk: () => {
+        view = { ...session, locked: true };
+        return view;
+      },
+    });
+    renderApp();
+    await screen.findByTestId("nav-subjects");
+    fireEvent.keyDown(window, { key: "l", ctrlKey: true });
+    expect(await screen.findByTestId("lock-screen")).toBeInTheDocument();
+    expect(calls.some((c) => c.cmd === "lock_desk")).toBe(true);
   });
 });

@@ -1,8 +1,8 @@
-import type { AppInfo, Evaluation, FieldView, OpenedForm, Subject, SubjectRow, SubjectStatus, VisitGrid } from "../ipc";
+import type { AppInfo, SessionView, Evaluation, FieldView, OpenedForm, Subject, SubjectRow, SubjectStatus, VisitGrid } from "../ipc";
 
 export const appInfo: AppInfo = {
   version: "0.1.0",
-  actor: { account: "crc1", display_name: "Dana Lee" },
+  actor: { account: "crc1", display_name: "Dana Lee", login: "dana" },
   settings: { display_name: "Dana Lee", language: "en", setup_chosen: true },
   setup: {
     study: { id: "DEMO-01", title: "SiteDesk Demo Study", enrollment_target: 40 },
@@ -30,6 +30,15 @@ export const appInfo: AppInfo = {
   database_path: "/tmp/sitedesk.sqlite3",
   demo: true,
   profiling: true,
+};
+
+/** The desk administrator signed in, the desk unlocked. */
+export const session: SessionView = {
+  first_start: false,
+  user: { login: "dana", display_name: "Dana Lee", role: "admin" },
+  locked: false,
+  lock_after_seconds: 300,
+  language: "en",
 };
 
 export const row: SubjectRow = {
