@@ -322,3 +322,18 @@ fn changed_aspects(old: &Field, new: &Field) -> Vec<Aspect> {
     check(old.annotation != new.annotation, Aspect::Annotation);
     out
 }
+
+/// The version hash of a dictionary with its design: the dictionary's own
+/// hash for a classic project, so that it matches the one the EDC's
+/// dictionary file gives.
+pub fn metadata_hash(dictionary: &Dictionary, design: &design::Design) -> String {
+    let dictionary_hash = dictionary.version_hash();
+    if *design == design::Design::default() {
+        return dictionary_hash;
+    }
+    let design = serde_json::to_vec(design).expect("a design serializes");
+    let mut h = Sha256::new();
+    h.update(dictionary_hash.as_bytes());
+    h.update(&design);
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}

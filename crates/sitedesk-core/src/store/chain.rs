@@ -18,6 +18,7 @@ use sha2::{Digest as _, Sha256};
 use ts_rs::TS;
 
 use super::{Result, StoreError};
+use crate::vault::AuditMacKey;
 
 /// A SHA-256 hash.
 pub(super) type Hash = [u8; 32];
@@ -134,13 +135,62 @@ pub(super) fn set_head(tx: &Transaction<'_>, id: i64, hash: &Hash) -> Result<()>
     Ok(())
 }
 
-/// Moves `meta.audit_head` to the chain's last row; the writer calls it
-/// once per transaction, just before COMMIT.
-pub(super) fn update_head(tx: &Transaction<'_>) -> Result<()> {
+/// Moves `meta.audit_head` to the chain's last row, and on an encrypted
+/// desk its keyed MAC (`mac`); the writer calls it once per transaction,
+/// just before COMMIT.
+pub(super) fn update_head(tx: &Transaction<'_>, mac: Option<&AuditMacKey>) -> Result<()> {
     let (id, hash) = last(tx)?;
     if id > 0 {
         set_head(tx, id, &hash)?;
+        if let Some(key) = mac {
+            sign_head(tx, key, id, &hash)?;
+        }
     }
+    Ok(())
+}
+
+/// Separates the head's MAC from any other use of the key.
+const HEAD_TAG: &[u8] = b"sitedesk.audit.head.v1\0";
+
+/// HMAC-SHA256 of the head (last row id and hash) under the key derived
+/// from the data key: rewriting the whole chain, which SHA-256 alone lets
+/// anyone do, then needs that key too.
+fn head_mac(key: &AuditMacKey, id: i64, hash: &Hash) -> [u8; 32] {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(key.as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(HEAD_TAG);
+    mac.update(&id.to_be_bytes());
+    mac.update(hash);
+    mac.finalize().into_bytes().into()
+}
+
+fn sign_head(tx: &Transaction<'_>, key: &AuditMacKey, id: i64, hash: &Hash) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO meta(key, value) VALUES ('audit_head_mac', ?1)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([hex(&head_mac(key, id, hash))])?;
+    Ok(())
+}
+
+/// At the first open with a key (a desk encrypted on this start, or one
+/// set up before the head was keyed): signs the head if it has no MAC
+/// yet. A head that has one is never signed again here: a chain rewritten
+/// under a stale MAC stays detected.
+pub(super) fn sign_head_if_unsigned(conn: &mut Connection, key: &AuditMacKey) -> Result<()> {
+    let tx = conn.transaction()?;
+    let signed: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'audit_head_mac')",
+        [],
+        |r| r.get(0),
+    )?;
+    let (id, hash) = last(&tx)?;
+    if !signed && id > 0 {
+        sign_head(&tx, key, id, &hash)?;
+        tracing::info!("audit chain head signed with the desk's key");
+    }
+    tx.commit()?;
     Ok(())
 }
 
@@ -243,7 +293,7 @@ impl StoredRow {
 }
 
 /// What [`verify`] found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
 pub struct AuditVerification {
     /// Rows checked, up to the first break.
     #[ts(type = "number")]
@@ -252,6 +302,20 @@ pub struct AuditVerification {
     pub head: Option<String>,
     /// The first place the chain breaks; `None` when the trail is intact.
     pub broken: Option<ChainBreak>,
+    /// Form values compared with their last audited value (when the chain
+    /// is intact).
+    #[ts(type = "number")]
+    pub values_checked: u64,
+    /// The first form value that differs from its last audited value (or
+    /// is missing, or is there with no audit row): changed behind the
+    /// app's back. Names the cell, never its value.
+    pub value_changed: Option<crate::domain::Cell>,
+    /// The first audit row stamped earlier than the row before it: the
+    /// desk's clock was set back (or the row was written elsewhere).
+    #[ts(type = "number | null")]
+    pub clock_back: Option<i64>,
+    /// A stored dictionary version whose content no longer gives its hash.
+    pub dictionary_changed: Option<String>,
 }
 
 /// Where and how the chain breaks.
@@ -276,6 +340,9 @@ pub enum ChainProblem {
     /// The trail ends before the last row the app wrote: rows were removed
     /// from the end (`audit_id` is the last row the app recorded).
     EndMissing,
+    /// On an encrypted desk, the head's keyed MAC does not match: the
+    /// chain was rewritten by someone without the desk's key.
+    HeadNotSigned,
 }
 
 impl ChainProblem {
@@ -288,6 +355,9 @@ impl ChainProblem {
             }
             ChainProblem::NotHashed => "it carries no valid hash",
             ChainProblem::EndMissing => "rows were removed from the end of the trail",
+            ChainProblem::HeadNotSigned => {
+                "the trail's last row is not signed with the desk's key: the chain was rewritten"
+            }
         }
     }
 }
@@ -298,11 +368,12 @@ impl ChainProblem {
 pub(super) fn verify(
     conn: &Connection,
     keep_going: &dyn Fn() -> bool,
+    mac: Option<&AuditMacKey>,
 ) -> Result<AuditVerification> {
-    // One read transaction for the rows and the head: with the app writing
-    // meanwhile, a head read later than the rows would look like rows cut
-    // off the end.
-    let snapshot = conn.unchecked_transaction()?;
+    // The caller holds one read transaction for the rows and the head:
+    // with the app writing meanwhile, a head read later than the rows would
+    // look like rows cut off the end.
+    let snapshot = conn;
     let mut stmt = snapshot.prepare(&format!("{SELECT_ROWS} ORDER BY id"))?;
     let mut rows = stmt.query([])?;
     let mut prev = GENESIS;
@@ -312,6 +383,7 @@ pub(super) fn verify(
         rows_checked: checked,
         head: None,
         broken: Some(ChainBreak { audit_id, problem }),
+        ..AuditVerification::default()
     };
     while let Some(r) = rows.next()? {
         if checked % 4096 == 4095 && !keep_going() {
@@ -350,9 +422,24 @@ pub(super) fn verify(
             .unwrap_or(last_id);
         return Ok(broken(recorded_id, ChainProblem::EndMissing, checked));
     }
+    if let Some(key) = mac
+        && last_id > 0
+    {
+        let signed: Option<String> = snapshot
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'audit_head_mac'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if signed.as_deref() != Some(hex(&head_mac(key, last_id, &prev)).as_str()) {
+            return Ok(broken(last_id, ChainProblem::HeadNotSigned, checked));
+        }
+    }
     Ok(AuditVerification {
         rows_checked: checked,
         head: (last_id > 0).then(|| hex(&prev)),
         broken: None,
+        ..AuditVerification::default()
     })
 }

@@ -199,6 +199,11 @@ pub fn encrypt_plain(path: &Path, key: &DataKey) -> Result<EncryptedCopy> {
     std::fs::rename(&copy_path, path)
         .map_err(|e| StoreError::io("replacing the plain database", e))?;
     sync_dir(path)?;
+    // From now on the chain's head is keyed (`chain::update_head`); the
+    // chain as it stands, which just verified row for row, is signed.
+    let mut encrypted = Connection::open(path).map_err(open_err)?;
+    unlock_connection(&encrypted, path, Some(key))?;
+    super::chain::sign_head_if_unsigned(&mut encrypted, &key.audit_mac_key())?;
     Ok(copied)
 }
 

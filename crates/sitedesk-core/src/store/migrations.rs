@@ -525,7 +525,7 @@ fn screening_log_to_cells(tx: &Transaction<'_>) -> Result<(), StoreError> {
         refresh_subject(tx, &now, &inst, &id, &site_id)?;
     }
     tx.execute("DELETE FROM outbox WHERE entity = 'subject'", [])?;
-    chain::update_head(tx)?;
+    chain::update_head(tx, None)?;
     Ok(())
 }
 

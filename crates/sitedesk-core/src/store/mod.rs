@@ -20,6 +20,7 @@ mod migrations;
 mod people;
 mod read;
 mod record;
+mod replay;
 mod screening;
 pub mod sync;
 #[cfg(test)]
@@ -39,6 +40,7 @@ use crate::tasks::TaskRegistry;
 use crate::vault::DataKey;
 
 pub use crate::histogram::Percentiles;
+pub use crate::metadata::metadata_hash;
 pub use chain::{AuditVerification, ChainBreak, ChainProblem};
 pub use cipher::{EncryptedCopy, encrypt_plain, is_encrypted, unlock_connection};
 pub use migrations::SCHEMA_VERSION;
@@ -49,7 +51,7 @@ pub use read::{
     StoredDictionary, StudySetup, SubjectFilter, SubjectRow, SyncSettings,
 };
 pub use screening::InstrumentInForce;
-pub use write::{BindOutcome, Binding, Practice, metadata_hash};
+pub use write::{BindOutcome, Binding, Practice};
 pub use writer::{
     Ack, Lane, LaneStats, MAX_BATCH_COMMANDS, MAX_BATCH_TIME, WriterHandle, WriterStats,
 };
@@ -191,11 +193,16 @@ impl Store {
         let mut conn = open_writable(path, options.key.as_ref())?;
         migrations::migrate(&mut conn)?;
         write::ensure_desk(&conn, options.desk_code)?;
+        let head_key = options.key.as_ref().map(DataKey::audit_mac_key);
+        if let Some(k) = &head_key {
+            chain::sign_head_if_unsigned(&mut conn, k)?;
+        }
         let (writer, join) = writer::spawn(
             conn,
             options.queue_capacity,
             options.bulk_queue_capacity,
             registry,
+            head_key,
         )?;
         Ok(Store {
             writer,
@@ -253,7 +260,8 @@ pub fn verify_audit_file(path: &Path, key: Option<&DataKey>) -> Result<AuditVeri
             ),
         });
     }
-    chain::verify(&conn, &|| true)
+    let mac = key.map(DataKey::audit_mac_key);
+    replay::verify(&conn, &|| true, mac.as_ref())
 }
 
 /// The one place that opens a writable connection.

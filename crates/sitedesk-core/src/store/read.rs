@@ -12,7 +12,7 @@ use ts_rs::TS;
 
 use tokio_util::sync::CancellationToken;
 
-use super::chain::{self, AuditVerification};
+use super::chain::AuditVerification;
 use super::cipher::unlock_connection;
 use super::screening::load_instrument;
 use super::{Result, StoreError};
@@ -366,8 +366,11 @@ impl Readers {
     /// Walks the audit trail's hash chain (see `chain.rs`); stops when
     /// `cancel` fires.
     pub async fn verify_audit(&self, cancel: CancellationToken) -> Result<AuditVerification> {
-        self.read_cancellable(cancel, |c, keep_going| chain::verify(c, keep_going))
-            .await
+        let mac = self.key.as_ref().map(|k| k.audit_mac_key());
+        self.read_cancellable(cancel, move |c, keep_going| {
+            super::replay::verify(c, keep_going, mac.as_ref())
+        })
+        .await
     }
 
     fn checkout(&self) -> Result<Connection> {

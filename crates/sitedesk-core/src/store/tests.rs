@@ -1809,3 +1809,189 @@ async fn a_value_hidden_by_export_rights_is_looked_at_on_every_run() {
         "{pending:?}"
     );
 }
+
+// ---- what verify proves beyond the chain ----
+
+/// An encrypted store with a few form values, closed, and a raw keyed
+/// connection with the append-only triggers dropped: someone who has the
+/// file, the database key and a SQLite shell.
+async fn keyed_tamperable() -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    crate::vault::DataKey,
+    Connection,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.sqlite3");
+    let key = crate::vault::DataKey::generate().unwrap();
+    let store = open_at(
+        &path,
+        StoreOptions {
+            key: Some(key.clone()),
+            ..StoreOptions::default()
+        },
+    )
+    .await;
+    for i in 0..5 {
+        store
+            .writer()
+            .set_values(Lane::Interactive, actor(), edit(&format!("r{i}"), "x", "1"))
+            .await
+            .unwrap();
+    }
+    store.close().await;
+    let clean = verify_audit_file(&path, Some(&key)).unwrap();
+    assert_eq!(clean.broken, None);
+    assert_eq!(
+        (clean.values_checked, clean.value_changed.clone()),
+        (5, None)
+    );
+    assert_eq!(clean.clock_back, None);
+    let c = Connection::open(&path).unwrap();
+    super::unlock_connection(&c, &path, Some(&key)).unwrap();
+    c.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;")
+        .unwrap();
+    (dir, path, key, c)
+}
+
+#[tokio::test]
+async fn verify_finds_a_value_changed_behind_the_apps_back() {
+    let (_d, path, key, c) = keyed_tamperable().await;
+    c.execute(
+        "UPDATE record_value SET value = '7' WHERE record_id = 'r2' AND field = 'x'",
+        [],
+    )
+    .unwrap();
+    let v = verify_audit_file(&path, Some(&key)).unwrap();
+    assert_eq!(v.broken, None, "the chain itself is intact");
+    assert_eq!(
+        v.value_changed.map(|c| (c.record_id, c.field)),
+        Some(("r2".to_owned(), "x".to_owned()))
+    );
+    // A value removed is found too.
+    c.execute("DELETE FROM record_value WHERE record_id = 'r2'", [])
+        .unwrap();
+    let v = verify_audit_file(&path, Some(&key)).unwrap();
+    assert_eq!(v.value_changed.map(|c| c.record_id), Some("r2".to_owned()));
+}
+
+#[tokio::test]
+async fn verify_finds_a_chain_rewritten_without_the_key() {
+    let (_d, path, key, c) = keyed_tamperable().await;
+    // Rewrite row 3's value and re-hash the chain from there, as anyone
+    // with SQL and SHA-256 can: the unkeyed chain holds again.
+    c.execute("UPDATE audit SET new_value = '9' WHERE id = 3", [])
+        .unwrap();
+    c.execute(
+        "UPDATE record_value SET value = '9' WHERE record_id = 'r2' AND field = 'x'",
+        [],
+    )
+    .unwrap();
+    rehash_chain(&c);
+    assert_eq!(
+        verify_audit_file(&path, None).ok().and_then(|v| v.broken),
+        None
+    );
+    // The head's MAC needs the key derived from the data key.
+    let v = verify_audit_file(&path, Some(&key)).unwrap();
+    assert_eq!(
+        v.broken.map(|b| (b.audit_id, b.problem)),
+        Some((5, ChainProblem::HeadNotSigned))
+    );
+}
+
+#[tokio::test]
+async fn verify_flags_a_clock_set_back() {
+    let (_d, path, key, c) = keyed_tamperable().await;
+    c.execute(
+        "UPDATE audit SET at = '2001-01-01T00:00:00.000Z' WHERE id = 4",
+        [],
+    )
+    .unwrap();
+    rehash_chain(&c);
+    // Re-sign the head as the app would have, had its clock been set back.
+    let mut c = c;
+    c.execute("DELETE FROM meta WHERE key = 'audit_head_mac'", [])
+        .unwrap();
+    super::chain::sign_head_if_unsigned(&mut c, &key.audit_mac_key()).unwrap();
+    let v = verify_audit_file(&path, Some(&key)).unwrap();
+    assert_eq!(v.broken, None);
+    assert_eq!(v.clock_back, Some(4));
+}
+
+/// An audit row's columns, as `rehash_chain` reads them.
+struct RawRow {
+    id: i64,
+    text: [String; 6],
+    event: Option<String>,
+    instance: Option<i64>,
+    optional: [Option<String>; 4],
+}
+
+/// Recomputes every row's hash and the head, as the chain's public
+/// algorithm says: no key needed.
+fn rehash_chain(c: &Connection) {
+    let rows: Vec<RawRow> = {
+        let mut stmt = c
+            .prepare(
+                "SELECT id, at, user_account, user_name, entity, entity_id, field, event, instance,
+                        old_value, new_value, reason, user_login FROM audit ORDER BY id",
+            )
+            .unwrap();
+        stmt.query_map([], |r| {
+            Ok(RawRow {
+                id: r.get(0)?,
+                text: [
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ],
+                event: r.get(7)?,
+                instance: r.get(8)?,
+                optional: [r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?],
+            })
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+    };
+    let mut prev = super::chain::GENESIS;
+    let mut last = 0;
+    for row in &rows {
+        let [at, account, name, entity, entity_id, field] = &row.text;
+        let [old, new, reason, login] = &row.optional;
+        let h = super::chain::hash(
+            &prev,
+            &super::chain::AuditContent {
+                id: row.id,
+                at,
+                user_account: account,
+                user_name: name,
+                entity,
+                entity_id,
+                event: row.event.as_deref(),
+                instance: row.instance,
+                field,
+                old_value: old.as_deref(),
+                new_value: new.as_deref(),
+                reason: reason.as_deref(),
+                user_login: login.as_deref(),
+            },
+        );
+        c.execute(
+            "UPDATE audit SET prev_hash = ?1, hash = ?2 WHERE id = ?3",
+            rusqlite::params![prev.as_slice(), h.as_slice(), row.id],
+        )
+        .unwrap();
+        prev = h;
+        last = row.id;
+    }
+    c.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'audit_head'",
+        [format!("{last}:{}", super::chain::hex(&prev))],
+    )
+    .unwrap();
+}

@@ -12,7 +12,7 @@ use super::record::{Now, Outbox, Target, ValueAt, put_value, record_at};
 use super::screening::{
     InstrumentInForce, load_instrument, move_log, refresh_all, refresh_subject, save_instrument,
 };
-use super::{Result, StoreError, chain};
+use super::{Result, StoreError};
 use crate::domain::{
     Action, Actor, Change, DeskCode, DomainError, Field, RecordEdit, ScreeningInput, Site, Study,
     Subject, SubjectId, SubjectStatus, plan_action, plan_record_edit, plan_screening_edit,
@@ -22,7 +22,6 @@ use crate::i18n::Lang;
 use crate::metadata::Dictionary;
 use crate::metadata::design::Design;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 use ts_rs::TS;
 
 /// The longest display name; it is shown beside every audit row.
@@ -653,21 +652,6 @@ pub(super) fn set_values(
     Ok(changes.len() as u32)
 }
 
-/// The version hash of a dictionary with its design: the dictionary's own
-/// hash for a classic project, so that it matches the one the EDC's
-/// dictionary file gives.
-pub fn metadata_hash(dictionary: &Dictionary, design: &Design) -> String {
-    let dictionary_hash = dictionary.version_hash();
-    if *design == Design::default() {
-        return dictionary_hash;
-    }
-    let design = serde_json::to_vec(design).expect("a design serializes");
-    let mut h = Sha256::new();
-    h.update(dictionary_hash.as_bytes());
-    h.update(&design);
-    chain::hex(&h.finalize())
-}
-
 /// Makes `dictionary` (with `design`, or with the design in force pruned
 /// to the forms that remain when there is none, as from a dictionary file)
 /// the one in force, unless it already is. Returns what changed against
@@ -689,7 +673,7 @@ pub(super) fn import_dictionary(
             .map(|c| c.design.pruned_to(dictionary))
             .unwrap_or_default(),
     };
-    let hash = metadata_hash(dictionary, &design);
+    let hash = crate::metadata::metadata_hash(dictionary, &design);
     if current.as_ref().is_some_and(|c| c.hash == hash) {
         return Ok(DictionaryImport {
             hash,

@@ -45,6 +45,7 @@ use crate::i18n::Lang;
 use crate::metadata::Dictionary;
 use crate::metadata::design::Design;
 use crate::tasks::{TaskKind, TaskRegistry, TaskState};
+use crate::vault::AuditMacKey;
 
 /// Most commands in one transaction. Past a few hundred, a bigger batch
 /// saves almost nothing more on fsyncs and holds replies longer.
@@ -294,6 +295,7 @@ pub(super) fn spawn(
     interactive_capacity: usize,
     bulk_capacity: usize,
     registry: &TaskRegistry,
+    head_key: Option<AuditMacKey>,
 ) -> Result<(WriterHandle, JoinHandle<()>)> {
     let (interactive, interactive_rx) = mpsc::channel(interactive_capacity);
     let (bulk, bulk_rx) = mpsc::channel(bulk_capacity);
@@ -310,7 +312,7 @@ pub(super) fn spawn(
                 interactive_open: true,
                 bulk_open: true,
             };
-            run(conn, lanes, &thread_metrics);
+            run(conn, lanes, &thread_metrics, head_key.as_ref());
             task.finish(TaskState::Done);
         })
         .map_err(|e| StoreError::io("writer thread", e))?;
@@ -373,7 +375,7 @@ impl Lanes {
 
 /// The writer loop. Ends on `Close` or when every handle has been dropped;
 /// dropping `conn` then closes the file.
-fn run(mut conn: Connection, mut lanes: Lanes, metrics: &Metrics) {
+fn run(mut conn: Connection, mut lanes: Lanes, metrics: &Metrics, head_key: Option<&AuditMacKey>) {
     // A runtime of the writer's own, only to wait on two channels at once.
     let rt = match tokio::runtime::Builder::new_current_thread().build() {
         Ok(rt) => rt,
@@ -383,12 +385,12 @@ fn run(mut conn: Connection, mut lanes: Lanes, metrics: &Metrics) {
         }
     };
     while let Some(first) = rt.block_on(lanes.next()) {
-        if let Some(reply) = run_batch(&mut conn, first, &mut lanes, metrics) {
+        if let Some(reply) = run_batch(&mut conn, first, &mut lanes, metrics, head_key) {
             lanes.close();
             // Commands that raced in before `close()` took effect still get
             // their answer: they are applied, not dropped.
             while let Some(next) = lanes.try_next() {
-                if let Some(again) = run_batch(&mut conn, next, &mut lanes, metrics) {
+                if let Some(again) = run_batch(&mut conn, next, &mut lanes, metrics, head_key) {
                     let _ = again.send(());
                 }
             }
@@ -437,6 +439,7 @@ fn run_batch(
     first: Envelope,
     lanes: &mut Lanes,
     metrics: &Metrics,
+    head_key: Option<&AuditMacKey>,
 ) -> Option<oneshot::Sender<()>> {
     let first = match first {
         Envelope {
@@ -505,7 +508,7 @@ fn run_batch(
             drop(tx);
             Ok(())
         }
-        None => match super::chain::update_head(&tx) {
+        None => match super::chain::update_head(&tx, head_key) {
             Ok(()) => tx.commit().map_err(|e| e.to_string()),
             Err(e) => {
                 drop(tx);
