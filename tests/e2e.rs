@@ -585,13 +585,24 @@ async fn fill_a_form_by_keyboard_with_logic_validation_calc_reason_and_safe_labe
     let mut csv = include_str!("../crates/sitedesk-core/src/forms/demo_dictionary.csv").to_owned();
     csv.push_str("xss_probe,demographics,,text,\"<img src=x onerror=alert(1)>Probe<script>document.title='pwned'</script>\",,,,,,,,,,,,,\n");
     std::fs::write(&dictionary, csv).unwrap();
-    let status = Command::new(app_binary())
+    // The desk's data is encrypted: the command asks the administrator's
+    // password (read from standard input when it is not a terminal).
+    let mut import = Command::new(app_binary())
         .arg("import-dictionary")
         .arg(&dictionary)
         .arg("--data-dir")
         .arg(data.path())
-        .status()
+        .arg("--login")
+        .arg(ADMIN_LOGIN)
+        .stdin(Stdio::piped())
+        .spawn()
         .expect("run sitedesk import-dictionary");
+    {
+        use std::io::Write as _;
+        let mut stdin = import.stdin.take().unwrap();
+        writeln!(stdin, "{ADMIN_PASSWORD}").unwrap();
+    }
+    let status = import.wait().unwrap();
     assert!(status.success(), "import-dictionary: {status}");
     let c = launch(&driver, data.path()).await;
     click(&c, "nav-sync").await;

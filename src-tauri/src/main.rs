@@ -206,12 +206,41 @@ fn verify_audit(cli: &Cli, data_dir: &Path) -> ExitCode {
             None => {
                 let _ = writeln!(
                     out,
-                    "{}: audit trail intact, {} rows, last hash {}",
+                    "{}: audit trail intact, {} rows, last hash {}; {} form values match their last audit row",
                     path.display(),
                     v.rows_checked,
-                    v.head.as_deref().unwrap_or("(empty)")
+                    v.head.as_deref().unwrap_or("(empty)"),
+                    v.values_checked
                 );
-                ExitCode::SUCCESS
+                // The data no longer says what the trail says: as broken.
+                let mut found = false;
+                if let Some(c) = &v.value_changed {
+                    found = true;
+                    let _ = writeln!(
+                        out,
+                        "CHANGED: the value of {} at {} (instance {}), field {}, differs from its last audit row",
+                        c.record_id, c.event, c.instance, c.field
+                    );
+                }
+                if let Some(id) = v.clock_back {
+                    found = true;
+                    let _ = writeln!(
+                        out,
+                        "CLOCK: audit row {id} is stamped earlier than the row before it"
+                    );
+                }
+                if let Some(hash) = &v.dictionary_changed {
+                    found = true;
+                    let _ = writeln!(
+                        out,
+                        "CHANGED: the stored form version {hash} no longer gives its hash"
+                    );
+                }
+                if found {
+                    ExitCode::from(1)
+                } else {
+                    ExitCode::SUCCESS
+                }
             }
             Some(b) => {
                 let _ = writeln!(

@@ -359,7 +359,7 @@ commit_ms: Percentiles,
  */
 commits_per_sec: number, rows_per_sec: number, };
 
-export type ChainProblem = "content_changed" | "link_broken" | "not_hashed" | "end_missing";
+export type ChainProblem = "content_changed" | "link_broken" | "not_hashed" | "end_missing" | "head_not_signed";
 
 export type ChainBreak = { 
 /**
@@ -379,7 +379,27 @@ head: string | null,
 /**
  * The first place the chain breaks; `None` when the trail is intact.
  */
-broken: ChainBreak | null, };
+broken: ChainBreak | null, 
+/**
+ * Form values compared with their last audited value (when the chain
+ * is intact).
+ */
+values_checked: number, 
+/**
+ * The first form value that differs from its last audited value (or
+ * is missing, or is there with no audit row): changed behind the
+ * app's back. Names the cell, never its value.
+ */
+value_changed: Cell | null, 
+/**
+ * The first audit row stamped earlier than the row before it: the
+ * desk's clock was set back (or the row was written elsewhere).
+ */
+clock_back: number | null, 
+/**
+ * A stored dictionary version whose content no longer gives its hash.
+ */
+dictionary_changed: string | null, };
 
 export type FieldType = "text" | "notes" | "dropdown" | "radio" | "checkbox" | "yesno" | "truefalse" | "calc" | "slider" | "descriptive" | "file" | "sql";
 

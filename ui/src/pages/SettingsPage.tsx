@@ -142,8 +142,20 @@ function AuditCheck() {
       </Group>
       <ErrorAlert error={error} />
       {result && !result.broken && (
-        <Alert color="green" data-testid="audit-result">
+        <Alert color={result.value_changed || result.clock_back !== null || result.dictionary_changed ? "orange" : "green"} data-testid="audit-result">
           <Text>{t("settings.intact", { rows: result.rows_checked })}</Text>
+          <Text size="sm">{t("settings.valuesChecked", { count: result.values_checked })}</Text>
+          {result.value_changed && (
+            <Text size="sm" data-testid="audit-value-changed">
+              {t("settings.valueChanged", {
+                record: result.value_changed.record_id,
+                event: result.value_changed.event,
+                field: result.value_changed.field,
+              })}
+            </Text>
+          )}
+          {result.clock_back !== null && <Text size="sm">{t("settings.clockBack", { id: result.clock_back })}</Text>}
+          {result.dictionary_changed && <Text size="sm">{t("settings.dictionaryChanged", { hash: result.dictionary_changed.slice(0, 12) })}</Text>}
           {result.head && (
             <Text size="sm">
               {t("settings.lastHash")}: <Code style={{ wordBreak: "break-all" }}>{result.head}</Code>

@@ -409,6 +409,10 @@ describe("SiteDesk UI", () => {
         rows_checked: 2,
         head: null,
         broken: { audit_id: 3, problem: "content_changed" },
+        values_checked: 0,
+        value_changed: null,
+        clock_back: null,
+        dictionary_changed: null,
       }),
     });
     renderApp();
@@ -421,13 +425,36 @@ describe("SiteDesk UI", () => {
 
   it("shows an intact audit trail with its last hash", async () => {
     const head = "ab".repeat(32);
-    backend({ verify_audit: () => ({ rows_checked: 12, head, broken: null }) });
+    const clean = { rows_checked: 12, head, broken: null, values_checked: 30, value_changed: null, clock_back: null, dictionary_changed: null };
+    backend({ verify_audit: () => clean });
     renderApp();
     fireEvent.click(await screen.findByTestId("nav-settings"));
     fireEvent.click(await screen.findByTestId("verify-audit"));
     const result = await screen.findByTestId("audit-result");
     expect(result).toHaveTextContent("Intact: 12 rows verified.");
+    expect(result).toHaveTextContent("30 form values match their last audit entry.");
     expect(result).toHaveTextContent(head);
+    expect(result).not.toHaveTextContent("clock");
+  });
+
+  it("names a form value changed outside SiteDesk and a clock set back, never the value", async () => {
+    backend({
+      verify_audit: () => ({
+        rows_checked: 12,
+        head: "ab".repeat(32),
+        broken: null,
+        values_checked: 30,
+        value_changed: { record_id: "S01-K7Q-0001", event: "baseline_arm_1", instance: 1, field: "sbp" },
+        clock_back: 7,
+        dictionary_changed: null,
+      }),
+    });
+    renderApp();
+    fireEvent.click(await screen.findByTestId("nav-settings"));
+    fireEvent.click(await screen.findByTestId("verify-audit"));
+    const result = await screen.findByTestId("audit-result");
+    expect(screen.getByTestId("audit-value-changed")).toHaveTextContent("S01-K7Q-0001, baseline_arm_1, field sbp");
+    expect(result).toHaveTextContent("Audit row 7 is stamped earlier than the row before it");
   });
 });
 
