@@ -165,6 +165,7 @@ async fn sign_in_as_admin(c: &Client, desk: &str) {
 
 /// Signs `login` in on the sign-in screen.
 async fn sign_in(c: &Client, login: &str, password: &str) {
+    wait_present(c, "sign-in", true).await;
     type_into(c, "sign-in-login", login).await;
     type_into(c, "sign-in-password", password).await;
     click(c, "sign-in-submit").await;
@@ -1221,7 +1222,7 @@ async fn forge(c: &Client, command: &str, args: serde_json::Value) -> serde_json
 async fn people_sign_in_lock_switch_and_a_forged_call_is_refused() {
     let data = tempfile::tempdir().unwrap();
     let driver = Driver::start().await;
-    let c = start_app(&driver, data.path(), "E5P", &["--lock-seconds", "6"]).await;
+    let c = start_app(&driver, data.path(), "E5P", &["--lock-seconds", "15"]).await;
     wait_present(&c, "first-start", true).await;
     shot(&c, "50-first-start").await;
     sign_in_as_admin(&c, "E5P").await;
@@ -1247,6 +1248,24 @@ async fn people_sign_in_lock_switch_and_a_forged_call_is_refused() {
         click(&c, "user-save").await;
         wait_text(&c, &format!("user-{login}"), name).await;
     }
+    // Each has the role chosen.
+    let users = forge(&c, "list_users", json!({})).await;
+    let roles: Vec<(String, String)> = users["ok"]
+        .as_array()
+        .expect("the people")
+        .iter()
+        .map(|u| {
+            (
+                u["login"].as_str().unwrap().to_owned(),
+                u["role"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        [("admin", "admin"), ("mei", "crc"), ("sam", "supervisor")]
+            .map(|(l, r)| (l.to_owned(), r.to_owned()))
+    );
     shot(&c, "51-people").await;
     click(&c, "user-menu").await;
     click(&c, "menu-switch").await;
@@ -1260,7 +1279,7 @@ async fn people_sign_in_lock_switch_and_a_forged_call_is_refused() {
     wait_text(&c, "form-title", "Vital signs").await;
     type_into(&c, "field-sbp", "118").await;
 
-    // Six seconds without input: the desk locks, and the page holds
+    // Fifteen seconds without input: the desk locks, and the page holds
     // nothing of the subject.
     wait_present(&c, "lock-screen", true).await;
     let page = c.source().await.unwrap();
@@ -1306,6 +1325,8 @@ async fn people_sign_in_lock_switch_and_a_forged_call_is_refused() {
     // What she typed before the lock is still in the form.
     wait_value(&c, "field-sbp", "118").await;
 
+    let session = forge(&c, "session_status", json!({})).await;
+    assert_eq!(session["ok"]["user"]["role"], "crc", "{session}");
     // A forged call to an administrator's command is refused and changes
     // nothing.
     let forged = forge(
@@ -1331,5 +1352,38 @@ async fn people_sign_in_lock_switch_and_a_forged_call_is_refused() {
     sign_in(&c, ADMIN_LOGIN, ADMIN_PASSWORD).await;
     click(&c, "nav-settings").await;
     wait_text(&c, "edc-mode", "Demo EDC").await;
+
+    // The administrator makes a backup while the app runs; IT restores it
+    // into a new folder from the command line, with her password.
+    click(&c, "backup-make").await;
+    wait_present(&c, "backup-result", true).await;
+    let folder = c
+        .find(Locator::Css(&format!("{} code", css("backup-result"))))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     c.close().await.unwrap();
+    let restored = data.path().join("restored");
+    let mut restore = Command::new(app_binary())
+        .arg("restore")
+        .arg(&folder)
+        .arg("--data-dir")
+        .arg(&restored)
+        .arg("--login")
+        .arg(ADMIN_LOGIN)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run sitedesk restore");
+    {
+        use std::io::Write as _;
+        let mut stdin = restore.stdin.take().unwrap();
+        writeln!(stdin, "{ADMIN_PASSWORD}").unwrap();
+    }
+    let out = restore.wait_with_output().unwrap();
+    assert!(out.status.success(), "restore: {}", out.status);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("restored into"));
+    assert!(restored.join("sitedesk.sqlite3").exists());
 }

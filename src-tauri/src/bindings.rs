@@ -75,6 +75,7 @@ mod tests {
             Unlock,
             SaveUser,
             ChangePassword,
+            BackupRequest,
             Study,
             Site,
             CriterionKind,

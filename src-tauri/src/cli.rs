@@ -57,6 +57,14 @@ pub enum Command {
         /// The dictionary, metadata or project file
         file: PathBuf,
     },
+    /// Restore the backup folder FROM (Settings > Backup makes them) into
+    /// the data folder, which must hold no desk yet; refused unless the
+    /// backup's audit trail and data verify. Asks a password of the backup
+    /// (--login) or its recovery key.
+    Restore {
+        /// The backup folder
+        from: PathBuf,
+    },
 }
 
 impl Cli {

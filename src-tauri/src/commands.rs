@@ -931,5 +931,28 @@ pub async fn diagnostics_snapshot(desk: &Desk) -> CmdResult<DiagnosticsSnapshot>
     Ok(desk.diagnostics())
 }
 
+/// Makes a backup of the desk while it runs; answers the backup's folder.
+pub async fn backup_desk(desk: &Desk, payload: Value) -> CmdResult<String> {
+    let lang = desk.lang();
+    let p: crate::dto::BackupRequest = parse(lang, payload)?;
+    let folder = match p.folder.as_deref().map(str::trim) {
+        Some(f) if !f.is_empty() => {
+            let path = std::path::PathBuf::from(f);
+            if !path.is_absolute() {
+                return Err(IpcError::invalid_input(
+                    lang,
+                    "the folder is not an absolute path",
+                ));
+            }
+            Some(path)
+        }
+        _ => None,
+    };
+    desk.backup(folder)
+        .await
+        .map(|p| p.display().to_string())
+        .map_err(|e| IpcError::from_store(e, lang))
+}
+
 #[cfg(test)]
 mod tests;

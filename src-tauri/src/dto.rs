@@ -375,3 +375,10 @@ pub struct ChangePassword {
     pub old_password: String,
     pub new_password: String,
 }
+
+/// Where to put a backup: a folder, or the data folder's `backups`.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct BackupRequest {
+    pub folder: Option<String>,
+}

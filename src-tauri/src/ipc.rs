@@ -28,11 +28,12 @@ use sitedesk_core::store::{
 use tauri::State;
 
 use crate::dto::{
-    AppInfo, ApplyAction, BindProject, ChangePassword, ConflictView, ConnectionReport,
-    DictionaryFile, DictionaryPreview, EdcSettings, EditScreening, EvaluateForm, FirstAdmin,
-    FormRef, LogQuery, OpenedForm, Preferences, ProbeProject, ProfileView, RecordDetail,
-    RecordProfile, RecoveryKeyView, RefusedView, ResolveConflict, SaveEdc, SaveForm, SaveProfile,
-    SaveUser, SavedForm, SetTarget, SignIn, SubjectDetail, SubjectRef, SyncStatus, TaskRef, Unlock,
+    AppInfo, ApplyAction, BackupRequest, BindProject, ChangePassword, ConflictView,
+    ConnectionReport, DictionaryFile, DictionaryPreview, EdcSettings, EditScreening, EvaluateForm,
+    FirstAdmin, FormRef, LogQuery, OpenedForm, Preferences, ProbeProject, ProfileView,
+    RecordDetail, RecordProfile, RecoveryKeyView, RefusedView, ResolveConflict, SaveEdc, SaveForm,
+    SaveProfile, SaveUser, SavedForm, SetTarget, SignIn, SubjectDetail, SubjectRef, SyncStatus,
+    TaskRef, Unlock,
 };
 use crate::error::IpcError;
 
@@ -212,6 +213,7 @@ surface! {
     list_refused_values() -> Vec<RefusedView>, CRC;
     renumber_record(SubjectRef) -> String, CRC;
     save_sync_settings(SyncSettings) -> SyncSettings, ADMIN;
+    backup_desk(BackupRequest) -> String, ADMIN;
     cancel_task(TaskRef) -> u32, CRC;
     recent_logs(LogQuery) -> Vec<LogLine>, CRC;
     save_diagnostics_bundle() -> String, CRC;
@@ -248,7 +250,8 @@ mod tests {
             | "probe_project"
             | "bind_project"
             | "choose_demo"
-            | "save_sync_settings" => Some(ADMIN),
+            | "save_sync_settings"
+            | "backup_desk" => Some(ADMIN),
             "list_subjects"
             | "status_counts"
             | "get_subject"

@@ -52,6 +52,7 @@ fn main() -> ExitCode {
         Some(cli::Command::ImportDictionary { file }) => {
             return import_dictionary(&cli, file, data_dir);
         }
+        Some(cli::Command::Restore { from }) => return restore(&cli, from, &data_dir),
         None => {}
     }
     // Standard error for IT staff, and the redacting ring buffer the
@@ -184,6 +185,37 @@ fn import_dictionary(cli: &Cli, file: &Path, data_dir: PathBuf) -> ExitCode {
         }
         Err(e) => {
             eprintln!("sitedesk: {}: {e}", data_dir.display());
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `sitedesk restore FROM`: a backup into a new data folder, once it
+/// verifies. Exit status 0 restored, 1 refused, 2 error.
+fn restore(cli: &Cli, from: &Path, data_dir: &Path) -> ExitCode {
+    let key = match unlock::data_key(cli, from) {
+        Ok(key) => key,
+        Err(e) => {
+            eprintln!("sitedesk: {}: {e}", from.display());
+            return ExitCode::from(2);
+        }
+    };
+    match sitedesk_core::store::backup::restore_backup(from, data_dir, key.as_ref()) {
+        Ok(()) => {
+            let _ = writeln!(
+                std::io::stdout(),
+                "{}: restored into {}",
+                from.display(),
+                data_dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e @ sitedesk_core::store::backup::RestoreError::DoesNotVerify(_)) => {
+            eprintln!("sitedesk: {}: {e}", from.display());
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("sitedesk: {}: {e}", from.display());
             ExitCode::from(2)
         }
     }

@@ -59,6 +59,8 @@ export type SaveUser = { change: UserChange, password: string | null, };
 
 export type ChangePassword = { old_password: string, new_password: string, };
 
+export type BackupRequest = { folder: string | null, };
+
 export type Study = { id: string, title: string, 
 /**
  * How many subjects the study plans to enroll across all sites: the
@@ -937,6 +939,7 @@ export function makeCommands(call: Call) {
     listRefusedValues: () => call<Array<RefusedView>>("list_refused_values"),
     renumberRecord: (payload: SubjectRef) => call<string>("renumber_record", { payload }),
     saveSyncSettings: (payload: SyncSettings) => call<SyncSettings>("save_sync_settings", { payload }),
+    backupDesk: (payload: BackupRequest) => call<string>("backup_desk", { payload }),
     cancelTask: (payload: TaskRef) => call<number>("cancel_task", { payload }),
     recentLogs: (payload: LogQuery) => call<Array<LogLine>>("recent_logs", { payload }),
     saveDiagnosticsBundle: () => call<string>("save_diagnostics_bundle"),

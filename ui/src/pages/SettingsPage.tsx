@@ -20,6 +20,7 @@ import { DictionaryCard } from "./DictionaryCard";
 import { EdcCard } from "./EdcCard";
 import { StudyCard } from "./StudyCard";
 import { useApp } from "../context";
+import { BackupCard } from "../people/BackupCard";
 import { mayDo } from "../people/roles";
 import { UsersCard } from "../people/UsersCard";
 import { LANGS, setLanguage } from "../i18n";
@@ -106,6 +107,7 @@ export function SettingsPage() {
           <UsersCard />
           <EdcCard key={info.setup?.study.id} />
           <DictionaryCard key={`dictionary-${info.setup?.study.id}`} />
+          <BackupCard />
         </>
       )}
       <AuditCheck />

@@ -19,7 +19,8 @@ export function UserMenu({ user, onSession }: { user: Session; onSession: (view:
   };
   return (
     <>
-      <Menu position="bottom-end">
+      {/* No opening animation: an item is where it is drawn from the first frame. */}
+      <Menu position="bottom-end" transitionProps={{ duration: 0 }}>
         <Menu.Target>
           <Button variant="subtle" size="compact-sm" data-testid="user-menu">
             <bdi>{user.display_name}</bdi>

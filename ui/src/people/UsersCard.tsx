@@ -144,6 +144,7 @@ function UserModal({ user, onClose, onSaved }: { user: DeskUser | null; onClose:
             data={ROLES.map((r) => ({ value: r, label: t(`people.role.${r}`) }))}
             value={role}
             allowDeselect={false}
+            comboboxProps={{ transitionProps: { duration: 0 } }}
             onChange={(v) => v && setRole(v as Role)}
             data-testid="user-role-select"
           />

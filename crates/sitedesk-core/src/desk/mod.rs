@@ -55,8 +55,7 @@ use crate::tasks::{Lint, TaskKind, TaskRegistry, TaskSnapshot, TaskState};
 use crate::vault::DataKey;
 use edc::EdcState;
 
-/// The database file's name inside the data folder.
-pub const DB_FILE: &str = "sitedesk.sqlite3";
+pub use crate::store::DB_FILE;
 /// The demo EDC's records, beside the database, in demo mode.
 pub const DEMO_EDC_FILE: &str = "demo-edc.sqlite3";
 /// Where the demo forms came from, as the Settings page shows it.
@@ -739,6 +738,23 @@ impl Desk {
                 login: None,
             },
         }
+    }
+
+    /// Makes a backup of the desk while it runs (SQLite's online backup,
+    /// encrypted like the database, with the key file beside it) as a new
+    /// folder in `into`, by default `backups` in the data folder.
+    pub async fn backup(&self, into: Option<PathBuf>) -> Result<PathBuf, StoreError> {
+        let data_dir = self
+            .store
+            .path()
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let into = into.unwrap_or_else(|| data_dir.join("backups"));
+        let folder =
+            crate::store::backup::make_backup(self.store.readers(), &data_dir, &into).await?;
+        tracing::info!("backup made");
+        Ok(folder)
     }
 
     /// The computer's account the desk runs under.

@@ -14,6 +14,7 @@
 //! Deliberately absent: SQL anywhere else in the codebase, and any second
 //! writable connection.
 
+pub mod backup;
 mod chain;
 mod cipher;
 mod migrations;
@@ -55,6 +56,9 @@ pub use write::{BindOutcome, Binding, Practice};
 pub use writer::{
     Ack, Lane, LaneStats, MAX_BATCH_COMMANDS, MAX_BATCH_TIME, WriterHandle, WriterStats,
 };
+
+/// The database's file name in a data folder.
+pub const DB_FILE: &str = "sitedesk.sqlite3";
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]

@@ -243,7 +243,7 @@ pub struct OrphanedValues {
 pub struct Readers {
     path: PathBuf,
     /// The file's key, for each connection opened; shared, not copied.
-    key: Option<Arc<DataKey>>,
+    pub(super) key: Option<Arc<DataKey>>,
     idle: Arc<Mutex<Vec<Connection>>>,
 }
 

@@ -1995,3 +1995,79 @@ fn rehash_chain(c: &Connection) {
     )
     .unwrap();
 }
+
+// ---- backup and restore ----
+
+#[tokio::test]
+async fn a_backup_taken_while_the_writer_runs_restores_and_a_tampered_one_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("desk");
+    let key = crate::vault::DataKey::generate().unwrap();
+    let store = open_at(
+        &data.join(super::DB_FILE),
+        StoreOptions {
+            key: Some(key.clone()),
+            ..StoreOptions::default()
+        },
+    )
+    .await;
+    for i in 0..20 {
+        store
+            .writer()
+            .set_values(Lane::Interactive, actor(), edit(&format!("r{i}"), "x", "1"))
+            .await
+            .unwrap();
+    }
+    // Edits keep coming while the backup copies.
+    let writer = store.writer().clone();
+    let more = tokio::spawn(async move {
+        for i in 20..60 {
+            writer
+                .set_values(Lane::Interactive, actor(), edit(&format!("r{i}"), "x", "2"))
+                .await
+                .unwrap();
+        }
+    });
+    let backups = dir.path().join("backups");
+    let folder = super::backup::make_backup(store.readers(), &data, &backups)
+        .await
+        .unwrap();
+    more.await.unwrap();
+    store.close().await;
+
+    // The copy is encrypted, verifies, and restores into a new folder.
+    let copy = folder.join(super::DB_FILE);
+    assert!(super::is_encrypted(&copy).unwrap());
+    let v = verify_audit_file(&copy, Some(&key)).unwrap();
+    assert_eq!((v.broken, v.value_changed), (None, None));
+    assert!(v.values_checked >= 20, "{}", v.values_checked);
+    let restored = dir.path().join("restored");
+    super::backup::restore_backup(&folder, &restored, Some(&key)).unwrap();
+    assert!(
+        verify_audit_file(&restored.join(super::DB_FILE), Some(&key))
+            .unwrap()
+            .broken
+            .is_none()
+    );
+    // Never over a desk.
+    assert!(matches!(
+        super::backup::restore_backup(&folder, &restored, Some(&key)),
+        Err(super::backup::RestoreError::NotEmpty(_))
+    ));
+
+    // A copy whose data was changed behind the app's back is refused.
+    let c = Connection::open(&copy).unwrap();
+    super::unlock_connection(&c, &copy, Some(&key)).unwrap();
+    c.execute(
+        "UPDATE record_value SET value = '5' WHERE record_id = 'r3'",
+        [],
+    )
+    .unwrap();
+    drop(c);
+    let elsewhere = dir.path().join("elsewhere");
+    assert!(matches!(
+        super::backup::restore_backup(&folder, &elsewhere, Some(&key)),
+        Err(super::backup::RestoreError::DoesNotVerify(_))
+    ));
+    assert!(!elsewhere.join(super::DB_FILE).exists());
+}
