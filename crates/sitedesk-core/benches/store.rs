@@ -13,12 +13,16 @@
 //!   moves the chain's head, and it answers only after COMMIT.
 //!
 //! Then the interactive lane's time-to-saved while bulk edits stream
-//! through the bulk lane.
+//! through the bulk lane; then both again on a plain file (A) and on a
+//! SQLCipher file under a data key (B), and the time to unlock a desk
+//! (Argon2id, unwrapping the key, opening the store, the first read).
 //!
 //! `cargo bench -p sitedesk-core --bench store` runs the full benchmark;
 //! `-- --short` a quick one (CI); `-- diagnostics` only the A/B of the
-//! always-on diagnostics. The baselines' SQL lives here, outside
-//! the store, on purpose: it is what the store is compared with.
+//! always-on diagnostics; `-- cipher` only the SQLCipher A/B and the
+//! unlock; `-- memory-security` adds, last (it cannot be turned off),
+//! SQLCipher's `cipher_memory_security`. The baselines' SQL lives here,
+//! outside the store, on purpose: it is what the store is compared with.
 
 #![allow(clippy::print_stdout, reason = "a benchmark prints its table")]
 
@@ -32,6 +36,7 @@ use rusqlite::{Connection, params};
 use sitedesk_core::diagnostics::TaskRegistry;
 use sitedesk_core::domain::{Actor, RecordEdit};
 use sitedesk_core::store::{Lane, Store, StoreOptions};
+use sitedesk_core::vault::{DataKey, KdfParams, Vault};
 
 struct Mode {
     /// How long each throughput configuration runs.
@@ -75,6 +80,15 @@ fn main() {
         // Only the A/B of the diagnostics (`-- diagnostics`).
         let ab = ab_databases(&dir, if short { 2 } else { 4 });
         rt.block_on(diagnostics_overhead(&ab, mode.run));
+        return;
+    }
+    if std::env::args().any(|a| a == "cipher") {
+        // Only the SQLCipher A/B and the unlock (`-- cipher`).
+        let key = rt.block_on(cipher_ab(&dir, &mode, if short { 2 } else { 4 }));
+        rt.block_on(unlock_time(&dir));
+        if std::env::args().any(|a| a == "memory-security") {
+            rt.block_on(memory_security(&dir, &mode, &key));
+        }
         return;
     }
     let r = ceiling(&fresh(&dir, "r"), mode.run);
@@ -124,8 +138,14 @@ fn main() {
     );
     println!("target: interactive p99 <= 20 ms");
 
+    let key = rt.block_on(cipher_ab(&dir, &mode, if short { 2 } else { 4 }));
+    rt.block_on(unlock_time(&dir));
+
     let ab = ab_databases(&dir, if short { 2 } else { 4 });
     rt.block_on(diagnostics_overhead(&ab, mode.run));
+    if std::env::args().any(|a| a == "memory-security") {
+        rt.block_on(memory_security(&dir, &mode, &key));
+    }
     if below_n {
         eprintln!("error: the writer was slower than the one-transaction-per-edit baseline");
         std::process::exit(1);
@@ -140,6 +160,27 @@ fn fresh(dir: &tempfile::TempDir, name: &str) -> std::path::PathBuf {
         .build()
         .expect("runtime");
     rt.block_on(store.close());
+    path
+}
+
+/// The store's options for a file under `key` (plain for `None`).
+fn options(key: Option<&DataKey>) -> StoreOptions {
+    StoreOptions {
+        key: key.cloned(),
+        ..StoreOptions::default()
+    }
+}
+
+/// [`fresh`] from inside the runtime, encrypted under `key` when one is
+/// given.
+async fn fresh_with(
+    dir: &tempfile::TempDir,
+    name: &str,
+    key: Option<&DataKey>,
+) -> std::path::PathBuf {
+    let path = dir.path().join(format!("{name}.sqlite3"));
+    let store = Store::open(&path, options(key), &TaskRegistry::new()).expect("open");
+    store.close().await;
     path
 }
 
@@ -256,20 +297,65 @@ fn edit(record: String) -> RecordEdit {
 /// SiteDesk: callers are tasks that each wait for their edit to be saved
 /// before sending the next, as a person at a form would.
 async fn sitedesk(path: &Path, callers: usize, run: Duration) -> f64 {
-    let store = Store::open(path, StoreOptions::default(), &TaskRegistry::new()).expect("open");
+    sitedesk_with(path, None, callers, run).await.0
+}
+
+/// [`sitedesk`] on a file under `key`; with the edits per second, the
+/// writer thread's CPU time per edit in µs (Linux), which the disk's
+/// speed and other processes move far less than the rate.
+async fn sitedesk_with(
+    path: &Path,
+    key: Option<&DataKey>,
+    callers: usize,
+    run: Duration,
+) -> (f64, Option<f64>) {
+    let store = Store::open(path, options(key), &TaskRegistry::new()).expect("open");
+    let started = Instant::now();
     let rate = drive(&store, callers, run).await;
+    let edits = rate * started.elapsed().as_secs_f64();
+    // The thread started with the store (right before: it may not even
+    // carry its name yet), so its whole CPU time is the run's.
+    let cpu = thread_cpu("sitedesk-writer").map(|t| t.as_secs_f64() * 1e6 / edits.max(1.0));
     let stats = store.writer().stats();
     store.close().await;
     println!(
-        "    writer: {} transactions, edits per transaction p50 {:.0} / p99 {:.0} / max {:.0}, commit p50 {:.2} ms / p99 {:.2} ms",
+        "    writer: {} transactions, edits per transaction p50 {:.0} / p99 {:.0} / max {:.0}, commit p50 {:.2} ms / p99 {:.2} ms{}",
         stats.commits,
         stats.batch_size.p50,
         stats.batch_size.p99,
         stats.batch_size.max,
         stats.commit_ms.p50,
-        stats.commit_ms.p99
+        stats.commit_ms.p99,
+        cpu.map(|us| format!(", CPU {us:.0} µs per edit"))
+            .unwrap_or_default()
     );
-    rate
+    (rate, cpu)
+}
+
+/// The CPU time (user and system) of this process's thread named `name`,
+/// from `/proc` (Linux; `None` elsewhere or if there is no such thread).
+fn thread_cpu(name: &str) -> Option<Duration> {
+    // USER_HZ: the unit of /proc's times, 100 on every Linux that SiteDesk
+    // runs on.
+    const TICKS_PER_SECOND: u64 = 100;
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let dir = task.path();
+        // A thread that ends while this loops has no files left: skipped.
+        let Ok(comm) = std::fs::read_to_string(dir.join("comm")) else {
+            continue;
+        };
+        if comm.trim_end() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
+        // Fields after the parenthesised name: state is field 3, utime
+        // and stime are 14 and 15.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = rest.split(' ').collect();
+        let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        return Some(Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND));
+    }
+    None
 }
 
 /// `callers` tasks that each save an edit and wait for it, for `run`; the
@@ -312,7 +398,16 @@ struct Latency {
 /// One interactive edit every 5 ms while a producer streams `bulk` edits
 /// through the bulk lane as fast as the lane takes them.
 async fn interactive_under_bulk(path: &Path, bulk: u64) -> (Latency, f64) {
-    let store = Store::open(path, StoreOptions::default(), &TaskRegistry::new()).expect("open");
+    interactive_under_bulk_with(path, None, bulk).await
+}
+
+/// [`interactive_under_bulk`] on a file under `key`.
+async fn interactive_under_bulk_with(
+    path: &Path,
+    key: Option<&DataKey>,
+    bulk: u64,
+) -> (Latency, f64) {
+    let store = Store::open(path, options(key), &TaskRegistry::new()).expect("open");
     let w = store.writer().clone();
     let producer = tokio::spawn(async move {
         let started = Instant::now();
@@ -363,6 +458,170 @@ async fn interactive_under_bulk(path: &Path, bulk: u64) -> (Latency, f64) {
         },
         rate,
     )
+}
+
+/// The median of `values` (the mean of the middle two for an even count).
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let middle = v.len() / 2;
+    if v.len().is_multiple_of(2) {
+        (v[middle - 1] + v[middle]) / 2.0
+    } else {
+        v[middle]
+    }
+}
+
+/// SQLCipher against plain SQLite, on the figures the targets are about:
+/// the writer at 16 callers, and the interactive lane's time-to-saved
+/// while bulk edits stream. A is a plain file, B a file under a data key
+/// (every connection keyed, pages encrypted and authenticated). Pairs run
+/// A B, B A, ... on fresh files, as the diagnostics A/B does; the writer's
+/// figure is the median of the pairs' ratios. Returns the key, for the
+/// memory-security run.
+async fn cipher_ab(dir: &tempfile::TempDir, mode: &Mode, pairs: usize) -> DataKey {
+    const CALLERS: usize = 16;
+    let key = DataKey::generate().expect("a key");
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let (mut cpu_a, mut cpu_b) = (Vec::new(), Vec::new());
+    for pair in 0..pairs {
+        let order: [Option<&DataKey>; 2] = if pair % 2 == 0 {
+            [None, Some(&key)]
+        } else {
+            [Some(&key), None]
+        };
+        for k in order {
+            let name = format!("c{pair}{}", if k.is_some() { "b" } else { "a" });
+            let path = fresh_with(dir, &name, k).await;
+            let (rate, cpu) = sitedesk_with(&path, k, CALLERS, mode.run).await;
+            let (rates, cpus) = if k.is_some() {
+                (&mut b, &mut cpu_b)
+            } else {
+                (&mut a, &mut cpu_a)
+            };
+            rates.push(rate);
+            cpus.extend(cpu);
+        }
+    }
+    let ratios: Vec<f64> = a.iter().zip(&b).map(|(a, b)| b / a).collect();
+    let ratio = median(&ratios);
+    println!();
+    println!(
+        "SQLCipher A/B, writer at {CALLERS} callers, {pairs} pairs of {:?}: keyed {:+.1}% edits/s (median of the pairs' ratios; target: at most 15% fewer)",
+        mode.run,
+        100.0 * (ratio - 1.0)
+    );
+    println!(
+        "    pairs, edits/s plain / keyed: {}",
+        a.iter()
+            .zip(&b)
+            .map(|(a, b)| format!("{a:.0} / {b:.0} ({:+.1}%)", 100.0 * (b / a - 1.0)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if !cpu_a.is_empty() && !cpu_b.is_empty() {
+        let (cpu_a, cpu_b) = (median(&cpu_a), median(&cpu_b));
+        println!(
+            "    writer thread CPU per edit (median): plain {cpu_a:.0} µs, keyed {cpu_b:.0} µs, {:+.0} µs for the pages' encryption (less moved by the disk and other processes than edits/s)",
+            cpu_b - cpu_a
+        );
+    }
+    let (plain, plain_rate) =
+        interactive_under_bulk_with(&fresh_with(dir, "cia", None).await, None, mode.bulk_edits)
+            .await;
+    let (keyed, keyed_rate) = interactive_under_bulk_with(
+        &fresh_with(dir, "cib", Some(&key)).await,
+        Some(&key),
+        mode.bulk_edits,
+    )
+    .await;
+    println!(
+        "SQLCipher A/B, interactive time-to-saved while {} bulk edits stream:",
+        mode.bulk_edits
+    );
+    for (name, l, rate) in [("plain", plain, plain_rate), ("keyed", keyed, keyed_rate)] {
+        println!(
+            "    {name}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} samples); bulk {:.0} edits/s",
+            l.p50, l.p99, l.max, l.samples, rate
+        );
+    }
+    println!("    target: keyed p99 <= 20 ms");
+    key
+}
+
+/// The time from a password to the first answer on an encrypted desk:
+/// reading the key file, Argon2id at the recommended cost and unwrapping
+/// the data key, opening the store (writer and migrations check), and a
+/// first read through the readers. Three times; each line is one.
+async fn unlock_time(dir: &tempfile::TempDir) {
+    let folder = dir.path().join("unlock");
+    std::fs::create_dir_all(&folder).expect("folder");
+    let (vault, key, _) = Vault::create(&folder, "admin", "correct horse battery").expect("vault");
+    vault.save().expect("saved");
+    let db = folder.join("desk.sqlite3");
+    let store = Store::open(&db, options(Some(&key)), &TaskRegistry::new()).expect("open");
+    store.close().await;
+    let params = KdfParams::RECOMMENDED;
+    println!();
+    println!(
+        "unlock (Argon2id m={} MiB t={} p={}, unwrap, open, first read); target under 1 s:",
+        params.memory_kib / 1024,
+        params.iterations,
+        params.parallelism
+    );
+    for _ in 0..3 {
+        let started = Instant::now();
+        let key = tokio::task::spawn_blocking({
+            let folder = folder.clone();
+            move || {
+                Vault::load(&folder)
+                    .expect("key file")
+                    .unlock("admin", "correct horse battery")
+                    .expect("unlocked")
+            }
+        })
+        .await
+        .expect("the unlock task");
+        let unwrapped = started.elapsed();
+        let store = Store::open(&db, options(Some(&key)), &TaskRegistry::new()).expect("open");
+        let opened = started.elapsed();
+        store.readers().desk().await.expect("first read");
+        let total = started.elapsed();
+        store.close().await;
+        println!(
+            "    {:.0} ms: key file and Argon2id {:.0} ms, open {:.1} ms, first read {:.1} ms",
+            total.as_secs_f64() * 1000.0,
+            unwrapped.as_secs_f64() * 1000.0,
+            (opened - unwrapped).as_secs_f64() * 1000.0,
+            (total - opened).as_secs_f64() * 1000.0
+        );
+    }
+}
+
+/// SQLCipher's `cipher_memory_security` (it wipes every allocation SQLite
+/// frees and locks its memory): the writer at 16 callers and the
+/// interactive lane under bulk, keyed, with it on. Process-wide and not
+/// undoable, so it runs last.
+async fn memory_security(dir: &tempfile::TempDir, mode: &Mode, key: &DataKey) {
+    let path = fresh_with(dir, "ms", Some(key)).await;
+    {
+        let c = Connection::open(&path).expect("open");
+        sitedesk_core::store::unlock_connection(&c, &path, Some(key)).expect("keyed");
+        c.pragma_update(None, "cipher_memory_security", "ON")
+            .expect("memory security");
+    }
+    let (rate, _) = sitedesk_with(&path, Some(key), 16, mode.run).await;
+    let (l, bulk) = interactive_under_bulk_with(
+        &fresh_with(dir, "msi", Some(key)).await,
+        Some(key),
+        mode.bulk_edits,
+    )
+    .await;
+    println!();
+    println!(
+        "keyed with cipher_memory_security on: writer at 16 callers {rate:.0} edits/s; interactive under bulk p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; bulk {bulk:.0} edits/s",
+        l.p50, l.p99, l.max
+    );
 }
 
 /// Fresh databases for `pairs` A/B runs.
@@ -472,14 +731,8 @@ async fn diagnostics_overhead(databases: &[[std::path::PathBuf; 2]], run: Durati
     toggle(false);
     // Each pair's ratio, B over A: the two ran minutes apart at most, so
     // the disk's drift over the whole benchmark cancels out of it.
-    let mut ratios: Vec<f64> = a.iter().zip(&b).map(|(a, b)| b / a).collect();
-    ratios.sort_by(f64::total_cmp);
-    let middle = ratios.len() / 2;
-    let median_ratio = if ratios.len().is_multiple_of(2) {
-        (ratios[middle - 1] + ratios[middle]) / 2.0
-    } else {
-        ratios[middle]
-    };
+    let ratios: Vec<f64> = a.iter().zip(&b).map(|(a, b)| b / a).collect();
+    let median_ratio = median(&ratios);
     panel_ms.sort_by(f64::total_cmp);
     let panel = panel_ms[panel_ms.len() / 2];
     println!();

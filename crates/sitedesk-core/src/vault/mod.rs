@@ -71,9 +71,10 @@ pub struct KdfParams {
 impl KdfParams {
     /// RFC 9106's second recommended option (section 4): 64 MiB, 3 passes,
     /// 4 lanes, for machines where 2 GiB per derivation is too much. On the
-    /// 2-core reference machine an unlock takes about 0.2 s in a release
-    /// build (BENCHMARKS.md), well under the 1 s a person notices at
-    /// sign-in, and far more than OWASP's 19 MiB / 2 passes minimum.
+    /// 2-core reference machine an unlock takes about 0.17 s in a release
+    /// build (BENCHMARKS.md) and 0.3 s in a debug one, well under the 1 s
+    /// allowed for signing in, and costs an attacker far more per guess
+    /// than OWASP's minimum (19 MiB, 2 passes).
     pub const RECOMMENDED: KdfParams = KdfParams {
         memory_kib: 64 * 1024,
         iterations: 3,
