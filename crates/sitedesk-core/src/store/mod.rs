@@ -246,6 +246,10 @@ fn open_writable(path: &Path) -> Result<Connection> {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(err)?;
+    // First, so that what follows waits for a lock another connection
+    // holds for a moment (a migration, see `migrate_to`) instead of failing.
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(err)?;
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
         .map_err(err)?;
@@ -260,8 +264,6 @@ fn open_writable(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(err)?;
     conn.pragma_update(None, "foreign_keys", true)
-        .map_err(err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(err)?;
     Ok(conn)
 }
