@@ -20,6 +20,8 @@
 //! - [`desk`]: a desk as the app opens it: the store, the EDC in use
 //!   (demo or real), the sync scheduler and the diagnostics sampler, and
 //!   an orderly shutdown.
+//! - [`instance`]: one SiteDesk per data folder (an OS lock held while a
+//!   desk or a command has it open), and the folder's private modes.
 //! - [`i18n`]: the languages and the word catalogs (`locales/*.json`,
 //!   embedded): errors describe themselves as a catalog key with
 //!   parameters, rendered in the user's language.
@@ -34,6 +36,7 @@ pub mod edc;
 pub mod forms;
 pub mod histogram;
 pub mod i18n;
+pub mod instance;
 pub mod metadata;
 pub mod store;
 pub mod sync;

@@ -1,10 +1,11 @@
 //! A desk: what the app opens at start and closes at exit, without a
-//! window. [`Desk::open`] opens the database (with its writer and the task
-//! registry), sets up the demo study on a desk with nothing configured,
+//! window. [`Desk::open`] claims the data folder (one SiteDesk per folder,
+//! see [`crate::instance`]), opens the database (with its writer and the
+//! task registry), sets up the demo study on a desk with nothing configured,
 //! chooses the EDC (the one saved in Settings, else the demo EDC on a demo
 //! desk), and, when asked, starts the sync scheduler and the diagnostics
-//! sampler; [`Desk::shutdown`] stops all of it in order. The shell, the
-//! command line and the tests open the same desk.
+//! sampler; [`Desk::shutdown`] stops all of it in order and releases the
+//! folder. The shell, the command line and the tests open the same desk.
 //!
 //! Every task the desk starts is registered with a child of the desk's root
 //! token and spawned through its tracker, so shutdown cancels and awaits
@@ -39,6 +40,7 @@ use crate::edc::metrics::{CallMetrics, CallTotals, EndpointStats};
 use crate::edc::{EdcClient, Timeouts, Token};
 use crate::forms::{LogicCache, Study, demo_forms, plain_text};
 use crate::i18n::Lang;
+use crate::instance::{InstanceError, InstanceLock};
 use crate::store::{
     AuditEntry, AuditLabels, BindOutcome, Settings, Store, StoreError, StoreOptions,
     StoredDictionary, SyncSettings, WriterStats,
@@ -84,6 +86,9 @@ pub struct DeskOptions {
     pub publish: Option<Publish>,
     /// The redacting log ring the app's subscriber writes to.
     pub logs: LogBuffer,
+    /// The data folder, already claimed by the caller (the app claims it
+    /// before it makes a window); `Desk::open` claims it when `None`.
+    pub lock: Option<InstanceLock>,
 }
 
 impl DeskOptions {
@@ -97,6 +102,7 @@ impl DeskOptions {
             background: false,
             publish: None,
             logs: LogBuffer::default(),
+            lock: None,
         }
     }
 }
@@ -106,6 +112,9 @@ impl DeskOptions {
 pub enum DeskError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Another SiteDesk has the data folder open (or it cannot be locked).
+    #[error(transparent)]
+    Instance(#[from] InstanceError),
     #[error("the data folder {path}: {source}")]
     DataDir {
         path: PathBuf,
@@ -156,6 +165,9 @@ pub struct Desk {
     prefs: RwLock<Settings>,
     /// The forms in force, parsed once per dictionary version.
     forms: Mutex<Option<Arc<FormsInForce>>>,
+    /// The data folder's lock: held from before the database opens until
+    /// shutdown has closed it.
+    instance: Mutex<Option<InstanceLock>>,
 }
 
 /// The study's forms in force, parsed once per version: the dictionary and
@@ -190,11 +202,19 @@ impl Desk {
             background,
             publish,
             logs,
+            lock,
         } = options;
-        std::fs::create_dir_all(&data_dir).map_err(|source| DeskError::DataDir {
+        crate::instance::private_dir(&data_dir).map_err(|source| DeskError::DataDir {
             path: data_dir.clone(),
             source,
         })?;
+        let instance = match lock {
+            Some(lock) => {
+                debug_assert_eq!(lock.dir(), data_dir, "the lock of another folder");
+                lock
+            }
+            None => crate::instance::claim(&data_dir)?,
+        };
         let db = data_dir.join(DB_FILE);
         let registry = TaskRegistry::new();
         let store_options = StoreOptions {
@@ -221,6 +241,7 @@ impl Desk {
             profile: Mutex::new(None),
             prefs: RwLock::new(prefs),
             forms: Mutex::new(None),
+            instance: Mutex::new(Some(instance)),
         });
         if let Err(e) = desk.connect_edc().await {
             desk.shutdown().await;
@@ -404,8 +425,9 @@ impl Desk {
     }
 
     /// Stops the desk in order: cancel every task, wait for them within
-    /// [`SHUTDOWN_DEADLINE`], stop the demo EDC, then let the writer commit
-    /// what is queued and stop.
+    /// [`SHUTDOWN_DEADLINE`], stop the demo EDC, let the writer commit what
+    /// is queued and stop, then release the data folder for the next
+    /// SiteDesk.
     pub async fn shutdown(&self) {
         self.cancel.cancel();
         self.tracker.close();
@@ -420,6 +442,10 @@ impl Desk {
         }
         self.edc.stop_demo().await;
         self.store.close().await;
+        self.instance
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         tracing::info!("desk closed");
     }
 
