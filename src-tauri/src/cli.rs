@@ -35,13 +35,14 @@ pub struct Cli {
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Check the audit trail's hash chain and report the first broken row;
-    /// exit status 0 intact, 1 broken, 2 error. Reads the file only; the
-    /// app may be open.
+    /// exit status 0 intact, 1 broken, 2 error. Reads the file only; close
+    /// the app first (it refuses while SiteDesk has the folder open).
     VerifyAudit,
     /// Make FILE the study's forms: a REDCap data dictionary (.csv), the
     /// API's metadata answer (.json) or an ODM project export (.xml).
     /// Audited like an import from Settings; saved values are never
-    /// dropped. Close the app first.
+    /// dropped. Close the app first (it refuses while SiteDesk has the
+    /// folder open).
     ImportDictionary {
         /// The dictionary, metadata or project file
         file: PathBuf,

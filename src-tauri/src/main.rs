@@ -1,7 +1,8 @@
 //! SiteDesk, the desktop shell: wiring. Command-line flags, the log
-//! subscriber, the desk (`sitedesk_core::desk`, opened once the window's
-//! runtime runs), the IPC commands, the diagnostics event, and the desk's
-//! shutdown at exit. The work itself lives in `sitedesk-core`.
+//! subscriber, the data folder claimed before any window exists (one
+//! SiteDesk per folder), the desk (`sitedesk_core::desk`, opened once the
+//! window's runtime runs), the IPC commands, the diagnostics event, and the
+//! desk's shutdown at exit. The work itself lives in `sitedesk-core`.
 
 // No console window next to the app on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
@@ -12,6 +13,7 @@ mod commands;
 mod demo_edc;
 mod dto;
 mod error;
+mod focus;
 mod ipc;
 
 use std::io::Write;
@@ -19,8 +21,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use sitedesk_core::desk::{DB_FILE, Desk, DeskOptions};
+use sitedesk_core::desk::{DB_FILE, Desk, DeskError, DeskOptions};
 use sitedesk_core::diagnostics::logs::LogBuffer;
+use sitedesk_core::i18n::Lang;
+use sitedesk_core::instance::{self, InstanceError, InstanceLock};
+use sitedesk_core::store::StoreError;
 use tauri::{Emitter, Manager, RunEvent};
 
 use crate::cli::Cli;
@@ -31,6 +36,9 @@ const IDENTIFIER: &str = "org.sitedesk.desk";
 const DIAGNOSTICS_EVENT: &str = "diagnostics";
 
 fn main() -> ExitCode {
+    // Every file and folder this process creates, by any code, is its
+    // user's only; set before any thread starts.
+    instance::private_umask();
     // clap prints help and versions on standard output, errors on standard
     // error with exit status 2.
     let cli = Cli::from_args_and_env().unwrap_or_else(|e| e.exit());
@@ -65,12 +73,19 @@ fn main() -> ExitCode {
             .with(logs.layer())
             .init();
     }
+    // Before any window: a second start shows none.
+    let lock = match claim_for_app(&data_dir) {
+        Ok(lock) => lock,
+        Err(code) => return code,
+    };
 
     let app = tauri::Builder::default()
         .invoke_handler(ipc::handler())
         .setup(move |app| {
             let handle = app.handle().clone();
+            let window = app.handle().clone();
             let options = DeskOptions {
+                lock: Some(lock),
                 desk_code: cli.desk_code.clone(),
                 demo_edc: Some(Arc::new(demo_edc::DemoSimulator::default())),
                 background: true,
@@ -83,7 +98,11 @@ fn main() -> ExitCode {
                 ..DeskOptions::new(data_dir.clone(), cli::os_account())
             };
             // The desk's tasks run on Tauri's runtime, owned by its tracker.
-            let desk = tauri::async_runtime::block_on(Desk::open(options))?;
+            let desk = tauri::async_runtime::block_on(async {
+                let desk = Desk::open(options).await?;
+                focus::listen(&desk, window);
+                Ok::<_, DeskError>(desk)
+            })?;
             app.manage(desk);
             Ok(())
         })
@@ -103,6 +122,26 @@ fn main() -> ExitCode {
         }
     });
     ExitCode::SUCCESS
+}
+
+/// Claims the data folder for the app (made private first). When another
+/// SiteDesk holds it, asks that one's window to come forward and says, in
+/// the system's language, that SiteDesk is already open; the app then
+/// exits with status 1.
+fn claim_for_app(data_dir: &Path) -> Result<InstanceLock, ExitCode> {
+    let claimed = instance::private_dir(data_dir)
+        .map_err(|source| InstanceError::Io {
+            path: data_dir.to_owned(),
+            source,
+        })
+        .and_then(|()| instance::claim(data_dir));
+    claimed.map_err(|e| {
+        if matches!(e, InstanceError::AlreadyOpen { .. }) && focus::ask_open_window(data_dir) {
+            tracing::info!("the open window was asked to come forward");
+        }
+        eprintln!("sitedesk: {}", e.message(Lang::from_os()));
+        ExitCode::FAILURE
+    })
 }
 
 /// `sitedesk import-dictionary FILE`: makes FILE the study's forms, through
@@ -168,6 +207,10 @@ fn import_dictionary(cli: &Cli, file: &Path, data_dir: PathBuf) -> ExitCode {
             eprintln!("sitedesk: {}: {e}", file.display());
             ExitCode::from(1)
         }
+        Err(DeskError::Instance(e)) => {
+            eprintln!("sitedesk: {}", e.message(Lang::from_os()));
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("sitedesk: {}: {e}", data_dir.display());
             ExitCode::from(2)
@@ -176,7 +219,8 @@ fn import_dictionary(cli: &Cli, file: &Path, data_dir: PathBuf) -> ExitCode {
 }
 
 /// `sitedesk verify-audit`: walks the hash chain of the database file and
-/// says where it first breaks. Exit status 0 intact, 1 broken, 2 error.
+/// says where it first breaks. Exit status 0 intact, 1 broken, 2 error (the
+/// app or another command has the folder open, among others).
 fn verify_audit(data_dir: &Path) -> ExitCode {
     let path = data_dir.join(DB_FILE);
     let mut out = std::io::stdout();
@@ -204,6 +248,10 @@ fn verify_audit(data_dir: &Path) -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Err(StoreError::Instance(e)) => {
+            eprintln!("sitedesk: {}", e.message(Lang::from_os()));
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("sitedesk: {}: {e}", path.display());
             ExitCode::from(2)
