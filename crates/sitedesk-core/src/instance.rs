@@ -206,7 +206,7 @@ fn open_private(path: &Path, truncate: bool) -> std::io::Result<File> {
 #[cfg(unix)]
 fn set_private(path: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
-    let mode = std::fs::symlink_metadata(path)?.permissions().mode() & 0o777;
+    let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
     if mode == FILE_MODE {
         return Ok(());
     }
