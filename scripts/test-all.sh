@@ -22,6 +22,9 @@ if cargo tree -p sitedesk-core -e normal,build --prefix none | grep -q '^tauri';
 fi
 
 step "Rust: unit and cross-crate tests"
+# The instance tests run the built app binary (as the end-to-end suite does).
+cargo build -p sitedesk --locked
+export SITEDESK_APP_BIN="$CARGO_TARGET_DIR/debug/sitedesk"
 cargo test --workspace --locked
 
 step "Benchmarks, short mode (full runs: cargo bench -p sitedesk-core --bench store|forms; cargo bench -p sitedesk-tests --bench sync; cd ui && npm run bench:browser)"
@@ -31,7 +34,5 @@ cargo bench -p sitedesk-tests --bench sync --locked -- --short
 (cd ui && npm run bench:browser -- --short)
 
 step "End-to-end: the app under Xvfb through WebDriver (screenshots in $SITEDESK_SCREENSHOTS)"
-cargo build -p sitedesk --locked
-export SITEDESK_APP_BIN="$CARGO_TARGET_DIR/debug/sitedesk"
 xvfb-run -a --server-args="-screen 0 1440x900x24" \
   cargo test -p sitedesk-tests --features e2e --locked --test tests -- e2e:: --test-threads=1

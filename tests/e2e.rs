@@ -741,6 +741,46 @@ async fn screen_enroll_restart_translate_and_diagnose() {
     c.close().await.expect("quit the app");
 }
 
+/// One SiteDesk per data folder (issue 15): a second app started on the
+/// running app's folder exits 1 saying that SiteDesk is already open, after
+/// asking the open window to come forward (which answered); the open app
+/// goes on answering and its audit trail verifies.
+#[tokio::test]
+async fn a_second_app_on_the_open_folder_exits_with_its_message_and_the_first_answers() {
+    let data = tempfile::tempdir().unwrap();
+    let driver = Driver::start().await;
+    let c = launch(&driver, data.path()).await;
+    wait_text(&c, "page-title", "Subjects").await;
+
+    let second = Command::new(app_binary())
+        .arg("--data-dir")
+        .arg(data.path())
+        .env("LANG", "en_US.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .output()
+        .expect("run a second sitedesk");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "SiteDesk is already open on the data folder {}.",
+            data.path().display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the open window was asked to come forward"),
+        "the open app answered the focus request: {stderr}"
+    );
+
+    click(&c, "nav-settings").await;
+    click(&c, "verify-audit").await;
+    wait_text(&c, "audit-result", "Intact").await;
+    shot(&c, "30-second-start-refused").await;
+    c.close().await.expect("quit the app");
+}
+
 /// Two desks of one site, two databases, one EDC (the simulator on
 /// 127.0.0.1): a subject screened at desk A reaches desk B; both change its
 /// systolic pressure without syncing; A syncs first, so B's sync holds a

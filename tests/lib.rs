@@ -11,7 +11,8 @@ use sitedesk_core::store::Store;
 /// A new desk in `dir` as the app sets one up, through the app's own
 /// `Desk::open`: the demo study with its forms, this desk at its first
 /// site, acting as `account`. Answers its store; the desk itself closes
-/// when the store's last handle drops.
+/// when the store's last handle drops (its hold on the folder, see
+/// `sitedesk_core::instance`, ends as this returns).
 pub async fn new_desk(dir: &Path, account: &str, desk_code: Option<&str>) -> Store {
     let desk = Desk::open(DeskOptions {
         desk_code: desk_code.map(|c| DeskCode::parse(c).expect("a valid desk code")),

@@ -47,12 +47,14 @@ pub struct Cli {
 pub enum Command {
     /// Check the audit trail's hash chain and report the first broken row;
     /// exit status 0 intact, 1 broken, 2 error. Asks a password (--login)
-    /// or the recovery key.
+    /// or the recovery key; close the app first (it refuses while SiteDesk
+    /// has the folder open).
     VerifyAudit,
     /// Make FILE the study's forms: a REDCap data dictionary (.csv), the
     /// API's metadata answer (.json) or an ODM project export (.xml).
     /// Audited like an import from Settings; saved values are never
-    /// dropped. Close the app first.
+    /// dropped. Close the app first (it refuses while SiteDesk has the
+    /// folder open).
     ImportDictionary {
         /// The dictionary, metadata or project file
         file: PathBuf,

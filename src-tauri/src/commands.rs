@@ -911,7 +911,10 @@ fn write_beside_database(
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
     let path = dir.join(name);
-    std::fs::write(&path, body).map_err(|e| IpcError::from_store(StoreError::io(what, e), lang))?;
+    // Bundles and profiles name the study's setup and its code: its
+    // user's only, as the database is.
+    sitedesk_core::instance::write_private(&path, body)
+        .map_err(|e| IpcError::from_store(StoreError::io(what, e), lang))?;
     Ok(path.display().to_string())
 }
 

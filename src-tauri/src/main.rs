@@ -1,7 +1,8 @@
 //! SiteDesk, the desktop shell: wiring. Command-line flags, the log
-//! subscriber, the desk (`sitedesk_core::desk`, opened once the window's
-//! runtime runs), the IPC commands, the diagnostics event, and the desk's
-//! shutdown at exit. The work itself lives in `sitedesk-core`.
+//! subscriber, the data folder claimed before any window exists (one
+//! SiteDesk per folder), the desk (`sitedesk_core::desk`, opened once the
+//! window's runtime runs), the IPC commands, the diagnostics event, and the
+//! desk's shutdown at exit. The work itself lives in `sitedesk-core`.
 
 // No console window next to the app on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
@@ -12,6 +13,7 @@ mod commands;
 mod demo_edc;
 mod dto;
 mod error;
+mod focus;
 mod ipc;
 mod unlock;
 
@@ -23,8 +25,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sitedesk_core::desk::gate::Gate;
-use sitedesk_core::desk::{DB_FILE, Desk, DeskOptions};
+use sitedesk_core::desk::{DB_FILE, Desk, DeskError, DeskOptions};
 use sitedesk_core::diagnostics::logs::LogBuffer;
+use sitedesk_core::i18n::Lang;
+use sitedesk_core::instance::{self, InstanceError, InstanceLock};
+use sitedesk_core::store::StoreError;
 use tauri::{Emitter, Manager, RunEvent};
 
 use crate::cli::Cli;
@@ -35,6 +40,9 @@ const IDENTIFIER: &str = "org.sitedesk.desk";
 const DIAGNOSTICS_EVENT: &str = "diagnostics";
 
 fn main() -> ExitCode {
+    // Every file and folder this process creates, by any code, is its
+    // user's only; set before any thread starts.
+    instance::private_umask();
     // clap prints help and versions on standard output, errors on standard
     // error with exit status 2.
     let cli = Cli::from_args_and_env().unwrap_or_else(|e| e.exit());
@@ -70,12 +78,19 @@ fn main() -> ExitCode {
             .with(logs.layer())
             .init();
     }
+    // Before any window: a second start shows none.
+    let lock = match claim_for_app(&data_dir) {
+        Ok(lock) => lock,
+        Err(code) => return code,
+    };
 
     let app = tauri::Builder::default()
         .invoke_handler(ipc::handler())
         .setup(move |app| {
             let handle = app.handle().clone();
+            let window = app.handle().clone();
             let options = DeskOptions {
+                lock: Some(lock),
                 desk_code: cli.desk_code.clone(),
                 demo_edc: Some(Arc::new(demo_edc::DemoSimulator::default())),
                 background: true,
@@ -89,9 +104,12 @@ fn main() -> ExitCode {
             };
             // The desk opens at the first sign-in (its database is
             // encrypted under a key only a password unwraps); its tasks
-            // then run on Tauri's runtime, owned by its tracker.
+            // then run on Tauri's runtime, owned by its tracker. From then
+            // on a second start brings this window forward.
             let lock_after = cli.lock_seconds.map(|s| Duration::from_secs(u64::from(s)));
-            app.manage(Arc::new(Gate::new(options, lock_after, cli::system_lang())));
+            let gate = Gate::new(options, lock_after, cli::system_lang());
+            gate.on_open(Box::new(move |desk: &Desk| focus::listen(desk, window)));
+            app.manage(Arc::new(gate));
             Ok(())
         })
         .build(tauri::generate_context!());
@@ -110,6 +128,26 @@ fn main() -> ExitCode {
         }
     });
     ExitCode::SUCCESS
+}
+
+/// Claims the data folder for the app (made private first). When another
+/// SiteDesk holds it, asks that one's window to come forward and says, in
+/// the system's language, that SiteDesk is already open; the app then
+/// exits with status 1.
+fn claim_for_app(data_dir: &Path) -> Result<InstanceLock, ExitCode> {
+    let claimed = instance::private_dir(data_dir)
+        .map_err(|source| InstanceError::Io {
+            path: data_dir.to_owned(),
+            source,
+        })
+        .and_then(|()| instance::claim(data_dir));
+    claimed.map_err(|e| {
+        if matches!(e, InstanceError::AlreadyOpen { .. }) && focus::ask_open_window(data_dir) {
+            tracing::info!("the open window was asked to come forward");
+        }
+        eprintln!("sitedesk: {}", e.message(Lang::from_os()));
+        ExitCode::FAILURE
+    })
 }
 
 /// `sitedesk import-dictionary FILE`: makes FILE the study's forms, through
@@ -183,6 +221,10 @@ fn import_dictionary(cli: &Cli, file: &Path, data_dir: PathBuf) -> ExitCode {
             eprintln!("sitedesk: {}: {e}", file.display());
             ExitCode::from(1)
         }
+        Err(DeskError::Instance(e)) => {
+            eprintln!("sitedesk: {}", e.message(Lang::from_os()));
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("sitedesk: {}: {e}", data_dir.display());
             ExitCode::from(2)
@@ -222,7 +264,8 @@ fn restore(cli: &Cli, from: &Path, data_dir: &Path) -> ExitCode {
 }
 
 /// `sitedesk verify-audit`: walks the hash chain of the database file and
-/// says where it first breaks. Exit status 0 intact, 1 broken, 2 error.
+/// says where it first breaks. Exit status 0 intact, 1 broken, 2 error (the
+/// app or another command has the folder open, among others).
 fn verify_audit(cli: &Cli, data_dir: &Path) -> ExitCode {
     let path = data_dir.join(DB_FILE);
     let mut out = std::io::stdout();
@@ -286,6 +329,10 @@ fn verify_audit(cli: &Cli, data_dir: &Path) -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Err(StoreError::Instance(e)) => {
+            eprintln!("sitedesk: {}", e.message(Lang::from_os()));
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("sitedesk: {}: {e}", path.display());
             ExitCode::from(2)

@@ -23,6 +23,8 @@
 //!   an orderly shutdown.
 //! - [`vault`]: the database's data key, wrapped in a key file beside it
 //!   for each person's password and for a recovery key.
+//! - [`instance`]: one SiteDesk per data folder (an OS lock held while a
+//!   desk or a command has it open), and the folder's private modes.
 //! - [`i18n`]: the languages and the word catalogs (`locales/*.json`,
 //!   embedded): errors describe themselves as a catalog key with
 //!   parameters, rendered in the user's language.
@@ -37,6 +39,7 @@ pub mod edc;
 pub mod forms;
 pub mod histogram;
 pub mod i18n;
+pub mod instance;
 pub mod metadata;
 pub mod store;
 pub mod sync;

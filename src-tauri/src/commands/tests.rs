@@ -954,6 +954,44 @@ async fn the_diagnostics_bundle_has_no_patient_value_and_no_token() {
     assert!(!text.contains(CANARY));
     assert!(!text.contains(token));
     assert!(!text.to_lowercase().contains(&token.to_lowercase()));
+    #[cfg(unix)]
+    assert_eq!(
+        mode(Path::new(&path)),
+        0o600,
+        "the bundle is its user's only"
+    );
+}
+
+/// The mode bits of a file or folder.
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// A demo desk's files are its user's only, the demo EDC's records (and
+/// their write-ahead log) too, although the test runs with umask 022.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_demo_desk_keeps_its_files_and_the_demo_edcs_private() {
+    let f = demo_desk().await;
+    let s = &f.state;
+    let dir = s.data_dir().to_owned();
+    assert_eq!(mode(&dir), 0o700);
+    for file in [
+        sitedesk_core::desk::DB_FILE,
+        "sitedesk.sqlite3-wal",
+        sitedesk_core::instance::LOCK_FILE,
+        sitedesk_core::desk::DEMO_EDC_FILE,
+        "demo-edc.sqlite3-wal",
+    ] {
+        assert_eq!(mode(&dir.join(file)), 0o600, "{file}");
+    }
+    s.shutdown().await;
 }
 
 #[tokio::test]
@@ -1103,6 +1141,12 @@ async fn a_cpu_profile_is_recorded_as_a_task_saved_in_two_formats_and_bundled() 
     assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
     let pb = save_profile(s, json!({"format": "pprof"})).await.unwrap();
     assert!(pb.ends_with(".pb") && !std::fs::read(&pb).unwrap().is_empty());
+    #[cfg(unix)]
+    assert_eq!(
+        (mode(Path::new(&svg)), mode(Path::new(&pb))),
+        (0o600, 0o600),
+        "profiles are their user's only"
+    );
     expect_code(
         "an unknown format",
         save_profile(s, json!({"format": "png"})).await,

@@ -229,7 +229,7 @@ message: string, refused_at: string, };
 
 export type TaskId = number;
 
-export type TaskKind = "writer" | "diagnostics" | "scheduler" | "sync_run" | "sync_job" | "sync_batch" | "profiler" | "export" | "maintenance";
+export type TaskKind = "writer" | "diagnostics" | "scheduler" | "sync_run" | "sync_job" | "sync_batch" | "profiler" | "export" | "maintenance" | "window";
 
 export type TaskState = "queued" | "running" | "waiting" | "cancelling" | "done" | "failed" | "cancelled";
 

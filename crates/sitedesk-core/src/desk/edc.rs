@@ -99,6 +99,8 @@ impl EdcState {
             self.set_target(None);
             return Ok(());
         };
+        crate::instance::private_database(&self.demo_database)
+            .map_err(|e| format!("{}: {e}", self.demo_database.display()))?;
         let (url, token) = demo.start(self.demo_database.clone()).await?;
         tracing::info!(%url, "demo EDC in use");
         self.set_target(Some(EdcTarget {

@@ -109,7 +109,13 @@ pub struct Gate {
     key: Mutex<Option<DataKey>>,
     lock_after: Duration,
     system_lang: Lang,
+    /// Called once with the desk when it opens (the shell's listener for a
+    /// second start).
+    on_open: Mutex<Option<OnOpen>>,
 }
+
+/// What runs when the desk opens.
+pub type OnOpen = Box<dyn FnOnce(&Desk) + Send>;
 
 impl Gate {
     /// The gate of the desk `options` describe; nothing opens yet.
@@ -125,7 +131,13 @@ impl Gate {
             key: Mutex::new(None),
             lock_after: lock_after.unwrap_or(DEFAULT_LOCK_AFTER),
             system_lang,
+            on_open: Mutex::new(None),
         }
+    }
+
+    /// Runs `f` with the desk once it opens (at the first sign-in).
+    pub fn on_open(&self, f: OnOpen) {
+        *self.on_open.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
     }
 
     /// The data key, once a password has unwrapped it.
@@ -446,6 +458,14 @@ impl Gate {
         options.session = Some(self.session.clone());
         let desk = Desk::open(options).await?;
         *self.desk.write().unwrap_or_else(|e| e.into_inner()) = Some(desk.clone());
+        if let Some(f) = self
+            .on_open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            f(&desk);
+        }
         Ok(desk)
     }
 

@@ -1,10 +1,11 @@
 //! A desk: what the app opens at start and closes at exit, without a
-//! window. [`Desk::open`] opens the database (with its writer and the task
-//! registry), sets up the demo study on a desk with nothing configured,
+//! window. [`Desk::open`] claims the data folder (one SiteDesk per folder,
+//! see [`crate::instance`]), opens the database (with its writer and the
+//! task registry), sets up the demo study on a desk with nothing configured,
 //! chooses the EDC (the one saved in Settings, else the demo EDC on a demo
 //! desk), and, when asked, starts the sync scheduler and the diagnostics
-//! sampler; [`Desk::shutdown`] stops all of it in order. The shell, the
-//! command line and the tests open the same desk.
+//! sampler; [`Desk::shutdown`] stops all of it in order and releases the
+//! folder. The shell, the command line and the tests open the same desk.
 //!
 //! Every task the desk starts is registered with a child of the desk's root
 //! token and spawned through its tracker, so shutdown cancels and awaits
@@ -45,6 +46,7 @@ use crate::edc::metrics::{CallMetrics, CallTotals, EndpointStats};
 use crate::edc::{EdcClient, Timeouts, Token};
 use crate::forms::{LogicCache, Study, demo_forms, plain_text};
 use crate::i18n::Lang;
+use crate::instance::{InstanceError, InstanceLock};
 use crate::store::{
     AuditEntry, AuditLabels, BindOutcome, Settings, Store, StoreError, StoreOptions,
     StoredDictionary, SyncSettings, WriterStats, encrypt_plain, is_encrypted,
@@ -97,6 +99,9 @@ pub struct DeskOptions {
     /// The person signed in, shared with the gate that opened the desk
     /// (`gate::Gate`); a desk of its own without one (the command line).
     pub session: Option<Arc<RwLock<SessionState>>>,
+    /// The data folder, already claimed by the caller (the app claims it
+    /// before it makes a window); `Desk::open` claims it when `None`.
+    pub lock: Option<InstanceLock>,
 }
 
 impl DeskOptions {
@@ -112,6 +117,7 @@ impl DeskOptions {
             logs: LogBuffer::default(),
             key: None,
             session: None,
+            lock: None,
         }
     }
 }
@@ -121,6 +127,9 @@ impl DeskOptions {
 pub enum DeskError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Another SiteDesk has the data folder open (or it cannot be locked).
+    #[error(transparent)]
+    Instance(#[from] InstanceError),
     #[error("the data folder {path}: {source}")]
     DataDir {
         path: PathBuf,
@@ -176,6 +185,9 @@ pub struct Desk {
     forms: Mutex<Option<Arc<FormsInForce>>>,
     /// The person signed in, and whether the desk is locked.
     session: Arc<RwLock<SessionState>>,
+    /// The data folder's lock: held from before the database opens until
+    /// shutdown has closed it.
+    instance: Mutex<Option<InstanceLock>>,
 }
 
 /// The study's forms in force, parsed once per version: the dictionary and
@@ -212,11 +224,19 @@ impl Desk {
             logs,
             key,
             session,
+            lock,
         } = options;
-        std::fs::create_dir_all(&data_dir).map_err(|source| DeskError::DataDir {
+        crate::instance::private_dir(&data_dir).map_err(|source| DeskError::DataDir {
             path: data_dir.clone(),
             source,
         })?;
+        let instance = match lock {
+            Some(lock) => {
+                debug_assert_eq!(lock.dir(), data_dir, "the lock of another folder");
+                lock
+            }
+            None => crate::instance::claim(&data_dir)?,
+        };
         let db = data_dir.join(DB_FILE);
         if let Some(key) = &key
             && db.exists()
@@ -258,6 +278,7 @@ impl Desk {
             prefs: RwLock::new(prefs),
             forms: Mutex::new(None),
             session: session.unwrap_or_default(),
+            instance: Mutex::new(Some(instance)),
         });
         if let Err(e) = desk.connect_edc().await {
             desk.shutdown().await;
@@ -442,8 +463,9 @@ impl Desk {
     }
 
     /// Stops the desk in order: cancel every task, wait for them within
-    /// [`SHUTDOWN_DEADLINE`], stop the demo EDC, then let the writer commit
-    /// what is queued and stop.
+    /// [`SHUTDOWN_DEADLINE`], stop the demo EDC, let the writer commit what
+    /// is queued and stop, then release the data folder for the next
+    /// SiteDesk.
     pub async fn shutdown(&self) {
         self.cancel.cancel();
         self.tracker.close();
@@ -458,6 +480,10 @@ impl Desk {
         }
         self.edc.stop_demo().await;
         self.store.close().await;
+        self.instance
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         tracing::info!("desk closed");
     }
 

@@ -5,8 +5,10 @@
 //! [`Message`] (a catalog key and its parameters), rendered in the user's
 //! language only when shown.
 //!
-//! Not here: choosing the user's language (a preference in the store) and
-//! formatting dates or numbers (messages carry them as text).
+//! Not here: choosing the user's language (a preference in the store; the
+//! operating system's locale, [`Lang::from_os`], only speaks for a message
+//! shown before a desk is open) and formatting dates or numbers (messages
+//! carry them as text).
 
 mod catalog;
 #[cfg(test)]
@@ -89,6 +91,38 @@ impl Lang {
     /// Parses a stored or sent tag; `None` for a language SiteDesk lacks.
     pub fn from_tag(tag: &str) -> Option<Lang> {
         catalogs().lang(tag)
+    }
+
+    /// The catalog for a POSIX locale name (`zh_CN.UTF-8`, `en_US`, `zh`):
+    /// the catalog of that language and region, else the first of that
+    /// language; `None` for `C`, `POSIX` and a language SiteDesk lacks.
+    pub fn from_locale(locale: &str) -> Option<Lang> {
+        let name = locale
+            .split(['.', '@'])
+            .next()
+            .unwrap_or_default()
+            .replace('_', "-");
+        fn primary(tag: &str) -> &str {
+            tag.split('-').next().unwrap_or_default()
+        }
+        if name.is_empty() {
+            return None;
+        }
+        Lang::all()
+            .find(|l| l.tag().eq_ignore_ascii_case(&name))
+            .or_else(|| Lang::all().find(|l| primary(l.tag()).eq_ignore_ascii_case(primary(&name))))
+    }
+
+    /// The language of the operating system's messages: the first of
+    /// `LC_ALL`, `LC_MESSAGES` and `LANG` that is set (POSIX's order), when
+    /// SiteDesk has its catalog; English otherwise. For what is said before
+    /// a desk and its language preference are open.
+    pub fn from_os() -> Lang {
+        ["LC_ALL", "LC_MESSAGES", "LANG"]
+            .iter()
+            .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+            .and_then(|locale| Lang::from_locale(&locale))
+            .unwrap_or(Lang::EN)
     }
 }
 

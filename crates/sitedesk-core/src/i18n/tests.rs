@@ -7,6 +7,7 @@ use crate::diagnostics::profile::ProfileError;
 use crate::domain::{ActionKind, DomainError, Field, SubjectStatus};
 use crate::edc::{EdcError, ValueError};
 use crate::forms::{FieldProblem, FormError};
+use crate::instance::InstanceError;
 use crate::metadata::design::DesignError;
 use crate::metadata::screening::{Expected, Role, ScreeningError};
 use crate::metadata::validate::{Invalid, Kind};
@@ -102,6 +103,25 @@ fn a_language_travels_as_its_tag() {
     assert_eq!(format!("{:?}", zh()), r#"Lang("zh-CN")"#);
     let cfg = ts_rs::Config::new();
     assert_eq!(<Lang as TS>::decl(&cfg), r#"type Lang = "en" | "zh-CN";"#);
+}
+
+#[test]
+fn a_posix_locale_names_its_catalog_or_none() {
+    for (locale, lang) in [
+        ("zh_CN.UTF-8", Some(zh())),
+        ("zh_CN", Some(zh())),
+        ("zh_TW.UTF-8", Some(zh())),
+        ("zh", Some(zh())),
+        ("en_US.UTF-8", Some(Lang::EN)),
+        ("en_GB@euro", Some(Lang::EN)),
+        ("de_DE.UTF-8", None),
+        ("C.UTF-8", None),
+        ("C", None),
+        ("POSIX", None),
+        ("", None),
+    ] {
+        assert_eq!(Lang::from_locale(locale), lang, "{locale:?}");
+    }
 }
 
 // ---- tr ---------------------------------------------------------------------
@@ -727,6 +747,23 @@ fn profile_errors() -> Vec<ProfileError> {
     all
 }
 
+fn instance_errors() -> Vec<InstanceError> {
+    let all = vec![
+        InstanceError::AlreadyOpen {
+            path: "/home/crc/.local/share/org.sitedesk.desk".into(),
+        },
+        InstanceError::Io {
+            path: "/mnt/desk".into(),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        },
+    ];
+    covers("InstanceError", &all, 2, |e| match e {
+        InstanceError::AlreadyOpen { .. } => 0,
+        InstanceError::Io { .. } => 1,
+    });
+    all
+}
+
 /// Every message the core can produce: one sample of each error variant
 /// (every field, status and action where a message names one) and of
 /// each message a form's field shows.
@@ -742,6 +779,7 @@ fn every_message() -> Vec<Message> {
     all.extend(form_errors().iter().map(FormError::msg));
     all.extend(sync_errors().iter().map(SyncError::msg));
     all.extend(profile_errors().iter().map(ProfileError::msg));
+    all.extend(instance_errors().iter().map(InstanceError::msg));
     all.extend(crate::forms::field_message_samples());
     all
 }

@@ -4,7 +4,7 @@
 //! is a new entry at the end, and `tests.rs` checks the upgrade from every
 //! earlier version.
 
-use rusqlite::{Connection, Transaction};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use super::record::{Now, Outbox, Target, ValueAt, put_value, record_at};
 use super::screening::{InstrumentInForce, refresh_subject, save_instrument};
@@ -539,17 +539,23 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
 }
 
 /// Applies migrations up to `target`; tests use it to build every earlier
-/// version.
+/// version. Answers the version the file had.
+///
+/// Each step runs under `BEGIN IMMEDIATE` and reads the version again
+/// inside its transaction: two processes opening a new file at once (which
+/// the data folder's lock prevents for the app, but not for a store opened
+/// directly) take turns, and the second finds the work done. A deferred
+/// transaction would read the version before taking the write lock, so
+/// both could apply the same step.
 pub(super) fn migrate_to(conn: &mut Connection, target: u32) -> Result<u32, StoreError> {
-    let found: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if found > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew {
-            found,
-            supported: SCHEMA_VERSION,
-        });
-    }
-    for version in found..target {
-        let tx = conn.transaction()?;
+    let found = schema_version(conn)?;
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version = schema_version(&tx)?;
+        if version >= target {
+            // Nothing to do; the empty transaction rolls back on drop.
+            return Ok(found);
+        }
         let step = &MIGRATIONS[version as usize];
         tx.execute_batch(step.sql)
             .map_err(|source| StoreError::Migration {
@@ -562,6 +568,18 @@ pub(super) fn migrate_to(conn: &mut Connection, target: u32) -> Result<u32, Stor
         tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;
         tracing::info!(version = version + 1, "applied schema migration");
+    }
+}
+
+/// The schema version of the file (`PRAGMA user_version`); a version newer
+/// than this app knows is refused.
+fn schema_version(conn: &Connection) -> Result<u32, StoreError> {
+    let found: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
     }
     Ok(found)
 }

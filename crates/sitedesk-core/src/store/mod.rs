@@ -36,6 +36,7 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::domain::{DeskCode, DomainError};
+use crate::instance::InstanceError;
 use crate::metadata::screening::ScreeningError;
 use crate::tasks::TaskRegistry;
 use crate::vault::DataKey;
@@ -118,6 +119,10 @@ pub enum StoreError {
     Cancelled,
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The data folder is held by another SiteDesk (or could not be
+    /// locked), so the file was not opened.
+    #[error(transparent)]
+    Instance(#[from] InstanceError),
     /// The operating system refused something the store needs that is not
     /// the database itself: a file beside it, a thread, a task. Nothing is
     /// wrong with what is saved.
@@ -243,14 +248,22 @@ impl Store {
 }
 
 /// Verifies the audit chain of the database at `path` without starting a
-/// writer or changing the file: for IT staff, while the app is closed or
-/// open. A file that an older SiteDesk wrote must be opened by the app once
-/// first, which chains its rows. An encrypted file needs its `key`.
+/// writer or changing the file: for IT staff, while the app is closed. It
+/// holds the folder's lock while it reads ([`crate::instance::claim`]), so
+/// it refuses with [`InstanceError::AlreadyOpen`] while a desk has the
+/// folder open (in this process too). A file that an older SiteDesk wrote
+/// must be opened by the app once first, which chains its rows. An
+/// encrypted file needs its `key`.
 pub fn verify_audit_file(path: &Path, key: Option<&DataKey>) -> Result<AuditVerification> {
     let err = |source| StoreError::Open {
         path: path.to_owned(),
         source,
     };
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let _held = crate::instance::claim(folder)?;
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(err)?;
     cipher::unlock_connection(&conn, path, key)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
@@ -275,8 +288,10 @@ fn open_writable(path: &Path, key: Option<&DataKey>) -> Result<Connection> {
         source,
     };
     if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
+        let _ = crate::instance::private_dir(dir);
     }
+    crate::instance::private_database(path)
+        .map_err(|e| StoreError::io("making the database file private", e))?;
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -284,6 +299,10 @@ fn open_writable(path: &Path, key: Option<&DataKey>) -> Result<Connection> {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(err)?;
+    // First, so that what follows waits for a lock another connection
+    // holds for a moment (a migration, see `migrate_to`) instead of failing.
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(err)?;
     cipher::unlock_connection(&conn, path, key)?;
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
@@ -303,8 +322,6 @@ fn open_writable(path: &Path, key: Option<&DataKey>) -> Result<Connection> {
     // Deleted rows (a forgotten EDC token, a discarded practice record)
     // are overwritten with zeros, not left in free pages.
     conn.pragma_update(None, "secure_delete", true)
-        .map_err(err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(err)?;
     Ok(conn)
 }

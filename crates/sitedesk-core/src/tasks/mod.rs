@@ -47,6 +47,9 @@ pub enum TaskKind {
     Export,
     /// Checks IT staff or a supervisor start: verifying the audit trail.
     Maintenance,
+    /// The app's window: brings it forward when SiteDesk is started again
+    /// on its data folder.
+    Window,
 }
 
 /// Where a task is in its life.
@@ -150,7 +153,7 @@ fn progress_bound(kind: TaskKind) -> Option<Duration> {
         TaskKind::Maintenance | TaskKind::Export | TaskKind::Profiler => {
             Some(Duration::from_secs(600))
         }
-        TaskKind::Writer | TaskKind::Diagnostics | TaskKind::Scheduler => None,
+        TaskKind::Writer | TaskKind::Diagnostics | TaskKind::Scheduler | TaskKind::Window => None,
     }
 }
 
