@@ -498,7 +498,10 @@ fn two_first_starts_racing_migrate_the_file_once() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("race.sqlite3");
         let barrier = std::sync::Barrier::new(2);
-        let conns = [open_writable(&path, None).unwrap(), open_writable(&path, None).unwrap()];
+        let conns = [
+            open_writable(&path, None).unwrap(),
+            open_writable(&path, None).unwrap(),
+        ];
         let found: Vec<u32> = std::thread::scope(|s| {
             let racers: Vec<_> = conns
                 .into_iter()
