@@ -5,6 +5,8 @@
 //! back, or rows written elsewhere); each stored dictionary version must
 //! still give its hash. Reads only, in one snapshot with the chain's walk.
 
+use std::collections::HashMap;
+
 use rusqlite::{Connection, OptionalExtension};
 
 use super::Result;
@@ -48,52 +50,98 @@ fn check(
     Ok(())
 }
 
-/// Every stored form value against its last audit row, and every last
-/// audit row with a value against the stored one.
+/// Every stored form value against the value the trail gives it, and
+/// every value the trail gives against the stored ones. The trail is
+/// replayed in order: a cell row sets or clears its value; a record's
+/// practice entries discarded (`practice_entry`) clear all its values; a
+/// record given a new id (its record id field, old id to new) moves them.
 fn values(
     conn: &Connection,
     keep_going: &dyn Fn() -> bool,
     verified: &mut AuditVerification,
 ) -> Result<()> {
-    // The last audit row of each cell, in one pass over the record rows.
+    type Key = (String, String, u32, String);
+    let mut expected: HashMap<Key, String> = HashMap::new();
     let mut stmt = conn.prepare(
-        "WITH last AS (
-             SELECT entity_id AS record_id, event, instance, field, new_value,
-                    row_number() OVER (PARTITION BY entity_id, event, instance, field
-                                       ORDER BY id DESC) AS n
-             FROM audit WHERE entity = 'record'
-         )
-         SELECT v.record_id, v.event, v.instance, v.field,
-                v.value IS NOT l.new_value OR l.record_id IS NULL
-         FROM record_value v
-         LEFT JOIN last l ON l.n = 1 AND l.record_id = v.record_id AND l.event = v.event
-                          AND l.instance = v.instance AND l.field = v.field
-         UNION ALL
-         SELECT l.record_id, l.event, l.instance, l.field, 1
-         FROM last l
-         WHERE l.n = 1 AND l.new_value IS NOT NULL AND NOT EXISTS (
-             SELECT 1 FROM record_value v WHERE v.record_id = l.record_id
-               AND v.event = l.event AND v.instance = l.instance AND v.field = l.field)",
+        "SELECT entity_id, event, instance, field, old_value, new_value
+         FROM audit WHERE entity = 'record' ORDER BY id",
     )?;
     let mut rows = stmt.query([])?;
-    let mut checked = 0u64;
+    let mut n = 0u64;
     while let Some(r) = rows.next()? {
-        if checked % 4096 == 4095 && !keep_going() {
+        n += 1;
+        if n % 4096 == 0 && !keep_going() {
             return Err(super::StoreError::Cancelled);
         }
-        checked += 1;
-        let differs: bool = r.get(4)?;
-        if differs && verified.value_changed.is_none() {
-            verified.value_changed = Some(Cell {
-                record_id: r.get(0)?,
-                event: r.get(1)?,
-                instance: r.get(2)?,
-                field: r.get(3)?,
-            });
+        let record: String = r.get(0)?;
+        let event: Option<String> = r.get(1)?;
+        let field: String = r.get(3)?;
+        let new: Option<String> = r.get(5)?;
+        match event {
+            Some(event) => {
+                let instance: Option<u32> = r.get(2)?;
+                let key = (record, event, instance.unwrap_or(1), field);
+                match new.filter(|v| !v.is_empty()) {
+                    Some(v) => expected.insert(key, v),
+                    None => expected.remove(&key),
+                };
+            }
+            None if field == "practice_entry" => {
+                if new.as_deref() == Some("discarded") {
+                    expected.retain(|k, _| k.0 != record);
+                }
+            }
+            None => {
+                let Some(old) = r.get::<_, Option<String>>(4)? else {
+                    continue;
+                };
+                let moved: Vec<Key> = expected.keys().filter(|k| k.0 == old).cloned().collect();
+                for k in moved {
+                    if let Some(v) = expected.remove(&k) {
+                        expected.insert((record.clone(), k.1, k.2, k.3), v);
+                    }
+                }
+            }
         }
     }
+    drop(rows);
+    let mut changed: Option<Cell> = None;
+    let mut checked = 0u64;
+    let mut stmt = conn.prepare(
+        "SELECT record_id, event, instance, field, value FROM record_value
+         ORDER BY record_id, event, instance, field",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        checked += 1;
+        if checked % 4096 == 0 && !keep_going() {
+            return Err(super::StoreError::Cancelled);
+        }
+        let key: Key = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+        let value: String = r.get(4)?;
+        if expected.remove(&key).as_deref() != Some(value.as_str()) && changed.is_none() {
+            changed = Some(cell(&key));
+        }
+    }
+    // Values the trail gives that are not stored: removed behind its back.
+    if changed.is_none()
+        && let Some(key) = expected.keys().min()
+    {
+        changed = Some(cell(key));
+    }
+    checked += expected.len() as u64;
     verified.values_checked = checked;
+    verified.value_changed = changed;
     Ok(())
+}
+
+fn cell((record_id, event, instance, field): &(String, String, u32, String)) -> Cell {
+    Cell {
+        record_id: record_id.clone(),
+        event: event.clone(),
+        instance: *instance,
+        field: field.clone(),
+    }
 }
 
 /// The hash of the first stored dictionary version whose content no
