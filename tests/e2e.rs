@@ -1362,8 +1362,10 @@ async fn people_sign_in_lock_switch_and_a_forged_call_is_refused() {
             break;
         }
     }
-    // What she typed before the lock is still in the form.
+    // What she typed before the lock is still in the form; she saves it.
     wait_value(&c, "field-sbp", "118").await;
+    keys(&c, &format!("{}s{}", key::CTRL, key::RELEASE)).await;
+    wait_text(&c, "form-saved", "values written").await;
 
     let session = forge(&c, "session_status", json!({})).await;
     assert_eq!(session["ok"]["user"]["role"], "crc", "{session}");
@@ -1377,14 +1379,61 @@ async fn people_sign_in_lock_switch_and_a_forged_call_is_refused() {
     .await;
     assert_eq!(forged["err"]["code"], "forbidden", "{forged}");
 
-    // Switch user: the supervisor signs in.
+    // Switch user: the supervisor signs the vitals off with his password.
     click(&c, "user-menu").await;
     click(&c, "menu-switch").await;
     sign_in(&c, "sam", "mei and sam's password").await;
     wait_text(&c, "user-role", "Supervisor").await;
     click_css(&c, &format!("{} td", css(&format!("row-{id}")))).await;
+    click(&c, "grid-baseline_arm_1-vitals-1").await;
+    click(&c, "signoff-open").await;
+    type_into(&c, "signoff-password", "not his password").await;
+    click(&c, "signoff-submit").await;
+    wait_text(&c, "signoff-modal", "Wrong login or password").await;
+    // The wait after a wrong password passes; each early try is refused.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        assert!(attempts < 500, "the wait never ended");
+        type_into(&c, "signoff-password", "mei and sam's password").await;
+        click(&c, "signoff-submit").await;
+        let answer = c
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(&format!(
+                "{}, {} {}",
+                css("signoff-banner"),
+                css("signoff-modal"),
+                css("error")
+            )))
+            .await
+            .expect("an answer to the signature");
+        if answer.attr("data-testid").await.ok().flatten().as_deref() == Some("signoff-banner") {
+            break;
+        }
+    }
+    wait_text(&c, "signoff-banner", "Sam Ortiz (sam)").await;
+    shot(&c, "53-signed-off").await;
+
+    // The CRC changes the signed form: a reason is asked, the sign-off is
+    // voided.
+    click(&c, "user-menu").await;
+    click(&c, "menu-switch").await;
+    sign_in(&c, "mei", "mei and sam's password").await;
+    click_css(&c, &format!("{} td", css(&format!("row-{id}")))).await;
+    click(&c, "grid-baseline_arm_1-vitals-1").await;
+    wait_text(&c, "signoff-banner", "Sam Ortiz").await;
+    replace_text(&c, "field-sbp", "121").await;
+    keys(&c, &format!("{}s{}", key::CTRL, key::RELEASE)).await;
+    wait_present(&c, "reason-signed", true).await;
+    type_into(&c, "reason-input", "Measured again after rest").await;
+    keys(&c, key::ENTER).await;
+    wait_text(&c, "signoff-voided", "Measured again after rest").await;
+    click(&c, "form-back").await;
+    // The history names each person.
+    wait_text(&c, "audit-table", "Sam Ortiz (sam)").await;
     wait_text(&c, "audit-table", "Mei Chen (mei)").await;
-    shot(&c, "53-history-names-people").await;
+    shot(&c, "54-history-names-people").await;
 
     // The EDC is still the demo's: the forged call changed nothing.
     click(&c, "user-menu").await;

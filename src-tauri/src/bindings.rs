@@ -31,6 +31,7 @@ mod tests {
     use sitedesk_core::metadata::tags::TagIssue;
     use sitedesk_core::metadata::{Aspect, Choice, FieldChange, FieldType};
     use sitedesk_core::store::DictionaryImport;
+    use sitedesk_core::store::signoff::{Meaning, SignOff};
     use sitedesk_core::store::sync::{Cell, Conflict, IdCollision, Keep, RefusedBy, RefusedValue};
     use sitedesk_core::store::{
         AuditEntry, AuditLabels, AuditVerification, ChainBreak, ChainProblem, DeskInfo, EdcRecord,
@@ -76,6 +77,9 @@ mod tests {
             SaveUser,
             ChangePassword,
             BackupRequest,
+            Meaning,
+            SignOff,
+            SignOffForm,
             Study,
             Site,
             CriterionKind,

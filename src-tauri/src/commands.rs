@@ -43,7 +43,7 @@ use sitedesk_core::store::sync::{Cell, IdCollision, Keep};
 mod people;
 pub use people::{
     change_password, create_administrator, list_users, lock_desk, save_user, session_status,
-    sign_in, sign_out, unlock_desk,
+    sign_in, sign_off, sign_out, unlock_desk,
 };
 
 type CmdResult<T> = Result<T, IpcError>;
@@ -423,7 +423,20 @@ pub async fn open_form(desk: &Desk, payload: Value) -> CmdResult<OpenedForm> {
     let evaluation = study
         .evaluate(&form_at(&at), &saved, &BTreeMap::new(), local_now(), lang)
         .map_err(err)?;
-    Ok(OpenedForm { view, evaluation })
+    let sign_offs = desk
+        .store()
+        .readers()
+        .sign_offs(at.subject_id.clone(), at.event.clone(), at.instance)
+        .await
+        .map_err(|e| IpcError::from_store(e, lang))?
+        .into_iter()
+        .filter(|s| s.form.as_ref().is_none_or(|f| *f == at.form))
+        .collect();
+    Ok(OpenedForm {
+        view,
+        evaluation,
+        sign_offs,
+    })
 }
 
 /// What the form shows for the values typed so far: branching, calcs,

@@ -155,6 +155,9 @@ pub struct SavedForm {
 pub struct OpenedForm {
     pub view: FormView,
     pub evaluation: Evaluation,
+    /// The sign-offs of this form and of its visit, newest first (voided
+    /// ones too: the form says what was signed and what voided it).
+    pub sign_offs: Vec<sitedesk_core::store::signoff::SignOff>,
 }
 
 /// The EDC connection as Settings shows it. The token itself never leaves
@@ -381,4 +384,17 @@ pub struct ChangePassword {
 #[serde(deny_unknown_fields)]
 pub struct BackupRequest {
     pub folder: Option<String>,
+}
+
+/// A supervisor's sign-off of a form (or, with no form, the whole visit),
+/// with their password asked again.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct SignOffForm {
+    pub subject_id: String,
+    pub event: String,
+    pub instance: u32,
+    pub form: Option<String>,
+    pub meaning: sitedesk_core::store::signoff::Meaning,
+    pub password: String,
 }

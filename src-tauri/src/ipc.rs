@@ -20,6 +20,7 @@ use sitedesk_core::desk::{DiagnosticsSnapshot, ProjectSummary};
 use sitedesk_core::diagnostics::logs::LogLine;
 use sitedesk_core::domain::{ScreeningInput, Subject};
 use sitedesk_core::forms::{Evaluation, VisitGrid};
+use sitedesk_core::store::signoff::SignOff;
 use sitedesk_core::store::sync::IdCollision;
 use sitedesk_core::store::{
     AuditVerification, BindOutcome, DeskUser, DictionaryImport, EdcRecord, Settings, StatusCount,
@@ -32,8 +33,8 @@ use crate::dto::{
     ConnectionReport, DictionaryFile, DictionaryPreview, EdcSettings, EditScreening, EvaluateForm,
     FirstAdmin, FormRef, LogQuery, OpenedForm, Preferences, ProbeProject, ProfileView,
     RecordDetail, RecordProfile, RecoveryKeyView, RefusedView, ResolveConflict, SaveEdc, SaveForm,
-    SaveProfile, SaveUser, SavedForm, SetTarget, SignIn, SubjectDetail, SubjectRef, SyncStatus,
-    TaskRef, Unlock,
+    SaveProfile, SaveUser, SavedForm, SetTarget, SignIn, SignOffForm, SubjectDetail, SubjectRef,
+    SyncStatus, TaskRef, Unlock,
 };
 use crate::error::IpcError;
 
@@ -114,6 +115,8 @@ pub mod access {
     pub const SELF: AtGate = AtGate(Access::Role(Role::Crc));
     /// An administrator, about the people at the desk.
     pub const PEOPLE: AtGate = AtGate(Access::Role(Role::Admin));
+    /// A supervisor signing, their password asked again.
+    pub const REVIEW: AtGate = AtGate(Access::Role(Role::Supervisor));
     pub const CRC: AtDesk = AtDesk(Role::Crc);
     pub const SUPERVISOR: AtDesk = AtDesk(Role::Supervisor);
     pub const ADMIN: AtDesk = AtDesk(Role::Admin);
@@ -179,6 +182,7 @@ surface! {
     change_password(ChangePassword) -> (), SELF;
     list_users() -> Vec<DeskUser>, PEOPLE;
     save_user(SaveUser) -> DeskUser, PEOPLE;
+    sign_off(SignOffForm) -> SignOff, REVIEW;
     app_info() -> AppInfo, CRC;
     list_subjects(SubjectFilter) -> Vec<SubjectRow>, CRC;
     status_counts() -> Vec<StatusCount>, CRC;
@@ -240,7 +244,7 @@ mod tests {
             "sign_out" | "lock_desk" | "unlock_desk" => Some(ANY),
             "list_users" | "save_user" => Some(ADMIN),
             "change_password" | "app_info" => Some(ANY),
-            "set_target" => Some(SUPERVISOR),
+            "set_target" | "sign_off" => Some(SUPERVISOR),
             "preview_dictionary"
             | "import_dictionary"
             | "edc_settings"

@@ -5,9 +5,12 @@ use serde_json::Value;
 use sitedesk_core::desk::gate::{Gate, GateError, SessionView};
 use sitedesk_core::desk::people::Refusal;
 use sitedesk_core::store::DeskUser;
+use sitedesk_core::store::signoff::{SignOff, SignOffRequest};
 
 use super::{CmdResult, parse};
-use crate::dto::{ChangePassword, FirstAdmin, RecoveryKeyView, SaveUser, SignIn, Unlock};
+use crate::dto::{
+    ChangePassword, FirstAdmin, RecoveryKeyView, SaveUser, SignIn, SignOffForm, Unlock,
+};
 use crate::error::{ErrorCode, IpcError};
 
 fn gate_error(gate: &Gate, e: GateError) -> IpcError {
@@ -91,4 +94,32 @@ pub async fn save_user(gate: &Gate, payload: Value) -> CmdResult<DeskUser> {
     gate.save_user(p.change, p.password.as_deref())
         .await
         .map_err(|e| gate_error(gate, e))
+}
+
+/// A supervisor signs off a form (or a whole visit), their password asked
+/// again; audited, and shown wherever the form is.
+pub async fn sign_off(gate: &Gate, payload: Value) -> CmdResult<SignOff> {
+    let lang = gate.lang();
+    let p: SignOffForm = parse(lang, payload)?;
+    super::check_id(lang, &p.subject_id)?;
+    gate.confirm_password(&p.password)
+        .await
+        .map_err(|e| gate_error(gate, e))?;
+    let desk = gate
+        .desk()
+        .ok_or_else(|| IpcError::refused(Refusal::SignedOut, lang))?;
+    desk.store()
+        .writer()
+        .sign_off(
+            desk.actor(),
+            SignOffRequest {
+                record_id: p.subject_id,
+                event: p.event,
+                instance: p.instance,
+                form: p.form,
+                meaning: p.meaning,
+            },
+        )
+        .await
+        .map_err(|e| IpcError::from_store(e, lang))
 }

@@ -61,6 +61,20 @@ export type ChangePassword = { old_password: string, new_password: string, };
 
 export type BackupRequest = { folder: string | null, };
 
+export type Meaning = "reviewed" | "approved";
+
+export type SignOff = { id: number, record_id: string, event: string, instance: number, 
+/**
+ * The form signed; `None` for the whole visit.
+ */
+form: string | null, meaning: Meaning, signer_login: string, 
+/**
+ * The printed name, as it was when signing.
+ */
+signer_name: string, signed_at: string, voided_at: string | null, void_reason: string | null, };
+
+export type SignOffForm = { subject_id: string, event: string, instance: number, form: string | null, meaning: Meaning, password: string, };
+
 export type Study = { id: string, title: string, 
 /**
  * How many subjects the study plans to enroll across all sites: the
@@ -606,7 +620,12 @@ export type SavedForm = {
  */
 changed: number, };
 
-export type OpenedForm = { view: FormView, evaluation: Evaluation, };
+export type OpenedForm = { view: FormView, evaluation: Evaluation, 
+/**
+ * The sign-offs of this form and of its visit, newest first (voided
+ * ones too: the form says what was signed and what voided it).
+ */
+sign_offs: Array<SignOff>, };
 
 export type EdcMode = "demo" | "real" | "none";
 
@@ -905,6 +924,7 @@ export function makeCommands(call: Call) {
     changePassword: (payload: ChangePassword) => call<null>("change_password", { payload }),
     listUsers: () => call<Array<DeskUser>>("list_users"),
     saveUser: (payload: SaveUser) => call<DeskUser>("save_user", { payload }),
+    signOff: (payload: SignOffForm) => call<SignOff>("sign_off", { payload }),
     appInfo: () => call<AppInfo>("app_info"),
     listSubjects: (payload: SubjectFilter) => call<Array<SubjectRow>>("list_subjects", { payload }),
     statusCounts: () => call<Array<StatusCount>>("status_counts"),

@@ -1,4 +1,4 @@
-import { Alert, Anchor, Button, Checkbox, Group, Modal, Paper, SegmentedControl, Stack, Text, Textarea, Title } from "@mantine/core";
+import { Alert, Anchor, Button, Checkbox, Group, Modal, Paper, PasswordInput, SegmentedControl, Stack, Text, Textarea, Title } from "@mantine/core";
 import { useHotkeys } from "@mantine/hooks";
 import { type ReactNode, useCallback, useEffect, useMemo, useReducer, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -9,7 +9,9 @@ import { ErrorAlert, useFailure } from "../components/ErrorAlert";
 import { useApp } from "../context";
 import { SafeHtml, htmlText } from "../components/SafeHtml";
 import { type Draft, onStash, putDraft, takeDraft } from "../people/drafts";
-import { type Evaluation, type FieldState, type FieldView, type FormRef, type FormStatus, type FormView, api } from "../ipc";
+import { type Evaluation, type FieldState, type FieldView, type FormRef, type FormStatus, type FormView, type Meaning, type SignOff, api } from "../ipc";
+import { formatTimestamp } from "../format";
+import { mayDo } from "../people/roles";
 
 const STATUSES: FormStatus[] = ["incomplete", "unverified", "complete"];
 
@@ -138,8 +140,8 @@ function formReducer(state: FormState, action: FormAction): FormState {
  * core also decides what a save writes and refuses what it must.
  */
 export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
-  const { t } = useTranslation();
-  const { setLeaveGuard } = useApp();
+  const { t, i18n } = useTranslation();
+  const { setLeaveGuard, user } = useApp();
   const [form, dispatch] = useReducer(formReducer, initialForm);
   const { view, values, loaded, evaluation, status, notice, busy, pending, asking, leaving } = form;
   // Not state but the bookkeeping of calls in flight: a save decides on the
@@ -153,6 +155,9 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
   const { error, fail, clear } = useFailure();
   const first = useRef<HTMLDivElement>(null);
 
+  // The form's (and its visit's) sign-offs, newest first.
+  const [signOffs, setSignOffs] = useState<SignOff[]>([]);
+  const [signing, setSigning] = useState(false);
   // Input typed before the desk locked, put back once the form is open.
   const restored = useRef(false);
   const load = useCallback(async () => {
@@ -161,6 +166,7 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
       const opened = await api.openForm(at);
       latest.current = opened.evaluation;
       dispatch({ type: "opened", view: opened.view, evaluation: opened.evaluation });
+      setSignOffs(opened.sign_offs);
       const draft = takeDraft(JSON.stringify(at));
       if (draft) {
         restored.current = true;
@@ -275,11 +281,14 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
       fail({ code: "validation", message: t("crf.fixFirst") });
       return;
     }
-    if (e.changes_saved.length > 0 || e.out_of_range.length > 0) dispatch({ type: "ask", open: true });
+    // A signed form's change voids its sign-off: always with a reason.
+    if (e.changes_saved.length > 0 || e.out_of_range.length > 0 || (standing && edited)) dispatch({ type: "ask", open: true });
     else void save(null, []);
   };
 
   const back = () => (edited ? dispatch({ type: "leave", open: true }) : onBack());
+  const standing = signOffs.find((s) => s.voided_at === null) ?? null;
+  const lastVoided = standing ? null : (signOffs.find((s) => s.voided_at !== null) ?? null);
 
   // Leaving through the navigation asks too while there are unsaved edits.
   useEffect(() => {
@@ -336,6 +345,35 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
               {view.repeating ? ` · ${t("crf.instance", { n: view.instance })}` : ""}
             </Text>
           </Group>
+          {standing && (
+            <Alert color="teal" data-testid="signoff-banner">
+              <Text size="sm">
+                {t("signoff.signed", {
+                  meaning: t(`signoff.meaning.${standing.meaning}`),
+                  at: formatTimestamp(standing.signed_at, i18n.language),
+                })}{" "}
+                <bdi>{standing.signer_name}</bdi> ({standing.signer_login})
+              </Text>
+              <Text size="xs" c="dimmed">
+                {t("signoff.changeVoids")}
+              </Text>
+            </Alert>
+          )}
+          {lastVoided && (
+            <Alert color="gray" data-testid="signoff-voided">
+              <Text size="sm">
+                {t("signoff.voided", { at: formatTimestamp(lastVoided.voided_at ?? "", i18n.language) })}{" "}
+                <bdi>{lastVoided.void_reason}</bdi>
+              </Text>
+            </Alert>
+          )}
+          {!standing && !edited && mayDo(user.role, "supervisor") && (
+            <Group>
+              <Button variant="default" onClick={() => setSigning(true)} data-testid="signoff-open">
+                {t("signoff.sign")}
+              </Button>
+            </Group>
+          )}
           <Paper withBorder p="md" ref={first}>
             <fieldset disabled={busy} style={{ border: 0, padding: 0, margin: 0 }}>
               <Stack gap="md" className="crf">
@@ -382,7 +420,19 @@ export function FormPage({ at, onBack }: { at: FormRef; onBack: () => void }) {
           </Button>
         </Group>
       </Modal>
-      {asking && evaluation && <ReasonModal evaluation={evaluation} label={label} busy={busy} onCancel={() => dispatch({ type: "ask", open: false })} onSave={save} />}
+      {asking && evaluation && (
+        <ReasonModal evaluation={evaluation} label={label} busy={busy} signed={standing !== null} onCancel={() => dispatch({ type: "ask", open: false })} onSave={save} />
+      )}
+      {signing && (
+        <SignOffModal
+          at={at}
+          onCancel={() => setSigning(false)}
+          onSigned={async () => {
+            setSigning(false);
+            await load();
+          }}
+        />
+      )}
       <DiscardChangesDialog opened={leaving} onStay={() => dispatch({ type: "leave", open: false })} onDiscard={onBack} discardTestId="form-discard" />
     </Stack>
   );
@@ -393,12 +443,15 @@ function ReasonModal({
   evaluation,
   label,
   busy,
+  signed,
   onCancel,
   onSave,
 }: {
   evaluation: Evaluation;
   label: (name: string) => string;
   busy: boolean;
+  /** The form is signed off: saving voids the sign-off. */
+  signed: boolean;
   onCancel: () => void;
   onSave: (reason: string, confirmed: string[]) => void;
 }) {
@@ -412,6 +465,11 @@ function ReasonModal({
   return (
     <Modal opened onClose={onCancel} title={t("crf.reasonTitle")} data-testid="reason-modal">
       <Stack>
+        {signed && (
+          <Text size="sm" c="orange" data-testid="reason-signed">
+            {t("signoff.reasonVoids")}
+          </Text>
+        )}
         {changed.length > 0 && <Text size="sm">{t("crf.reasonChanged", { fields: changed.join(", ") })}</Text>}
         {range.length > 0 && (
           <>
@@ -443,6 +501,51 @@ function ReasonModal({
           </Button>
           <Button onClick={submit} disabled={!ok} loading={busy} data-testid="reason-save">
             {t("form.save")}
+          </Button>
+        </Group>
+      </Stack>
+    </Modal>
+  );
+}
+
+/** A supervisor's signature on the form: its meaning, and the password again. */
+function SignOffModal({ at, onCancel, onSigned }: { at: FormRef; onCancel: () => void; onSigned: () => Promise<void> }) {
+  const { t } = useTranslation();
+  const [meaning, setMeaning] = useState<Meaning>("reviewed");
+  const [password, setPassword] = useState("");
+  const [busy, setBusy] = useState(false);
+  const { error, fail, clear } = useFailure();
+  const sign = async () => {
+    setBusy(true);
+    clear();
+    try {
+      await api.signOff({ subject_id: at.subject_id, event: at.event, instance: at.instance, form: at.form, meaning, password });
+      await onSigned();
+    } catch (e) {
+      setPassword("");
+      fail(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Modal opened onClose={onCancel} title={t("signoff.sign")} data-testid="signoff-modal">
+      <Stack>
+        <Text size="sm">{t("signoff.hint")}</Text>
+        <SegmentedControl
+          value={meaning}
+          onChange={(v) => setMeaning(v as Meaning)}
+          data={(["reviewed", "approved"] as const).map((m) => ({ value: m, label: t(`signoff.meaning.${m}`) }))}
+          data-testid="signoff-meaning"
+        />
+        <PasswordInput data-autofocus label={t("people.password")} value={password} onChange={(e) => setPassword(e.currentTarget.value)} data-testid="signoff-password" />
+        <ErrorAlert error={error} />
+        <Group justify="flex-end">
+          <Button variant="default" onClick={onCancel}>
+            {t("form.cancel")}
+          </Button>
+          <Button onClick={() => void sign()} disabled={password === ""} loading={busy} data-testid="signoff-submit">
+            {t("signoff.sign")}
           </Button>
         </Group>
       </Stack>

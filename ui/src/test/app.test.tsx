@@ -594,7 +594,7 @@ describe("Case report forms", () => {
     };
     const ev = evaluation({ smoker: "1" });
     ev.fields.push({ name: "secret", visible: true, calc: null, message: null }, { name: "group", visible: true, calc: "adult", message: null });
-    await openDemographics({ open_form: () => ({ view, evaluation: ev }), evaluate_form: () => ev });
+    await openDemographics({ open_form: () => ({ view, evaluation: ev, sign_offs: [] }), evaluate_form: () => ev });
     expect(screen.queryByTestId("field-secret")).toBeNull();
     const group = screen.getByTestId("field-group");
     expect(group).toHaveValue("adult");
@@ -954,5 +954,59 @@ describe("people at the desk", () => {
     fireEvent.keyDown(window, { key: "l", ctrlKey: true });
     expect(await screen.findByTestId("lock-screen")).toBeInTheDocument();
     expect(calls.some((c) => c.cmd === "lock_desk")).toBe(true);
+  });
+});
+
+describe("review sign-off", () => {
+  const signOff = {
+    id: 1,
+    record_id: "S01-K7Q-0001",
+    event: "screening_arm_1",
+    instance: 1,
+    form: "demographics",
+    meaning: "reviewed" as const,
+    signer_login: "sam",
+    signer_name: "Sam Ortiz",
+    signed_at: "2026-06-02T10:00:00.000Z",
+    voided_at: null,
+    void_reason: null,
+  };
+
+  async function openForm(opened: typeof openedForm) {
+    const calls = backend({ visit_grid: () => grid, open_form: () => opened, evaluate_form: () => opened.evaluation });
+    renderApp();
+    fireEvent.click(await screen.findByTestId("row-S01-K7Q-0001"));
+    fireEvent.click(await screen.findByTestId("grid-screening_arm_1-demographics-1"));
+    await screen.findByTestId("form-title");
+    return calls;
+  }
+
+  it("shows who signed the form, when and what it means, and a change asks for a reason", async () => {
+    await openForm({ ...openedForm, sign_offs: [signOff] });
+    const banner = screen.getByTestId("signoff-banner");
+    expect(banner).toHaveTextContent("Reviewed on");
+    expect(banner).toHaveTextContent("Sam Ortiz (sam)");
+    expect(screen.queryByTestId("signoff-open")).toBeNull();
+    // A new value on a signed form (no saved value changed) still asks.
+    fireEvent.change(screen.getByTestId("field-cigs_per_day"), { target: { value: "12" } });
+    await waitFor(() => expect(screen.getByTestId("field-cigs_per_day")).toHaveValue("12"));
+    fireEvent.keyDown(screen.getByTestId("field-cigs_per_day"), { key: "s", ctrlKey: true });
+    expect(await screen.findByTestId("reason-signed")).toHaveTextContent("saving the change voids the sign-off");
+  });
+
+  it("lets a supervisor sign with the meaning and the password", async () => {
+    const calls = await openForm(openedForm);
+    backend({
+      visit_grid: () => grid,
+      open_form: () => ({ ...openedForm, sign_offs: [signOff] }),
+      evaluate_form: () => openedForm.evaluation,
+      sign_off: () => signOff,
+    });
+    fireEvent.click(screen.getByTestId("signoff-open"));
+    const user = userEvent.setup();
+    await user.type(await screen.findByTestId("signoff-password"), "sam's password");
+    await user.click(screen.getByTestId("signoff-submit"));
+    expect(await screen.findByTestId("signoff-banner")).toHaveTextContent("Sam Ortiz");
+    expect(calls.length).toBeGreaterThan(0);
   });
 });

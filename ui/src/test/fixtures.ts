@@ -163,6 +163,7 @@ export const openedForm: OpenedForm = {
     prefilled: [],
   },
   evaluation: evaluation({ smoker: "1" }),
+  sign_offs: [],
 };
 
 /** What the core answers for a form whose only logic is `[smoker] = '1'` on cigs_per_day (saved as 10). */

@@ -160,6 +160,12 @@ pub enum DomainError {
     LoginTaken { login: String },
     #[error("the desk needs an enabled administrator")]
     LastAdmin,
+    #[error("only a person signed in can sign")]
+    SignerRequired,
+    #[error("it is already signed off")]
+    AlreadySigned,
+    #[error("a reason is required to change a signed form")]
+    SignedFormReasonRequired,
 }
 
 impl DomainError {
@@ -215,6 +221,9 @@ impl DomainError {
             }
             LoginTaken { login } => Message::new("core.domain.loginTaken").with("login", login),
             LastAdmin => Message::new("core.domain.lastAdmin"),
+            SignerRequired => Message::new("core.domain.signerRequired"),
+            AlreadySigned => Message::new("core.domain.alreadySigned"),
+            SignedFormReasonRequired => Message::new("core.domain.signedFormReasonRequired"),
         }
     }
 }

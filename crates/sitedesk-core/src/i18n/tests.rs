@@ -299,8 +299,11 @@ fn domain_errors() -> Vec<DomainError> {
             login: "mei".into(),
         },
         LastAdmin,
+        SignerRequired,
+        AlreadySigned,
+        SignedFormReasonRequired,
     ]);
-    covers("DomainError", &all, 20, |e| match e {
+    covers("DomainError", &all, 23, |e| match e {
         IllegalTransition { .. } => 0,
         Required { .. } => 1,
         BadDate { .. } => 2,
@@ -321,6 +324,9 @@ fn domain_errors() -> Vec<DomainError> {
         PasswordTooShort { .. } => 17,
         LoginTaken { .. } => 18,
         LastAdmin => 19,
+        SignerRequired => 20,
+        AlreadySigned => 21,
+        SignedFormReasonRequired => 22,
     });
     all
 }

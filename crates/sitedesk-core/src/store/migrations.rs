@@ -80,6 +80,11 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         sql: V10,
         then: None,
     },
+    // 11: review sign-offs.
+    Migration {
+        sql: V11,
+        then: None,
+    },
 ];
 
 const V1: &str = r#"
@@ -360,6 +365,27 @@ CREATE TABLE sign_in_attempt (
     os_account TEXT NOT NULL
 ) STRICT;
 CREATE INDEX sign_in_attempt_login ON sign_in_attempt(login, id);
+"#;
+
+const V11: &str = r#"
+-- A supervisor's sign-off of a subject's form (or, with no form, a whole
+-- visit): the printed name, time and meaning; voided, never deleted, when
+-- a signed value changes. Audited as entity 'signoff'.
+CREATE TABLE sign_off (
+    id           INTEGER PRIMARY KEY,
+    record_id    TEXT NOT NULL,
+    event        TEXT NOT NULL,
+    instance     INTEGER NOT NULL CHECK (instance >= 1),
+    form         TEXT,
+    meaning      TEXT NOT NULL CHECK (meaning IN ('reviewed', 'approved')),
+    signer_login TEXT NOT NULL,
+    signer_name  TEXT NOT NULL,
+    signed_at    TEXT NOT NULL,
+    voided_at    TEXT,
+    void_reason  TEXT,
+    voided_by    TEXT
+) STRICT;
+CREATE INDEX sign_off_visit ON sign_off(record_id, event, instance);
 "#;
 
 /// Who the audit trail names for the cells migration 6 writes.

@@ -23,6 +23,7 @@ mod read;
 mod record;
 mod replay;
 mod screening;
+pub mod signoff;
 pub mod sync;
 #[cfg(test)]
 mod tests;

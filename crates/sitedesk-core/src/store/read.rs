@@ -585,6 +585,17 @@ impl Readers {
             .await
     }
 
+    /// The sign-offs of a record at an event and instance, newest first.
+    pub async fn sign_offs(
+        &self,
+        record_id: String,
+        event: String,
+        instance: u32,
+    ) -> Result<Vec<super::signoff::SignOff>> {
+        self.read(move |c| super::signoff::of_visit(c, &record_id, &event, instance))
+            .await
+    }
+
     /// Every person's account on the desk.
     pub async fn users(&self) -> Result<Vec<super::people::DeskUser>> {
         self.read(super::people::users).await
@@ -692,7 +703,8 @@ impl Readers {
             let mut stmt = c.prepare_cached(
                 "SELECT id, at, user_account, user_name, entity, entity_id, field, old_value, new_value, reason,
                         event, instance, user_login
-                 FROM audit WHERE entity IN ('subject', 'record') AND entity_id = ?1 ORDER BY id",
+                 FROM audit WHERE entity IN ('subject', 'record', 'signoff') AND entity_id = ?1
+                 ORDER BY id",
             )?;
             let rows = stmt.query_map([id], |r| {
                 Ok(AuditEntry {

@@ -2110,3 +2110,133 @@ async fn a_backup_taken_while_the_writer_runs_restores_and_a_tampered_one_does_n
     ));
     assert!(!elsewhere.join(super::DB_FILE).exists());
 }
+
+// ---- review sign-offs ----
+
+#[tokio::test]
+async fn a_change_to_a_signed_form_needs_a_reason_and_voids_its_sign_off() {
+    use super::signoff::{Meaning, SignOffRequest};
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open_demo(&dir).await;
+    let w = store.writer();
+    let crc = Actor {
+        login: Some("mei".into()),
+        display_name: "Mei Chen".into(),
+        ..actor()
+    };
+    let supervisor = Actor {
+        login: Some("sam".into()),
+        display_name: "Sam Ortiz".into(),
+        ..actor()
+    };
+    w.set_values(
+        Lane::Interactive,
+        crc.clone(),
+        edit("S01-K7Q-0001", "sbp", "120"),
+    )
+    .await
+    .unwrap();
+    let request = |form: Option<&str>| SignOffRequest {
+        record_id: "S01-K7Q-0001".into(),
+        event: "baseline_arm_1".into(),
+        instance: 1,
+        form: form.map(str::to_owned),
+        meaning: Meaning::Reviewed,
+    };
+    // Only a person signs.
+    assert!(matches!(
+        w.sign_off(actor(), request(Some("vitals"))).await,
+        Err(StoreError::Domain(DomainError::SignerRequired))
+    ));
+    let signed = w
+        .sign_off(supervisor.clone(), request(Some("vitals")))
+        .await
+        .unwrap();
+    assert_eq!(
+        (signed.signer_name.as_str(), signed.meaning),
+        ("Sam Ortiz", Meaning::Reviewed)
+    );
+    assert!(matches!(
+        w.sign_off(supervisor.clone(), request(Some("vitals")))
+            .await,
+        Err(StoreError::Domain(DomainError::AlreadySigned))
+    ));
+    // Another form of the visit leaves the vitals' sign-off standing.
+    w.set_values(
+        Lane::Interactive,
+        crc.clone(),
+        edit("S01-K7Q-0001", "meds", "1"),
+    )
+    .await
+    .unwrap();
+    // A change of a signed value without a reason is refused, and nothing
+    // is written.
+    assert!(matches!(
+        w.set_values(
+            Lane::Interactive,
+            crc.clone(),
+            edit("S01-K7Q-0001", "sbp", "121")
+        )
+        .await,
+        Err(StoreError::Domain(DomainError::ValueReasonRequired { .. }))
+            | Err(StoreError::Domain(DomainError::SignedFormReasonRequired))
+    ));
+    // A new value on the signed form needs one too.
+    assert!(matches!(
+        w.set_values(
+            Lane::Interactive,
+            crc.clone(),
+            edit("S01-K7Q-0001", "dbp", "80")
+        )
+        .await,
+        Err(StoreError::Domain(DomainError::SignedFormReasonRequired))
+    ));
+    let standing = store
+        .readers()
+        .sign_offs("S01-K7Q-0001".into(), "baseline_arm_1".into(), 1)
+        .await
+        .unwrap();
+    assert!(standing[0].voided_at.is_none());
+    let mut change = edit("S01-K7Q-0001", "dbp", "80");
+    change.reason = Some("Measured again".into());
+    w.set_values(Lane::Interactive, crc.clone(), change)
+        .await
+        .unwrap();
+    let after = store
+        .readers()
+        .sign_offs("S01-K7Q-0001".into(), "baseline_arm_1".into(), 1)
+        .await
+        .unwrap();
+    assert_eq!(after[0].void_reason.as_deref(), Some("Measured again"));
+    // Signing and voiding are in the subject's history, by person.
+    let history = store
+        .readers()
+        .subject_audit("S01-K7Q-0001".into())
+        .await
+        .unwrap();
+    let signoffs: Vec<(Option<&str>, Option<&str>, Option<&str>)> = history
+        .iter()
+        .filter(|e| e.entity == "signoff")
+        .map(|e| {
+            (
+                e.user_login.as_deref(),
+                e.new_value.as_deref(),
+                e.reason.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        signoffs,
+        [
+            (Some("sam"), Some("reviewed"), None),
+            (Some("mei"), None, Some("Measured again"))
+        ]
+    );
+    // The trail still proves the data.
+    let v = store
+        .readers()
+        .verify_audit(CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!((v.broken, v.value_changed), (None, None));
+}

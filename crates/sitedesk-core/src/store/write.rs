@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::read::{DictionaryImport, StudySetup, SyncSettings};
-use super::read::{load_setup, load_subject};
+use super::read::{load_dictionary, load_setup, load_subject};
 use super::record::{Now, Outbox, Target, ValueAt, put_value, record_at};
 use super::screening::{
     InstrumentInForce, load_instrument, move_log, refresh_all, refresh_subject, save_instrument,
@@ -625,6 +625,33 @@ pub(super) fn set_values(
         }
     }
     let (changes, reason) = plan_record_edit(&current, edit)?;
+    if !changes.is_empty() {
+        // A signed form's (or visit's) sign-off does not survive a change.
+        let forms: std::collections::BTreeSet<String> = match load_dictionary(tx)? {
+            Some(stored) => changes
+                .iter()
+                .filter_map(|c| {
+                    let name = c.field.split("___").next().unwrap_or(&c.field);
+                    stored
+                        .dictionary
+                        .field(name)
+                        .map(|f| f.form.clone())
+                        .or_else(|| name.strip_suffix("_complete").map(str::to_owned))
+                })
+                .collect(),
+            None => Default::default(),
+        };
+        super::signoff::void_covering(
+            tx,
+            now,
+            actor,
+            record_id,
+            &edit.event,
+            edit.instance,
+            &forms,
+            reason.as_deref(),
+        )?;
+    }
     for c in &changes {
         let at = ValueAt {
             record_id,

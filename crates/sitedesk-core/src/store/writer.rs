@@ -36,6 +36,7 @@ use ts_rs::TS;
 use super::people::{DeskUser, UserChange};
 use super::read::{DictionaryImport, SyncSettings};
 use super::record::Now;
+use super::signoff::{SignOff, SignOffRequest};
 use super::sync::{Keep, PullMark, SyncApplied, SyncWrite};
 use super::write;
 use super::{Result, StoreError};
@@ -120,6 +121,11 @@ enum Command {
         change: UserChange,
         actor: Actor,
         reply: oneshot::Sender<Result<DeskUser>>,
+    },
+    SignOff {
+        request: SignOffRequest,
+        actor: Actor,
+        reply: oneshot::Sender<Result<SignOff>>,
     },
     RecordSignIn {
         login: String,
@@ -692,6 +698,11 @@ fn execute(
         } => step!(reply, |tx| super::people::save_user(
             tx, now, &actor, &change
         )),
+        Command::SignOff {
+            request,
+            actor,
+            reply,
+        } => step!(reply, |tx| super::signoff::sign(tx, now, &actor, &request)),
         Command::RecordSignIn {
             login,
             ok,
@@ -990,6 +1001,17 @@ impl WriterHandle {
     pub async fn save_user(&self, actor: Actor, change: UserChange) -> Result<DeskUser> {
         self.call(|reply| Command::SaveUser {
             change,
+            actor,
+            reply,
+        })
+        .await
+    }
+
+    /// Signs off a form or a visit as the person signed in (`actor`),
+    /// audited; the caller has asked their password again.
+    pub async fn sign_off(&self, actor: Actor, request: SignOffRequest) -> Result<SignOff> {
+        self.call(|reply| Command::SignOff {
+            request,
             actor,
             reply,
         })
