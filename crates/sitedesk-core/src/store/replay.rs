@@ -70,7 +70,7 @@ fn values(
     let mut n = 0u64;
     while let Some(r) = rows.next()? {
         n += 1;
-        if n % 4096 == 0 && !keep_going() {
+        if n.is_multiple_of(4096) && !keep_going() {
             return Err(super::StoreError::Cancelled);
         }
         let record: String = r.get(0)?;
@@ -114,7 +114,7 @@ fn values(
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         checked += 1;
-        if checked % 4096 == 0 && !keep_going() {
+        if checked.is_multiple_of(4096) && !keep_going() {
             return Err(super::StoreError::Cancelled);
         }
         let key: Key = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
