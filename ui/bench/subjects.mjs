@@ -95,7 +95,7 @@ async function measure(context, url, n) {
       const first = (await page.evaluate(() => window.bench.expected("")))[0];
       for (let visit = 0; visit < VISITS; visit++) {
         await page.click("[data-testid='nav-settings']");
-        await page.waitForSelector("[data-testid='settings-name']", { timeout: STEP_TIMEOUT_MS });
+        await page.waitForSelector("[data-testid='settings-language']", { timeout: STEP_TIMEOUT_MS });
 
         await arm(page, "[data-testid='nav-subjects']", "click", { first });
         await page.click("[data-testid='nav-subjects']");
