@@ -4,6 +4,7 @@ import { useTranslation } from "react-i18next";
 
 import { ErrorAlert, useFailure } from "../components/ErrorAlert";
 import { type SessionView, api } from "../ipc";
+import { NewPasswordInputs, useNewPassword } from "./NewPassword";
 
 /** A centred card, the frame of every screen before the desk opens. */
 function GateCard({ testid, title, children }: { testid: string; title: string; children: React.ReactNode }) {
@@ -24,12 +25,11 @@ export function FirstStartPage({ onDone }: { onDone: () => Promise<void> }) {
   const { t } = useTranslation();
   const [login, setLogin] = useState("");
   const [name, setName] = useState("");
-  const [password, setPassword] = useState("");
-  const [confirm, setConfirm] = useState("");
+  const chosen = useNewPassword();
+  const { password, mismatch } = chosen;
   const [busy, setBusy] = useState(false);
   const [recovery, setRecovery] = useState<string | null>(null);
   const { error, fail } = useFailure();
-  const mismatch = confirm !== "" && confirm !== password;
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -65,15 +65,7 @@ export function FirstStartPage({ onDone }: { onDone: () => Promise<void> }) {
         <Stack>
           <TextInput autoFocus required label={t("people.login")} value={login} onChange={(e) => setLogin(e.currentTarget.value)} data-testid="first-login" />
           <TextInput required label={t("people.name")} description={t("people.nameHint")} value={name} onChange={(e) => setName(e.currentTarget.value)} data-testid="first-name" />
-          <PasswordInput required label={t("people.password")} value={password} onChange={(e) => setPassword(e.currentTarget.value)} data-testid="first-password" />
-          <PasswordInput
-            required
-            label={t("people.passwordAgain")}
-            value={confirm}
-            error={mismatch ? t("people.mismatch") : undefined}
-            onChange={(e) => setConfirm(e.currentTarget.value)}
-            data-testid="first-confirm"
-          />
+          <NewPasswordInputs state={chosen} label={t("people.password")} testid="first" />
           <Button type="submit" loading={busy} disabled={mismatch} data-testid="first-submit">
             {t("people.firstStart.submit")}
           </Button>

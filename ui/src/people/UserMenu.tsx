@@ -4,6 +4,7 @@ import { useTranslation } from "react-i18next";
 
 import { ErrorAlert, useFailure } from "../components/ErrorAlert";
 import { type Session, type SessionView, api } from "../ipc";
+import { NewPasswordInputs, useNewPassword } from "./NewPassword";
 
 /** The person signed in, in the header: lock, switch user, change password. */
 export function UserMenu({ user, onSession }: { user: Session; onSession: (view: SessionView) => void }) {
@@ -50,12 +51,11 @@ export function UserMenu({ user, onSession }: { user: Session; onSession: (view:
 function ChangePasswordModal({ onClose }: { onClose: () => void }) {
   const { t } = useTranslation();
   const [old, setOld] = useState("");
-  const [next, setNext] = useState("");
-  const [confirm, setConfirm] = useState("");
+  const chosen = useNewPassword();
+  const { password: next, mismatch } = chosen;
   const [busy, setBusy] = useState(false);
   const [done, setDone] = useState(false);
   const { error, fail } = useFailure();
-  const mismatch = confirm !== "" && confirm !== next;
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     if (mismatch) return;
@@ -80,14 +80,7 @@ function ChangePasswordModal({ onClose }: { onClose: () => void }) {
         <form onSubmit={(e) => void submit(e)}>
           <Stack>
             <PasswordInput autoFocus required label={t("people.currentPassword")} value={old} onChange={(e) => setOld(e.currentTarget.value)} />
-            <PasswordInput required label={t("people.newPassword")} value={next} onChange={(e) => setNext(e.currentTarget.value)} />
-            <PasswordInput
-              required
-              label={t("people.passwordAgain")}
-              value={confirm}
-              error={mismatch ? t("people.mismatch") : undefined}
-              onChange={(e) => setConfirm(e.currentTarget.value)}
-            />
+            <NewPasswordInputs state={chosen} label={t("people.newPassword")} />
             <Button type="submit" loading={busy} disabled={mismatch}>
               {t("people.menu.changePassword")}
             </Button>
